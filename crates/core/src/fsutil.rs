@@ -1,0 +1,103 @@
+//! The one atomic-write helper, and private directories.
+//!
+//! A renewed certificate replaces the old one at the same path in a single
+//! rename, so a reader (or a crash) sees either the old file or the new one,
+//! never half of each: temp file in the same directory, fsync, rename, fsync
+//! the directory.
+
+use std::fs::{self, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::Path;
+
+use crate::error::{Error, Result};
+
+/// Mode for files that hold secrets (keys, tokens, credentials).
+pub const SECRET_FILE_MODE: u32 = 0o600;
+/// Mode for public files (certificates).
+pub const PUBLIC_FILE_MODE: u32 = 0o644;
+/// Mode for directories that hold secrets.
+pub const SECRET_DIR_MODE: u32 = 0o700;
+
+/// Atomically replaces `path` with `bytes`, created with `mode`.
+pub fn atomic_write(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let file_name = path
+        .file_name()
+        .ok_or_else(|| Error::io("write", path, std::io::Error::other("path has no file name")))?;
+    let tmp = dir.join(format!(
+        ".{}.tmp-{}-{:08x}",
+        file_name.to_string_lossy(),
+        std::process::id(),
+        rand::random::<u32>()
+    ));
+    let result = (|| {
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .open(&tmp)
+            .map_err(|e| Error::io("create", &tmp, e))?;
+        // The umask may have narrowed the mode; set it exactly.
+        f.set_permissions(fs::Permissions::from_mode(mode))
+            .map_err(|e| Error::io("set permissions on", &tmp, e))?;
+        f.write_all(bytes).map_err(|e| Error::io("write", &tmp, e))?;
+        f.sync_all().map_err(|e| Error::io("sync", &tmp, e))?;
+        fs::rename(&tmp, path).map_err(|e| Error::io("replace", path, e))?;
+        if let Ok(d) = fs::File::open(dir) {
+            // Durability of the rename itself; best effort on filesystems that refuse.
+            let _ = d.sync_all();
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Creates `dir` (and parents) if missing and makes it 0700.
+pub fn ensure_private_dir(dir: &Path) -> Result<()> {
+    fs::create_dir_all(dir).map_err(|e| Error::io("create directory", dir, e))?;
+    fs::set_permissions(dir, fs::Permissions::from_mode(SECRET_DIR_MODE))
+        .map_err(|e| Error::io("set permissions on", dir, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atomic_write_replaces_with_exact_mode_and_leaves_no_temp() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("key.pem");
+        atomic_write(&p, b"one", SECRET_FILE_MODE).unwrap();
+        atomic_write(&p, b"two", SECRET_FILE_MODE).unwrap();
+        assert_eq!(fs::read(&p).unwrap(), b"two");
+        assert_eq!(fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o600);
+        let names: Vec<_> = fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(names.len(), 1, "{names:?}");
+    }
+
+    #[test]
+    fn failed_write_keeps_the_old_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("cert.pem");
+        atomic_write(&p, b"good", PUBLIC_FILE_MODE).unwrap();
+        // Writing into a directory that does not exist fails and touches nothing.
+        let bad = dir.path().join("missing").join("cert.pem");
+        assert!(atomic_write(&bad, b"bad", PUBLIC_FILE_MODE).is_err());
+        assert_eq!(fs::read(&p).unwrap(), b"good");
+    }
+
+    #[test]
+    fn private_dir_is_0700() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = dir.path().join("a/b/keys");
+        ensure_private_dir(&keys).unwrap();
+        assert_eq!(fs::metadata(&keys).unwrap().permissions().mode() & 0o777, 0o700);
+    }
+}

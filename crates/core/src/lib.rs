@@ -1,0 +1,17 @@
+//! evergreen-core: the whole Evergreen engine, with no GUI.
+//!
+//! Evergreen keeps a workstation's short-lived credentials (certificates,
+//! tokens, fleet registrations) from expiring unnoticed. This crate holds all
+//! of its logic; the `evergreen` CLI, the tray app and the tests are thin
+//! faces over the same [`engine::Engine`] API and the same event stream.
+
+pub mod backoff;
+pub mod clock;
+pub mod error;
+pub mod fsutil;
+pub mod model;
+pub mod pki;
+pub mod policy;
+pub mod x509;
+
+pub use error::{Error, Result};

@@ -1,0 +1,275 @@
+//! The credential model every face shows: kinds, lifetimes, lifecycle states
+//! and the status snapshot of one credential.
+//!
+//! These types are what the UI, the CLI's `--json` and the store see, so they
+//! are plain serde data: timestamps are Unix milliseconds, and nothing here
+//! ever holds a secret.
+
+use std::time::SystemTime;
+
+use serde::{Deserialize, Serialize};
+
+use crate::clock::{from_unix_millis, unix_millis};
+
+/// What kind of credential this is, and so which source keeps it alive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// An X.509 certificate file, renewed by an optional external command.
+    X509File,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::X509File => "x509_file",
+        }
+    }
+}
+
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The validity window of a credential.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lifetime {
+    pub not_before: SystemTime,
+    pub not_after: SystemTime,
+}
+
+impl Lifetime {
+    /// `(not_after − now) / (not_after − not_before)`, clamped to [0, 1].
+    /// A degenerate window (not_after ≤ not_before) counts as fully spent.
+    pub fn remaining_fraction(&self, now: SystemTime) -> f64 {
+        let Ok(total) = self.not_after.duration_since(self.not_before) else {
+            return 0.0;
+        };
+        if total.is_zero() {
+            return 0.0;
+        }
+        match self.not_after.duration_since(now) {
+            Ok(left) => (left.as_secs_f64() / total.as_secs_f64()).clamp(0.0, 1.0),
+            Err(_) => 0.0,
+        }
+    }
+
+    pub fn is_expired(&self, now: SystemTime) -> bool {
+        now >= self.not_after
+    }
+}
+
+/// Lifecycle state of a credential, as the tray and the UI show it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum State {
+    /// Valid and not yet at its renewal point.
+    Healthy,
+    /// Past its renewal point; a renewal is about to run (or nothing can renew it).
+    Due,
+    /// A renewal is running now.
+    Renewing,
+    /// The last `streak` renewals failed; the next try is at `next_retry_at`.
+    Failing { streak: u32, next_retry_at: i64 },
+    /// Past not_after.
+    Expired,
+    /// Stopped until the user acts (a refresh failed, or the server is unreachable).
+    Paused { reason: String },
+    /// The server retired this identity; terminal, never retried.
+    Retired { reason: String },
+    /// The server will not renew this credential any more.
+    NotRenewable,
+    /// Capped by a maximum lifetime: it will expire at `expires_at` and only a new login helps.
+    Final { expires_at: i64 },
+    /// Turned off in the config.
+    Disabled,
+}
+
+impl State {
+    pub fn name(&self) -> &'static str {
+        match self {
+            State::Healthy => "healthy",
+            State::Due => "due",
+            State::Renewing => "renewing",
+            State::Failing { .. } => "failing",
+            State::Expired => "expired",
+            State::Paused { .. } => "paused",
+            State::Retired { .. } => "retired",
+            State::NotRenewable => "not_renewable",
+            State::Final { .. } => "final",
+            State::Disabled => "disabled",
+        }
+    }
+
+    /// The coarse health the tray icon shows.
+    pub fn health(&self) -> Health {
+        match self {
+            State::Healthy | State::Disabled => Health::Healthy,
+            State::Due | State::Renewing | State::Final { .. } | State::NotRenewable => {
+                Health::Attention
+            }
+            State::Failing { .. } | State::Expired => Health::Failing,
+            State::Paused { .. } | State::Retired { .. } => Health::Stopped,
+        }
+    }
+
+    /// States the engine will not leave by itself: no renewals are attempted.
+    pub fn is_terminal(&self) -> bool {
+        matches!(
+            self,
+            State::Retired { .. } | State::Paused { .. } | State::NotRenewable | State::Disabled
+        )
+    }
+}
+
+impl std::fmt::Display for State {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Coarse health, ordered from best to worst; the tray shows the worst.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Health {
+    Healthy,
+    Attention,
+    Stopped,
+    Failing,
+}
+
+/// Public facts about a certificate, for the detail view.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CertDetails {
+    pub subject: String,
+    pub issuer: String,
+    pub serial: String,
+    pub sha256: String,
+    pub sans: Vec<String>,
+}
+
+/// The outcome of the most recent renewal attempt.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LastResult {
+    /// When the attempt finished (Unix ms).
+    pub at: i64,
+    pub ok: bool,
+    /// What happened, in words; for a failure, what went wrong and what to do.
+    pub message: String,
+    pub duration_ms: u64,
+    /// The tail of a renew command's stderr, when there was one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stderr_tail: Option<String>,
+}
+
+/// What the engine will do next for a credential, and when.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NextAction {
+    pub at: i64,
+    pub what: String,
+}
+
+/// Everything the faces show about one credential.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CredentialStatus {
+    pub name: String,
+    pub kind: Kind,
+    #[serde(flatten)]
+    pub state: State,
+    pub not_before: Option<i64>,
+    pub not_after: Option<i64>,
+    /// Remaining validity in [0, 1] at `updated_at`.
+    pub remaining_fraction: Option<f64>,
+    /// The (jittered) instant the next renewal is planned for.
+    pub renew_at: Option<i64>,
+    pub next_action: Option<NextAction>,
+    pub last_result: Option<LastResult>,
+    pub details: Option<CertDetails>,
+    /// Whether Evergreen can renew it (an x509 file without a renew command cannot).
+    pub can_renew: bool,
+    /// Why the credential could not be read, when it could not.
+    pub problem: Option<String>,
+    pub updated_at: i64,
+}
+
+impl CredentialStatus {
+    pub fn new(name: impl Into<String>, kind: Kind, now: SystemTime) -> Self {
+        CredentialStatus {
+            name: name.into(),
+            kind,
+            state: State::Due,
+            not_before: None,
+            not_after: None,
+            remaining_fraction: None,
+            renew_at: None,
+            next_action: None,
+            last_result: None,
+            details: None,
+            can_renew: false,
+            problem: None,
+            updated_at: unix_millis(now),
+        }
+    }
+
+    pub fn lifetime(&self) -> Option<Lifetime> {
+        Some(Lifetime {
+            not_before: from_unix_millis(self.not_before?),
+            not_after: from_unix_millis(self.not_after?),
+        })
+    }
+
+    /// The fraction recomputed for `now` (the stored one is as of `updated_at`).
+    pub fn remaining_at(&self, now: SystemTime) -> Option<f64> {
+        self.lifetime().map(|l| l.remaining_fraction(now))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn at(s: u64) -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(s)
+    }
+
+    #[test]
+    fn remaining_fraction_is_linear_and_clamped() {
+        let l = Lifetime { not_before: at(1000), not_after: at(2000) };
+        assert_eq!(l.remaining_fraction(at(1000)), 1.0);
+        assert!((l.remaining_fraction(at(1250)) - 0.75).abs() < 1e-9);
+        assert_eq!(l.remaining_fraction(at(2000)), 0.0);
+        assert_eq!(l.remaining_fraction(at(5000)), 0.0);
+        assert_eq!(l.remaining_fraction(at(10)), 1.0);
+    }
+
+    #[test]
+    fn degenerate_lifetime_is_spent() {
+        let l = Lifetime { not_before: at(2000), not_after: at(1000) };
+        assert_eq!(l.remaining_fraction(at(1500)), 0.0);
+        let l = Lifetime { not_before: at(1000), not_after: at(1000) };
+        assert_eq!(l.remaining_fraction(at(500)), 0.0);
+    }
+
+    #[test]
+    fn health_orders_worst_last() {
+        assert!(Health::Failing > Health::Stopped);
+        assert!(Health::Stopped > Health::Attention);
+        assert_eq!(State::Expired.health(), Health::Failing);
+        assert_eq!(State::Retired { reason: "x".into() }.health(), Health::Stopped);
+    }
+
+    #[test]
+    fn status_serializes_state_flat() {
+        let mut s = CredentialStatus::new("web", Kind::X509File, at(0));
+        s.state = State::Failing { streak: 2, next_retry_at: 5 };
+        let v = serde_json::to_value(&s).unwrap();
+        assert_eq!(v["state"], "failing");
+        assert_eq!(v["streak"], 2);
+        assert_eq!(v["kind"], "x509_file");
+        let back: CredentialStatus = serde_json::from_value(v).unwrap();
+        assert_eq!(back, s);
+    }
+}

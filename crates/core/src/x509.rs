@@ -1,0 +1,167 @@
+//! Reading X.509 certificates from PEM or DER files.
+//!
+//! A file may hold one certificate or a chain; the leaf is the first. Every
+//! way a file can be wrong (empty, truncated, garbage, a key instead of a
+//! certificate, an inverted validity window) gets its own plain message.
+
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+use sha2::{Digest, Sha256};
+use x509_parser::extensions::GeneralName;
+use x509_parser::prelude::{FromDer, X509Certificate};
+
+use crate::error::{Error, Result};
+use crate::model::{CertDetails, Lifetime};
+
+/// A parsed certificate: its lifetime and public details.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CertInfo {
+    pub lifetime: Lifetime,
+    pub details: CertDetails,
+}
+
+/// Certificates read from one file, leaf first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CertFile {
+    pub certs: Vec<CertInfo>,
+    pub der_leaf: Vec<u8>,
+}
+
+impl CertFile {
+    pub fn leaf(&self) -> &CertInfo {
+        &self.certs[0]
+    }
+}
+
+/// Reads and parses a certificate file.
+pub fn read_file(path: &Path) -> Result<CertFile> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io("read certificate", path, e))?;
+    parse(&bytes).map_err(|reason| Error::cert(path, reason))
+}
+
+/// Parses PEM (one or more CERTIFICATE blocks) or a single DER certificate.
+/// The error is a sentence about what is wrong with the bytes.
+pub fn parse(bytes: &[u8]) -> std::result::Result<CertFile, String> {
+    if bytes.iter().all(|b| b.is_ascii_whitespace()) {
+        return Err("the file is empty; expected a PEM or DER certificate".into());
+    }
+    if looks_like_pem(bytes) {
+        parse_pem(bytes)
+    } else {
+        let info = parse_der(bytes).map_err(|e| {
+            format!("not a PEM or DER certificate (DER parse failed: {e}); expected a file starting with -----BEGIN CERTIFICATE-----")
+        })?;
+        Ok(CertFile { certs: vec![info], der_leaf: bytes.to_vec() })
+    }
+}
+
+fn looks_like_pem(bytes: &[u8]) -> bool {
+    bytes.windows(11).any(|w| w == b"-----BEGIN ")
+}
+
+fn parse_pem(bytes: &[u8]) -> std::result::Result<CertFile, String> {
+    let mut certs = Vec::new();
+    let mut der_leaf = None;
+    let mut other_labels = Vec::new();
+    for (i, block) in x509_parser::pem::Pem::iter_from_buffer(bytes).enumerate() {
+        let pem = block.map_err(|e| match e {
+            x509_parser::error::PEMError::MissingHeader if i > 0 => {
+                "trailing data after the last PEM block is not PEM".to_string()
+            }
+            x509_parser::error::PEMError::MissingHeader => "no PEM block found".to_string(),
+            x509_parser::error::PEMError::InvalidHeader => {
+                format!("PEM block {} is truncated or its BEGIN/END lines are damaged", i + 1)
+            }
+            x509_parser::error::PEMError::Base64DecodeError => {
+                format!("PEM block {} is not valid base64 (truncated or corrupted)", i + 1)
+            }
+            x509_parser::error::PEMError::IncompletePEM => {
+                format!("PEM block {} is truncated (no END line)", i + 1)
+            }
+            other => format!("PEM block {} could not be read: {other}", i + 1),
+        })?;
+        if pem.label != "CERTIFICATE" && pem.label != "TRUSTED CERTIFICATE" {
+            other_labels.push(pem.label.clone());
+            continue;
+        }
+        let info = parse_der(&pem.contents)
+            .map_err(|e| format!("PEM block {} is not a valid certificate: {e}", i + 1))?;
+        if der_leaf.is_none() {
+            der_leaf = Some(pem.contents.clone());
+        }
+        certs.push(info);
+    }
+    match der_leaf {
+        Some(der_leaf) => Ok(CertFile { certs, der_leaf }),
+        None if !other_labels.is_empty() => Err(format!(
+            "holds {} but no certificate; point this at the certificate file, not the key",
+            other_labels.iter().map(|l| format!("a {l}")).collect::<Vec<_>>().join(", ")
+        )),
+        None => Err("no PEM block found".into()),
+    }
+}
+
+fn parse_der(der: &[u8]) -> std::result::Result<CertInfo, String> {
+    let (rest, cert) = X509Certificate::from_der(der).map_err(|e| e.to_string())?;
+    if !rest.is_empty() {
+        return Err(format!("{} bytes of trailing data after the certificate", rest.len()));
+    }
+    let nb = cert.validity().not_before.timestamp();
+    let na = cert.validity().not_after.timestamp();
+    if nb > na {
+        return Err(format!(
+            "validity is inverted: not_before {} is after not_after {}; the issuer produced a broken certificate",
+            fmt_ts(nb),
+            fmt_ts(na)
+        ));
+    }
+    let lifetime = Lifetime { not_before: ts(nb), not_after: ts(na) };
+    Ok(CertInfo { lifetime, details: details(&cert, der) })
+}
+
+fn details(cert: &X509Certificate<'_>, der: &[u8]) -> CertDetails {
+    let mut sans = Vec::new();
+    if let Ok(Some(ext)) = cert.subject_alternative_name() {
+        for name in &ext.value.general_names {
+            match name {
+                GeneralName::DNSName(s) => sans.push(format!("DNS:{s}")),
+                GeneralName::RFC822Name(s) => sans.push(format!("email:{s}")),
+                GeneralName::URI(s) => sans.push(format!("URI:{s}")),
+                GeneralName::IPAddress(b) => sans.push(format!("IP:{}", ip(b))),
+                _ => {}
+            }
+        }
+    }
+    CertDetails {
+        subject: cert.subject().to_string(),
+        issuer: cert.issuer().to_string(),
+        serial: cert.raw_serial_as_string(),
+        sha256: hex::encode(Sha256::digest(der)),
+        sans,
+    }
+}
+
+fn ip(b: &[u8]) -> String {
+    match b.len() {
+        4 => std::net::Ipv4Addr::new(b[0], b[1], b[2], b[3]).to_string(),
+        16 => {
+            let mut a = [0u8; 16];
+            a.copy_from_slice(b);
+            std::net::Ipv6Addr::from(a).to_string()
+        }
+        _ => hex::encode(b),
+    }
+}
+
+fn ts(secs: i64) -> SystemTime {
+    if secs >= 0 {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(secs as u64)
+    } else {
+        SystemTime::UNIX_EPOCH - Duration::from_secs(secs.unsigned_abs())
+    }
+}
+
+fn fmt_ts(secs: i64) -> String {
+    crate::clock::rfc3339(ts(secs))
+}
