@@ -7,11 +7,17 @@
 
 pub mod backoff;
 pub mod clock;
+pub mod command;
+pub mod config;
 pub mod error;
+pub mod events;
 pub mod fsutil;
 pub mod model;
 pub mod pki;
 pub mod policy;
+pub mod scheduler;
+pub mod sources;
+pub mod store;
 pub mod x509;
 
 pub use error::{Error, Result};

@@ -1,0 +1,654 @@
+//! The configuration file: schema, validation and errors people can act on.
+//!
+//! The file is TOML (`~/.config/evergreen/config.toml` on Linux). Parsing keeps
+//! source spans so every mistake is reported with the file, line and column,
+//! the field, what was wrong and what would be right. Unknown fields are
+//! rejected: a typo must never silently turn a setting off. A config that
+//! fails validation is never applied; the engine keeps the last good one.
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::backoff::Backoff;
+use crate::error::{Error, Result};
+use crate::model::Kind;
+use crate::policy::RenewPolicy;
+
+/// A validated configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub engine: EngineSettings,
+    pub credentials: Vec<CredentialConfig>,
+}
+
+/// Engine-wide settings (`[engine]`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct EngineSettings {
+    /// Symmetric jitter on every renewal deadline, as a fraction of the wait.
+    pub jitter: f64,
+    /// Time-left thresholds that deserve an "expires soon" notification.
+    pub notify_before: Vec<Duration>,
+    /// History older than this is pruned.
+    pub history_max_age: Duration,
+    /// At most this many history rows are kept per credential.
+    pub history_per_credential: usize,
+    /// Retry policy after a failed renewal.
+    pub backoff: Backoff,
+}
+
+impl Default for EngineSettings {
+    fn default() -> Self {
+        EngineSettings {
+            jitter: 0.1,
+            notify_before: vec![
+                Duration::from_secs(7 * 86_400),
+                Duration::from_secs(86_400),
+                Duration::from_secs(3600),
+            ],
+            history_max_age: Duration::from_secs(90 * 86_400),
+            history_per_credential: 5000,
+            backoff: Backoff::default(),
+        }
+    }
+}
+
+/// One `[[credential]]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CredentialConfig {
+    pub name: String,
+    pub enabled: bool,
+    pub policy: RenewPolicy,
+    /// Overrides the engine's jitter for this credential.
+    pub jitter: Option<f64>,
+    pub spec: CredentialSpec,
+}
+
+impl CredentialConfig {
+    pub fn kind(&self) -> Kind {
+        match self.spec {
+            CredentialSpec::X509File(_) => Kind::X509File,
+        }
+    }
+}
+
+/// Kind-specific settings.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CredentialSpec {
+    X509File(X509FileSpec),
+}
+
+/// An X.509 certificate file, optionally renewed by a command.
+#[derive(Debug, Clone, PartialEq)]
+pub struct X509FileSpec {
+    pub path: PathBuf,
+    pub renew_command: Option<CommandSpec>,
+    pub reload_command: Option<CommandSpec>,
+    /// How long a renew or reload command may run before it is killed.
+    pub command_timeout: Duration,
+}
+
+/// A command to run: an argv array, or a string for `/bin/sh -c` when the
+/// credential sets `shell = true`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CommandSpec {
+    Argv(Vec<String>),
+    Shell(String),
+}
+
+impl CommandSpec {
+    /// The argv that is actually executed.
+    pub fn argv(&self) -> Vec<String> {
+        match self {
+            CommandSpec::Argv(v) => v.clone(),
+            CommandSpec::Shell(s) => vec!["/bin/sh".into(), "-c".into(), s.clone()],
+        }
+    }
+}
+
+/// Default timeout for renew and reload commands.
+pub const DEFAULT_COMMAND_TIMEOUT: Duration = Duration::from_secs(120);
+
+// ---------------------------------------------------------------------------
+// Raw, spanned form as it is written in the file.
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    engine: Option<Spanned<RawEngine>>,
+    #[serde(default)]
+    credential: Vec<Spanned<RawCredential>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawEngine {
+    jitter: Option<Spanned<f64>>,
+    notify_before: Option<Spanned<Vec<Spanned<String>>>>,
+    history_days: Option<Spanned<i64>>,
+    history_per_credential: Option<Spanned<i64>>,
+    retry_base: Option<Spanned<String>>,
+    retry_max: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawCommand {
+    Argv(Vec<String>),
+    Shell(String),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCredential {
+    name: Option<Spanned<String>>,
+    kind: Option<Spanned<String>>,
+    enabled: Option<bool>,
+    renew_at_fraction: Option<Spanned<f64>>,
+    renew_before: Option<Spanned<String>>,
+    jitter: Option<Spanned<f64>>,
+    // x509_file
+    path: Option<Spanned<String>>,
+    renew_command: Option<Spanned<RawCommand>>,
+    reload_command: Option<Spanned<RawCommand>>,
+    command_timeout: Option<Spanned<String>>,
+    shell: Option<bool>,
+}
+
+const KINDS: &[&str] = &["x509_file"];
+
+// ---------------------------------------------------------------------------
+
+/// One problem found in a config file, with its location.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub span: Option<Range<usize>>,
+    pub message: String,
+}
+
+/// Every problem found in one file, rendered with file, line and column.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigErrors {
+    pub file: PathBuf,
+    pub problems: Vec<(Option<(usize, usize)>, String, Option<String>)>,
+}
+
+impl std::fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = self.problems.len();
+        write!(
+            f,
+            "{} has {} problem{}; nothing in it was applied:",
+            self.file.display(),
+            n,
+            if n == 1 { "" } else { "s" }
+        )?;
+        for (loc, msg, line) in &self.problems {
+            match loc {
+                Some((l, c)) => write!(f, "\n  {}:{l}:{c}: {msg}", self.file.display())?,
+                None => write!(f, "\n  {}: {msg}", self.file.display())?,
+            }
+            if let (Some(text), Some((l, c))) = (line, loc) {
+                let gutter = l.to_string().len();
+                write!(f, "\n   {l} | {text}\n   {:gutter$} | {:>col$}", "", "^", col = c)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn locate(src: &str, offset: usize) -> (usize, usize, String) {
+    let offset = offset.min(src.len());
+    let before = &src[..offset];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
+    let col = src[line_start..offset].chars().count() + 1;
+    let text = src[line_start..].lines().next().unwrap_or("").to_string();
+    (line, col, text)
+}
+
+fn render(file: &Path, src: &str, problems: Vec<Problem>) -> Error {
+    let problems = problems
+        .into_iter()
+        .map(|p| match p.span {
+            Some(s) => {
+                let (l, c, text) = locate(src, s.start);
+                (Some((l, c)), p.message, Some(text))
+            }
+            None => (None, p.message, None),
+        })
+        .collect();
+    Error::Config(ConfigErrors { file: file.to_path_buf(), problems }.to_string())
+}
+
+/// Reads and validates the config file at `path`.
+pub fn load(path: &Path) -> Result<Config> {
+    let src = std::fs::read_to_string(path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            Error::Config(format!(
+                "{} does not exist; create it (see docs/configuration.md), or run `evergreen run` without a config for the demo",
+                path.display()
+            ))
+        } else {
+            Error::io("read config", path, e)
+        }
+    })?;
+    parse(&src, path)
+}
+
+/// Validates config text; `file` names it in errors and anchors relative paths.
+pub fn parse(src: &str, file: &Path) -> Result<Config> {
+    let raw: RawConfig = toml::from_str(src).map_err(|e| {
+        let msg = e.message().trim_end().to_string();
+        let msg = friendlier_serde_message(&msg);
+        render(file, src, vec![Problem { span: e.span(), message: msg }])
+    })?;
+    let base = file.parent().map(Path::to_path_buf).unwrap_or_default();
+    let mut v = Validator { problems: Vec::new(), base };
+    let cfg = v.config(raw);
+    if v.problems.is_empty() {
+        Ok(cfg)
+    } else {
+        Err(render(file, src, v.problems))
+    }
+}
+
+fn friendlier_serde_message(msg: &str) -> String {
+    if let Some(rest) = msg.strip_prefix("unknown field `") {
+        if let Some((field, expected)) = rest.split_once('`') {
+            return format!(
+                "unknown field `{field}`{}; check the spelling (docs/configuration.md lists every field)",
+                expected.trim_start_matches(',')
+            );
+        }
+    }
+    if msg.contains("data did not match any variant of untagged enum RawCommand") {
+        return "a command must be an array of strings, e.g. [\"step\", \"ca\", \"renew\", \"cert.pem\", \"key.pem\"], or a string with `shell = true`".into();
+    }
+    msg.to_string()
+}
+
+struct Validator {
+    problems: Vec<Problem>,
+    base: PathBuf,
+}
+
+impl Validator {
+    fn err(&mut self, span: Option<Range<usize>>, message: String) {
+        self.problems.push(Problem { span, message });
+    }
+
+    fn config(&mut self, raw: RawConfig) -> Config {
+        let engine = match raw.engine {
+            Some(e) => self.engine(e.into_inner()),
+            None => EngineSettings::default(),
+        };
+        let mut credentials = Vec::new();
+        let mut seen: BTreeMap<String, Range<usize>> = BTreeMap::new();
+        for c in raw.credential {
+            let span = c.span();
+            if let Some(cfg) = self.credential(c.into_inner(), span.clone()) {
+                if seen.contains_key(&cfg.name) {
+                    self.err(
+                        Some(span),
+                        format!("duplicate credential name {:?}; every credential needs its own name", cfg.name),
+                    );
+                    continue;
+                }
+                seen.insert(cfg.name.clone(), span);
+                credentials.push(cfg);
+            }
+        }
+        Config { engine, credentials }
+    }
+
+    fn engine(&mut self, raw: RawEngine) -> EngineSettings {
+        let mut e = EngineSettings::default();
+        if let Some(j) = raw.jitter {
+            e.jitter = self.jitter("[engine] jitter", j);
+        }
+        if let Some(list) = raw.notify_before {
+            let mut out = Vec::new();
+            for item in list.into_inner() {
+                if let Some(d) = self.duration("[engine] notify_before", &item) {
+                    out.push(d);
+                }
+            }
+            out.sort_by(|a, b| b.cmp(a));
+            out.dedup();
+            e.notify_before = out;
+        }
+        if let Some(days) = raw.history_days {
+            if *days.get_ref() < 1 {
+                self.err(Some(days.span()), format!("[engine] history_days = {} must be at least 1", days.get_ref()));
+            } else {
+                e.history_max_age = Duration::from_secs(*days.get_ref() as u64 * 86_400);
+            }
+        }
+        if let Some(n) = raw.history_per_credential {
+            if *n.get_ref() < 10 {
+                self.err(
+                    Some(n.span()),
+                    format!("[engine] history_per_credential = {} must be at least 10", n.get_ref()),
+                );
+            } else {
+                e.history_per_credential = *n.get_ref() as usize;
+            }
+        }
+        if let Some(b) = raw.retry_base {
+            if let Some(d) = self.duration("[engine] retry_base", &b) {
+                e.backoff.base = d.max(Duration::from_secs(1));
+            }
+        }
+        if let Some(m) = raw.retry_max {
+            if let Some(d) = self.duration("[engine] retry_max", &m) {
+                e.backoff.cap = d;
+            }
+        }
+        if e.backoff.cap < e.backoff.base {
+            self.err(None, "[engine] retry_max must not be shorter than retry_base".into());
+        }
+        e
+    }
+
+    fn jitter(&mut self, what: &str, j: Spanned<f64>) -> f64 {
+        let v = *j.get_ref();
+        if !(0.0..=0.5).contains(&v) || v.is_nan() {
+            self.err(
+                Some(j.span()),
+                format!("{what} = {v} is out of range; use a fraction from 0 to 0.5 (0.1 means ±10 %)"),
+            );
+            0.1
+        } else {
+            v
+        }
+    }
+
+    fn duration(&mut self, what: &str, s: &Spanned<String>) -> Option<Duration> {
+        match humantime::parse_duration(s.get_ref().trim()) {
+            Ok(d) if !d.is_zero() => Some(d),
+            Ok(_) => {
+                self.err(Some(s.span()), format!("{what} = {:?} must be longer than zero", s.get_ref()));
+                None
+            }
+            Err(e) => {
+                self.err(
+                    Some(s.span()),
+                    format!("{what} = {:?} is not a duration ({e}); write it like \"72h\", \"30m\" or \"7d\"", s.get_ref()),
+                );
+                None
+            }
+        }
+    }
+
+    fn path(&self, p: &str) -> PathBuf {
+        let expanded = match p.strip_prefix("~/") {
+            Some(rest) => match std::env::var_os("HOME") {
+                Some(home) => PathBuf::from(home).join(rest),
+                None => PathBuf::from(p),
+            },
+            None => PathBuf::from(p),
+        };
+        if expanded.is_absolute() {
+            expanded
+        } else {
+            self.base.join(expanded)
+        }
+    }
+
+    fn command(
+        &mut self,
+        who: &str,
+        field: &str,
+        raw: Option<Spanned<RawCommand>>,
+        shell: bool,
+    ) -> Option<CommandSpec> {
+        let raw = raw?;
+        let span = raw.span();
+        match raw.into_inner() {
+            RawCommand::Argv(v) if v.is_empty() || v[0].trim().is_empty() => {
+                self.err(Some(span), format!("{who}: {field} is empty; give the program and its arguments, e.g. [\"step\", \"ca\", \"renew\", …]"));
+                None
+            }
+            RawCommand::Argv(v) => Some(CommandSpec::Argv(v)),
+            RawCommand::Shell(s) if shell => Some(CommandSpec::Shell(s)),
+            RawCommand::Shell(s) => {
+                let hint: Vec<String> = s.split_whitespace().map(|w| format!("{w:?}")).collect();
+                self.err(
+                    Some(span),
+                    format!(
+                        "{who}: {field} is a string, but commands run without a shell; write it as an array, e.g. [{}], or add `shell = true` to run it through /bin/sh",
+                        hint.join(", ")
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    fn credential(&mut self, raw: RawCredential, span: Range<usize>) -> Option<CredentialConfig> {
+        let before = self.problems.len();
+        let Some(name) = raw.name else {
+            self.err(Some(span), "a [[credential]] has no `name`; add e.g. name = \"web\"".into());
+            return None;
+        };
+        let name_ok = !name.get_ref().is_empty()
+            && name.get_ref().len() <= 64
+            && name.get_ref().chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+        if !name_ok {
+            self.err(
+                Some(name.span()),
+                format!(
+                    "name {:?} is not allowed; use 1–64 letters, digits, '-', '_' or '.' (it is typed on the command line)",
+                    name.get_ref()
+                ),
+            );
+        }
+        let who = format!("credential {:?}", name.get_ref());
+        let Some(kind) = raw.kind else {
+            self.err(Some(span), format!("{who} has no `kind`; use one of: {}", KINDS.join(", ")));
+            return None;
+        };
+        let policy = match (raw.renew_at_fraction, raw.renew_before) {
+            (Some(_), Some(b)) => {
+                self.err(Some(b.span()), format!("{who}: set either renew_at_fraction or renew_before, not both"));
+                RenewPolicy::default()
+            }
+            (Some(f), None) => {
+                let v = *f.get_ref();
+                if v > 0.0 && v < 1.0 {
+                    RenewPolicy::Fraction(v)
+                } else {
+                    self.err(
+                        Some(f.span()),
+                        format!("{who}: renew_at_fraction = {v} is out of range; it must be strictly between 0 and 1 (0.33 renews when a third of the lifetime is left)"),
+                    );
+                    RenewPolicy::default()
+                }
+            }
+            (None, Some(b)) => match self.duration(&format!("{who}: renew_before"), &b) {
+                Some(d) => RenewPolicy::Before(d),
+                None => RenewPolicy::default(),
+            },
+            (None, None) => RenewPolicy::default(),
+        };
+        let jitter = raw.jitter.map(|j| self.jitter(&format!("{who}: jitter"), j));
+        let shell = raw.shell.unwrap_or(false);
+        let spec = match kind.get_ref().as_str() {
+            "x509_file" => {
+                let path = match raw.path {
+                    Some(p) if !p.get_ref().trim().is_empty() => self.path(p.get_ref()),
+                    Some(p) => {
+                        self.err(Some(p.span()), format!("{who}: path is empty; give the certificate file's path"));
+                        PathBuf::new()
+                    }
+                    None => {
+                        self.err(Some(span.clone()), format!("{who}: kind x509_file needs `path`, the certificate file to watch"));
+                        PathBuf::new()
+                    }
+                };
+                let renew_command = self.command(&who, "renew_command", raw.renew_command, shell);
+                let reload_command = self.command(&who, "reload_command", raw.reload_command, shell);
+                let command_timeout = match raw.command_timeout {
+                    Some(t) => self.duration(&format!("{who}: command_timeout"), &t).unwrap_or(DEFAULT_COMMAND_TIMEOUT),
+                    None => DEFAULT_COMMAND_TIMEOUT,
+                };
+                CredentialSpec::X509File(X509FileSpec { path, renew_command, reload_command, command_timeout })
+            }
+            other => {
+                let hint = KINDS
+                    .iter()
+                    .find(|k| k.contains(other) || other.contains(*k))
+                    .map(|k| format!(" (did you mean {k:?}?)"))
+                    .unwrap_or_default();
+                self.err(
+                    Some(kind.span()),
+                    format!("{who}: unknown kind {other:?}{hint}; use one of: {}", KINDS.join(", ")),
+                );
+                return None;
+            }
+        };
+        if self.problems.len() > before {
+            return None;
+        }
+        Some(CredentialConfig {
+            name: name.into_inner(),
+            enabled: raw.enabled.unwrap_or(true),
+            policy,
+            jitter,
+            spec,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file() -> &'static Path {
+        Path::new("/home/u/.config/evergreen/config.toml")
+    }
+
+    fn err(src: &str) -> String {
+        match parse(src, file()) {
+            Ok(c) => panic!("expected an error, got {c:?}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    const GOOD: &str = r#"
+[engine]
+jitter = 0.05
+notify_before = ["1d", "7d"]
+
+[[credential]]
+name = "web"
+kind = "x509_file"
+path = "certs/web.pem"
+renew_at_fraction = 0.25
+renew_command = ["step", "ca", "renew", "--force", "certs/web.pem", "certs/web.key"]
+reload_command = "systemctl --user reload nginx"
+shell = true
+command_timeout = "30s"
+
+[[credential]]
+name = "api"
+kind = "x509_file"
+path = "/etc/api/cert.pem"
+renew_before = "72h"
+enabled = false
+"#;
+
+    #[test]
+    fn a_good_config_parses_completely() {
+        let c = parse(GOOD, file()).unwrap();
+        assert_eq!(c.engine.jitter, 0.05);
+        assert_eq!(c.engine.notify_before, vec![Duration::from_secs(7 * 86_400), Duration::from_secs(86_400)]);
+        assert_eq!(c.credentials.len(), 2);
+        let web = &c.credentials[0];
+        assert_eq!(web.policy, RenewPolicy::Fraction(0.25));
+        let CredentialSpec::X509File(s) = &web.spec;
+        assert_eq!(s.path, PathBuf::from("/home/u/.config/evergreen/certs/web.pem"));
+        assert_eq!(s.renew_command.as_ref().unwrap().argv()[0], "step");
+        assert_eq!(s.reload_command.as_ref().unwrap().argv()[0], "/bin/sh");
+        assert_eq!(s.command_timeout, Duration::from_secs(30));
+        let api = &c.credentials[1];
+        assert!(!api.enabled);
+        assert_eq!(api.policy, RenewPolicy::Before(Duration::from_secs(72 * 3600)));
+    }
+
+    #[test]
+    fn an_empty_file_is_an_empty_config() {
+        let c = parse("", file()).unwrap();
+        assert!(c.credentials.is_empty());
+        assert_eq!(c.engine, EngineSettings::default());
+    }
+
+    #[test]
+    fn fraction_out_of_range_names_value_line_and_column() {
+        for bad in ["1.5", "0.0", "1.0", "-0.2"] {
+            let e = err(&format!("[[credential]]\nname = \"web\"\nkind = \"x509_file\"\npath = \"/c.pem\"\nrenew_at_fraction = {bad}\n"));
+            assert!(e.contains(&format!("renew_at_fraction = {}", bad.parse::<f64>().unwrap())), "{e}");
+            assert!(e.contains("strictly between 0 and 1"), "{e}");
+            assert!(e.contains("config.toml:5:21"), "{e}");
+            assert!(e.contains("credential \"web\""), "{e}");
+        }
+    }
+
+    #[test]
+    fn unknown_fields_are_rejected_with_their_location() {
+        let e = err("[[credential]]\nname = \"web\"\nkind = \"x509_file\"\npath = \"/c.pem\"\nrenew_at_fracton = 0.3\n");
+        assert!(e.contains("unknown field `renew_at_fracton`"), "{e}");
+        assert!(e.contains(":5:1"), "{e}");
+        let e = err("[engine]\njiter = 0.1\n");
+        assert!(e.contains("unknown field `jiter`"), "{e}");
+        let e = err("[enigne]\n");
+        assert!(e.contains("unknown field `enigne`"), "{e}");
+    }
+
+    #[test]
+    fn each_kind_of_mistake_gets_its_own_message() {
+        let cases: &[(&str, &str)] = &[
+            ("[[credential]]\nkind = \"x509_file\"\npath = \"/c\"\n", "has no `name`"),
+            ("[[credential]]\nname = \"a\"\npath = \"/c\"\n", "has no `kind`"),
+            ("[[credential]]\nname = \"a\"\nkind = \"x509\"\npath = \"/c\"\n", "did you mean \"x509_file\""),
+            ("[[credential]]\nname = \"a\"\nkind = \"x509_file\"\n", "needs `path`"),
+            ("[[credential]]\nname = \"a b\"\nkind = \"x509_file\"\npath = \"/c\"\n", "is not allowed"),
+            ("[[credential]]\nname = \"a\"\nkind = \"x509_file\"\npath = \"/c\"\nrenew_before = \"soon\"\n", "is not a duration"),
+            ("[[credential]]\nname = \"a\"\nkind = \"x509_file\"\npath = \"/c\"\nrenew_before = \"1h\"\nrenew_at_fraction = 0.3\n", "not both"),
+            ("[[credential]]\nname = \"a\"\nkind = \"x509_file\"\npath = \"/c\"\nrenew_command = \"step ca renew\"\n", "add `shell = true`"),
+            ("[[credential]]\nname = \"a\"\nkind = \"x509_file\"\npath = \"/c\"\nrenew_command = []\n", "renew_command is empty"),
+            ("[[credential]]\nname = \"a\"\nkind = \"x509_file\"\npath = \"/c\"\nrenew_command = [1, 2]\n", "array of strings"),
+            ("[[credential]]\nname = \"a\"\nkind = \"x509_file\"\npath = \"/c\"\n[[credential]]\nname = \"a\"\nkind = \"x509_file\"\npath = \"/d\"\n", "duplicate credential name"),
+            ("[engine]\njitter = 0.9\n", "jitter = 0.9 is out of range"),
+            ("[engine]\nnotify_before = [\"7 days-ish\"]\n", "is not a duration"),
+            ("[engine]\nhistory_days = 0\n", "at least 1"),
+            ("[[credential]]\nname = \"a\"\nkind = \"x509_file\"\npath = 5\n", "invalid type"),
+            ("[[credential]\nname = \"a\"\n", "config.toml:1:"),
+            ("name = \"a\"\n", "unknown field `name`"),
+        ];
+        for (src, want) in cases {
+            let e = err(src);
+            assert!(e.contains(want), "for {src:?}\nwanted {want:?} in:\n{e}");
+            assert!(e.contains("config.toml"), "error must name the file: {e}");
+        }
+    }
+
+    #[test]
+    fn several_problems_are_all_reported() {
+        let e = err("[[credential]]\nname = \"a\"\nkind = \"x509_file\"\npath = \"/c\"\nrenew_at_fraction = 2.0\njitter = 0.7\n");
+        assert!(e.contains("2 problems"), "{e}");
+        assert!(e.contains(":5:") && e.contains(":6:"), "{e}");
+    }
+
+    #[test]
+    fn missing_file_says_how_to_start() {
+        let e = load(Path::new("/nonexistent/evergreen/config.toml")).unwrap_err().to_string();
+        assert!(e.contains("does not exist") && e.contains("docs/configuration.md"), "{e}");
+    }
+}

@@ -1,0 +1,173 @@
+//! Typed engine events on a broadcast channel.
+//!
+//! Every face (tray app, CLI, tests, the notifier) subscribes to the same
+//! stream; the engine never knows who is watching. Events carry no secrets.
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::broadcast;
+
+/// Something that happened, to one credential or to the engine.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// Unix milliseconds (engine wall clock).
+    pub at: i64,
+    /// The credential it concerns; `None` for engine-wide events.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential: Option<String>,
+    #[serde(flatten)]
+    pub kind: EventKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum EventKind {
+    /// The engine started with these credentials.
+    Started { credentials: usize },
+    /// The credential was (re)read and its lifetime is known.
+    Observed { not_after: i64, remaining_fraction: f64 },
+    /// The credential could not be read.
+    ReadFailed { message: String },
+    StateChanged { from: String, to: String },
+    RenewalStarted { manual: bool },
+    RenewalSucceeded { old_not_after: Option<i64>, new_not_after: i64, duration_ms: u64, message: String },
+    /// `since` is when the current failure streak began (stable per episode).
+    RenewalFailed { message: String, streak: u32, since: i64, next_retry_at: Option<i64> },
+    /// Renewals work again after a failure streak that began at `since`.
+    Recovered { after_failures: u32, since: i64 },
+    /// Less than `threshold_secs` of validity is left.
+    ExpiryApproaching { threshold_secs: u64, not_after: i64 },
+    Expired { not_after: i64 },
+    Retired { reason: String },
+    Paused { reason: String },
+    NotRenewable { reason: String },
+    Final { expires_at: i64 },
+    CredentialAdded,
+    CredentialRemoved,
+    ConfigReloaded { added: usize, removed: usize, changed: usize },
+    /// A config edit was rejected; the previous config keeps running.
+    ConfigRejected { message: String },
+    /// The machine woke up (or the wall clock jumped) and everything was re-checked.
+    Resumed { slept_secs: u64, source: String },
+    Stopped,
+}
+
+impl EventKind {
+    pub fn name(&self) -> &'static str {
+        match self {
+            EventKind::Started { .. } => "started",
+            EventKind::Observed { .. } => "observed",
+            EventKind::ReadFailed { .. } => "read_failed",
+            EventKind::StateChanged { .. } => "state_changed",
+            EventKind::RenewalStarted { .. } => "renewal_started",
+            EventKind::RenewalSucceeded { .. } => "renewal_succeeded",
+            EventKind::RenewalFailed { .. } => "renewal_failed",
+            EventKind::Recovered { .. } => "recovered",
+            EventKind::ExpiryApproaching { .. } => "expiry_approaching",
+            EventKind::Expired { .. } => "expired",
+            EventKind::Retired { .. } => "retired",
+            EventKind::Paused { .. } => "paused",
+            EventKind::NotRenewable { .. } => "not_renewable",
+            EventKind::Final { .. } => "final",
+            EventKind::CredentialAdded => "credential_added",
+            EventKind::CredentialRemoved => "credential_removed",
+            EventKind::ConfigReloaded { .. } => "config_reloaded",
+            EventKind::ConfigRejected { .. } => "config_rejected",
+            EventKind::Resumed { .. } => "resumed",
+            EventKind::Stopped => "stopped",
+        }
+    }
+}
+
+impl std::fmt::Display for Event {
+    /// One readable line, as `evergreen run` prints it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use crate::clock::{from_unix_millis, rfc3339, short_duration};
+        let t = |ms: i64| rfc3339(from_unix_millis(ms));
+        if let Some(c) = &self.credential {
+            write!(f, "{c}: ")?;
+        }
+        match &self.kind {
+            EventKind::Started { credentials } => write!(f, "engine started with {credentials} credential(s)"),
+            EventKind::Observed { not_after, remaining_fraction } => {
+                write!(f, "valid until {} ({:.0} % left)", t(*not_after), remaining_fraction * 100.0)
+            }
+            EventKind::ReadFailed { message } => write!(f, "cannot read: {message}"),
+            EventKind::StateChanged { from, to } => write!(f, "{from} → {to}"),
+            EventKind::RenewalStarted { manual } => {
+                write!(f, "renewing{}", if *manual { " (requested)" } else { "" })
+            }
+            EventKind::RenewalSucceeded { new_not_after, duration_ms, message, .. } => {
+                write!(f, "renewed in {duration_ms} ms, now valid until {}", t(*new_not_after))?;
+                if !message.is_empty() {
+                    write!(f, " ({message})")?;
+                }
+                Ok(())
+            }
+            EventKind::RenewalFailed { message, streak, next_retry_at, .. } => {
+                write!(f, "renewal failed ({streak} in a row): {message}")?;
+                if let Some(n) = next_retry_at {
+                    write!(f, "; retrying at {}", t(*n))?;
+                }
+                Ok(())
+            }
+            EventKind::Recovered { after_failures, .. } => {
+                write!(f, "recovered after {after_failures} failed attempt(s)")
+            }
+            EventKind::ExpiryApproaching { threshold_secs, not_after } => write!(
+                f,
+                "expires within {} (at {})",
+                short_duration(std::time::Duration::from_secs(*threshold_secs)),
+                t(*not_after)
+            ),
+            EventKind::Expired { not_after } => write!(f, "EXPIRED at {}", t(*not_after)),
+            EventKind::Retired { reason } => write!(f, "retired: {reason}"),
+            EventKind::Paused { reason } => write!(f, "paused: {reason}"),
+            EventKind::NotRenewable { reason } => write!(f, "not renewable: {reason}"),
+            EventKind::Final { expires_at } => {
+                write!(f, "final: expires for good at {}; only a new login helps", t(*expires_at))
+            }
+            EventKind::CredentialAdded => write!(f, "added"),
+            EventKind::CredentialRemoved => write!(f, "removed"),
+            EventKind::ConfigReloaded { added, removed, changed } => {
+                write!(f, "config reloaded: {added} added, {removed} removed, {changed} changed")
+            }
+            EventKind::ConfigRejected { message } => {
+                write!(f, "config edit rejected, still running the previous config:\n{message}")
+            }
+            EventKind::Resumed { slept_secs, source } => write!(
+                f,
+                "woke up after {} ({source}); re-checking every credential",
+                short_duration(std::time::Duration::from_secs(*slept_secs))
+            ),
+            EventKind::Stopped => write!(f, "engine stopped"),
+        }
+    }
+}
+
+/// The sending half every engine part shares.
+#[derive(Debug, Clone)]
+pub struct EventBus {
+    tx: broadcast::Sender<Event>,
+}
+
+impl Default for EventBus {
+    fn default() -> Self {
+        EventBus::new(1024)
+    }
+}
+
+impl EventBus {
+    pub fn new(capacity: usize) -> Self {
+        EventBus { tx: broadcast::channel(capacity).0 }
+    }
+
+    pub fn send(&self, e: Event) {
+        tracing::info!(target: "evergreen::event", event = e.kind.name(), credential = e.credential.as_deref().unwrap_or(""), "{e}");
+        // No subscriber is fine: the engine runs whether or not anyone watches.
+        let _ = self.tx.send(e);
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.tx.subscribe()
+    }
+}

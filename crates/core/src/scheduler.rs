@@ -1,0 +1,790 @@
+//! The scheduler: one task that drives every credential's deadlines.
+//!
+//! Deadlines are wall-clock instants, because a laptop that slept through a
+//! renewal must renew the moment it wakes, and tokio's monotonic clock does
+//! not advance during suspend. The task sleeps until the earliest deadline
+//! (capped by a drift-check interval that also notices the wall clock jumping
+//! ahead of the monotonic one), wakes for commands (manual renew, config
+//! reload, resume, file changed) and for finished jobs, and is otherwise idle.
+//!
+//! Observations and renewals run as spawned jobs, at most one per credential
+//! at a time; a manual renew that arrives while one runs joins it and gets the
+//! same result (single flight).
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, SystemTime};
+
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+use serde::{Deserialize, Serialize};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use crate::clock::{unix_millis, ClockHandle};
+use crate::config::{Config, CredentialConfig, EngineSettings};
+use crate::error::{Error, Result};
+use crate::events::{Event, EventBus, EventKind};
+use crate::model::{CredentialStatus, LastResult, Lifetime, NextAction, State};
+use crate::policy;
+use crate::sources::{self, Failure, FailureClass, Observation, RenewRequest, Renewed, Source, SourceFactory};
+use crate::store::{HistoryEntry, Store};
+
+/// A wall clock that runs this much ahead of the monotonic one between two
+/// looks means the machine slept (or the clock was stepped).
+const JUMP_THRESHOLD: Duration = Duration::from_secs(30);
+
+/// The result of a renewal, as `evergreen renew` and the UI report it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RenewOutcome {
+    pub credential: String,
+    pub ok: bool,
+    pub message: String,
+    pub not_after: Option<i64>,
+    pub duration_ms: u64,
+}
+
+/// What the scheduler needs from the outside world.
+#[derive(Clone)]
+pub struct SchedulerDeps {
+    pub clock: ClockHandle,
+    pub store: Arc<Store>,
+    pub bus: EventBus,
+    /// Longest sleep between two looks at the wall clock.
+    pub drift_check: Duration,
+    /// Seed for jitter; `None` draws one from the OS.
+    pub seed: Option<u64>,
+    pub sources: SourceFactory,
+}
+
+impl SchedulerDeps {
+    /// Real sources, a 60 s drift check, OS-seeded jitter.
+    pub fn new(clock: ClockHandle, store: Arc<Store>, bus: EventBus) -> Self {
+        SchedulerDeps {
+            clock,
+            store,
+            bus,
+            drift_check: DEFAULT_DRIFT_CHECK,
+            seed: None,
+            sources: Arc::new(sources::build),
+        }
+    }
+}
+
+/// How often the scheduler looks at the wall clock even with nothing due. It
+/// bounds how late a renewal can be after a suspend that logind did not
+/// announce; one cheap wakeup a minute is not busy polling.
+pub const DEFAULT_DRIFT_CHECK: Duration = Duration::from_secs(60);
+
+enum Cmd {
+    Renew { name: String, reply: oneshot::Sender<Result<RenewOutcome>> },
+    RenewAllDue { reply: oneshot::Sender<Vec<String>> },
+    Apply { config: Box<Config>, reply: oneshot::Sender<(usize, usize, usize)> },
+    Reevaluate { name: Option<String>, resumed: Option<(u64, String)> },
+    Shutdown,
+}
+
+enum JobResult {
+    Observed(std::result::Result<Observation, Failure>),
+    Renewed(std::result::Result<Renewed, Failure>),
+}
+
+struct Done {
+    name: String,
+    gen: u64,
+    result: JobResult,
+}
+
+/// A cheap, cloneable handle every face uses to talk to the scheduler.
+#[derive(Clone)]
+pub struct Handle {
+    tx: mpsc::UnboundedSender<Cmd>,
+    statuses: Arc<RwLock<BTreeMap<String, CredentialStatus>>>,
+    clock: ClockHandle,
+    bus: EventBus,
+}
+
+impl std::fmt::Debug for Handle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Handle").finish_non_exhaustive()
+    }
+}
+
+impl Handle {
+    /// Every credential's status, with the remaining fraction as of now.
+    pub fn statuses(&self) -> Vec<CredentialStatus> {
+        let now = self.clock.now();
+        let map = self.statuses.read().unwrap_or_else(|p| p.into_inner());
+        map.values()
+            .cloned()
+            .map(|mut s| {
+                s.remaining_fraction = s.remaining_at(now);
+                s
+            })
+            .collect()
+    }
+
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Event> {
+        self.bus.subscribe()
+    }
+
+    pub fn bus(&self) -> &EventBus {
+        &self.bus
+    }
+
+    /// Renews `name` now and waits for the result. A request while a renewal
+    /// of the same credential runs joins that renewal.
+    pub async fn renew(&self, name: &str) -> Result<RenewOutcome> {
+        let (reply, rx) = oneshot::channel();
+        self.tx.send(Cmd::Renew { name: name.to_string(), reply }).map_err(|_| Error::EngineStopped)?;
+        rx.await.map_err(|_| Error::EngineStopped)?
+    }
+
+    /// Starts a renewal of every credential that is due or failing; returns their names.
+    pub async fn renew_all_due(&self) -> Result<Vec<String>> {
+        let (reply, rx) = oneshot::channel();
+        self.tx.send(Cmd::RenewAllDue { reply }).map_err(|_| Error::EngineStopped)?;
+        rx.await.map_err(|_| Error::EngineStopped)
+    }
+
+    /// Applies a validated config; returns (added, removed, changed).
+    pub async fn apply(&self, config: Config) -> Result<(usize, usize, usize)> {
+        let (reply, rx) = oneshot::channel();
+        self.tx.send(Cmd::Apply { config: Box::new(config), reply }).map_err(|_| Error::EngineStopped)?;
+        rx.await.map_err(|_| Error::EngineStopped)
+    }
+
+    /// Looks at one credential (or all) again, e.g. because its file changed.
+    pub fn reevaluate(&self, name: Option<String>) {
+        let _ = self.tx.send(Cmd::Reevaluate { name, resumed: None });
+    }
+
+    /// The machine woke from suspend: look at everything again now.
+    pub fn resumed(&self, slept_secs: u64, source: &str) {
+        let _ = self.tx.send(Cmd::Reevaluate { name: None, resumed: Some((slept_secs, source.to_string())) });
+    }
+
+    pub fn shutdown(&self) {
+        let _ = self.tx.send(Cmd::Shutdown);
+    }
+}
+
+/// Starts the scheduler task.
+pub fn spawn(config: Config, deps: SchedulerDeps) -> (Handle, JoinHandle<()>) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let statuses = Arc::new(RwLock::new(BTreeMap::new()));
+    let handle = Handle { tx, statuses: statuses.clone(), clock: deps.clock.clone(), bus: deps.bus.clone() };
+    let (done_tx, done_rx) = mpsc::unbounded_channel();
+    let rng = match deps.seed {
+        Some(s) => StdRng::seed_from_u64(s),
+        None => StdRng::from_entropy(),
+    };
+    let mut sched = Scheduler {
+        settings: config.engine.clone(),
+        slots: BTreeMap::new(),
+        deps,
+        statuses,
+        done_tx,
+        rng,
+        next_gen: 0,
+    };
+    let join = tokio::spawn(async move {
+        sched.start(config);
+        sched.run(rx, done_rx).await;
+    });
+    (handle, join)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Op {
+    Observe,
+    Renew { manual: bool },
+}
+
+struct Slot {
+    cfg: CredentialConfig,
+    source: Arc<dyn Source>,
+    gen: u64,
+    status: CredentialStatus,
+    lifetime: Option<Lifetime>,
+    observed_at: Option<SystemTime>,
+    /// Jittered renewal deadline for the current lifetime.
+    deadline: Option<SystemTime>,
+    /// Consecutive failures (reads or renewals) and when the streak began.
+    streak: u32,
+    since: Option<i64>,
+    next_retry: Option<SystemTime>,
+    op: Option<(Op, SystemTime)>,
+    waiters: Vec<oneshot::Sender<Result<RenewOutcome>>>,
+    renew_requested: bool,
+    observe_requested: bool,
+    /// The expiry band already announced for the current not_after.
+    announced: Option<(SystemTime, Duration)>,
+    expired_announced: Option<SystemTime>,
+    terminal: Option<State>,
+}
+
+struct Scheduler {
+    settings: EngineSettings,
+    slots: BTreeMap<String, Slot>,
+    deps: SchedulerDeps,
+    statuses: Arc<RwLock<BTreeMap<String, CredentialStatus>>>,
+    done_tx: mpsc::UnboundedSender<Done>,
+    rng: StdRng,
+    next_gen: u64,
+}
+
+impl Scheduler {
+    fn now(&self) -> SystemTime {
+        self.deps.clock.now()
+    }
+
+    fn emit(&self, credential: Option<&str>, kind: EventKind) {
+        self.deps.bus.send(Event { at: unix_millis(self.now()), credential: credential.map(str::to_string), kind });
+    }
+
+    fn history(&self, name: &str, action: &str, outcome: &str, message: &str, duration_ms: Option<u64>, old: Option<SystemTime>, new: Option<SystemTime>) {
+        let e = HistoryEntry {
+            id: 0,
+            at: unix_millis(self.now()),
+            credential: name.to_string(),
+            action: action.to_string(),
+            outcome: outcome.to_string(),
+            message: message.to_string(),
+            duration_ms,
+            old_not_after: old.map(unix_millis),
+            new_not_after: new.map(unix_millis),
+        };
+        if let Err(err) = self.deps.store.append_history(&e) {
+            tracing::error!("could not record history for {name}: {err}");
+        }
+    }
+
+    fn new_slot(&mut self, cfg: CredentialConfig, previous: Option<&CredentialStatus>) -> Slot {
+        self.next_gen += 1;
+        let source = (self.deps.sources)(&cfg);
+        let mut status = CredentialStatus::new(&cfg.name, cfg.kind(), self.now());
+        status.can_renew = source.can_renew();
+        let mut terminal = None;
+        if let Some(prev) = previous.filter(|p| p.kind == cfg.kind()) {
+            status.last_result = prev.last_result.clone();
+            if matches!(prev.state, State::Retired { .. } | State::Paused { .. } | State::NotRenewable) {
+                terminal = Some(prev.state.clone());
+            }
+        }
+        if !cfg.enabled {
+            terminal = Some(State::Disabled);
+        }
+        Slot {
+            cfg,
+            source,
+            gen: self.next_gen,
+            status,
+            lifetime: None,
+            observed_at: None,
+            deadline: None,
+            streak: 0,
+            since: None,
+            next_retry: None,
+            op: None,
+            waiters: Vec::new(),
+            renew_requested: false,
+            observe_requested: true,
+            announced: None,
+            expired_announced: None,
+            terminal,
+        }
+    }
+
+    fn start(&mut self, config: Config) {
+        let stored: BTreeMap<String, CredentialStatus> = match self.deps.store.statuses() {
+            Ok(v) => v.into_iter().map(|s| (s.name.clone(), s)).collect(),
+            Err(e) => {
+                tracing::error!("could not read stored statuses: {e}");
+                BTreeMap::new()
+            }
+        };
+        for name in stored.keys() {
+            if !config.credentials.iter().any(|c| &c.name == name) {
+                let _ = self.deps.store.remove_status(name);
+            }
+        }
+        for cfg in config.credentials {
+            let prev = stored.get(&cfg.name).cloned();
+            let slot = self.new_slot(cfg, prev.as_ref());
+            self.slots.insert(slot.cfg.name.clone(), slot);
+        }
+        self.emit(None, EventKind::Started { credentials: self.slots.len() });
+    }
+
+    async fn run(&mut self, mut rx: mpsc::UnboundedReceiver<Cmd>, mut done_rx: mpsc::UnboundedReceiver<Done>) {
+        loop {
+            self.tick();
+            let wall_before = self.now();
+            let mono_before = tokio::time::Instant::now();
+            let nap = self.next_wake(wall_before).map(|t| t.duration_since(wall_before).unwrap_or_default());
+            let nap = nap.unwrap_or(self.deps.drift_check).min(self.deps.drift_check);
+            tokio::select! {
+                _ = tokio::time::sleep(nap) => {}
+                cmd = rx.recv() => match cmd {
+                    None | Some(Cmd::Shutdown) => break,
+                    Some(cmd) => self.command(cmd),
+                },
+                Some(done) = done_rx.recv() => self.finished(done),
+            }
+            let wall = self.now().duration_since(wall_before).unwrap_or_default();
+            let mono = mono_before.elapsed();
+            if wall > mono + JUMP_THRESHOLD {
+                self.resumed((wall - mono).as_secs(), "wall clock jumped ahead".into());
+            }
+        }
+        for slot in self.slots.values_mut() {
+            for w in slot.waiters.drain(..) {
+                let _ = w.send(Err(Error::EngineStopped));
+            }
+        }
+        self.emit(None, EventKind::Stopped);
+    }
+
+    fn resumed(&mut self, slept_secs: u64, source: String) {
+        self.emit(None, EventKind::Resumed { slept_secs, source });
+        for slot in self.slots.values_mut() {
+            slot.observe_requested = true;
+        }
+    }
+
+    fn command(&mut self, cmd: Cmd) {
+        match cmd {
+            Cmd::Renew { name, reply } => self.request_renew(&name, reply),
+            Cmd::RenewAllDue { reply } => {
+                let now = self.now();
+                let mut names = Vec::new();
+                for (name, slot) in self.slots.iter_mut() {
+                    let due = slot.lifetime.is_none_or(|l| slot.cfg.policy.is_due(&l, now)) || slot.streak > 0;
+                    if due && slot.terminal.is_none() && slot.source.can_renew() {
+                        slot.renew_requested = true;
+                        names.push(name.clone());
+                    }
+                }
+                let _ = reply.send(names);
+            }
+            Cmd::Apply { config, reply } => {
+                let r = self.apply(*config);
+                let _ = reply.send(r);
+            }
+            Cmd::Reevaluate { name, resumed } => {
+                if let Some((secs, source)) = resumed {
+                    self.resumed(secs, source);
+                } else {
+                    for (n, slot) in self.slots.iter_mut() {
+                        if name.as_ref().is_none_or(|want| want == n) {
+                            slot.observe_requested = true;
+                        }
+                    }
+                }
+            }
+            Cmd::Shutdown => {}
+        }
+    }
+
+    fn request_renew(&mut self, name: &str, reply: oneshot::Sender<Result<RenewOutcome>>) {
+        let Some(slot) = self.slots.get_mut(name) else {
+            let _ = reply.send(Err(Error::UnknownCredential { name: name.to_string() }));
+            return;
+        };
+        let refuse = |msg: String| RenewOutcome { credential: name.to_string(), ok: false, message: msg, not_after: None, duration_ms: 0 };
+        if let Some(t) = &slot.terminal {
+            let why = match t {
+                State::Disabled => "it is disabled in the config; set enabled = true to renew it".to_string(),
+                State::Retired { reason } => format!("it was retired ({reason}); it needs a new registration"),
+                State::Paused { reason } => format!("it is paused ({reason})"),
+                State::NotRenewable => "the server will not renew it any more; it needs a new login".to_string(),
+                other => format!("it is {other}"),
+            };
+            let _ = reply.send(Ok(refuse(format!("{name} was not renewed: {why}"))));
+            return;
+        }
+        if !slot.source.can_renew() {
+            let _ = reply.send(Ok(refuse(format!(
+                "{name} cannot be renewed by Evergreen: it has no renew_command; add one in the config (`evergreen config path` shows where)"
+            ))));
+            return;
+        }
+        slot.waiters.push(reply);
+        if !matches!(slot.op, Some((Op::Renew { .. }, _))) {
+            slot.renew_requested = true;
+        }
+    }
+
+    fn apply(&mut self, config: Config) -> (usize, usize, usize) {
+        self.settings = config.engine.clone();
+        let (mut added, mut removed, mut changed) = (0, 0, 0);
+        let wanted: BTreeMap<String, CredentialConfig> =
+            config.credentials.into_iter().map(|c| (c.name.clone(), c)).collect();
+        let gone: Vec<String> = self.slots.keys().filter(|n| !wanted.contains_key(*n)).cloned().collect();
+        for name in gone {
+            if let Some(mut slot) = self.slots.remove(&name) {
+                for w in slot.waiters.drain(..) {
+                    let _ = w.send(Err(Error::UnknownCredential { name: name.clone() }));
+                }
+            }
+            let _ = self.deps.store.remove_status(&name);
+            self.statuses.write().unwrap_or_else(|p| p.into_inner()).remove(&name);
+            self.emit(Some(&name), EventKind::CredentialRemoved);
+            removed += 1;
+        }
+        for (name, cfg) in wanted {
+            match self.slots.get(&name) {
+                Some(s) if s.cfg == cfg => {}
+                Some(s) => {
+                    let prev = s.status.clone();
+                    let mut old = self.slots.remove(&name).map(|s| s.waiters).unwrap_or_default();
+                    let mut slot = self.new_slot(cfg, Some(&prev));
+                    slot.waiters.append(&mut old);
+                    if !slot.waiters.is_empty() {
+                        slot.renew_requested = true;
+                    }
+                    self.slots.insert(name, slot);
+                    changed += 1;
+                }
+                None => {
+                    let slot = self.new_slot(cfg, None);
+                    self.slots.insert(name.clone(), slot);
+                    self.emit(Some(&name), EventKind::CredentialAdded);
+                    added += 1;
+                }
+            }
+        }
+        self.emit(None, EventKind::ConfigReloaded { added, removed, changed });
+        (added, removed, changed)
+    }
+
+    /// Starts whatever jobs are due and refreshes every status.
+    fn tick(&mut self) {
+        let now = self.now();
+        let names: Vec<String> = self.slots.keys().cloned().collect();
+        for name in names {
+            self.plan(&name, now);
+            self.refresh(&name, now);
+        }
+    }
+
+    fn plan(&mut self, name: &str, now: SystemTime) {
+        let Some(slot) = self.slots.get_mut(name) else { return };
+        if slot.op.is_some() {
+            return;
+        }
+        if slot.terminal.is_some() {
+            slot.renew_requested = false;
+            return;
+        }
+        let retry_ready = slot.next_retry.is_none_or(|t| t <= now);
+        let can_renew = slot.source.can_renew();
+        let op = if slot.renew_requested {
+            Some(Op::Renew { manual: true })
+        } else if slot.observe_requested {
+            Some(Op::Observe)
+        } else if slot.lifetime.is_none() {
+            // Nothing readable yet: renew if we can (the command may create the file), else re-read.
+            retry_ready.then_some(if can_renew { Op::Renew { manual: false } } else { Op::Observe })
+        } else if slot.streak > 0 && retry_ready {
+            Some(if can_renew { Op::Renew { manual: false } } else { Op::Observe })
+        } else if can_renew && slot.streak == 0 && slot.deadline.is_some_and(|d| d <= now) {
+            // Look at the file once more before renewing: someone may have renewed it already.
+            if slot.observed_at.is_some_and(|o| o >= slot.deadline.unwrap_or(o)) {
+                Some(Op::Renew { manual: false })
+            } else {
+                Some(Op::Observe)
+            }
+        } else {
+            None
+        };
+        let Some(op) = op else { return };
+        slot.renew_requested = false;
+        slot.observe_requested = false;
+        slot.op = Some((op, now));
+        let source = slot.source.clone();
+        let gen = slot.gen;
+        let current = slot.lifetime;
+        let tx = self.done_tx.clone();
+        let job_name = name.to_string();
+        if let Op::Renew { manual } = op {
+            self.emit(Some(name), EventKind::RenewalStarted { manual });
+        }
+        tokio::spawn(async move {
+            let result = match op {
+                Op::Observe => JobResult::Observed(source.observe().await),
+                Op::Renew { .. } => JobResult::Renewed(source.renew(RenewRequest { current }).await),
+            };
+            let _ = tx.send(Done { name: job_name, gen, result });
+        });
+    }
+
+    fn set_lifetime(&mut self, name: &str, obs: &Observation, now: SystemTime) -> bool {
+        let jitter_default = self.settings.jitter;
+        let Some(slot) = self.slots.get_mut(name) else { return false };
+        slot.observed_at = Some(now);
+        slot.status.details = obs.details.clone();
+        let changed = slot.lifetime.map(|l| l.not_after) != Some(obs.lifetime.not_after)
+            || slot.lifetime.map(|l| l.not_before) != Some(obs.lifetime.not_before);
+        if changed {
+            slot.lifetime = Some(obs.lifetime);
+            let jitter = slot.cfg.jitter.unwrap_or(jitter_default);
+            slot.deadline = Some(policy::deadline(&slot.cfg.policy, &obs.lifetime, now, jitter, Duration::ZERO, &mut self.rng));
+            slot.announced = None;
+        }
+        changed
+    }
+
+    fn finished(&mut self, done: Done) {
+        let now = self.now();
+        let Some(slot) = self.slots.get_mut(&done.name) else { return };
+        if slot.gen != done.gen {
+            return;
+        }
+        let started = slot.op.take().map(|(_, t)| t).unwrap_or(now);
+        let duration_ms = now.duration_since(started).unwrap_or_default().as_millis() as u64;
+        let name = done.name.clone();
+        match done.result {
+            JobResult::Observed(Ok(obs)) => {
+                let old = self.slots.get(&name).and_then(|s| s.lifetime);
+                let changed = self.set_lifetime(&name, &obs, now);
+                let slot = self.slots.get_mut(&name).expect("slot exists");
+                slot.status.problem = None;
+                if changed {
+                    let remaining = obs.lifetime.remaining_fraction(now);
+                    let fresh = !slot.cfg.policy.is_due(&obs.lifetime, now);
+                    let recovered = slot.streak > 0 && (fresh || !slot.source.can_renew());
+                    let (streak, since) = (slot.streak, slot.since);
+                    if recovered || (slot.streak > 0 && old.is_none()) {
+                        slot.streak = 0;
+                        slot.since = None;
+                        slot.next_retry = None;
+                    }
+                    self.emit(Some(&name), EventKind::Observed { not_after: unix_millis(obs.lifetime.not_after), remaining_fraction: remaining });
+                    if recovered {
+                        self.emit(Some(&name), EventKind::Recovered { after_failures: streak, since: since.unwrap_or_default() });
+                    }
+                    if old.is_some() {
+                        self.history(&name, "observe", "changed", "certificate changed on disk", None, old.map(|l| l.not_after), Some(obs.lifetime.not_after));
+                    }
+                } else if slot.streak > 0 && !slot.source.can_renew() {
+                    // A read that works again after read failures.
+                    let (streak, since) = (slot.streak, slot.since.unwrap_or_default());
+                    slot.streak = 0;
+                    slot.since = None;
+                    slot.next_retry = None;
+                    self.emit(Some(&name), EventKind::Recovered { after_failures: streak, since });
+                }
+            }
+            JobResult::Observed(Err(f)) => {
+                slot.status.problem = Some(f.message.clone());
+                if slot.lifetime.is_none() || !slot.source.can_renew() {
+                    self.fail(&name, f, now, duration_ms, false);
+                } else {
+                    // Keep the last good lifetime; look again with backoff.
+                    let delay = self.settings.backoff.delay(1, &mut self.rng);
+                    let slot = self.slots.get_mut(&name).expect("slot exists");
+                    slot.next_retry = Some(now + delay);
+                    self.emit(Some(&name), EventKind::ReadFailed { message: f.message });
+                }
+            }
+            JobResult::Renewed(Ok(renewed)) => {
+                let old = slot.lifetime;
+                let (streak, since) = (slot.streak, slot.since);
+                slot.streak = 0;
+                slot.since = None;
+                slot.next_retry = None;
+                slot.status.problem = None;
+                self.set_lifetime(&name, &renewed.observation, now);
+                let new_after = renewed.observation.lifetime.not_after;
+                let msg = if renewed.note.is_empty() {
+                    format!("renewed; valid until {}", crate::clock::rfc3339(new_after))
+                } else {
+                    format!("renewed; valid until {}, {}", crate::clock::rfc3339(new_after), renewed.note)
+                };
+                let slot = self.slots.get_mut(&name).expect("slot exists");
+                slot.status.last_result = Some(LastResult { at: unix_millis(now), ok: true, message: msg.clone(), duration_ms, stderr_tail: None });
+                let outcome = RenewOutcome { credential: name.clone(), ok: true, message: msg.clone(), not_after: Some(unix_millis(new_after)), duration_ms };
+                for w in slot.waiters.drain(..) {
+                    let _ = w.send(Ok(outcome.clone()));
+                }
+                self.history(&name, "renew", "success", &msg, Some(duration_ms), old.map(|l| l.not_after), Some(new_after));
+                self.emit(Some(&name), EventKind::RenewalSucceeded {
+                    old_not_after: old.map(|l| unix_millis(l.not_after)),
+                    new_not_after: unix_millis(new_after),
+                    duration_ms,
+                    message: renewed.note,
+                });
+                if streak > 0 {
+                    self.emit(Some(&name), EventKind::Recovered { after_failures: streak, since: since.unwrap_or_default() });
+                }
+            }
+            JobResult::Renewed(Err(f)) => self.fail(&name, f, now, duration_ms, true),
+        }
+        self.refresh(&name, now);
+    }
+
+    fn fail(&mut self, name: &str, f: Failure, now: SystemTime, duration_ms: u64, renewal: bool) {
+        let delay_streak = self.slots.get(name).map(|s| s.streak + 1).unwrap_or(1);
+        let delay = self.settings.backoff.delay(delay_streak, &mut self.rng);
+        let Some(slot) = self.slots.get_mut(name) else { return };
+        let at = unix_millis(now);
+        let not_after = slot.lifetime.map(|l| l.not_after);
+        let terminal = match f.class {
+            FailureClass::Transient => None,
+            FailureClass::Retired => Some((State::Retired { reason: f.message.clone() }, EventKind::Retired { reason: f.message.clone() })),
+            FailureClass::Paused => Some((State::Paused { reason: f.message.clone() }, EventKind::Paused { reason: f.message.clone() })),
+            FailureClass::NotRenewable => Some((State::NotRenewable, EventKind::NotRenewable { reason: f.message.clone() })),
+        };
+        if renewal {
+            slot.status.last_result = Some(LastResult { at, ok: false, message: f.message.clone(), duration_ms, stderr_tail: f.stderr_tail.clone() });
+        }
+        let outcome = RenewOutcome { credential: name.to_string(), ok: false, message: f.message.clone(), not_after: not_after.map(unix_millis), duration_ms };
+        for w in slot.waiters.drain(..) {
+            let _ = w.send(Ok(outcome.clone()));
+        }
+        let action = if renewal { "renew" } else { "observe" };
+        if let Some((state, event)) = terminal {
+            slot.terminal = Some(state.clone());
+            slot.next_retry = None;
+            self.history(name, action, state.name(), &f.message, Some(duration_ms), not_after, None);
+            self.emit(Some(name), event);
+            return;
+        }
+        slot.streak += 1;
+        let since = *slot.since.get_or_insert(at);
+        let streak = slot.streak;
+        slot.next_retry = Some(now + delay);
+        self.history(name, action, "failure", &f.message, Some(duration_ms), not_after, None);
+        self.emit(Some(name), EventKind::RenewalFailed { message: f.message, streak, since, next_retry_at: Some(unix_millis(now + delay)) });
+    }
+
+    /// The state a slot is in at `now`.
+    fn derive_state(slot: &Slot, now: SystemTime) -> State {
+        if let Some(t) = &slot.terminal {
+            return t.clone();
+        }
+        if matches!(slot.op, Some((Op::Renew { .. }, _))) {
+            return State::Renewing;
+        }
+        if slot.lifetime.is_some_and(|l| l.is_expired(now)) {
+            return State::Expired;
+        }
+        if slot.streak > 0 {
+            return State::Failing { streak: slot.streak, next_retry_at: slot.next_retry.map(unix_millis).unwrap_or_default() };
+        }
+        match slot.lifetime {
+            Some(l) if !slot.cfg.policy.is_due(&l, now) => State::Healthy,
+            _ => State::Due,
+        }
+    }
+
+    /// Updates the visible status, announces state changes and expiry bands, persists.
+    fn refresh(&mut self, name: &str, now: SystemTime) {
+        let thresholds = self.settings.notify_before.clone();
+        let Some(slot) = self.slots.get_mut(name) else { return };
+        let state = Self::derive_state(slot, now);
+        let mut events = Vec::new();
+        if let Some(l) = slot.lifetime {
+            let total = l.not_after.duration_since(l.not_before).unwrap_or_default();
+            let worrying = slot.terminal.is_some() || slot.streak > 0 || !slot.source.can_renew();
+            if l.is_expired(now) {
+                if slot.expired_announced != Some(l.not_after) {
+                    slot.expired_announced = Some(l.not_after);
+                    events.push(EventKind::Expired { not_after: unix_millis(l.not_after) });
+                }
+            } else if worrying {
+                let left = l.not_after.duration_since(now).unwrap_or_default();
+                let band = thresholds.iter().copied().filter(|t| left <= *t && total > *t).min();
+                if let Some(band) = band {
+                    let already = slot.announced.is_some_and(|(na, b)| na == l.not_after && b <= band);
+                    if !already {
+                        slot.announced = Some((l.not_after, band));
+                        events.push(EventKind::ExpiryApproaching { threshold_secs: band.as_secs(), not_after: unix_millis(l.not_after) });
+                    }
+                }
+            }
+        }
+        let old_state = slot.status.state.clone();
+        let mut st = slot.status.clone();
+        st.state = state.clone();
+        st.can_renew = slot.source.can_renew();
+        if let Some(l) = slot.lifetime {
+            st.not_before = Some(unix_millis(l.not_before));
+            st.not_after = Some(unix_millis(l.not_after));
+            st.remaining_fraction = Some(l.remaining_fraction(now));
+        }
+        st.renew_at = slot.deadline.filter(|_| st.can_renew).map(unix_millis);
+        st.next_action = Self::next_action(slot, &state);
+        // Only a change other than the fraction ticking down is worth a write.
+        let mut cmp = st.clone();
+        cmp.remaining_fraction = slot.status.remaining_fraction;
+        cmp.updated_at = slot.status.updated_at;
+        let changed = cmp != slot.status;
+        if changed {
+            st.updated_at = unix_millis(now);
+        }
+        slot.status = st.clone();
+        if changed {
+            if let Err(e) = self.deps.store.put_status(&st) {
+                tracing::error!("could not store the status of {name}: {e}");
+            }
+            self.statuses.write().unwrap_or_else(|p| p.into_inner()).insert(name.to_string(), st);
+        }
+        if old_state.name() != state.name() {
+            events.insert(0, EventKind::StateChanged { from: old_state.name().into(), to: state.name().into() });
+        }
+        for e in events {
+            self.emit(Some(name), e);
+        }
+    }
+
+    fn next_action(slot: &Slot, state: &State) -> Option<NextAction> {
+        let at = |t: SystemTime, what: &str| Some(NextAction { at: unix_millis(t), what: what.to_string() });
+        match state {
+            State::Renewing => at(slot.op.map(|(_, t)| t)?, "renewing now"),
+            State::Failing { .. } => at(slot.next_retry?, if slot.source.can_renew() { "retry renewal" } else { "read again" }),
+            State::Healthy | State::Due | State::Expired if slot.source.can_renew() => at(slot.deadline?, "renew"),
+            State::Healthy | State::Due => at(slot.lifetime?.not_after, "expires; renew it by hand (no renew_command)"),
+            _ => None,
+        }
+    }
+
+    /// The earliest instant anything needs to happen.
+    fn next_wake(&self, now: SystemTime) -> Option<SystemTime> {
+        let mut best: Option<SystemTime> = None;
+        let mut consider = |t: SystemTime| best = Some(best.map_or(t, |b| b.min(t)));
+        for slot in self.slots.values() {
+            if slot.renew_requested || slot.observe_requested {
+                consider(now);
+            }
+            if slot.op.is_some() || slot.terminal.is_some() {
+                continue;
+            }
+            if let Some(t) = slot.next_retry {
+                consider(t);
+            }
+            let Some(l) = slot.lifetime else { continue };
+            if slot.streak == 0 && slot.source.can_renew() {
+                if let Some(d) = slot.deadline {
+                    consider(d);
+                }
+            }
+            // State flips (healthy → due → expired) and expiry bands.
+            for t in [slot.cfg.policy.renewal_point(&l), l.not_after] {
+                if t > now {
+                    consider(t);
+                }
+            }
+            for band in &self.settings.notify_before {
+                if let Some(t) = l.not_after.checked_sub(*band) {
+                    if t > now {
+                        consider(t);
+                    }
+                }
+            }
+        }
+        best
+    }
+}

@@ -1,0 +1,96 @@
+//! Sources: the kinds of credential Evergreen can read and renew.
+//!
+//! A source knows how to observe one credential (what is its lifetime now?)
+//! and how to renew it. It knows nothing about scheduling, retries, state or
+//! who is watching; the scheduler owns all of that, the same way for every
+//! kind.
+
+pub mod x509_file;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::config::{CredentialConfig, CredentialSpec};
+use crate::model::{CertDetails, Kind, Lifetime};
+
+/// What a source saw when it looked at its credential.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Observation {
+    pub lifetime: Lifetime,
+    pub details: Option<CertDetails>,
+}
+
+/// A successful renewal.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Renewed {
+    pub observation: Observation,
+    /// Anything worth saying beside "renewed" (e.g. the reload command failed).
+    pub note: String,
+}
+
+/// How a failure should be treated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureClass {
+    /// Try again later with backoff.
+    Transient,
+    /// The server retired this identity: stop for good.
+    Retired,
+    /// Stop until the user acts.
+    Paused,
+    /// The server will not renew it any more.
+    NotRenewable,
+}
+
+/// A failed observation or renewal. The message names the credential's file
+/// or URL, says what went wrong and what to do; it never contains a secret.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Failure {
+    pub class: FailureClass,
+    pub message: String,
+    pub stderr_tail: Option<String>,
+}
+
+impl Failure {
+    pub fn transient(message: impl Into<String>) -> Self {
+        Failure { class: FailureClass::Transient, message: message.into(), stderr_tail: None }
+    }
+}
+
+/// Facts the scheduler hands a source when it asks for a renewal.
+#[derive(Debug, Clone)]
+pub struct RenewRequest {
+    /// The lifetime before renewing, if it was known.
+    pub current: Option<Lifetime>,
+}
+
+#[async_trait]
+pub trait Source: Send + Sync + std::fmt::Debug + 'static {
+    fn kind(&self) -> Kind;
+
+    /// Whether this credential can be renewed by Evergreen at all.
+    fn can_renew(&self) -> bool;
+
+    /// Files whose change means the credential should be looked at again.
+    fn watched_paths(&self) -> Vec<PathBuf> {
+        Vec::new()
+    }
+
+    /// Reads the credential's current lifetime.
+    async fn observe(&self) -> Result<Observation, Failure>;
+
+    /// Renews the credential. Succeeds only if the new lifetime was verified.
+    async fn renew(&self, req: RenewRequest) -> Result<Renewed, Failure>;
+}
+
+/// Makes the source for a configured credential; the engine uses [`build`],
+/// tests may hand the scheduler their own.
+pub type SourceFactory = Arc<dyn Fn(&CredentialConfig) -> Arc<dyn Source> + Send + Sync>;
+
+/// Builds the source for a configured credential.
+pub fn build(cfg: &CredentialConfig) -> Arc<dyn Source> {
+    match &cfg.spec {
+        CredentialSpec::X509File(spec) => Arc::new(x509_file::X509File::new(&cfg.name, spec.clone())),
+    }
+}

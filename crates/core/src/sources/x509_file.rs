@@ -1,0 +1,104 @@
+//! An X.509 certificate file, renewed (optionally) by an external command.
+//!
+//! Evergreen does not need to own a certificate to keep it alive: it watches
+//! the file, and at the renewal point runs whatever tool the user already
+//! trusts. A renewal only counts if the file afterwards parses and its
+//! not_after moved forward; "exited 0 but nothing changed" is a failure.
+
+use std::path::PathBuf;
+
+use async_trait::async_trait;
+
+use super::{Failure, Observation, RenewRequest, Renewed, Source};
+use crate::clock::rfc3339;
+use crate::command;
+use crate::config::X509FileSpec;
+use crate::model::Kind;
+
+#[derive(Debug)]
+pub struct X509File {
+    name: String,
+    spec: X509FileSpec,
+}
+
+impl X509File {
+    pub fn new(name: &str, spec: X509FileSpec) -> Self {
+        X509File { name: name.to_string(), spec }
+    }
+
+    fn read(&self) -> Result<Observation, Failure> {
+        let path = self.spec.path.clone();
+        match crate::x509::read_file(&path) {
+            Ok(f) => {
+                let leaf = f.leaf().clone();
+                Ok(Observation { lifetime: leaf.lifetime, details: Some(leaf.details) })
+            }
+            Err(e) => Err(Failure::transient(e.to_string())),
+        }
+    }
+}
+
+#[async_trait]
+impl Source for X509File {
+    fn kind(&self) -> Kind {
+        Kind::X509File
+    }
+
+    fn can_renew(&self) -> bool {
+        self.spec.renew_command.is_some()
+    }
+
+    fn watched_paths(&self) -> Vec<PathBuf> {
+        vec![self.spec.path.clone()]
+    }
+
+    async fn observe(&self) -> Result<Observation, Failure> {
+        self.read()
+    }
+
+    async fn renew(&self, req: RenewRequest) -> Result<Renewed, Failure> {
+        let Some(cmd) = &self.spec.renew_command else {
+            return Err(Failure::transient(format!(
+                "{} has no renew_command, so Evergreen cannot renew it; add one to the credential in the config, or renew it by hand",
+                self.spec.path.display()
+            )));
+        };
+        let out = command::run(cmd, &self.name, &self.spec.path, self.spec.command_timeout).await;
+        if !out.success {
+            return Err(Failure {
+                class: super::FailureClass::Transient,
+                message: format!("renew command failed: {}", out.summary),
+                stderr_tail: out.stderr_tail,
+            });
+        }
+        let obs = self.read().map_err(|f| Failure {
+            message: format!("renew command exited 0 but the certificate is not readable afterwards: {}", f.message),
+            stderr_tail: out.stderr_tail.clone(),
+            ..f
+        })?;
+        if let Some(old) = req.current {
+            if obs.lifetime.not_after <= old.not_after {
+                return Err(Failure {
+                    class: super::FailureClass::Transient,
+                    message: format!(
+                        "renew command exited 0 but the certificate did not change (not_after still {}); check that the command writes {}",
+                        rfc3339(obs.lifetime.not_after),
+                        self.spec.path.display()
+                    ),
+                    stderr_tail: out.stderr_tail,
+                });
+            }
+        }
+        let mut note = String::new();
+        if let Some(reload) = &self.spec.reload_command {
+            let r = command::run(reload, &self.name, &self.spec.path, self.spec.command_timeout).await;
+            if !r.success {
+                note = format!("but the reload command failed: {}", r.summary);
+                if let Some(t) = r.stderr_tail {
+                    note.push_str(&format!(" ({})", t.lines().last().unwrap_or_default()));
+                }
+            }
+        }
+        Ok(Renewed { observation: obs, note })
+    }
+}

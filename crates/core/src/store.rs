@@ -1,0 +1,918 @@
+//! The history store: one SQLite file per user.
+//!
+//! The engine is the only writer, but the file must outlive the engine: the
+//! last known status of every credential is shown before the first check of a
+//! new run, the history explains last night's failure, and a notification sent
+//! before a restart must not be sent again after it. So every write is durable
+//! when the call returns (WAL with `synchronous=FULL`: a `kill -9`, or a power
+//! cut, loses nothing that was already reported), the history is bounded by
+//! [`Store::prune`], and the schema is versioned so an older file is upgraded
+//! in place and a newer one is refused rather than misread.
+
+use std::fs::{self, OpenOptions};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, SystemTime};
+
+use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior};
+use serde::{Deserialize, Serialize};
+
+use crate::clock::unix_millis;
+use crate::error::{Error, Result};
+use crate::fsutil::{ensure_private_dir, SECRET_FILE_MODE};
+use crate::model::CredentialStatus;
+
+/// Schema steps; `PRAGMA user_version` counts how many have been applied.
+/// Append only: a released step is never edited, a change is a new step.
+const MIGRATIONS: &[&str] = &[
+    // 1: the initial schema.
+    "CREATE TABLE status (
+         name       TEXT PRIMARY KEY NOT NULL,
+         kind       TEXT NOT NULL,
+         state      TEXT NOT NULL,
+         updated_at INTEGER NOT NULL,
+         json       TEXT NOT NULL
+     );
+     -- AUTOINCREMENT so an id is never reused after prune: a face that
+     -- remembers the last id it showed never mistakes a new row for an old one.
+     CREATE TABLE history (
+         id            INTEGER PRIMARY KEY AUTOINCREMENT,
+         at            INTEGER NOT NULL,
+         credential    TEXT NOT NULL,
+         action        TEXT NOT NULL,
+         outcome       TEXT NOT NULL,
+         message       TEXT NOT NULL,
+         duration_ms   INTEGER,
+         old_not_after INTEGER,
+         new_not_after INTEGER
+     );
+     CREATE INDEX history_credential_at ON history (credential, at);
+     CREATE INDEX history_at ON history (at);
+     CREATE TABLE notified (
+         key TEXT PRIMARY KEY NOT NULL,
+         at  INTEGER NOT NULL
+     );
+     CREATE TABLE meta (
+         key   TEXT PRIMARY KEY NOT NULL,
+         value TEXT NOT NULL
+     );",
+];
+
+/// How long a call waits for another connection's lock before failing.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The history store. Cheap to share behind an `Arc`; calls are serialized.
+#[derive(Debug)]
+pub struct Store {
+    conn: Mutex<Connection>,
+    path: PathBuf,
+}
+
+/// One line of a credential's history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    /// Assigned by the store; ignored by [`Store::append_history`].
+    pub id: i64,
+    /// Unix milliseconds.
+    pub at: i64,
+    pub credential: String,
+    /// e.g. "renew", "observe", "heartbeat", "state".
+    pub action: String,
+    /// e.g. "success", "failure", "retired".
+    pub outcome: String,
+    pub message: String,
+    pub duration_ms: Option<u64>,
+    /// Unix ms.
+    pub old_not_after: Option<i64>,
+    /// Unix ms.
+    pub new_not_after: Option<i64>,
+}
+
+impl Store {
+    /// Opens (creating if missing) the database at `path`.
+    ///
+    /// The parent directory is made 0700 and the file 0600: the history names
+    /// hosts and certificate subjects, which is nobody else's business.
+    pub fn open(path: &Path) -> Result<Store> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            ensure_private_dir(dir)?;
+        }
+        // Create the file ourselves so it never exists with SQLite's default
+        // 0644, not even for a moment; SQLite gives its -wal and -shm files
+        // the mode of the database file.
+        OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(SECRET_FILE_MODE)
+            .open(path)
+            .map_err(|e| Error::io("create", path, e))?;
+        fs::set_permissions(path, fs::Permissions::from_mode(SECRET_FILE_MODE))
+            .map_err(|e| Error::io("set permissions on", path, e))?;
+
+        // No SQLITE_OPEN_URI: a path is a path, even if it starts with "file:".
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(path, flags)
+            .map_err(|e| store_err(path, "open the database", e))?;
+        Self::setup(conn, path.to_path_buf(), true)
+    }
+
+    /// A private database that lives as long as the `Store`, for tests and
+    /// for running without a state directory.
+    pub fn open_in_memory() -> Result<Store> {
+        let path = PathBuf::from(":memory:");
+        let conn =
+            Connection::open_in_memory().map_err(|e| store_err(&path, "open the database", e))?;
+        Self::setup(conn, path, false)
+    }
+
+    fn setup(mut conn: Connection, path: PathBuf, on_disk: bool) -> Result<Store> {
+        let open_err = |e| store_err(&path, "open the database", e);
+        // Before anything that locks: switching to WAL needs the write lock,
+        // which a second process may hold for a moment.
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
+        if on_disk {
+            // This is also the first read of the file, so a file that is not a
+            // database fails here, before anything has been written to it.
+            let mode: String = conn
+                .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))
+                .map_err(open_err)?;
+            if !mode.eq_ignore_ascii_case("wal") {
+                // Some network filesystems cannot do WAL; the rollback journal
+                // with synchronous=FULL is just as durable, only slower.
+                tracing::warn!(
+                    path = %path.display(),
+                    journal_mode = %mode,
+                    "history store is not in WAL mode"
+                );
+            }
+        }
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(open_err)?;
+        migrate(&mut conn, &path)?;
+        Ok(Store {
+            conn: Mutex::new(conn),
+            path,
+        })
+    }
+
+    /// Where the database lives (":memory:" for an in-memory store).
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Records the current status of a credential, replacing the previous one.
+    pub fn put_status(&self, s: &CredentialStatus) -> Result<()> {
+        let op = || format!("save the status of {:?}", s.name);
+        let json = serde_json::to_string(s).map_err(|e| self.msg_err(&op(), e))?;
+        self.lock()
+            .prepare_cached(
+                "INSERT INTO status (name, kind, state, updated_at, json)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (name) DO UPDATE SET
+                     kind = excluded.kind,
+                     state = excluded.state,
+                     updated_at = excluded.updated_at,
+                     json = excluded.json",
+            )
+            .and_then(|mut st| {
+                st.execute(params![
+                    s.name,
+                    s.kind.as_str(),
+                    s.state.name(),
+                    s.updated_at,
+                    json
+                ])
+            })
+            .map_err(|e| self.err(&op(), e))?;
+        Ok(())
+    }
+
+    /// The last recorded status of every credential, ordered by name.
+    pub fn statuses(&self) -> Result<Vec<CredentialStatus>> {
+        let op = "read the credential statuses";
+        let rows: Vec<(String, String)> = self
+            .lock()
+            .prepare_cached("SELECT name, json FROM status ORDER BY name")
+            .and_then(|mut st| {
+                st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                    .collect::<rusqlite::Result<_>>()
+            })
+            .map_err(|e| self.err(op, e))?;
+        rows.into_iter()
+            .map(|(name, json)| self.decode_status(&name, &json))
+            .collect()
+    }
+
+    /// The last recorded status of `name`, if there is one.
+    pub fn status(&self, name: &str) -> Result<Option<CredentialStatus>> {
+        let json: Option<String> = self
+            .lock()
+            .prepare_cached("SELECT json FROM status WHERE name = ?1")
+            .and_then(|mut st| st.query_row([name], |r| r.get(0)).optional())
+            .map_err(|e| self.err(&format!("read the status of {name:?}"), e))?;
+        json.map(|j| self.decode_status(name, &j)).transpose()
+    }
+
+    /// Forgets the status of `name` (a credential removed from the config).
+    /// Its history stays until [`Store::prune`] ages it out.
+    pub fn remove_status(&self, name: &str) -> Result<()> {
+        self.lock()
+            .execute("DELETE FROM status WHERE name = ?1", [name])
+            .map_err(|e| self.err(&format!("remove the status of {name:?}"), e))?;
+        Ok(())
+    }
+
+    /// Appends one history row (its `id` is ignored) and returns the new id.
+    pub fn append_history(&self, e: &HistoryEntry) -> Result<i64> {
+        let conn = self.lock();
+        conn.prepare_cached(
+            "INSERT INTO history
+                 (at, credential, action, outcome, message, duration_ms, old_not_after, new_not_after)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )
+        .and_then(|mut st| {
+            st.execute(params![
+                e.at,
+                e.credential,
+                e.action,
+                e.outcome,
+                e.message,
+                // SQLite integers are signed; no real duration comes near the limit.
+                e.duration_ms.map(|d| i64::try_from(d).unwrap_or(i64::MAX)),
+                e.old_not_after,
+                e.new_not_after,
+            ])
+        })
+        .map_err(|err| self.err(&format!("record history for {:?}", e.credential), err))?;
+        Ok(conn.last_insert_rowid())
+    }
+
+    /// Up to `limit` history rows, newest first; `credential: None` means all
+    /// credentials.
+    pub fn history(&self, credential: Option<&str>, limit: usize) -> Result<Vec<HistoryEntry>> {
+        const COLUMNS: &str = "SELECT id, at, credential, action, outcome, message,
+                                      duration_ms, old_not_after, new_not_after
+                               FROM history";
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let conn = self.lock();
+        let rows = match credential {
+            Some(c) => conn
+                .prepare_cached(&format!(
+                    "{COLUMNS} WHERE credential = ?1 ORDER BY at DESC, id DESC LIMIT ?2"
+                ))
+                .and_then(|mut st| {
+                    st.query_map(params![c, limit], history_row)?
+                        .collect::<rusqlite::Result<_>>()
+                }),
+            None => conn
+                .prepare_cached(&format!("{COLUMNS} ORDER BY at DESC, id DESC LIMIT ?1"))
+                .and_then(|mut st| {
+                    st.query_map([limit], history_row)?
+                        .collect::<rusqlite::Result<_>>()
+                }),
+        };
+        rows.map_err(|e| self.err("read the history", e))
+    }
+
+    /// Bounded retention: deletes history rows older than `max_age` before
+    /// `now`, and every row of a credential beyond its newest
+    /// `keep_per_credential` (so 0 deletes them all). Returns rows deleted.
+    pub fn prune(
+        &self,
+        now: SystemTime,
+        max_age: Duration,
+        keep_per_credential: usize,
+    ) -> Result<usize> {
+        let op = "prune the history";
+        let age_ms = i64::try_from(max_age.as_millis()).unwrap_or(i64::MAX);
+        let cutoff = unix_millis(now).saturating_sub(age_ms);
+        let keep = i64::try_from(keep_per_credential).unwrap_or(i64::MAX);
+        let mut conn = self.lock();
+        let tx = conn.transaction().map_err(|e| self.err(op, e))?;
+        let by_age = tx
+            .execute("DELETE FROM history WHERE at < ?1", [cutoff])
+            .map_err(|e| self.err(op, e))?;
+        // "Newest" uses the same order as `history`, so what is kept is
+        // exactly what `history(Some(c), keep)` would have shown.
+        let by_count = tx
+            .execute(
+                "DELETE FROM history WHERE id IN (
+                     SELECT id FROM (
+                         SELECT id, row_number() OVER (
+                             PARTITION BY credential ORDER BY at DESC, id DESC
+                         ) AS n
+                         FROM history
+                     ) WHERE n > ?1
+                 )",
+                [keep],
+            )
+            .map_err(|e| self.err(op, e))?;
+        tx.commit().map_err(|e| self.err(op, e))?;
+        Ok(by_age + by_count)
+    }
+
+    /// Notification dedupe: records `key` as sent at `at_ms`. Returns true if
+    /// it was not recorded before (the caller should notify), false if it was.
+    /// The check and the record are one statement, so two callers racing on
+    /// the same key cannot both get true.
+    pub fn mark_notified(&self, key: &str, at_ms: i64) -> Result<bool> {
+        let inserted = self
+            .lock()
+            .execute(
+                "INSERT OR IGNORE INTO notified (key, at) VALUES (?1, ?2)",
+                params![key, at_ms],
+            )
+            .map_err(|e| self.err(&format!("record notification {key:?}"), e))?;
+        Ok(inserted == 1)
+    }
+
+    /// Whether `key` has been recorded by [`Store::mark_notified`].
+    pub fn was_notified(&self, key: &str) -> Result<bool> {
+        self.lock()
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM notified WHERE key = ?1)",
+                [key],
+                |r| r.get(0),
+            )
+            .map_err(|e| self.err(&format!("look up notification {key:?}"), e))
+    }
+
+    /// A value from the engine's bookkeeping table.
+    pub fn get_meta(&self, key: &str) -> Result<Option<String>> {
+        self.lock()
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .optional()
+            .map_err(|e| self.err(&format!("read setting {key:?}"), e))
+    }
+
+    /// Sets a value in the engine's bookkeeping table.
+    pub fn set_meta(&self, key: &str, value: &str) -> Result<()> {
+        self.lock()
+            .execute(
+                "INSERT INTO meta (key, value) VALUES (?1, ?2)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                [key, value],
+            )
+            .map_err(|e| self.err(&format!("save setting {key:?}"), e))?;
+        Ok(())
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Connection> {
+        // A panic while the lock was held leaves the connection usable: an
+        // open transaction was rolled back when its guard dropped in the unwind.
+        self.conn.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn decode_status(&self, name: &str, json: &str) -> Result<CredentialStatus> {
+        serde_json::from_str(json)
+            .map_err(|e| self.msg_err(&format!("read the stored status of {name:?}"), e))
+    }
+
+    fn err(&self, op: &str, e: rusqlite::Error) -> Error {
+        store_err(&self.path, op, e)
+    }
+
+    fn msg_err(&self, op: &str, e: impl std::fmt::Display) -> Error {
+        Error::Store {
+            path: self.path.clone(),
+            message: format!("could not {op}: {e}"),
+        }
+    }
+}
+
+/// Applies the missing [`MIGRATIONS`], each in its own transaction.
+fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
+    let op = "upgrade the database schema";
+    loop {
+        // IMMEDIATE takes the write lock before reading the version, so two
+        // processes opening a fresh file at once cannot both apply a step.
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| store_err(path, op, e))?;
+        let version: i64 = tx
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(|e| store_err(path, op, e))?;
+        let step = match usize::try_from(version) {
+            Ok(v) if v <= MIGRATIONS.len() => v,
+            Ok(_) => {
+                return Err(Error::Store {
+                    path: path.to_path_buf(),
+                    message: format!(
+                        "the database was written by a newer Evergreen (schema version \
+                         {version}, this build knows up to {}); upgrade Evergreen, or move the \
+                         file aside to start a fresh history",
+                        MIGRATIONS.len()
+                    ),
+                })
+            }
+            Err(_) => {
+                return Err(Error::Store {
+                    path: path.to_path_buf(),
+                    message: format!(
+                        "the file is not an Evergreen database (schema version {version}); move \
+                         it aside and Evergreen will start a fresh one"
+                    ),
+                })
+            }
+        };
+        let Some(sql) = MIGRATIONS.get(step) else {
+            // Up to date; dropping the untouched transaction just releases the lock.
+            return Ok(());
+        };
+        tx.execute_batch(sql).map_err(|e| store_err(path, op, e))?;
+        tx.pragma_update(None, "user_version", version + 1)
+            .map_err(|e| store_err(path, op, e))?;
+        tx.commit().map_err(|e| store_err(path, op, e))?;
+    }
+}
+
+fn history_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<HistoryEntry> {
+    Ok(HistoryEntry {
+        id: r.get(0)?,
+        at: r.get(1)?,
+        credential: r.get(2)?,
+        action: r.get(3)?,
+        outcome: r.get(4)?,
+        message: r.get(5)?,
+        duration_ms: r
+            .get::<_, Option<i64>>(6)?
+            .map(|d| u64::try_from(d).unwrap_or(0)),
+        old_not_after: r.get(7)?,
+        new_not_after: r.get(8)?,
+    })
+}
+
+/// The error for a failed SQLite call: what we were doing, what SQLite said,
+/// and for the failures a person can fix, what to do.
+fn store_err(path: &Path, op: &str, e: rusqlite::Error) -> Error {
+    let hint = match e.sqlite_error_code() {
+        Some(ErrorCode::NotADatabase) => {
+            "; the file is not an Evergreen database; move it aside and Evergreen will start a \
+             fresh one"
+        }
+        Some(ErrorCode::DatabaseCorrupt) => {
+            "; the database is damaged; move it (and the -wal and -shm files next to it) aside \
+             and Evergreen will start a fresh one"
+        }
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => {
+            "; another process kept the database locked; check for a stuck `evergreen` process"
+        }
+        Some(ErrorCode::ReadOnly | ErrorCode::PermissionDenied | ErrorCode::CannotOpen) => {
+            "; check that the file and its directory are yours and writable"
+        }
+        Some(ErrorCode::DiskFull) => "; the disk is full; free some space",
+        _ => "",
+    };
+    Error::Store {
+        path: path.to_path_buf(),
+        message: format!("could not {op}: {e}{hint}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::from_unix_millis;
+    use crate::model::{Kind, LastResult, State};
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
+    fn entry(id: i64, at: i64, credential: &str) -> HistoryEntry {
+        HistoryEntry {
+            id,
+            at,
+            credential: credential.into(),
+            action: "renew".into(),
+            outcome: "success".into(),
+            message: format!("{credential} at {at}"),
+            duration_ms: Some(1234),
+            old_not_after: Some(at + 1000),
+            new_not_after: Some(at + 2000),
+        }
+    }
+
+    fn ids(entries: &[HistoryEntry]) -> Vec<i64> {
+        entries.iter().map(|e| e.id).collect()
+    }
+
+    fn mode(p: &Path) -> u32 {
+        fs::metadata(p).unwrap().permissions().mode() & 0o777
+    }
+
+    fn store_message(r: Result<Store>) -> (PathBuf, String) {
+        match r {
+            Err(Error::Store { path, message }) => (path, message),
+            Err(other) => panic!("expected Error::Store, got {other:?}"),
+            Ok(_) => panic!("expected Error::Store, got a Store"),
+        }
+    }
+
+    #[test]
+    fn store_is_shareable_across_threads() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<Store>();
+    }
+
+    #[test]
+    fn status_round_trips_and_is_removed() {
+        let store = Store::open_in_memory().unwrap();
+        let now = from_unix_millis(1_700_000_000_000);
+        let mut web = CredentialStatus::new("web", Kind::X509File, now);
+        web.state = State::Failing {
+            streak: 3,
+            next_retry_at: 1_700_000_060_000,
+        };
+        web.not_before = Some(1_600_000_000_000);
+        web.not_after = Some(1_800_000_000_000);
+        web.can_renew = true;
+        web.last_result = Some(LastResult {
+            at: 1_699_999_999_000,
+            ok: false,
+            message: "renew command exited 1".into(),
+            duration_ms: 800,
+            stderr_tail: Some("connection refused".into()),
+        });
+        let vpn = CredentialStatus::new("vpn", Kind::X509File, now);
+
+        store.put_status(&web).unwrap();
+        store.put_status(&vpn).unwrap();
+        assert_eq!(store.status("web").unwrap(), Some(web.clone()));
+        assert_eq!(store.status("nope").unwrap(), None);
+        // Ordered by name, not by insertion.
+        assert_eq!(store.statuses().unwrap(), vec![vpn.clone(), web.clone()]);
+
+        // Upsert replaces, including the indexed columns.
+        web.state = State::Healthy;
+        web.updated_at += 1;
+        store.put_status(&web).unwrap();
+        assert_eq!(store.status("web").unwrap(), Some(web.clone()));
+        let (state, updated_at): (String, i64) = store
+            .lock()
+            .query_row(
+                "SELECT state, updated_at FROM status WHERE name = 'web'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!((state.as_str(), updated_at), ("healthy", web.updated_at));
+        assert_eq!(store.statuses().unwrap().len(), 2);
+
+        store.remove_status("web").unwrap();
+        assert_eq!(store.status("web").unwrap(), None);
+        assert_eq!(store.statuses().unwrap(), vec![vpn]);
+        // Removing what is not there is not an error.
+        store.remove_status("web").unwrap();
+    }
+
+    #[test]
+    fn history_is_newest_first_limited_and_filtered() {
+        let store = Store::open_in_memory().unwrap();
+        let a1 = store.append_history(&entry(999, 1000, "a")).unwrap();
+        let b1 = store.append_history(&entry(0, 2000, "b")).unwrap();
+        let a2 = store.append_history(&entry(0, 3000, "a")).unwrap();
+        // Same instant as a2: the later append counts as newer.
+        let a3 = store.append_history(&entry(0, 3000, "a")).unwrap();
+        // Appended last but happened earliest: order is by `at`, not by insertion.
+        let b0 = store.append_history(&entry(0, 500, "b")).unwrap();
+        assert_ne!(a1, 999, "the caller's id is ignored");
+
+        let all = store.history(None, 100).unwrap();
+        assert_eq!(ids(&all), vec![a3, a2, b1, a1, b0]);
+        assert_eq!(all[2], entry(b1, 2000, "b"), "every field round-trips");
+
+        assert_eq!(ids(&store.history(None, 2).unwrap()), vec![a3, a2]);
+        assert_eq!(
+            ids(&store.history(Some("a"), 100).unwrap()),
+            vec![a3, a2, a1]
+        );
+        assert_eq!(ids(&store.history(Some("b"), 1).unwrap()), vec![b1]);
+        assert!(store.history(Some("c"), 100).unwrap().is_empty());
+        assert!(store.history(None, 0).unwrap().is_empty());
+    }
+
+    #[test]
+    fn history_keeps_empty_optionals() {
+        let store = Store::open_in_memory().unwrap();
+        let mut e = entry(0, 1, "a");
+        e.duration_ms = None;
+        e.old_not_after = None;
+        e.new_not_after = None;
+        e.id = store.append_history(&e).unwrap();
+        assert_eq!(store.history(None, 1).unwrap(), vec![e]);
+    }
+
+    #[test]
+    fn prune_by_age_keeps_the_boundary() {
+        let store = Store::open_in_memory().unwrap();
+        store.append_history(&entry(0, 1000, "a")).unwrap();
+        store.append_history(&entry(0, 2000, "b")).unwrap();
+        let edge = store.append_history(&entry(0, 2500, "a")).unwrap();
+        let new = store.append_history(&entry(0, 9000, "b")).unwrap();
+
+        let deleted = store
+            .prune(from_unix_millis(10_000), Duration::from_millis(7500), 100)
+            .unwrap();
+        assert_eq!(deleted, 2);
+        assert_eq!(ids(&store.history(None, 100).unwrap()), vec![new, edge]);
+        // Nothing left to prune.
+        assert_eq!(
+            store
+                .prune(from_unix_millis(10_000), Duration::from_millis(7500), 100)
+                .unwrap(),
+            0
+        );
+    }
+
+    #[test]
+    fn prune_by_count_keeps_the_newest_of_each_credential() {
+        let store = Store::open_in_memory().unwrap();
+        let a: Vec<i64> = (1..=5)
+            .map(|i| store.append_history(&entry(0, i * 100, "a")).unwrap())
+            .collect();
+        let b: Vec<i64> = (1..=2)
+            .map(|i| store.append_history(&entry(0, i * 100, "b")).unwrap())
+            .collect();
+        // A tie on `at` with a[4]: the later append is the newer one.
+        let a_tie = store.append_history(&entry(0, 500, "a")).unwrap();
+
+        let now = from_unix_millis(1000);
+        let deleted = store.prune(now, Duration::from_secs(3600), 3).unwrap();
+        assert_eq!(deleted, 3);
+        assert_eq!(
+            ids(&store.history(Some("a"), 100).unwrap()),
+            vec![a_tie, a[4], a[3]]
+        );
+        assert_eq!(
+            ids(&store.history(Some("b"), 100).unwrap()),
+            vec![b[1], b[0]]
+        );
+
+        // Age and count together, counted once each.
+        let deleted = store.prune(now, Duration::from_millis(550), 1).unwrap();
+        // Age removes a[3] (400) and b[1] (200) and b[0] (100); count then removes a[4].
+        assert_eq!(deleted, 4);
+        assert_eq!(ids(&store.history(None, 100).unwrap()), vec![a_tie]);
+
+        assert_eq!(store.prune(now, Duration::from_secs(3600), 0).unwrap(), 1);
+        assert!(store.history(None, 100).unwrap().is_empty());
+    }
+
+    #[test]
+    fn mark_notified_is_once_and_survives_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("history.db");
+        {
+            let store = Store::open(&path).unwrap();
+            assert!(!store.was_notified("web:expiring:1700").unwrap());
+            assert!(store.mark_notified("web:expiring:1700", 1).unwrap());
+            assert!(!store.mark_notified("web:expiring:1700", 2).unwrap());
+            assert!(store.was_notified("web:expiring:1700").unwrap());
+            assert!(!store.was_notified("web:expired:1700").unwrap());
+        }
+        let store = Store::open(&path).unwrap();
+        assert!(store.was_notified("web:expiring:1700").unwrap());
+        assert!(!store.mark_notified("web:expiring:1700", 3).unwrap());
+        assert!(store.mark_notified("web:expired:1700", 3).unwrap());
+        // The first sending time is the one kept.
+        let at: i64 = store
+            .lock()
+            .query_row(
+                "SELECT at FROM notified WHERE key = 'web:expiring:1700'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(at, 1);
+    }
+
+    #[test]
+    fn meta_is_set_replaced_and_read() {
+        let store = Store::open_in_memory().unwrap();
+        assert_eq!(store.get_meta("notifications_paused_until").unwrap(), None);
+        store.set_meta("notifications_paused_until", "100").unwrap();
+        store.set_meta("notifications_paused_until", "200").unwrap();
+        store.set_meta("other", "x").unwrap();
+        assert_eq!(
+            store
+                .get_meta("notifications_paused_until")
+                .unwrap()
+                .as_deref(),
+            Some("200")
+        );
+        assert_eq!(store.get_meta("other").unwrap().as_deref(), Some("x"));
+    }
+
+    #[test]
+    fn open_sets_durability_pragmas() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("history.db")).unwrap();
+        let conn = store.lock();
+        let journal: String = conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .unwrap();
+        let synchronous: i64 = conn
+            .query_row("PRAGMA synchronous", [], |r| r.get(0))
+            .unwrap();
+        let busy: i64 = conn
+            .query_row("PRAGMA busy_timeout", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(journal, "wal");
+        assert_eq!(synchronous, 2, "synchronous must be FULL");
+        assert_eq!(busy, 5000);
+    }
+
+    #[test]
+    fn migrations_are_idempotent_across_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("history.db");
+        let id = {
+            let store = Store::open(&path).unwrap();
+            store.set_meta("k", "v").unwrap();
+            store.append_history(&entry(0, 1, "a")).unwrap()
+        };
+        for _ in 0..2 {
+            let store = Store::open(&path).unwrap();
+            assert_eq!(store.get_meta("k").unwrap().as_deref(), Some("v"));
+            assert_eq!(ids(&store.history(None, 10).unwrap()), vec![id]);
+            let conn = store.lock();
+            let version: i64 = conn
+                .query_row("PRAGMA user_version", [], |r| r.get(0))
+                .unwrap();
+            assert_eq!(version, MIGRATIONS.len() as i64);
+            let mut indexes: Vec<String> = conn
+                .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'history' AND sql IS NOT NULL ORDER BY name")
+                .unwrap()
+                .query_map([], |r| r.get(0))
+                .unwrap()
+                .collect::<rusqlite::Result<_>>()
+                .unwrap();
+            indexes.sort();
+            assert_eq!(indexes, vec!["history_at", "history_credential_at"]);
+        }
+    }
+
+    #[test]
+    fn newer_schema_is_refused_and_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("history.db");
+        drop(Store::open(&path).unwrap());
+        let newer = MIGRATIONS.len() as i64 + 1;
+        Connection::open(&path)
+            .unwrap()
+            .pragma_update(None, "user_version", newer)
+            .unwrap();
+
+        let (err_path, message) = store_message(Store::open(&path));
+        assert_eq!(err_path, path);
+        assert!(
+            message.contains("written by a newer Evergreen"),
+            "{message}"
+        );
+        assert!(
+            message.contains(&format!("schema version {newer}")),
+            "{message}"
+        );
+        let version: i64 = Connection::open(&path)
+            .unwrap()
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, newer);
+    }
+
+    #[test]
+    fn garbage_file_is_refused_with_advice_and_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("history.db");
+        let garbage: Vec<u8> = (0..8192).map(|_| rand::random::<u8>()).collect();
+        fs::write(&path, &garbage).unwrap();
+
+        let (err_path, message) = store_message(Store::open(&path));
+        assert_eq!(err_path, path);
+        assert!(message.contains("not an Evergreen database"), "{message}");
+        assert!(message.contains("move it aside"), "{message}");
+        assert_eq!(fs::read(&path).unwrap(), garbage);
+    }
+
+    #[test]
+    fn file_is_0600_and_new_parent_dir_0700() {
+        let dir = tempfile::tempdir().unwrap();
+        let parent = dir.path().join("state/evergreen");
+        let path = parent.join("history.db");
+        let store = Store::open(&path).unwrap();
+        store.append_history(&entry(0, 1, "a")).unwrap();
+        assert_eq!(store.path(), path);
+        assert_eq!(mode(&parent), 0o700);
+        assert_eq!(mode(&path), 0o600);
+        // The WAL holds the same data as the file, so it gets the same mode.
+        let wal = parent.join("history.db-wal");
+        assert!(wal.exists());
+        assert_eq!(mode(&wal), 0o600);
+        drop(store);
+
+        // An existing file that was too open is narrowed.
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+        drop(Store::open(&path).unwrap());
+        assert_eq!(mode(&path), 0o600);
+    }
+
+    #[test]
+    fn writes_survive_drop_without_close() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("history.db");
+        let status = CredentialStatus::new("web", Kind::X509File, from_unix_millis(5));
+        let id = {
+            let store = Store::open(&path).unwrap();
+            store.put_status(&status).unwrap();
+            store.append_history(&entry(0, 7, "web")).unwrap()
+        };
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.status("web").unwrap(), Some(status));
+        assert_eq!(ids(&store.history(Some("web"), 10).unwrap()), vec![id]);
+    }
+
+    #[test]
+    fn poisoned_lock_is_recovered() {
+        let store = Store::open_in_memory().unwrap();
+        let poisoned = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let _guard = store.lock();
+            panic!("poison the store lock on purpose");
+        }));
+        assert!(poisoned.is_err());
+        assert!(store.conn.is_poisoned());
+        store.set_meta("k", "v").unwrap();
+        assert_eq!(store.get_meta("k").unwrap().as_deref(), Some("v"));
+    }
+
+    const KILL_CHILD_DB: &str = "EVERGREEN_STORE_TEST_KILL_CHILD_DB";
+    const KILL_CHILD_READY: &str = "evergreen-store-child-ready";
+
+    /// The victim of `reported_writes_survive_kill_9`; does nothing on its own.
+    #[test]
+    fn kill_9_child() {
+        let Some(path) = std::env::var_os(KILL_CHILD_DB) else {
+            return;
+        };
+        let store = Store::open(Path::new(&path)).unwrap();
+        let status = CredentialStatus::new("web", Kind::X509File, from_unix_millis(5));
+        store.put_status(&status).unwrap();
+        store.append_history(&entry(0, 7, "web")).unwrap();
+        store.mark_notified("web:expiring", 7).unwrap();
+        println!("{KILL_CHILD_READY}");
+        // Wait to be killed; the parent never writes, so this only returns
+        // (and fails) if the parent died first.
+        let _ = std::io::stdin().read_line(&mut String::new());
+        panic!("the kill -9 test parent went away");
+    }
+
+    #[test]
+    fn reported_writes_survive_kill_9() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("history.db");
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "store::tests::kill_9_child",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(KILL_CHILD_DB, &path)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = BufReader::new(child.stdout.take().unwrap());
+        let ready = stdout
+            .lines()
+            .map_while(|l| l.ok())
+            .any(|l| l.contains(KILL_CHILD_READY));
+        if !ready {
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "child never reported its writes: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        child.kill().unwrap(); // SIGKILL: no destructors, no close, no checkpoint.
+        child.wait().unwrap();
+
+        let store = Store::open(&path).unwrap();
+        assert_eq!(
+            store.status("web").unwrap(),
+            Some(CredentialStatus::new(
+                "web",
+                Kind::X509File,
+                from_unix_millis(5)
+            ))
+        );
+        let history = store.history(None, 10).unwrap();
+        assert_eq!(history.len(), 1);
+        assert_eq!(history[0].message, "web at 7");
+        assert!(store.was_notified("web:expiring").unwrap());
+    }
+}

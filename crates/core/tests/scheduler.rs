@@ -1,0 +1,311 @@
+//! Scheduler behaviour on paused tokio time with an injected wall clock.
+//!
+//! The source here is scripted in memory so each test controls exactly when
+//! renewals succeed or fail; everything else (scheduler, store, events) is the
+//! real engine. No test sleeps for real.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use async_trait::async_trait;
+use evergreen_core::backoff::Backoff;
+use evergreen_core::clock::{ClockHandle, ManualClock};
+use evergreen_core::config::{Config, CredentialConfig, CredentialSpec, EngineSettings, X509FileSpec};
+use evergreen_core::events::{EventBus, EventKind};
+use evergreen_core::model::{Kind, Lifetime, State};
+use evergreen_core::policy::RenewPolicy;
+use evergreen_core::scheduler::{self, Handle, SchedulerDeps};
+use evergreen_core::sources::{Failure, FailureClass, Observation, RenewRequest, Renewed, Source};
+use evergreen_core::store::Store;
+
+const T0: u64 = 1_900_000_000;
+
+#[derive(Debug, Default)]
+struct Script {
+    lifetime: Option<Lifetime>,
+    issue_for: Duration,
+    renew_takes: Duration,
+    fail_next: u32,
+    fail_class: Option<FailureClass>,
+    can_renew: bool,
+    renewals_at: Vec<SystemTime>,
+    attempts_at: Vec<SystemTime>,
+}
+
+#[derive(Debug, Clone)]
+struct Scripted {
+    clock: ClockHandle,
+    s: Arc<Mutex<Script>>,
+}
+
+#[async_trait]
+impl Source for Scripted {
+    fn kind(&self) -> Kind {
+        Kind::X509File
+    }
+    fn can_renew(&self) -> bool {
+        self.s.lock().unwrap().can_renew
+    }
+    async fn observe(&self) -> Result<Observation, Failure> {
+        let l = self.s.lock().unwrap().lifetime;
+        l.map(|lifetime| Observation { lifetime, details: None }).ok_or_else(|| Failure::transient("nothing there"))
+    }
+    async fn renew(&self, _req: RenewRequest) -> Result<Renewed, Failure> {
+        let takes = self.s.lock().unwrap().renew_takes;
+        tokio::time::sleep(takes).await;
+        let now = self.clock.now();
+        let mut s = self.s.lock().unwrap();
+        s.attempts_at.push(now);
+        if s.fail_next > 0 {
+            s.fail_next -= 1;
+            return Err(Failure { class: s.fail_class.unwrap_or(FailureClass::Transient), message: "server said no".into(), stderr_tail: None });
+        }
+        let lifetime = Lifetime { not_before: now, not_after: now + s.issue_for };
+        s.lifetime = Some(lifetime);
+        s.renewals_at.push(now);
+        Ok(Renewed { observation: Observation { lifetime, details: None }, note: String::new() })
+    }
+}
+
+struct Rig {
+    clock: ManualClock,
+    handle: Handle,
+    script: Arc<Mutex<Script>>,
+    events: tokio::sync::broadcast::Receiver<evergreen_core::events::Event>,
+    store: Arc<Store>,
+}
+
+fn t(s: u64) -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_secs(T0 + s)
+}
+
+fn cred(name: &str, policy: RenewPolicy, jitter: f64) -> CredentialConfig {
+    CredentialConfig {
+        name: name.into(),
+        enabled: true,
+        policy,
+        jitter: Some(jitter),
+        spec: CredentialSpec::X509File(X509FileSpec {
+            path: PathBuf::from("/unused"),
+            renew_command: None,
+            reload_command: None,
+            command_timeout: Duration::from_secs(1),
+        }),
+    }
+}
+
+fn settings() -> EngineSettings {
+    EngineSettings { jitter: 0.0, backoff: Backoff { jitter: 0.0, ..Backoff::default() }, ..EngineSettings::default() }
+}
+
+fn rig(script: Script, creds: Vec<CredentialConfig>, engine: EngineSettings, seed: u64) -> Rig {
+    let clock = ManualClock::new(t(0));
+    let script = Arc::new(Mutex::new(script));
+    let store = Arc::new(Store::open_in_memory().unwrap());
+    let bus = EventBus::default();
+    let events = bus.subscribe();
+    let handle_clock: ClockHandle = Arc::new(clock.clone());
+    let src = Scripted { clock: handle_clock.clone(), s: script.clone() };
+    let mut deps = SchedulerDeps::new(handle_clock, store.clone(), bus);
+    deps.seed = Some(seed);
+    deps.sources = Arc::new(move |_cfg: &CredentialConfig| Arc::new(src.clone()) as Arc<dyn Source>);
+    let (handle, _join) = scheduler::spawn(Config { engine, credentials: creds }, deps);
+    Rig { clock, handle, script, events, store }
+}
+
+fn life(from: u64, to: u64) -> Option<Lifetime> {
+    Some(Lifetime { not_before: t(from), not_after: t(to) })
+}
+
+fn renewable(lifetime: Option<Lifetime>, issue_for: u64) -> Script {
+    Script { lifetime, issue_for: Duration::from_secs(issue_for), can_renew: true, ..Script::default() }
+}
+
+async fn advance(secs: u64) {
+    tokio::time::sleep(Duration::from_secs(secs)).await;
+}
+
+fn drain(r: &mut Rig) -> Vec<EventKind> {
+    let mut v = Vec::new();
+    while let Ok(e) = r.events.try_recv() {
+        v.push(e.kind);
+    }
+    v
+}
+
+#[tokio::test(start_paused = true)]
+async fn renews_when_two_thirds_of_the_lifetime_have_elapsed() {
+    let r = rig(renewable(life(0, 900), 900), vec![cred("a", RenewPolicy::default(), 0.0)], settings(), 1);
+    advance(599).await;
+    assert!(r.script.lock().unwrap().renewals_at.is_empty(), "renewed before the renewal point");
+    advance(2).await;
+    assert_eq!(r.script.lock().unwrap().renewals_at, vec![t(600)]);
+    // and again two thirds into the new certificate
+    advance(600).await;
+    assert_eq!(r.script.lock().unwrap().renewals_at, vec![t(600), t(1200)]);
+    let st = &r.handle.statuses()[0];
+    assert_eq!(st.state, State::Healthy);
+    assert!(st.last_result.as_ref().unwrap().ok);
+    assert_eq!(r.store.history(Some("a"), 10).unwrap().iter().filter(|h| h.action == "renew" && h.outcome == "success").count(), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn renew_at_fraction_and_renew_before_are_honoured() {
+    let r = rig(renewable(life(0, 1000), 1000), vec![cred("a", RenewPolicy::Fraction(0.5), 0.0)], settings(), 1);
+    advance(501).await;
+    assert_eq!(r.script.lock().unwrap().renewals_at, vec![t(500)]);
+    let r = rig(renewable(life(0, 1000), 1000), vec![cred("b", RenewPolicy::Before(Duration::from_secs(100)), 0.0)], settings(), 1);
+    advance(901).await;
+    assert_eq!(r.script.lock().unwrap().renewals_at, vec![t(900)]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn jittered_deadlines_stay_within_ten_percent_of_the_wait() {
+    let mut seen = std::collections::BTreeSet::new();
+    for seed in 0..40 {
+        let r = rig(renewable(life(0, 3000), 3000), vec![cred("a", RenewPolicy::default(), 0.1)], settings(), seed);
+        advance(2201).await;
+        let at = r.script.lock().unwrap().renewals_at[0];
+        // the point is at 2000 s; ±10 % of the 2000 s wait
+        assert!(at >= t(1800) && at <= t(2200), "seed {seed}: renewed at {:?}", at.duration_since(t(0)));
+        seen.insert(at);
+        r.handle.shutdown();
+    }
+    assert!(seen.len() > 20, "jitter should spread renewals, got {} distinct instants", seen.len());
+}
+
+#[tokio::test(start_paused = true)]
+async fn failures_back_off_30s_doubling_to_a_5_minute_cap_then_recover() {
+    // due two thirds into a 90 s certificate, at 60 s
+    let mut s = renewable(life(0, 90), 100_000);
+    s.fail_next = 7;
+    let mut r = rig(s, vec![cred("a", RenewPolicy::default(), 0.0)], settings(), 1);
+    advance(61).await;
+    assert!(matches!(r.handle.statuses()[0].state, State::Failing { streak: 1, .. }));
+    advance(30 + 60 + 120 + 240 + 300 + 300 + 300).await;
+    let at = r.script.lock().unwrap().attempts_at.clone();
+    let gaps: Vec<u64> = at.windows(2).map(|w| w[1].duration_since(w[0]).unwrap().as_secs()).collect();
+    assert_eq!(gaps, vec![30, 60, 120, 240, 300, 300, 300]);
+    assert_eq!(r.script.lock().unwrap().renewals_at.len(), 1, "the eighth attempt succeeds");
+    let kinds = drain(&mut r);
+    let fails: Vec<u32> = kinds.iter().filter_map(|k| match k { EventKind::RenewalFailed { streak, .. } => Some(*streak), _ => None }).collect();
+    assert_eq!(fails, (1..=7).collect::<Vec<_>>());
+    assert!(kinds.iter().any(|k| matches!(k, EventKind::Recovered { after_failures: 7, .. })));
+    assert_eq!(r.handle.statuses()[0].state, State::Healthy);
+}
+
+#[tokio::test(start_paused = true)]
+async fn manual_renew_is_single_flight() {
+    let mut s = renewable(life(0, 100_000), 100_000);
+    s.renew_takes = Duration::from_secs(10);
+    let r = rig(s, vec![cred("a", RenewPolicy::default(), 0.0)], settings(), 1);
+    advance(1).await;
+    let (a, b) = tokio::join!(r.handle.renew("a"), async {
+        advance(3).await;
+        r.handle.renew("a").await
+    });
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert!(a.ok && b.ok);
+    assert_eq!(a, b, "the second request joins the first and gets the same result");
+    assert_eq!(r.script.lock().unwrap().attempts_at.len(), 1);
+    // after it finished, a new request is a new renewal
+    let c = r.handle.renew("a").await.unwrap();
+    assert!(c.ok);
+    assert_eq!(r.script.lock().unwrap().attempts_at.len(), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn manual_renew_reports_unknown_and_unrenewable_credentials() {
+    let mut s = renewable(life(0, 1000), 1000);
+    s.can_renew = false;
+    let r = rig(s, vec![cred("a", RenewPolicy::default(), 0.0)], settings(), 1);
+    advance(1).await;
+    let err = r.handle.renew("nope").await.unwrap_err().to_string();
+    assert!(err.contains("no credential named \"nope\""), "{err}");
+    let out = r.handle.renew("a").await.unwrap();
+    assert!(!out.ok && out.message.contains("renew_command"), "{out:?}");
+    assert!(r.script.lock().unwrap().attempts_at.is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_eight_hour_suspend_renews_the_due_credential_at_once() {
+    // 3 h certificate, due after 2 h. The machine sleeps 8 h: tokio's clock does not move.
+    let mut r = rig(renewable(life(0, 3 * 3600), 3 * 3600), vec![cred("a", RenewPolicy::default(), 0.0)], settings(), 1);
+    advance(60).await;
+    let mono = tokio::time::Instant::now();
+    r.clock.jump(Duration::from_secs(8 * 3600));
+    // The drift check notices within one interval (60 s) without any help.
+    while r.script.lock().unwrap().renewals_at.is_empty() {
+        advance(1).await;
+    }
+    assert!(mono.elapsed() <= Duration::from_secs(61), "renewed {:?} after waking", mono.elapsed());
+    let kinds = drain(&mut r);
+    assert!(kinds.iter().any(|k| matches!(k, EventKind::Resumed { slept_secs, .. } if *slept_secs >= 8 * 3600 - 120)), "{kinds:?}");
+    assert!(kinds.iter().any(|k| matches!(k, EventKind::Expired { .. })), "it had expired during the sleep: {kinds:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_logind_resume_signal_renews_immediately() {
+    let r = rig(renewable(life(0, 3 * 3600), 3 * 3600), vec![cred("a", RenewPolicy::default(), 0.0)], settings(), 1);
+    advance(1).await;
+    r.clock.jump(Duration::from_secs(8 * 3600));
+    r.handle.resumed(8 * 3600, "logind");
+    advance(1).await;
+    assert_eq!(r.script.lock().unwrap().renewals_at.len(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_retired_credential_is_terminal_and_never_retried() {
+    let mut s = renewable(life(0, 100), 100);
+    s.fail_next = 1;
+    s.fail_class = Some(FailureClass::Retired);
+    let mut r = rig(s, vec![cred("a", RenewPolicy::default(), 0.0)], settings(), 1);
+    advance(3600).await;
+    assert_eq!(r.script.lock().unwrap().attempts_at.len(), 1);
+    assert!(matches!(r.handle.statuses()[0].state, State::Retired { .. }));
+    assert!(drain(&mut r).iter().any(|k| matches!(k, EventKind::Retired { .. })));
+    let out = r.handle.renew("a").await.unwrap();
+    assert!(!out.ok && out.message.contains("retired"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn watch_only_credentials_announce_each_expiry_band_once_then_expire() {
+    let day = 86_400;
+    let mut s = renewable(life(0, 30 * day), 0);
+    s.can_renew = false;
+    let mut r = rig(s, vec![cred("a", RenewPolicy::default(), 0.0)], settings(), 1);
+    advance(30 * day + 10).await;
+    let bands: Vec<u64> = drain(&mut r)
+        .into_iter()
+        .filter_map(|k| match k { EventKind::ExpiryApproaching { threshold_secs, .. } => Some(threshold_secs), EventKind::Expired { .. } => Some(0), _ => None })
+        .collect();
+    assert_eq!(bands, vec![7 * day, day, 3600, 0]);
+    assert_eq!(r.handle.statuses()[0].state, State::Expired);
+}
+
+#[tokio::test(start_paused = true)]
+async fn config_changes_add_remove_and_keep_unchanged_credentials() {
+    let r = rig(renewable(life(0, 9000), 9000), vec![cred("a", RenewPolicy::default(), 0.0), cred("b", RenewPolicy::default(), 0.0)], settings(), 1);
+    advance(1).await;
+    let (added, removed, changed) = r
+        .handle
+        .apply(Config { engine: settings(), credentials: vec![cred("a", RenewPolicy::default(), 0.0), cred("c", RenewPolicy::Fraction(0.5), 0.0)] })
+        .await
+        .unwrap();
+    assert_eq!((added, removed, changed), (1, 1, 0));
+    advance(1).await;
+    let names: Vec<String> = r.handle.statuses().into_iter().map(|s| s.name).collect();
+    assert_eq!(names, vec!["a", "c"]);
+    assert!(r.store.status("b").unwrap().is_none());
+}
+
+#[tokio::test(start_paused = true)]
+async fn idle_means_no_work_between_deadlines() {
+    let r = rig(renewable(life(0, 30 * 86_400), 30 * 86_400), vec![cred("a", RenewPolicy::default(), 0.0)], settings(), 1);
+    advance(1).await;
+    let before = r.store.history(None, 100).unwrap().len();
+    advance(10 * 86_400).await;
+    assert!(r.script.lock().unwrap().attempts_at.is_empty());
+    assert_eq!(r.store.history(None, 100).unwrap().len(), before);
+}
