@@ -1,1 +1,56 @@
 //! Shared helpers for the workspace integration tests.
+//!
+//! The tests drive the real `evergreen` binary. Cargo builds a package's
+//! binaries only for that package's own tests, so `cargo build -p
+//! evergreen-cli` must run before `cargo test -p evergreen-tests` (`make test`
+//! does both); [`evergreen_bin`] fails with that advice when it is missing.
+
+use std::ffi::OsStr;
+use std::path::PathBuf;
+use std::process::Command;
+
+/// The `evergreen` binary of the target directory and profile this test was built in.
+///
+/// Found next to the test executable (`target/<profile>/deps/NAME-HASH` →
+/// `target/<profile>/evergreen`), so `CARGO_TARGET_DIR`, `--release` and
+/// `--target` all work without configuration.
+pub fn evergreen_bin() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test executable's own path is readable");
+    let profile_dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("test executables live in target/<profile>/deps");
+    let bin = profile_dir.join(format!("evergreen{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        bin.is_file(),
+        "the evergreen binary is not built: {} is missing; run `cargo build -p evergreen-cli` (with the same \
+         profile) before these tests, as `make test` does",
+        bin.display()
+    );
+    bin
+}
+
+/// What a run of the binary produced.
+#[derive(Debug)]
+pub struct Run {
+    /// The exit code; -1 when a signal killed it.
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs `evergreen ARGS…` to completion and checks that it did not panic.
+pub fn evergreen<I, S>(args: I) -> Run
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let out = Command::new(evergreen_bin()).args(args).output().expect("the evergreen binary runs");
+    let run = Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    assert!(!run.stderr.contains("panicked"), "evergreen panicked:\n{}", run.stderr);
+    run
+}

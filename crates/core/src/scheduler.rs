@@ -746,7 +746,7 @@ impl Scheduler {
             State::Renewing => at(slot.op.map(|(_, t)| t)?, "renewing now"),
             State::Failing { .. } => at(slot.next_retry?, if slot.source.can_renew() { "retry renewal" } else { "read again" }),
             State::Healthy | State::Due | State::Expired if slot.source.can_renew() => at(slot.deadline?, "renew"),
-            State::Healthy | State::Due => at(slot.lifetime?.not_after, "expires; renew it by hand (no renew_command)"),
+            State::Healthy | State::Due => at(slot.lifetime?.not_after, "expires (renew by hand)"),
             _ => None,
         }
     }

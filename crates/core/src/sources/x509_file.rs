@@ -65,9 +65,10 @@ impl Source for X509File {
         };
         let out = command::run(cmd, &self.name, &self.spec.path, self.spec.command_timeout).await;
         if !out.success {
+            let reason = out.stderr_tail.as_deref().and_then(|t| t.lines().last()).map(|l| format!(": {l}")).unwrap_or_default();
             return Err(Failure {
                 class: super::FailureClass::Transient,
-                message: format!("renew command failed: {}", out.summary),
+                message: format!("renew command failed: {}{reason}", out.summary),
                 stderr_tail: out.stderr_tail,
             });
         }

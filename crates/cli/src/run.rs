@@ -1,0 +1,116 @@
+//! `evergreen run`: the engine in the foreground, one readable line per event.
+
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime};
+
+use clap::Args;
+use evergreen_core::clock::{from_unix_millis, rfc3339};
+use evergreen_core::engine::{Engine, EngineOptions};
+use evergreen_core::paths::Paths;
+use evergreen_core::{demo, Error};
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// Print events as JSON lines instead of text.
+    #[arg(long)]
+    json: bool,
+    /// Run the demo even if a config file exists.
+    #[arg(long)]
+    demo: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct DemoRenewArgs {
+    #[arg(long)]
+    dir: PathBuf,
+    #[arg(long)]
+    name: String,
+    #[arg(long, value_parser = humantime::parse_duration)]
+    lifetime: Duration,
+    #[arg(long)]
+    flaky: bool,
+}
+
+pub fn demo_renew(a: &DemoRenewArgs) -> anyhow::Result<i32> {
+    match demo::reissue(&a.dir, &a.name, a.lifetime, a.flaky, SystemTime::now()) {
+        Ok(()) => Ok(0),
+        Err(e) => {
+            eprintln!("{e}");
+            Ok(1)
+        }
+    }
+}
+
+fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("EVERGREEN_LOG").unwrap_or_else(|_| EnvFilter::new("warn"));
+    let json = std::env::var("EVERGREEN_LOG_FORMAT").is_ok_and(|v| v == "json");
+    let b = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if json {
+        b.json().init();
+    } else {
+        b.init();
+    }
+}
+
+pub fn run(args: &RunArgs, paths: Paths) -> anyhow::Result<i32> {
+    init_logging();
+    let mut opts = EngineOptions::new(paths.clone());
+    let demo_mode = args.demo || !paths.config_file.exists();
+    if demo_mode {
+        let dir = paths.runtime_dir.join("demo");
+        opts.demo = Some((dir.clone(), std::env::current_exe()?));
+        if !args.json {
+            println!("{}", demo::BANNER);
+            println!("Demo certificates live in {}.", dir.display());
+        }
+    }
+    let mut events = opts.bus.subscribe();
+    crate::runtime()?.block_on(async move {
+        let engine = match Engine::start(opts).await {
+            Ok(e) => e,
+            Err(e @ Error::AlreadyRunning { .. }) => {
+                eprintln!("error: {e}");
+                return Ok(3);
+            }
+            Err(e @ Error::Config(_)) => {
+                eprintln!("{e}");
+                eprintln!("Fix the file and run `evergreen config check` to confirm.");
+                return Ok(2);
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if !args.json {
+            println!(
+                "Evergreen is running ({}). `evergreen status` in another terminal shows every credential; Ctrl-C stops.",
+                if demo_mode { "demo".to_string() } else { paths.config_file.display().to_string() }
+            );
+        }
+        let mut notes = engine.notifications();
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        loop {
+            tokio::select! {
+                ev = events.recv() => match ev {
+                    Ok(ev) if args.json => println!("{}", serde_json::to_string(&ev)?),
+                    Ok(ev) => println!("{}  {ev}", rfc3339(from_unix_millis(ev.at))),
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(_) => break,
+                },
+                n = notes.recv() => if let Ok(n) = n {
+                    if args.json {
+                        println!("{}", serde_json::json!({"notification": n}));
+                    } else {
+                        println!("{}  notify: {} — {}", rfc3339(SystemTime::now()), n.title, n.body.replace('\n', " "));
+                    }
+                },
+                _ = tokio::signal::ctrl_c() => break,
+                _ = term.recv() => break,
+            }
+        }
+        engine.shutdown().await;
+        if !args.json {
+            println!("Evergreen stopped.");
+        }
+        Ok(0)
+    })
+}

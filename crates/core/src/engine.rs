@@ -1,0 +1,224 @@
+//! The engine: everything wired together behind one API.
+//!
+//! `Engine::start` takes the single-engine lock, opens the store, loads the
+//! config, starts the scheduler, the notifier, the file and config watchers,
+//! the logind follower and the local socket. The tray app and `evergreen run`
+//! call exactly this; neither knows anything about renewals.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::broadcast;
+use tokio::task::JoinHandle;
+
+use crate::clock::{unix_millis, ClockHandle};
+use crate::config::{self, Config, CredentialSpec};
+use crate::error::Result;
+use crate::events::{Event, EventBus, EventKind};
+use crate::ipc;
+use crate::lock::{self, EngineLock};
+use crate::notify_policy::{Notification, Notifier};
+use crate::paths::Paths;
+use crate::scheduler::{self, Handle, SchedulerDeps};
+use crate::store::Store;
+use crate::watch::{self, FileWatcher};
+
+/// How to start an engine.
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    pub paths: Paths,
+    pub clock: ClockHandle,
+    /// Run this config instead of the file at `paths.config_file` (the demo);
+    /// the config file is then not watched.
+    pub config: Option<Config>,
+    /// Serve the local socket for `evergreen status` / `renew`.
+    pub listen: bool,
+    /// Follow logind's suspend/resume signals.
+    pub follow_logind: bool,
+    /// The event bus; subscribe to it before `start` to see every event.
+    pub bus: EventBus,
+    /// Run the demo in this directory, renewed by this `evergreen` executable
+    /// (prepared only once the engine lock is held).
+    pub demo: Option<(PathBuf, PathBuf)>,
+}
+
+impl EngineOptions {
+    pub fn new(paths: Paths) -> Self {
+        EngineOptions {
+            paths,
+            clock: Arc::new(crate::clock::SystemClock),
+            config: None,
+            listen: true,
+            follow_logind: true,
+            bus: EventBus::default(),
+            demo: None,
+        }
+    }
+}
+
+pub struct Engine {
+    handle: Handle,
+    store: Arc<Store>,
+    notifier: Notifier,
+    notifications: broadcast::Sender<Notification>,
+    scheduler: JoinHandle<()>,
+    tasks: Vec<JoinHandle<()>>,
+    _server: Option<ipc::Server>,
+    _lock: EngineLock,
+    paths: Paths,
+}
+
+impl Engine {
+    pub async fn start(opts: EngineOptions) -> Result<Engine> {
+        let lock = lock::acquire(&opts.paths)?;
+        let (config, watch_config) = match (opts.config, &opts.demo) {
+            (Some(c), _) => (c, false),
+            (None, Some((dir, exe))) => (crate::demo::prepare(dir, exe, opts.clock.now())?, false),
+            (None, None) => (config::load(&opts.paths.config_file)?, true),
+        };
+        let store = Arc::new(Store::open(&opts.paths.store_file())?);
+        let now = opts.clock.now();
+        match store.prune(now, config.engine.history_max_age, config.engine.history_per_credential) {
+            Ok(n) if n > 0 => tracing::info!("pruned {n} old history rows"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!("could not prune history: {e}"),
+        }
+        let bus = opts.bus.clone();
+        let notifier = Notifier::new(store.clone());
+        let (notifications, _) = broadcast::channel(256);
+        let mut tasks = Vec::new();
+
+        // Subscribe before the scheduler starts so no early event is missed.
+        let mut events = bus.subscribe();
+        let deps = SchedulerDeps::new(opts.clock.clone(), store.clone(), bus.clone());
+        let (handle, scheduler) = scheduler::spawn(config.clone(), deps);
+
+        let (n2, tx) = (notifier.clone(), notifications.clone());
+        tasks.push(tokio::spawn(async move {
+            loop {
+                match events.recv().await {
+                    Ok(ev) => {
+                        if let Some(n) = n2.consider(&ev) {
+                            let _ = tx.send(n);
+                        }
+                    }
+                    Err(broadcast::error::RecvError::Lagged(k)) => tracing::warn!("notifier fell behind by {k} events"),
+                    Err(broadcast::error::RecvError::Closed) => break,
+                }
+            }
+        }));
+
+        match FileWatcher::new() {
+            Ok(w) => {
+                let config_file = watch_config.then(|| absolute(&opts.paths.config_file));
+                tasks.push(tokio::spawn(watch_files(w, config.clone(), config_file, handle.clone(), bus.clone(), opts.clock.clone())));
+            }
+            Err(e) => tracing::warn!("file changes will only be noticed at deadlines: {e}"),
+        }
+        let server = if opts.listen {
+            let (server, listener) = ipc::Server::bind(&opts.paths.socket())?;
+            tasks.push(tokio::spawn(ipc::Server::serve(listener, handle.clone(), store.clone())));
+            Some(server)
+        } else {
+            None
+        };
+        if opts.follow_logind {
+            tasks.push(tokio::spawn(crate::sleep::follow_logind(handle.clone(), opts.clock.clone())));
+        }
+        let (s2, clock, engine) = (store.clone(), opts.clock.clone(), config.engine.clone());
+        tasks.push(tokio::spawn(async move {
+            // Daily retention upkeep, with the retention settings the engine started with.
+            let mut tick = tokio::time::interval(Duration::from_secs(86_400));
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                let _ = s2.prune(clock.now(), engine.history_max_age, engine.history_per_credential);
+            }
+        }));
+        Ok(Engine { handle, store, notifier, notifications, scheduler, tasks, _server: server, _lock: lock, paths: opts.paths })
+    }
+
+    pub fn handle(&self) -> &Handle {
+        &self.handle
+    }
+
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
+
+    pub fn notifier(&self) -> &Notifier {
+        &self.notifier
+    }
+
+    pub fn paths(&self) -> &Paths {
+        &self.paths
+    }
+
+    /// Notifications the policy decided to deliver (already deduplicated).
+    pub fn notifications(&self) -> broadcast::Receiver<Notification> {
+        self.notifications.subscribe()
+    }
+
+    /// Stops everything; waits for the scheduler to finish its last event.
+    pub async fn shutdown(self) {
+        self.handle.shutdown();
+        let _ = self.scheduler.await;
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+fn absolute(p: &std::path::Path) -> PathBuf {
+    std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
+}
+
+fn credential_files(config: &Config) -> BTreeMap<PathBuf, Vec<String>> {
+    let mut m: BTreeMap<PathBuf, Vec<String>> = BTreeMap::new();
+    for c in &config.credentials {
+        match &c.spec {
+            CredentialSpec::X509File(s) => m.entry(absolute(&s.path)).or_default().push(c.name.clone()),
+        }
+    }
+    m
+}
+
+async fn watch_files(
+    mut w: FileWatcher,
+    mut config: Config,
+    config_file: Option<PathBuf>,
+    handle: Handle,
+    bus: EventBus,
+    clock: ClockHandle,
+) {
+    let mut files = credential_files(&config);
+    let watch_set = |files: &BTreeMap<PathBuf, Vec<String>>| -> Vec<PathBuf> {
+        files.keys().cloned().chain(config_file.clone()).collect()
+    };
+    w.set_files(watch_set(&files).iter().map(PathBuf::as_path));
+    while let Some(batch) = w.changed().await {
+        if let Some(cf) = config_file.as_ref().filter(|cf| batch.contains(*cf)) {
+            match config::load(cf) {
+                Ok(new) if new == config => {}
+                Ok(new) => {
+                    config = new.clone();
+                    if handle.apply(new).await.is_err() {
+                        return;
+                    }
+                    files = credential_files(&config);
+                    w.set_files(watch_set(&files).iter().map(PathBuf::as_path));
+                }
+                Err(e) => bus.send(Event {
+                    at: unix_millis(clock.now()),
+                    credential: None,
+                    kind: EventKind::ConfigRejected { message: e.to_string() },
+                }),
+            }
+        }
+        for name in watch::affected(&batch, &files) {
+            handle.reevaluate(Some(name));
+        }
+    }
+}

@@ -1,0 +1,240 @@
+//! Which events deserve a desktop notification, deduplicated and persisted.
+//!
+//! Pure policy lives in [`decide`]: it maps an event to a notification with a
+//! stable dedupe key (credential / what / episode or threshold). The
+//! [`Notifier`] adds memory: a key is delivered once, ever, because sent keys
+//! are stored, so a restart never repeats a notification; and the user can
+//! pause notifications for a while. Delivery (notify-rust, a log line) is the
+//! face's job.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use serde::{Deserialize, Serialize};
+
+use crate::clock::{from_unix_millis, rfc3339, short_duration, unix_millis};
+use crate::events::{Event, EventKind};
+use crate::store::Store;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Urgency {
+    Low,
+    Normal,
+    Critical,
+}
+
+/// Buttons a notification offers where the server supports actions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NotifyAction {
+    RenewNow,
+    Open,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Notification {
+    pub key: String,
+    pub credential: Option<String>,
+    pub title: String,
+    pub body: String,
+    pub urgency: Urgency,
+    pub actions: Vec<NotifyAction>,
+}
+
+const META_PAUSED_UNTIL: &str = "notifications_paused_until";
+
+/// The notification an event deserves, if any.
+pub fn decide(ev: &Event) -> Option<Notification> {
+    let c = ev.credential.clone()?;
+    let t = |ms: i64| rfc3339(from_unix_millis(ms));
+    let n = |key: String, title: String, body: String, urgency: Urgency, actions: Vec<NotifyAction>| Notification {
+        key,
+        credential: Some(c.clone()),
+        title,
+        body,
+        urgency,
+        actions,
+    };
+    use NotifyAction::{Open, RenewNow};
+    Some(match &ev.kind {
+        EventKind::RenewalFailed { message, streak: 1, since, next_retry_at } => n(
+            format!("{c}/failed/{since}"),
+            format!("{c}: renewal failed"),
+            match next_retry_at {
+                Some(at) => format!("{message}\nEvergreen retries at {}.", t(*at)),
+                None => message.clone(),
+            },
+            Urgency::Normal,
+            vec![RenewNow, Open],
+        ),
+        EventKind::RenewalFailed { message, streak: 3, since, .. } => n(
+            format!("{c}/failing3/{since}"),
+            format!("{c}: renewal failed 3 times in a row"),
+            format!("{message}\nEvergreen keeps retrying with backoff; the credential needs attention."),
+            Urgency::Critical,
+            vec![RenewNow, Open],
+        ),
+        EventKind::Recovered { after_failures, since } => n(
+            format!("{c}/recovered/{since}"),
+            format!("{c}: renewed again"),
+            format!("Renewal works again after {after_failures} failed attempt(s)."),
+            Urgency::Low,
+            vec![Open],
+        ),
+        EventKind::ExpiryApproaching { threshold_secs, not_after } => n(
+            format!("{c}/expiry/{threshold_secs}/{not_after}"),
+            format!("{c} expires within {}", short_duration(Duration::from_secs(*threshold_secs))),
+            format!("Valid until {}. Renew it before then.", t(*not_after)),
+            if *threshold_secs <= 3600 { Urgency::Critical } else { Urgency::Normal },
+            vec![RenewNow, Open],
+        ),
+        EventKind::Expired { not_after } => n(
+            format!("{c}/expired/{not_after}"),
+            format!("{c} has expired"),
+            format!("It stopped being valid at {}. Anything that uses it will fail until it is renewed.", t(*not_after)),
+            Urgency::Critical,
+            vec![RenewNow, Open],
+        ),
+        EventKind::Retired { reason } => n(
+            format!("{c}/retired"),
+            format!("{c} was retired"),
+            format!("{reason}\nEvergreen stopped renewing it; it needs a new registration."),
+            Urgency::Critical,
+            vec![Open],
+        ),
+        EventKind::Paused { reason } => n(
+            format!("{c}/paused/{}", ev.at),
+            format!("{c} is paused"),
+            reason.clone(),
+            Urgency::Critical,
+            vec![Open],
+        ),
+        EventKind::NotRenewable { reason } => n(
+            format!("{c}/not_renewable"),
+            format!("{c} can no longer be renewed"),
+            format!("{reason}\nIt will expire; only a new login helps."),
+            Urgency::Normal,
+            vec![Open],
+        ),
+        EventKind::Final { expires_at } => n(
+            format!("{c}/final/{expires_at}"),
+            format!("{c} reached its maximum lifetime"),
+            format!("It will expire for good at {}; only a new login helps.", t(*expires_at)),
+            Urgency::Normal,
+            vec![Open],
+        ),
+        _ => return None,
+    })
+}
+
+/// [`decide`] plus persistent dedupe and a pause switch.
+#[derive(Debug, Clone)]
+pub struct Notifier {
+    store: Arc<Store>,
+}
+
+impl Notifier {
+    pub fn new(store: Arc<Store>) -> Self {
+        Notifier { store }
+    }
+
+    /// The notification to deliver for `ev`, or `None` when it deserves none,
+    /// was delivered before, or notifications are paused.
+    pub fn consider(&self, ev: &Event) -> Option<Notification> {
+        let n = decide(ev)?;
+        if let EventKind::Recovered { since, .. } = &ev.kind {
+            // "Renewed again" only makes sense to someone who was told it failed.
+            let c = ev.credential.as_deref().unwrap_or_default();
+            if !self.store.was_notified(&format!("{c}/failed/{since}")).unwrap_or(false) {
+                return None;
+            }
+        }
+        if self.paused_until().is_some_and(|until| from_unix_millis(ev.at) < until) {
+            return None;
+        }
+        match self.store.mark_notified(&n.key, ev.at) {
+            Ok(true) => Some(n),
+            Ok(false) => None,
+            Err(e) => {
+                tracing::warn!("notification dedupe unavailable ({e}); delivering anyway");
+                Some(n)
+            }
+        }
+    }
+
+    /// Silences notifications until `now + for_`.
+    pub fn pause(&self, now: SystemTime, for_: Duration) -> crate::Result<SystemTime> {
+        let until = now + for_;
+        self.store.set_meta(META_PAUSED_UNTIL, &unix_millis(until).to_string())?;
+        Ok(until)
+    }
+
+    pub fn resume(&self) -> crate::Result<()> {
+        self.store.set_meta(META_PAUSED_UNTIL, "0")
+    }
+
+    pub fn paused_until(&self) -> Option<SystemTime> {
+        let v = self.store.get_meta(META_PAUSED_UNTIL).ok()??;
+        let ms: i64 = v.parse().ok()?;
+        (ms > 0).then(|| from_unix_millis(ms))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(kind: EventKind) -> Event {
+        Event { at: 1_000, credential: Some("web".into()), kind }
+    }
+
+    #[test]
+    fn first_failure_third_failure_recovery_and_expiry_are_notified() {
+        let fail = |streak| ev(EventKind::RenewalFailed { message: "boom".into(), streak, since: 5, next_retry_at: Some(9) });
+        assert_eq!(decide(&fail(1)).unwrap().key, "web/failed/5");
+        assert!(decide(&fail(2)).is_none(), "the second failure is not news");
+        assert_eq!(decide(&fail(3)).unwrap().urgency, Urgency::Critical);
+        assert!(decide(&fail(4)).is_none());
+        assert!(decide(&ev(EventKind::ExpiryApproaching { threshold_secs: 86_400, not_after: 7 })).unwrap().title.contains("1d"));
+        assert!(decide(&ev(EventKind::Observed { not_after: 1, remaining_fraction: 0.5 })).is_none());
+        assert!(decide(&Event { credential: None, ..ev(EventKind::Expired { not_after: 1 }) }).is_none());
+        let body = decide(&fail(1)).unwrap().body;
+        assert!(body.contains("boom") && body.contains("retries at"), "{body}");
+    }
+
+    #[test]
+    fn dedupe_survives_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        let e = ev(EventKind::Expired { not_after: 42 });
+        {
+            let n = Notifier::new(Arc::new(Store::open(&path).unwrap()));
+            assert!(n.consider(&e).is_some());
+            assert!(n.consider(&e).is_none());
+        }
+        let n = Notifier::new(Arc::new(Store::open(&path).unwrap()));
+        assert!(n.consider(&e).is_none(), "a restart must not repeat it");
+        // a new certificate expiring is a new notification
+        assert!(n.consider(&ev(EventKind::Expired { not_after: 43 })).is_some());
+    }
+
+    #[test]
+    fn recovery_is_only_announced_after_an_announced_failure() {
+        let n = Notifier::new(Arc::new(Store::open_in_memory().unwrap()));
+        let rec = ev(EventKind::Recovered { after_failures: 1, since: 5 });
+        assert!(n.consider(&rec).is_none());
+        n.consider(&ev(EventKind::RenewalFailed { message: "x".into(), streak: 1, since: 5, next_retry_at: None })).unwrap();
+        assert!(n.consider(&rec).is_some());
+    }
+
+    #[test]
+    fn pause_silences_until_it_ends() {
+        let n = Notifier::new(Arc::new(Store::open_in_memory().unwrap()));
+        let now = from_unix_millis(1_000);
+        n.pause(now, Duration::from_secs(3600)).unwrap();
+        assert!(n.consider(&ev(EventKind::Expired { not_after: 1 })).is_none());
+        let later = Event { at: 1_000 + 3_600_001, ..ev(EventKind::Expired { not_after: 2 }) };
+        assert!(n.consider(&later).is_some());
+    }
+}
