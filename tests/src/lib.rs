@@ -45,12 +45,19 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<OsStr>,
 {
-    let out = Command::new(evergreen_bin()).args(args).output().expect("the evergreen binary runs");
+    let out = Command::new(evergreen_bin())
+        .args(args)
+        .output()
+        .expect("the evergreen binary runs");
     let run = Run {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     };
-    assert!(!run.stderr.contains("panicked"), "evergreen panicked:\n{}", run.stderr);
+    assert!(
+        !run.stderr.contains("panicked"),
+        "evergreen panicked:\n{}",
+        run.stderr
+    );
     run
 }

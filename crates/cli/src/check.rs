@@ -94,8 +94,14 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<i32> {
     let mut entries: Vec<Entry> = failed;
     for (path, outcome) in check_all(files, now, args.warn) {
         match outcome {
-            Outcome::Cert(c) => entries.push(Entry { path, result: Report::Cert(c) }),
-            Outcome::Failed(reason) => entries.push(Entry { path, result: Report::Failed(reason) }),
+            Outcome::Cert(c) => entries.push(Entry {
+                path,
+                result: Report::Cert(c),
+            }),
+            Outcome::Failed(reason) => entries.push(Entry {
+                path,
+                result: Report::Failed(reason),
+            }),
             Outcome::Skipped => skipped += 1,
         }
     }
@@ -134,12 +140,23 @@ struct Candidate {
 
 impl Candidate {
     fn new(path: PathBuf, named: bool, via_symlink: bool, meta: &fs::Metadata) -> Self {
-        Candidate { path, named, via_symlink, len: meta.len(), id: (meta.dev(), meta.ino()) }
+        Candidate {
+            path,
+            named,
+            via_symlink,
+            len: meta.len(),
+            id: (meta.dev(), meta.ino()),
+        }
     }
 
     /// Lower is the better name for the file (see the module doc).
     fn rank(&self) -> (bool, bool, bool, &Path) {
-        (!self.named, cert_extension(&self.path).is_none(), self.via_symlink, &self.path)
+        (
+            !self.named,
+            cert_extension(&self.path).is_none(),
+            self.via_symlink,
+            &self.path,
+        )
     }
 }
 
@@ -167,7 +184,10 @@ enum Report {
 
 impl Entry {
     fn failed(path: &Path, reason: impl Into<String>) -> Self {
-        Entry { path: path.to_path_buf(), result: Report::Failed(reason.into()) }
+        Entry {
+            path: path.to_path_buf(),
+            result: Report::Failed(reason.into()),
+        }
     }
 }
 
@@ -229,7 +249,10 @@ fn walk(root: &Path, files: &mut Vec<Candidate>, failed: &mut Vec<Entry>) {
         let listing = match fs::read_dir(&dir) {
             Ok(listing) => listing,
             Err(e) => {
-                failed.push(Entry::failed(&dir, format!("cannot list this directory: {}", io_problem(&e))));
+                failed.push(Entry::failed(
+                    &dir,
+                    format!("cannot list this directory: {}", io_problem(&e)),
+                ));
                 continue;
             }
         };
@@ -245,7 +268,9 @@ fn walk(root: &Path, files: &mut Vec<Candidate>, failed: &mut Vec<Entry>) {
                 }
             };
             let path = entry.path();
-            let Ok(kind) = entry.file_type() else { continue };
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
             if kind.is_dir() {
                 dirs.push(path);
                 continue;
@@ -254,9 +279,13 @@ fn walk(root: &Path, files: &mut Vec<Candidate>, failed: &mut Vec<Entry>) {
                 continue; // FIFOs, sockets, devices: reading them could block or never end
             }
             match fs::metadata(&path) {
-                Ok(meta) if meta.is_file() => files.push(Candidate::new(path, false, kind.is_symlink(), &meta)),
+                Ok(meta) if meta.is_file() => {
+                    files.push(Candidate::new(path, false, kind.is_symlink(), &meta))
+                }
                 Ok(_) => {} // a symlinked directory or special file: not followed
-                Err(e) if cert_extension(&path).is_some() => failed.push(Entry::failed(&path, stat_problem(&path, &e))),
+                Err(e) if cert_extension(&path).is_some() => {
+                    failed.push(Entry::failed(&path, stat_problem(&path, &e)))
+                }
                 Err(_) => {}
             }
         }
@@ -272,8 +301,14 @@ fn dedupe(mut files: Vec<Candidate>) -> Vec<Candidate> {
 }
 
 /// Reads and parses every candidate on a pool of scoped threads, one per core.
-fn check_all(files: Vec<Candidate>, now: SystemTime, warn: Option<Duration>) -> Vec<(PathBuf, Outcome)> {
-    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, files.len().max(1));
+fn check_all(
+    files: Vec<Candidate>,
+    now: SystemTime,
+    warn: Option<Duration>,
+) -> Vec<(PathBuf, Outcome)> {
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, files.len().max(1));
     let next = AtomicUsize::new(0);
     let mut outcomes: Vec<(usize, Outcome)> = Vec::with_capacity(files.len());
     std::thread::scope(|scope| {
@@ -296,11 +331,19 @@ fn check_all(files: Vec<Candidate>, now: SystemTime, warn: Option<Duration>) -> 
         for handle in handles {
             // check_file catches parser panics, so a worker only dies on a bug in this
             // module; carry that panic on rather than print a partial report.
-            outcomes.extend(handle.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
+            outcomes.extend(
+                handle
+                    .join()
+                    .unwrap_or_else(|p| std::panic::resume_unwind(p)),
+            );
         }
     });
     outcomes.sort_unstable_by_key(|(i, _)| *i);
-    files.into_iter().zip(outcomes).map(|(file, (_, outcome))| (file.path, outcome)).collect()
+    files
+        .into_iter()
+        .zip(outcomes)
+        .map(|(file, (_, outcome))| (file.path, outcome))
+        .collect()
 }
 
 /// Reads one file and decides whether it is reported (see the module doc).
@@ -312,7 +355,9 @@ fn check_file(c: &Candidate, now: SystemTime, warn: Option<Duration>) -> Outcome
     }
     let bytes = match fs::read(&c.path) {
         Ok(bytes) => bytes,
-        Err(e) if must_report => return Outcome::Failed(format!("cannot read it: {}", io_problem(&e))),
+        Err(e) if must_report => {
+            return Outcome::Failed(format!("cannot read it: {}", io_problem(&e)))
+        }
         Err(_) => return Outcome::Skipped,
     };
     // x509::read_file would read the file again: the bytes are needed here first to
@@ -347,7 +392,11 @@ fn assess(file: CertFile, now: SystemTime, warn: Option<Duration>) -> Checked {
         CertState::Expired
     } else if RenewPolicy::default().is_due(&life, now) {
         CertState::Due
-    } else if warn.is_some_and(|w| life.not_after.duration_since(now).is_ok_and(|left| left <= w)) {
+    } else if warn.is_some_and(|w| {
+        life.not_after
+            .duration_since(now)
+            .is_ok_and(|left| left <= w)
+    }) {
         CertState::Warn
     } else {
         CertState::Ok
@@ -363,11 +412,14 @@ fn assess(file: CertFile, now: SystemTime, warn: Option<Duration>) -> Checked {
 /// The certificate extension of `path`, lower-cased, if it has one.
 fn cert_extension(path: &Path) -> Option<&'static str> {
     let ext = path.extension()?.to_str()?;
-    CERT_EXTENSIONS.into_iter().find(|c| ext.eq_ignore_ascii_case(c))
+    CERT_EXTENSIONS
+        .into_iter()
+        .find(|c| ext.eq_ignore_ascii_case(c))
 }
 
 fn has_certificate_block(bytes: &[u8]) -> bool {
-    contains(bytes, b"-----BEGIN CERTIFICATE-----") || contains(bytes, b"-----BEGIN TRUSTED CERTIFICATE-----")
+    contains(bytes, b"-----BEGIN CERTIFICATE-----")
+        || contains(bytes, b"-----BEGIN TRUSTED CERTIFICATE-----")
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
@@ -480,7 +532,16 @@ fn write_json(out: &mut impl Write, entries: &[Entry]) -> io::Result<()> {
     out.write_all(b"\n")
 }
 
-const HEADERS: [&str; 8] = ["PATH", "SUBJECT", "ISSUER", "CHAIN", "NOT AFTER", "REMAINING", "TIME LEFT", "STATE"];
+const HEADERS: [&str; 8] = [
+    "PATH",
+    "SUBJECT",
+    "ISSUER",
+    "CHAIN",
+    "NOT AFTER",
+    "REMAINING",
+    "TIME LEFT",
+    "STATE",
+];
 /// Columns printed flush right: the numbers.
 const RIGHT_ALIGNED: [bool; 8] = [false, false, false, true, false, true, false, false];
 const SUBJECT_WIDTH: usize = 40;
@@ -522,10 +583,17 @@ fn write_table(
     }
 
     let count = |s: CertState| {
-        entries.iter().filter(|e| matches!(&e.result, Report::Cert(c) if c.state == s)).count()
+        entries
+            .iter()
+            .filter(|e| matches!(&e.result, Report::Cert(c) if c.state == s))
+            .count()
     };
-    let (ok, due, warned, expired) =
-        (count(CertState::Ok), count(CertState::Due), count(CertState::Warn), count(CertState::Expired));
+    let (ok, due, warned, expired) = (
+        count(CertState::Ok),
+        count(CertState::Due),
+        count(CertState::Warn),
+        count(CertState::Expired),
+    );
     if !rows.is_empty() || failures > 0 {
         writeln!(out)?;
     }
@@ -543,13 +611,20 @@ fn write_table(
         if expired > 0 {
             parts.push(format!("{expired} expired"));
         }
-        format!("{}: {}", plural(rows.len(), "certificate", "certificates"), parts.join(", "))
+        format!(
+            "{}: {}",
+            plural(rows.len(), "certificate", "certificates"),
+            parts.join(", ")
+        )
     };
     if failures > 0 {
         summary += &format!("; {} unreadable", plural(failures, "file", "files"));
     }
     if skipped > 0 {
-        summary += &format!(" ({} skipped: not certificates)", plural(skipped, "other file", "other files"));
+        summary += &format!(
+            " ({} skipped: not certificates)",
+            plural(skipped, "other file", "other files")
+        );
     }
     writeln!(out, "{summary}")?;
 
@@ -615,7 +690,9 @@ fn write_row(out: &mut impl Write, cells: &[impl AsRef<str>], widths: &[usize]) 
 /// The last CN of a distinguished name as x509-parser prints it ("C=US, O=X, CN=y").
 /// A CN holding ", CN=" would fool this; it only picks what the table shows.
 fn common_name(dn: &str) -> Option<&str> {
-    dn.rsplit(", ").find_map(|rdn| rdn.strip_prefix("CN=")).filter(|cn| !cn.is_empty())
+    dn.rsplit(", ")
+        .find_map(|rdn| rdn.strip_prefix("CN="))
+        .filter(|cn| !cn.is_empty())
 }
 
 fn truncate(s: &str, max: usize) -> String {

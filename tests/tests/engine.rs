@@ -1,0 +1,303 @@
+//! The headless engine as a user runs it: `evergreen run` in the background,
+//! `evergreen status|renew|history` talking to it over the local socket.
+//!
+//! Each test gets its own config, data and runtime directories. Waiting here
+//! is polling a real process for a bounded time, never a fixed sleep standing
+//! in for a result.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant, SystemTime};
+
+use evergreen_core::pki::Ca;
+use evergreen_tests::{evergreen_bin, Run};
+use serde_json::Value;
+
+struct Env {
+    dir: tempfile::TempDir,
+}
+
+impl Env {
+    fn new() -> Env {
+        let env = Env { dir: tempfile::tempdir().unwrap() };
+        let now = SystemTime::now();
+        let ca = Ca::new("Test CA", now - Duration::from_secs(3600), Duration::from_secs(86_400)).unwrap();
+        ca.save(&env.certs().join("demo-ca.pem"), &env.certs().join("demo-ca.key")).ok();
+        env
+    }
+
+    fn certs(&self) -> PathBuf {
+        let p = self.dir.path().join("certs");
+        std::fs::create_dir_all(&p).unwrap();
+        p
+    }
+
+    fn config(&self) -> PathBuf {
+        self.dir.path().join("config.toml")
+    }
+
+    /// A certificate `aged` into a `lifetime`, issued by the test CA.
+    fn cert(&self, name: &str, aged: Duration, lifetime: Duration) -> PathBuf {
+        let ca = Ca::load(&self.certs().join("demo-ca.pem"), &self.certs().join("demo-ca.key")).unwrap();
+        let issued = ca.issue(name, SystemTime::now() - aged, lifetime).unwrap();
+        let p = self.certs().join(format!("{name}.pem"));
+        std::fs::write(&p, issued.cert_pem).unwrap();
+        p
+    }
+
+    /// A config block for an x509 file renewed by `evergreen demo-renew`.
+    fn renewing(&self, name: &str, lifetime: &str, extra: &str) -> String {
+        format!(
+            "[[credential]]\nname = \"{name}\"\nkind = \"x509_file\"\npath = \"{}\"\nrenew_command = [\"{}\", \"demo-renew\", \"--dir\", \"{}\", \"--name\", \"{name}\", \"--lifetime\", \"{lifetime}\"]\n{extra}\n",
+            self.certs().join(format!("{name}.pem")).display(),
+            evergreen_bin().display(),
+            self.certs().display()
+        )
+    }
+
+    fn write_config(&self, text: &str) {
+        // Replace by rename, as editors do.
+        let tmp = self.dir.path().join(".config.toml.tmp");
+        std::fs::write(&tmp, text).unwrap();
+        std::fs::rename(tmp, self.config()).unwrap();
+    }
+
+    fn cmd(&self) -> Command {
+        let mut c = Command::new(evergreen_bin());
+        c.env("EVERGREEN_CONFIG", self.config())
+            .env("EVERGREEN_DATA_DIR", self.dir.path().join("data"))
+            .env("EVERGREEN_RUNTIME_DIR", self.dir.path().join("run"))
+            .env_remove("EVERGREEN_LOG");
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Run {
+        let out = self.cmd().args(args).output().unwrap();
+        let r = Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        };
+        assert!(!r.stderr.contains("panicked"), "{r:?}");
+        r
+    }
+
+    fn start(&self) -> Daemon {
+        let log = self.dir.path().join(format!("run-{}.log", rand_suffix()));
+        let child = self
+            .cmd()
+            .args(["run", "--json"])
+            .stdout(std::fs::File::create(&log).unwrap())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let d = Daemon { child, log };
+        wait_for("the engine to answer on its socket", Duration::from_secs(20), || self.run(&["status", "--json"]).code != 2);
+        d
+    }
+
+    fn status(&self) -> Vec<Value> {
+        let r = self.run(&["status", "--json"]);
+        serde_json::from_str::<Value>(&r.stdout).unwrap_or_else(|e| panic!("{e}: {r:?}")).as_array().unwrap().clone()
+    }
+
+    fn status_of(&self, name: &str) -> Value {
+        self.status().into_iter().find(|s| s["name"] == name).unwrap_or_else(|| panic!("{name} not in status"))
+    }
+}
+
+fn rand_suffix() -> u32 {
+    std::process::id() ^ SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().subsec_nanos()
+}
+
+struct Daemon {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Daemon {
+    fn events(&self) -> Vec<Value> {
+        std::fs::read_to_string(&self.log).unwrap_or_default().lines().filter_map(|l| serde_json::from_str(l).ok()).collect()
+    }
+
+    fn has_event(&self, pred: impl Fn(&Value) -> bool) -> bool {
+        self.events().iter().any(pred)
+    }
+
+    fn kill9(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
+    fn stop(mut self) -> i32 {
+        Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
+        let start = Instant::now();
+        loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                return s.code().unwrap_or(-1);
+            }
+            assert!(start.elapsed() < Duration::from_secs(20), "engine did not stop on SIGTERM");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn wait_for(what: &str, limit: Duration, mut ok: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !ok() {
+        assert!(start.elapsed() < limit, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn not_after(path: &Path) -> SystemTime {
+    evergreen_core::x509::read_file(path).unwrap().leaf().lifetime.not_after
+}
+
+#[test]
+fn run_status_renew_and_history_through_the_socket() {
+    let env = Env::new();
+    let cert = env.cert("web", Duration::from_secs(60), Duration::from_secs(3600));
+    env.write_config(&env.renewing("web", "2h", ""));
+    let d = env.start();
+    wait_for("web to be observed", Duration::from_secs(10), || env.status_of("web")["state"] == "healthy");
+    let st = env.status_of("web");
+    let frac = st["remaining_fraction"].as_f64().unwrap();
+    assert!(frac > 0.95 && frac < 0.99, "{st}");
+    let before = not_after(&cert);
+
+    let r = env.run(&["renew", "web"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stdout.contains("✓ web: renewed; valid until"), "{r:?}");
+    assert!(not_after(&cert) > before);
+    let st = env.status_of("web");
+    assert_eq!(st["last_result"]["ok"], true, "{st}");
+    assert!(st["remaining_fraction"].as_f64().unwrap() > 0.99);
+
+    let h = env.run(&["history", "web", "--json"]);
+    let h: Value = serde_json::from_str(&h.stdout).unwrap();
+    let renew = h.as_array().unwrap().iter().find(|e| e["action"] == "renew").expect("a renew entry");
+    assert_eq!(renew["outcome"], "success");
+    assert!(renew["new_not_after"].as_i64() > renew["old_not_after"].as_i64());
+    assert!(d.has_event(|e| e["event"] == "renewal_succeeded" && e["credential"] == "web"));
+
+    let r = env.run(&["renew", "nope"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("no credential named \"nope\""), "{r:?}");
+    assert_eq!(d.stop(), 0);
+}
+
+#[test]
+fn a_renew_command_that_changes_nothing_is_a_failure() {
+    let env = Env::new();
+    let cert = env.cert("web", Duration::from_secs(60), Duration::from_secs(3600));
+    env.write_config(&format!(
+        "[[credential]]\nname = \"web\"\nkind = \"x509_file\"\npath = \"{}\"\nrenew_command = [\"true\"]\n",
+        cert.display()
+    ));
+    let d = env.start();
+    let r = env.run(&["renew", "web"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stdout.contains("exited 0 but the certificate did not change"), "{r:?}");
+    let st = env.status_of("web");
+    assert_eq!(st["state"], "failing", "{st}");
+    assert_eq!(st["last_result"]["ok"], false);
+    drop(d);
+}
+
+#[test]
+fn a_second_engine_is_refused_and_status_without_one_says_how_to_start() {
+    let env = Env::new();
+    env.cert("web", Duration::from_secs(60), Duration::from_secs(3600));
+    env.write_config(&env.renewing("web", "1h", ""));
+    let r = env.run(&["status"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("no Evergreen engine is running") && r.stderr.contains("evergreen run"), "{r:?}");
+    let d = env.start();
+    let r = env.run(&["run"]);
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(r.stderr.contains(&format!("pid {}", d.child.id())), "{r:?}");
+    assert!(r.stderr.contains("evergreen.sock"), "{r:?}");
+}
+
+#[test]
+fn kill_9_during_a_renewal_loses_no_history() {
+    let env = Env::new();
+    let cert = env.cert("web", Duration::from_secs(60), Duration::from_secs(3600));
+    // The marker file makes the second renewal hang until the engine is killed.
+    let marker = env.dir.path().join("slow");
+    let block = env.renewing("web", "2h", "").replace(
+        "renew_command = [",
+        &format!("renew_command = [\"/bin/sh\", \"-c\", \"if [ -e {} ]; then sleep 30; fi; exec \\\"$0\\\" \\\"$@\\\"\", ", marker.display()),
+    );
+    env.write_config(&block);
+    let d = env.start();
+    assert_eq!(env.run(&["renew", "web"]).code, 0);
+    let renewed_to = not_after(&cert);
+    std::fs::write(&marker, "").unwrap();
+    let mut slow = env.cmd().args(["renew", "web"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    wait_for("the renewal to start", Duration::from_secs(10), || env.status_of("web")["state"] == "renewing");
+    d.kill9();
+    let _ = slow.wait();
+    std::fs::remove_file(&marker).unwrap();
+
+    // The certificate was never half-written, and the store opens with its history.
+    assert_eq!(not_after(&cert), renewed_to);
+    let d = env.start();
+    let h: Value = serde_json::from_str(&env.run(&["history", "web", "--json"]).stdout).unwrap();
+    assert!(
+        h.as_array().unwrap().iter().any(|e| e["action"] == "renew" && e["outcome"] == "success"),
+        "history before the crash is intact: {h}"
+    );
+    assert_eq!(env.status_of("web")["last_result"]["ok"], true, "the last result survives a restart");
+    drop(d);
+}
+
+#[test]
+fn config_edits_apply_live_and_a_broken_edit_keeps_the_last_good_config() {
+    let env = Env::new();
+    env.cert("web", Duration::from_secs(60), Duration::from_secs(3600));
+    env.cert("api", Duration::from_secs(60), Duration::from_secs(3600));
+    env.write_config(&env.renewing("web", "1h", ""));
+    let d = env.start();
+    assert_eq!(env.status().len(), 1);
+
+    env.write_config(&format!("{}{}", env.renewing("web", "1h", ""), env.renewing("api", "1h", "")));
+    wait_for("api to be added", Duration::from_secs(10), || env.status().len() == 2);
+
+    // A typo: the whole edit is rejected, nothing is dropped.
+    env.write_config(&format!("{}{}", env.renewing("web", "1h", "renew_at_fracton = 0.5"), env.renewing("api", "1h", "")));
+    wait_for("the rejection", Duration::from_secs(10), || d.has_event(|e| e["event"] == "config_rejected"));
+    let rejected = d.events().into_iter().find(|e| e["event"] == "config_rejected").unwrap();
+    let msg = rejected["message"].as_str().unwrap();
+    assert!(msg.contains("unknown field `renew_at_fracton`") && msg.contains("config.toml:"), "{msg}");
+    let names: Vec<String> = env.status().iter().map(|s| s["name"].as_str().unwrap().to_string()).collect();
+    assert_eq!(names, vec!["api", "web"]);
+    assert!(env.run(&["renew", "api"]).code == 0, "the engine still works after a rejected edit");
+
+    let r = env.run(&["config", "check"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("renew_at_fracton"), "{r:?}");
+    drop(d);
+}
+
+#[test]
+fn an_external_renewal_is_noticed_through_the_file_watch() {
+    let env = Env::new();
+    let cert = env.cert("web", Duration::from_secs(60), Duration::from_secs(3600));
+    env.write_config(&format!("[[credential]]\nname = \"web\"\nkind = \"x509_file\"\npath = \"{}\"\n", cert.display()));
+    let d = env.start();
+    let first = env.status_of("web")["not_after"].as_i64().unwrap();
+    // Someone renews it by hand (written elsewhere, renamed into place).
+    let fresh = env.cert("web-new", Duration::ZERO, Duration::from_secs(7200));
+    std::fs::rename(fresh, &cert).unwrap();
+    wait_for("the new certificate to be seen", Duration::from_secs(10), || env.status_of("web")["not_after"].as_i64().unwrap() > first);
+    assert!(d.has_event(|e| e["event"] == "observed"));
+}
