@@ -108,11 +108,23 @@ pub fn short_duration(d: Duration) -> String {
     let s = d.as_secs();
     let (days, hours, mins, secs) = (s / 86_400, (s % 86_400) / 3600, (s % 3600) / 60, s % 60);
     if days > 0 {
-        if hours > 0 { format!("{days}d {hours}h") } else { format!("{days}d") }
+        if hours > 0 {
+            format!("{days}d {hours}h")
+        } else {
+            format!("{days}d")
+        }
     } else if hours > 0 {
-        if mins > 0 { format!("{hours}h {mins}m") } else { format!("{hours}h") }
+        if mins > 0 {
+            format!("{hours}h {mins}m")
+        } else {
+            format!("{hours}h")
+        }
     } else if mins > 0 {
-        if secs > 0 { format!("{mins}m {secs}s") } else { format!("{mins}m") }
+        if secs > 0 {
+            format!("{mins}m {secs}s")
+        } else {
+            format!("{mins}m")
+        }
     } else {
         format!("{secs}s")
     }

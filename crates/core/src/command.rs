@@ -77,7 +77,11 @@ pub async fn run(spec: &CommandSpec, name: &str, cert_path: &Path, timeout: Dura
         Ok((status, buf)) => {
             let tail = tail_text(&buf);
             match status {
-                Ok(s) if s.success() => CommandOutcome { success: true, summary: "exited 0".into(), stderr_tail: tail },
+                Ok(s) if s.success() => CommandOutcome {
+                    success: true,
+                    summary: "exited 0".into(),
+                    stderr_tail: tail,
+                },
                 Ok(s) => CommandOutcome {
                     success: false,
                     summary: match s.code() {
@@ -86,7 +90,11 @@ pub async fn run(spec: &CommandSpec, name: &str, cert_path: &Path, timeout: Dura
                     },
                     stderr_tail: tail,
                 },
-                Err(e) => CommandOutcome { success: false, summary: format!("waiting for `{program}` failed: {e}"), stderr_tail: tail },
+                Err(e) => CommandOutcome {
+                    success: false,
+                    summary: format!("waiting for `{program}` failed: {e}"),
+                    stderr_tail: tail,
+                },
             }
         }
         Err(_) => {
@@ -120,7 +128,13 @@ mod tests {
     #[tokio::test]
     async fn success_failure_env_and_stderr_tail() {
         let p = Path::new("/tmp/x.pem");
-        let ok = run(&sh("test \"$EVERGREEN_CREDENTIAL\" = web && test \"$EVERGREEN_CERT_PATH\" = /tmp/x.pem"), "web", p, Duration::from_secs(10)).await;
+        let ok = run(
+            &sh("test \"$EVERGREEN_CREDENTIAL\" = web && test \"$EVERGREEN_CERT_PATH\" = /tmp/x.pem"),
+            "web",
+            p,
+            Duration::from_secs(10),
+        )
+        .await;
         assert!(ok.success, "{ok:?}");
         let bad = run(&sh("echo boom >&2; exit 3"), "web", p, Duration::from_secs(10)).await;
         assert!(!bad.success);
@@ -130,7 +144,13 @@ mod tests {
 
     #[tokio::test]
     async fn stderr_keeps_only_the_tail() {
-        let out = run(&sh("i=0; while [ $i -lt 2000 ]; do echo line$i >&2; i=$((i+1)); done; exit 1"), "x", Path::new("/x"), Duration::from_secs(20)).await;
+        let out = run(
+            &sh("i=0; while [ $i -lt 2000 ]; do echo line$i >&2; i=$((i+1)); done; exit 1"),
+            "x",
+            Path::new("/x"),
+            Duration::from_secs(20),
+        )
+        .await;
         let tail = out.stderr_tail.unwrap();
         assert!(tail.len() <= STDERR_TAIL_BYTES);
         assert!(tail.ends_with("line1999"), "{tail}");
@@ -139,9 +159,24 @@ mod tests {
     // Paused time: the runtime jumps straight to the timeout instead of waiting it out.
     #[tokio::test(start_paused = true)]
     async fn missing_program_and_timeout_are_named() {
-        let out = run(&CommandSpec::Argv(vec!["evergreen-no-such-program".into()]), "x", Path::new("/x"), Duration::from_secs(5)).await;
-        assert!(!out.success && out.summary.contains("evergreen-no-such-program") && out.summary.contains("PATH"), "{out:?}");
-        let out = run(&CommandSpec::Argv(vec!["sleep".into(), "30".into()]), "x", Path::new("/x"), Duration::from_secs(120)).await;
+        let out = run(
+            &CommandSpec::Argv(vec!["evergreen-no-such-program".into()]),
+            "x",
+            Path::new("/x"),
+            Duration::from_secs(5),
+        )
+        .await;
+        assert!(
+            !out.success && out.summary.contains("evergreen-no-such-program") && out.summary.contains("PATH"),
+            "{out:?}"
+        );
+        let out = run(
+            &CommandSpec::Argv(vec!["sleep".into(), "30".into()]),
+            "x",
+            Path::new("/x"),
+            Duration::from_secs(120),
+        )
+        .await;
         assert!(!out.success && out.summary.contains("timed out"), "{out:?}");
     }
 }

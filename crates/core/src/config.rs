@@ -171,11 +171,18 @@ pub struct Problem {
     pub message: String,
 }
 
+/// A problem placed in the file: 1-based line and column, and the line's text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Located {
+    at: Option<(usize, usize, String)>,
+    message: String,
+}
+
 /// Every problem found in one file, rendered with file, line and column.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigErrors {
-    pub file: PathBuf,
-    pub problems: Vec<(Option<(usize, usize)>, String, Option<String>)>,
+struct ConfigErrors {
+    file: PathBuf,
+    problems: Vec<Located>,
 }
 
 impl std::fmt::Display for ConfigErrors {
@@ -188,12 +195,12 @@ impl std::fmt::Display for ConfigErrors {
             n,
             if n == 1 { "" } else { "s" }
         )?;
-        for (loc, msg, line) in &self.problems {
-            match loc {
-                Some((l, c)) => write!(f, "\n  {}:{l}:{c}: {msg}", self.file.display())?,
-                None => write!(f, "\n  {}: {msg}", self.file.display())?,
+        for Located { at, message } in &self.problems {
+            match at {
+                Some((l, c, _)) => write!(f, "\n  {}:{l}:{c}: {message}", self.file.display())?,
+                None => write!(f, "\n  {}: {message}", self.file.display())?,
             }
-            if let (Some(text), Some((l, c))) = (line, loc) {
+            if let Some((l, c, text)) = at {
                 let gutter = l.to_string().len();
                 write!(f, "\n   {l} | {text}\n   {:gutter$} | {:>col$}", "", "^", col = c)?;
             }
@@ -215,15 +222,18 @@ fn locate(src: &str, offset: usize) -> (usize, usize, String) {
 fn render(file: &Path, src: &str, problems: Vec<Problem>) -> Error {
     let problems = problems
         .into_iter()
-        .map(|p| match p.span {
-            Some(s) => {
-                let (l, c, text) = locate(src, s.start);
-                (Some((l, c)), p.message, Some(text))
-            }
-            None => (None, p.message, None),
+        .map(|p| Located {
+            at: p.span.map(|s| locate(src, s.start)),
+            message: p.message,
         })
         .collect();
-    Error::Config(ConfigErrors { file: file.to_path_buf(), problems }.to_string())
+    Error::Config(
+        ConfigErrors {
+            file: file.to_path_buf(),
+            problems,
+        }
+        .to_string(),
+    )
 }
 
 /// Reads and validates the config file at `path`.
@@ -246,10 +256,20 @@ pub fn parse(src: &str, file: &Path) -> Result<Config> {
     let raw: RawConfig = toml::from_str(src).map_err(|e| {
         let msg = e.message().trim_end().to_string();
         let msg = friendlier_serde_message(&msg);
-        render(file, src, vec![Problem { span: e.span(), message: msg }])
+        render(
+            file,
+            src,
+            vec![Problem {
+                span: e.span(),
+                message: msg,
+            }],
+        )
     })?;
     let base = file.parent().map(Path::to_path_buf).unwrap_or_default();
-    let mut v = Validator { problems: Vec::new(), base };
+    let mut v = Validator {
+        problems: Vec::new(),
+        base,
+    };
     let cfg = v.config(raw);
     if v.problems.is_empty() {
         Ok(cfg)
@@ -296,7 +316,10 @@ impl Validator {
                 if seen.contains_key(&cfg.name) {
                     self.err(
                         Some(span),
-                        format!("duplicate credential name {:?}; every credential needs its own name", cfg.name),
+                        format!(
+                            "duplicate credential name {:?}; every credential needs its own name",
+                            cfg.name
+                        ),
                     );
                     continue;
                 }
@@ -325,7 +348,10 @@ impl Validator {
         }
         if let Some(days) = raw.history_days {
             if *days.get_ref() < 1 {
-                self.err(Some(days.span()), format!("[engine] history_days = {} must be at least 1", days.get_ref()));
+                self.err(
+                    Some(days.span()),
+                    format!("[engine] history_days = {} must be at least 1", days.get_ref()),
+                );
             } else {
                 e.history_max_age = Duration::from_secs(*days.get_ref() as u64 * 86_400);
             }
@@ -373,13 +399,19 @@ impl Validator {
         match humantime::parse_duration(s.get_ref().trim()) {
             Ok(d) if !d.is_zero() => Some(d),
             Ok(_) => {
-                self.err(Some(s.span()), format!("{what} = {:?} must be longer than zero", s.get_ref()));
+                self.err(
+                    Some(s.span()),
+                    format!("{what} = {:?} must be longer than zero", s.get_ref()),
+                );
                 None
             }
             Err(e) => {
                 self.err(
                     Some(s.span()),
-                    format!("{what} = {:?} is not a duration ({e}); write it like \"72h\", \"30m\" or \"7d\"", s.get_ref()),
+                    format!(
+                        "{what} = {:?} is not a duration ({e}); write it like \"72h\", \"30m\" or \"7d\"",
+                        s.get_ref()
+                    ),
                 );
                 None
             }
@@ -434,12 +466,18 @@ impl Validator {
     fn credential(&mut self, raw: RawCredential, span: Range<usize>) -> Option<CredentialConfig> {
         let before = self.problems.len();
         let Some(name) = raw.name else {
-            self.err(Some(span), "a [[credential]] has no `name`; add e.g. name = \"web\"".into());
+            self.err(
+                Some(span),
+                "a [[credential]] has no `name`; add e.g. name = \"web\"".into(),
+            );
             return None;
         };
         let name_ok = !name.get_ref().is_empty()
             && name.get_ref().len() <= 64
-            && name.get_ref().chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+            && name
+                .get_ref()
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
         if !name_ok {
             self.err(
                 Some(name.span()),
@@ -451,12 +489,18 @@ impl Validator {
         }
         let who = format!("credential {:?}", name.get_ref());
         let Some(kind) = raw.kind else {
-            self.err(Some(span), format!("{who} has no `kind`; use one of: {}", KINDS.join(", ")));
+            self.err(
+                Some(span),
+                format!("{who} has no `kind`; use one of: {}", KINDS.join(", ")),
+            );
             return None;
         };
         let policy = match (raw.renew_at_fraction, raw.renew_before) {
             (Some(_), Some(b)) => {
-                self.err(Some(b.span()), format!("{who}: set either renew_at_fraction or renew_before, not both"));
+                self.err(
+                    Some(b.span()),
+                    format!("{who}: set either renew_at_fraction or renew_before, not both"),
+                );
                 RenewPolicy::default()
             }
             (Some(f), None) => {
@@ -484,21 +528,34 @@ impl Validator {
                 let path = match raw.path {
                     Some(p) if !p.get_ref().trim().is_empty() => self.path(p.get_ref()),
                     Some(p) => {
-                        self.err(Some(p.span()), format!("{who}: path is empty; give the certificate file's path"));
+                        self.err(
+                            Some(p.span()),
+                            format!("{who}: path is empty; give the certificate file's path"),
+                        );
                         PathBuf::new()
                     }
                     None => {
-                        self.err(Some(span.clone()), format!("{who}: kind x509_file needs `path`, the certificate file to watch"));
+                        self.err(
+                            Some(span.clone()),
+                            format!("{who}: kind x509_file needs `path`, the certificate file to watch"),
+                        );
                         PathBuf::new()
                     }
                 };
                 let renew_command = self.command(&who, "renew_command", raw.renew_command, shell);
                 let reload_command = self.command(&who, "reload_command", raw.reload_command, shell);
                 let command_timeout = match raw.command_timeout {
-                    Some(t) => self.duration(&format!("{who}: command_timeout"), &t).unwrap_or(DEFAULT_COMMAND_TIMEOUT),
+                    Some(t) => self
+                        .duration(&format!("{who}: command_timeout"), &t)
+                        .unwrap_or(DEFAULT_COMMAND_TIMEOUT),
                     None => DEFAULT_COMMAND_TIMEOUT,
                 };
-                CredentialSpec::X509File(X509FileSpec { path, renew_command, reload_command, command_timeout })
+                CredentialSpec::X509File(X509FileSpec {
+                    path,
+                    renew_command,
+                    reload_command,
+                    command_timeout,
+                })
             }
             other => {
                 let hint = KINDS
@@ -568,7 +625,10 @@ enabled = false
     fn a_good_config_parses_completely() {
         let c = parse(GOOD, file()).unwrap();
         assert_eq!(c.engine.jitter, 0.05);
-        assert_eq!(c.engine.notify_before, vec![Duration::from_secs(7 * 86_400), Duration::from_secs(86_400)]);
+        assert_eq!(
+            c.engine.notify_before,
+            vec![Duration::from_secs(7 * 86_400), Duration::from_secs(86_400)]
+        );
         assert_eq!(c.credentials.len(), 2);
         let web = &c.credentials[0];
         assert_eq!(web.policy, RenewPolicy::Fraction(0.25));
@@ -592,8 +652,13 @@ enabled = false
     #[test]
     fn fraction_out_of_range_names_value_line_and_column() {
         for bad in ["1.5", "0.0", "1.0", "-0.2"] {
-            let e = err(&format!("[[credential]]\nname = \"web\"\nkind = \"x509_file\"\npath = \"/c.pem\"\nrenew_at_fraction = {bad}\n"));
-            assert!(e.contains(&format!("renew_at_fraction = {}", bad.parse::<f64>().unwrap())), "{e}");
+            let e = err(&format!(
+                "[[credential]]\nname = \"web\"\nkind = \"x509_file\"\npath = \"/c.pem\"\nrenew_at_fraction = {bad}\n"
+            ));
+            assert!(
+                e.contains(&format!("renew_at_fraction = {}", bad.parse::<f64>().unwrap())),
+                "{e}"
+            );
             assert!(e.contains("strictly between 0 and 1"), "{e}");
             assert!(e.contains("config.toml:5:21"), "{e}");
             assert!(e.contains("credential \"web\""), "{e}");
@@ -602,7 +667,8 @@ enabled = false
 
     #[test]
     fn unknown_fields_are_rejected_with_their_location() {
-        let e = err("[[credential]]\nname = \"web\"\nkind = \"x509_file\"\npath = \"/c.pem\"\nrenew_at_fracton = 0.3\n");
+        let e =
+            err("[[credential]]\nname = \"web\"\nkind = \"x509_file\"\npath = \"/c.pem\"\nrenew_at_fracton = 0.3\n");
         assert!(e.contains("unknown field `renew_at_fracton`"), "{e}");
         assert!(e.contains(":5:1"), "{e}");
         let e = err("[engine]\njiter = 0.1\n");
@@ -648,7 +714,12 @@ enabled = false
 
     #[test]
     fn missing_file_says_how_to_start() {
-        let e = load(Path::new("/nonexistent/evergreen/config.toml")).unwrap_err().to_string();
-        assert!(e.contains("does not exist") && e.contains("docs/configuration.md"), "{e}");
+        let e = load(Path::new("/nonexistent/evergreen/config.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("does not exist") && e.contains("docs/configuration.md"),
+            "{e}"
+        );
     }
 }

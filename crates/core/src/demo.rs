@@ -16,7 +16,8 @@ use crate::pki::Ca;
 use crate::policy::RenewPolicy;
 
 /// Printed wherever the demo runs, so nobody mistakes it for their own credentials.
-pub const BANNER: &str = "DEMO MODE: no config file found, so Evergreen is keeping a few short-lived demo certificates alive. \
+pub const BANNER: &str =
+    "DEMO MODE: no config file found, so Evergreen is keeping a few short-lived demo certificates alive. \
 Nothing here touches your real credentials. Create a config (`evergreen config path` shows where) to manage your own.";
 
 struct DemoCert {
@@ -29,10 +30,34 @@ struct DemoCert {
 }
 
 const CERTS: &[DemoCert] = &[
-    DemoCert { name: "demo-web", lifetime: Duration::from_secs(90), aged: Duration::from_secs(45), renews: true, flaky: false },
-    DemoCert { name: "demo-api", lifetime: Duration::from_secs(180), aged: Duration::from_secs(60), renews: true, flaky: false },
-    DemoCert { name: "demo-flaky", lifetime: Duration::from_secs(120), aged: Duration::from_secs(60), renews: true, flaky: true },
-    DemoCert { name: "demo-watched", lifetime: Duration::from_secs(30 * 86_400), aged: Duration::from_secs(25 * 86_400), renews: false, flaky: false },
+    DemoCert {
+        name: "demo-web",
+        lifetime: Duration::from_secs(90),
+        aged: Duration::from_secs(45),
+        renews: true,
+        flaky: false,
+    },
+    DemoCert {
+        name: "demo-api",
+        lifetime: Duration::from_secs(180),
+        aged: Duration::from_secs(60),
+        renews: true,
+        flaky: false,
+    },
+    DemoCert {
+        name: "demo-flaky",
+        lifetime: Duration::from_secs(120),
+        aged: Duration::from_secs(60),
+        renews: true,
+        flaky: true,
+    },
+    DemoCert {
+        name: "demo-watched",
+        lifetime: Duration::from_secs(30 * 86_400),
+        aged: Duration::from_secs(25 * 86_400),
+        renews: false,
+        flaky: false,
+    },
 ];
 
 fn ca_paths(dir: &Path) -> (PathBuf, PathBuf) {
@@ -42,7 +67,11 @@ fn ca_paths(dir: &Path) -> (PathBuf, PathBuf) {
 /// Creates the demo directory's CA and certificates; returns the config that keeps them alive.
 pub fn prepare(dir: &Path, evergreen_exe: &Path, now: SystemTime) -> Result<Config> {
     ensure_private_dir(dir)?;
-    let ca = Ca::new("Evergreen Demo CA", now - Duration::from_secs(86_400 * 30), Duration::from_secs(86_400 * 365))?;
+    let ca = Ca::new(
+        "Evergreen Demo CA",
+        now - Duration::from_secs(86_400 * 30),
+        Duration::from_secs(86_400 * 365),
+    )?;
     let (cp, kp) = ca_paths(dir);
     ca.save(&cp, &kp)?;
     let mut credentials = Vec::new();
@@ -87,8 +116,16 @@ pub fn prepare(dir: &Path, evergreen_exe: &Path, now: SystemTime) -> Result<Conf
 
 fn write_pair(ca: &Ca, dir: &Path, name: &str, not_before: SystemTime, lifetime: Duration) -> Result<()> {
     let issued = ca.issue(&format!("{name}.demo.evergreen.invalid"), not_before, lifetime)?;
-    atomic_write(&dir.join(format!("{name}.key")), issued.key_pem.as_bytes(), SECRET_FILE_MODE)?;
-    atomic_write(&dir.join(format!("{name}.pem")), issued.cert_pem.as_bytes(), PUBLIC_FILE_MODE)
+    atomic_write(
+        &dir.join(format!("{name}.key")),
+        issued.key_pem.as_bytes(),
+        SECRET_FILE_MODE,
+    )?;
+    atomic_write(
+        &dir.join(format!("{name}.pem")),
+        issued.cert_pem.as_bytes(),
+        PUBLIC_FILE_MODE,
+    )
 }
 
 /// What `evergreen demo-renew` does: re-issue one demo certificate. With
@@ -96,7 +133,11 @@ fn write_pair(ca: &Ca, dir: &Path, name: &str, not_before: SystemTime, lifetime:
 pub fn reissue(dir: &Path, name: &str, lifetime: Duration, flaky: bool, now: SystemTime) -> Result<()> {
     if flaky {
         let counter = dir.join(format!(".{name}.attempts"));
-        let n: u64 = std::fs::read_to_string(&counter).ok().and_then(|s| s.trim().parse().ok()).unwrap_or(0) + 1;
+        let n: u64 = std::fs::read_to_string(&counter)
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(0)
+            + 1;
         atomic_write(&counter, n.to_string().as_bytes(), PUBLIC_FILE_MODE)?;
         if n % 2 == 1 {
             return Err(Error::Ipc(format!(

@@ -113,19 +113,33 @@ impl Engine {
         match FileWatcher::new() {
             Ok(w) => {
                 let config_file = watch_config.then(|| absolute(&opts.paths.config_file));
-                tasks.push(tokio::spawn(watch_files(w, config.clone(), config_file, handle.clone(), bus.clone(), opts.clock.clone())));
+                tasks.push(tokio::spawn(watch_files(
+                    w,
+                    config.clone(),
+                    config_file,
+                    handle.clone(),
+                    bus.clone(),
+                    opts.clock.clone(),
+                )));
             }
             Err(e) => tracing::warn!("file changes will only be noticed at deadlines: {e}"),
         }
         let server = if opts.listen {
             let (server, listener) = ipc::Server::bind(&opts.paths.socket())?;
-            tasks.push(tokio::spawn(ipc::Server::serve(listener, handle.clone(), store.clone())));
+            tasks.push(tokio::spawn(ipc::Server::serve(
+                listener,
+                handle.clone(),
+                store.clone(),
+            )));
             Some(server)
         } else {
             None
         };
         if opts.follow_logind {
-            tasks.push(tokio::spawn(crate::sleep::follow_logind(handle.clone(), opts.clock.clone())));
+            tasks.push(tokio::spawn(crate::sleep::follow_logind(
+                handle.clone(),
+                opts.clock.clone(),
+            )));
         }
         let (s2, clock, engine) = (store.clone(), opts.clock.clone(), config.engine.clone());
         tasks.push(tokio::spawn(async move {
@@ -137,7 +151,17 @@ impl Engine {
                 let _ = s2.prune(clock.now(), engine.history_max_age, engine.history_per_credential);
             }
         }));
-        Ok(Engine { handle, store, notifier, notifications, scheduler, tasks, _server: server, _lock: lock, paths: opts.paths })
+        Ok(Engine {
+            handle,
+            store,
+            notifier,
+            notifications,
+            scheduler,
+            tasks,
+            _server: server,
+            _lock: lock,
+            paths: opts.paths,
+        })
     }
 
     pub fn handle(&self) -> &Handle {

@@ -55,10 +55,17 @@ pub enum Error {
 
 impl Error {
     pub(crate) fn io(action: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Error::Io { action, path: path.into(), source }
+        Error::Io {
+            action,
+            path: path.into(),
+            source,
+        }
     }
 
     pub(crate) fn cert(path: impl Into<PathBuf>, reason: impl Into<String>) -> Self {
-        Error::Certificate { path: path.into(), reason: reason.into() }
+        Error::Certificate {
+            path: path.into(),
+            reason: reason.into(),
+        }
     }
 }

@@ -22,32 +22,79 @@ pub struct Event {
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum EventKind {
     /// The engine started with these credentials.
-    Started { credentials: usize },
+    Started {
+        credentials: usize,
+    },
     /// The credential was (re)read and its lifetime is known.
-    Observed { not_after: i64, remaining_fraction: f64 },
+    Observed {
+        not_after: i64,
+        remaining_fraction: f64,
+    },
     /// The credential could not be read.
-    ReadFailed { message: String },
-    StateChanged { from: String, to: String },
-    RenewalStarted { manual: bool },
-    RenewalSucceeded { old_not_after: Option<i64>, new_not_after: i64, duration_ms: u64, message: String },
+    ReadFailed {
+        message: String,
+    },
+    StateChanged {
+        from: String,
+        to: String,
+    },
+    RenewalStarted {
+        manual: bool,
+    },
+    RenewalSucceeded {
+        old_not_after: Option<i64>,
+        new_not_after: i64,
+        duration_ms: u64,
+        message: String,
+    },
     /// `since` is when the current failure streak began (stable per episode).
-    RenewalFailed { message: String, streak: u32, since: i64, next_retry_at: Option<i64> },
+    RenewalFailed {
+        message: String,
+        streak: u32,
+        since: i64,
+        next_retry_at: Option<i64>,
+    },
     /// Renewals work again after a failure streak that began at `since`.
-    Recovered { after_failures: u32, since: i64 },
+    Recovered {
+        after_failures: u32,
+        since: i64,
+    },
     /// Less than `threshold_secs` of validity is left.
-    ExpiryApproaching { threshold_secs: u64, not_after: i64 },
-    Expired { not_after: i64 },
-    Retired { reason: String },
-    Paused { reason: String },
-    NotRenewable { reason: String },
-    Final { expires_at: i64 },
+    ExpiryApproaching {
+        threshold_secs: u64,
+        not_after: i64,
+    },
+    Expired {
+        not_after: i64,
+    },
+    Retired {
+        reason: String,
+    },
+    Paused {
+        reason: String,
+    },
+    NotRenewable {
+        reason: String,
+    },
+    Final {
+        expires_at: i64,
+    },
     CredentialAdded,
     CredentialRemoved,
-    ConfigReloaded { added: usize, removed: usize, changed: usize },
+    ConfigReloaded {
+        added: usize,
+        removed: usize,
+        changed: usize,
+    },
     /// A config edit was rejected; the previous config keeps running.
-    ConfigRejected { message: String },
+    ConfigRejected {
+        message: String,
+    },
     /// The machine woke up (or the wall clock jumped) and everything was re-checked.
-    Resumed { slept_secs: u64, source: String },
+    Resumed {
+        slept_secs: u64,
+        source: String,
+    },
     Stopped,
 }
 
@@ -88,22 +135,40 @@ impl std::fmt::Display for Event {
         }
         match &self.kind {
             EventKind::Started { credentials } => write!(f, "engine started with {credentials} credential(s)"),
-            EventKind::Observed { not_after, remaining_fraction } => {
-                write!(f, "valid until {} ({:.0} % left)", t(*not_after), remaining_fraction * 100.0)
+            EventKind::Observed {
+                not_after,
+                remaining_fraction,
+            } => {
+                write!(
+                    f,
+                    "valid until {} ({:.0} % left)",
+                    t(*not_after),
+                    remaining_fraction * 100.0
+                )
             }
             EventKind::ReadFailed { message } => write!(f, "cannot read: {message}"),
             EventKind::StateChanged { from, to } => write!(f, "{from} → {to}"),
             EventKind::RenewalStarted { manual } => {
                 write!(f, "renewing{}", if *manual { " (requested)" } else { "" })
             }
-            EventKind::RenewalSucceeded { new_not_after, duration_ms, message, .. } => {
+            EventKind::RenewalSucceeded {
+                new_not_after,
+                duration_ms,
+                message,
+                ..
+            } => {
                 write!(f, "renewed in {duration_ms} ms, now valid until {}", t(*new_not_after))?;
                 if !message.is_empty() {
                     write!(f, " ({message})")?;
                 }
                 Ok(())
             }
-            EventKind::RenewalFailed { message, streak, next_retry_at, .. } => {
+            EventKind::RenewalFailed {
+                message,
+                streak,
+                next_retry_at,
+                ..
+            } => {
                 write!(f, "renewal failed ({streak} in a row): {message}")?;
                 if let Some(n) = next_retry_at {
                     write!(f, "; retrying at {}", t(*n))?;
@@ -113,7 +178,10 @@ impl std::fmt::Display for Event {
             EventKind::Recovered { after_failures, .. } => {
                 write!(f, "recovered after {after_failures} failed attempt(s)")
             }
-            EventKind::ExpiryApproaching { threshold_secs, not_after } => write!(
+            EventKind::ExpiryApproaching {
+                threshold_secs,
+                not_after,
+            } => write!(
                 f,
                 "expires within {} (at {})",
                 short_duration(std::time::Duration::from_secs(*threshold_secs)),
@@ -124,12 +192,23 @@ impl std::fmt::Display for Event {
             EventKind::Paused { reason } => write!(f, "paused: {reason}"),
             EventKind::NotRenewable { reason } => write!(f, "not renewable: {reason}"),
             EventKind::Final { expires_at } => {
-                write!(f, "final: expires for good at {}; only a new login helps", t(*expires_at))
+                write!(
+                    f,
+                    "final: expires for good at {}; only a new login helps",
+                    t(*expires_at)
+                )
             }
             EventKind::CredentialAdded => write!(f, "added"),
             EventKind::CredentialRemoved => write!(f, "removed"),
-            EventKind::ConfigReloaded { added, removed, changed } => {
-                write!(f, "config reloaded: {added} added, {removed} removed, {changed} changed")
+            EventKind::ConfigReloaded {
+                added,
+                removed,
+                changed,
+            } => {
+                write!(
+                    f,
+                    "config reloaded: {added} added, {removed} removed, {changed} changed"
+                )
             }
             EventKind::ConfigRejected { message } => {
                 write!(f, "config edit rejected, still running the previous config:\n{message}")
@@ -158,7 +237,9 @@ impl Default for EventBus {
 
 impl EventBus {
     pub fn new(capacity: usize) -> Self {
-        EventBus { tx: broadcast::channel(capacity).0 }
+        EventBus {
+            tx: broadcast::channel(capacity).0,
+        }
     }
 
     pub fn send(&self, e: Event) {

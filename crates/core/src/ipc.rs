@@ -58,12 +58,19 @@ impl Server {
         let listener = UnixListener::bind(path).map_err(|e| Error::io("listen on", path, e))?;
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
             .map_err(|e| Error::io("set permissions on", path, e))?;
-        Ok((Server { path: path.to_path_buf() }, listener))
+        Ok((
+            Server {
+                path: path.to_path_buf(),
+            },
+            listener,
+        ))
     }
 
     pub async fn serve(listener: UnixListener, handle: Handle, store: std::sync::Arc<Store>) {
         loop {
-            let Ok((stream, _)) = listener.accept().await else { continue };
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
             let (handle, store) = (handle.clone(), store.clone());
             tokio::spawn(async move {
                 if let Err(e) = connection(stream, handle, store).await {
@@ -85,14 +92,19 @@ async fn connection(stream: UnixStream, handle: Handle, store: std::sync::Arc<St
     let mut lines = BufReader::new(r.take(MAX_REQUEST as u64 * 16)).lines();
     while let Some(line) = lines.next_line().await? {
         let reply = if line.len() > MAX_REQUEST {
-            Reply::Error { message: "request too long".into() }
+            Reply::Error {
+                message: "request too long".into(),
+            }
         } else {
             match serde_json::from_str::<Request>(&line) {
                 Ok(req) => answer(req, &handle, &store).await,
-                Err(e) => Reply::Error { message: format!("malformed request: {e}") },
+                Err(e) => Reply::Error {
+                    message: format!("malformed request: {e}"),
+                },
             }
         };
-        let mut out = serde_json::to_vec(&reply).unwrap_or_else(|_| b"{\"reply\":\"error\",\"message\":\"encoding failed\"}".to_vec());
+        let mut out = serde_json::to_vec(&reply)
+            .unwrap_or_else(|_| b"{\"reply\":\"error\",\"message\":\"encoding failed\"}".to_vec());
         out.push(b'\n');
         w.write_all(&out).await?;
     }
@@ -102,8 +114,13 @@ async fn connection(stream: UnixStream, handle: Handle, store: std::sync::Arc<St
 async fn answer(req: Request, handle: &Handle, store: &Store) -> Reply {
     let err = |e: Error| Reply::Error { message: e.to_string() };
     match req {
-        Request::Ping => Reply::Pong { pid: std::process::id(), version: env!("CARGO_PKG_VERSION").into() },
-        Request::Status => Reply::Status { credentials: handle.statuses() },
+        Request::Ping => Reply::Pong {
+            pid: std::process::id(),
+            version: env!("CARGO_PKG_VERSION").into(),
+        },
+        Request::Status => Reply::Status {
+            credentials: handle.statuses(),
+        },
         Request::Renew { name } => match handle.renew(&name).await {
             Ok(outcome) => Reply::Renewed { outcome },
             Err(e) => err(e),
@@ -139,17 +156,33 @@ impl Client {
             },
         })?;
         let (r, w) = stream.into_split();
-        Ok(Client { socket: socket.to_path_buf(), lines: BufReader::new(r).lines(), w })
+        Ok(Client {
+            socket: socket.to_path_buf(),
+            lines: BufReader::new(r).lines(),
+            w,
+        })
     }
 
     pub async fn request(&mut self, req: &Request) -> Result<Reply> {
-        let lost = |e: std::io::Error| Error::Ipc(format!("lost the connection to the engine at {}: {e}", self.socket.display()));
+        let lost = |e: std::io::Error| {
+            Error::Ipc(format!(
+                "lost the connection to the engine at {}: {e}",
+                self.socket.display()
+            ))
+        };
         let mut line = serde_json::to_vec(req).map_err(|e| Error::Ipc(e.to_string()))?;
         line.push(b'\n');
         self.w.write_all(&line).await.map_err(lost)?;
         let reply = self.lines.next_line().await.map_err(lost)?.ok_or_else(|| {
-            Error::Ipc(format!("the engine at {} closed the connection without answering", self.socket.display()))
+            Error::Ipc(format!(
+                "the engine at {} closed the connection without answering",
+                self.socket.display()
+            ))
         })?;
-        serde_json::from_str(&reply).map_err(|e| Error::Ipc(format!("the engine sent a reply this version does not understand ({e}); are both the same Evergreen version?")))
+        serde_json::from_str(&reply).map_err(|e| {
+            Error::Ipc(format!(
+                "the engine sent a reply this version does not understand ({e}); are both the same Evergreen version?"
+            ))
+        })
     }
 }

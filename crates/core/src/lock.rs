@@ -49,7 +49,8 @@ fn write_holder(file: &mut File, path: &Path, socket: &Path) -> Result<()> {
     let text = format!("{}\n{}\n", std::process::id(), socket.display());
     file.set_len(0).map_err(|e| Error::io("write lock file", path, e))?;
     file.rewind().map_err(|e| Error::io("write lock file", path, e))?;
-    file.write_all(text.as_bytes()).map_err(|e| Error::io("write lock file", path, e))
+    file.write_all(text.as_bytes())
+        .map_err(|e| Error::io("write lock file", path, e))
 }
 
 #[cfg(test)]

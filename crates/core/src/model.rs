@@ -107,9 +107,7 @@ impl State {
     pub fn health(&self) -> Health {
         match self {
             State::Healthy | State::Disabled => Health::Healthy,
-            State::Due | State::Renewing | State::Final { .. } | State::NotRenewable => {
-                Health::Attention
-            }
+            State::Due | State::Renewing | State::Final { .. } | State::NotRenewable => Health::Attention,
             State::Failing { .. } | State::Expired => Health::Failing,
             State::Paused { .. } | State::Retired { .. } => Health::Stopped,
         }
@@ -237,7 +235,10 @@ mod tests {
 
     #[test]
     fn remaining_fraction_is_linear_and_clamped() {
-        let l = Lifetime { not_before: at(1000), not_after: at(2000) };
+        let l = Lifetime {
+            not_before: at(1000),
+            not_after: at(2000),
+        };
         assert_eq!(l.remaining_fraction(at(1000)), 1.0);
         assert!((l.remaining_fraction(at(1250)) - 0.75).abs() < 1e-9);
         assert_eq!(l.remaining_fraction(at(2000)), 0.0);
@@ -247,9 +248,15 @@ mod tests {
 
     #[test]
     fn degenerate_lifetime_is_spent() {
-        let l = Lifetime { not_before: at(2000), not_after: at(1000) };
+        let l = Lifetime {
+            not_before: at(2000),
+            not_after: at(1000),
+        };
         assert_eq!(l.remaining_fraction(at(1500)), 0.0);
-        let l = Lifetime { not_before: at(1000), not_after: at(1000) };
+        let l = Lifetime {
+            not_before: at(1000),
+            not_after: at(1000),
+        };
         assert_eq!(l.remaining_fraction(at(500)), 0.0);
     }
 
@@ -264,7 +271,10 @@ mod tests {
     #[test]
     fn status_serializes_state_flat() {
         let mut s = CredentialStatus::new("web", Kind::X509File, at(0));
-        s.state = State::Failing { streak: 2, next_retry_at: 5 };
+        s.state = State::Failing {
+            streak: 2,
+            next_retry_at: 5,
+        };
         let v = serde_json::to_value(&s).unwrap();
         assert_eq!(v["state"], "failing");
         assert_eq!(v["streak"], 2);

@@ -58,7 +58,12 @@ pub fn decide(ev: &Event) -> Option<Notification> {
     };
     use NotifyAction::{Open, RenewNow};
     Some(match &ev.kind {
-        EventKind::RenewalFailed { message, streak: 1, since, next_retry_at } => n(
+        EventKind::RenewalFailed {
+            message,
+            streak: 1,
+            since,
+            next_retry_at,
+        } => n(
             format!("{c}/failed/{since}"),
             format!("{c}: renewal failed"),
             match next_retry_at {
@@ -68,7 +73,12 @@ pub fn decide(ev: &Event) -> Option<Notification> {
             Urgency::Normal,
             vec![RenewNow, Open],
         ),
-        EventKind::RenewalFailed { message, streak: 3, since, .. } => n(
+        EventKind::RenewalFailed {
+            message,
+            streak: 3,
+            since,
+            ..
+        } => n(
             format!("{c}/failing3/{since}"),
             format!("{c}: renewal failed 3 times in a row"),
             format!("{message}\nEvergreen keeps retrying with backoff; the credential needs attention."),
@@ -82,17 +92,30 @@ pub fn decide(ev: &Event) -> Option<Notification> {
             Urgency::Low,
             vec![Open],
         ),
-        EventKind::ExpiryApproaching { threshold_secs, not_after } => n(
+        EventKind::ExpiryApproaching {
+            threshold_secs,
+            not_after,
+        } => n(
             format!("{c}/expiry/{threshold_secs}/{not_after}"),
-            format!("{c} expires within {}", short_duration(Duration::from_secs(*threshold_secs))),
+            format!(
+                "{c} expires within {}",
+                short_duration(Duration::from_secs(*threshold_secs))
+            ),
             format!("Valid until {}. Renew it before then.", t(*not_after)),
-            if *threshold_secs <= 3600 { Urgency::Critical } else { Urgency::Normal },
+            if *threshold_secs <= 3600 {
+                Urgency::Critical
+            } else {
+                Urgency::Normal
+            },
             vec![RenewNow, Open],
         ),
         EventKind::Expired { not_after } => n(
             format!("{c}/expired/{not_after}"),
             format!("{c} has expired"),
-            format!("It stopped being valid at {}. Anything that uses it will fail until it is renewed.", t(*not_after)),
+            format!(
+                "It stopped being valid at {}. Anything that uses it will fail until it is renewed.",
+                t(*not_after)
+            ),
             Urgency::Critical,
             vec![RenewNow, Open],
         ),
@@ -166,7 +189,8 @@ impl Notifier {
     /// Silences notifications until `now + for_`.
     pub fn pause(&self, now: SystemTime, for_: Duration) -> crate::Result<SystemTime> {
         let until = now + for_;
-        self.store.set_meta(META_PAUSED_UNTIL, &unix_millis(until).to_string())?;
+        self.store
+            .set_meta(META_PAUSED_UNTIL, &unix_millis(until).to_string())?;
         Ok(until)
     }
 
@@ -186,19 +210,44 @@ mod tests {
     use super::*;
 
     fn ev(kind: EventKind) -> Event {
-        Event { at: 1_000, credential: Some("web".into()), kind }
+        Event {
+            at: 1_000,
+            credential: Some("web".into()),
+            kind,
+        }
     }
 
     #[test]
     fn first_failure_third_failure_recovery_and_expiry_are_notified() {
-        let fail = |streak| ev(EventKind::RenewalFailed { message: "boom".into(), streak, since: 5, next_retry_at: Some(9) });
+        let fail = |streak| {
+            ev(EventKind::RenewalFailed {
+                message: "boom".into(),
+                streak,
+                since: 5,
+                next_retry_at: Some(9),
+            })
+        };
         assert_eq!(decide(&fail(1)).unwrap().key, "web/failed/5");
         assert!(decide(&fail(2)).is_none(), "the second failure is not news");
         assert_eq!(decide(&fail(3)).unwrap().urgency, Urgency::Critical);
         assert!(decide(&fail(4)).is_none());
-        assert!(decide(&ev(EventKind::ExpiryApproaching { threshold_secs: 86_400, not_after: 7 })).unwrap().title.contains("1d"));
-        assert!(decide(&ev(EventKind::Observed { not_after: 1, remaining_fraction: 0.5 })).is_none());
-        assert!(decide(&Event { credential: None, ..ev(EventKind::Expired { not_after: 1 }) }).is_none());
+        assert!(decide(&ev(EventKind::ExpiryApproaching {
+            threshold_secs: 86_400,
+            not_after: 7
+        }))
+        .unwrap()
+        .title
+        .contains("1d"));
+        assert!(decide(&ev(EventKind::Observed {
+            not_after: 1,
+            remaining_fraction: 0.5
+        }))
+        .is_none());
+        assert!(decide(&Event {
+            credential: None,
+            ..ev(EventKind::Expired { not_after: 1 })
+        })
+        .is_none());
         let body = decide(&fail(1)).unwrap().body;
         assert!(body.contains("boom") && body.contains("retries at"), "{body}");
     }
@@ -222,9 +271,18 @@ mod tests {
     #[test]
     fn recovery_is_only_announced_after_an_announced_failure() {
         let n = Notifier::new(Arc::new(Store::open_in_memory().unwrap()));
-        let rec = ev(EventKind::Recovered { after_failures: 1, since: 5 });
+        let rec = ev(EventKind::Recovered {
+            after_failures: 1,
+            since: 5,
+        });
         assert!(n.consider(&rec).is_none());
-        n.consider(&ev(EventKind::RenewalFailed { message: "x".into(), streak: 1, since: 5, next_retry_at: None })).unwrap();
+        n.consider(&ev(EventKind::RenewalFailed {
+            message: "x".into(),
+            streak: 1,
+            since: 5,
+            next_retry_at: None,
+        }))
+        .unwrap();
         assert!(n.consider(&rec).is_some());
     }
 
@@ -234,7 +292,10 @@ mod tests {
         let now = from_unix_millis(1_000);
         n.pause(now, Duration::from_secs(3600)).unwrap();
         assert!(n.consider(&ev(EventKind::Expired { not_after: 1 })).is_none());
-        let later = Event { at: 1_000 + 3_600_001, ..ev(EventKind::Expired { not_after: 2 }) };
+        let later = Event {
+            at: 1_000 + 3_600_001,
+            ..ev(EventKind::Expired { not_after: 2 })
+        };
         assert!(n.consider(&later).is_some());
     }
 }

@@ -29,7 +29,11 @@ impl Paths {
         };
         let config_file = match var("EVERGREEN_CONFIG") {
             Some(p) => p,
-            None => dirs.as_ref().ok_or_else(|| need("config"))?.config_dir().join("config.toml"),
+            None => dirs
+                .as_ref()
+                .ok_or_else(|| need("config"))?
+                .config_dir()
+                .join("config.toml"),
         };
         let data_dir = match var("EVERGREEN_DATA_DIR") {
             Some(p) => p,
@@ -42,12 +46,20 @@ impl Paths {
                 None => data_dir.join("run"),
             },
         };
-        Ok(Paths { config_file, data_dir, runtime_dir })
+        Ok(Paths {
+            config_file,
+            data_dir,
+            runtime_dir,
+        })
     }
 
     /// Everything under one directory (tests, the demo).
     pub fn under(dir: &Path) -> Paths {
-        Paths { config_file: dir.join("config.toml"), data_dir: dir.join("data"), runtime_dir: dir.join("run") }
+        Paths {
+            config_file: dir.join("config.toml"),
+            data_dir: dir.join("data"),
+            runtime_dir: dir.join("run"),
+        }
     }
 
     pub fn store_file(&self) -> PathBuf {

@@ -8,8 +8,7 @@ use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, KeyPair, KeyUsagePurpose,
-    SerialNumber,
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, KeyPair, KeyUsagePurpose, SerialNumber,
 };
 
 use crate::error::{Error, Result};
@@ -62,12 +61,11 @@ impl Ca {
 
     /// Loads a CA previously written by [`Ca::save`].
     pub fn load(cert_path: &Path, key_path: &Path) -> Result<Ca> {
-        let cert_pem = std::fs::read_to_string(cert_path)
-            .map_err(|e| Error::io("read CA certificate", cert_path, e))?;
-        let key_pem =
-            std::fs::read_to_string(key_path).map_err(|e| Error::io("read CA key", key_path, e))?;
-        let key = KeyPair::from_pem(&key_pem)
-            .map_err(|e| Error::cert(key_path, format!("not a usable CA key: {e}")))?;
+        let cert_pem =
+            std::fs::read_to_string(cert_path).map_err(|e| Error::io("read CA certificate", cert_path, e))?;
+        let key_pem = std::fs::read_to_string(key_path).map_err(|e| Error::io("read CA key", key_path, e))?;
+        let key =
+            KeyPair::from_pem(&key_pem).map_err(|e| Error::cert(key_path, format!("not a usable CA key: {e}")))?;
         let params = CertificateParams::from_ca_cert_pem(&cert_pem)
             .map_err(|e| Error::cert(cert_path, format!("not a usable CA certificate: {e}")))?;
         let cert = params.clone().self_signed(&key).map_err(rc)?;
@@ -97,7 +95,10 @@ impl Ca {
     pub fn issue(&self, common_name: &str, not_before: SystemTime, lifetime: Duration) -> Result<Issued> {
         let key = KeyPair::generate().map_err(rc)?;
         let cert_pem = self.sign_key(&key, common_name, not_before, lifetime)?;
-        Ok(Issued { cert_pem, key_pem: key.serialize_pem() })
+        Ok(Issued {
+            cert_pem,
+            key_pem: key.serialize_pem(),
+        })
     }
 
     /// Issues a leaf for an existing public key (a key that never leaves its owner).

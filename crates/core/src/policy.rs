@@ -38,9 +38,7 @@ impl RenewPolicy {
                 let total = l.not_after.duration_since(l.not_before).unwrap_or_default();
                 l.not_after - total.mul_f64(f.clamp(0.0, 1.0))
             }
-            RenewPolicy::Before(lead) => {
-                l.not_after.checked_sub(lead).unwrap_or(l.not_before).max(l.not_before)
-            }
+            RenewPolicy::Before(lead) => l.not_after.checked_sub(lead).unwrap_or(l.not_before).max(l.not_before),
         }
     }
 
@@ -81,7 +79,10 @@ mod tests {
         SystemTime::UNIX_EPOCH + Duration::from_secs(s)
     }
     fn life() -> Lifetime {
-        Lifetime { not_before: at(0), not_after: at(9000) }
+        Lifetime {
+            not_before: at(0),
+            not_after: at(9000),
+        }
     }
 
     #[test]
@@ -94,9 +95,15 @@ mod tests {
     #[test]
     fn fraction_and_lead_time_points() {
         assert_eq!(RenewPolicy::Fraction(0.5).renewal_point(&life()), at(4500));
-        assert_eq!(RenewPolicy::Before(Duration::from_secs(1000)).renewal_point(&life()), at(8000));
+        assert_eq!(
+            RenewPolicy::Before(Duration::from_secs(1000)).renewal_point(&life()),
+            at(8000)
+        );
         // a lead time longer than the lifetime means due from the start
-        assert_eq!(RenewPolicy::Before(Duration::from_secs(99_999)).renewal_point(&life()), at(0));
+        assert_eq!(
+            RenewPolicy::Before(Duration::from_secs(99_999)).renewal_point(&life()),
+            at(0)
+        );
     }
 
     #[test]
@@ -109,7 +116,14 @@ mod tests {
             assert!(d >= at(5500) && d <= at(6500), "{d:?}");
         }
         // a policy whose point lies past expiry is pulled back before expiry
-        let d = deadline(&RenewPolicy::Fraction(0.001), &life(), now, 0.5, Duration::ZERO, &mut rng);
+        let d = deadline(
+            &RenewPolicy::Fraction(0.001),
+            &life(),
+            now,
+            0.5,
+            Duration::ZERO,
+            &mut rng,
+        );
         assert!(d < at(9000));
     }
 
@@ -117,9 +131,19 @@ mod tests {
     fn past_point_means_now_or_min_wait() {
         let mut rng = StdRng::seed_from_u64(3);
         let now = at(7000);
-        assert_eq!(deadline(&RenewPolicy::default(), &life(), now, 0.1, Duration::ZERO, &mut rng), now);
         assert_eq!(
-            deadline(&RenewPolicy::default(), &life(), now, 0.1, Duration::from_secs(5), &mut rng),
+            deadline(&RenewPolicy::default(), &life(), now, 0.1, Duration::ZERO, &mut rng),
+            now
+        );
+        assert_eq!(
+            deadline(
+                &RenewPolicy::default(),
+                &life(),
+                now,
+                0.1,
+                Duration::from_secs(5),
+                &mut rng
+            ),
             at(7005)
         );
     }

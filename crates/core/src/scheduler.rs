@@ -77,10 +77,21 @@ impl SchedulerDeps {
 pub const DEFAULT_DRIFT_CHECK: Duration = Duration::from_secs(60);
 
 enum Cmd {
-    Renew { name: String, reply: oneshot::Sender<Result<RenewOutcome>> },
-    RenewAllDue { reply: oneshot::Sender<Vec<String>> },
-    Apply { config: Box<Config>, reply: oneshot::Sender<(usize, usize, usize)> },
-    Reevaluate { name: Option<String>, resumed: Option<(u64, String)> },
+    Renew {
+        name: String,
+        reply: oneshot::Sender<Result<RenewOutcome>>,
+    },
+    RenewAllDue {
+        reply: oneshot::Sender<Vec<String>>,
+    },
+    Apply {
+        config: Box<Config>,
+        reply: oneshot::Sender<(usize, usize, usize)>,
+    },
+    Reevaluate {
+        name: Option<String>,
+        resumed: Option<(u64, String)>,
+    },
     Shutdown,
 }
 
@@ -136,21 +147,33 @@ impl Handle {
     /// of the same credential runs joins that renewal.
     pub async fn renew(&self, name: &str) -> Result<RenewOutcome> {
         let (reply, rx) = oneshot::channel();
-        self.tx.send(Cmd::Renew { name: name.to_string(), reply }).map_err(|_| Error::EngineStopped)?;
+        self.tx
+            .send(Cmd::Renew {
+                name: name.to_string(),
+                reply,
+            })
+            .map_err(|_| Error::EngineStopped)?;
         rx.await.map_err(|_| Error::EngineStopped)?
     }
 
     /// Starts a renewal of every credential that is due or failing; returns their names.
     pub async fn renew_all_due(&self) -> Result<Vec<String>> {
         let (reply, rx) = oneshot::channel();
-        self.tx.send(Cmd::RenewAllDue { reply }).map_err(|_| Error::EngineStopped)?;
+        self.tx
+            .send(Cmd::RenewAllDue { reply })
+            .map_err(|_| Error::EngineStopped)?;
         rx.await.map_err(|_| Error::EngineStopped)
     }
 
     /// Applies a validated config; returns (added, removed, changed).
     pub async fn apply(&self, config: Config) -> Result<(usize, usize, usize)> {
         let (reply, rx) = oneshot::channel();
-        self.tx.send(Cmd::Apply { config: Box::new(config), reply }).map_err(|_| Error::EngineStopped)?;
+        self.tx
+            .send(Cmd::Apply {
+                config: Box::new(config),
+                reply,
+            })
+            .map_err(|_| Error::EngineStopped)?;
         rx.await.map_err(|_| Error::EngineStopped)
     }
 
@@ -161,7 +184,10 @@ impl Handle {
 
     /// The machine woke from suspend: look at everything again now.
     pub fn resumed(&self, slept_secs: u64, source: &str) {
-        let _ = self.tx.send(Cmd::Reevaluate { name: None, resumed: Some((slept_secs, source.to_string())) });
+        let _ = self.tx.send(Cmd::Reevaluate {
+            name: None,
+            resumed: Some((slept_secs, source.to_string())),
+        });
     }
 
     pub fn shutdown(&self) {
@@ -173,7 +199,12 @@ impl Handle {
 pub fn spawn(config: Config, deps: SchedulerDeps) -> (Handle, JoinHandle<()>) {
     let (tx, rx) = mpsc::unbounded_channel();
     let statuses = Arc::new(RwLock::new(BTreeMap::new()));
-    let handle = Handle { tx, statuses: statuses.clone(), clock: deps.clock.clone(), bus: deps.bus.clone() };
+    let handle = Handle {
+        tx,
+        statuses: statuses.clone(),
+        clock: deps.clock.clone(),
+        bus: deps.bus.clone(),
+    };
     let (done_tx, done_rx) = mpsc::unbounded_channel();
     let rng = match deps.seed {
         Some(s) => StdRng::seed_from_u64(s),
@@ -240,10 +271,22 @@ impl Scheduler {
     }
 
     fn emit(&self, credential: Option<&str>, kind: EventKind) {
-        self.deps.bus.send(Event { at: unix_millis(self.now()), credential: credential.map(str::to_string), kind });
+        self.deps.bus.send(Event {
+            at: unix_millis(self.now()),
+            credential: credential.map(str::to_string),
+            kind,
+        });
     }
 
-    fn history(&self, name: &str, action: &str, outcome: &str, message: &str, duration_ms: Option<u64>, old: Option<SystemTime>, new: Option<SystemTime>) {
+    fn history(
+        &self,
+        name: &str,
+        action: &str,
+        outcome: &str,
+        message: &str,
+        duration_ms: Option<u64>,
+        (old, new): (Option<SystemTime>, Option<SystemTime>),
+    ) {
         let e = HistoryEntry {
             id: 0,
             at: unix_millis(self.now()),
@@ -268,7 +311,10 @@ impl Scheduler {
         let mut terminal = None;
         if let Some(prev) = previous.filter(|p| p.kind == cfg.kind()) {
             status.last_result = prev.last_result.clone();
-            if matches!(prev.state, State::Retired { .. } | State::Paused { .. } | State::NotRenewable) {
+            if matches!(
+                prev.state,
+                State::Retired { .. } | State::Paused { .. } | State::NotRenewable
+            ) {
                 terminal = Some(prev.state.clone());
             }
         }
@@ -314,7 +360,12 @@ impl Scheduler {
             let slot = self.new_slot(cfg, prev.as_ref());
             self.slots.insert(slot.cfg.name.clone(), slot);
         }
-        self.emit(None, EventKind::Started { credentials: self.slots.len() });
+        self.emit(
+            None,
+            EventKind::Started {
+                credentials: self.slots.len(),
+            },
+        );
     }
 
     async fn run(&mut self, mut rx: mpsc::UnboundedReceiver<Cmd>, mut done_rx: mpsc::UnboundedReceiver<Done>) {
@@ -322,7 +373,9 @@ impl Scheduler {
             self.tick();
             let wall_before = self.now();
             let mono_before = tokio::time::Instant::now();
-            let nap = self.next_wake(wall_before).map(|t| t.duration_since(wall_before).unwrap_or_default());
+            let nap = self
+                .next_wake(wall_before)
+                .map(|t| t.duration_since(wall_before).unwrap_or_default());
             let nap = nap.unwrap_or(self.deps.drift_check).min(self.deps.drift_check);
             tokio::select! {
                 _ = tokio::time::sleep(nap) => {}
@@ -392,7 +445,13 @@ impl Scheduler {
             let _ = reply.send(Err(Error::UnknownCredential { name: name.to_string() }));
             return;
         };
-        let refuse = |msg: String| RenewOutcome { credential: name.to_string(), ok: false, message: msg, not_after: None, duration_ms: 0 };
+        let refuse = |msg: String| RenewOutcome {
+            credential: name.to_string(),
+            ok: false,
+            message: msg,
+            not_after: None,
+            duration_ms: 0,
+        };
         if let Some(t) = &slot.terminal {
             let why = match t {
                 State::Disabled => "it is disabled in the config; set enabled = true to renew it".to_string(),
@@ -421,7 +480,12 @@ impl Scheduler {
         let (mut added, mut removed, mut changed) = (0, 0, 0);
         let wanted: BTreeMap<String, CredentialConfig> =
             config.credentials.into_iter().map(|c| (c.name.clone(), c)).collect();
-        let gone: Vec<String> = self.slots.keys().filter(|n| !wanted.contains_key(*n)).cloned().collect();
+        let gone: Vec<String> = self
+            .slots
+            .keys()
+            .filter(|n| !wanted.contains_key(*n))
+            .cloned()
+            .collect();
         for name in gone {
             if let Some(mut slot) = self.slots.remove(&name) {
                 for w in slot.waiters.drain(..) {
@@ -455,7 +519,14 @@ impl Scheduler {
                 }
             }
         }
-        self.emit(None, EventKind::ConfigReloaded { added, removed, changed });
+        self.emit(
+            None,
+            EventKind::ConfigReloaded {
+                added,
+                removed,
+                changed,
+            },
+        );
         (added, removed, changed)
     }
 
@@ -486,9 +557,17 @@ impl Scheduler {
             Some(Op::Observe)
         } else if slot.lifetime.is_none() {
             // Nothing readable yet: renew if we can (the command may create the file), else re-read.
-            retry_ready.then_some(if can_renew { Op::Renew { manual: false } } else { Op::Observe })
+            retry_ready.then_some(if can_renew {
+                Op::Renew { manual: false }
+            } else {
+                Op::Observe
+            })
         } else if slot.streak > 0 && retry_ready {
-            Some(if can_renew { Op::Renew { manual: false } } else { Op::Observe })
+            Some(if can_renew {
+                Op::Renew { manual: false }
+            } else {
+                Op::Observe
+            })
         } else if can_renew && slot.streak == 0 && slot.deadline.is_some_and(|d| d <= now) {
             // Look at the file once more before renewing: someone may have renewed it already.
             if slot.observed_at.is_some_and(|o| o >= slot.deadline.unwrap_or(o)) {
@@ -516,13 +595,19 @@ impl Scheduler {
                 Op::Observe => JobResult::Observed(source.observe().await),
                 Op::Renew { .. } => JobResult::Renewed(source.renew(RenewRequest { current }).await),
             };
-            let _ = tx.send(Done { name: job_name, gen, result });
+            let _ = tx.send(Done {
+                name: job_name,
+                gen,
+                result,
+            });
         });
     }
 
     fn set_lifetime(&mut self, name: &str, obs: &Observation, now: SystemTime) -> bool {
         let jitter_default = self.settings.jitter;
-        let Some(slot) = self.slots.get_mut(name) else { return false };
+        let Some(slot) = self.slots.get_mut(name) else {
+            return false;
+        };
         slot.observed_at = Some(now);
         slot.status.details = obs.details.clone();
         let changed = slot.lifetime.map(|l| l.not_after) != Some(obs.lifetime.not_after)
@@ -530,7 +615,14 @@ impl Scheduler {
         if changed {
             slot.lifetime = Some(obs.lifetime);
             let jitter = slot.cfg.jitter.unwrap_or(jitter_default);
-            slot.deadline = Some(policy::deadline(&slot.cfg.policy, &obs.lifetime, now, jitter, Duration::ZERO, &mut self.rng));
+            slot.deadline = Some(policy::deadline(
+                &slot.cfg.policy,
+                &obs.lifetime,
+                now,
+                jitter,
+                Duration::ZERO,
+                &mut self.rng,
+            ));
             slot.announced = None;
         }
         changed
@@ -538,7 +630,9 @@ impl Scheduler {
 
     fn finished(&mut self, done: Done) {
         let now = self.now();
-        let Some(slot) = self.slots.get_mut(&done.name) else { return };
+        let Some(slot) = self.slots.get_mut(&done.name) else {
+            return;
+        };
         if slot.gen != done.gen {
             return;
         }
@@ -561,12 +655,31 @@ impl Scheduler {
                         slot.since = None;
                         slot.next_retry = None;
                     }
-                    self.emit(Some(&name), EventKind::Observed { not_after: unix_millis(obs.lifetime.not_after), remaining_fraction: remaining });
+                    self.emit(
+                        Some(&name),
+                        EventKind::Observed {
+                            not_after: unix_millis(obs.lifetime.not_after),
+                            remaining_fraction: remaining,
+                        },
+                    );
                     if recovered {
-                        self.emit(Some(&name), EventKind::Recovered { after_failures: streak, since: since.unwrap_or_default() });
+                        self.emit(
+                            Some(&name),
+                            EventKind::Recovered {
+                                after_failures: streak,
+                                since: since.unwrap_or_default(),
+                            },
+                        );
                     }
                     if old.is_some() {
-                        self.history(&name, "observe", "changed", "certificate changed on disk", None, old.map(|l| l.not_after), Some(obs.lifetime.not_after));
+                        self.history(
+                            &name,
+                            "observe",
+                            "changed",
+                            "certificate changed on disk",
+                            None,
+                            (old.map(|l| l.not_after), Some(obs.lifetime.not_after)),
+                        );
                     }
                 } else if slot.streak > 0 && !slot.source.can_renew() {
                     // A read that works again after read failures.
@@ -574,7 +687,13 @@ impl Scheduler {
                     slot.streak = 0;
                     slot.since = None;
                     slot.next_retry = None;
-                    self.emit(Some(&name), EventKind::Recovered { after_failures: streak, since });
+                    self.emit(
+                        Some(&name),
+                        EventKind::Recovered {
+                            after_failures: streak,
+                            since,
+                        },
+                    );
                 }
             }
             JobResult::Observed(Err(f)) => {
@@ -601,23 +720,55 @@ impl Scheduler {
                 let msg = if renewed.note.is_empty() {
                     format!("renewed; valid until {}", crate::clock::rfc3339(new_after))
                 } else {
-                    format!("renewed; valid until {}, {}", crate::clock::rfc3339(new_after), renewed.note)
+                    format!(
+                        "renewed; valid until {}, {}",
+                        crate::clock::rfc3339(new_after),
+                        renewed.note
+                    )
                 };
                 let slot = self.slots.get_mut(&name).expect("slot exists");
-                slot.status.last_result = Some(LastResult { at: unix_millis(now), ok: true, message: msg.clone(), duration_ms, stderr_tail: None });
-                let outcome = RenewOutcome { credential: name.clone(), ok: true, message: msg.clone(), not_after: Some(unix_millis(new_after)), duration_ms };
+                slot.status.last_result = Some(LastResult {
+                    at: unix_millis(now),
+                    ok: true,
+                    message: msg.clone(),
+                    duration_ms,
+                    stderr_tail: None,
+                });
+                let outcome = RenewOutcome {
+                    credential: name.clone(),
+                    ok: true,
+                    message: msg.clone(),
+                    not_after: Some(unix_millis(new_after)),
+                    duration_ms,
+                };
                 for w in slot.waiters.drain(..) {
                     let _ = w.send(Ok(outcome.clone()));
                 }
-                self.history(&name, "renew", "success", &msg, Some(duration_ms), old.map(|l| l.not_after), Some(new_after));
-                self.emit(Some(&name), EventKind::RenewalSucceeded {
-                    old_not_after: old.map(|l| unix_millis(l.not_after)),
-                    new_not_after: unix_millis(new_after),
-                    duration_ms,
-                    message: renewed.note,
-                });
+                self.history(
+                    &name,
+                    "renew",
+                    "success",
+                    &msg,
+                    Some(duration_ms),
+                    (old.map(|l| l.not_after), Some(new_after)),
+                );
+                self.emit(
+                    Some(&name),
+                    EventKind::RenewalSucceeded {
+                        old_not_after: old.map(|l| unix_millis(l.not_after)),
+                        new_not_after: unix_millis(new_after),
+                        duration_ms,
+                        message: renewed.note,
+                    },
+                );
                 if streak > 0 {
-                    self.emit(Some(&name), EventKind::Recovered { after_failures: streak, since: since.unwrap_or_default() });
+                    self.emit(
+                        Some(&name),
+                        EventKind::Recovered {
+                            after_failures: streak,
+                            since: since.unwrap_or_default(),
+                        },
+                    );
                 }
             }
             JobResult::Renewed(Err(f)) => self.fail(&name, f, now, duration_ms, true),
@@ -633,14 +784,45 @@ impl Scheduler {
         let not_after = slot.lifetime.map(|l| l.not_after);
         let terminal = match f.class {
             FailureClass::Transient => None,
-            FailureClass::Retired => Some((State::Retired { reason: f.message.clone() }, EventKind::Retired { reason: f.message.clone() })),
-            FailureClass::Paused => Some((State::Paused { reason: f.message.clone() }, EventKind::Paused { reason: f.message.clone() })),
-            FailureClass::NotRenewable => Some((State::NotRenewable, EventKind::NotRenewable { reason: f.message.clone() })),
+            FailureClass::Retired => Some((
+                State::Retired {
+                    reason: f.message.clone(),
+                },
+                EventKind::Retired {
+                    reason: f.message.clone(),
+                },
+            )),
+            FailureClass::Paused => Some((
+                State::Paused {
+                    reason: f.message.clone(),
+                },
+                EventKind::Paused {
+                    reason: f.message.clone(),
+                },
+            )),
+            FailureClass::NotRenewable => Some((
+                State::NotRenewable,
+                EventKind::NotRenewable {
+                    reason: f.message.clone(),
+                },
+            )),
         };
         if renewal {
-            slot.status.last_result = Some(LastResult { at, ok: false, message: f.message.clone(), duration_ms, stderr_tail: f.stderr_tail.clone() });
+            slot.status.last_result = Some(LastResult {
+                at,
+                ok: false,
+                message: f.message.clone(),
+                duration_ms,
+                stderr_tail: f.stderr_tail.clone(),
+            });
         }
-        let outcome = RenewOutcome { credential: name.to_string(), ok: false, message: f.message.clone(), not_after: not_after.map(unix_millis), duration_ms };
+        let outcome = RenewOutcome {
+            credential: name.to_string(),
+            ok: false,
+            message: f.message.clone(),
+            not_after: not_after.map(unix_millis),
+            duration_ms,
+        };
         for w in slot.waiters.drain(..) {
             let _ = w.send(Ok(outcome.clone()));
         }
@@ -648,7 +830,14 @@ impl Scheduler {
         if let Some((state, event)) = terminal {
             slot.terminal = Some(state.clone());
             slot.next_retry = None;
-            self.history(name, action, state.name(), &f.message, Some(duration_ms), not_after, None);
+            self.history(
+                name,
+                action,
+                state.name(),
+                &f.message,
+                Some(duration_ms),
+                (not_after, None),
+            );
             self.emit(Some(name), event);
             return;
         }
@@ -656,8 +845,23 @@ impl Scheduler {
         let since = *slot.since.get_or_insert(at);
         let streak = slot.streak;
         slot.next_retry = Some(now + delay);
-        self.history(name, action, "failure", &f.message, Some(duration_ms), not_after, None);
-        self.emit(Some(name), EventKind::RenewalFailed { message: f.message, streak, since, next_retry_at: Some(unix_millis(now + delay)) });
+        self.history(
+            name,
+            action,
+            "failure",
+            &f.message,
+            Some(duration_ms),
+            (not_after, None),
+        );
+        self.emit(
+            Some(name),
+            EventKind::RenewalFailed {
+                message: f.message,
+                streak,
+                since,
+                next_retry_at: Some(unix_millis(now + delay)),
+            },
+        );
     }
 
     /// The state a slot is in at `now`.
@@ -672,7 +876,10 @@ impl Scheduler {
             return State::Expired;
         }
         if slot.streak > 0 {
-            return State::Failing { streak: slot.streak, next_retry_at: slot.next_retry.map(unix_millis).unwrap_or_default() };
+            return State::Failing {
+                streak: slot.streak,
+                next_retry_at: slot.next_retry.map(unix_millis).unwrap_or_default(),
+            };
         }
         match slot.lifetime {
             Some(l) if !slot.cfg.policy.is_due(&l, now) => State::Healthy,
@@ -692,7 +899,9 @@ impl Scheduler {
             if l.is_expired(now) {
                 if slot.expired_announced != Some(l.not_after) {
                     slot.expired_announced = Some(l.not_after);
-                    events.push(EventKind::Expired { not_after: unix_millis(l.not_after) });
+                    events.push(EventKind::Expired {
+                        not_after: unix_millis(l.not_after),
+                    });
                 }
             } else if worrying {
                 let left = l.not_after.duration_since(now).unwrap_or_default();
@@ -701,7 +910,10 @@ impl Scheduler {
                     let already = slot.announced.is_some_and(|(na, b)| na == l.not_after && b <= band);
                     if !already {
                         slot.announced = Some((l.not_after, band));
-                        events.push(EventKind::ExpiryApproaching { threshold_secs: band.as_secs(), not_after: unix_millis(l.not_after) });
+                        events.push(EventKind::ExpiryApproaching {
+                            threshold_secs: band.as_secs(),
+                            not_after: unix_millis(l.not_after),
+                        });
                     }
                 }
             }
@@ -730,10 +942,19 @@ impl Scheduler {
             if let Err(e) = self.deps.store.put_status(&st) {
                 tracing::error!("could not store the status of {name}: {e}");
             }
-            self.statuses.write().unwrap_or_else(|p| p.into_inner()).insert(name.to_string(), st);
+            self.statuses
+                .write()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(name.to_string(), st);
         }
         if old_state.name() != state.name() {
-            events.insert(0, EventKind::StateChanged { from: old_state.name().into(), to: state.name().into() });
+            events.insert(
+                0,
+                EventKind::StateChanged {
+                    from: old_state.name().into(),
+                    to: state.name().into(),
+                },
+            );
         }
         for e in events {
             self.emit(Some(name), e);
@@ -741,10 +962,22 @@ impl Scheduler {
     }
 
     fn next_action(slot: &Slot, state: &State) -> Option<NextAction> {
-        let at = |t: SystemTime, what: &str| Some(NextAction { at: unix_millis(t), what: what.to_string() });
+        let at = |t: SystemTime, what: &str| {
+            Some(NextAction {
+                at: unix_millis(t),
+                what: what.to_string(),
+            })
+        };
         match state {
             State::Renewing => at(slot.op.map(|(_, t)| t)?, "renewing now"),
-            State::Failing { .. } => at(slot.next_retry?, if slot.source.can_renew() { "retry renewal" } else { "read again" }),
+            State::Failing { .. } => at(
+                slot.next_retry?,
+                if slot.source.can_renew() {
+                    "retry renewal"
+                } else {
+                    "read again"
+                },
+            ),
             State::Healthy | State::Due | State::Expired if slot.source.can_renew() => at(slot.deadline?, "renew"),
             State::Healthy | State::Due => at(slot.lifetime?.not_after, "expires (renew by hand)"),
             _ => None,

@@ -27,11 +27,16 @@ pub async fn follow_logind(handle: Handle, clock: ClockHandle) {
         tracing::debug!("following logind suspend/resume signals");
         let mut slept_at: Option<SystemTime> = None;
         while let Some(msg) = signals.next().await {
-            let Ok(going_to_sleep) = msg.body().deserialize::<bool>() else { continue };
+            let Ok(going_to_sleep) = msg.body().deserialize::<bool>() else {
+                continue;
+            };
             if going_to_sleep {
                 slept_at = Some(clock.now());
             } else {
-                let slept = slept_at.take().and_then(|t| clock.now().duration_since(t).ok()).unwrap_or_default();
+                let slept = slept_at
+                    .take()
+                    .and_then(|t| clock.now().duration_since(t).ok())
+                    .unwrap_or_default();
                 handle.resumed(slept.as_secs(), "logind");
             }
         }

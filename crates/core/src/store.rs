@@ -113,11 +113,8 @@ impl Store {
             .map_err(|e| Error::io("set permissions on", path, e))?;
 
         // No SQLITE_OPEN_URI: a path is a path, even if it starts with "file:".
-        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
-            | OpenFlags::SQLITE_OPEN_CREATE
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let conn = Connection::open_with_flags(path, flags)
-            .map_err(|e| store_err(path, "open the database", e))?;
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(path, flags).map_err(|e| store_err(path, "open the database", e))?;
         Self::setup(conn, path.to_path_buf(), true)
     }
 
@@ -125,8 +122,7 @@ impl Store {
     /// for running without a state directory.
     pub fn open_in_memory() -> Result<Store> {
         let path = PathBuf::from(":memory:");
-        let conn =
-            Connection::open_in_memory().map_err(|e| store_err(&path, "open the database", e))?;
+        let conn = Connection::open_in_memory().map_err(|e| store_err(&path, "open the database", e))?;
         Self::setup(conn, path, false)
     }
 
@@ -151,8 +147,7 @@ impl Store {
                 );
             }
         }
-        conn.pragma_update(None, "synchronous", "FULL")
-            .map_err(open_err)?;
+        conn.pragma_update(None, "synchronous", "FULL").map_err(open_err)?;
         migrate(&mut conn, &path)?;
         Ok(Store {
             conn: Mutex::new(conn),
@@ -179,15 +174,7 @@ impl Store {
                      updated_at = excluded.updated_at,
                      json = excluded.json",
             )
-            .and_then(|mut st| {
-                st.execute(params![
-                    s.name,
-                    s.kind.as_str(),
-                    s.state.name(),
-                    s.updated_at,
-                    json
-                ])
-            })
+            .and_then(|mut st| st.execute(params![s.name, s.kind.as_str(), s.state.name(), s.updated_at, json]))
             .map_err(|e| self.err(&op(), e))?;
         Ok(())
     }
@@ -271,10 +258,7 @@ impl Store {
                 }),
             None => conn
                 .prepare_cached(&format!("{COLUMNS} ORDER BY at DESC, id DESC LIMIT ?1"))
-                .and_then(|mut st| {
-                    st.query_map([limit], history_row)?
-                        .collect::<rusqlite::Result<_>>()
-                }),
+                .and_then(|mut st| st.query_map([limit], history_row)?.collect::<rusqlite::Result<_>>()),
         };
         rows.map_err(|e| self.err("read the history", e))
     }
@@ -282,12 +266,7 @@ impl Store {
     /// Bounded retention: deletes history rows older than `max_age` before
     /// `now`, and every row of a credential beyond its newest
     /// `keep_per_credential` (so 0 deletes them all). Returns rows deleted.
-    pub fn prune(
-        &self,
-        now: SystemTime,
-        max_age: Duration,
-        keep_per_credential: usize,
-    ) -> Result<usize> {
+    pub fn prune(&self, now: SystemTime, max_age: Duration, keep_per_credential: usize) -> Result<usize> {
         let op = "prune the history";
         let age_ms = i64::try_from(max_age.as_millis()).unwrap_or(i64::MAX);
         let cutoff = unix_millis(now).saturating_sub(age_ms);
@@ -334,11 +313,9 @@ impl Store {
     /// Whether `key` has been recorded by [`Store::mark_notified`].
     pub fn was_notified(&self, key: &str) -> Result<bool> {
         self.lock()
-            .query_row(
-                "SELECT EXISTS (SELECT 1 FROM notified WHERE key = ?1)",
-                [key],
-                |r| r.get(0),
-            )
+            .query_row("SELECT EXISTS (SELECT 1 FROM notified WHERE key = ?1)", [key], |r| {
+                r.get(0)
+            })
             .map_err(|e| self.err(&format!("look up notification {key:?}"), e))
     }
 
@@ -369,8 +346,7 @@ impl Store {
     }
 
     fn decode_status(&self, name: &str, json: &str) -> Result<CredentialStatus> {
-        serde_json::from_str(json)
-            .map_err(|e| self.msg_err(&format!("read the stored status of {name:?}"), e))
+        serde_json::from_str(json).map_err(|e| self.msg_err(&format!("read the stored status of {name:?}"), e))
     }
 
     fn err(&self, op: &str, e: rusqlite::Error) -> Error {
@@ -439,9 +415,7 @@ fn history_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<HistoryEntry> {
         action: r.get(3)?,
         outcome: r.get(4)?,
         message: r.get(5)?,
-        duration_ms: r
-            .get::<_, Option<i64>>(6)?
-            .map(|d| u64::try_from(d).unwrap_or(0)),
+        duration_ms: r.get::<_, Option<i64>>(6)?.map(|d| u64::try_from(d).unwrap_or(0)),
         old_not_after: r.get(7)?,
         new_not_after: r.get(8)?,
     })
@@ -553,11 +527,9 @@ mod tests {
         assert_eq!(store.status("web").unwrap(), Some(web.clone()));
         let (state, updated_at): (String, i64) = store
             .lock()
-            .query_row(
-                "SELECT state, updated_at FROM status WHERE name = 'web'",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
+            .query_row("SELECT state, updated_at FROM status WHERE name = 'web'", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
             .unwrap();
         assert_eq!((state.as_str(), updated_at), ("healthy", web.updated_at));
         assert_eq!(store.statuses().unwrap().len(), 2);
@@ -586,10 +558,7 @@ mod tests {
         assert_eq!(all[2], entry(b1, 2000, "b"), "every field round-trips");
 
         assert_eq!(ids(&store.history(None, 2).unwrap()), vec![a3, a2]);
-        assert_eq!(
-            ids(&store.history(Some("a"), 100).unwrap()),
-            vec![a3, a2, a1]
-        );
+        assert_eq!(ids(&store.history(Some("a"), 100).unwrap()), vec![a3, a2, a1]);
         assert_eq!(ids(&store.history(Some("b"), 1).unwrap()), vec![b1]);
         assert!(store.history(Some("c"), 100).unwrap().is_empty());
         assert!(store.history(None, 0).unwrap().is_empty());
@@ -643,14 +612,8 @@ mod tests {
         let now = from_unix_millis(1000);
         let deleted = store.prune(now, Duration::from_secs(3600), 3).unwrap();
         assert_eq!(deleted, 3);
-        assert_eq!(
-            ids(&store.history(Some("a"), 100).unwrap()),
-            vec![a_tie, a[4], a[3]]
-        );
-        assert_eq!(
-            ids(&store.history(Some("b"), 100).unwrap()),
-            vec![b[1], b[0]]
-        );
+        assert_eq!(ids(&store.history(Some("a"), 100).unwrap()), vec![a_tie, a[4], a[3]]);
+        assert_eq!(ids(&store.history(Some("b"), 100).unwrap()), vec![b[1], b[0]]);
 
         // Age and count together, counted once each.
         let deleted = store.prune(now, Duration::from_millis(550), 1).unwrap();
@@ -681,11 +644,9 @@ mod tests {
         // The first sending time is the one kept.
         let at: i64 = store
             .lock()
-            .query_row(
-                "SELECT at FROM notified WHERE key = 'web:expiring:1700'",
-                [],
-                |r| r.get(0),
-            )
+            .query_row("SELECT at FROM notified WHERE key = 'web:expiring:1700'", [], |r| {
+                r.get(0)
+            })
             .unwrap();
         assert_eq!(at, 1);
     }
@@ -698,10 +659,7 @@ mod tests {
         store.set_meta("notifications_paused_until", "200").unwrap();
         store.set_meta("other", "x").unwrap();
         assert_eq!(
-            store
-                .get_meta("notifications_paused_until")
-                .unwrap()
-                .as_deref(),
+            store.get_meta("notifications_paused_until").unwrap().as_deref(),
             Some("200")
         );
         assert_eq!(store.get_meta("other").unwrap().as_deref(), Some("x"));
@@ -712,15 +670,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("history.db")).unwrap();
         let conn = store.lock();
-        let journal: String = conn
-            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
-            .unwrap();
-        let synchronous: i64 = conn
-            .query_row("PRAGMA synchronous", [], |r| r.get(0))
-            .unwrap();
-        let busy: i64 = conn
-            .query_row("PRAGMA busy_timeout", [], |r| r.get(0))
-            .unwrap();
+        let journal: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
+        let synchronous: i64 = conn.query_row("PRAGMA synchronous", [], |r| r.get(0)).unwrap();
+        let busy: i64 = conn.query_row("PRAGMA busy_timeout", [], |r| r.get(0)).unwrap();
         assert_eq!(journal, "wal");
         assert_eq!(synchronous, 2, "synchronous must be FULL");
         assert_eq!(busy, 5000);
@@ -740,9 +692,7 @@ mod tests {
             assert_eq!(store.get_meta("k").unwrap().as_deref(), Some("v"));
             assert_eq!(ids(&store.history(None, 10).unwrap()), vec![id]);
             let conn = store.lock();
-            let version: i64 = conn
-                .query_row("PRAGMA user_version", [], |r| r.get(0))
-                .unwrap();
+            let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
             assert_eq!(version, MIGRATIONS.len() as i64);
             let mut indexes: Vec<String> = conn
                 .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'history' AND sql IS NOT NULL ORDER BY name")
@@ -769,14 +719,8 @@ mod tests {
 
         let (err_path, message) = store_message(Store::open(&path));
         assert_eq!(err_path, path);
-        assert!(
-            message.contains("written by a newer Evergreen"),
-            "{message}"
-        );
-        assert!(
-            message.contains(&format!("schema version {newer}")),
-            "{message}"
-        );
+        assert!(message.contains("written by a newer Evergreen"), "{message}");
+        assert!(message.contains(&format!("schema version {newer}")), "{message}");
         let version: i64 = Connection::open(&path)
             .unwrap()
             .query_row("PRAGMA user_version", [], |r| r.get(0))
@@ -904,11 +848,7 @@ mod tests {
         let store = Store::open(&path).unwrap();
         assert_eq!(
             store.status("web").unwrap(),
-            Some(CredentialStatus::new(
-                "web",
-                Kind::X509File,
-                from_unix_millis(5)
-            ))
+            Some(CredentialStatus::new("web", Kind::X509File, from_unix_millis(5)))
         );
         let history = store.history(None, 10).unwrap();
         assert_eq!(history.len(), 1);

@@ -37,12 +37,19 @@ impl FileWatcher {
             }
         })
         .map_err(|e| Error::io("watch files", PathBuf::from("."), std::io::Error::other(e.to_string())))?;
-        Ok(FileWatcher { watcher, dirs: BTreeSet::new(), rx })
+        Ok(FileWatcher {
+            watcher,
+            dirs: BTreeSet::new(),
+            rx,
+        })
     }
 
     /// Watches exactly the directories holding `files` (missing directories are skipped).
     pub fn set_files<'a>(&mut self, files: impl IntoIterator<Item = &'a Path>) {
-        let wanted: BTreeSet<PathBuf> = files.into_iter().filter_map(|f| f.parent().map(Path::to_path_buf)).collect();
+        let wanted: BTreeSet<PathBuf> = files
+            .into_iter()
+            .filter_map(|f| f.parent().map(Path::to_path_buf))
+            .collect();
         for d in self.dirs.difference(&wanted).cloned().collect::<Vec<_>>() {
             let _ = self.watcher.unwatch(&d);
             self.dirs.remove(&d);

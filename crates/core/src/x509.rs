@@ -52,7 +52,10 @@ pub fn parse(bytes: &[u8]) -> std::result::Result<CertFile, String> {
         let info = parse_der(bytes).map_err(|e| {
             format!("not a PEM or DER certificate (DER parse failed: {e}); expected a file starting with -----BEGIN CERTIFICATE-----")
         })?;
-        Ok(CertFile { certs: vec![info], der_leaf: bytes.to_vec() })
+        Ok(CertFile {
+            certs: vec![info],
+            der_leaf: bytes.to_vec(),
+        })
     }
 }
 
@@ -85,8 +88,8 @@ fn parse_pem(bytes: &[u8]) -> std::result::Result<CertFile, String> {
             other_labels.push(pem.label.clone());
             continue;
         }
-        let info = parse_der(&pem.contents)
-            .map_err(|e| format!("PEM block {} is not a valid certificate: {e}", i + 1))?;
+        let info =
+            parse_der(&pem.contents).map_err(|e| format!("PEM block {} is not a valid certificate: {e}", i + 1))?;
         if der_leaf.is_none() {
             der_leaf = Some(pem.contents.clone());
         }
@@ -96,7 +99,11 @@ fn parse_pem(bytes: &[u8]) -> std::result::Result<CertFile, String> {
         Some(der_leaf) => Ok(CertFile { certs, der_leaf }),
         None if !other_labels.is_empty() => Err(format!(
             "holds {} but no certificate; point this at the certificate file, not the key",
-            other_labels.iter().map(|l| format!("a {l}")).collect::<Vec<_>>().join(", ")
+            other_labels
+                .iter()
+                .map(|l| format!("a {l}"))
+                .collect::<Vec<_>>()
+                .join(", ")
         )),
         None => Err("no PEM block found".into()),
     }
@@ -116,8 +123,14 @@ fn parse_der(der: &[u8]) -> std::result::Result<CertInfo, String> {
             fmt_ts(na)
         ));
     }
-    let lifetime = Lifetime { not_before: ts(nb), not_after: ts(na) };
-    Ok(CertInfo { lifetime, details: details(&cert, der) })
+    let lifetime = Lifetime {
+        not_before: ts(nb),
+        not_after: ts(na),
+    };
+    Ok(CertInfo {
+        lifetime,
+        details: details(&cert, der),
+    })
 }
 
 fn details(cert: &X509Certificate<'_>, der: &[u8]) -> CertDetails {

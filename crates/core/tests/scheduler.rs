@@ -49,7 +49,11 @@ impl Source for Scripted {
     }
     async fn observe(&self) -> Result<Observation, Failure> {
         let l = self.s.lock().unwrap().lifetime;
-        l.map(|lifetime| Observation { lifetime, details: None }).ok_or_else(|| Failure::transient("nothing there"))
+        l.map(|lifetime| Observation {
+            lifetime,
+            details: None,
+        })
+        .ok_or_else(|| Failure::transient("nothing there"))
     }
     async fn renew(&self, _req: RenewRequest) -> Result<Renewed, Failure> {
         let takes = self.s.lock().unwrap().renew_takes;
@@ -59,12 +63,25 @@ impl Source for Scripted {
         s.attempts_at.push(now);
         if s.fail_next > 0 {
             s.fail_next -= 1;
-            return Err(Failure { class: s.fail_class.unwrap_or(FailureClass::Transient), message: "server said no".into(), stderr_tail: None });
+            return Err(Failure {
+                class: s.fail_class.unwrap_or(FailureClass::Transient),
+                message: "server said no".into(),
+                stderr_tail: None,
+            });
         }
-        let lifetime = Lifetime { not_before: now, not_after: now + s.issue_for };
+        let lifetime = Lifetime {
+            not_before: now,
+            not_after: now + s.issue_for,
+        };
         s.lifetime = Some(lifetime);
         s.renewals_at.push(now);
-        Ok(Renewed { observation: Observation { lifetime, details: None }, note: String::new() })
+        Ok(Renewed {
+            observation: Observation {
+                lifetime,
+                details: None,
+            },
+            note: String::new(),
+        })
     }
 }
 
@@ -96,7 +113,14 @@ fn cred(name: &str, policy: RenewPolicy, jitter: f64) -> CredentialConfig {
 }
 
 fn settings() -> EngineSettings {
-    EngineSettings { jitter: 0.0, backoff: Backoff { jitter: 0.0, ..Backoff::default() }, ..EngineSettings::default() }
+    EngineSettings {
+        jitter: 0.0,
+        backoff: Backoff {
+            jitter: 0.0,
+            ..Backoff::default()
+        },
+        ..EngineSettings::default()
+    }
 }
 
 fn rig(script: Script, creds: Vec<CredentialConfig>, engine: EngineSettings, seed: u64) -> Rig {
@@ -106,20 +130,43 @@ fn rig(script: Script, creds: Vec<CredentialConfig>, engine: EngineSettings, see
     let bus = EventBus::default();
     let events = bus.subscribe();
     let handle_clock: ClockHandle = Arc::new(clock.clone());
-    let src = Scripted { clock: handle_clock.clone(), s: script.clone() };
+    let src = Scripted {
+        clock: handle_clock.clone(),
+        s: script.clone(),
+    };
     let mut deps = SchedulerDeps::new(handle_clock, store.clone(), bus);
     deps.seed = Some(seed);
     deps.sources = Arc::new(move |_cfg: &CredentialConfig| Arc::new(src.clone()) as Arc<dyn Source>);
-    let (handle, _join) = scheduler::spawn(Config { engine, credentials: creds }, deps);
-    Rig { clock, handle, script, events, store }
+    let (handle, _join) = scheduler::spawn(
+        Config {
+            engine,
+            credentials: creds,
+        },
+        deps,
+    );
+    Rig {
+        clock,
+        handle,
+        script,
+        events,
+        store,
+    }
 }
 
 fn life(from: u64, to: u64) -> Option<Lifetime> {
-    Some(Lifetime { not_before: t(from), not_after: t(to) })
+    Some(Lifetime {
+        not_before: t(from),
+        not_after: t(to),
+    })
 }
 
 fn renewable(lifetime: Option<Lifetime>, issue_for: u64) -> Script {
-    Script { lifetime, issue_for: Duration::from_secs(issue_for), can_renew: true, ..Script::default() }
+    Script {
+        lifetime,
+        issue_for: Duration::from_secs(issue_for),
+        can_renew: true,
+        ..Script::default()
+    }
 }
 
 async fn advance(secs: u64) {
@@ -136,9 +183,17 @@ fn drain(r: &mut Rig) -> Vec<EventKind> {
 
 #[tokio::test(start_paused = true)]
 async fn renews_when_two_thirds_of_the_lifetime_have_elapsed() {
-    let r = rig(renewable(life(0, 900), 900), vec![cred("a", RenewPolicy::default(), 0.0)], settings(), 1);
+    let r = rig(
+        renewable(life(0, 900), 900),
+        vec![cred("a", RenewPolicy::default(), 0.0)],
+        settings(),
+        1,
+    );
     advance(599).await;
-    assert!(r.script.lock().unwrap().renewals_at.is_empty(), "renewed before the renewal point");
+    assert!(
+        r.script.lock().unwrap().renewals_at.is_empty(),
+        "renewed before the renewal point"
+    );
     advance(2).await;
     assert_eq!(r.script.lock().unwrap().renewals_at, vec![t(600)]);
     // and again two thirds into the new certificate
@@ -147,15 +202,33 @@ async fn renews_when_two_thirds_of_the_lifetime_have_elapsed() {
     let st = &r.handle.statuses()[0];
     assert_eq!(st.state, State::Healthy);
     assert!(st.last_result.as_ref().unwrap().ok);
-    assert_eq!(r.store.history(Some("a"), 10).unwrap().iter().filter(|h| h.action == "renew" && h.outcome == "success").count(), 2);
+    assert_eq!(
+        r.store
+            .history(Some("a"), 10)
+            .unwrap()
+            .iter()
+            .filter(|h| h.action == "renew" && h.outcome == "success")
+            .count(),
+        2
+    );
 }
 
 #[tokio::test(start_paused = true)]
 async fn renew_at_fraction_and_renew_before_are_honoured() {
-    let r = rig(renewable(life(0, 1000), 1000), vec![cred("a", RenewPolicy::Fraction(0.5), 0.0)], settings(), 1);
+    let r = rig(
+        renewable(life(0, 1000), 1000),
+        vec![cred("a", RenewPolicy::Fraction(0.5), 0.0)],
+        settings(),
+        1,
+    );
     advance(501).await;
     assert_eq!(r.script.lock().unwrap().renewals_at, vec![t(500)]);
-    let r = rig(renewable(life(0, 1000), 1000), vec![cred("b", RenewPolicy::Before(Duration::from_secs(100)), 0.0)], settings(), 1);
+    let r = rig(
+        renewable(life(0, 1000), 1000),
+        vec![cred("b", RenewPolicy::Before(Duration::from_secs(100)), 0.0)],
+        settings(),
+        1,
+    );
     advance(901).await;
     assert_eq!(r.script.lock().unwrap().renewals_at, vec![t(900)]);
 }
@@ -164,15 +237,28 @@ async fn renew_at_fraction_and_renew_before_are_honoured() {
 async fn jittered_deadlines_stay_within_ten_percent_of_the_wait() {
     let mut seen = std::collections::BTreeSet::new();
     for seed in 0..40 {
-        let r = rig(renewable(life(0, 3000), 3000), vec![cred("a", RenewPolicy::default(), 0.1)], settings(), seed);
+        let r = rig(
+            renewable(life(0, 3000), 3000),
+            vec![cred("a", RenewPolicy::default(), 0.1)],
+            settings(),
+            seed,
+        );
         advance(2201).await;
         let at = r.script.lock().unwrap().renewals_at[0];
         // the point is at 2000 s; ±10 % of the 2000 s wait
-        assert!(at >= t(1800) && at <= t(2200), "seed {seed}: renewed at {:?}", at.duration_since(t(0)));
+        assert!(
+            at >= t(1800) && at <= t(2200),
+            "seed {seed}: renewed at {:?}",
+            at.duration_since(t(0))
+        );
         seen.insert(at);
         r.handle.shutdown();
     }
-    assert!(seen.len() > 20, "jitter should spread renewals, got {} distinct instants", seen.len());
+    assert!(
+        seen.len() > 20,
+        "jitter should spread renewals, got {} distinct instants",
+        seen.len()
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -185,13 +271,28 @@ async fn failures_back_off_30s_doubling_to_a_5_minute_cap_then_recover() {
     assert!(matches!(r.handle.statuses()[0].state, State::Failing { streak: 1, .. }));
     advance(30 + 60 + 120 + 240 + 300 + 300 + 300).await;
     let at = r.script.lock().unwrap().attempts_at.clone();
-    let gaps: Vec<u64> = at.windows(2).map(|w| w[1].duration_since(w[0]).unwrap().as_secs()).collect();
+    let gaps: Vec<u64> = at
+        .windows(2)
+        .map(|w| w[1].duration_since(w[0]).unwrap().as_secs())
+        .collect();
     assert_eq!(gaps, vec![30, 60, 120, 240, 300, 300, 300]);
-    assert_eq!(r.script.lock().unwrap().renewals_at.len(), 1, "the eighth attempt succeeds");
+    assert_eq!(
+        r.script.lock().unwrap().renewals_at.len(),
+        1,
+        "the eighth attempt succeeds"
+    );
     let kinds = drain(&mut r);
-    let fails: Vec<u32> = kinds.iter().filter_map(|k| match k { EventKind::RenewalFailed { streak, .. } => Some(*streak), _ => None }).collect();
+    let fails: Vec<u32> = kinds
+        .iter()
+        .filter_map(|k| match k {
+            EventKind::RenewalFailed { streak, .. } => Some(*streak),
+            _ => None,
+        })
+        .collect();
     assert_eq!(fails, (1..=7).collect::<Vec<_>>());
-    assert!(kinds.iter().any(|k| matches!(k, EventKind::Recovered { after_failures: 7, .. })));
+    assert!(kinds
+        .iter()
+        .any(|k| matches!(k, EventKind::Recovered { after_failures: 7, .. })));
     assert_eq!(r.handle.statuses()[0].state, State::Healthy);
 }
 
@@ -231,7 +332,12 @@ async fn manual_renew_reports_unknown_and_unrenewable_credentials() {
 #[tokio::test(start_paused = true)]
 async fn an_eight_hour_suspend_renews_the_due_credential_at_once() {
     // 3 h certificate, due after 2 h. The machine sleeps 8 h: tokio's clock does not move.
-    let mut r = rig(renewable(life(0, 3 * 3600), 3 * 3600), vec![cred("a", RenewPolicy::default(), 0.0)], settings(), 1);
+    let mut r = rig(
+        renewable(life(0, 3 * 3600), 3 * 3600),
+        vec![cred("a", RenewPolicy::default(), 0.0)],
+        settings(),
+        1,
+    );
     advance(60).await;
     let mono = tokio::time::Instant::now();
     r.clock.jump(Duration::from_secs(8 * 3600));
@@ -239,15 +345,32 @@ async fn an_eight_hour_suspend_renews_the_due_credential_at_once() {
     while r.script.lock().unwrap().renewals_at.is_empty() {
         advance(1).await;
     }
-    assert!(mono.elapsed() <= Duration::from_secs(61), "renewed {:?} after waking", mono.elapsed());
+    assert!(
+        mono.elapsed() <= Duration::from_secs(61),
+        "renewed {:?} after waking",
+        mono.elapsed()
+    );
     let kinds = drain(&mut r);
-    assert!(kinds.iter().any(|k| matches!(k, EventKind::Resumed { slept_secs, .. } if *slept_secs >= 8 * 3600 - 120)), "{kinds:?}");
-    assert!(kinds.iter().any(|k| matches!(k, EventKind::Expired { .. })), "it had expired during the sleep: {kinds:?}");
+    assert!(
+        kinds
+            .iter()
+            .any(|k| matches!(k, EventKind::Resumed { slept_secs, .. } if *slept_secs >= 8 * 3600 - 120)),
+        "{kinds:?}"
+    );
+    assert!(
+        kinds.iter().any(|k| matches!(k, EventKind::Expired { .. })),
+        "it had expired during the sleep: {kinds:?}"
+    );
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_logind_resume_signal_renews_immediately() {
-    let r = rig(renewable(life(0, 3 * 3600), 3 * 3600), vec![cred("a", RenewPolicy::default(), 0.0)], settings(), 1);
+    let r = rig(
+        renewable(life(0, 3 * 3600), 3 * 3600),
+        vec![cred("a", RenewPolicy::default(), 0.0)],
+        settings(),
+        1,
+    );
     advance(1).await;
     r.clock.jump(Duration::from_secs(8 * 3600));
     r.handle.resumed(8 * 3600, "logind");
@@ -278,7 +401,11 @@ async fn watch_only_credentials_announce_each_expiry_band_once_then_expire() {
     advance(30 * day + 10).await;
     let bands: Vec<u64> = drain(&mut r)
         .into_iter()
-        .filter_map(|k| match k { EventKind::ExpiryApproaching { threshold_secs, .. } => Some(threshold_secs), EventKind::Expired { .. } => Some(0), _ => None })
+        .filter_map(|k| match k {
+            EventKind::ExpiryApproaching { threshold_secs, .. } => Some(threshold_secs),
+            EventKind::Expired { .. } => Some(0),
+            _ => None,
+        })
         .collect();
     assert_eq!(bands, vec![7 * day, day, 3600, 0]);
     assert_eq!(r.handle.statuses()[0].state, State::Expired);
@@ -286,11 +413,25 @@ async fn watch_only_credentials_announce_each_expiry_band_once_then_expire() {
 
 #[tokio::test(start_paused = true)]
 async fn config_changes_add_remove_and_keep_unchanged_credentials() {
-    let r = rig(renewable(life(0, 9000), 9000), vec![cred("a", RenewPolicy::default(), 0.0), cred("b", RenewPolicy::default(), 0.0)], settings(), 1);
+    let r = rig(
+        renewable(life(0, 9000), 9000),
+        vec![
+            cred("a", RenewPolicy::default(), 0.0),
+            cred("b", RenewPolicy::default(), 0.0),
+        ],
+        settings(),
+        1,
+    );
     advance(1).await;
     let (added, removed, changed) = r
         .handle
-        .apply(Config { engine: settings(), credentials: vec![cred("a", RenewPolicy::default(), 0.0), cred("c", RenewPolicy::Fraction(0.5), 0.0)] })
+        .apply(Config {
+            engine: settings(),
+            credentials: vec![
+                cred("a", RenewPolicy::default(), 0.0),
+                cred("c", RenewPolicy::Fraction(0.5), 0.0),
+            ],
+        })
         .await
         .unwrap();
     assert_eq!((added, removed, changed), (1, 1, 0));
@@ -302,7 +443,12 @@ async fn config_changes_add_remove_and_keep_unchanged_credentials() {
 
 #[tokio::test(start_paused = true)]
 async fn idle_means_no_work_between_deadlines() {
-    let r = rig(renewable(life(0, 30 * 86_400), 30 * 86_400), vec![cred("a", RenewPolicy::default(), 0.0)], settings(), 1);
+    let r = rig(
+        renewable(life(0, 30 * 86_400), 30 * 86_400),
+        vec![cred("a", RenewPolicy::default(), 0.0)],
+        settings(),
+        1,
+    );
     advance(1).await;
     let before = r.store.history(None, 100).unwrap().len();
     advance(10 * 86_400).await;

@@ -54,7 +54,11 @@ pub struct Failure {
 
 impl Failure {
     pub fn transient(message: impl Into<String>) -> Self {
-        Failure { class: FailureClass::Transient, message: message.into(), stderr_tail: None }
+        Failure {
+            class: FailureClass::Transient,
+            message: message.into(),
+            stderr_tail: None,
+        }
     }
 }
 

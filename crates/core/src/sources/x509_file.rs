@@ -23,7 +23,10 @@ pub struct X509File {
 
 impl X509File {
     pub fn new(name: &str, spec: X509FileSpec) -> Self {
-        X509File { name: name.to_string(), spec }
+        X509File {
+            name: name.to_string(),
+            spec,
+        }
     }
 
     fn read(&self) -> Result<Observation, Failure> {
@@ -31,7 +34,10 @@ impl X509File {
         match crate::x509::read_file(&path) {
             Ok(f) => {
                 let leaf = f.leaf().clone();
-                Ok(Observation { lifetime: leaf.lifetime, details: Some(leaf.details) })
+                Ok(Observation {
+                    lifetime: leaf.lifetime,
+                    details: Some(leaf.details),
+                })
             }
             Err(e) => Err(Failure::transient(e.to_string())),
         }
@@ -65,7 +71,12 @@ impl Source for X509File {
         };
         let out = command::run(cmd, &self.name, &self.spec.path, self.spec.command_timeout).await;
         if !out.success {
-            let reason = out.stderr_tail.as_deref().and_then(|t| t.lines().last()).map(|l| format!(": {l}")).unwrap_or_default();
+            let reason = out
+                .stderr_tail
+                .as_deref()
+                .and_then(|t| t.lines().last())
+                .map(|l| format!(": {l}"))
+                .unwrap_or_default();
             return Err(Failure {
                 class: super::FailureClass::Transient,
                 message: format!("renew command failed: {}{reason}", out.summary),
@@ -73,7 +84,10 @@ impl Source for X509File {
             });
         }
         let obs = self.read().map_err(|f| Failure {
-            message: format!("renew command exited 0 but the certificate is not readable afterwards: {}", f.message),
+            message: format!(
+                "renew command exited 0 but the certificate is not readable afterwards: {}",
+                f.message
+            ),
             stderr_tail: out.stderr_tail.clone(),
             ..f
         })?;
