@@ -369,8 +369,18 @@ impl Scheduler {
     }
 
     async fn run(&mut self, mut rx: mpsc::UnboundedReceiver<Cmd>, mut done_rx: mpsc::UnboundedReceiver<Done>) {
+        // After a finished job only that credential needs another look; a full
+        // pass over every credential happens on wakeups and commands.
+        let mut only: Option<String> = None;
         loop {
-            self.tick();
+            match only.take() {
+                None => self.tick(),
+                Some(name) => {
+                    let now = self.now();
+                    self.plan(&name, now);
+                    self.refresh(&name, now);
+                }
+            }
             let wall_before = self.now();
             let mono_before = tokio::time::Instant::now();
             let nap = self
@@ -383,12 +393,16 @@ impl Scheduler {
                     None | Some(Cmd::Shutdown) => break,
                     Some(cmd) => self.command(cmd),
                 },
-                Some(done) = done_rx.recv() => self.finished(done),
+                Some(done) = done_rx.recv() => {
+                    only = Some(done.name.clone());
+                    self.finished(done);
+                }
             }
             let wall = self.now().duration_since(wall_before).unwrap_or_default();
             let mono = mono_before.elapsed();
             if wall > mono + JUMP_THRESHOLD {
                 self.resumed((wall - mono).as_secs(), "wall clock jumped ahead".into());
+                only = None;
             }
         }
         for slot in self.slots.values_mut() {
