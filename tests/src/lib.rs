@@ -54,10 +54,6 @@ where
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     };
-    assert!(
-        !run.stderr.contains("panicked"),
-        "evergreen panicked:\n{}",
-        run.stderr
-    );
+    assert!(!run.stderr.contains("panicked"), "evergreen panicked:\n{}", run.stderr);
     run
 }

@@ -22,13 +22,7 @@ fn test_ca() -> Ca {
 }
 
 /// Writes a leaf for `cn` valid from `not_before` for `lifetime`; returns its not_after.
-fn write_leaf(
-    ca: &Ca,
-    path: &Path,
-    cn: &str,
-    not_before: SystemTime,
-    lifetime: Duration,
-) -> SystemTime {
+fn write_leaf(ca: &Ca, path: &Path, cn: &str, not_before: SystemTime, lifetime: Duration) -> SystemTime {
     let issued = ca.issue(cn, not_before, lifetime).unwrap();
     fs::write(path, issued.cert_pem).unwrap();
     not_before + lifetime
@@ -40,12 +34,8 @@ fn rfc3339(t: SystemTime) -> String {
 }
 
 fn json(run: &Run) -> Vec<Value> {
-    serde_json::from_str(&run.stdout).unwrap_or_else(|e| {
-        panic!(
-            "--json printed something that is not JSON ({e}):\n{}",
-            run.stdout
-        )
-    })
+    serde_json::from_str(&run.stdout)
+        .unwrap_or_else(|e| panic!("--json printed something that is not JSON ({e}):\n{}", run.stdout))
 }
 
 /// `--json` entries keyed by file name.
@@ -135,13 +125,7 @@ fn system_ca_certificates_agree_with_openssl() {
         let entry = reported
             .get(&fs::canonicalize(&path).unwrap())
             .unwrap_or_else(|| panic!("{} was not reported", path.display()));
-        assert_eq!(
-            entry["ok"],
-            true,
-            "{} failed: {}",
-            path.display(),
-            entry["error"]
-        );
+        assert_eq!(entry["ok"], true, "{} failed: {}", path.display(), entry["error"]);
         assert_eq!(
             entry["not_after"].as_str().unwrap(),
             openssl_not_after(&path),
@@ -164,25 +148,12 @@ fn bad_files_are_reported_and_the_rest_still_checked() {
     let ca = test_ca();
     let now = SystemTime::now();
 
-    let valid_not_after = write_leaf(
-        &ca,
-        &dir.join("valid.pem"),
-        "valid.test",
-        now - HOUR,
-        90 * DAY,
-    );
+    let valid_not_after = write_leaf(&ca, &dir.join("valid.pem"), "valid.test", now - HOUR, 90 * DAY);
     let good = ca.issue("good.test", now - HOUR, 60 * DAY).unwrap();
-    let der = evergreen_core::x509::parse(good.cert_pem.as_bytes())
-        .unwrap()
-        .der_leaf;
+    let der = evergreen_core::x509::parse(good.cert_pem.as_bytes()).unwrap().der_leaf;
     fs::write(dir.join("leaf.der"), der).unwrap();
     let other_root = Ca::new("Other Root", now - DAY, 365 * DAY).unwrap();
-    let chain = format!(
-        "{}{}{}",
-        good.cert_pem,
-        ca.cert_pem(),
-        other_root.cert_pem()
-    );
+    let chain = format!("{}{}{}", good.cert_pem, ca.cert_pem(), other_root.cert_pem());
     fs::write(dir.join("chain.pem"), chain).unwrap();
 
     let pem = ca.issue("cut.test", now, DAY).unwrap().cert_pem;
@@ -218,10 +189,7 @@ fn bad_files_are_reported_and_the_rest_still_checked() {
             "valid.pem"
         ]
     );
-    let paths: Vec<&str> = entries
-        .iter()
-        .map(|e| e["path"].as_str().unwrap())
-        .collect();
+    let paths: Vec<&str> = entries.iter().map(|e| e["path"].as_str().unwrap()).collect();
     let mut sorted = paths.clone();
     sorted.sort_unstable();
     assert_eq!(paths, sorted, "entries are sorted by path");
@@ -244,10 +212,7 @@ fn bad_files_are_reported_and_the_rest_still_checked() {
 
     let valid = files["valid.pem"];
     assert_eq!(valid["ok"], true);
-    assert!(
-        valid.get("error").is_none(),
-        "no error key on success: {valid}"
-    );
+    assert!(valid.get("error").is_none(), "no error key on success: {valid}");
     assert_eq!(valid["state"], "ok");
     assert_eq!(valid["not_after"], rfc3339(valid_not_after));
     assert_eq!(valid["subject"], "CN=valid.test");
@@ -256,10 +221,7 @@ fn bad_files_are_reported_and_the_rest_still_checked() {
     let fraction = valid["remaining_fraction"].as_f64().unwrap();
     assert!(fraction > 0.99 && fraction <= 1.0, "{fraction}");
     let left = valid["seconds_left"].as_i64().unwrap();
-    assert!(
-        (left - (90 * DAY - HOUR).as_secs() as i64).abs() < 120,
-        "{left}"
-    );
+    assert!((left - (90 * DAY - HOUR).as_secs() as i64).abs() < 120, "{left}");
     for key in ["issuer", "serial", "sha256", "not_before"] {
         assert!(
             valid[key].as_str().is_some_and(|s| !s.is_empty()),
@@ -269,10 +231,7 @@ fn bad_files_are_reported_and_the_rest_still_checked() {
 
     let chain = files["chain.pem"];
     assert_eq!(chain["chain_len"], 3);
-    assert_eq!(
-        chain["subject"], "CN=good.test",
-        "the leaf is the first certificate"
-    );
+    assert_eq!(chain["subject"], "CN=good.test", "the leaf is the first certificate");
     let der = files["leaf.der"];
     assert_eq!(der["ok"], true, "{der}");
     assert_eq!(der["not_after"], chain["not_after"]);
@@ -298,15 +257,13 @@ fn bad_files_are_reported_and_the_rest_still_checked() {
     }
     assert!(run.stdout.contains("valid.test"), "{}", run.stdout);
     assert!(
-        run.stdout.contains(
-            "3 certificates: 3 ok; 5 files unreadable (2 other files skipped: not certificates)"
-        ),
+        run.stdout
+            .contains("3 certificates: 3 ok; 5 files unreadable (2 other files skipped: not certificates)"),
         "{}",
         run.stdout
     );
     assert!(
-        run.stdout
-            .contains("hint: fix or replace the files marked error above"),
+        run.stdout.contains("hint: fix or replace the files marked error above"),
         "{}",
         run.stdout
     );
@@ -325,14 +282,7 @@ fn inverted_cert_pem() -> String {
 fn a_key_named_as_the_certificate_is_an_error() {
     let tmp = tempfile::tempdir().unwrap();
     let key = tmp.path().join("key.pem");
-    fs::write(
-        &key,
-        test_ca()
-            .issue("k.test", SystemTime::now(), DAY)
-            .unwrap()
-            .key_pem,
-    )
-    .unwrap();
+    fs::write(&key, test_ca().issue("k.test", SystemTime::now(), DAY).unwrap().key_pem).unwrap();
     let run = evergreen(["check".as_ref(), key.as_os_str()]);
     assert_eq!(run.code, 2, "{run:?}");
     let line = run.stdout.lines().next().unwrap_or_default();
@@ -341,10 +291,7 @@ fn a_key_named_as_the_certificate_is_an_error() {
         "{}",
         run.stdout
     );
-    assert!(
-        line.contains("PRIVATE KEY") && line.contains("not the key"),
-        "{line}"
-    );
+    assert!(line.contains("PRIVATE KEY") && line.contains("not the key"), "{line}");
 }
 
 #[test]
@@ -366,10 +313,7 @@ fn a_missing_path_is_an_error_and_the_others_are_still_checked() {
     assert_eq!(entries[0]["state"], "ok");
     assert_eq!(entries[1]["path"], missing.to_str().unwrap());
     assert!(
-        entries[1]["error"]
-            .as_str()
-            .unwrap()
-            .contains("does not exist"),
+        entries[1]["error"].as_str().unwrap().contains("does not exist"),
         "{}",
         entries[1]
     );
@@ -451,8 +395,7 @@ fn exit_codes_follow_the_worst_certificate() {
         run.stdout
     );
     assert!(
-        run.stdout
-            .contains("hint: renew them, or let Evergreen do it"),
+        run.stdout.contains("hint: renew them, or let Evergreen do it"),
         "{}",
         run.stdout
     );
@@ -478,22 +421,12 @@ fn symlinks_are_followed_to_files_but_not_into_loops() {
     let run = evergreen(["check".as_ref(), "--json".as_ref(), dir.as_os_str()]);
     assert_eq!(run.code, 0, "{run:?}");
     let entries = json(&run);
-    assert_eq!(
-        entries.len(),
-        1,
-        "one file, however many names: {}",
-        run.stdout
-    );
+    assert_eq!(entries.len(), 1, "one file, however many names: {}", run.stdout);
     assert_eq!(entries[0]["path"], dir.join("real.pem").to_str().unwrap());
 
     // Named on the command line, the name given is the one reported.
     let alias = dir.join("alias.pem");
-    let run = evergreen([
-        "check".as_ref(),
-        "--json".as_ref(),
-        dir.as_os_str(),
-        alias.as_os_str(),
-    ]);
+    let run = evergreen(["check".as_ref(), "--json".as_ref(), dir.as_os_str(), alias.as_os_str()]);
     let entries = json(&run);
     assert_eq!(entries.len(), 1, "{}", run.stdout);
     assert_eq!(entries[0]["path"], alias.to_str().unwrap());
@@ -517,9 +450,5 @@ fn certificates_from_before_1970_do_not_crash_it() {
     assert_eq!(entries[0]["not_after"], "1965-01-01T00:00:00Z");
     let run = evergreen(["check".as_ref(), path.as_os_str()]);
     assert_eq!(run.code, 2, "{run:?}");
-    assert!(
-        run.stdout.contains("1965-01-01T00:00:00Z"),
-        "{}",
-        run.stdout
-    );
+    assert!(run.stdout.contains("1965-01-01T00:00:00Z"), "{}", run.stdout);
 }

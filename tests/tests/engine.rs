@@ -19,10 +19,13 @@ struct Env {
 
 impl Env {
     fn new() -> Env {
-        let env = Env { dir: tempfile::tempdir().unwrap() };
+        let env = Env {
+            dir: tempfile::tempdir().unwrap(),
+        };
         let now = SystemTime::now();
         let ca = Ca::new("Test CA", now - Duration::from_secs(3600), Duration::from_secs(86_400)).unwrap();
-        ca.save(&env.certs().join("demo-ca.pem"), &env.certs().join("demo-ca.key")).ok();
+        ca.save(&env.certs().join("demo-ca.pem"), &env.certs().join("demo-ca.key"))
+            .ok();
         env
     }
 
@@ -92,22 +95,35 @@ impl Env {
             .spawn()
             .unwrap();
         let d = Daemon { child, log };
-        wait_for("the engine to answer on its socket", Duration::from_secs(20), || self.run(&["status", "--json"]).code != 2);
+        wait_for("the engine to answer on its socket", Duration::from_secs(20), || {
+            self.run(&["status", "--json"]).code != 2
+        });
         d
     }
 
     fn status(&self) -> Vec<Value> {
         let r = self.run(&["status", "--json"]);
-        serde_json::from_str::<Value>(&r.stdout).unwrap_or_else(|e| panic!("{e}: {r:?}")).as_array().unwrap().clone()
+        serde_json::from_str::<Value>(&r.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {r:?}"))
+            .as_array()
+            .unwrap()
+            .clone()
     }
 
     fn status_of(&self, name: &str) -> Value {
-        self.status().into_iter().find(|s| s["name"] == name).unwrap_or_else(|| panic!("{name} not in status"))
+        self.status()
+            .into_iter()
+            .find(|s| s["name"] == name)
+            .unwrap_or_else(|| panic!("{name} not in status"))
     }
 }
 
 fn rand_suffix() -> u32 {
-    std::process::id() ^ SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().subsec_nanos()
+    std::process::id()
+        ^ SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos()
 }
 
 struct Daemon {
@@ -117,7 +133,11 @@ struct Daemon {
 
 impl Daemon {
     fn events(&self) -> Vec<Value> {
-        std::fs::read_to_string(&self.log).unwrap_or_default().lines().filter_map(|l| serde_json::from_str(l).ok()).collect()
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
     }
 
     fn has_event(&self, pred: impl Fn(&Value) -> bool) -> bool {
@@ -130,13 +150,19 @@ impl Daemon {
     }
 
     fn stop(mut self) -> i32 {
-        Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
+        Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
         let start = Instant::now();
         loop {
             if let Some(s) = self.child.try_wait().unwrap() {
                 return s.code().unwrap_or(-1);
             }
-            assert!(start.elapsed() < Duration::from_secs(20), "engine did not stop on SIGTERM");
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "engine did not stop on SIGTERM"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -167,7 +193,9 @@ fn run_status_renew_and_history_through_the_socket() {
     let cert = env.cert("web", Duration::from_secs(60), Duration::from_secs(3600));
     env.write_config(&env.renewing("web", "2h", ""));
     let d = env.start();
-    wait_for("web to be observed", Duration::from_secs(10), || env.status_of("web")["state"] == "healthy");
+    wait_for("web to be observed", Duration::from_secs(10), || {
+        env.status_of("web")["state"] == "healthy"
+    });
     let st = env.status_of("web");
     let frac = st["remaining_fraction"].as_f64().unwrap();
     assert!(frac > 0.95 && frac < 0.99, "{st}");
@@ -183,7 +211,12 @@ fn run_status_renew_and_history_through_the_socket() {
 
     let h = env.run(&["history", "web", "--json"]);
     let h: Value = serde_json::from_str(&h.stdout).unwrap();
-    let renew = h.as_array().unwrap().iter().find(|e| e["action"] == "renew").expect("a renew entry");
+    let renew = h
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "renew")
+        .expect("a renew entry");
     assert_eq!(renew["outcome"], "success");
     assert!(renew["new_not_after"].as_i64() > renew["old_not_after"].as_i64());
     assert!(d.has_event(|e| e["event"] == "renewal_succeeded" && e["credential"] == "web"));
@@ -205,7 +238,10 @@ fn a_renew_command_that_changes_nothing_is_a_failure() {
     let d = env.start();
     let r = env.run(&["renew", "web"]);
     assert_eq!(r.code, 1, "{r:?}");
-    assert!(r.stdout.contains("exited 0 but the certificate did not change"), "{r:?}");
+    assert!(
+        r.stdout.contains("exited 0 but the certificate did not change"),
+        "{r:?}"
+    );
     let st = env.status_of("web");
     assert_eq!(st["state"], "failing", "{st}");
     assert_eq!(st["last_result"]["ok"], false);
@@ -219,7 +255,10 @@ fn a_second_engine_is_refused_and_status_without_one_says_how_to_start() {
     env.write_config(&env.renewing("web", "1h", ""));
     let r = env.run(&["status"]);
     assert_eq!(r.code, 2);
-    assert!(r.stderr.contains("no Evergreen engine is running") && r.stderr.contains("evergreen run"), "{r:?}");
+    assert!(
+        r.stderr.contains("no Evergreen engine is running") && r.stderr.contains("evergreen run"),
+        "{r:?}"
+    );
     let d = env.start();
     let r = env.run(&["run"]);
     assert_eq!(r.code, 3, "{r:?}");
@@ -235,15 +274,26 @@ fn kill_9_during_a_renewal_loses_no_history() {
     let marker = env.dir.path().join("slow");
     let block = env.renewing("web", "2h", "").replace(
         "renew_command = [",
-        &format!("renew_command = [\"/bin/sh\", \"-c\", \"if [ -e {} ]; then sleep 30; fi; exec \\\"$0\\\" \\\"$@\\\"\", ", marker.display()),
+        &format!(
+            "renew_command = [\"/bin/sh\", \"-c\", \"if [ -e {} ]; then sleep 30; fi; exec \\\"$0\\\" \\\"$@\\\"\", ",
+            marker.display()
+        ),
     );
     env.write_config(&block);
     let d = env.start();
     assert_eq!(env.run(&["renew", "web"]).code, 0);
     let renewed_to = not_after(&cert);
     std::fs::write(&marker, "").unwrap();
-    let mut slow = env.cmd().args(["renew", "web"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
-    wait_for("the renewal to start", Duration::from_secs(10), || env.status_of("web")["state"] == "renewing");
+    let mut slow = env
+        .cmd()
+        .args(["renew", "web"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for("the renewal to start", Duration::from_secs(10), || {
+        env.status_of("web")["state"] == "renewing"
+    });
     d.kill9();
     let _ = slow.wait();
     std::fs::remove_file(&marker).unwrap();
@@ -253,10 +303,17 @@ fn kill_9_during_a_renewal_loses_no_history() {
     let d = env.start();
     let h: Value = serde_json::from_str(&env.run(&["history", "web", "--json"]).stdout).unwrap();
     assert!(
-        h.as_array().unwrap().iter().any(|e| e["action"] == "renew" && e["outcome"] == "success"),
+        h.as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["action"] == "renew" && e["outcome"] == "success"),
         "history before the crash is intact: {h}"
     );
-    assert_eq!(env.status_of("web")["last_result"]["ok"], true, "the last result survives a restart");
+    assert_eq!(
+        env.status_of("web")["last_result"]["ok"],
+        true,
+        "the last result survives a restart"
+    );
     drop(d);
 }
 
@@ -269,18 +326,42 @@ fn config_edits_apply_live_and_a_broken_edit_keeps_the_last_good_config() {
     let d = env.start();
     assert_eq!(env.status().len(), 1);
 
-    env.write_config(&format!("{}{}", env.renewing("web", "1h", ""), env.renewing("api", "1h", "")));
+    env.write_config(&format!(
+        "{}{}",
+        env.renewing("web", "1h", ""),
+        env.renewing("api", "1h", "")
+    ));
     wait_for("api to be added", Duration::from_secs(10), || env.status().len() == 2);
 
     // A typo: the whole edit is rejected, nothing is dropped.
-    env.write_config(&format!("{}{}", env.renewing("web", "1h", "renew_at_fracton = 0.5"), env.renewing("api", "1h", "")));
-    wait_for("the rejection", Duration::from_secs(10), || d.has_event(|e| e["event"] == "config_rejected"));
-    let rejected = d.events().into_iter().find(|e| e["event"] == "config_rejected").unwrap();
+    env.write_config(&format!(
+        "{}{}",
+        env.renewing("web", "1h", "renew_at_fracton = 0.5"),
+        env.renewing("api", "1h", "")
+    ));
+    wait_for("the rejection", Duration::from_secs(10), || {
+        d.has_event(|e| e["event"] == "config_rejected")
+    });
+    let rejected = d
+        .events()
+        .into_iter()
+        .find(|e| e["event"] == "config_rejected")
+        .unwrap();
     let msg = rejected["message"].as_str().unwrap();
-    assert!(msg.contains("unknown field `renew_at_fracton`") && msg.contains("config.toml:"), "{msg}");
-    let names: Vec<String> = env.status().iter().map(|s| s["name"].as_str().unwrap().to_string()).collect();
+    assert!(
+        msg.contains("unknown field `renew_at_fracton`") && msg.contains("config.toml:"),
+        "{msg}"
+    );
+    let names: Vec<String> = env
+        .status()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap().to_string())
+        .collect();
     assert_eq!(names, vec!["api", "web"]);
-    assert!(env.run(&["renew", "api"]).code == 0, "the engine still works after a rejected edit");
+    assert!(
+        env.run(&["renew", "api"]).code == 0,
+        "the engine still works after a rejected edit"
+    );
 
     let r = env.run(&["config", "check"]);
     assert_eq!(r.code, 2);
@@ -292,12 +373,17 @@ fn config_edits_apply_live_and_a_broken_edit_keeps_the_last_good_config() {
 fn an_external_renewal_is_noticed_through_the_file_watch() {
     let env = Env::new();
     let cert = env.cert("web", Duration::from_secs(60), Duration::from_secs(3600));
-    env.write_config(&format!("[[credential]]\nname = \"web\"\nkind = \"x509_file\"\npath = \"{}\"\n", cert.display()));
+    env.write_config(&format!(
+        "[[credential]]\nname = \"web\"\nkind = \"x509_file\"\npath = \"{}\"\n",
+        cert.display()
+    ));
     let d = env.start();
     let first = env.status_of("web")["not_after"].as_i64().unwrap();
     // Someone renews it by hand (written elsewhere, renamed into place).
     let fresh = env.cert("web-new", Duration::ZERO, Duration::from_secs(7200));
     std::fs::rename(fresh, &cert).unwrap();
-    wait_for("the new certificate to be seen", Duration::from_secs(10), || env.status_of("web")["not_after"].as_i64().unwrap() > first);
+    wait_for("the new certificate to be seen", Duration::from_secs(10), || {
+        env.status_of("web")["not_after"].as_i64().unwrap() > first
+    });
     assert!(d.has_event(|e| e["event"] == "observed"));
 }

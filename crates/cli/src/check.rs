@@ -279,13 +279,9 @@ fn walk(root: &Path, files: &mut Vec<Candidate>, failed: &mut Vec<Entry>) {
                 continue; // FIFOs, sockets, devices: reading them could block or never end
             }
             match fs::metadata(&path) {
-                Ok(meta) if meta.is_file() => {
-                    files.push(Candidate::new(path, false, kind.is_symlink(), &meta))
-                }
+                Ok(meta) if meta.is_file() => files.push(Candidate::new(path, false, kind.is_symlink(), &meta)),
                 Ok(_) => {} // a symlinked directory or special file: not followed
-                Err(e) if cert_extension(&path).is_some() => {
-                    failed.push(Entry::failed(&path, stat_problem(&path, &e)))
-                }
+                Err(e) if cert_extension(&path).is_some() => failed.push(Entry::failed(&path, stat_problem(&path, &e))),
                 Err(_) => {}
             }
         }
@@ -301,11 +297,7 @@ fn dedupe(mut files: Vec<Candidate>) -> Vec<Candidate> {
 }
 
 /// Reads and parses every candidate on a pool of scoped threads, one per core.
-fn check_all(
-    files: Vec<Candidate>,
-    now: SystemTime,
-    warn: Option<Duration>,
-) -> Vec<(PathBuf, Outcome)> {
+fn check_all(files: Vec<Candidate>, now: SystemTime, warn: Option<Duration>) -> Vec<(PathBuf, Outcome)> {
     let workers = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .clamp(1, files.len().max(1));
@@ -331,11 +323,7 @@ fn check_all(
         for handle in handles {
             // check_file catches parser panics, so a worker only dies on a bug in this
             // module; carry that panic on rather than print a partial report.
-            outcomes.extend(
-                handle
-                    .join()
-                    .unwrap_or_else(|p| std::panic::resume_unwind(p)),
-            );
+            outcomes.extend(handle.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
         }
     });
     outcomes.sort_unstable_by_key(|(i, _)| *i);
@@ -355,9 +343,7 @@ fn check_file(c: &Candidate, now: SystemTime, warn: Option<Duration>) -> Outcome
     }
     let bytes = match fs::read(&c.path) {
         Ok(bytes) => bytes,
-        Err(e) if must_report => {
-            return Outcome::Failed(format!("cannot read it: {}", io_problem(&e)))
-        }
+        Err(e) if must_report => return Outcome::Failed(format!("cannot read it: {}", io_problem(&e))),
         Err(_) => return Outcome::Skipped,
     };
     // x509::read_file would read the file again: the bytes are needed here first to
@@ -392,11 +378,7 @@ fn assess(file: CertFile, now: SystemTime, warn: Option<Duration>) -> Checked {
         CertState::Expired
     } else if RenewPolicy::default().is_due(&life, now) {
         CertState::Due
-    } else if warn.is_some_and(|w| {
-        life.not_after
-            .duration_since(now)
-            .is_ok_and(|left| left <= w)
-    }) {
+    } else if warn.is_some_and(|w| life.not_after.duration_since(now).is_ok_and(|left| left <= w)) {
         CertState::Warn
     } else {
         CertState::Ok
@@ -412,14 +394,11 @@ fn assess(file: CertFile, now: SystemTime, warn: Option<Duration>) -> Checked {
 /// The certificate extension of `path`, lower-cased, if it has one.
 fn cert_extension(path: &Path) -> Option<&'static str> {
     let ext = path.extension()?.to_str()?;
-    CERT_EXTENSIONS
-        .into_iter()
-        .find(|c| ext.eq_ignore_ascii_case(c))
+    CERT_EXTENSIONS.into_iter().find(|c| ext.eq_ignore_ascii_case(c))
 }
 
 fn has_certificate_block(bytes: &[u8]) -> bool {
-    contains(bytes, b"-----BEGIN CERTIFICATE-----")
-        || contains(bytes, b"-----BEGIN TRUSTED CERTIFICATE-----")
+    contains(bytes, b"-----BEGIN CERTIFICATE-----") || contains(bytes, b"-----BEGIN TRUSTED CERTIFICATE-----")
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {

@@ -52,7 +52,12 @@ pub fn bar(fraction: Option<f64>) -> String {
     match fraction {
         Some(f) => {
             let filled = (f * 10.0).round() as usize;
-            format!("{}{} {:>3.0}%", "█".repeat(filled), "░".repeat(10 - filled.min(10)), f * 100.0)
+            format!(
+                "{}{} {:>3.0}%",
+                "█".repeat(filled),
+                "░".repeat(10 - filled.min(10)),
+                f * 100.0
+            )
         }
         None => format!("{:<10} {:>4}", "?", ""),
     }
@@ -61,7 +66,11 @@ pub fn bar(fraction: Option<f64>) -> String {
 fn describe(s: &CredentialStatus, now: SystemTime) -> (String, String, String) {
     let expires = match s.not_after {
         Some(na) => relative(from_unix_millis(na), now),
-        None => s.problem.clone().map(|_| "unreadable".to_string()).unwrap_or_else(|| "-".into()),
+        None => s
+            .problem
+            .clone()
+            .map(|_| "unreadable".to_string())
+            .unwrap_or_else(|| "-".into()),
     };
     let next = match &s.next_action {
         Some(a) => format!("{} {}", a.what, relative(from_unix_millis(a.at), now)),
@@ -83,11 +92,17 @@ pub fn status(args: &StatusArgs, paths: &Paths) -> anyhow::Result<i32> {
     if args.json {
         println!("{}", serde_json::to_string_pretty(&creds)?);
     } else if creds.is_empty() {
-        println!("The engine holds no credentials. Add some to {} and it picks them up.", paths.config_file.display());
+        println!(
+            "The engine holds no credentials. Add some to {} and it picks them up.",
+            paths.config_file.display()
+        );
     } else {
         let now = SystemTime::now();
         let w = creds.iter().map(|c| c.name.len()).max().unwrap_or(4).max(4);
-        println!("{:<w$}  {:<9}  {:<13}  {:<15}  {:<14}  {:<26}  LAST RESULT", "NAME", "KIND", "STATE", "REMAINING", "EXPIRES", "NEXT");
+        println!(
+            "{:<w$}  {:<9}  {:<13}  {:<15}  {:<14}  {:<26}  LAST RESULT",
+            "NAME", "KIND", "STATE", "REMAINING", "EXPIRES", "NEXT"
+        );
         for c in &creds {
             let (expires, next, last) = describe(c, now);
             println!(
@@ -108,9 +123,17 @@ pub fn status(args: &StatusArgs, paths: &Paths) -> anyhow::Result<i32> {
 
 pub fn renew(args: &RenewArgs, paths: &Paths) -> anyhow::Result<i32> {
     eprintln!("renewing {}…", args.name);
-    match ask(paths, Request::Renew { name: args.name.clone() })? {
+    match ask(
+        paths,
+        Request::Renew {
+            name: args.name.clone(),
+        },
+    )? {
         Reply::Renewed { outcome } if outcome.ok => {
-            println!("✓ {}: {} ({} ms)", outcome.credential, outcome.message, outcome.duration_ms);
+            println!(
+                "✓ {}: {} ({} ms)",
+                outcome.credential, outcome.message, outcome.duration_ms
+            );
             Ok(0)
         }
         Reply::Renewed { outcome } => {
@@ -123,7 +146,13 @@ pub fn renew(args: &RenewArgs, paths: &Paths) -> anyhow::Result<i32> {
 }
 
 pub fn history(args: &HistoryArgs, paths: &Paths) -> anyhow::Result<i32> {
-    let entries = match ask(paths, Request::History { name: args.name.clone(), limit: args.limit })? {
+    let entries = match ask(
+        paths,
+        Request::History {
+            name: args.name.clone(),
+            limit: args.limit,
+        },
+    )? {
         Reply::History { entries } => entries,
         other => return Err(unexpected(other)),
     };
@@ -133,7 +162,14 @@ pub fn history(args: &HistoryArgs, paths: &Paths) -> anyhow::Result<i32> {
     }
     for e in &entries {
         let dur = e.duration_ms.map(|d| format!(" ({d} ms)")).unwrap_or_default();
-        println!("{}  {:<16} {:<8} {:<8} {}{dur}", rfc3339(from_unix_millis(e.at)), e.credential, e.action, e.outcome, e.message);
+        println!(
+            "{}  {:<16} {:<8} {:<8} {}{dur}",
+            rfc3339(from_unix_millis(e.at)),
+            e.credential,
+            e.action,
+            e.outcome,
+            e.message
+        );
     }
     if entries.is_empty() {
         println!("no history yet");

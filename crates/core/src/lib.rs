@@ -14,6 +14,7 @@ pub mod engine;
 pub mod error;
 pub mod events;
 pub mod fsutil;
+pub mod http;
 pub mod ipc;
 pub mod lock;
 pub mod model;

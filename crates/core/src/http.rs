@@ -1,0 +1,89 @@
+//! The one HTTP client builder.
+//!
+//! Every source that talks HTTPS gets its client here: rustls, connect and
+//! request timeouts, an optional CA bundle that fails loudly when it is
+//! unreadable or empty (never a silent fallback to the system roots, which
+//! would turn a typo into a cryptic "unknown issuer" later), an optional
+//! minimum of TLS 1.3, and an optional client identity for mTLS.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+
+/// How a client should be built.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ClientOptions {
+    /// Trust exactly these CAs (PEM bundle) instead of the system's.
+    pub ca_bundle: Option<PathBuf>,
+    /// Refuse anything below TLS 1.3.
+    pub tls13_only: bool,
+    /// Whole-request timeout; default 30 s.
+    pub timeout: Option<Duration>,
+}
+
+/// Reads a PEM CA bundle; an unreadable file or one without certificates is an error naming it.
+pub fn read_ca_bundle(path: &Path) -> Result<Vec<reqwest::Certificate>> {
+    let pem = std::fs::read(path).map_err(|e| Error::io("read CA bundle", path, e))?;
+    let certs: Vec<reqwest::Certificate> = x509_parser::pem::Pem::iter_from_buffer(&pem)
+        .filter_map(|p| p.ok())
+        .filter(|p| p.label == "CERTIFICATE")
+        .filter_map(|p| reqwest::Certificate::from_der(&p.contents).ok())
+        .collect();
+    if certs.is_empty() {
+        return Err(Error::cert(
+            path,
+            "the CA bundle contains no PEM certificates; point ca_bundle at the PEM file of the CA that signed the server's certificate",
+        ));
+    }
+    Ok(certs)
+}
+
+/// Builds a client; the only place a `reqwest::Client` is made.
+pub fn client(opts: &ClientOptions) -> Result<reqwest::Client> {
+    let mut b = reqwest::Client::builder()
+        .use_rustls_tls()
+        .connect_timeout(Duration::from_secs(10))
+        .timeout(opts.timeout.unwrap_or(Duration::from_secs(30)))
+        .user_agent(concat!("evergreen/", env!("CARGO_PKG_VERSION")))
+        .redirect(reqwest::redirect::Policy::none());
+    if let Some(path) = &opts.ca_bundle {
+        b = b.tls_built_in_root_certs(false);
+        for c in read_ca_bundle(path)? {
+            b = b.add_root_certificate(c);
+        }
+    }
+    if opts.tls13_only {
+        b = b.min_tls_version(reqwest::tls::Version::TLS_1_3);
+    }
+    b.build()
+        .map_err(|e| Error::Ipc(format!("could not build an HTTPS client: {e}")))
+}
+
+/// Says what went wrong with a request in words, naming the URL, and never
+/// including headers (tokens live there).
+pub fn describe(url: &str, e: &reqwest::Error) -> String {
+    let mut source: Option<&dyn std::error::Error> = std::error::Error::source(e);
+    let mut root = String::new();
+    while let Some(s) = source {
+        root = s.to_string();
+        source = s.source();
+    }
+    let what = if e.is_timeout() {
+        "timed out".to_string()
+    } else if e.is_connect() {
+        format!("could not connect ({root})")
+    } else if e.is_decode() {
+        format!("the reply could not be decoded ({root})")
+    } else if root.is_empty() {
+        e.to_string()
+    } else {
+        root
+    };
+    let hint = if what.contains("UnknownIssuer") || what.contains("invalid peer certificate") {
+        "; the server's certificate is not signed by a trusted CA: set ca_bundle to its CA's PEM file"
+    } else {
+        ""
+    };
+    format!("{url}: {what}{hint}")
+}
