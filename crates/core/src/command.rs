@@ -25,6 +25,21 @@ pub struct CommandOutcome {
     pub stderr_tail: Option<String>,
 }
 
+/// Runs the reload command after a successful renewal, if there is one.
+/// Returns the note for the renewal's result: empty when all went well.
+pub async fn reload(spec: Option<&CommandSpec>, name: &str, cert_path: &Path, timeout: Duration) -> String {
+    let Some(spec) = spec else { return String::new() };
+    let r = run(spec, name, cert_path, timeout).await;
+    if r.success {
+        return String::new();
+    }
+    let mut note = format!("but the reload command failed: {}", r.summary);
+    if let Some(t) = r.stderr_tail {
+        note.push_str(&format!(" ({})", t.lines().last().unwrap_or_default()));
+    }
+    note
+}
+
 /// Runs `spec` for credential `name`, killing it after `timeout`.
 pub async fn run(spec: &CommandSpec, name: &str, cert_path: &Path, timeout: Duration) -> CommandOutcome {
     let argv = spec.argv();

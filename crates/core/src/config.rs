@@ -24,6 +24,9 @@ use crate::policy::RenewPolicy;
 pub struct Config {
     pub engine: EngineSettings,
     pub credentials: Vec<CredentialConfig>,
+    /// Things that work but deserve a second look (e.g. plain HTTP to a
+    /// loopback Vault); shown by `evergreen config check` and logged at start.
+    pub warnings: Vec<String>,
 }
 
 /// Engine-wide settings (`[engine]`).
@@ -72,6 +75,8 @@ impl CredentialConfig {
     pub fn kind(&self) -> Kind {
         match self.spec {
             CredentialSpec::X509File(_) => Kind::X509File,
+            CredentialSpec::VaultToken(_) => Kind::VaultToken,
+            CredentialSpec::VaultPki(_) => Kind::VaultPki,
         }
     }
 }
@@ -80,6 +85,112 @@ impl CredentialConfig {
 #[derive(Debug, Clone, PartialEq)]
 pub enum CredentialSpec {
     X509File(X509FileSpec),
+    VaultToken(VaultTokenSpec),
+    VaultPki(Box<VaultPkiSpec>),
+}
+
+impl CredentialSpec {
+    /// Files whose change means the credential should be looked at again
+    /// (the certificate, the token file a `bao login` rewrites).
+    pub fn watched_paths(&self) -> Vec<PathBuf> {
+        let token_file = |c: &VaultConn| match &c.token {
+            TokenSource::File(p) => Some(p.clone()),
+            TokenSource::Env(_) => None,
+        };
+        match self {
+            CredentialSpec::X509File(s) => vec![s.path.clone()],
+            CredentialSpec::VaultToken(s) => token_file(&s.conn).into_iter().collect(),
+            CredentialSpec::VaultPki(s) => std::iter::once(s.cert_path.clone())
+                .chain(token_file(&s.conn))
+                .collect(),
+        }
+    }
+}
+
+/// How to reach a Vault or OpenBao server, shared by both Vault kinds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VaultConn {
+    /// Base URL without a trailing slash, e.g. `https://vault.example:8200`.
+    pub address: String,
+    pub namespace: Option<String>,
+    pub ca_bundle: Option<PathBuf>,
+    pub token: TokenSource,
+}
+
+/// Where the Vault token is read from, at every request (so a new login is
+/// picked up at once). The token itself is never part of the config.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenSource {
+    /// A file holding only the token, mode 0600 (`~/.vault-token` by default).
+    File(PathBuf),
+    /// An environment variable of the engine's process.
+    Env(String),
+}
+
+impl std::fmt::Display for TokenSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TokenSource::File(p) => write!(f, "token file {}", p.display()),
+            TokenSource::Env(v) => write!(f, "environment variable {v}"),
+        }
+    }
+}
+
+/// A Vault/OpenBao token kept alive with `renew-self`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VaultTokenSpec {
+    pub conn: VaultConn,
+    /// The TTL asked for at each renewal; default: the token's own TTL.
+    pub increment: Option<Duration>,
+}
+
+/// How a PKI certificate is obtained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PkiMode {
+    /// Generate the key here, send a CSR to `<mount>/sign/<role>`: the key never leaves the machine.
+    Sign,
+    /// Let the server make the key too (`<mount>/issue/<role>`).
+    Issue,
+}
+
+/// Key algorithm of a PKI credential.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyType {
+    EcP256,
+    EcP384,
+    Ed25519,
+}
+
+impl KeyType {
+    pub const NAMES: &'static [&'static str] = &["ec-p256", "ec-p384", "ed25519"];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            KeyType::EcP256 => "ec-p256",
+            KeyType::EcP384 => "ec-p384",
+            KeyType::Ed25519 => "ed25519",
+        }
+    }
+}
+
+/// A certificate and key pair from a Vault/OpenBao PKI role.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VaultPkiSpec {
+    pub conn: VaultConn,
+    pub mount: String,
+    pub role: String,
+    pub common_name: String,
+    pub alt_names: Vec<String>,
+    pub ip_sans: Vec<String>,
+    /// The TTL asked for; default: the role's.
+    pub ttl: Option<Duration>,
+    pub key_type: KeyType,
+    pub mode: PkiMode,
+    /// The certificate (leaf first, then the chain).
+    pub cert_path: PathBuf,
+    pub key_path: PathBuf,
+    pub reload_command: Option<CommandSpec>,
+    pub command_timeout: Duration,
 }
 
 /// An X.509 certificate file, optionally renewed by a command.
@@ -152,15 +263,97 @@ struct RawCredential {
     renew_at_fraction: Option<Spanned<f64>>,
     renew_before: Option<Spanned<String>>,
     jitter: Option<Spanned<f64>>,
-    // x509_file
+    // x509_file, vault_pki
     path: Option<Spanned<String>>,
     renew_command: Option<Spanned<RawCommand>>,
     reload_command: Option<Spanned<RawCommand>>,
     command_timeout: Option<Spanned<String>>,
-    shell: Option<bool>,
+    shell: Option<Spanned<bool>>,
+    // vault_token, vault_pki
+    address: Option<Spanned<String>>,
+    namespace: Option<Spanned<String>>,
+    ca_bundle: Option<Spanned<String>>,
+    token_file: Option<Spanned<String>>,
+    token_env: Option<Spanned<String>>,
+    // vault_token
+    increment: Option<Spanned<String>>,
+    // vault_pki
+    mount: Option<Spanned<String>>,
+    role: Option<Spanned<String>>,
+    common_name: Option<Spanned<String>>,
+    alt_names: Option<Spanned<Vec<String>>>,
+    ip_sans: Option<Spanned<Vec<String>>>,
+    ttl: Option<Spanned<String>>,
+    key_type: Option<Spanned<String>>,
+    mode: Option<Spanned<String>>,
+    key_path: Option<Spanned<String>>,
 }
 
-const KINDS: &[&str] = &["x509_file"];
+impl RawCredential {
+    /// The kind-specific fields that are set, with where they are.
+    fn kind_fields(&self) -> Vec<(&'static str, Range<usize>)> {
+        fn at<T>(name: &'static str, f: &Option<Spanned<T>>) -> Option<(&'static str, Range<usize>)> {
+            f.as_ref().map(|s| (name, s.span()))
+        }
+        [
+            at("path", &self.path),
+            at("renew_command", &self.renew_command),
+            at("reload_command", &self.reload_command),
+            at("command_timeout", &self.command_timeout),
+            at("shell", &self.shell),
+            at("address", &self.address),
+            at("namespace", &self.namespace),
+            at("ca_bundle", &self.ca_bundle),
+            at("token_file", &self.token_file),
+            at("token_env", &self.token_env),
+            at("increment", &self.increment),
+            at("mount", &self.mount),
+            at("role", &self.role),
+            at("common_name", &self.common_name),
+            at("alt_names", &self.alt_names),
+            at("ip_sans", &self.ip_sans),
+            at("ttl", &self.ttl),
+            at("key_type", &self.key_type),
+            at("mode", &self.mode),
+            at("key_path", &self.key_path),
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
+    }
+}
+
+const KINDS: &[&str] = &["x509_file", "vault_token", "vault_pki"];
+
+const VAULT_CONN_FIELDS: &[&str] = &["address", "namespace", "ca_bundle", "token_file", "token_env"];
+
+/// The kind-specific fields each kind accepts.
+fn fields_of(kind: &str) -> Vec<&'static str> {
+    let mut v: Vec<&'static str> = match kind {
+        "x509_file" => vec!["path", "renew_command", "reload_command", "command_timeout", "shell"],
+        "vault_token" => vec!["increment"],
+        "vault_pki" => vec![
+            "path",
+            "key_path",
+            "mount",
+            "role",
+            "common_name",
+            "alt_names",
+            "ip_sans",
+            "ttl",
+            "key_type",
+            "mode",
+            "reload_command",
+            "command_timeout",
+            "shell",
+        ],
+        _ => vec![],
+    };
+    if kind.starts_with("vault_") {
+        v.extend_from_slice(VAULT_CONN_FIELDS);
+    }
+    v
+}
 
 // ---------------------------------------------------------------------------
 
@@ -268,6 +461,7 @@ pub fn parse(src: &str, file: &Path) -> Result<Config> {
     let base = file.parent().map(Path::to_path_buf).unwrap_or_default();
     let mut v = Validator {
         problems: Vec::new(),
+        warnings: Vec::new(),
         base,
     };
     let cfg = v.config(raw);
@@ -276,6 +470,12 @@ pub fn parse(src: &str, file: &Path) -> Result<Config> {
     } else {
         Err(render(file, src, v.problems))
     }
+}
+
+/// Whether a URL host is this machine (where plain HTTP cannot be sniffed).
+fn is_loopback(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 fn friendlier_serde_message(msg: &str) -> String {
@@ -295,6 +495,7 @@ fn friendlier_serde_message(msg: &str) -> String {
 
 struct Validator {
     problems: Vec<Problem>,
+    warnings: Vec<String>,
     base: PathBuf,
 }
 
@@ -327,7 +528,11 @@ impl Validator {
                 credentials.push(cfg);
             }
         }
-        Config { engine, credentials }
+        Config {
+            engine,
+            credentials,
+            warnings: std::mem::take(&mut self.warnings),
+        }
     }
 
     fn engine(&mut self, raw: RawEngine) -> EngineSettings {
@@ -463,9 +668,238 @@ impl Validator {
         }
     }
 
-    fn credential(&mut self, raw: RawCredential, span: Range<usize>) -> Option<CredentialConfig> {
+    /// A required, non-empty string field.
+    fn required(
+        &mut self,
+        who: &str,
+        kind: &str,
+        field: &str,
+        why: &str,
+        v: &Option<Spanned<String>>,
+        span: &Range<usize>,
+    ) -> String {
+        match v {
+            Some(s) if !s.get_ref().trim().is_empty() => s.get_ref().trim().to_string(),
+            Some(s) => {
+                self.err(Some(s.span()), format!("{who}: {field} is empty; give {why}"));
+                String::new()
+            }
+            None => {
+                self.err(Some(span.clone()), format!("{who}: kind {kind} needs `{field}`, {why}"));
+                String::new()
+            }
+        }
+    }
+
+    fn vault_conn(&mut self, who: &str, raw: &RawCredential, span: Range<usize>) -> VaultConn {
+        let from_env = ["BAO_ADDR", "VAULT_ADDR"]
+            .iter()
+            .find_map(|v| std::env::var(v).ok().filter(|a| !a.trim().is_empty()).map(|a| (*v, a)));
+        let (address, at) = match (&raw.address, from_env) {
+            (Some(a), _) => (a.get_ref().trim().to_string(), Some(a.span())),
+            (None, Some((_, a))) => (a.trim().to_string(), None),
+            (None, None) => {
+                self.err(
+                    Some(span),
+                    format!("{who}: no Vault address; set address = \"https://vault.example.com:8200\", or export VAULT_ADDR (or BAO_ADDR) before starting Evergreen"),
+                );
+                (String::new(), None)
+            }
+        };
+        let address = address.trim_end_matches('/').to_string();
+        if !address.is_empty() {
+            let whence = if at.is_some() {
+                "address"
+            } else {
+                "the address from VAULT_ADDR/BAO_ADDR"
+            };
+            match reqwest::Url::parse(&address) {
+                Ok(u) if u.scheme() == "https" => {}
+                Ok(u) if u.scheme() == "http" && is_loopback(u.host_str().unwrap_or("")) => {
+                    self.warnings.push(format!(
+                        "{who}: {whence} {address} is plain HTTP; that is only accepted because it is a loopback address (a dev server). Use https for anything else"
+                    ));
+                }
+                Ok(u) if u.scheme() == "http" => self.err(
+                    at,
+                    format!("{who}: {whence} {address} is plain HTTP to another host, which would send the token in clear text; use https://"),
+                ),
+                Ok(u) => self.err(
+                    at,
+                    format!("{who}: {whence} {address} has scheme {:?}; use https://HOST:PORT", u.scheme()),
+                ),
+                Err(e) => self.err(
+                    at,
+                    format!("{who}: {whence} {address:?} is not a URL ({e}); write it like \"https://vault.example.com:8200\""),
+                ),
+            }
+        }
+        let namespace = raw
+            .namespace
+            .as_ref()
+            .map(|n| n.get_ref().trim().trim_matches('/').to_string())
+            .filter(|n| !n.is_empty());
+        let ca_bundle = raw.ca_bundle.as_ref().and_then(|c| {
+            let path = self.path(c.get_ref());
+            match crate::http::read_ca_bundle(&path) {
+                Ok(_) => Some(path),
+                Err(e) => {
+                    self.err(Some(c.span()), format!("{who}: ca_bundle: {e}"));
+                    None
+                }
+            }
+        });
+        let token = match (&raw.token_file, &raw.token_env) {
+            (Some(_), Some(e)) => {
+                self.err(
+                    Some(e.span()),
+                    format!("{who}: set either token_file or token_env, not both"),
+                );
+                TokenSource::Env(String::new())
+            }
+            (Some(f), None) => TokenSource::File(self.path(f.get_ref())),
+            (None, Some(e)) => {
+                let v = e.get_ref().trim();
+                if v.is_empty() || !v.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                    self.err(
+                        Some(e.span()),
+                        format!("{who}: token_env = {v:?} is not an environment variable name; write e.g. token_env = \"VAULT_TOKEN\""),
+                    );
+                }
+                TokenSource::Env(v.to_string())
+            }
+            (None, None) => TokenSource::File(self.path("~/.vault-token")),
+        };
+        VaultConn {
+            address,
+            namespace,
+            ca_bundle,
+            token,
+        }
+    }
+
+    fn vault_pki(&mut self, who: &str, raw: &RawCredential, span: Range<usize>, conn: VaultConn) -> VaultPkiSpec {
+        let k = "vault_pki";
+        let role = self.required(
+            who,
+            k,
+            "role",
+            "the PKI role to issue from (pki/roles/NAME)",
+            &raw.role,
+            &span,
+        );
+        let common_name = self.required(
+            who,
+            k,
+            "common_name",
+            "the certificate's common name",
+            &raw.common_name,
+            &span,
+        );
+        let cert = self.required(who, k, "path", "where the certificate is written", &raw.path, &span);
+        let cert_path = self.path(&cert);
+        let key_path = match &raw.key_path {
+            Some(p) if !p.get_ref().trim().is_empty() => self.path(p.get_ref()),
+            Some(p) => {
+                self.err(
+                    Some(p.span()),
+                    format!("{who}: key_path is empty; give where the private key is kept"),
+                );
+                PathBuf::new()
+            }
+            None => cert_path.with_extension("key"),
+        };
+        if !cert.is_empty() && key_path == cert_path {
+            self.err(
+                raw.key_path.as_ref().map(|p| p.span()),
+                format!("{who}: key_path and path are the same file; the key needs its own file"),
+            );
+        }
+        let mount = raw
+            .mount
+            .as_ref()
+            .map(|m| m.get_ref().trim().trim_matches('/').to_string())
+            .unwrap_or_else(|| "pki".into());
+        if mount.is_empty() {
+            self.err(
+                raw.mount.as_ref().map(|m| m.span()),
+                format!("{who}: mount is empty; the default is \"pki\""),
+            );
+        }
+        let ttl = raw.ttl.as_ref().and_then(|t| self.duration(&format!("{who}: ttl"), t));
+        let key_type = match raw.key_type.as_ref() {
+            None => KeyType::EcP256,
+            Some(t) => match t.get_ref().as_str() {
+                "ec-p256" => KeyType::EcP256,
+                "ec-p384" => KeyType::EcP384,
+                "ed25519" => KeyType::Ed25519,
+                other => {
+                    self.err(
+                        Some(t.span()),
+                        format!(
+                            "{who}: key_type = {other:?} is not supported; use one of: {}",
+                            KeyType::NAMES.join(", ")
+                        ),
+                    );
+                    KeyType::EcP256
+                }
+            },
+        };
+        let mode = match raw.mode.as_ref() {
+            None => PkiMode::Sign,
+            Some(m) => match m.get_ref().as_str() {
+                "sign" => PkiMode::Sign,
+                "issue" => PkiMode::Issue,
+                other => {
+                    self.err(
+                        Some(m.span()),
+                        format!("{who}: mode = {other:?} is unknown; use \"sign\" (key made here, CSR sent; the default) or \"issue\" (the server makes the key)"),
+                    );
+                    PkiMode::Sign
+                }
+            },
+        };
+        let list = |v: &Option<Spanned<Vec<String>>>| {
+            v.as_ref()
+                .map(|l| {
+                    l.get_ref()
+                        .iter()
+                        .map(|s| s.trim().to_string())
+                        .filter(|s| !s.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let ip_sans: Vec<String> = list(&raw.ip_sans);
+        for ip in &ip_sans {
+            if ip.parse::<std::net::IpAddr>().is_err() {
+                self.err(
+                    raw.ip_sans.as_ref().map(|l| l.span()),
+                    format!("{who}: ip_sans entry {ip:?} is not an IP address"),
+                );
+            }
+        }
+        VaultPkiSpec {
+            conn,
+            mount,
+            role,
+            common_name,
+            alt_names: list(&raw.alt_names),
+            ip_sans,
+            ttl,
+            key_type,
+            mode,
+            cert_path,
+            key_path,
+            reload_command: None,
+            command_timeout: DEFAULT_COMMAND_TIMEOUT,
+        }
+    }
+
+    fn credential(&mut self, mut raw: RawCredential, span: Range<usize>) -> Option<CredentialConfig> {
         let before = self.problems.len();
-        let Some(name) = raw.name else {
+        let kind_fields = raw.kind_fields();
+        let Some(name) = raw.name.take() else {
             self.err(
                 Some(span),
                 "a [[credential]] has no `name`; add e.g. name = \"web\"".into(),
@@ -488,14 +922,15 @@ impl Validator {
             );
         }
         let who = format!("credential {:?}", name.get_ref());
-        let Some(kind) = raw.kind else {
+        let Some(kind) = raw.kind.take() else {
             self.err(
                 Some(span),
                 format!("{who} has no `kind`; use one of: {}", KINDS.join(", ")),
             );
             return None;
         };
-        let policy = match (raw.renew_at_fraction, raw.renew_before) {
+        let explicit_policy = raw.renew_at_fraction.is_some() || raw.renew_before.is_some();
+        let policy = match (raw.renew_at_fraction.take(), raw.renew_before.take()) {
             (Some(_), Some(b)) => {
                 self.err(
                     Some(b.span()),
@@ -521,8 +956,33 @@ impl Validator {
             },
             (None, None) => RenewPolicy::default(),
         };
-        let jitter = raw.jitter.map(|j| self.jitter(&format!("{who}: jitter"), j));
-        let shell = raw.shell.unwrap_or(false);
+        let jitter = raw.jitter.take().map(|j| self.jitter(&format!("{who}: jitter"), j));
+        let shell = raw.shell.as_ref().is_some_and(|s| *s.get_ref());
+        if KINDS.contains(&kind.get_ref().as_str()) {
+            let allowed = fields_of(kind.get_ref());
+            for (field, at) in kind_fields {
+                if !allowed.contains(&field) {
+                    let owners: Vec<&str> = KINDS
+                        .iter()
+                        .copied()
+                        .filter(|k| fields_of(k).contains(&field))
+                        .collect();
+                    self.err(
+                        Some(at),
+                        format!(
+                            "{who}: `{field}` does not apply to kind {}; it belongs to {}. Remove it, or change `kind`",
+                            kind.get_ref(),
+                            owners.join(" and ")
+                        ),
+                    );
+                }
+            }
+        }
+        // Tokens renew at half their TTL, as Vault's own agents do (seed 003).
+        let policy = match (&kind.get_ref()[..], explicit_policy) {
+            ("vault_token", false) => RenewPolicy::Fraction(0.5),
+            _ => policy,
+        };
         let spec = match kind.get_ref().as_str() {
             "x509_file" => {
                 let path = match raw.path {
@@ -556,6 +1016,30 @@ impl Validator {
                     reload_command,
                     command_timeout,
                 })
+            }
+            "vault_token" => {
+                let conn = self.vault_conn(&who, &raw, span.clone());
+                let increment = raw
+                    .increment
+                    .as_ref()
+                    .and_then(|i| self.duration(&format!("{who}: increment"), i));
+                CredentialSpec::VaultToken(VaultTokenSpec { conn, increment })
+            }
+            "vault_pki" => {
+                let conn = self.vault_conn(&who, &raw, span.clone());
+                let pki = self.vault_pki(&who, &raw, span.clone(), conn);
+                let reload_command = self.command(&who, "reload_command", raw.reload_command, shell);
+                let command_timeout = match raw.command_timeout {
+                    Some(t) => self
+                        .duration(&format!("{who}: command_timeout"), &t)
+                        .unwrap_or(DEFAULT_COMMAND_TIMEOUT),
+                    None => DEFAULT_COMMAND_TIMEOUT,
+                };
+                CredentialSpec::VaultPki(Box::new(VaultPkiSpec {
+                    reload_command,
+                    command_timeout,
+                    ..pki
+                }))
             }
             other => {
                 let hint = KINDS
@@ -632,7 +1116,9 @@ enabled = false
         assert_eq!(c.credentials.len(), 2);
         let web = &c.credentials[0];
         assert_eq!(web.policy, RenewPolicy::Fraction(0.25));
-        let CredentialSpec::X509File(s) = &web.spec;
+        let CredentialSpec::X509File(s) = &web.spec else {
+            panic!("web is an x509_file")
+        };
         assert_eq!(s.path, PathBuf::from("/home/u/.config/evergreen/certs/web.pem"));
         assert_eq!(s.renew_command.as_ref().unwrap().argv()[0], "step");
         assert_eq!(s.reload_command.as_ref().unwrap().argv()[0], "/bin/sh");
@@ -721,5 +1207,85 @@ enabled = false
             e.contains("does not exist") && e.contains("docs/configuration.md"),
             "{e}"
         );
+    }
+
+    const VAULT: &str = r#"
+[[credential]]
+name = "vault"
+kind = "vault_token"
+address = "https://vault.example.test:8200/"
+namespace = "team/"
+token_file = "~/tokens/vault"
+increment = "1h"
+
+[[credential]]
+name = "ws"
+kind = "vault_pki"
+address = "http://127.0.0.1:8200"
+token_env = "VAULT_TOKEN"
+role = "workstation"
+common_name = "ws.example.test"
+alt_names = ["ws", "ws.local"]
+ip_sans = ["127.0.0.1"]
+ttl = "24h"
+path = "certs/ws.pem"
+reload_command = ["systemctl", "--user", "reload", "app"]
+"#;
+
+    #[test]
+    fn vault_kinds_parse_with_their_defaults() {
+        let c = parse(VAULT, file()).unwrap();
+        let CredentialSpec::VaultToken(t) = &c.credentials[0].spec else {
+            panic!("vault is a vault_token")
+        };
+        assert_eq!(t.conn.address, "https://vault.example.test:8200");
+        assert_eq!(t.conn.namespace.as_deref(), Some("team"));
+        assert!(matches!(&t.conn.token, TokenSource::File(p) if p.ends_with("tokens/vault") && p.is_absolute()));
+        assert_eq!(t.increment, Some(Duration::from_secs(3600)));
+        // Tokens renew at half their TTL unless told otherwise.
+        assert_eq!(c.credentials[0].policy, RenewPolicy::Fraction(0.5));
+        let CredentialSpec::VaultPki(p) = &c.credentials[1].spec else {
+            panic!("ws is a vault_pki")
+        };
+        assert_eq!(p.mount, "pki");
+        assert_eq!((p.mode, p.key_type), (PkiMode::Sign, KeyType::EcP256));
+        assert_eq!(p.cert_path, PathBuf::from("/home/u/.config/evergreen/certs/ws.pem"));
+        assert_eq!(p.key_path, PathBuf::from("/home/u/.config/evergreen/certs/ws.key"));
+        assert_eq!(p.alt_names, vec!["ws", "ws.local"]);
+        assert_eq!(p.conn.token, TokenSource::Env("VAULT_TOKEN".into()));
+        assert_eq!(c.credentials[1].policy, RenewPolicy::default());
+        // Plain HTTP is accepted for loopback only, with a warning.
+        assert_eq!(c.warnings.len(), 1, "{:?}", c.warnings);
+        assert!(c.warnings[0].contains("plain HTTP") && c.warnings[0].contains("\"ws\""));
+        assert_eq!(
+            c.credentials[1].spec.watched_paths(),
+            vec![PathBuf::from("/home/u/.config/evergreen/certs/ws.pem")]
+        );
+    }
+
+    #[test]
+    fn vault_mistakes_are_named() {
+        let head = "[[credential]]\nname = \"v\"\n";
+        let cases: &[(&str, &str)] = &[
+            ("kind = \"vault_token\"\naddress = \"http://vault.example.test\"\n", "clear text"),
+            ("kind = \"vault_token\"\naddress = \"ftp://vault.example.test\"\n", "has scheme \"ftp\""),
+            ("kind = \"vault_token\"\naddress = \"not a url\"\n", "is not a URL"),
+            ("kind = \"vault_token\"\naddress = \"https://v\"\ntoken_file = \"/t\"\ntoken_env = \"T\"\n", "not both"),
+            ("kind = \"vault_token\"\naddress = \"https://v\"\ntoken_env = \"MY TOKEN\"\n", "not an environment variable name"),
+            ("kind = \"vault_token\"\naddress = \"https://v\"\nrole = \"r\"\n", "`role` does not apply to kind vault_token; it belongs to vault_pki"),
+            ("kind = \"x509_file\"\npath = \"/c\"\naddress = \"https://v\"\n", "`address` does not apply to kind x509_file"),
+            ("kind = \"vault_pki\"\naddress = \"https://v\"\ncommon_name = \"a\"\npath = \"/c\"\n", "needs `role`"),
+            ("kind = \"vault_pki\"\naddress = \"https://v\"\nrole = \"r\"\ncommon_name = \"a\"\npath = \"/c\"\nkey_type = \"rsa-512\"\n", "key_type = \"rsa-512\" is not supported"),
+            ("kind = \"vault_pki\"\naddress = \"https://v\"\nrole = \"r\"\ncommon_name = \"a\"\npath = \"/c\"\nmode = \"fetch\"\n", "mode = \"fetch\" is unknown"),
+            ("kind = \"vault_pki\"\naddress = \"https://v\"\nrole = \"r\"\ncommon_name = \"a\"\npath = \"/c\"\nip_sans = [\"localhost\"]\n", "is not an IP address"),
+            ("kind = \"vault_pki\"\naddress = \"https://v\"\nrole = \"r\"\ncommon_name = \"a\"\npath = \"/c\"\nkey_path = \"/c\"\n", "the same file"),
+            ("kind = \"vault_pki\"\naddress = \"https://v\"\nrole = \"r\"\ncommon_name = \"a\"\npath = \"/c\"\nttl = \"a day\"\n", "is not a duration"),
+        ];
+        for (body, want) in cases {
+            let src = format!("{head}{body}");
+            let e = err(&src);
+            assert!(e.contains(want), "for {src:?}\nwanted {want:?} in:\n{e}");
+            assert!(e.contains("credential \"v\""), "{e}");
+        }
     }
 }

@@ -111,7 +111,11 @@ pub fn prepare(dir: &Path, evergreen_exe: &Path, now: SystemTime) -> Result<Conf
     // Short-lived demo certificates retry sooner than real ones would.
     engine.backoff.base = Duration::from_secs(10);
     engine.backoff.cap = Duration::from_secs(60);
-    Ok(Config { engine, credentials })
+    Ok(Config {
+        engine,
+        credentials,
+        warnings: Vec::new(),
+    })
 }
 
 fn write_pair(ca: &Ca, dir: &Path, name: &str, not_before: SystemTime, lifetime: Duration) -> Result<()> {

@@ -14,7 +14,7 @@ use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 
 use crate::clock::{unix_millis, ClockHandle};
-use crate::config::{self, Config, CredentialSpec};
+use crate::config::{self, Config};
 use crate::error::Result;
 use crate::events::{Event, EventBus, EventKind};
 use crate::ipc;
@@ -202,8 +202,8 @@ fn absolute(p: &std::path::Path) -> PathBuf {
 fn credential_files(config: &Config) -> BTreeMap<PathBuf, Vec<String>> {
     let mut m: BTreeMap<PathBuf, Vec<String>> = BTreeMap::new();
     for c in &config.credentials {
-        match &c.spec {
-            CredentialSpec::X509File(s) => m.entry(absolute(&s.path)).or_default().push(c.name.clone()),
+        for p in c.spec.watched_paths() {
+            m.entry(absolute(&p)).or_default().push(c.name.clone());
         }
     }
     m

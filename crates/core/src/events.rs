@@ -79,6 +79,10 @@ pub enum EventKind {
     Final {
         expires_at: i64,
     },
+    /// The server rejected the credential itself (expired early or revoked).
+    Rejected {
+        reason: String,
+    },
     CredentialAdded,
     CredentialRemoved,
     ConfigReloaded {
@@ -115,6 +119,7 @@ impl EventKind {
             EventKind::Paused { .. } => "paused",
             EventKind::NotRenewable { .. } => "not_renewable",
             EventKind::Final { .. } => "final",
+            EventKind::Rejected { .. } => "rejected",
             EventKind::CredentialAdded => "credential_added",
             EventKind::CredentialRemoved => "credential_removed",
             EventKind::ConfigReloaded { .. } => "config_reloaded",
@@ -198,6 +203,7 @@ impl std::fmt::Display for Event {
                     t(*expires_at)
                 )
             }
+            EventKind::Rejected { reason } => write!(f, "REJECTED by the server: {reason}"),
             EventKind::CredentialAdded => write!(f, "added"),
             EventKind::CredentialRemoved => write!(f, "removed"),
             EventKind::ConfigReloaded {

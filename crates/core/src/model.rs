@@ -17,12 +17,18 @@ use crate::clock::{from_unix_millis, unix_millis};
 pub enum Kind {
     /// An X.509 certificate file, renewed by an optional external command.
     X509File,
+    /// A Vault/OpenBao token kept alive with `renew-self`.
+    VaultToken,
+    /// A certificate and key pair issued by a Vault/OpenBao PKI role.
+    VaultPki,
 }
 
 impl Kind {
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::X509File => "x509_file",
+            Kind::VaultToken => "vault_token",
+            Kind::VaultPki => "vault_pki",
         }
     }
 }
@@ -120,6 +126,15 @@ impl State {
             State::Retired { .. } | State::Paused { .. } | State::NotRenewable | State::Disabled
         )
     }
+
+    /// Terminal states that a change of the credential's files (a new login,
+    /// a fixed token file) can end: Evergreen looks again and starts over.
+    pub fn ends_with_new_files(&self) -> bool {
+        matches!(
+            self,
+            State::Paused { .. } | State::NotRenewable | State::Final { .. } | State::Expired
+        )
+    }
 }
 
 impl std::fmt::Display for State {
@@ -162,6 +177,15 @@ pub struct LastResult {
     pub stderr_tail: Option<String>,
 }
 
+/// How many renewals ended how, since the credential was configured.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RenewalCounts {
+    pub success: u64,
+    pub failure: u64,
+    /// Renewals (or start-up checks) that found the server would not renew it.
+    pub not_renewable: u64,
+}
+
 /// What the engine will do next for a credential, and when.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NextAction {
@@ -189,6 +213,8 @@ pub struct CredentialStatus {
     pub can_renew: bool,
     /// Why the credential could not be read, when it could not.
     pub problem: Option<String>,
+    #[serde(default)]
+    pub renewals: RenewalCounts,
     pub updated_at: i64,
 }
 
@@ -207,6 +233,7 @@ impl CredentialStatus {
             details: None,
             can_renew: false,
             problem: None,
+            renewals: RenewalCounts::default(),
             updated_at: unix_millis(now),
         }
     }

@@ -147,6 +147,13 @@ pub fn decide(ev: &Event) -> Option<Notification> {
             Urgency::Normal,
             vec![Open],
         ),
+        EventKind::Rejected { reason } => n(
+            format!("{c}/rejected/{}", ev.at),
+            format!("{c} was rejected by the server"),
+            format!("{reason}\nEvergreen stopped renewing it; log in again to get a new one."),
+            Urgency::Critical,
+            vec![Open],
+        ),
         _ => return None,
     })
 }

@@ -27,7 +27,7 @@ use crate::error::{Error, Result};
 use crate::events::{Event, EventBus, EventKind};
 use crate::model::{CredentialStatus, LastResult, Lifetime, NextAction, State};
 use crate::policy;
-use crate::sources::{self, Failure, FailureClass, Observation, RenewRequest, Renewed, Source, SourceFactory};
+use crate::sources::{self, Failure, FailureClass, Limit, Observation, RenewRequest, Renewed, Source, SourceFactory};
 use crate::store::{HistoryEntry, Store};
 
 /// A wall clock that runs this much ahead of the monotonic one between two
@@ -218,6 +218,7 @@ pub fn spawn(config: Config, deps: SchedulerDeps) -> (Handle, JoinHandle<()>) {
         done_tx,
         rng,
         next_gen: 0,
+        pending: Default::default(),
     };
     let join = tokio::spawn(async move {
         sched.start(config);
@@ -247,6 +248,8 @@ struct Slot {
     next_retry: Option<SystemTime>,
     op: Option<(Op, SystemTime)>,
     waiters: Vec<oneshot::Sender<Result<RenewOutcome>>>,
+    /// The finished renewal's result, sent to the waiters once the status shows it.
+    outcome: Option<RenewOutcome>,
     renew_requested: bool,
     observe_requested: bool,
     /// The expiry band already announced for the current not_after.
@@ -263,6 +266,7 @@ struct Scheduler {
     done_tx: mpsc::UnboundedSender<Done>,
     rng: StdRng,
     next_gen: u64,
+    pending: std::cell::RefCell<Vec<Event>>,
 }
 
 impl Scheduler {
@@ -270,12 +274,28 @@ impl Scheduler {
         self.deps.clock.now()
     }
 
+    /// Queues an event; [`Scheduler::flush`] sends them once the statuses
+    /// they describe are published, so a face that reacts to an event and
+    /// reads the status sees the new one.
     fn emit(&self, credential: Option<&str>, kind: EventKind) {
-        self.deps.bus.send(Event {
+        self.pending.borrow_mut().push(Event {
             at: unix_millis(self.now()),
             credential: credential.map(str::to_string),
             kind,
         });
+    }
+
+    fn flush(&self) {
+        for e in self.pending.take() {
+            self.deps.bus.send(e);
+        }
+    }
+
+    /// Answers everyone waiting on this credential's renewal.
+    fn reply(slot: &mut Slot, outcome: &RenewOutcome) {
+        for w in slot.waiters.drain(..) {
+            let _ = w.send(Ok(outcome.clone()));
+        }
     }
 
     fn history(
@@ -311,12 +331,12 @@ impl Scheduler {
         let mut terminal = None;
         if let Some(prev) = previous.filter(|p| p.kind == cfg.kind()) {
             status.last_result = prev.last_result.clone();
-            if matches!(
-                prev.state,
-                State::Retired { .. } | State::Paused { .. } | State::NotRenewable
-            ) {
+            // Only the server's verdict survives a restart; every other
+            // terminal state is found again by looking at the credential.
+            if matches!(prev.state, State::Retired { .. }) {
                 terminal = Some(prev.state.clone());
             }
+            status.renewals = prev.renewals;
         }
         if !cfg.enabled {
             terminal = Some(State::Disabled);
@@ -334,6 +354,7 @@ impl Scheduler {
             next_retry: None,
             op: None,
             waiters: Vec::new(),
+            outcome: None,
             renew_requested: false,
             observe_requested: true,
             announced: None,
@@ -381,6 +402,7 @@ impl Scheduler {
                     self.refresh(&name, now);
                 }
             }
+            self.flush();
             let wall_before = self.now();
             let mono_before = tokio::time::Instant::now();
             let nap = self
@@ -411,6 +433,7 @@ impl Scheduler {
             }
         }
         self.emit(None, EventKind::Stopped);
+        self.flush();
     }
 
     fn resumed(&mut self, slept_secs: u64, source: String) {
@@ -447,6 +470,14 @@ impl Scheduler {
                         if name.as_ref().is_none_or(|want| want == n) {
                             slot.observe_requested = true;
                         }
+                        // A file of this credential changed (a new login, a fixed
+                        // token file): what stopped it may be over, so start over.
+                        if name.as_ref() == Some(n) && slot.terminal.as_ref().is_some_and(State::ends_with_new_files) {
+                            slot.terminal = None;
+                            slot.streak = 0;
+                            slot.since = None;
+                            slot.next_retry = None;
+                        }
                     }
                 }
             }
@@ -472,6 +503,11 @@ impl Scheduler {
                 State::Retired { reason } => format!("it was retired ({reason}); it needs a new registration"),
                 State::Paused { reason } => format!("it is paused ({reason})"),
                 State::NotRenewable => "the server will not renew it any more; it needs a new login".to_string(),
+                State::Final { expires_at } => format!(
+                    "it reached its maximum lifetime and expires for good at {}; only a new login helps",
+                    crate::clock::rfc3339(crate::clock::from_unix_millis(*expires_at))
+                ),
+                State::Expired => "the server rejected it (expired or revoked); it needs a new login".to_string(),
                 other => format!("it is {other}"),
             };
             let _ = reply.send(Ok(refuse(format!("{name} was not renewed: {why}"))));
@@ -634,7 +670,7 @@ impl Scheduler {
                 &obs.lifetime,
                 now,
                 jitter,
-                Duration::ZERO,
+                slot.source.min_wait(),
                 &mut self.rng,
             ));
             slot.announced = None;
@@ -690,7 +726,7 @@ impl Scheduler {
                             &name,
                             "observe",
                             "changed",
-                            "certificate changed on disk",
+                            "its lifetime changed outside Evergreen",
                             None,
                             (old.map(|l| l.not_after), Some(obs.lifetime.not_after)),
                         );
@@ -709,11 +745,22 @@ impl Scheduler {
                         },
                     );
                 }
+                self.limit(&name, obs.limit.as_ref());
+            }
+            JobResult::Observed(Err(f)) if f.class == FailureClass::Absent && slot.source.can_renew() => {
+                // Not issued yet: plan() renews at once, and that is no failure.
+                slot.status.problem = Some(f.message);
+                slot.lifetime = None;
             }
             JobResult::Observed(Err(f)) => {
                 slot.status.problem = Some(f.message.clone());
                 if slot.lifetime.is_none() || !slot.source.can_renew() {
                     self.fail(&name, f, now, duration_ms, false);
+                } else if slot.deadline.is_some_and(|d| d <= now) && slot.streak == 0 {
+                    // The look before a due renewal failed: renew anyway. If the
+                    // server is down, that fails and the backoff takes over.
+                    slot.observed_at = Some(now);
+                    self.emit(Some(&name), EventKind::ReadFailed { message: f.message });
                 } else {
                     // Keep the last good lifetime; look again with backoff.
                     let delay = self.settings.backoff.delay(1, &mut self.rng);
@@ -741,6 +788,7 @@ impl Scheduler {
                     )
                 };
                 let slot = self.slots.get_mut(&name).expect("slot exists");
+                slot.status.renewals.success += 1;
                 slot.status.last_result = Some(LastResult {
                     at: unix_millis(now),
                     ok: true,
@@ -755,9 +803,7 @@ impl Scheduler {
                     not_after: Some(unix_millis(new_after)),
                     duration_ms,
                 };
-                for w in slot.waiters.drain(..) {
-                    let _ = w.send(Ok(outcome.clone()));
-                }
+                slot.outcome = Some(outcome);
                 self.history(
                     &name,
                     "renew",
@@ -784,10 +830,56 @@ impl Scheduler {
                         },
                     );
                 }
+                self.limit(&name, renewed.observation.limit.as_ref());
             }
             JobResult::Renewed(Err(f)) => self.fail(&name, f, now, duration_ms, true),
         }
         self.refresh(&name, now);
+        self.flush();
+        if let Some(slot) = self.slots.get_mut(&name) {
+            if let Some(o) = slot.outcome.take() {
+                Self::reply(slot, &o);
+            }
+        }
+    }
+
+    /// The server said the current lifetime cannot be extended: stop renewing,
+    /// keep watching it run out.
+    fn limit(&mut self, name: &str, limit: Option<&Limit>) {
+        let Some(limit) = limit else { return };
+        let Some(slot) = self.slots.get_mut(name) else { return };
+        let Some(l) = slot.lifetime else { return };
+        let (state, event, message) = match limit {
+            Limit::Final => {
+                let at = unix_millis(l.not_after);
+                (
+                    State::Final { expires_at: at },
+                    EventKind::Final { expires_at: at },
+                    format!(
+                        "it reached its maximum lifetime: it expires for good at {} and only a new login helps",
+                        crate::clock::rfc3339(l.not_after)
+                    ),
+                )
+            }
+            Limit::NotRenewable { reason } => (
+                State::NotRenewable,
+                EventKind::NotRenewable { reason: reason.clone() },
+                reason.clone(),
+            ),
+        };
+        if slot.terminal.as_ref() == Some(&state) {
+            return;
+        }
+        if matches!(limit, Limit::NotRenewable { .. }) {
+            slot.status.renewals.not_renewable += 1;
+        }
+        slot.terminal = Some(state.clone());
+        slot.streak = 0;
+        slot.since = None;
+        slot.next_retry = None;
+        tracing::warn!("{name}: {message}");
+        self.history(name, "observe", state.name(), &message, None, (Some(l.not_after), None));
+        self.emit(Some(name), event);
     }
 
     fn fail(&mut self, name: &str, f: Failure, now: SystemTime, duration_ms: u64, renewal: bool) {
@@ -797,7 +889,7 @@ impl Scheduler {
         let at = unix_millis(now);
         let not_after = slot.lifetime.map(|l| l.not_after);
         let terminal = match f.class {
-            FailureClass::Transient => None,
+            FailureClass::Transient | FailureClass::Absent => None,
             FailureClass::Retired => Some((
                 State::Retired {
                     reason: f.message.clone(),
@@ -820,7 +912,18 @@ impl Scheduler {
                     reason: f.message.clone(),
                 },
             )),
+            FailureClass::Rejected => Some((
+                State::Expired,
+                EventKind::Rejected {
+                    reason: f.message.clone(),
+                },
+            )),
         };
+        match f.class {
+            FailureClass::NotRenewable => slot.status.renewals.not_renewable += 1,
+            _ if renewal => slot.status.renewals.failure += 1,
+            _ => {}
+        }
         if renewal {
             slot.status.last_result = Some(LastResult {
                 at,
@@ -837,9 +940,7 @@ impl Scheduler {
             not_after: not_after.map(unix_millis),
             duration_ms,
         };
-        for w in slot.waiters.drain(..) {
-            let _ = w.send(Ok(outcome.clone()));
-        }
+        slot.outcome = Some(outcome);
         let action = if renewal { "renew" } else { "observe" };
         if let Some((state, event)) = terminal {
             slot.terminal = Some(state.clone());
@@ -881,6 +982,10 @@ impl Scheduler {
     /// The state a slot is in at `now`.
     fn derive_state(slot: &Slot, now: SystemTime) -> State {
         if let Some(t) = &slot.terminal {
+            let runs_out = matches!(t, State::Final { .. } | State::NotRenewable);
+            if runs_out && slot.lifetime.is_some_and(|l| l.is_expired(now)) {
+                return State::Expired;
+            }
             return t.clone();
         }
         if matches!(slot.op, Some((Op::Renew { .. }, _))) {
@@ -994,6 +1099,8 @@ impl Scheduler {
             ),
             State::Healthy | State::Due | State::Expired if slot.source.can_renew() => at(slot.deadline?, "renew"),
             State::Healthy | State::Due => at(slot.lifetime?.not_after, "expires (renew by hand)"),
+            State::Final { .. } => at(slot.lifetime?.not_after, "expires for good (log in again)"),
+            State::NotRenewable => at(slot.lifetime?.not_after, "expires (cannot be renewed)"),
             _ => None,
         }
     }
@@ -1006,14 +1113,17 @@ impl Scheduler {
             if slot.renew_requested || slot.observe_requested {
                 consider(now);
             }
-            if slot.op.is_some() || slot.terminal.is_some() {
+            // Final and not-renewable credentials still run out: wake for
+            // their expiry and bands, but never to renew.
+            let runs_out = matches!(slot.terminal, Some(State::Final { .. } | State::NotRenewable));
+            if slot.op.is_some() || (slot.terminal.is_some() && !runs_out) {
                 continue;
             }
             if let Some(t) = slot.next_retry {
                 consider(t);
             }
             let Some(l) = slot.lifetime else { continue };
-            if slot.streak == 0 && slot.source.can_renew() {
+            if slot.streak == 0 && slot.source.can_renew() && !runs_out {
                 if let Some(d) = slot.deadline {
                     consider(d);
                 }

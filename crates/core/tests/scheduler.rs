@@ -16,7 +16,7 @@ use evergreen_core::events::{EventBus, EventKind};
 use evergreen_core::model::{Kind, Lifetime, State};
 use evergreen_core::policy::RenewPolicy;
 use evergreen_core::scheduler::{self, Handle, SchedulerDeps};
-use evergreen_core::sources::{Failure, FailureClass, Observation, RenewRequest, Renewed, Source};
+use evergreen_core::sources::{Failure, FailureClass, Limit, Observation, RenewRequest, Renewed, Source};
 use evergreen_core::store::Store;
 
 const T0: u64 = 1_900_000_000;
@@ -31,6 +31,7 @@ struct Script {
     can_renew: bool,
     renewals_at: Vec<SystemTime>,
     attempts_at: Vec<SystemTime>,
+    limit: Option<Limit>,
 }
 
 #[derive(Debug, Clone)]
@@ -49,9 +50,10 @@ impl Source for Scripted {
     }
     async fn observe(&self) -> Result<Observation, Failure> {
         let l = self.s.lock().unwrap().lifetime;
+        let limit = self.s.lock().unwrap().limit.clone();
         l.map(|lifetime| Observation {
-            lifetime,
-            details: None,
+            limit,
+            ..Observation::of(lifetime)
         })
         .ok_or_else(|| Failure::transient("nothing there"))
     }
@@ -77,8 +79,8 @@ impl Source for Scripted {
         s.renewals_at.push(now);
         Ok(Renewed {
             observation: Observation {
-                lifetime,
-                details: None,
+                limit: s.limit.clone(),
+                ..Observation::of(lifetime)
             },
             note: String::new(),
         })
@@ -141,6 +143,7 @@ fn rig(script: Script, creds: Vec<CredentialConfig>, engine: EngineSettings, see
         Config {
             engine,
             credentials: creds,
+            warnings: Vec::new(),
         },
         deps,
     );
@@ -431,6 +434,7 @@ async fn config_changes_add_remove_and_keep_unchanged_credentials() {
                 cred("a", RenewPolicy::default(), 0.0),
                 cred("c", RenewPolicy::Fraction(0.5), 0.0),
             ],
+            warnings: Vec::new(),
         })
         .await
         .unwrap();

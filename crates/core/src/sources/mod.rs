@@ -5,10 +5,13 @@
 //! who is watching; the scheduler owns all of that, the same way for every
 //! kind.
 
+pub mod vault;
+pub mod vault_pki;
+pub mod vault_token;
 pub mod x509_file;
 
-use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 
@@ -20,6 +23,29 @@ use crate::model::{CertDetails, Kind, Lifetime};
 pub struct Observation {
     pub lifetime: Lifetime,
     pub details: Option<CertDetails>,
+    /// Set when the server has said this lifetime cannot be extended.
+    pub limit: Option<Limit>,
+}
+
+impl Observation {
+    /// A lifetime with no limit and no certificate details.
+    pub fn of(lifetime: Lifetime) -> Self {
+        Observation {
+            lifetime,
+            details: None,
+            limit: None,
+        }
+    }
+}
+
+/// Why a credential that is still valid will not be renewed again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Limit {
+    /// Renewals are capped by a maximum lifetime that has been reached: the
+    /// credential expires at its not_after and only a new login helps.
+    Final,
+    /// The server says it is not renewable at all.
+    NotRenewable { reason: String },
 }
 
 /// A successful renewal.
@@ -35,12 +61,18 @@ pub struct Renewed {
 pub enum FailureClass {
     /// Try again later with backoff.
     Transient,
+    /// Nothing there yet (a certificate Evergreen has not issued yet):
+    /// renewing creates it, so this is not a failure when it can renew.
+    Absent,
     /// The server retired this identity: stop for good.
     Retired,
     /// Stop until the user acts.
     Paused,
     /// The server will not renew it any more.
     NotRenewable,
+    /// The server rejected the credential itself (expired or revoked):
+    /// retrying cannot help, only a new one.
+    Rejected,
 }
 
 /// A failed observation or renewal. The message names the credential's file
@@ -76,9 +108,10 @@ pub trait Source: Send + Sync + std::fmt::Debug + 'static {
     /// Whether this credential can be renewed by Evergreen at all.
     fn can_renew(&self) -> bool;
 
-    /// Files whose change means the credential should be looked at again.
-    fn watched_paths(&self) -> Vec<PathBuf> {
-        Vec::new()
+    /// The shortest wait before a planned renewal (seed 003: TTL/2 floored
+    /// at 5 s for tokens), so a tiny lifetime cannot make the engine spin.
+    fn min_wait(&self) -> Duration {
+        Duration::ZERO
     }
 
     /// Reads the credential's current lifetime.
@@ -96,5 +129,7 @@ pub type SourceFactory = Arc<dyn Fn(&CredentialConfig) -> Arc<dyn Source> + Send
 pub fn build(cfg: &CredentialConfig) -> Arc<dyn Source> {
     match &cfg.spec {
         CredentialSpec::X509File(spec) => Arc::new(x509_file::X509File::new(&cfg.name, spec.clone())),
+        CredentialSpec::VaultToken(spec) => Arc::new(vault_token::VaultToken::new(&cfg.name, spec.clone())),
+        CredentialSpec::VaultPki(spec) => Arc::new(vault_pki::VaultPki::new(&cfg.name, spec.as_ref().clone())),
     }
 }

@@ -5,8 +5,6 @@
 //! trusts. A renewal only counts if the file afterwards parses and its
 //! not_after moved forward; "exited 0 but nothing changed" is a failure.
 
-use std::path::PathBuf;
-
 use async_trait::async_trait;
 
 use super::{Failure, Observation, RenewRequest, Renewed, Source};
@@ -37,6 +35,7 @@ impl X509File {
                 Ok(Observation {
                     lifetime: leaf.lifetime,
                     details: Some(leaf.details),
+                    limit: None,
                 })
             }
             Err(e) => Err(Failure::transient(e.to_string())),
@@ -52,10 +51,6 @@ impl Source for X509File {
 
     fn can_renew(&self) -> bool {
         self.spec.renew_command.is_some()
-    }
-
-    fn watched_paths(&self) -> Vec<PathBuf> {
-        vec![self.spec.path.clone()]
     }
 
     async fn observe(&self) -> Result<Observation, Failure> {
@@ -104,16 +99,13 @@ impl Source for X509File {
                 });
             }
         }
-        let mut note = String::new();
-        if let Some(reload) = &self.spec.reload_command {
-            let r = command::run(reload, &self.name, &self.spec.path, self.spec.command_timeout).await;
-            if !r.success {
-                note = format!("but the reload command failed: {}", r.summary);
-                if let Some(t) = r.stderr_tail {
-                    note.push_str(&format!(" ({})", t.lines().last().unwrap_or_default()));
-                }
-            }
-        }
+        let note = command::reload(
+            self.spec.reload_command.as_ref(),
+            &self.name,
+            &self.spec.path,
+            self.spec.command_timeout,
+        )
+        .await;
         Ok(Renewed { observation: obs, note })
     }
 }

@@ -1,0 +1,215 @@
+//! Talking to a Vault or OpenBao server, for both Vault kinds.
+//!
+//! One place knows the wire: the base URL, the namespace header, the token
+//! header, how Vault reports errors (`{"errors": [...]}`) and which status
+//! codes mean "try again later" and which mean "this token is dead". The
+//! token is read from its file or variable at every request, so a `bao login`
+//! in a terminal is picked up without a restart; it is held only in a
+//! [`SecretString`] and the request header, never in a message, an event or
+//! the store.
+
+use std::os::unix::fs::PermissionsExt;
+use std::sync::OnceLock;
+
+use reqwest::{Method, StatusCode};
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::Value;
+
+use super::{Failure, FailureClass};
+use crate::config::{TokenSource, VaultConn};
+use crate::http::{self, ClientOptions};
+
+/// A server connection: address, TLS trust, namespace and where the token lives.
+#[derive(Debug)]
+pub struct VaultClient {
+    conn: VaultConn,
+    /// Built on first use, so a broken CA bundle becomes a visible failure
+    /// of the credential rather than a panic in the source factory.
+    http: OnceLock<reqwest::Client>,
+}
+
+/// A non-2xx reply, with Vault's own error strings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub errors: Vec<String>,
+}
+
+impl ApiError {
+    pub fn text(&self) -> String {
+        if self.errors.is_empty() {
+            self.status.to_string()
+        } else {
+            self.errors.join("; ")
+        }
+    }
+}
+
+/// Why a call did not produce a JSON reply.
+#[derive(Debug)]
+pub enum CallError {
+    /// Nothing was sent (no token, no client) or nothing came back (network, TLS).
+    Failed(Failure),
+    /// The server answered with an error status.
+    Api(ApiError),
+}
+
+impl VaultClient {
+    pub fn new(conn: VaultConn) -> Self {
+        VaultClient {
+            conn,
+            http: OnceLock::new(),
+        }
+    }
+
+    pub fn address(&self) -> &str {
+        &self.conn.address
+    }
+
+    fn client(&self) -> Result<&reqwest::Client, Failure> {
+        if let Some(c) = self.http.get() {
+            return Ok(c);
+        }
+        let c = http::client(&ClientOptions {
+            ca_bundle: self.conn.ca_bundle.clone(),
+            ..ClientOptions::default()
+        })
+        .map_err(|e| Failure {
+            class: FailureClass::Paused,
+            message: format!("{}: {e}", self.conn.address),
+            stderr_tail: None,
+        })?;
+        Ok(self.http.get_or_init(|| c))
+    }
+
+    /// Reads the token now. A missing, empty or world-readable token file is
+    /// a pause: only the user can fix it, and the file watch ends the pause.
+    pub fn token(&self) -> Result<SecretString, Failure> {
+        let paused = |message: String| Failure {
+            class: FailureClass::Paused,
+            message,
+            stderr_tail: None,
+        };
+        match &self.conn.token {
+            TokenSource::File(path) => {
+                let meta = std::fs::metadata(path).map_err(|e| {
+                    paused(if e.kind() == std::io::ErrorKind::NotFound {
+                        format!(
+                            "the token file {} does not exist; log in (`bao login` or `vault login` writes it) and Evergreen picks the token up at once",
+                            path.display()
+                        )
+                    } else {
+                        format!("could not read the token file {}: {e}", path.display())
+                    })
+                })?;
+                let mode = meta.permissions().mode() & 0o777;
+                if mode & 0o077 != 0 {
+                    return Err(paused(format!(
+                        "the token file {} can be read by other users (mode {mode:04o}); run `chmod 600 {}`",
+                        path.display(),
+                        path.display()
+                    )));
+                }
+                let raw = std::fs::read_to_string(path)
+                    .map_err(|e| paused(format!("could not read the token file {}: {e}", path.display())))?;
+                let t = raw.trim();
+                if t.is_empty() || t.contains(char::is_whitespace) {
+                    return Err(paused(format!(
+                        "the token file {} does not hold a token (it is empty or has several words); log in again",
+                        path.display()
+                    )));
+                }
+                Ok(SecretString::from(t.to_string()))
+            }
+            TokenSource::Env(var) => match std::env::var(var) {
+                Ok(t) if !t.trim().is_empty() => Ok(SecretString::from(t.trim().to_string())),
+                _ => Err(paused(format!(
+                    "the environment variable {var} is not set for the Evergreen engine; export it before `evergreen run`, or use token_file"
+                ))),
+            },
+        }
+    }
+
+    /// One API call: `path` is below `/v1/`. Returns the parsed JSON body of a
+    /// 2xx reply (`Null` for 204).
+    pub async fn call(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Value, CallError> {
+        let token = self.token().map_err(CallError::Failed)?;
+        let client = self.client().map_err(CallError::Failed)?;
+        let url = format!("{}/v1/{}", self.conn.address, path.trim_start_matches('/'));
+        let mut req = client
+            .request(method, &url)
+            .header("X-Vault-Token", token.expose_secret())
+            .header("X-Vault-Request", "true");
+        if let Some(ns) = &self.conn.namespace {
+            req = req.header("X-Vault-Namespace", ns);
+        }
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| CallError::Failed(Failure::transient(http::describe(&url, &e))))?;
+        let status = resp.status();
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|e| CallError::Failed(Failure::transient(http::describe(&url, &e))))?;
+        if status.is_success() {
+            if bytes.is_empty() {
+                return Ok(Value::Null);
+            }
+            return serde_json::from_slice(&bytes).map_err(|e| {
+                CallError::Failed(Failure::transient(format!(
+                    "{url}: the reply is not JSON ({e}); is {} a Vault/OpenBao server?",
+                    self.conn.address
+                )))
+            });
+        }
+        let errors = serde_json::from_slice::<Value>(&bytes)
+            .ok()
+            .and_then(|v| v.get("errors").cloned())
+            .and_then(|e| serde_json::from_value::<Vec<String>>(e).ok())
+            .unwrap_or_default();
+        Err(CallError::Api(ApiError { status, errors }))
+    }
+
+    /// The usual meaning of an error reply, for calls that need nothing special.
+    pub fn failure(&self, what: &str, e: CallError) -> Failure {
+        match e {
+            CallError::Failed(f) => f,
+            CallError::Api(a) => {
+                let class = match a.status.as_u16() {
+                    // Sealed, standby, rate limited, server errors: all pass.
+                    429 | 500..=599 => FailureClass::Transient,
+                    403 => FailureClass::Paused,
+                    _ => FailureClass::Transient,
+                };
+                let hint = match a.status.as_u16() {
+                    403 => "; the token expired, was revoked or lacks a policy for this path: log in again (`bao login`), Evergreen picks the new token up at once",
+                    503 if a.text().contains("sealed") => "; the server is sealed: unseal it",
+                    _ => "",
+                };
+                Failure {
+                    class,
+                    message: format!(
+                        "{what} at {} failed: HTTP {}: {}{hint}",
+                        self.conn.address,
+                        a.status.as_u16(),
+                        a.text()
+                    ),
+                    stderr_tail: None,
+                }
+            }
+        }
+    }
+}
+
+/// A field of a JSON reply, or a failure naming what was missing.
+pub fn field<'a>(v: &'a Value, pointer: &str, what: &str) -> Result<&'a Value, Failure> {
+    v.pointer(pointer).filter(|x| !x.is_null()).ok_or_else(|| {
+        Failure::transient(format!(
+            "{what}: the reply has no {pointer}; is this a Vault/OpenBao server?"
+        ))
+    })
+}

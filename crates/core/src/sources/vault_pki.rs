@@ -1,0 +1,363 @@
+//! A certificate and key pair from a Vault/OpenBao PKI role.
+//!
+//! By default the key is generated here, once, and only a CSR goes to
+//! `<mount>/sign/<role>`: the private key never leaves the machine and stays
+//! the same across renewals. `mode = "issue"` lets the server make the key
+//! (`<mount>/issue/<role>`) for roles that do not allow signing.
+//!
+//! Nothing reaches the disk before the reply is checked: the certificate
+//! parses, its public key is the key's, and its not_after is in the future and
+//! later than the current one. Then the previous pair is kept as `.bak` and
+//! the new files replace the old ones atomically (key 0600). A bad or partial
+//! reply overwrites nothing.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use async_trait::async_trait;
+use rcgen::{CertificateParams, DistinguishedName, DnType, KeyPair, SanType};
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use super::vault::{field, VaultClient};
+use super::{Failure, FailureClass, Observation, RenewRequest, Renewed, Source};
+use crate::clock::rfc3339;
+use crate::command;
+use crate::config::{KeyType, PkiMode, VaultPkiSpec};
+use crate::fsutil::{self, PUBLIC_FILE_MODE, SECRET_FILE_MODE};
+use crate::model::Kind;
+
+#[derive(Debug)]
+pub struct VaultPki {
+    name: String,
+    spec: VaultPkiSpec,
+    client: VaultClient,
+}
+
+/// A checked reply, ready to be written.
+struct Issued {
+    /// Leaf first, then the chain, PEM.
+    cert_pem: String,
+    /// Only in issue mode.
+    key_pem: Option<String>,
+    observation: Observation,
+}
+
+fn paused(message: String) -> Failure {
+    Failure {
+        class: FailureClass::Paused,
+        message,
+        stderr_tail: None,
+    }
+}
+
+impl VaultPki {
+    pub fn new(name: &str, spec: VaultPkiSpec) -> Self {
+        let client = VaultClient::new(spec.conn.clone());
+        VaultPki {
+            name: name.to_string(),
+            spec,
+            client,
+        }
+    }
+
+    fn read(&self) -> Result<Observation, Failure> {
+        let path = &self.spec.cert_path;
+        if !path.exists() {
+            return Err(Failure {
+                class: FailureClass::Absent,
+                stderr_tail: None,
+                ..Failure::transient(format!(
+                    "{} does not exist yet; Evergreen requests it from {}/{}/{} now",
+                    path.display(),
+                    self.client.address(),
+                    self.spec.mount,
+                    self.spec.role
+                ))
+            });
+        }
+        let f = crate::x509::read_file(path).map_err(|e| Failure::transient(e.to_string()))?;
+        let leaf = f.leaf().clone();
+        Ok(Observation {
+            lifetime: leaf.lifetime,
+            details: Some(leaf.details),
+            limit: None,
+        })
+    }
+
+    /// The key to sign with: the existing one, or a new one written 0600
+    /// before it is used, so every retry asks for the same key.
+    fn key(&self) -> Result<KeyPair, Failure> {
+        let path = &self.spec.key_path;
+        match std::fs::metadata(path) {
+            Ok(meta) => {
+                let mode = meta.permissions().mode() & 0o777;
+                if mode & 0o077 != 0 {
+                    return Err(paused(format!(
+                        "the private key {} can be read by other users (mode {mode:04o}); run `chmod 600 {}`",
+                        path.display(),
+                        path.display()
+                    )));
+                }
+                let pem = std::fs::read_to_string(path)
+                    .map_err(|e| paused(format!("could not read the private key {}: {e}", path.display())))?;
+                KeyPair::from_pem(&pem).map_err(|e| {
+                    paused(format!(
+                        "{} is not a PKCS#8 PEM private key Evergreen can use ({e}); move it away and Evergreen makes a new key",
+                        path.display()
+                    ))
+                })
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let alg = match self.spec.key_type {
+                    KeyType::EcP256 => &rcgen::PKCS_ECDSA_P256_SHA256,
+                    KeyType::EcP384 => &rcgen::PKCS_ECDSA_P384_SHA384,
+                    KeyType::Ed25519 => &rcgen::PKCS_ED25519,
+                };
+                let key = KeyPair::generate_for(alg).map_err(|e| {
+                    Failure::transient(format!("could not generate a {} key: {e}", self.spec.key_type.name()))
+                })?;
+                self.write_key(&key.serialize_pem())?;
+                tracing::info!(
+                    "{}: generated a new {} key at {}",
+                    self.name,
+                    self.spec.key_type.name(),
+                    path.display()
+                );
+                Ok(key)
+            }
+            Err(e) => Err(paused(format!(
+                "could not read the private key {}: {e}",
+                path.display()
+            ))),
+        }
+    }
+
+    fn write_key(&self, pem: &str) -> Result<(), Failure> {
+        let path = &self.spec.key_path;
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty() && !d.exists()) {
+            fsutil::ensure_private_dir(dir).map_err(|e| paused(e.to_string()))?;
+        }
+        fsutil::atomic_write(path, pem.as_bytes(), SECRET_FILE_MODE).map_err(|e| paused(e.to_string()))
+    }
+
+    fn csr(&self, key: &KeyPair) -> Result<String, Failure> {
+        let mut params = CertificateParams::default();
+        let mut dn = DistinguishedName::new();
+        dn.push(DnType::CommonName, self.spec.common_name.clone());
+        params.distinguished_name = dn;
+        let mut sans = Vec::new();
+        for n in std::iter::once(&self.spec.common_name).chain(&self.spec.alt_names) {
+            if let Ok(ia5) = n.clone().try_into() {
+                sans.push(SanType::DnsName(ia5));
+            }
+        }
+        for ip in &self.spec.ip_sans {
+            if let Ok(ip) = ip.parse() {
+                sans.push(SanType::IpAddress(ip));
+            }
+        }
+        params.subject_alt_names = sans;
+        params
+            .serialize_request(key)
+            .and_then(|r| r.pem())
+            .map_err(|e| Failure::transient(format!("could not make a CSR for {}: {e}", self.spec.common_name)))
+    }
+
+    fn request_body(&self, csr: Option<String>) -> Value {
+        let mut body = json!({
+            "common_name": self.spec.common_name,
+            "format": "pem",
+        });
+        if !self.spec.alt_names.is_empty() {
+            body["alt_names"] = json!(self.spec.alt_names.join(","));
+        }
+        if !self.spec.ip_sans.is_empty() {
+            body["ip_sans"] = json!(self.spec.ip_sans.join(","));
+        }
+        if let Some(ttl) = self.spec.ttl {
+            body["ttl"] = json!(format!("{}s", ttl.as_secs()));
+        }
+        match csr {
+            Some(csr) => body["csr"] = json!(csr),
+            None => {
+                let (kt, bits) = match self.spec.key_type {
+                    KeyType::EcP256 => ("ec", 256),
+                    KeyType::EcP384 => ("ec", 384),
+                    KeyType::Ed25519 => ("ed25519", 0),
+                };
+                body["key_type"] = json!(kt);
+                body["key_bits"] = json!(bits);
+                body["private_key_format"] = json!("pkcs8");
+            }
+        }
+        body
+    }
+
+    /// Checks a sign/issue reply against the key and the current certificate.
+    fn check(
+        &self,
+        path: &str,
+        reply: &Value,
+        key: Option<&KeyPair>,
+        req: &RenewRequest,
+        now: SystemTime,
+    ) -> Result<Issued, Failure> {
+        let what = format!("{}/v1/{path}", self.client.address());
+        let bad = |why: String| {
+            Failure::transient(format!(
+                "{what} sent a certificate Evergreen did not keep: {why}; the current files are unchanged"
+            ))
+        };
+        let leaf = field(reply, "/data/certificate", &what)?
+            .as_str()
+            .ok_or_else(|| bad("data.certificate is not a string".into()))?
+            .trim()
+            .to_string();
+        let parsed = crate::x509::parse(leaf.as_bytes()).map_err(|e| bad(format!("it does not parse ({e})")))?;
+        let info = parsed.leaf().clone();
+        let (server_key, key_pem) = match key {
+            Some(_) => (None, None),
+            None => {
+                let pem = field(reply, "/data/private_key", &what)?
+                    .as_str()
+                    .ok_or_else(|| bad("data.private_key is not a string".into()))?
+                    .to_string();
+                let k = KeyPair::from_pem(&pem).map_err(|e| bad(format!("its private key does not parse ({e})")))?;
+                (Some(k), Some(pem))
+            }
+        };
+        let key = key.or(server_key.as_ref()).expect("a key either way");
+        let cert_key = x509_parser::parse_x509_certificate(&parsed.der_leaf)
+            .map(|(_, c)| c.tbs_certificate.subject_pki.subject_public_key.data.to_vec())
+            .map_err(|e| bad(format!("it does not parse ({e})")))?;
+        if cert_key != key.public_key_raw() {
+            return Err(bad(format!(
+                "its public key is not the one of {}",
+                if key_pem.is_some() {
+                    "the private key sent with it".to_string()
+                } else {
+                    self.spec.key_path.display().to_string()
+                }
+            )));
+        }
+        if info.lifetime.not_after <= now {
+            return Err(bad(format!(
+                "it expired already (not_after {})",
+                rfc3339(info.lifetime.not_after)
+            )));
+        }
+        if let Some(cur) = req.current {
+            if info.lifetime.not_after <= cur.not_after {
+                return Err(bad(format!(
+                    "its not_after {} is not later than the current certificate's {}",
+                    rfc3339(info.lifetime.not_after),
+                    rfc3339(cur.not_after)
+                )));
+            }
+        }
+        let chain: Vec<String> = match reply.pointer("/data/ca_chain").and_then(Value::as_array) {
+            Some(c) if !c.is_empty() => c
+                .iter()
+                .filter_map(Value::as_str)
+                .map(|s| s.trim().to_string())
+                .collect(),
+            _ => reply
+                .pointer("/data/issuing_ca")
+                .and_then(Value::as_str)
+                .map(|s| vec![s.trim().to_string()])
+                .unwrap_or_default(),
+        };
+        for (i, c) in chain.iter().enumerate() {
+            crate::x509::parse(c.as_bytes())
+                .map_err(|e| bad(format!("chain certificate {} does not parse ({e})", i + 1)))?;
+        }
+        let mut cert_pem = leaf;
+        cert_pem.push('\n');
+        for c in &chain {
+            cert_pem.push_str(c);
+            cert_pem.push('\n');
+        }
+        Ok(Issued {
+            cert_pem,
+            key_pem,
+            observation: Observation {
+                lifetime: info.lifetime,
+                details: Some(info.details),
+                limit: None,
+            },
+        })
+    }
+
+    /// Keeps the current file as `<file>.bak`, atomically like every write.
+    fn backup(path: &Path, mode: u32) -> Result<(), Failure> {
+        match std::fs::read(path) {
+            Ok(old) => fsutil::atomic_write(&bak(path), &old, mode).map_err(|e| paused(e.to_string())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(paused(format!("could not read {} to back it up: {e}", path.display()))),
+        }
+    }
+
+    fn write(&self, issued: &Issued) -> Result<(), Failure> {
+        if let Some(dir) = self.spec.cert_path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| paused(format!("could not create the directory {}: {e}", dir.display())))?;
+        }
+        Self::backup(&self.spec.cert_path, PUBLIC_FILE_MODE)?;
+        if let Some(key) = &issued.key_pem {
+            Self::backup(&self.spec.key_path, SECRET_FILE_MODE)?;
+            self.write_key(key)?;
+        }
+        fsutil::atomic_write(&self.spec.cert_path, issued.cert_pem.as_bytes(), PUBLIC_FILE_MODE)
+            .map_err(|e| Failure::transient(e.to_string()))
+    }
+}
+
+fn bak(path: &Path) -> PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push(".bak");
+    PathBuf::from(s)
+}
+
+#[async_trait]
+impl Source for VaultPki {
+    fn kind(&self) -> Kind {
+        Kind::VaultPki
+    }
+
+    fn can_renew(&self) -> bool {
+        true
+    }
+
+    async fn observe(&self) -> Result<Observation, Failure> {
+        self.read()
+    }
+
+    async fn renew(&self, req: RenewRequest) -> Result<Renewed, Failure> {
+        let (key, op) = match self.spec.mode {
+            PkiMode::Sign => (Some(self.key()?), "sign"),
+            PkiMode::Issue => (None, "issue"),
+        };
+        let csr = key.as_ref().map(|k| self.csr(k)).transpose()?;
+        let path = format!("{}/{op}/{}", self.spec.mount, self.spec.role);
+        let reply = self
+            .client
+            .call(Method::POST, &path, Some(&self.request_body(csr)))
+            .await
+            .map_err(|e| self.client.failure(&format!("certificate request to {path}"), e))?;
+        let issued = self.check(&path, &reply, key.as_ref(), &req, SystemTime::now())?;
+        self.write(&issued)?;
+        let note = command::reload(
+            self.spec.reload_command.as_ref(),
+            &self.name,
+            &self.spec.cert_path,
+            self.spec.command_timeout,
+        )
+        .await;
+        Ok(Renewed {
+            observation: issued.observation,
+            note,
+        })
+    }
+}

@@ -1,0 +1,285 @@
+//! A Vault/OpenBao token kept alive with `renew-self`.
+//!
+//! The behaviour of certctl's Vault renewer (seeds 003/004): look the token up
+//! (`auth/token/lookup-self`), renew it at half its TTL (the credential's
+//! default policy, floored at 5 s), stop for good when the server says it is
+//! not renewable, and keep retrying (with the engine's backoff) when a renewal
+//! fails. Beyond the seeds:
+//!
+//! - A renewal the server caps at the token's maximum TTL puts the credential
+//!   in `final`: it will expire at a known time and only a new login helps.
+//! - A 403 means the token is dead (expired or revoked): `expired` with that
+//!   message, not an endless retry loop.
+//! - The lifetime shown is the lease granted at the last renewal (from
+//!   `last_renewal`, or the issue time, to `expire_time`), so the remaining
+//!   fraction is "TTL left / lease granted", in the server's own timestamps.
+
+use std::time::{Duration, SystemTime};
+
+use async_trait::async_trait;
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use super::vault::{field, CallError, VaultClient};
+use super::{Failure, FailureClass, Limit, Observation, RenewRequest, Renewed, Source};
+use crate::clock::{parse_rfc3339, rfc3339};
+use crate::config::VaultTokenSpec;
+use crate::model::{Kind, Lifetime};
+
+/// Seed 003's `minRenewInterval`: never renew more often than this.
+const MIN_RENEW_INTERVAL: Duration = Duration::from_secs(5);
+
+#[derive(Debug)]
+pub struct VaultToken {
+    spec: VaultTokenSpec,
+    client: VaultClient,
+}
+
+/// What `lookup-self` says about the token.
+#[derive(Debug, Clone, PartialEq)]
+struct Lookup {
+    lifetime: Lifetime,
+    renewable: bool,
+    /// The TTL the token was created with (its period for periodic tokens).
+    creation_ttl: u64,
+    /// The expiry is already at the explicit max TTL.
+    at_max_ttl: bool,
+}
+
+impl VaultToken {
+    pub fn new(_name: &str, spec: VaultTokenSpec) -> Self {
+        let client = VaultClient::new(spec.conn.clone());
+        VaultToken { spec, client }
+    }
+
+    fn rejected(&self, what: &str, e: CallError) -> Failure {
+        match e {
+            CallError::Api(a) if a.status.as_u16() == 403 => Failure {
+                class: FailureClass::Rejected,
+                message: format!(
+                    "{} rejected the token at {what} (HTTP 403: {}): it expired or was revoked; log in again (`bao login` or `vault login`) and Evergreen picks the new token up at once",
+                    self.client.address(),
+                    a.text()
+                ),
+                stderr_tail: None,
+            },
+            e => self.client.failure(what, e),
+        }
+    }
+
+    async fn lookup(&self) -> Result<Lookup, Failure> {
+        let v = self
+            .client
+            .call(Method::GET, "auth/token/lookup-self", None)
+            .await
+            .map_err(|e| self.rejected("token lookup", e))?;
+        parse_lookup(&v)
+    }
+
+    fn not_renewable(&self, l: &Lookup) -> String {
+        format!(
+            "the server says this token is not renewable; it expires at {}. Log in again (or ask for a renewable token) before then",
+            rfc3339(l.lifetime.not_after)
+        )
+    }
+
+    fn observation(&self, l: &Lookup, capped: bool) -> Observation {
+        let limit = if !l.renewable {
+            Some(Limit::NotRenewable {
+                reason: self.not_renewable(l),
+            })
+        } else if capped || l.at_max_ttl {
+            Some(Limit::Final)
+        } else {
+            None
+        };
+        Observation {
+            lifetime: l.lifetime,
+            details: None,
+            limit,
+        }
+    }
+}
+
+fn parse_lookup(v: &Value) -> Result<Lookup, Failure> {
+    const WHAT: &str = "token lookup";
+    let data = field(v, "/data", WHAT)?;
+    let secs = |k: &str| data.get(k).and_then(Value::as_u64).unwrap_or(0);
+    let ttl = secs("ttl");
+    let expire = data.get("expire_time").and_then(Value::as_str);
+    let Some(expire) = expire.filter(|_| ttl > 0) else {
+        return Err(Failure {
+            class: FailureClass::NotRenewable,
+            message: "the token has no TTL (a root or other non-expiring token): it never expires, so there is nothing to renew; use a token with a TTL".into(),
+            stderr_tail: None,
+        });
+    };
+    let not_after = parse_rfc3339(expire)
+        .ok_or_else(|| Failure::transient(format!("{WHAT}: expire_time {expire:?} is not an RFC 3339 time")))?;
+    let creation_time = data
+        .get("creation_time")
+        .and_then(Value::as_u64)
+        .map(|s| SystemTime::UNIX_EPOCH + Duration::from_secs(s));
+    let not_before = ["last_renewal", "issue_time"]
+        .iter()
+        .find_map(|k| data.get(*k).and_then(Value::as_str).and_then(parse_rfc3339))
+        .or(creation_time)
+        .unwrap_or(not_after - Duration::from_secs(ttl));
+    let max = secs("explicit_max_ttl");
+    let at_max_ttl =
+        max > 0 && creation_time.is_some_and(|c| not_after + Duration::from_secs(2) >= c + Duration::from_secs(max));
+    Ok(Lookup {
+        lifetime: Lifetime { not_before, not_after },
+        renewable: data.get("renewable").and_then(Value::as_bool).unwrap_or(false),
+        creation_ttl: secs("creation_ttl"),
+        at_max_ttl,
+    })
+}
+
+#[async_trait]
+impl Source for VaultToken {
+    fn kind(&self) -> Kind {
+        Kind::VaultToken
+    }
+
+    fn can_renew(&self) -> bool {
+        true
+    }
+
+    fn min_wait(&self) -> Duration {
+        MIN_RENEW_INTERVAL
+    }
+
+    async fn observe(&self) -> Result<Observation, Failure> {
+        let l = self.lookup().await?;
+        Ok(self.observation(&l, false))
+    }
+
+    async fn renew(&self, _req: RenewRequest) -> Result<Renewed, Failure> {
+        let before = self.lookup().await?;
+        if !before.renewable {
+            return Err(Failure {
+                class: FailureClass::NotRenewable,
+                message: self.not_renewable(&before),
+                stderr_tail: None,
+            });
+        }
+        let increment = self
+            .spec
+            .increment
+            .map(|d| d.as_secs())
+            .or(Some(before.creation_ttl))
+            .filter(|s| *s > 0);
+        let body = match increment {
+            Some(s) => json!({ "increment": format!("{s}s") }),
+            None => json!({}),
+        };
+        let reply = self
+            .client
+            .call(Method::POST, "auth/token/renew-self", Some(&body))
+            .await
+            .map_err(|e| match e {
+                CallError::Api(a) if a.status.as_u16() == 400 && a.text().contains("not renewable") => Failure {
+                    class: FailureClass::NotRenewable,
+                    message: self.not_renewable(&before),
+                    stderr_tail: None,
+                },
+                e => self.rejected("token renewal", e),
+            })?;
+        let lease = field(&reply, "/auth/lease_duration", "token renewal")?
+            .as_u64()
+            .unwrap_or(0);
+        let warnings: Vec<String> = reply
+            .get("warnings")
+            .and_then(|w| serde_json::from_value(w.clone()).ok())
+            .unwrap_or_default();
+        // Vault says so in a warning when it caps the TTL; a lease shorter than
+        // asked for means the same when no warning came.
+        let capped = warnings.iter().any(|w| w.contains("max_ttl") || w.contains("capped"))
+            || increment.is_some_and(|asked| lease + 1 < asked);
+        let after = self.lookup().await?;
+        if after.lifetime.not_after <= before.lifetime.not_after && !capped {
+            return Err(Failure::transient(format!(
+                "{} accepted the renewal but the token still expires at {}; Evergreen will try again",
+                self.client.address(),
+                rfc3339(after.lifetime.not_after)
+            )));
+        }
+        let note = match increment {
+            Some(s) if capped => format!("capped at the token's maximum TTL (asked for {s}s, got {lease}s)"),
+            _ => String::new(),
+        };
+        Ok(Renewed {
+            observation: self.observation(&after, capped),
+            note,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lookup(extra: Value) -> Value {
+        let mut data = json!({
+            "creation_time": 1_795_520_216u64,
+            "creation_ttl": 10,
+            "expire_time": "2026-11-24T11:37:06.623773267Z",
+            "explicit_max_ttl": 0,
+            "issue_time": "2026-11-24T11:36:56.623777052Z",
+            "renewable": true,
+            "ttl": 9,
+            "id": "s.secret-token-value",
+        });
+        for (k, v) in extra.as_object().unwrap() {
+            data[k] = v.clone();
+        }
+        json!({ "data": data })
+    }
+
+    #[test]
+    fn the_lease_runs_from_the_last_renewal_to_expire_time() {
+        let l = parse_lookup(&lookup(json!({}))).unwrap();
+        assert_eq!(
+            l.lifetime.not_after,
+            parse_rfc3339("2026-11-24T11:37:06.623773267Z").unwrap()
+        );
+        assert_eq!(
+            l.lifetime.not_before,
+            parse_rfc3339("2026-11-24T11:36:56.623777052Z").unwrap()
+        );
+        assert!(l.renewable && !l.at_max_ttl);
+        assert_eq!(l.creation_ttl, 10);
+        let l = parse_lookup(&lookup(json!({"last_renewal": "2026-11-24T11:37:00Z"}))).unwrap();
+        assert_eq!(l.lifetime.not_before, parse_rfc3339("2026-11-24T11:37:00Z").unwrap());
+    }
+
+    #[test]
+    fn an_expiry_at_the_explicit_max_ttl_is_final() {
+        // created at …:56 (1795520216), max 10 s → the cap is …:37:06, where it expires
+        let l = parse_lookup(&lookup(json!({"explicit_max_ttl": 10}))).unwrap();
+        assert!(l.at_max_ttl);
+        let l = parse_lookup(&lookup(json!({"explicit_max_ttl": 60}))).unwrap();
+        assert!(!l.at_max_ttl);
+    }
+
+    #[test]
+    fn a_token_without_ttl_has_nothing_to_renew() {
+        let f = parse_lookup(&lookup(json!({"ttl": 0, "expire_time": null}))).unwrap_err();
+        assert_eq!(f.class, FailureClass::NotRenewable);
+        assert!(f.message.contains("never expires"), "{}", f.message);
+    }
+
+    #[test]
+    fn bad_replies_are_failures_that_never_echo_the_token() {
+        for bad in [
+            json!({}),
+            json!({"data": null}),
+            lookup(json!({"expire_time": "tomorrow"})),
+        ] {
+            let f = parse_lookup(&bad).unwrap_err();
+            assert_eq!(f.class, FailureClass::Transient);
+            assert!(!f.message.contains("secret-token-value"), "{}", f.message);
+        }
+    }
+}

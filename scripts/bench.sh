@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Every benchmark, one after the other (never in parallel: they measure the
+# machine). Each writes its own section of docs/benchmarks.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+for b in scripts/bench-check.sh scripts/bench-idle.sh; do
+  echo "== $b"
+  "$b" "$@"
+done

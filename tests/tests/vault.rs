@@ -1,0 +1,610 @@
+//! Vault/OpenBao credentials against a real OpenBao server.
+//!
+//! Every test starts its own `bao server` (see `evergreen_tests::bao`) and
+//! runs the real engine in-process, with its file watch and store, on the real
+//! clock: the server's TTLs are real seconds, so these tests wait for real
+//! events with bounded timeouts. No mock stands in for OpenBao.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use evergreen_core::engine::{Engine, EngineOptions};
+use evergreen_core::events::{Event, EventBus, EventKind};
+use evergreen_core::model::{CredentialStatus, State};
+use evergreen_core::paths::Paths;
+use evergreen_tests::bao::{write_secret, Bao};
+use tokio::sync::broadcast;
+
+struct Rig {
+    dir: tempfile::TempDir,
+    engine: Option<Engine>,
+    rx: broadcast::Receiver<Event>,
+    seen: Vec<Event>,
+}
+
+impl Rig {
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    async fn start(config: impl FnOnce(&Path) -> String) -> Rig {
+        let dir = tempfile::tempdir().unwrap();
+        let text = config(dir.path());
+        std::fs::write(
+            dir.path().join("config.toml"),
+            format!("[engine]\nretry_base = \"1s\"\nretry_max = \"3s\"\n\n{text}"),
+        )
+        .unwrap();
+        let bus = EventBus::default();
+        let rx = bus.subscribe();
+        let mut opts = EngineOptions::new(Paths::under(dir.path()));
+        opts.listen = false;
+        opts.follow_logind = false;
+        opts.bus = bus;
+        let engine = Engine::start(opts)
+            .await
+            .unwrap_or_else(|e| panic!("engine start: {e}"));
+        Rig {
+            dir,
+            engine: Some(engine),
+            rx,
+            seen: Vec::new(),
+        }
+    }
+
+    fn engine(&self) -> &Engine {
+        self.engine.as_ref().unwrap()
+    }
+
+    fn status(&self, name: &str) -> CredentialStatus {
+        self.engine()
+            .handle()
+            .statuses()
+            .into_iter()
+            .find(|s| s.name == name)
+            .unwrap_or_else(|| panic!("{name} has no status"))
+    }
+
+    /// Waits (real time, bounded) for an event of `name` matching `pred`.
+    async fn wait(&mut self, what: &str, limit: Duration, pred: impl Fn(&Event) -> bool) -> Event {
+        let deadline = Instant::now() + limit;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match tokio::time::timeout(left, self.rx.recv()).await {
+                Ok(Ok(e)) => {
+                    self.seen.push(e.clone());
+                    if pred(&e) {
+                        return e;
+                    }
+                }
+                Ok(Err(broadcast::error::RecvError::Lagged(_))) => continue,
+                Ok(Err(e)) => panic!("event stream ended while waiting for {what}: {e}"),
+                Err(_) => panic!(
+                    "timed out after {limit:?} waiting for {what}; events so far:\n{}",
+                    self.log()
+                ),
+            }
+        }
+    }
+
+    /// Collects events for a while (to check what did *not* happen).
+    async fn drain_for(&mut self, d: Duration) {
+        let deadline = Instant::now() + d;
+        while let Ok(Ok(e)) =
+            tokio::time::timeout(deadline.saturating_duration_since(Instant::now()), self.rx.recv()).await
+        {
+            self.seen.push(e);
+        }
+    }
+
+    fn log(&self) -> String {
+        self.seen.iter().map(|e| format!("  {e}\n")).collect()
+    }
+
+    fn count(&self, pred: impl Fn(&EventKind) -> bool) -> usize {
+        self.seen.iter().filter(|e| pred(&e.kind)).count()
+    }
+
+    /// The secret must appear in no event, no status and no history row.
+    fn assert_never_shows(&self, secret: &str) {
+        for e in &self.seen {
+            let j = serde_json::to_string(e).unwrap();
+            assert!(
+                !j.contains(secret) && !e.to_string().contains(secret),
+                "secret leaked in event {j}"
+            );
+        }
+        for s in self.engine().handle().statuses() {
+            assert!(
+                !serde_json::to_string(&s).unwrap().contains(secret),
+                "secret leaked in status"
+            );
+        }
+        for h in self.engine().store().history(None, 10_000).unwrap() {
+            assert!(!format!("{h:?}").contains(secret), "secret leaked in history: {h:?}");
+        }
+    }
+
+    async fn stop(mut self) {
+        if let Some(e) = self.engine.take() {
+            e.shutdown().await;
+        }
+    }
+}
+
+fn token_cred(name: &str, bao: &Bao, token_file: &Path, extra: &str) -> String {
+    format!(
+        "[[credential]]\nname = \"{name}\"\nkind = \"vault_token\"\naddress = \"{}\"\ntoken_file = \"{}\"\n{extra}\n",
+        bao.addr,
+        token_file.display()
+    )
+}
+
+fn is(name: &'static str) -> impl Fn(&Event) -> bool {
+    move |e: &Event| e.kind.name() == name
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_10s_token_is_renewed_again_and_again_at_half_its_ttl() {
+    let bao = Bao::dev();
+    let mut token = String::new();
+    let mut rig = Rig::start(|d| {
+        token = bao.token_file(&d.join("token"), &["-ttl=10s"]);
+        token_cred("tok", &bao, &d.join("token"), "")
+    })
+    .await;
+    let first = rig
+        .wait("the first lookup", Duration::from_secs(10), is("observed"))
+        .await;
+    let EventKind::Observed { remaining_fraction, .. } = first.kind else {
+        unreachable!()
+    };
+    assert!(remaining_fraction > 0.5, "a fresh token: {remaining_fraction}");
+    let started = Instant::now();
+    for i in 1..=3 {
+        rig.wait(
+            &format!("renewal {i}"),
+            Duration::from_secs(12),
+            is("renewal_succeeded"),
+        )
+        .await;
+    }
+    // Half of a 10 s TTL, three times: about 15 s, never the 1 s a tight loop would take.
+    assert!(
+        started.elapsed() >= Duration::from_secs(10),
+        "renewed too often: {:?}",
+        started.elapsed()
+    );
+    let st = rig.status("tok");
+    assert_eq!(st.state, State::Healthy, "{st:?}");
+    assert!(
+        st.renewals.success >= 3 && st.renewals.failure == 0,
+        "{:?}",
+        st.renewals
+    );
+    assert!(st.last_result.as_ref().is_some_and(|r| r.ok));
+    // The server agrees the token is alive, with a fresh TTL.
+    let ttl: u64 = bao
+        .cli(&["token", "lookup", "-format=json", &token])
+        .split("\"ttl\":")
+        .nth(1)
+        .unwrap()
+        .trim()
+        .split([',', '\n'])
+        .next()
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(ttl >= 3, "the server sees ttl {ttl}");
+    rig.assert_never_shows(&token);
+    rig.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_with_max_ttl_40s_goes_final_then_expired_without_retrying() {
+    let bao = Bao::dev();
+    let mut rig = Rig::start(|d| {
+        bao.token_file(&d.join("token"), &["-ttl=10s", "-explicit-max-ttl=40s"]);
+        token_cred("capped", &bao, &d.join("token"), "")
+    })
+    .await;
+    let fin = rig
+        .wait("the token to reach its max TTL", Duration::from_secs(45), is("final"))
+        .await;
+    let EventKind::Final { expires_at } = fin.kind else {
+        unreachable!()
+    };
+    let st = rig.status("capped");
+    assert_eq!(st.state, State::Final { expires_at }, "{st:?}");
+    assert_eq!(st.not_after, Some(expires_at));
+    assert!(
+        st.next_action.as_ref().is_some_and(|a| a.what.contains("for good")),
+        "{st:?}"
+    );
+    let renewals_before = rig.count(|k| matches!(k, EventKind::RenewalStarted { .. }));
+    assert!(renewals_before >= 2, "renewed before reaching the cap:\n{}", rig.log());
+    // A manual renew is refused with the reason, not attempted.
+    let out = rig.engine().handle().renew("capped").await.unwrap();
+    assert!(!out.ok && out.message.contains("maximum lifetime"), "{out:?}");
+    rig.wait("the token to expire", Duration::from_secs(45), is("expired"))
+        .await;
+    assert_eq!(rig.status("capped").state, State::Expired);
+    rig.drain_for(Duration::from_secs(2)).await;
+    assert_eq!(
+        rig.count(|k| matches!(k, EventKind::RenewalStarted { .. })),
+        renewals_before,
+        "renewals were attempted after final:\n{}",
+        rig.log()
+    );
+    rig.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_non_renewable_token_stops_the_loop_once_with_one_warning() {
+    let bao = Bao::dev();
+    let mut rig = Rig::start(|d| {
+        bao.token_file(&d.join("token"), &["-ttl=60s", "-renewable=false"]);
+        token_cred("fixed", &bao, &d.join("token"), "")
+    })
+    .await;
+    rig.wait("not_renewable", Duration::from_secs(10), is("not_renewable"))
+        .await;
+    let st = rig.status("fixed");
+    assert_eq!(st.state, State::NotRenewable);
+    assert_eq!(st.renewals.not_renewable, 1);
+    assert!(st.not_after.is_some(), "its expiry is still shown: {st:?}");
+    let out = rig.engine().handle().renew("fixed").await.unwrap();
+    assert!(!out.ok && out.message.contains("will not renew"), "{out:?}");
+    rig.drain_for(Duration::from_secs(3)).await;
+    assert_eq!(
+        rig.count(|k| matches!(k, EventKind::NotRenewable { .. })),
+        1,
+        "{}",
+        rig.log()
+    );
+    assert_eq!(
+        rig.count(|k| matches!(k, EventKind::RenewalStarted { .. })),
+        0,
+        "{}",
+        rig.log()
+    );
+    rig.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_token_is_expired_not_retried_and_a_new_login_brings_it_back() {
+    let bao = Bao::dev();
+    let mut token = String::new();
+    let mut rig = Rig::start(|d| {
+        token = bao.token_file(&d.join("token"), &["-ttl=1h"]);
+        token_cred("rev", &bao, &d.join("token"), "")
+    })
+    .await;
+    rig.wait("the first lookup", Duration::from_secs(10), is("observed"))
+        .await;
+    bao.cli(&["token", "revoke", &token]);
+    let out = rig.engine().handle().renew("rev").await.unwrap();
+    assert!(
+        !out.ok && out.message.contains("403") && out.message.contains("log in again"),
+        "{out:?}"
+    );
+    rig.wait("rejected", Duration::from_secs(5), is("rejected")).await;
+    assert_eq!(rig.status("rev").state, State::Expired);
+    rig.drain_for(Duration::from_secs(4)).await;
+    assert_eq!(
+        rig.count(|k| matches!(k, EventKind::RenewalStarted { .. })),
+        1,
+        "retried a dead token:\n{}",
+        rig.log()
+    );
+    // `bao login` writes a new token: the file watch ends the episode.
+    let fresh = bao.cli(&["token", "create", "-field=token", "-ttl=1h"]);
+    write_secret(&rig.path("token"), &fresh);
+    rig.wait(
+        "the new token to be seen",
+        Duration::from_secs(10),
+        |e| matches!(&e.kind, EventKind::StateChanged { to, .. } if to == "healthy"),
+    )
+    .await;
+    rig.assert_never_shows(&token);
+    rig.assert_never_shows(&fresh);
+    rig.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_outage_is_failing_with_backoff_then_recovers() {
+    let mut bao = Bao::persistent();
+    let mut rig = Rig::start(|d| {
+        bao.token_file(&d.join("token"), &["-ttl=30s"]);
+        token_cred("tok", &bao, &d.join("token"), "")
+    })
+    .await;
+    rig.wait("the first lookup", Duration::from_secs(10), is("observed"))
+        .await;
+    bao.stop();
+    let mut retry_at = Vec::new();
+    for n in 1..=3u32 {
+        let e = rig
+            .wait(
+                &format!("failure {n}"),
+                Duration::from_secs(25),
+                |e| matches!(&e.kind, EventKind::RenewalFailed { streak, .. } if *streak == n),
+            )
+            .await;
+        let EventKind::RenewalFailed {
+            next_retry_at, message, ..
+        } = e.kind
+        else {
+            unreachable!()
+        };
+        assert!(
+            message.contains("could not connect") && message.contains(&bao.addr),
+            "{message}"
+        );
+        retry_at.push(next_retry_at.unwrap() - e.at);
+    }
+    // 1 s, 2 s, then the 3 s cap (±10 % jitter).
+    assert!(
+        retry_at[0] < retry_at[1] && retry_at[2] <= 3_300,
+        "backoff {retry_at:?}"
+    );
+    assert!(matches!(rig.status("tok").state, State::Failing { streak: 3.., .. }));
+    bao.start();
+    let rec = rig.wait("recovery", Duration::from_secs(15), is("recovered")).await;
+    let EventKind::Recovered { after_failures, .. } = rec.kind else {
+        unreachable!()
+    };
+    assert!(after_failures >= 3);
+    assert_eq!(rig.status("tok").state, State::Healthy);
+    rig.stop().await;
+}
+
+fn pki_cred(name: &str, bao: &Bao, d: &Path, extra: &str) -> String {
+    format!(
+        "[[credential]]\nname = \"{name}\"\nkind = \"vault_pki\"\naddress = \"{}\"\ntoken_file = \"{}\"\nrole = \"ws\"\ncommon_name = \"{name}.example.test\"\nalt_names = [\"{name}-alt.example.test\"]\npath = \"{}\"\nkey_path = \"{}\"\n{extra}\n",
+        bao.addr,
+        d.join("token").display(),
+        d.join("certs/ws.pem").display(),
+        d.join("keys/ws.key").display(),
+    )
+}
+
+fn leaf_key(cert: &Path) -> Vec<u8> {
+    let f = evergreen_core::x509::read_file(cert).unwrap();
+    let (_, c) = x509_parser::parse_x509_certificate(&f.der_leaf).unwrap();
+    c.tbs_certificate.subject_pki.subject_public_key.data.to_vec()
+}
+
+fn key_public(key: &Path) -> Vec<u8> {
+    rcgen::KeyPair::from_pem(&std::fs::read_to_string(key).unwrap())
+        .unwrap()
+        .public_key_raw()
+        .to_vec()
+}
+
+fn mode(p: &Path) -> u32 {
+    std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pki_certificates_of_60s_are_renewed_with_a_csr_and_the_key_never_changes() {
+    let bao = Bao::dev();
+    bao.pki("60s");
+    std::fs::create_dir_all(tempfile::tempdir().unwrap().path()).unwrap();
+    let mut rig = Rig::start(|d| {
+        std::fs::create_dir_all(d.join("certs")).unwrap();
+        bao.pki_token_file(&d.join("token"));
+        pki_cred("ws", &bao, d, "renew_before = \"50s\"\nttl = \"60s\"")
+    })
+    .await;
+    let (cert, key) = (rig.path("certs/ws.pem"), rig.path("keys/ws.key"));
+    rig.wait(
+        "the first certificate",
+        Duration::from_secs(15),
+        is("renewal_succeeded"),
+    )
+    .await;
+    let key_bytes = std::fs::read(&key).unwrap();
+    assert_eq!(mode(&key), 0o600);
+    assert_eq!(mode(&rig.path("keys")), 0o700);
+    assert_eq!(leaf_key(&cert), key_public(&key));
+    let first = evergreen_core::x509::read_file(&cert).unwrap();
+    assert!(first.certs.len() >= 2, "the chain follows the leaf");
+    assert_eq!(first.leaf().details.subject, "CN=ws.example.test");
+    assert!(
+        first
+            .leaf()
+            .details
+            .sans
+            .iter()
+            .any(|s| s.contains("ws-alt.example.test")),
+        "{:?}",
+        first.leaf().details.sans
+    );
+    let mut last = first.leaf().lifetime.not_after;
+    for i in 1..=2 {
+        let e = rig
+            .wait(
+                &format!("renewal {i}"),
+                Duration::from_secs(30),
+                is("renewal_succeeded"),
+            )
+            .await;
+        let EventKind::RenewalSucceeded {
+            old_not_after,
+            new_not_after,
+            ..
+        } = e.kind
+        else {
+            unreachable!()
+        };
+        assert!(old_not_after.is_some());
+        let now = evergreen_core::x509::read_file(&cert)
+            .unwrap()
+            .leaf()
+            .lifetime
+            .not_after;
+        assert_eq!(evergreen_core::clock::unix_millis(now), new_not_after);
+        assert!(now > last, "not_after moved forward");
+        last = now;
+        assert_eq!(
+            std::fs::read(&key).unwrap(),
+            key_bytes,
+            "the key changed on renewal {i}"
+        );
+        assert_eq!(leaf_key(&cert), key_public(&key));
+    }
+    // The previous certificate is kept beside the new one.
+    let bak = evergreen_core::x509::read_file(&rig.path("certs/ws.pem.bak")).unwrap();
+    assert!(bak.leaf().lifetime.not_after < last);
+    let st = rig.status("ws");
+    assert_eq!(st.state, State::Healthy);
+    assert!(st.renewals.success >= 3);
+    rig.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pki_reply_that_would_shorten_the_certificate_overwrites_nothing() {
+    let bao = Bao::dev();
+    bao.pki("1h");
+    let mut rig = Rig::start(|d| {
+        bao.pki_token_file(&d.join("token"));
+        pki_cred("ws", &bao, d, "ttl = \"1h\"")
+    })
+    .await;
+    rig.wait(
+        "the first certificate",
+        Duration::from_secs(15),
+        is("renewal_succeeded"),
+    )
+    .await;
+    let (cert, key) = (rig.path("certs/ws.pem"), rig.path("keys/ws.key"));
+    let (cert_bytes, key_bytes) = (std::fs::read(&cert).unwrap(), std::fs::read(&key).unwrap());
+    // The role now issues 5-minute certificates: the server's reply is valid
+    // but would replace a 1-hour certificate with a shorter one.
+    bao.cli(&[
+        "write",
+        "pki/roles/ws",
+        "allow_any_name=true",
+        "key_type=any",
+        "max_ttl=5m",
+        "ttl=5m",
+    ]);
+    let out = rig.engine().handle().renew("ws").await.unwrap();
+    assert!(!out.ok, "{out:?}");
+    assert!(
+        out.message.contains("not later than the current") && out.message.contains("unchanged"),
+        "{}",
+        out.message
+    );
+    assert_eq!(std::fs::read(&cert).unwrap(), cert_bytes);
+    assert_eq!(std::fs::read(&key).unwrap(), key_bytes);
+    assert!(matches!(rig.status("ws").state, State::Failing { .. }));
+    // A role that does not exist: the server's own words, files untouched.
+    bao.cli(&["delete", "pki/roles/ws"]);
+    let out = rig.engine().handle().renew("ws").await.unwrap();
+    assert!(!out.ok && out.message.contains("pki/sign/ws"), "{}", out.message);
+    assert_eq!(std::fs::read(&cert).unwrap(), cert_bytes);
+    rig.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pki_issue_mode_writes_the_servers_ed25519_key_0600_matching_the_certificate() {
+    let bao = Bao::dev();
+    bao.pki("1h");
+    let mut rig = Rig::start(|d| {
+        bao.pki_token_file(&d.join("token"));
+        pki_cred("ws", &bao, d, "mode = \"issue\"\nkey_type = \"ed25519\"\nttl = \"10m\"")
+    })
+    .await;
+    rig.wait(
+        "the first certificate",
+        Duration::from_secs(15),
+        is("renewal_succeeded"),
+    )
+    .await;
+    let (cert, key) = (rig.path("certs/ws.pem"), rig.path("keys/ws.key"));
+    assert_eq!(mode(&key), 0o600);
+    assert_eq!(leaf_key(&cert), key_public(&key));
+    let first_key = std::fs::read(&key).unwrap();
+    // Certificate times have one-second resolution: a renewal in the same
+    // second would (rightly) be refused as not extending the certificate.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let out = rig.engine().handle().renew("ws").await.unwrap();
+    assert!(out.ok, "{out:?}");
+    assert_ne!(
+        std::fs::read(&key).unwrap(),
+        first_key,
+        "issue mode gets a new key each time"
+    );
+    assert_eq!(leaf_key(&cert), key_public(&key));
+    assert_eq!(std::fs::read(rig.path("keys/ws.key.bak")).unwrap(), first_key);
+    assert_eq!(mode(&rig.path("keys/ws.key.bak")), 0o600);
+    rig.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_with_the_right_ca_bundle_works_and_a_wrong_one_says_why() {
+    let bao = Bao::dev_tls();
+    let other =
+        evergreen_core::pki::Ca::new("Some Other CA", std::time::SystemTime::now(), Duration::from_secs(3600)).unwrap();
+    let mut rig = Rig::start(|d| {
+        other.save(&d.join("other-ca.pem"), &d.join("other-ca.key")).unwrap();
+        bao.token_file(&d.join("token"), &["-ttl=1h"]);
+        let good = token_cred(
+            "good",
+            &bao,
+            &d.join("token"),
+            &format!("ca_bundle = \"{}\"", bao.ca_file().display()),
+        );
+        let bad = token_cred(
+            "bad",
+            &bao,
+            &d.join("token"),
+            &format!("ca_bundle = \"{}\"", d.join("other-ca.pem").display()),
+        );
+        format!("{good}\n{bad}")
+    })
+    .await;
+    let mut good_seen = false;
+    let mut bad_msg = None;
+    while !(good_seen && bad_msg.is_some()) {
+        let e = rig
+            .wait("both credentials to be looked at", Duration::from_secs(15), |e| {
+                matches!(e.kind, EventKind::Observed { .. } | EventKind::RenewalFailed { .. })
+            })
+            .await;
+        match (e.credential.as_deref(), e.kind) {
+            (Some("good"), EventKind::Observed { .. }) => good_seen = true,
+            (Some("bad"), EventKind::RenewalFailed { message, .. }) => bad_msg = Some(message),
+            (c, k) => panic!("unexpected {c:?} {k:?}"),
+        }
+    }
+    let msg = bad_msg.unwrap();
+    assert!(msg.contains(&bao.addr) && msg.contains("set ca_bundle"), "{msg}");
+    rig.stop().await;
+}
+
+#[test]
+fn an_empty_or_missing_ca_bundle_is_a_config_error_at_start() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(d.path().join("empty.pem"), "").unwrap();
+    for (bundle, want) in [
+        ("empty.pem", "contains no PEM certificates"),
+        ("missing.pem", "could not read CA bundle"),
+    ] {
+        let src = format!(
+            "[[credential]]\nname = \"t\"\nkind = \"vault_token\"\naddress = \"https://vault.example.test:8200\"\nca_bundle = \"{}\"\n",
+            d.path().join(bundle).display()
+        );
+        let e = evergreen_core::config::parse(&src, &d.path().join("config.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(want) && e.contains("config.toml:5:13") && e.contains("ca_bundle"),
+            "{e}"
+        );
+    }
+}
