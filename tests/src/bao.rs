@@ -293,13 +293,13 @@ impl Bao {
         ]);
     }
 
-    /// A policy that may renew itself and use pki/, and a token file holding such a token.
-    pub fn pki_token_file(&self, path: &Path) -> String {
+    /// A token file holding a token (of `ttl`) that may use pki/ and renew itself.
+    pub fn pki_token_file(&self, path: &Path, ttl: &str) -> String {
         let policy = self.dir.path().join("pki.hcl");
         std::fs::write(&policy, "path \"pki/sign/*\" { capabilities = [\"update\"] }\npath \"pki/issue/*\" { capabilities = [\"update\"] }\n")
             .expect("write the policy");
         self.cli(&["policy", "write", "pki-user", &policy.display().to_string()]);
-        self.token_file(path, &["-policy=pki-user", "-ttl=1h"])
+        self.token_file(path, &["-policy=pki-user", &format!("-ttl={ttl}")])
     }
 }
 

@@ -395,7 +395,7 @@ async fn pki_certificates_of_60s_are_renewed_with_a_csr_and_the_key_never_change
     std::fs::create_dir_all(tempfile::tempdir().unwrap().path()).unwrap();
     let mut rig = Rig::start(|d| {
         std::fs::create_dir_all(d.join("certs")).unwrap();
-        bao.pki_token_file(&d.join("token"));
+        bao.pki_token_file(&d.join("token"), "1h");
         pki_cred("ws", &bao, d, "renew_before = \"50s\"\nttl = \"60s\"")
     })
     .await;
@@ -470,7 +470,7 @@ async fn a_pki_reply_that_would_shorten_the_certificate_overwrites_nothing() {
     let bao = Bao::dev();
     bao.pki("1h");
     let mut rig = Rig::start(|d| {
-        bao.pki_token_file(&d.join("token"));
+        bao.pki_token_file(&d.join("token"), "1h");
         pki_cred("ws", &bao, d, "ttl = \"1h\"")
     })
     .await;
@@ -515,7 +515,7 @@ async fn pki_issue_mode_writes_the_servers_ed25519_key_0600_matching_the_certifi
     let bao = Bao::dev();
     bao.pki("1h");
     let mut rig = Rig::start(|d| {
-        bao.pki_token_file(&d.join("token"));
+        bao.pki_token_file(&d.join("token"), "1h");
         pki_cred("ws", &bao, d, "mode = \"issue\"\nkey_type = \"ed25519\"\nttl = \"10m\"")
     })
     .await;
@@ -607,4 +607,49 @@ fn an_empty_or_missing_ca_bundle_is_a_config_error_at_start() {
             "{e}"
         );
     }
+}
+
+/// The issue's "done when": `evergreen run` keeps a token and a PKI
+/// certificate alive against a dev server, and `evergreen status` shows both.
+#[test]
+fn evergreen_run_keeps_a_token_and_a_pki_certificate_alive_and_status_shows_them() {
+    use evergreen_tests::env::{wait_for, Env};
+    let bao = Bao::dev();
+    bao.pki("60s");
+    let env = Env::new();
+    let d = env.dir.path();
+    let token = bao.pki_token_file(&d.join("token"), "12s");
+    // The PKI token itself is the token credential: one login, both kept alive.
+    env.write_config(&format!(
+        "{}\n{}",
+        token_cred("login", &bao, &d.join("token"), ""),
+        pki_cred("ws", &bao, d, "renew_before = \"50s\"\nttl = \"60s\""),
+    ));
+    let checked = env.run(&["config", "check"]);
+    assert_eq!(checked.code, 0, "{checked:?}");
+    assert!(
+        checked.stdout.contains("plain HTTP") && checked.stdout.contains("loopback"),
+        "{checked:?}"
+    );
+    let daemon = env.start();
+    let renewed = |name: &str, n: u64| {
+        let s = env.status_of(name);
+        s["renewals"]["success"].as_u64().unwrap_or(0) >= n && s["state"] == "healthy"
+    };
+    wait_for("two renewals of each", Duration::from_secs(45), || {
+        renewed("login", 2) && renewed("ws", 3)
+    });
+    let table = env.run(&["status"]);
+    assert_eq!(table.code, 0, "{table:?}");
+    for want in ["login", "vault_token", "ws", "vault_pki", "healthy", "ok "] {
+        assert!(table.stdout.contains(want), "{want:?} missing from:\n{}", table.stdout);
+    }
+    let history = env.run(&["history"]);
+    assert!(history.stdout.contains("renewed; valid until"), "{history:?}");
+    for out in [&table.stdout, &history.stdout] {
+        assert!(!out.contains(&token), "the token leaked into the CLI output");
+    }
+    let log = std::fs::read_to_string(&daemon.log).unwrap();
+    assert!(!log.contains(&token), "the token leaked into the event log");
+    assert_eq!(daemon.stop(), 0);
 }

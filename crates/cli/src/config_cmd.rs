@@ -35,6 +35,9 @@ pub fn run(cmd: &ConfigCmd, paths: &Paths) -> anyhow::Result<i32> {
                         let state = if c.enabled { "" } else { " (disabled)" };
                         println!("  {} ({}){state}", c.name, c.kind());
                     }
+                    for w in &cfg.warnings {
+                        println!("warning: {w}");
+                    }
                     Ok(0)
                 }
                 Err(e) => {

@@ -99,14 +99,15 @@ pub fn status(args: &StatusArgs, paths: &Paths) -> anyhow::Result<i32> {
     } else {
         let now = SystemTime::now();
         let w = creds.iter().map(|c| c.name.len()).max().unwrap_or(4).max(4);
+        let k = creds.iter().map(|c| c.kind.as_str().len()).max().unwrap_or(4).max(4);
         println!(
-            "{:<w$}  {:<9}  {:<13}  {:<15}  {:<14}  {:<26}  LAST RESULT",
+            "{:<w$}  {:<k$}  {:<13}  {:<15}  {:<14}  {:<26}  LAST RESULT",
             "NAME", "KIND", "STATE", "REMAINING", "EXPIRES", "NEXT"
         );
         for c in &creds {
             let (expires, next, last) = describe(c, now);
             println!(
-                "{:<w$}  {:<9}  {:<13}  {:<15}  {:<14}  {:<26}  {}",
+                "{:<w$}  {:<k$}  {:<13}  {:<15}  {:<14}  {:<26}  {}",
                 c.name,
                 c.kind.as_str(),
                 c.state.name(),

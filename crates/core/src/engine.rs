@@ -76,7 +76,13 @@ impl Engine {
         let (config, watch_config) = match (opts.config, &opts.demo) {
             (Some(c), _) => (c, false),
             (None, Some((dir, exe))) => (crate::demo::prepare(dir, exe, opts.clock.now())?, false),
-            (None, None) => (config::load(&opts.paths.config_file)?, true),
+            (None, None) => {
+                let c = config::load(&opts.paths.config_file)?;
+                for w in &c.warnings {
+                    tracing::warn!("{w}");
+                }
+                (c, true)
+            }
         };
         let store = Arc::new(Store::open(&opts.paths.store_file())?);
         let now = opts.clock.now();
