@@ -101,6 +101,14 @@ impl Ca {
         })
     }
 
+    /// Signs `params` (the caller chose names, lifetime, usages) for `public_key`;
+    /// a fresh random serial is set. Returns the PEM certificate.
+    pub fn sign(&self, mut params: CertificateParams, public_key: &impl rcgen::PublicKeyData) -> Result<String> {
+        params.serial_number = Some(random_serial());
+        let cert = params.signed_by(public_key, &self.cert, &self.key).map_err(rc)?;
+        Ok(cert.pem())
+    }
+
     /// Issues a leaf for an existing public key (a key that never leaves its owner).
     pub fn sign_key(
         &self,
