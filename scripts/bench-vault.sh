@@ -63,7 +63,6 @@ auto_auth {
 $template
 HCL
   "$BAO" agent -config="$work/$name.hcl" > "$work/$name.log" 2>&1 &
-  pids+=($!)
   echo $!
 }
 ag1=$(agent agent-token "")
@@ -71,6 +70,8 @@ ag2=$(agent agent-pki 'template {
   contents = "{{ with pkiCert \"pki/issue/ws\" \"common_name=ws.bench.test\" \"ttl=1h\" \"key_type=ec\" \"key_bits=256\" }}{{ .Cert }}{{ .Key }}{{ end }}"
   destination = "'"$work"'/agent-ws.pem"
 }')
+# agent() ran in a command substitution: record its pids here, where the trap sees them.
+pids+=("$ag1" "$ag2")
 
 for _ in $(seq 200); do
   [ -s "$work/eg/ws.pem" ] && [ -s "$work/agent-token-sink" ] && [ -s "$work/agent-ws.pem" ] && break
