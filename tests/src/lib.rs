@@ -7,6 +7,7 @@
 
 pub mod bao;
 pub mod env;
+pub mod rig;
 
 use std::ffi::OsStr;
 use std::path::PathBuf;

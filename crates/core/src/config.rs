@@ -77,6 +77,7 @@ impl CredentialConfig {
             CredentialSpec::X509File(_) => Kind::X509File,
             CredentialSpec::VaultToken(_) => Kind::VaultToken,
             CredentialSpec::VaultPki(_) => Kind::VaultPki,
+            CredentialSpec::Nixfleet(_) => Kind::Nixfleet,
         }
     }
 }
@@ -87,6 +88,7 @@ pub enum CredentialSpec {
     X509File(X509FileSpec),
     VaultToken(VaultTokenSpec),
     VaultPki(Box<VaultPkiSpec>),
+    Nixfleet(NixfleetSpec),
 }
 
 impl CredentialSpec {
@@ -103,6 +105,7 @@ impl CredentialSpec {
             CredentialSpec::VaultPki(s) => std::iter::once(s.cert_path.clone())
                 .chain(token_file(&s.conn))
                 .collect(),
+            CredentialSpec::Nixfleet(s) => vec![s.cert_path.clone()],
         }
     }
 }
@@ -142,6 +145,20 @@ pub struct VaultTokenSpec {
     pub conn: VaultConn,
     /// The TTL asked for at each renewal; default: the token's own TTL.
     pub increment: Option<Duration>,
+}
+
+/// A nixfleet agent's mTLS client certificate (seed 000), renewed with a CSR
+/// signed by the host's SSH ed25519 key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NixfleetSpec {
+    /// The control plane, `https://…` (no path).
+    pub url: String,
+    /// The client certificate, rewritten in place.
+    pub cert_path: PathBuf,
+    /// The host's OpenSSH ed25519 private key: the certificate's key.
+    pub ssh_host_key: PathBuf,
+    pub machine_id: String,
+    pub ca_bundle: Option<PathBuf>,
 }
 
 /// How a PKI certificate is obtained.
@@ -287,6 +304,10 @@ struct RawCredential {
     key_type: Option<Spanned<String>>,
     mode: Option<Spanned<String>>,
     key_path: Option<Spanned<String>>,
+    // nixfleet
+    url: Option<Spanned<String>>,
+    ssh_host_key: Option<Spanned<String>>,
+    machine_id: Option<Spanned<String>>,
 }
 
 impl RawCredential {
@@ -316,6 +337,9 @@ impl RawCredential {
             at("key_type", &self.key_type),
             at("mode", &self.mode),
             at("key_path", &self.key_path),
+            at("url", &self.url),
+            at("ssh_host_key", &self.ssh_host_key),
+            at("machine_id", &self.machine_id),
         ]
         .into_iter()
         .flatten()
@@ -323,7 +347,7 @@ impl RawCredential {
     }
 }
 
-const KINDS: &[&str] = &["x509_file", "vault_token", "vault_pki"];
+const KINDS: &[&str] = &["x509_file", "vault_token", "vault_pki", "nixfleet"];
 
 const VAULT_CONN_FIELDS: &[&str] = &["address", "namespace", "ca_bundle", "token_file", "token_env"];
 
@@ -332,6 +356,7 @@ fn fields_of(kind: &str) -> Vec<&'static str> {
     let mut v: Vec<&'static str> = match kind {
         "x509_file" => vec!["path", "renew_command", "reload_command", "command_timeout", "shell"],
         "vault_token" => vec!["increment"],
+        "nixfleet" => vec!["url", "path", "ssh_host_key", "machine_id", "ca_bundle"],
         "vault_pki" => vec![
             "path",
             "key_path",
@@ -739,16 +764,7 @@ impl Validator {
             .as_ref()
             .map(|n| n.get_ref().trim().trim_matches('/').to_string())
             .filter(|n| !n.is_empty());
-        let ca_bundle = raw.ca_bundle.as_ref().and_then(|c| {
-            let path = self.path(c.get_ref());
-            match crate::http::read_ca_bundle(&path) {
-                Ok(_) => Some(path),
-                Err(e) => {
-                    self.err(Some(c.span()), format!("{who}: ca_bundle: {e}"));
-                    None
-                }
-            }
-        });
+        let ca_bundle = self.ca_bundle(who, &raw.ca_bundle);
         let token = match (&raw.token_file, &raw.token_env) {
             (Some(_), Some(e)) => {
                 self.err(
@@ -775,6 +791,68 @@ impl Validator {
             namespace,
             ca_bundle,
             token,
+        }
+    }
+
+    /// The CA bundle field, checked now so a bad one is a startup error.
+    fn ca_bundle(&mut self, who: &str, raw: &Option<Spanned<String>>) -> Option<PathBuf> {
+        let c = raw.as_ref()?;
+        let path = self.path(c.get_ref());
+        match crate::http::read_ca_bundle(&path) {
+            Ok(_) => Some(path),
+            Err(e) => {
+                self.err(Some(c.span()), format!("{who}: ca_bundle: {e}"));
+                None
+            }
+        }
+    }
+
+    fn nixfleet(&mut self, who: &str, raw: &RawCredential, span: Range<usize>) -> NixfleetSpec {
+        let k = "nixfleet";
+        let url = self.required(who, k, "url", "the control plane's https:// URL", &raw.url, &span);
+        let url = url.trim_end_matches('/').to_string();
+        if !url.is_empty() {
+            let at = raw.url.as_ref().map(|u| u.span());
+            match reqwest::Url::parse(&url) {
+                Ok(u) if u.scheme() == "https" => {}
+                Ok(u) => self.err(
+                    at,
+                    format!(
+                        "{who}: url {url} uses {:?}; the renewal is mutual TLS, so it must be https://",
+                        u.scheme()
+                    ),
+                ),
+                Err(e) => self.err(at, format!("{who}: url {url:?} is not a URL ({e})")),
+            }
+        }
+        let cert = self.required(who, k, "path", "the client certificate file", &raw.path, &span);
+        let ssh_host_key = match &raw.ssh_host_key {
+            Some(p) => self.path(p.get_ref()),
+            None => PathBuf::from("/etc/ssh/ssh_host_ed25519_key"),
+        };
+        let machine_id = match &raw.machine_id {
+            Some(m) if !m.get_ref().trim().is_empty() => m.get_ref().trim().to_string(),
+            Some(m) => {
+                self.err(Some(m.span()), format!("{who}: machine_id is empty"));
+                String::new()
+            }
+            None => match std::fs::read_to_string("/etc/machine-id") {
+                Ok(id) if !id.trim().is_empty() => id.trim().to_string(),
+                _ => {
+                    self.err(
+                        Some(span),
+                        format!("{who}: no machine_id, and /etc/machine-id is not readable; set machine_id = \"…\""),
+                    );
+                    String::new()
+                }
+            },
+        };
+        NixfleetSpec {
+            url,
+            cert_path: self.path(&cert),
+            ssh_host_key,
+            machine_id,
+            ca_bundle: self.ca_bundle(who, &raw.ca_bundle),
         }
     }
 
@@ -1025,6 +1103,7 @@ impl Validator {
                     .and_then(|i| self.duration(&format!("{who}: increment"), i));
                 CredentialSpec::VaultToken(VaultTokenSpec { conn, increment })
             }
+            "nixfleet" => CredentialSpec::Nixfleet(self.nixfleet(&who, &raw, span.clone())),
             "vault_pki" => {
                 let conn = self.vault_conn(&who, &raw, span.clone());
                 let pki = self.vault_pki(&who, &raw, span.clone(), conn);

@@ -59,6 +59,20 @@ pub fn atomic_write(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
     result
 }
 
+/// Keeps the current `path` as `<path>.bak` (written atomically with `mode`)
+/// before it is replaced; nothing to do when `path` does not exist yet.
+pub fn backup(path: &Path, mode: u32) -> Result<()> {
+    match fs::read(path) {
+        Ok(old) => {
+            let mut bak = path.as_os_str().to_owned();
+            bak.push(".bak");
+            atomic_write(Path::new(&bak), &old, mode)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(Error::io("read (to back up)", path, e)),
+    }
+}
+
 /// Creates `dir` (and parents) if missing and makes it 0700.
 pub fn ensure_private_dir(dir: &Path) -> Result<()> {
     fs::create_dir_all(dir).map_err(|e| Error::io("create directory", dir, e))?;

@@ -11,6 +11,16 @@ use std::time::Duration;
 
 use crate::error::{Error, Result};
 
+/// A client certificate and its private key (PEM, concatenated), for mTLS.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ClientIdentity(pub Vec<u8>);
+
+impl std::fmt::Debug for ClientIdentity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ClientIdentity(<redacted>)")
+    }
+}
+
 /// How a client should be built.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ClientOptions {
@@ -20,6 +30,8 @@ pub struct ClientOptions {
     pub tls13_only: bool,
     /// Whole-request timeout; default 30 s.
     pub timeout: Option<Duration>,
+    /// Present this certificate (mTLS).
+    pub identity: Option<ClientIdentity>,
 }
 
 /// Reads a PEM CA bundle; an unreadable file or one without certificates is an error naming it.
@@ -52,6 +64,11 @@ pub fn client(opts: &ClientOptions) -> Result<reqwest::Client> {
         for c in read_ca_bundle(path)? {
             b = b.add_root_certificate(c);
         }
+    }
+    if let Some(id) = &opts.identity {
+        let id = reqwest::Identity::from_pem(&id.0)
+            .map_err(|e| Error::Ipc(format!("the client certificate and key cannot be used for TLS: {e}")))?;
+        b = b.identity(id);
     }
     if opts.tls13_only {
         b = b.min_tls_version(reqwest::tls::Version::TLS_1_3);

@@ -21,6 +21,8 @@ pub enum Kind {
     VaultToken,
     /// A certificate and key pair issued by a Vault/OpenBao PKI role.
     VaultPki,
+    /// A nixfleet agent's mTLS client certificate.
+    Nixfleet,
 }
 
 impl Kind {
@@ -29,6 +31,7 @@ impl Kind {
             Kind::X509File => "x509_file",
             Kind::VaultToken => "vault_token",
             Kind::VaultPki => "vault_pki",
+            Kind::Nixfleet => "nixfleet",
         }
     }
 }

@@ -5,6 +5,7 @@
 //! who is watching; the scheduler owns all of that, the same way for every
 //! kind.
 
+pub mod nixfleet;
 pub mod vault;
 pub mod vault_pki;
 pub mod vault_token;
@@ -130,6 +131,7 @@ pub fn build(cfg: &CredentialConfig) -> Arc<dyn Source> {
     match &cfg.spec {
         CredentialSpec::X509File(spec) => Arc::new(x509_file::X509File::new(&cfg.name, spec.clone())),
         CredentialSpec::VaultToken(spec) => Arc::new(vault_token::VaultToken::new(&cfg.name, spec.clone())),
+        CredentialSpec::Nixfleet(spec) => Arc::new(nixfleet::Nixfleet::new(&cfg.name, spec.clone())),
         CredentialSpec::VaultPki(spec) => Arc::new(vault_pki::VaultPki::new(&cfg.name, spec.as_ref().clone())),
     }
 }

@@ -12,7 +12,6 @@
 //! reply overwrites nothing.
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use async_trait::async_trait;
@@ -290,34 +289,19 @@ impl VaultPki {
         })
     }
 
-    /// Keeps the current file as `<file>.bak`, atomically like every write.
-    fn backup(path: &Path, mode: u32) -> Result<(), Failure> {
-        match std::fs::read(path) {
-            Ok(old) => fsutil::atomic_write(&bak(path), &old, mode).map_err(|e| paused(e.to_string())),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(paused(format!("could not read {} to back it up: {e}", path.display()))),
-        }
-    }
-
     fn write(&self, issued: &Issued) -> Result<(), Failure> {
         if let Some(dir) = self.spec.cert_path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)
                 .map_err(|e| paused(format!("could not create the directory {}: {e}", dir.display())))?;
         }
-        Self::backup(&self.spec.cert_path, PUBLIC_FILE_MODE)?;
+        fsutil::backup(&self.spec.cert_path, PUBLIC_FILE_MODE).map_err(|e| paused(e.to_string()))?;
         if let Some(key) = &issued.key_pem {
-            Self::backup(&self.spec.key_path, SECRET_FILE_MODE)?;
+            fsutil::backup(&self.spec.key_path, SECRET_FILE_MODE).map_err(|e| paused(e.to_string()))?;
             self.write_key(key)?;
         }
         fsutil::atomic_write(&self.spec.cert_path, issued.cert_pem.as_bytes(), PUBLIC_FILE_MODE)
             .map_err(|e| Failure::transient(e.to_string()))
     }
-}
-
-fn bak(path: &Path) -> PathBuf {
-    let mut s = path.as_os_str().to_owned();
-    s.push(".bak");
-    PathBuf::from(s)
 }
 
 #[async_trait]

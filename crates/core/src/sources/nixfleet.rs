@@ -1,0 +1,266 @@
+//! A nixfleet agent's mTLS client certificate (seed 000), and beyond it.
+//!
+//! The certificate's key is the host's SSH ed25519 key: the CSR is signed
+//! with it, so every renewed certificate carries the same public key (the
+//! control plane knows the machine by it). The renewal goes to
+//! `POST /v1/agent/renew` over mutual TLS with the current certificate, and
+//! the new one replaces the old at the same path atomically, after it was
+//! checked: it parses, carries the host key, and lasts longer than the old.
+//!
+//! Beyond the seed, the HTTP client of this identity is hot-swapped: it is
+//! keyed by the serial of the certificate on disk, so the request after a
+//! renewal (or after someone else rewrote the file) presents the new
+//! certificate on a new connection, without a restart.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::SystemTime;
+
+use async_trait::async_trait;
+use rcgen::{CertificateParams, DistinguishedName, DnType, KeyPair};
+use serde_json::{json, Value};
+
+use super::{Failure, FailureClass, Observation, RenewRequest, Renewed, Source};
+use crate::clock::rfc3339;
+use crate::config::NixfleetSpec;
+use crate::fsutil::{self, PUBLIC_FILE_MODE};
+use crate::http::{self, ClientIdentity, ClientOptions};
+use crate::model::Kind;
+
+#[derive(Debug)]
+pub struct Nixfleet {
+    spec: NixfleetSpec,
+    /// The client of the current identity, and the serial it presents.
+    client: Mutex<Option<(String, reqwest::Client)>>,
+}
+
+fn failure(class: FailureClass, message: String) -> Failure {
+    Failure {
+        class,
+        message,
+        stderr_tail: None,
+    }
+}
+
+/// The SSH host key as a signing key: an OpenSSH ed25519 private key,
+/// readable by its owner only.
+pub fn host_key(path: &Path) -> Result<KeyPair, String> {
+    let meta = std::fs::metadata(path).map_err(|e| format!("cannot read the SSH host key {}: {e}", path.display()))?;
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(format!(
+            "the SSH host key {} can be read by other users (mode {mode:04o}); run `chmod 600 {}`",
+            path.display(),
+            path.display()
+        ));
+    }
+    let text =
+        std::fs::read_to_string(path).map_err(|e| format!("cannot read the SSH host key {}: {e}", path.display()))?;
+    let key = ssh_key::PrivateKey::from_openssh(&text)
+        .map_err(|e| format!("{} is not an OpenSSH private key ({e})", path.display()))?;
+    if key.is_encrypted() {
+        return Err(format!(
+            "{} is protected by a passphrase; Evergreen needs the host key as the SSH daemon uses it",
+            path.display()
+        ));
+    }
+    let pair = key.key_data().ed25519().ok_or_else(|| {
+        format!(
+            "{} is a {} key; nixfleet uses the ed25519 host key",
+            path.display(),
+            key.algorithm()
+        )
+    })?;
+    // PKCS#8 v1 for an Ed25519 seed: a fixed 16-byte prefix, then the seed.
+    let mut der = vec![
+        0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
+    ];
+    der.extend_from_slice(&pair.private.to_bytes());
+    KeyPair::try_from(der.as_slice()).map_err(|e| format!("{}: the ed25519 key cannot be used: {e}", path.display()))
+}
+
+/// A CSR for `machine_id` signed by `key`, PEM.
+pub fn csr(key: &KeyPair, machine_id: &str) -> Result<String, String> {
+    let mut params = CertificateParams::default();
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::CommonName, machine_id);
+    params.distinguished_name = dn;
+    params
+        .serialize_request(key)
+        .and_then(|r| r.pem())
+        .map_err(|e| format!("could not make a CSR: {e}"))
+}
+
+impl Nixfleet {
+    pub fn new(_name: &str, spec: NixfleetSpec) -> Self {
+        Nixfleet {
+            spec,
+            client: Mutex::new(None),
+        }
+    }
+
+    fn read(&self) -> Result<crate::x509::CertFile, Failure> {
+        crate::x509::read_file(&self.spec.cert_path).map_err(|e| Failure::transient(e.to_string()))
+    }
+
+    /// The client presenting the certificate now on disk: the cached one if
+    /// the serial is unchanged, else a new one (the hot-swap).
+    fn client(&self, cert_pem: &str, serial: &str, key: &KeyPair) -> Result<reqwest::Client, Failure> {
+        let mut cached = self.client.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((s, c)) = cached.as_ref() {
+            if s == serial {
+                return Ok(c.clone());
+            }
+        }
+        let mut pem = cert_pem.trim_end().to_string();
+        pem.push('\n');
+        pem.push_str(&key.serialize_pem());
+        let c = http::client(&ClientOptions {
+            ca_bundle: self.spec.ca_bundle.clone(),
+            tls13_only: true,
+            identity: Some(ClientIdentity(pem.into_bytes())),
+            ..ClientOptions::default()
+        })
+        .map_err(|e| failure(FailureClass::Paused, e.to_string()))?;
+        *cached = Some((serial.to_string(), c.clone()));
+        Ok(c)
+    }
+
+    fn check(
+        &self,
+        reply: &Value,
+        key: &KeyPair,
+        req: &RenewRequest,
+        url: &str,
+    ) -> Result<(String, Observation), Failure> {
+        let bad = |why: String| {
+            Failure::transient(format!(
+                "{url} sent a certificate Evergreen did not keep: {why}; {} is unchanged",
+                self.spec.cert_path.display()
+            ))
+        };
+        let pem = reply
+            .get("cert")
+            .and_then(Value::as_str)
+            .ok_or_else(|| bad("the reply has no \"cert\" string".into()))?;
+        let parsed = crate::x509::parse(pem.as_bytes()).map_err(|e| bad(format!("it does not parse ({e})")))?;
+        let (_, c) = x509_parser::parse_x509_certificate(&parsed.der_leaf).map_err(|e| bad(e.to_string()))?;
+        if c.tbs_certificate.subject_pki.subject_public_key.data.as_ref() != key.public_key_raw() {
+            return Err(bad(format!(
+                "its public key is not the host key {}",
+                self.spec.ssh_host_key.display()
+            )));
+        }
+        let life = parsed.leaf().lifetime;
+        if life.not_after <= SystemTime::now() {
+            return Err(bad(format!(
+                "it expired already (not_after {})",
+                rfc3339(life.not_after)
+            )));
+        }
+        if let Some(cur) = req.current {
+            if life.not_after <= cur.not_after {
+                return Err(bad(format!(
+                    "its not_after {} is not later than the current certificate's {}",
+                    rfc3339(life.not_after),
+                    rfc3339(cur.not_after)
+                )));
+            }
+        }
+        let leaf = parsed.leaf().clone();
+        Ok((
+            pem.trim().to_string() + "\n",
+            Observation {
+                lifetime: leaf.lifetime,
+                details: Some(leaf.details),
+                limit: None,
+            },
+        ))
+    }
+}
+
+#[async_trait]
+impl Source for Nixfleet {
+    fn kind(&self) -> Kind {
+        Kind::Nixfleet
+    }
+
+    fn can_renew(&self) -> bool {
+        true
+    }
+
+    async fn observe(&self) -> Result<Observation, Failure> {
+        let f = self.read()?;
+        let leaf = f.leaf().clone();
+        Ok(Observation {
+            lifetime: leaf.lifetime,
+            details: Some(leaf.details),
+            limit: None,
+        })
+    }
+
+    async fn renew(&self, req: RenewRequest) -> Result<Renewed, Failure> {
+        let key = host_key(&self.spec.ssh_host_key).map_err(|m| failure(FailureClass::Paused, m))?;
+        let current = self.read()?;
+        let cert_pem = std::fs::read_to_string(&self.spec.cert_path)
+            .map_err(|e| Failure::transient(format!("cannot read {}: {e}", self.spec.cert_path.display())))?;
+        let client = self.client(&cert_pem, &current.leaf().details.serial, &key)?;
+        let csr = csr(&key, &self.spec.machine_id).map_err(Failure::transient)?;
+        let url = format!("{}/v1/agent/renew", self.spec.url);
+        let resp = client
+            .post(&url)
+            .json(&json!({ "csr": csr }))
+            .send()
+            .await
+            .map_err(|e| Failure::transient(http::describe(&url, &e)))?;
+        let status = resp.status();
+        let body = resp
+            .bytes()
+            .await
+            .map_err(|e| Failure::transient(http::describe(&url, &e)))?;
+        let text = || String::from_utf8_lossy(&body[..body.len().min(300)]).trim().to_string();
+        match status.as_u16() {
+            200 => {}
+            410 => {
+                return Err(failure(
+                    FailureClass::Retired,
+                    format!(
+                        "{url} answered 410 Gone: the control plane retired this machine; it needs a new enrolment"
+                    ),
+                ))
+            }
+            401 | 403 => {
+                return Err(failure(
+                    FailureClass::Paused,
+                    format!(
+                        "{url} refused the client certificate (HTTP {status}): {}; the machine needs a new enrolment",
+                        text()
+                    ),
+                ))
+            }
+            _ => return Err(Failure::transient(format!("{url} answered HTTP {status}: {}", text()))),
+        }
+        let reply: Value = serde_json::from_slice(&body).map_err(|e| {
+            Failure::transient(format!(
+                "{url} answered 200 but not with JSON ({e}); {} is unchanged",
+                self.spec.cert_path.display()
+            ))
+        })?;
+        let (pem, observation) = self.check(&reply, &key, &req, &url)?;
+        fsutil::backup(&self.spec.cert_path, PUBLIC_FILE_MODE).map_err(|e| Failure::transient(e.to_string()))?;
+        fsutil::atomic_write(&self.spec.cert_path, pem.as_bytes(), PUBLIC_FILE_MODE)
+            .map_err(|e| Failure::transient(e.to_string()))?;
+        // The hot-swap: the next request presents the new certificate.
+        let serial = observation
+            .details
+            .as_ref()
+            .map(|d| d.serial.clone())
+            .unwrap_or_default();
+        self.client(&pem, &serial, &key)?;
+        Ok(Renewed {
+            observation,
+            note: String::new(),
+        })
+    }
+}

@@ -1,0 +1,222 @@
+//! evergreen-sandbox: a real HTTPS control plane for the fleet protocols.
+//!
+//! Evergreen's fleet credential kinds (nixfleet, wrenn, certctl) are tested,
+//! demonstrated and benchmarked against this server instead of mocks: real
+//! TLS 1.3 with certificates from its own CA, real HTTP, real state. Beside
+//! the three protocols it serves an admin API on plain loopback HTTP to
+//! create, retire and delete agents and hosts, set certificate lifetimes,
+//! inject faults and read what every endpoint saw (see `docs/protocols.md`).
+//!
+//! Tests use it in-process through [`Sandbox::start`]; the
+//! `evergreen-sandbox` binary runs the same thing for the demo and `make bench`.
+
+pub mod admin;
+pub mod faults;
+pub mod nixfleet;
+pub mod tls;
+
+use std::collections::{BTreeMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime};
+
+use axum::Router;
+use evergreen_core::pki::Ca;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tower::ServiceExt;
+
+use crate::faults::{Fault, FaultKind, Seen};
+use crate::tls::PeerCert;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("sandbox TLS setup failed: {0}")]
+    Tls(String),
+    #[error("sandbox could not listen on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// How to start a sandbox.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The HTTPS port; 0 picks a free one.
+    pub port: u16,
+    /// The admin port (plain HTTP, loopback only); 0 picks a free one.
+    pub admin_port: u16,
+    /// Lifetime of the certificates it issues.
+    pub cert_lifetime: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            port: 0,
+            admin_port: 0,
+            cert_lifetime: Duration::from_secs(3600),
+        }
+    }
+}
+
+/// Everything the endpoints share.
+pub struct SharedState {
+    pub ca: Ca,
+    pub started: Instant,
+    inner: Mutex<Inner>,
+}
+
+pub type Shared = Arc<SharedState>;
+
+impl SharedState {
+    pub fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Mutable state behind one lock: requests are small and quick.
+#[derive(Default)]
+pub struct Inner {
+    pub cert_lifetime: Duration,
+    pub counts: BTreeMap<String, u64>,
+    pub seen: Vec<Seen>,
+    faults: VecDeque<Fault>,
+    pub nixfleet: nixfleet::Machines,
+}
+
+impl Inner {
+    fn record(&mut self, s: Seen) {
+        *self.counts.entry(s.endpoint.clone()).or_default() += 1;
+        // Bounded: a benchmark sends millions of requests.
+        if self.seen.len() < 100_000 {
+            self.seen.push(s);
+        }
+    }
+
+    pub fn add_fault(&mut self, f: Fault) {
+        if f.count > 0 {
+            self.faults.push_back(f);
+        }
+    }
+
+    fn take_fault(&mut self, path: &str) -> Option<FaultKind> {
+        let i = self.faults.iter().position(|f| path.starts_with(&f.path_prefix))?;
+        let f = &mut self.faults[i];
+        let kind = f.kind.clone();
+        f.count -= 1;
+        if f.count == 0 {
+            self.faults.remove(i);
+        }
+        Some(kind)
+    }
+
+    /// Requests seen for an endpoint (`"POST /v1/agent/renew"`).
+    pub fn count(&self, endpoint: &str) -> u64 {
+        self.counts.get(endpoint).copied().unwrap_or(0)
+    }
+}
+
+/// A running sandbox.
+pub struct Sandbox {
+    /// `https://127.0.0.1:PORT`
+    pub url: String,
+    /// `http://127.0.0.1:PORT`
+    pub admin_url: String,
+    pub state: Shared,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+impl Sandbox {
+    pub async fn start(opts: Options) -> Result<Sandbox, Error> {
+        let now = SystemTime::now();
+        let ca = Ca::new(
+            "Evergreen Sandbox CA",
+            now - Duration::from_secs(3600),
+            Duration::from_secs(365 * 86_400),
+        )
+        .map_err(|e| Error::Tls(e.to_string()))?;
+        let acceptor = tls::acceptor(&ca)?;
+        let state: Shared = Arc::new(SharedState {
+            ca,
+            started: Instant::now(),
+            inner: Mutex::new(Inner {
+                cert_lifetime: opts.cert_lifetime,
+                ..Inner::default()
+            }),
+        });
+        let api = Router::new()
+            .merge(nixfleet::routes())
+            .layer(axum::middleware::from_fn_with_state(state.clone(), faults::layer))
+            .with_state(state.clone());
+        let bind = |port: u16| async move {
+            let addr = SocketAddr::from(([127, 0, 0, 1], port));
+            TcpListener::bind(addr)
+                .await
+                .map_err(|source| Error::Listen { addr, source })
+        };
+        let listener = bind(opts.port).await?;
+        let admin_listener = bind(opts.admin_port).await?;
+        let port = listener.local_addr().map(|a| a.port()).unwrap_or(opts.port);
+        let admin_port = admin_listener.local_addr().map(|a| a.port()).unwrap_or(opts.admin_port);
+        let admin = admin::routes().with_state(state.clone());
+        let tasks = vec![
+            tokio::spawn(serve_tls(listener, acceptor, api)),
+            tokio::spawn(async move {
+                let _ = axum::serve(admin_listener, admin).await;
+            }),
+        ];
+        Ok(Sandbox {
+            url: format!("https://127.0.0.1:{port}"),
+            admin_url: format!("http://127.0.0.1:{admin_port}"),
+            state,
+            tasks,
+        })
+    }
+
+    /// The CA certificate (PEM) clients must trust.
+    pub fn ca_pem(&self) -> String {
+        self.state.ca.cert_pem()
+    }
+}
+
+async fn serve_tls(listener: TcpListener, acceptor: tokio_rustls::TlsAcceptor, app: Router) {
+    loop {
+        let Ok((tcp, _)) = listener.accept().await else {
+            continue;
+        };
+        let acceptor = acceptor.clone();
+        let app = app.clone();
+        tokio::spawn(async move {
+            let Ok(stream) = acceptor.accept(tcp).await else {
+                return;
+            };
+            let peer = PeerCert(
+                stream
+                    .get_ref()
+                    .1
+                    .peer_certificates()
+                    .and_then(|c| c.first())
+                    .map(|c| c.to_vec()),
+            );
+            let svc = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+                req.extensions_mut().insert(peer.clone());
+                app.clone().oneshot(req.map(axum::body::Body::new))
+            });
+            let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                .serve_connection(TokioIo::new(stream), svc)
+                .await;
+        });
+    }
+}

@@ -1,0 +1,258 @@
+//! The nixfleet credential against evergreen-sandbox, over real mutual TLS.
+//!
+//! The sandbox is a real HTTPS server (TLS 1.3, its own CA) that records the
+//! serial of the client certificate every request presented, so the tests
+//! can prove the hot-swap: the request after a renewal presents the new
+//! certificate, without a restart.
+
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+use evergreen_core::events::EventKind;
+use evergreen_core::model::State;
+use evergreen_core::sources::nixfleet::{csr, host_key};
+use evergreen_sandbox::faults::{Fault, FaultKind};
+use evergreen_sandbox::{Options, Sandbox};
+use evergreen_tests::bao::write_secret;
+use evergreen_tests::rig::{is, Rig};
+
+const MACHINE: &str = "ws-42";
+
+/// A host key, a CA bundle and a first certificate enrolled with the sandbox.
+fn enrol(sb: &Sandbox, d: &Path) {
+    let key = ssh_key::PrivateKey::random(&mut ssh_key::rand_core::OsRng, ssh_key::Algorithm::Ed25519).unwrap();
+    write_secret(
+        &d.join("ssh_host_ed25519_key"),
+        &key.to_openssh(ssh_key::LineEnding::LF).unwrap(),
+    );
+    std::fs::write(d.join("ca.pem"), sb.ca_pem()).unwrap();
+    let kp = host_key(&d.join("ssh_host_ed25519_key")).unwrap();
+    let lifetime = sb.state.lock().cert_lifetime;
+    let cert = evergreen_sandbox::nixfleet::issue(&sb.state, MACHINE, &csr(&kp, MACHINE).unwrap(), lifetime).unwrap();
+    std::fs::write(d.join("client.pem"), cert).unwrap();
+}
+
+fn config(sb: &Sandbox, d: &Path, extra: &str) -> String {
+    format!(
+        "[[credential]]\nname = \"fleet\"\nkind = \"nixfleet\"\nurl = \"{}\"\npath = \"{}\"\nssh_host_key = \"{}\"\nmachine_id = \"{MACHINE}\"\nca_bundle = \"{}\"\n{extra}\n",
+        sb.url,
+        d.join("client.pem").display(),
+        d.join("ssh_host_ed25519_key").display(),
+        d.join("ca.pem").display()
+    )
+}
+
+fn cert_of(d: &Path) -> (String, Vec<u8>, SystemTime) {
+    let f = evergreen_core::x509::read_file(&d.join("client.pem")).unwrap();
+    let (_, c) = x509_parser::parse_x509_certificate(&f.der_leaf).unwrap();
+    (
+        f.leaf().details.serial.clone(),
+        c.tbs_certificate.subject_pki.subject_public_key.data.to_vec(),
+        f.leaf().lifetime.not_after,
+    )
+}
+
+/// Serial as the sandbox records it (lower-case hex, no separators).
+fn plain(serial: &str) -> String {
+    serial.replace(':', "").to_lowercase()
+}
+
+async fn sandbox(lifetime: Duration) -> Sandbox {
+    Sandbox::start(Options {
+        cert_lifetime: lifetime,
+        ..Options::default()
+    })
+    .await
+    .unwrap()
+}
+
+fn renew_requests(sb: &Sandbox) -> Vec<Option<String>> {
+    sb.state
+        .lock()
+        .seen
+        .iter()
+        .filter(|s| s.endpoint == "POST /v1/agent/renew")
+        .map(|s| s.serial.clone())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn renewals_keep_the_host_key_and_the_next_request_presents_the_new_certificate() {
+    let sb = sandbox(Duration::from_secs(8)).await;
+    let mut rig = Rig::start(|d| {
+        enrol(&sb, d);
+        config(&sb, d, "renew_at_fraction = 0.5")
+    })
+    .await;
+    let d = rig.dir.path().to_path_buf();
+    let host_public = host_key(&d.join("ssh_host_ed25519_key"))
+        .unwrap()
+        .public_key_raw()
+        .to_vec();
+    let (first_serial, first_key, first_after) = cert_of(&d);
+    assert_eq!(first_key, host_public);
+    let mut serials = vec![plain(&first_serial)];
+    let mut last_after = first_after;
+    for i in 1..=3 {
+        rig.wait(
+            &format!("renewal {i}"),
+            Duration::from_secs(15),
+            is("renewal_succeeded"),
+        )
+        .await;
+        let (serial, key, after) = cert_of(&d);
+        assert_eq!(key, host_public, "renewal {i} changed the public key");
+        assert!(after > last_after, "renewal {i} did not extend the certificate");
+        last_after = after;
+        serials.push(plain(&serial));
+    }
+    // Request k presented the certificate renewal k-1 wrote: hot-swapped, no restart.
+    let presented: Vec<String> = renew_requests(&sb).into_iter().map(|s| s.unwrap_or_default()).collect();
+    assert_eq!(presented, serials[..3].to_vec(), "serials presented vs issued");
+    assert!(std::path::Path::new(&format!("{}.bak", d.join("client.pem").display())).exists());
+    let st = rig.status("fleet");
+    assert_eq!(st.state, State::Healthy);
+    assert_eq!(st.renewals.success, 3);
+    rig.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_replies_fail_by_name_and_never_touch_the_certificate() {
+    let sb = sandbox(Duration::from_secs(3600)).await;
+    let mut rig = Rig::start(|d| {
+        enrol(&sb, d);
+        config(&sb, d, "")
+    })
+    .await;
+    rig.wait("the first look", Duration::from_secs(10), is("observed"))
+        .await;
+    let d = rig.dir.path().to_path_buf();
+    let before = std::fs::read(d.join("client.pem")).unwrap();
+    // A certificate for another key, and an expired one, both from the sandbox's own CA.
+    let other = rcgen::KeyPair::generate().unwrap();
+    let lifetime = Duration::from_secs(3600);
+    let foreign =
+        evergreen_sandbox::nixfleet::issue(&sb.state, MACHINE, &csr(&other, MACHINE).unwrap(), lifetime).unwrap();
+    let kp = host_key(&d.join("ssh_host_ed25519_key")).unwrap();
+    let now = SystemTime::now();
+    let mut params = rcgen::CertificateParams::new(vec![]).unwrap();
+    params.not_before = (now - Duration::from_secs(7200)).into();
+    params.not_after = (now - Duration::from_secs(3600)).into();
+    let expired = sb.state.ca.sign(params, &kp).unwrap();
+    let json = |cert: &str| serde_json::json!({ "cert": cert }).to_string();
+    let cases: Vec<(FaultKind, &str)> = vec![
+        (
+            FaultKind::Status {
+                status: 500,
+                body: "<html><body>Internal Server Error</body></html>".into(),
+                content_type: Some("text/html".into()),
+            },
+            "HTTP 500",
+        ),
+        (FaultKind::Malformed, "not with JSON"),
+        (FaultKind::Drop, "renew"),
+        (
+            FaultKind::Status {
+                status: 200,
+                body: "{\"certificate\": 1}".into(),
+                content_type: Some("application/json".into()),
+            },
+            "no \"cert\"",
+        ),
+        (
+            FaultKind::Status {
+                status: 200,
+                body: json(&foreign),
+                content_type: Some("application/json".into()),
+            },
+            "public key is not the host key",
+        ),
+        (
+            FaultKind::Status {
+                status: 200,
+                body: json(&expired),
+                content_type: Some("application/json".into()),
+            },
+            "expired already",
+        ),
+        (
+            FaultKind::Status {
+                status: 200,
+                body: "{\"cert\": \"garbage\"}".into(),
+                content_type: Some("text/plain".into()),
+            },
+            "does not parse",
+        ),
+    ];
+    for (kind, want) in cases {
+        sb.state.lock().add_fault(Fault {
+            path_prefix: "/v1/agent/renew".into(),
+            count: 1,
+            kind: kind.clone(),
+        });
+        let out = rig.engine().handle().renew("fleet").await.unwrap();
+        assert!(!out.ok, "{kind:?} was accepted");
+        assert!(
+            out.message.contains(want) && out.message.contains("/v1/agent/renew"),
+            "{kind:?}: {}",
+            out.message
+        );
+        assert_eq!(
+            std::fs::read(d.join("client.pem")).unwrap(),
+            before,
+            "{kind:?} changed the certificate"
+        );
+        assert!(matches!(rig.status("fleet").state, State::Failing { .. }), "{kind:?}");
+    }
+    // And a good reply ends the episode (a longer lifetime: certificate
+    // times have one-second resolution, and a renewal must extend it).
+    sb.state.lock().cert_lifetime = Duration::from_secs(7200);
+    let out = rig.engine().handle().renew("fleet").await.unwrap();
+    assert!(out.ok, "{out:?}");
+    rig.wait("recovery", Duration::from_secs(5), is("recovered")).await;
+    rig.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retired_machine_is_retired_for_good() {
+    let sb = sandbox(Duration::from_secs(3600)).await;
+    let mut rig = Rig::start(|d| {
+        enrol(&sb, d);
+        config(&sb, d, "")
+    })
+    .await;
+    rig.wait("the first look", Duration::from_secs(10), is("observed"))
+        .await;
+    sb.state.lock().nixfleet.retired.insert(MACHINE.into(), true);
+    let out = rig.engine().handle().renew("fleet").await.unwrap();
+    assert!(!out.ok && out.message.contains("410"), "{out:?}");
+    rig.wait("retired", Duration::from_secs(5), is("retired")).await;
+    assert!(matches!(rig.status("fleet").state, State::Retired { .. }));
+    let out = rig.engine().handle().renew("fleet").await.unwrap();
+    assert!(!out.ok && out.message.contains("retired"), "{out:?}");
+    rig.drain_for(Duration::from_secs(2)).await;
+    assert_eq!(renew_requests(&sb).len(), 1, "a retired machine kept asking");
+    assert_eq!(rig.count(|k| matches!(k, EventKind::RenewalStarted { .. })), 1);
+    rig.stop().await;
+}
+
+#[test]
+fn a_plain_http_url_or_a_bad_threshold_is_a_config_error() {
+    let d = tempfile::tempdir().unwrap();
+    for (extra, url, want) in [
+        ("", "http://fleet.example.test", "must be https://"),
+        (
+            "renew_at_fraction = 1.0\n",
+            "https://fleet.example.test",
+            "strictly between 0 and 1",
+        ),
+    ] {
+        let src = format!(
+            "[[credential]]\nname = \"f\"\nkind = \"nixfleet\"\nurl = \"{url}\"\npath = \"/c.pem\"\nmachine_id = \"m\"\n{extra}"
+        );
+        let e = evergreen_core::config::parse(&src, &d.path().join("config.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(want), "{e}");
+    }
+}
