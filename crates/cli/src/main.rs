@@ -5,6 +5,7 @@
 
 mod check;
 mod config_cmd;
+mod register;
 mod remote;
 mod run;
 
@@ -41,6 +42,8 @@ enum Commands {
     Renew(remote::RenewArgs),
     /// Show the renewal history kept by the running engine.
     History(remote::HistoryArgs),
+    /// Give a fleet (wrenn) credential the one-time token to register with.
+    Register(register::RegisterArgs),
     /// Inspect the configuration.
     #[command(subcommand)]
     Config(config_cmd::ConfigCmd),
@@ -67,6 +70,7 @@ fn main() {
             Commands::Renew(args) => remote::renew(args, &paths(&cli)?),
             Commands::History(args) => remote::history(args, &paths(&cli)?),
             Commands::Config(cmd) => config_cmd::run(cmd, &paths(&cli)?),
+            Commands::Register(args) => register::run(args, &paths(&cli)?),
             Commands::DemoRenew(args) => run::demo_renew(args),
         }
     })();

@@ -78,6 +78,7 @@ impl CredentialConfig {
             CredentialSpec::VaultToken(_) => Kind::VaultToken,
             CredentialSpec::VaultPki(_) => Kind::VaultPki,
             CredentialSpec::Nixfleet(_) => Kind::Nixfleet,
+            CredentialSpec::Wrenn(_) => Kind::Wrenn,
         }
     }
 }
@@ -89,6 +90,7 @@ pub enum CredentialSpec {
     VaultToken(VaultTokenSpec),
     VaultPki(Box<VaultPkiSpec>),
     Nixfleet(NixfleetSpec),
+    Wrenn(WrennSpec),
 }
 
 impl CredentialSpec {
@@ -106,6 +108,7 @@ impl CredentialSpec {
                 .chain(token_file(&s.conn))
                 .collect(),
             CredentialSpec::Nixfleet(s) => vec![s.cert_path.clone()],
+            CredentialSpec::Wrenn(s) => vec![s.credentials_file.clone(), s.registration_token_file.clone()],
         }
     }
 }
@@ -158,6 +161,23 @@ pub struct NixfleetSpec {
     /// The host's OpenSSH ed25519 private key: the certificate's key.
     pub ssh_host_key: PathBuf,
     pub machine_id: String,
+    pub ca_bundle: Option<PathBuf>,
+}
+
+/// A wrenn host registration (seed 002): host JWT, refresh token and
+/// certificate in one credentials file, kept alive with heartbeats.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WrennSpec {
+    /// The control plane, `https://…` (plain HTTP only on loopback).
+    pub url: String,
+    /// The credentials file (JSON, 0600), written at registration.
+    pub credentials_file: PathBuf,
+    /// A file holding a one-time registration token, used (and then
+    /// removed) when there is no credentials file.
+    pub registration_token_file: PathBuf,
+    pub heartbeat_interval: Duration,
+    /// This host's externally reachable address, sent at registration.
+    pub host_address: Option<String>,
     pub ca_bundle: Option<PathBuf>,
 }
 
@@ -304,7 +324,12 @@ struct RawCredential {
     key_type: Option<Spanned<String>>,
     mode: Option<Spanned<String>>,
     key_path: Option<Spanned<String>>,
-    // nixfleet
+    // wrenn
+    credentials_file: Option<Spanned<String>>,
+    registration_token_file: Option<Spanned<String>>,
+    heartbeat_interval: Option<Spanned<String>>,
+    host_address: Option<Spanned<String>>,
+    // nixfleet, wrenn
     url: Option<Spanned<String>>,
     ssh_host_key: Option<Spanned<String>>,
     machine_id: Option<Spanned<String>>,
@@ -340,6 +365,10 @@ impl RawCredential {
             at("url", &self.url),
             at("ssh_host_key", &self.ssh_host_key),
             at("machine_id", &self.machine_id),
+            at("credentials_file", &self.credentials_file),
+            at("registration_token_file", &self.registration_token_file),
+            at("heartbeat_interval", &self.heartbeat_interval),
+            at("host_address", &self.host_address),
         ]
         .into_iter()
         .flatten()
@@ -347,7 +376,7 @@ impl RawCredential {
     }
 }
 
-const KINDS: &[&str] = &["x509_file", "vault_token", "vault_pki", "nixfleet"];
+const KINDS: &[&str] = &["x509_file", "vault_token", "vault_pki", "nixfleet", "wrenn"];
 
 const VAULT_CONN_FIELDS: &[&str] = &["address", "namespace", "ca_bundle", "token_file", "token_env"];
 
@@ -357,6 +386,14 @@ fn fields_of(kind: &str) -> Vec<&'static str> {
         "x509_file" => vec!["path", "renew_command", "reload_command", "command_timeout", "shell"],
         "vault_token" => vec!["increment"],
         "nixfleet" => vec!["url", "path", "ssh_host_key", "machine_id", "ca_bundle"],
+        "wrenn" => vec![
+            "url",
+            "credentials_file",
+            "registration_token_file",
+            "heartbeat_interval",
+            "host_address",
+            "ca_bundle",
+        ],
         "vault_pki" => vec![
             "path",
             "key_path",
@@ -807,24 +844,77 @@ impl Validator {
         }
     }
 
+    /// A control plane URL: https, or plain http on loopback (with a warning)
+    /// when `loopback_http` allows it.
+    fn control_plane_url(&mut self, who: &str, raw: &Option<Spanned<String>>, loopback_http: bool) -> String {
+        let url = raw
+            .as_ref()
+            .map(|u| u.get_ref().trim().trim_end_matches('/').to_string())
+            .unwrap_or_default();
+        let at = raw.as_ref().map(|u| u.span());
+        if url.is_empty() {
+            return url;
+        }
+        match reqwest::Url::parse(&url) {
+            Ok(u) if u.scheme() == "https" => {}
+            Ok(u) if loopback_http && u.scheme() == "http" && is_loopback(u.host_str().unwrap_or("")) => {
+                self.warnings.push(format!(
+                    "{who}: url {url} is plain HTTP; accepted only because it is a loopback address. Use https for anything else"
+                ));
+            }
+            Ok(u) => self.err(
+                at,
+                format!(
+                    "{who}: url {url} uses {:?}; it must be https:// (credentials travel over it)",
+                    u.scheme()
+                ),
+            ),
+            Err(e) => self.err(at, format!("{who}: url {url:?} is not a URL ({e})")),
+        }
+        url
+    }
+
+    fn wrenn(&mut self, who: &str, raw: &RawCredential, span: Range<usize>) -> WrennSpec {
+        let k = "wrenn";
+        self.required(who, k, "url", "the control plane's https:// URL", &raw.url, &span);
+        let url = self.control_plane_url(who, &raw.url, true);
+        let creds = self.required(
+            who,
+            k,
+            "credentials_file",
+            "where the host credentials (JSON, 0600) are kept",
+            &raw.credentials_file,
+            &span,
+        );
+        let credentials_file = self.path(&creds);
+        let registration_token_file = match &raw.registration_token_file {
+            Some(p) => self.path(p.get_ref()),
+            None => {
+                let mut p = credentials_file.as_os_str().to_owned();
+                p.push(".token");
+                PathBuf::from(p)
+            }
+        };
+        let heartbeat_interval = match &raw.heartbeat_interval {
+            Some(h) => self
+                .duration(&format!("{who}: heartbeat_interval"), h)
+                .unwrap_or(Duration::from_secs(30)),
+            None => Duration::from_secs(30),
+        };
+        WrennSpec {
+            url,
+            credentials_file,
+            registration_token_file,
+            heartbeat_interval,
+            host_address: raw.host_address.as_ref().map(|a| a.get_ref().trim().to_string()),
+            ca_bundle: self.ca_bundle(who, &raw.ca_bundle),
+        }
+    }
+
     fn nixfleet(&mut self, who: &str, raw: &RawCredential, span: Range<usize>) -> NixfleetSpec {
         let k = "nixfleet";
-        let url = self.required(who, k, "url", "the control plane's https:// URL", &raw.url, &span);
-        let url = url.trim_end_matches('/').to_string();
-        if !url.is_empty() {
-            let at = raw.url.as_ref().map(|u| u.span());
-            match reqwest::Url::parse(&url) {
-                Ok(u) if u.scheme() == "https" => {}
-                Ok(u) => self.err(
-                    at,
-                    format!(
-                        "{who}: url {url} uses {:?}; the renewal is mutual TLS, so it must be https://",
-                        u.scheme()
-                    ),
-                ),
-                Err(e) => self.err(at, format!("{who}: url {url:?} is not a URL ({e})")),
-            }
-        }
+        self.required(who, k, "url", "the control plane's https:// URL", &raw.url, &span);
+        let url = self.control_plane_url(who, &raw.url, false);
         let cert = self.required(who, k, "path", "the client certificate file", &raw.path, &span);
         let ssh_host_key = match &raw.ssh_host_key {
             Some(p) => self.path(p.get_ref()),
@@ -1104,6 +1194,7 @@ impl Validator {
                 CredentialSpec::VaultToken(VaultTokenSpec { conn, increment })
             }
             "nixfleet" => CredentialSpec::Nixfleet(self.nixfleet(&who, &raw, span.clone())),
+            "wrenn" => CredentialSpec::Wrenn(self.wrenn(&who, &raw, span.clone())),
             "vault_pki" => {
                 let conn = self.vault_conn(&who, &raw, span.clone());
                 let pki = self.vault_pki(&who, &raw, span.clone(), conn);

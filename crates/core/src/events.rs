@@ -79,6 +79,11 @@ pub enum EventKind {
     Final {
         expires_at: i64,
     },
+    /// A heartbeat did not reach the control plane (`streak` in a row).
+    HeartbeatFailed {
+        message: String,
+        streak: u32,
+    },
     /// The server rejected the credential itself (expired early or revoked).
     Rejected {
         reason: String,
@@ -120,6 +125,7 @@ impl EventKind {
             EventKind::NotRenewable { .. } => "not_renewable",
             EventKind::Final { .. } => "final",
             EventKind::Rejected { .. } => "rejected",
+            EventKind::HeartbeatFailed { .. } => "heartbeat_failed",
             EventKind::CredentialAdded => "credential_added",
             EventKind::CredentialRemoved => "credential_removed",
             EventKind::ConfigReloaded { .. } => "config_reloaded",
@@ -204,6 +210,9 @@ impl std::fmt::Display for Event {
                 )
             }
             EventKind::Rejected { reason } => write!(f, "REJECTED by the server: {reason}"),
+            EventKind::HeartbeatFailed { message, streak } => {
+                write!(f, "heartbeat failed ({streak} in a row): {message}")
+            }
             EventKind::CredentialAdded => write!(f, "added"),
             EventKind::CredentialRemoved => write!(f, "removed"),
             EventKind::ConfigReloaded {

@@ -23,6 +23,8 @@ pub enum Kind {
     VaultPki,
     /// A nixfleet agent's mTLS client certificate.
     Nixfleet,
+    /// A wrenn host registration kept alive with heartbeats.
+    Wrenn,
 }
 
 impl Kind {
@@ -32,6 +34,7 @@ impl Kind {
             Kind::VaultToken => "vault_token",
             Kind::VaultPki => "vault_pki",
             Kind::Nixfleet => "nixfleet",
+            Kind::Wrenn => "wrenn",
         }
     }
 }
@@ -218,6 +221,9 @@ pub struct CredentialStatus {
     pub problem: Option<String>,
     #[serde(default)]
     pub renewals: RenewalCounts,
+    /// When the control plane last accepted a heartbeat (fleet kinds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_heartbeat: Option<i64>,
     pub updated_at: i64,
 }
 
@@ -237,6 +243,7 @@ impl CredentialStatus {
             can_renew: false,
             problem: None,
             renewals: RenewalCounts::default(),
+            last_heartbeat: None,
             updated_at: unix_millis(now),
         }
     }

@@ -27,7 +27,9 @@ use crate::error::{Error, Result};
 use crate::events::{Event, EventBus, EventKind};
 use crate::model::{CredentialStatus, LastResult, Lifetime, NextAction, State};
 use crate::policy;
-use crate::sources::{self, Failure, FailureClass, Limit, Observation, RenewRequest, Renewed, Source, SourceFactory};
+use crate::sources::{
+    self, Beat, Failure, FailureClass, Limit, Observation, RenewRequest, Renewed, Source, SourceFactory,
+};
 use crate::store::{HistoryEntry, Store};
 
 /// A wall clock that runs this much ahead of the monotonic one between two
@@ -98,6 +100,7 @@ enum Cmd {
 enum JobResult {
     Observed(std::result::Result<Observation, Failure>),
     Renewed(std::result::Result<Renewed, Failure>),
+    Beat(std::result::Result<Beat, Failure>),
 }
 
 struct Done {
@@ -231,6 +234,7 @@ pub fn spawn(config: Config, deps: SchedulerDeps) -> (Handle, JoinHandle<()>) {
 enum Op {
     Observe,
     Renew { manual: bool },
+    Beat,
 }
 
 struct Slot {
@@ -256,6 +260,12 @@ struct Slot {
     announced: Option<(SystemTime, Duration)>,
     expired_announced: Option<SystemTime>,
     terminal: Option<State>,
+    /// When the next heartbeat is due (fleet kinds).
+    next_beat: Option<SystemTime>,
+    /// Heartbeats that failed in a row, and since when.
+    beat_streak: u32,
+    beat_since: Option<i64>,
+    last_beat: Option<i64>,
 }
 
 struct Scheduler {
@@ -328,6 +338,7 @@ impl Scheduler {
         let source = (self.deps.sources)(&cfg);
         let mut status = CredentialStatus::new(&cfg.name, cfg.kind(), self.now());
         status.can_renew = source.can_renew();
+        let first_beat = source.heartbeat().map(|_| self.now());
         let mut terminal = None;
         if let Some(prev) = previous.filter(|p| p.kind == cfg.kind()) {
             status.last_result = prev.last_result.clone();
@@ -360,6 +371,10 @@ impl Scheduler {
             announced: None,
             expired_announced: None,
             terminal,
+            next_beat: first_beat,
+            beat_streak: 0,
+            beat_since: None,
+            last_beat: None,
         }
     }
 
@@ -612,6 +627,8 @@ impl Scheduler {
             } else {
                 Op::Observe
             })
+        } else if slot.next_beat.is_some_and(|t| t <= now) {
+            Some(Op::Beat)
         } else if slot.streak > 0 && retry_ready {
             Some(if can_renew {
                 Op::Renew { manual: false }
@@ -644,6 +661,7 @@ impl Scheduler {
             let result = match op {
                 Op::Observe => JobResult::Observed(source.observe().await),
                 Op::Renew { .. } => JobResult::Renewed(source.renew(RenewRequest { current }).await),
+                Op::Beat => JobResult::Beat(source.beat().await),
             };
             let _ = tx.send(Done {
                 name: job_name,
@@ -833,12 +851,82 @@ impl Scheduler {
                 self.limit(&name, renewed.observation.limit.as_ref());
             }
             JobResult::Renewed(Err(f)) => self.fail(&name, f, now, duration_ms, true),
+            JobResult::Beat(r) => self.beaten(&name, r, now, duration_ms),
         }
         self.refresh(&name, now);
         self.flush();
         if let Some(slot) = self.slots.get_mut(&name) {
             if let Some(o) = slot.outcome.take() {
                 Self::reply(slot, &o);
+            }
+        }
+    }
+
+    /// A heartbeat's result: the next one is due an interval later whatever
+    /// happened; network failures count toward `paused`, a success recovers.
+    fn beaten(&mut self, name: &str, r: std::result::Result<Beat, Failure>, now: SystemTime, duration_ms: u64) {
+        let Some(slot) = self.slots.get_mut(name) else { return };
+        let Some(hb) = slot.source.heartbeat() else { return };
+        slot.next_beat = Some(now + hb.every);
+        match r {
+            Ok(beat) => {
+                slot.last_beat = Some(unix_millis(now));
+                let (streak, since) = (slot.beat_streak, slot.beat_since.take());
+                slot.beat_streak = 0;
+                if streak > 0 {
+                    self.emit(
+                        Some(name),
+                        EventKind::Recovered {
+                            after_failures: streak,
+                            since: since.unwrap_or_default(),
+                        },
+                    );
+                }
+                if let Some(obs) = beat.observation {
+                    let old = self.slots.get(name).and_then(|s| s.lifetime.map(|l| l.not_after));
+                    if self.set_lifetime(name, &obs, now) {
+                        self.history(
+                            name,
+                            "refresh",
+                            "success",
+                            "the control plane refused the old token; refreshed and swapped in",
+                            Some(duration_ms),
+                            (old, Some(obs.lifetime.not_after)),
+                        );
+                        self.emit(
+                            Some(name),
+                            EventKind::Observed {
+                                not_after: unix_millis(obs.lifetime.not_after),
+                                remaining_fraction: obs.lifetime.remaining_fraction(now),
+                            },
+                        );
+                    }
+                }
+            }
+            Err(f) if matches!(f.class, FailureClass::Transient | FailureClass::Absent) => {
+                slot.beat_streak += 1;
+                let at = unix_millis(now);
+                slot.beat_since.get_or_insert(at);
+                let streak = slot.beat_streak;
+                self.emit(
+                    Some(name),
+                    EventKind::HeartbeatFailed {
+                        message: f.message.clone(),
+                        streak,
+                    },
+                );
+                if hb.pause_after == Some(streak) {
+                    let reason = format!(
+                        "the control plane was unreachable for {streak} heartbeats in a row ({}); heartbeats go on and the next one that works ends the pause",
+                        f.message
+                    );
+                    self.history(name, "heartbeat", "paused", &reason, Some(duration_ms), (None, None));
+                    self.emit(Some(name), EventKind::Paused { reason });
+                }
+            }
+            Err(f) => {
+                slot.next_beat = None;
+                self.fail(name, f, now, duration_ms, false);
             }
         }
     }
@@ -991,6 +1079,16 @@ impl Scheduler {
         if matches!(slot.op, Some((Op::Renew { .. }, _))) {
             return State::Renewing;
         }
+        if let Some(n) = slot.source.heartbeat().and_then(|h| h.pause_after) {
+            if slot.beat_streak >= n {
+                return State::Paused {
+                    reason: format!(
+                        "control plane unreachable ({} heartbeats failed in a row)",
+                        slot.beat_streak
+                    ),
+                };
+            }
+        }
         if slot.lifetime.is_some_and(|l| l.is_expired(now)) {
             return State::Expired;
         }
@@ -1047,12 +1145,16 @@ impl Scheduler {
             st.remaining_fraction = Some(l.remaining_fraction(now));
         }
         st.renew_at = slot.deadline.filter(|_| st.can_renew).map(unix_millis);
+        st.last_heartbeat = slot.last_beat.or(st.last_heartbeat);
         st.next_action = Self::next_action(slot, &state);
         // Only a change other than the fraction ticking down is worth a write.
+        // (A heartbeat's time is shown at once but not worth a write either.)
         let mut cmp = st.clone();
         cmp.remaining_fraction = slot.status.remaining_fraction;
+        cmp.last_heartbeat = slot.status.last_heartbeat;
         cmp.updated_at = slot.status.updated_at;
         let changed = cmp != slot.status;
+        let beat_changed = st.last_heartbeat != slot.status.last_heartbeat;
         if changed {
             st.updated_at = unix_millis(now);
         }
@@ -1061,6 +1163,8 @@ impl Scheduler {
             if let Err(e) = self.deps.store.put_status(&st) {
                 tracing::error!("could not store the status of {name}: {e}");
             }
+        }
+        if changed || beat_changed {
             self.statuses
                 .write()
                 .unwrap_or_else(|p| p.into_inner())
@@ -1100,6 +1204,7 @@ impl Scheduler {
             State::Healthy | State::Due | State::Expired if slot.source.can_renew() => at(slot.deadline?, "renew"),
             State::Healthy | State::Due => at(slot.lifetime?.not_after, "expires (renew by hand)"),
             State::Final { .. } => at(slot.lifetime?.not_after, "expires for good (log in again)"),
+            State::Paused { .. } if slot.terminal.is_none() => at(slot.next_beat?, "heartbeat"),
             State::NotRenewable => at(slot.lifetime?.not_after, "expires (cannot be renewed)"),
             _ => None,
         }
@@ -1120,6 +1225,9 @@ impl Scheduler {
                 continue;
             }
             if let Some(t) = slot.next_retry {
+                consider(t);
+            }
+            if let Some(t) = slot.next_beat {
                 consider(t);
             }
             let Some(l) = slot.lifetime else { continue };

@@ -16,7 +16,9 @@ use evergreen_core::events::{EventBus, EventKind};
 use evergreen_core::model::{Kind, Lifetime, State};
 use evergreen_core::policy::RenewPolicy;
 use evergreen_core::scheduler::{self, Handle, SchedulerDeps};
-use evergreen_core::sources::{Failure, FailureClass, Limit, Observation, RenewRequest, Renewed, Source};
+use evergreen_core::sources::{
+    Beat, Failure, FailureClass, Heartbeat, Limit, Observation, RenewRequest, Renewed, Source,
+};
 use evergreen_core::store::Store;
 
 const T0: u64 = 1_900_000_000;
@@ -32,6 +34,9 @@ struct Script {
     renewals_at: Vec<SystemTime>,
     attempts_at: Vec<SystemTime>,
     limit: Option<Limit>,
+    beat_every: Option<Duration>,
+    beat_fail_next: u32,
+    beats_at: Vec<SystemTime>,
 }
 
 #[derive(Debug, Clone)]
@@ -47,6 +52,21 @@ impl Source for Scripted {
     }
     fn can_renew(&self) -> bool {
         self.s.lock().unwrap().can_renew
+    }
+    fn heartbeat(&self) -> Option<Heartbeat> {
+        self.s.lock().unwrap().beat_every.map(|every| Heartbeat {
+            every,
+            pause_after: Some(3),
+        })
+    }
+    async fn beat(&self) -> Result<Beat, Failure> {
+        let mut s = self.s.lock().unwrap();
+        s.beats_at.push(self.clock.now());
+        if s.beat_fail_next > 0 {
+            s.beat_fail_next -= 1;
+            return Err(Failure::transient("control plane unreachable"));
+        }
+        Ok(Beat::default())
     }
     async fn observe(&self) -> Result<Observation, Failure> {
         let l = self.s.lock().unwrap().lifetime;
@@ -458,4 +478,52 @@ async fn idle_means_no_work_between_deadlines() {
     advance(10 * 86_400).await;
     assert!(r.script.lock().unwrap().attempts_at.is_empty());
     assert_eq!(r.store.history(None, 100).unwrap().len(), before);
+}
+
+#[tokio::test(start_paused = true)]
+async fn heartbeats_go_out_at_start_and_every_interval_and_three_lost_ones_pause_until_one_works() {
+    let mut r = rig(
+        Script {
+            beat_every: Some(Duration::from_secs(30)),
+            ..renewable(life(0, 86_400), 86_400)
+        },
+        vec![cred("host", RenewPolicy::default(), 0.0)],
+        settings(),
+        1,
+    );
+    advance(1).await;
+    assert_eq!(r.script.lock().unwrap().beats_at, vec![t(0)], "an immediate heartbeat");
+    advance(60).await;
+    assert_eq!(r.script.lock().unwrap().beats_at, vec![t(0), t(30), t(60)]);
+    r.script.lock().unwrap().beat_fail_next = 3;
+    advance(60).await; // t=90, t=120 fail
+    assert!(matches!(r.handle.statuses()[0].state, State::Healthy));
+    advance(30).await; // t=150: the third in a row
+    assert!(
+        matches!(r.handle.statuses()[0].state, State::Paused { .. }),
+        "{:?}",
+        r.handle.statuses()[0].state
+    );
+    let ev = drain(&mut r);
+    assert_eq!(
+        ev.iter()
+            .filter(|e| matches!(e, EventKind::HeartbeatFailed { .. }))
+            .count(),
+        3
+    );
+    assert_eq!(ev.iter().filter(|e| matches!(e, EventKind::Paused { .. })).count(), 1);
+    // Heartbeats go on at the same interval (no backoff), and the next one recovers.
+    advance(30).await;
+    assert_eq!(r.script.lock().unwrap().beats_at.last(), Some(&t(180)));
+    assert_eq!(r.handle.statuses()[0].state, State::Healthy);
+    let ev = drain(&mut r);
+    assert!(
+        ev.iter()
+            .any(|e| matches!(e, EventKind::Recovered { after_failures: 3, .. })),
+        "{ev:?}"
+    );
+    assert_eq!(
+        r.handle.statuses()[0].last_heartbeat,
+        Some(evergreen_core::clock::unix_millis(t(180)))
+    );
 }

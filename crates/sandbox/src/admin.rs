@@ -26,6 +26,9 @@ pub fn routes() -> Router<Shared> {
         .route("/admin/cert-lifetime", post(lifetime))
         .route("/admin/nixfleet/enroll", post(nixfleet_enroll))
         .route("/admin/nixfleet/{machine}/retire", post(nixfleet_retire))
+        .route("/admin/wrenn/tokens", post(crate::wrenn::admin_token))
+        .route("/admin/wrenn/hosts", get(crate::wrenn::admin_hosts))
+        .route("/admin/wrenn/hosts/{id}/{action}", post(crate::wrenn::admin_host))
 }
 
 async fn ca(State(s): State<Shared>) -> String {

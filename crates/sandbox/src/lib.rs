@@ -14,6 +14,7 @@ pub mod admin;
 pub mod faults;
 pub mod nixfleet;
 pub mod tls;
+pub mod wrenn;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
@@ -86,6 +87,7 @@ pub struct Inner {
     pub seen: Vec<Seen>,
     faults: VecDeque<Fault>,
     pub nixfleet: nixfleet::Machines,
+    pub wrenn: wrenn::Hosts,
 }
 
 impl Inner {
@@ -158,6 +160,7 @@ impl Sandbox {
         });
         let api = Router::new()
             .merge(nixfleet::routes())
+            .merge(wrenn::routes())
             .layer(axum::middleware::from_fn_with_state(state.clone(), faults::layer))
             .with_state(state.clone());
         let bind = |port: u16| async move {

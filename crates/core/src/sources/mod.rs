@@ -9,6 +9,7 @@ pub mod nixfleet;
 pub mod vault;
 pub mod vault_pki;
 pub mod vault_token;
+pub mod wrenn;
 pub mod x509_file;
 
 use std::sync::Arc;
@@ -55,6 +56,23 @@ pub struct Renewed {
     pub observation: Observation,
     /// Anything worth saying beside "renewed" (e.g. the reload command failed).
     pub note: String,
+}
+
+/// A heartbeat the control plane accepted.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Beat {
+    /// Set when the heartbeat led to new credentials (a refresh after a 401).
+    pub observation: Option<Observation>,
+}
+
+/// How a source reports in to its control plane.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Heartbeat {
+    /// Time between heartbeats; the first goes out at start.
+    pub every: Duration,
+    /// After this many network failures in a row the credential shows
+    /// `paused` (heartbeats go on, and the next success recovers it).
+    pub pause_after: Option<u32>,
 }
 
 /// How a failure should be treated.
@@ -115,6 +133,16 @@ pub trait Source: Send + Sync + std::fmt::Debug + 'static {
         Duration::ZERO
     }
 
+    /// Whether (and how often) this credential sends heartbeats.
+    fn heartbeat(&self) -> Option<Heartbeat> {
+        None
+    }
+
+    /// One heartbeat. Only called when [`Source::heartbeat`] says so.
+    async fn beat(&self) -> Result<Beat, Failure> {
+        Ok(Beat::default())
+    }
+
     /// Reads the credential's current lifetime.
     async fn observe(&self) -> Result<Observation, Failure>;
 
@@ -131,6 +159,7 @@ pub fn build(cfg: &CredentialConfig) -> Arc<dyn Source> {
     match &cfg.spec {
         CredentialSpec::X509File(spec) => Arc::new(x509_file::X509File::new(&cfg.name, spec.clone())),
         CredentialSpec::VaultToken(spec) => Arc::new(vault_token::VaultToken::new(&cfg.name, spec.clone())),
+        CredentialSpec::Wrenn(spec) => Arc::new(wrenn::Wrenn::new(&cfg.name, spec.clone())),
         CredentialSpec::Nixfleet(spec) => Arc::new(nixfleet::Nixfleet::new(&cfg.name, spec.clone())),
         CredentialSpec::VaultPki(spec) => Arc::new(vault_pki::VaultPki::new(&cfg.name, spec.as_ref().clone())),
     }

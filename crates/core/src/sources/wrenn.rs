@@ -1,0 +1,469 @@
+//! A wrenn host registration (seed 002), kept alive with heartbeats.
+//!
+//! With no credentials file, the host registers with a one-time token
+//! (`POST /v1/hosts/register`, 201) and keeps the answer — host JWT, refresh
+//! token, certificate, key, CA — in a JSON file, mode 0600. Then it sends a
+//! heartbeat at once and every interval (`POST /v1/hosts/{id}/heartbeat` with
+//! `X-Host-Token`, 204). As in the seed:
+//!
+//! - 401/403 → refresh once (`POST /v1/hosts/auth/refresh`); the new JWT is
+//!   used from the next request on (the file is read per request: hot-swap).
+//!   A failed refresh → `paused`: only a new registration helps
+//!   (`evergreen register NAME --token …`).
+//! - 404 → the host was deleted: its credentials file is removed, `retired`.
+//! - 3 network failures in a row → `paused`; heartbeats go on and the next
+//!   204 recovers it.
+//!
+//! Beyond the seed, the JWT's own lifetime (`iat`..`exp`) is the credential's
+//! lifetime, so it is refreshed before it expires instead of after a 401.
+
+use std::os::unix::fs::PermissionsExt;
+use std::sync::OnceLock;
+use std::time::{Duration, SystemTime};
+
+use async_trait::async_trait;
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use super::{Beat, Failure, FailureClass, Heartbeat, Observation, RenewRequest, Renewed, Source};
+use crate::config::WrennSpec;
+use crate::fsutil::{self, SECRET_FILE_MODE};
+use crate::http::{self, ClientOptions};
+use crate::model::{Kind, Lifetime};
+
+/// The credentials file, field for field as the wrenn agent writes it.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct Credentials {
+    pub host_id: String,
+    pub jwt: String,
+    pub refresh_token: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub cert_pem: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub key_pem: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub ca_cert_pem: String,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("host_id", &self.host_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The register and refresh replies.
+#[derive(Deserialize)]
+struct AuthResponse {
+    token: String,
+    refresh_token: String,
+    #[serde(default)]
+    cert_pem: String,
+    #[serde(default)]
+    key_pem: String,
+    #[serde(default)]
+    ca_cert_pem: String,
+}
+
+#[derive(Deserialize)]
+struct Claims {
+    host_id: Option<String>,
+    iat: Option<u64>,
+    exp: Option<u64>,
+}
+
+fn claims(jwt: &str) -> Result<Claims, String> {
+    let payload = jwt
+        .split('.')
+        .nth(1)
+        .filter(|_| jwt.split('.').count() == 3)
+        .ok_or("the host token is not a JWT")?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .map_err(|e| format!("the host token's payload is not base64url ({e})"))?;
+    serde_json::from_slice(&bytes).map_err(|e| format!("the host token's claims are not JSON ({e})"))
+}
+
+/// The JWT's `iat`..`exp`, or the certificate's validity when it has no `exp`.
+fn lifetime(c: &Credentials) -> Result<Lifetime, String> {
+    let cl = claims(&c.jwt)?;
+    let t = |s: u64| SystemTime::UNIX_EPOCH + Duration::from_secs(s);
+    match (cl.iat, cl.exp) {
+        (Some(iat), Some(exp)) if exp > iat => Ok(Lifetime {
+            not_before: t(iat),
+            not_after: t(exp),
+        }),
+        _ if !c.cert_pem.is_empty() => crate::x509::parse(c.cert_pem.as_bytes())
+            .map(|f| f.leaf().lifetime)
+            .map_err(|e| format!("the host token has no expiry and the certificate does not parse ({e})")),
+        _ => Err("the host token has no iat/exp claims and there is no certificate: its lifetime is unknown".into()),
+    }
+}
+
+fn failure(class: FailureClass, message: String) -> Failure {
+    Failure {
+        class,
+        message,
+        stderr_tail: None,
+    }
+}
+
+#[derive(Debug)]
+pub struct Wrenn {
+    spec: WrennSpec,
+    client: OnceLock<reqwest::Client>,
+}
+
+impl Wrenn {
+    pub fn new(_name: &str, spec: WrennSpec) -> Self {
+        Wrenn {
+            spec,
+            client: OnceLock::new(),
+        }
+    }
+
+    fn client(&self) -> Result<&reqwest::Client, Failure> {
+        if let Some(c) = self.client.get() {
+            return Ok(c);
+        }
+        let c = http::client(&ClientOptions {
+            ca_bundle: self.spec.ca_bundle.clone(),
+            timeout: Some(Duration::from_secs(15)),
+            ..ClientOptions::default()
+        })
+        .map_err(|e| failure(FailureClass::Paused, e.to_string()))?;
+        Ok(self.client.get_or_init(|| c))
+    }
+
+    /// The credentials file: `None` when there is none yet.
+    fn load(&self) -> Result<Option<Credentials>, Failure> {
+        let path = &self.spec.credentials_file;
+        let meta = match std::fs::metadata(path) {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Failure::transient(format!("cannot read {}: {e}", path.display()))),
+        };
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(failure(
+                FailureClass::Paused,
+                format!(
+                    "the host credentials {} can be read by other users (mode {mode:04o}); run `chmod 600 {}`",
+                    path.display(),
+                    path.display()
+                ),
+            ));
+        }
+        let text =
+            std::fs::read(path).map_err(|e| Failure::transient(format!("cannot read {}: {e}", path.display())))?;
+        serde_json::from_slice(&text)
+            .map(Some)
+            .map_err(|e| Failure::transient(format!("{} is not a wrenn credentials file ({e})", path.display())))
+    }
+
+    fn save(&self, c: &Credentials) -> Result<(), Failure> {
+        let json = serde_json::to_vec_pretty(c).map_err(|e| Failure::transient(e.to_string()))?;
+        fsutil::atomic_write(&self.spec.credentials_file, &json, SECRET_FILE_MODE)
+            .map_err(|e| Failure::transient(e.to_string()))
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.spec.url)
+    }
+
+    async fn post(&self, path: &str, body: Option<Value>, jwt: Option<&str>) -> Result<(u16, Vec<u8>), Failure> {
+        let url = self.url(path);
+        let mut req = self.client()?.post(&url);
+        if let Some(b) = &body {
+            req = req.json(b);
+        }
+        if let Some(t) = jwt {
+            req = req.header("X-Host-Token", t);
+        }
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| Failure::transient(http::describe(&url, &e)))?;
+        let status = resp.status().as_u16();
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|e| Failure::transient(http::describe(&url, &e)))?;
+        Ok((status, bytes.to_vec()))
+    }
+
+    /// Vault-style `{"error": {"code", "message"}}`, or the start of the body.
+    fn why(body: &[u8]) -> String {
+        serde_json::from_slice::<Value>(body)
+            .ok()
+            .and_then(|v| v.pointer("/error/message").and_then(Value::as_str).map(str::to_string))
+            .unwrap_or_else(|| String::from_utf8_lossy(&body[..body.len().min(200)]).trim().to_string())
+    }
+
+    fn reregister(&self, why: String) -> Failure {
+        failure(
+            FailureClass::Paused,
+            format!(
+                "{why}; re-registration needed: get a one-time token from the control plane and run `evergreen register NAME --token TOKEN` (it writes {})",
+                self.spec.registration_token_file.display()
+            ),
+        )
+    }
+
+    /// Turns a register/refresh reply into credentials, checked before saving.
+    fn accept(&self, what: &str, body: &[u8], host_id: Option<&str>) -> Result<(Credentials, Lifetime), Failure> {
+        let url = self.url(what);
+        let r: AuthResponse = serde_json::from_slice(body).map_err(|e| {
+            Failure::transient(format!(
+                "{url}: the reply is not the expected JSON ({e}); nothing was saved"
+            ))
+        })?;
+        let id = match host_id {
+            Some(id) => id.to_string(),
+            None => claims(&r.token).ok().and_then(|c| c.host_id).ok_or_else(|| {
+                Failure::transient(format!("{url}: the host token carries no host_id; nothing was saved"))
+            })?,
+        };
+        let c = Credentials {
+            host_id: id,
+            jwt: r.token,
+            refresh_token: r.refresh_token,
+            cert_pem: r.cert_pem,
+            key_pem: r.key_pem,
+            ca_cert_pem: r.ca_cert_pem,
+        };
+        let l = lifetime(&c).map_err(|e| Failure::transient(format!("{url}: {e}; nothing was saved")))?;
+        if l.not_after <= SystemTime::now() {
+            return Err(Failure::transient(format!(
+                "{url}: the new host token has already expired; nothing was saved"
+            )));
+        }
+        Ok((c, l))
+    }
+
+    async fn register(&self) -> Result<Lifetime, Failure> {
+        let tf = &self.spec.registration_token_file;
+        let token = match std::fs::read_to_string(tf) {
+            Ok(t) if !t.trim().is_empty() => t.trim().to_string(),
+            _ => return Err(self.reregister(format!("not registered yet and no one-time token in {}", tf.display()))),
+        };
+        let body = json!({
+            "token": token,
+            "arch": go_arch(),
+            "cpu_cores": std::thread::available_parallelism().map_or(1, |n| n.get()) as i32,
+            "memory_mb": memory_mb(),
+            "disk_gb": 0,
+            "address": self.spec.host_address.clone().unwrap_or_default(),
+        });
+        let (status, reply) = self.post("/v1/hosts/register", Some(body), None).await?;
+        match status {
+            201 => {}
+            400 | 401 | 403 | 404 | 409 | 410 => {
+                return Err(self.reregister(format!(
+                    "the control plane refused the one-time token (HTTP {status}: {})",
+                    Self::why(&reply)
+                )))
+            }
+            _ => {
+                return Err(Failure::transient(format!(
+                    "{}: HTTP {status}: {}",
+                    self.url("/v1/hosts/register"),
+                    Self::why(&reply)
+                )))
+            }
+        }
+        let (c, l) = self.accept("/v1/hosts/register", &reply, None)?;
+        self.save(&c)?;
+        // One-time: it is spent now.
+        let _ = std::fs::remove_file(tf);
+        Ok(l)
+    }
+
+    /// Exchanges the refresh token; a refusal means only a new registration helps.
+    async fn refresh(&self, old: &Credentials) -> Result<Lifetime, Failure> {
+        let (status, reply) = self
+            .post(
+                "/v1/hosts/auth/refresh",
+                Some(json!({ "refresh_token": old.refresh_token })),
+                None,
+            )
+            .await?;
+        match status {
+            200 => {}
+            400 | 401 | 403 | 404 => {
+                return Err(self.reregister(format!(
+                    "the control plane refused the refresh token (HTTP {status}: {})",
+                    Self::why(&reply)
+                )))
+            }
+            _ => {
+                return Err(Failure::transient(format!(
+                    "{}: HTTP {status}: {}",
+                    self.url("/v1/hosts/auth/refresh"),
+                    Self::why(&reply)
+                )))
+            }
+        }
+        let (c, l) = self.accept("/v1/hosts/auth/refresh", &reply, Some(&old.host_id))?;
+        self.save(&c)?;
+        Ok(l)
+    }
+
+    fn observation(l: Lifetime) -> Observation {
+        Observation::of(l)
+    }
+}
+
+fn go_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    }
+}
+
+fn memory_mb() -> i32 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .find(|l| l.starts_with("MemTotal:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<i64>().ok())
+        })
+        .map_or(0, |kb| (kb / 1024) as i32)
+}
+
+#[async_trait]
+impl Source for Wrenn {
+    fn kind(&self) -> Kind {
+        Kind::Wrenn
+    }
+
+    fn can_renew(&self) -> bool {
+        true
+    }
+
+    fn heartbeat(&self) -> Option<Heartbeat> {
+        Some(Heartbeat {
+            every: self.spec.heartbeat_interval,
+            pause_after: Some(3),
+        })
+    }
+
+    async fn observe(&self) -> Result<Observation, Failure> {
+        let tf = &self.spec.registration_token_file;
+        if self.spec.credentials_file.exists() && tf.exists() {
+            // `evergreen register` left a token: the user asks for a new registration.
+            return Err(failure(
+                FailureClass::Absent,
+                format!("a one-time token is waiting in {}: registering again", tf.display()),
+            ));
+        }
+        match self.load()? {
+            Some(c) => lifetime(&c)
+                .map(Self::observation)
+                .map_err(|e| Failure::transient(format!("{}: {e}", self.spec.credentials_file.display()))),
+            None => Err(failure(
+                FailureClass::Absent,
+                format!(
+                    "not registered yet ({} does not exist); Evergreen registers with the one-time token in {}",
+                    self.spec.credentials_file.display(),
+                    self.spec.registration_token_file.display()
+                ),
+            )),
+        }
+    }
+
+    async fn renew(&self, _req: RenewRequest) -> Result<Renewed, Failure> {
+        let pending = self.spec.registration_token_file.exists();
+        let (l, note) = match self.load()? {
+            Some(c) if !pending => (self.refresh(&c).await?, String::new()),
+            _ => (self.register().await?, "registered".to_string()),
+        };
+        Ok(Renewed {
+            observation: Self::observation(l),
+            note,
+        })
+    }
+
+    async fn beat(&self) -> Result<Beat, Failure> {
+        let Some(c) = self.load()? else {
+            return Err(failure(FailureClass::Absent, "not registered yet".into()));
+        };
+        let path = format!("/v1/hosts/{}/heartbeat", c.host_id);
+        let (status, reply) = self.post(&path, None, Some(&c.jwt)).await?;
+        match status {
+            204 | 200 => Ok(Beat::default()),
+            401 | 403 => {
+                let l = self.refresh(&c).await?;
+                Ok(Beat {
+                    observation: Some(Self::observation(l)),
+                })
+            }
+            404 => {
+                let _ = std::fs::remove_file(&self.spec.credentials_file);
+                Err(failure(
+                    FailureClass::Retired,
+                    format!(
+                        "the control plane no longer knows host {} (404 on heartbeat): it was deleted; {} was removed",
+                        c.host_id,
+                        self.spec.credentials_file.display()
+                    ),
+                ))
+            }
+            _ => Err(Failure::transient(format!(
+                "{}: heartbeat answered HTTP {status}: {}",
+                self.url(&path),
+                Self::why(&reply)
+            ))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn jwt(claims: Value) -> String {
+        let e = |v: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v);
+        format!("{}.{}.sig", e(b"{\"alg\":\"HS256\"}"), e(claims.to_string().as_bytes()))
+    }
+
+    fn creds(jwt: String) -> Credentials {
+        Credentials {
+            host_id: "h".into(),
+            jwt,
+            refresh_token: "r".into(),
+            cert_pem: String::new(),
+            key_pem: String::new(),
+            ca_cert_pem: String::new(),
+        }
+    }
+
+    #[test]
+    fn the_jwt_claims_give_the_lifetime_and_the_host() {
+        let c = creds(jwt(
+            json!({"host_id": "h-1", "iat": 1_900_000_000u64, "exp": 1_900_003_600u64}),
+        ));
+        let l = lifetime(&c).unwrap();
+        assert_eq!(
+            l.not_after.duration_since(l.not_before).unwrap(),
+            Duration::from_secs(3600)
+        );
+        assert_eq!(claims(&c.jwt).unwrap().host_id.as_deref(), Some("h-1"));
+    }
+
+    #[test]
+    fn bad_tokens_say_what_is_wrong_and_debug_hides_secrets() {
+        assert!(lifetime(&creds("nope".into())).unwrap_err().contains("not a JWT"));
+        assert!(lifetime(&creds("a.!!!.c".into())).unwrap_err().contains("base64url"));
+        assert!(lifetime(&creds(jwt(json!({"host_id": "h"}))))
+            .unwrap_err()
+            .contains("lifetime is unknown"));
+        let c = creds(jwt(json!({"host_id": "h"})));
+        assert!(!format!("{c:?}").contains(&c.jwt) && !format!("{c:?}").contains("\"r\""));
+    }
+}

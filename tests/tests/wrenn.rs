@@ -1,0 +1,289 @@
+//! The wrenn credential against evergreen-sandbox over real TLS: one-time
+//! registration, heartbeats, refresh and hot-swap after a 401, a refused
+//! refresh (paused until a new registration), a deleted host (retired,
+//! credentials removed), and a control plane that stops answering (paused
+//! after three heartbeats, recovered on the next one).
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::time::Duration;
+
+use evergreen_core::events::EventKind;
+use evergreen_core::model::State;
+use evergreen_sandbox::faults::{Fault, FaultKind};
+use evergreen_sandbox::{Options, Sandbox};
+use evergreen_tests::bao::write_secret;
+use evergreen_tests::rig::{is, Rig};
+use serde_json::Value;
+
+async fn sandbox() -> Sandbox {
+    Sandbox::start(Options::default()).await.unwrap()
+}
+
+fn config(sb: &Sandbox, d: &Path) -> String {
+    std::fs::write(d.join("ca.pem"), sb.ca_pem()).unwrap();
+    format!(
+        "[[credential]]\nname = \"host\"\nkind = \"wrenn\"\nurl = \"{}\"\ncredentials_file = \"{}\"\nca_bundle = \"{}\"\nheartbeat_interval = \"1s\"\nhost_address = \"10.0.0.5:9000\"\n",
+        sb.url,
+        d.join("host-credentials.json").display(),
+        d.join("ca.pem").display()
+    )
+}
+
+fn token(sb: &Sandbox, d: &Path) -> String {
+    let t = sb.state.lock().wrenn.new_token();
+    write_secret(&d.join("host-credentials.json.token"), &t);
+    t
+}
+
+fn creds(d: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(d.join("host-credentials.json")).unwrap()).unwrap()
+}
+
+fn heartbeats(sb: &Sandbox) -> u64 {
+    sb.state.lock().wrenn.hosts.values().map(|h| h.heartbeats).sum()
+}
+
+fn count(sb: &Sandbox, endpoint: &str) -> u64 {
+    sb.state
+        .lock()
+        .counts
+        .iter()
+        .filter(|(k, _)| k.starts_with(endpoint))
+        .map(|(_, v)| *v)
+        .sum()
+}
+
+async fn registered(sb: &Sandbox) -> (Rig, String) {
+    let mut tok = String::new();
+    let mut rig = Rig::start(|d| {
+        tok = token(sb, d);
+        config(sb, d)
+    })
+    .await;
+    let e = rig
+        .wait("registration", Duration::from_secs(10), is("renewal_succeeded"))
+        .await;
+    let EventKind::RenewalSucceeded { message, .. } = e.kind else {
+        unreachable!()
+    };
+    assert_eq!(message, "registered");
+    (rig, tok)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registers_once_with_the_token_then_heartbeats_every_interval() {
+    let sb = sandbox().await;
+    let (mut rig, tok) = registered(&sb).await;
+    let d = rig.dir.path().to_path_buf();
+    let c = creds(&d);
+    for field in ["host_id", "jwt", "refresh_token", "cert_pem", "key_pem", "ca_cert_pem"] {
+        assert!(c[field].as_str().is_some_and(|v| !v.is_empty()), "{field} missing: {c}");
+    }
+    let mode = std::fs::metadata(d.join("host-credentials.json"))
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o600);
+    assert!(
+        !d.join("host-credentials.json.token").exists(),
+        "the one-time token was kept"
+    );
+    assert!(sb.state.lock().wrenn.tokens.is_empty(), "the token was not spent");
+    // An immediate heartbeat, then one a second.
+    for _ in 0..40 {
+        if heartbeats(&sb) >= 3 {
+            break;
+        }
+        rig.drain_for(Duration::from_millis(100)).await;
+    }
+    assert!(heartbeats(&sb) >= 3, "heartbeats: {}", heartbeats(&sb));
+    let st = rig.status("host");
+    assert_eq!(st.state, State::Healthy);
+    assert!(st.last_heartbeat.is_some());
+    assert_eq!(count(&sb, "POST /v1/hosts/register"), 1);
+    for secret in [
+        tok.as_str(),
+        c["jwt"].as_str().unwrap(),
+        c["refresh_token"].as_str().unwrap(),
+    ] {
+        rig.assert_never_shows(secret);
+    }
+    rig.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rejected_token_is_refreshed_once_and_the_next_heartbeat_uses_the_new_one() {
+    let sb = sandbox().await;
+    let (mut rig, _) = registered(&sb).await;
+    let d = rig.dir.path().to_path_buf();
+    let old = creds(&d);
+    let id = old["host_id"].as_str().unwrap().to_string();
+    rig.drain_for(Duration::from_millis(1500)).await;
+    sb.state.lock().wrenn.hosts.get_mut(&id).unwrap().jwt = "invalidated".into();
+    rig.wait("the refresh", Duration::from_secs(5), is("observed")).await;
+    let new = creds(&d);
+    assert_ne!(new["jwt"], old["jwt"]);
+    assert_ne!(new["refresh_token"], old["refresh_token"], "the refresh token rotates");
+    let before = heartbeats(&sb);
+    rig.drain_for(Duration::from_millis(2500)).await;
+    assert!(heartbeats(&sb) > before, "heartbeats with the new token are accepted");
+    assert_eq!(count(&sb, "POST /v1/hosts/auth/refresh"), 1);
+    assert_eq!(rig.status("host").state, State::Healthy);
+    let h = rig.engine().store().history(Some("host"), 50).unwrap();
+    assert!(h.iter().any(|e| e.action == "refresh"), "{h:?}");
+    rig.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_refresh_pauses_until_a_new_token_registers_again() {
+    let sb = sandbox().await;
+    let (mut rig, _) = registered(&sb).await;
+    let d = rig.dir.path().to_path_buf();
+    let id = creds(&d)["host_id"].as_str().unwrap().to_string();
+    {
+        let mut g = sb.state.lock();
+        let h = g.wrenn.hosts.get_mut(&id).unwrap();
+        h.jwt = "invalidated".into();
+        h.refresh_token = "revoked".into();
+    }
+    let e = rig.wait("paused", Duration::from_secs(5), is("paused")).await;
+    let EventKind::Paused { reason } = e.kind else {
+        unreachable!()
+    };
+    assert!(
+        reason.contains("re-registration needed") && reason.contains("evergreen register"),
+        "{reason}"
+    );
+    assert!(matches!(rig.status("host").state, State::Paused { .. }));
+    let beats = count(&sb, "POST /v1/hosts/");
+    rig.drain_for(Duration::from_secs(2)).await;
+    assert_eq!(count(&sb, "POST /v1/hosts/"), beats, "the loop did not stop");
+    // `evergreen register host --token …` writes the token file: registered again.
+    token(&sb, &d);
+    let e = rig
+        .wait("re-registration", Duration::from_secs(10), is("renewal_succeeded"))
+        .await;
+    let EventKind::RenewalSucceeded { message, .. } = e.kind else {
+        unreachable!()
+    };
+    assert_eq!(message, "registered");
+    assert_ne!(creds(&d)["host_id"].as_str().unwrap(), id, "a new host");
+    rig.wait(
+        "healthy again",
+        Duration::from_secs(5),
+        |e| matches!(&e.kind, EventKind::StateChanged { to, .. } if to == "healthy"),
+    )
+    .await;
+    rig.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_host_is_retired_and_its_credentials_removed() {
+    let sb = sandbox().await;
+    let (mut rig, _) = registered(&sb).await;
+    let d = rig.dir.path().to_path_buf();
+    let id = creds(&d)["host_id"].as_str().unwrap().to_string();
+    sb.state.lock().wrenn.hosts.get_mut(&id).unwrap().deleted = true;
+    let e = rig.wait("retired", Duration::from_secs(5), is("retired")).await;
+    let EventKind::Retired { reason } = e.kind else {
+        unreachable!()
+    };
+    assert!(reason.contains("deleted") && reason.contains(&id), "{reason}");
+    assert!(
+        !d.join("host-credentials.json").exists(),
+        "the credentials file was kept"
+    );
+    let h = rig.engine().store().history(Some("host"), 50).unwrap();
+    assert!(h.iter().any(|e| e.outcome == "retired"), "{h:?}");
+    let beats = count(&sb, "POST /v1/hosts/");
+    rig.drain_for(Duration::from_secs(2)).await;
+    assert_eq!(count(&sb, "POST /v1/hosts/"), beats, "a retired host kept calling");
+    rig.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_lost_heartbeats_pause_and_the_next_one_recovers() {
+    let sb = sandbox().await;
+    let (mut rig, _) = registered(&sb).await;
+    let d = rig.dir.path().to_path_buf();
+    let before = std::fs::read(d.join("host-credentials.json")).unwrap();
+    rig.drain_for(Duration::from_millis(1200)).await;
+    sb.state.lock().add_fault(Fault {
+        path_prefix: "/v1/hosts/host-".into(),
+        count: 3,
+        kind: FaultKind::Drop,
+    });
+    let e = rig.wait("paused", Duration::from_secs(8), is("paused")).await;
+    let EventKind::Paused { reason } = e.kind else {
+        unreachable!()
+    };
+    assert!(reason.contains("3 heartbeats"), "{reason}");
+    assert_eq!(rig.count(|k| matches!(k, EventKind::HeartbeatFailed { .. })), 3);
+    assert!(matches!(rig.status("host").state, State::Paused { .. }));
+    let e = rig.wait("recovery", Duration::from_secs(5), is("recovered")).await;
+    let EventKind::Recovered { after_failures, .. } = e.kind else {
+        unreachable!()
+    };
+    assert_eq!(after_failures, 3);
+    assert_eq!(rig.status("host").state, State::Healthy);
+    assert_eq!(
+        std::fs::read(d.join("host-credentials.json")).unwrap(),
+        before,
+        "credentials touched"
+    );
+    rig.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malformed_refresh_reply_saves_nothing() {
+    let sb = sandbox().await;
+    let (rig, _) = registered(&sb).await;
+    let d = rig.dir.path().to_path_buf();
+    let before = std::fs::read(d.join("host-credentials.json")).unwrap();
+    for kind in [
+        FaultKind::Malformed,
+        FaultKind::Status {
+            status: 200,
+            body: "{\"token\": \"not-a-jwt\", \"refresh_token\": \"x\"}".into(),
+            content_type: Some("application/json".into()),
+        },
+        FaultKind::Status {
+            status: 500,
+            body: "<html>oops</html>".into(),
+            content_type: Some("text/html".into()),
+        },
+    ] {
+        sb.state.lock().add_fault(Fault {
+            path_prefix: "/v1/hosts/auth/refresh".into(),
+            count: 1,
+            kind: kind.clone(),
+        });
+        let out = rig.engine().handle().renew("host").await.unwrap();
+        assert!(!out.ok, "{kind:?}");
+        assert!(
+            out.message.contains("/v1/hosts/auth/refresh"),
+            "{kind:?}: {}",
+            out.message
+        );
+        assert_eq!(
+            std::fs::read(d.join("host-credentials.json")).unwrap(),
+            before,
+            "{kind:?}"
+        );
+    }
+    rig.stop().await;
+}
+
+#[test]
+fn plain_http_is_refused_except_on_loopback() {
+    let d = tempfile::tempdir().unwrap();
+    let src = |url: &str| {
+        format!("[[credential]]\nname = \"w\"\nkind = \"wrenn\"\nurl = \"{url}\"\ncredentials_file = \"/w.json\"\n")
+    };
+    let e = evergreen_core::config::parse(&src("http://cp.example.test"), &d.path().join("c.toml")).unwrap_err();
+    assert!(e.to_string().contains("must be https://"), "{e}");
+    let ok = evergreen_core::config::parse(&src("http://127.0.0.1:8000"), &d.path().join("c.toml")).unwrap();
+    assert!(ok.warnings[0].contains("plain HTTP"));
+}
