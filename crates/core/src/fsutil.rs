@@ -59,6 +59,19 @@ pub fn atomic_write(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
     result
 }
 
+/// Secrets must be readable by their owner only: the problem with `meta`
+/// (of the `what` at `path`) if others can read it, with the fix.
+pub fn exposed_secret(meta: &fs::Metadata, what: &str, path: &Path) -> Option<String> {
+    let mode = meta.permissions().mode() & 0o777;
+    (mode & 0o077 != 0).then(|| {
+        format!(
+            "the {what} {} can be read by other users (mode {mode:04o}); run `chmod 600 {}`",
+            path.display(),
+            path.display()
+        )
+    })
+}
+
 /// Keeps the current `path` as `<path>.bak` (written atomically with `mode`)
 /// before it is replaced; nothing to do when `path` does not exist yet.
 pub fn backup(path: &Path, mode: u32) -> Result<()> {
@@ -108,6 +121,17 @@ mod tests {
         let bad = dir.path().join("missing").join("cert.pem");
         assert!(atomic_write(&bad, b"bad", PUBLIC_FILE_MODE).is_err());
         assert_eq!(fs::read(&p).unwrap(), b"good");
+    }
+
+    #[test]
+    fn a_secret_readable_by_others_is_named_with_the_fix() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("token");
+        atomic_write(&p, b"s", SECRET_FILE_MODE).unwrap();
+        assert_eq!(exposed_secret(&fs::metadata(&p).unwrap(), "token file", &p), None);
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o644)).unwrap();
+        let msg = exposed_secret(&fs::metadata(&p).unwrap(), "token file", &p).unwrap();
+        assert!(msg.contains("token file") && msg.contains("0644") && msg.contains("chmod 600"), "{msg}");
     }
 
     #[test]

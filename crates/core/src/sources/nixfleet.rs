@@ -12,7 +12,6 @@
 //! renewal (or after someone else rewrote the file) presents the new
 //! certificate on a new connection, without a restart.
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::sync::Mutex;
 use std::time::SystemTime;
@@ -47,13 +46,8 @@ fn failure(class: FailureClass, message: String) -> Failure {
 /// readable by its owner only.
 pub fn host_key(path: &Path) -> Result<KeyPair, String> {
     let meta = std::fs::metadata(path).map_err(|e| format!("cannot read the SSH host key {}: {e}", path.display()))?;
-    let mode = meta.permissions().mode() & 0o777;
-    if mode & 0o077 != 0 {
-        return Err(format!(
-            "the SSH host key {} can be read by other users (mode {mode:04o}); run `chmod 600 {}`",
-            path.display(),
-            path.display()
-        ));
+    if let Some(problem) = fsutil::exposed_secret(&meta, "SSH host key", path) {
+        return Err(problem);
     }
     let text =
         std::fs::read_to_string(path).map_err(|e| format!("cannot read the SSH host key {}: {e}", path.display()))?;

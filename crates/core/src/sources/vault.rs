@@ -8,7 +8,6 @@
 //! [`SecretString`] and the request header, never in a message, an event or
 //! the store.
 
-use std::os::unix::fs::PermissionsExt;
 use std::sync::OnceLock;
 
 use reqwest::{Method, StatusCode};
@@ -102,13 +101,8 @@ impl VaultClient {
                         format!("could not read the token file {}: {e}", path.display())
                     })
                 })?;
-                let mode = meta.permissions().mode() & 0o777;
-                if mode & 0o077 != 0 {
-                    return Err(paused(format!(
-                        "the token file {} can be read by other users (mode {mode:04o}); run `chmod 600 {}`",
-                        path.display(),
-                        path.display()
-                    )));
+                if let Some(problem) = crate::fsutil::exposed_secret(&meta, "token file", path) {
+                    return Err(paused(problem));
                 }
                 let raw = std::fs::read_to_string(path)
                     .map_err(|e| paused(format!("could not read the token file {}: {e}", path.display())))?;

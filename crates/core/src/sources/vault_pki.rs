@@ -11,7 +11,6 @@
 //! the new files replace the old ones atomically (key 0600). A bad or partial
 //! reply overwrites nothing.
 
-use std::os::unix::fs::PermissionsExt;
 use std::time::SystemTime;
 
 use async_trait::async_trait;
@@ -91,13 +90,8 @@ impl VaultPki {
         let path = &self.spec.key_path;
         match std::fs::metadata(path) {
             Ok(meta) => {
-                let mode = meta.permissions().mode() & 0o777;
-                if mode & 0o077 != 0 {
-                    return Err(paused(format!(
-                        "the private key {} can be read by other users (mode {mode:04o}); run `chmod 600 {}`",
-                        path.display(),
-                        path.display()
-                    )));
+                if let Some(problem) = fsutil::exposed_secret(&meta, "private key", path) {
+                    return Err(paused(problem));
                 }
                 let pem = std::fs::read_to_string(path)
                     .map_err(|e| paused(format!("could not read the private key {}: {e}", path.display())))?;

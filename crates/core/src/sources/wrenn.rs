@@ -17,7 +17,6 @@
 //! Beyond the seed, the JWT's own lifetime (`iat`..`exp`) is the credential's
 //! lifetime, so it is refreshed before it expires instead of after a 401.
 
-use std::os::unix::fs::PermissionsExt;
 use std::sync::OnceLock;
 use std::time::{Duration, SystemTime};
 
@@ -145,16 +144,8 @@ impl Wrenn {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(Failure::transient(format!("cannot read {}: {e}", path.display()))),
         };
-        let mode = meta.permissions().mode() & 0o777;
-        if mode & 0o077 != 0 {
-            return Err(failure(
-                FailureClass::Paused,
-                format!(
-                    "the host credentials {} can be read by other users (mode {mode:04o}); run `chmod 600 {}`",
-                    path.display(),
-                    path.display()
-                ),
-            ));
+        if let Some(problem) = fsutil::exposed_secret(&meta, "host credentials", path) {
+            return Err(failure(FailureClass::Paused, problem));
         }
         let text =
             std::fs::read(path).map_err(|e| Failure::transient(format!("cannot read {}: {e}", path.display())))?;
