@@ -131,7 +131,10 @@ mod tests {
         assert_eq!(exposed_secret(&fs::metadata(&p).unwrap(), "token file", &p), None);
         fs::set_permissions(&p, fs::Permissions::from_mode(0o644)).unwrap();
         let msg = exposed_secret(&fs::metadata(&p).unwrap(), "token file", &p).unwrap();
-        assert!(msg.contains("token file") && msg.contains("0644") && msg.contains("chmod 600"), "{msg}");
+        assert!(
+            msg.contains("token file") && msg.contains("0644") && msg.contains("chmod 600"),
+            "{msg}"
+        );
     }
 
     #[test]
