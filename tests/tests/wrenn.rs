@@ -287,3 +287,26 @@ fn plain_http_is_refused_except_on_loopback() {
     let ok = evergreen_core::config::parse(&src("http://127.0.0.1:8000"), &d.path().join("c.toml")).unwrap();
     assert!(ok.warnings[0].contains("plain HTTP"));
 }
+
+/// `evergreen-sandbox --print-config DIR`: the config it prints works as is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sandbox_prints_a_config_that_evergreen_runs() {
+    let sb = sandbox().await;
+    let mut printed = String::new();
+    let mut rig = Rig::start(|d| {
+        printed = evergreen_sandbox::demo_config(&sb, &d.join("sandbox")).unwrap();
+        printed.clone()
+    })
+    .await;
+    rig.wait("the wrenn registration", Duration::from_secs(10), |e| {
+        e.credential.as_deref() == Some("sandbox-wrenn") && e.kind.name() == "renewal_succeeded"
+    })
+    .await;
+    assert_eq!(rig.status("sandbox-nixfleet").state, State::Healthy);
+    // Longer certificates from now on: a renewal must extend the one just enrolled.
+    sb.state.lock().cert_lifetime = Duration::from_secs(7200);
+    let out = rig.engine().handle().renew("sandbox-nixfleet").await.unwrap();
+    assert!(out.ok, "{out:?}");
+    assert!(printed.contains(&sb.url));
+    rig.stop().await;
+}

@@ -194,6 +194,58 @@ impl Sandbox {
     }
 }
 
+/// Prepares `dir` for an Evergreen that talks to `sb` — the CA, an SSH host
+/// key (0600) with its first nixfleet certificate, a wrenn one-time token —
+/// and returns the config text for it.
+pub fn demo_config(sb: &Sandbox, dir: &std::path::Path) -> anyhow::Result<String> {
+    use anyhow::Context;
+    use evergreen_core::fsutil::{atomic_write, ensure_private_dir, PUBLIC_FILE_MODE, SECRET_FILE_MODE};
+    use evergreen_core::sources::nixfleet::{csr, host_key};
+    ensure_private_dir(dir).with_context(|| format!("preparing {}", dir.display()))?;
+    let machine = "sandbox-machine";
+    atomic_write(&dir.join("ca.pem"), sb.ca_pem().as_bytes(), PUBLIC_FILE_MODE)?;
+    let ssh = ssh_key::PrivateKey::random(&mut ssh_key::rand_core::OsRng, ssh_key::Algorithm::Ed25519)
+        .context("generating an ed25519 host key")?;
+    let pem = ssh
+        .to_openssh(ssh_key::LineEnding::LF)
+        .context("encoding the host key")?;
+    atomic_write(&dir.join("ssh_host_ed25519_key"), pem.as_bytes(), SECRET_FILE_MODE)?;
+    let key = host_key(&dir.join("ssh_host_ed25519_key")).map_err(anyhow::Error::msg)?;
+    let lifetime = sb.state.lock().cert_lifetime;
+    let cert = nixfleet::issue(
+        &sb.state,
+        machine,
+        &csr(&key, machine).map_err(anyhow::Error::msg)?,
+        lifetime,
+    )
+    .map_err(anyhow::Error::msg)?;
+    atomic_write(&dir.join("nixfleet.pem"), cert.as_bytes(), PUBLIC_FILE_MODE)?;
+    let token = sb.state.lock().wrenn.new_token();
+    atomic_write(&dir.join("wrenn.json.token"), token.as_bytes(), SECRET_FILE_MODE)?;
+    let d = dir.display();
+    Ok(format!(
+        r#"# Evergreen config for the sandbox at {url} (admin {admin}).
+[[credential]]
+name = "sandbox-nixfleet"
+kind = "nixfleet"
+url = "{url}"
+path = "{d}/nixfleet.pem"
+ssh_host_key = "{d}/ssh_host_ed25519_key"
+machine_id = "{machine}"
+ca_bundle = "{d}/ca.pem"
+
+[[credential]]
+name = "sandbox-wrenn"
+kind = "wrenn"
+url = "{url}"
+credentials_file = "{d}/wrenn.json"
+ca_bundle = "{d}/ca.pem"
+"#,
+        url = sb.url,
+        admin = sb.admin_url,
+    ))
+}
+
 async fn serve_tls(listener: TcpListener, acceptor: tokio_rustls::TlsAcceptor, app: Router) {
     loop {
         let Ok((tcp, _)) = listener.accept().await else {

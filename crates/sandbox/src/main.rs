@@ -25,6 +25,11 @@ struct Args {
     /// Write the CA certificate here (clients need it as their ca_bundle)
     #[arg(long)]
     ca_out: Option<std::path::PathBuf>,
+    /// Prepare DIR (CA, an SSH host key with its enrolled nixfleet
+    /// certificate, a wrenn one-time token) and print an Evergreen config
+    /// that points at this sandbox
+    #[arg(long, value_name = "DIR")]
+    print_config: Option<std::path::PathBuf>,
 }
 
 #[tokio::main]
@@ -40,7 +45,12 @@ async fn main() -> anyhow::Result<()> {
     if let Some(p) = &args.ca_out {
         std::fs::write(p, sb.ca_pem()).with_context(|| format!("writing the CA certificate to {}", p.display()))?;
     }
-    println!("evergreen-sandbox serving {} (admin {})", sb.url, sb.admin_url);
+    if let Some(dir) = &args.print_config {
+        print!("{}", evergreen_sandbox::demo_config(&sb, dir)?);
+        eprintln!("evergreen-sandbox serving {} (admin {})", sb.url, sb.admin_url);
+    } else {
+        println!("evergreen-sandbox serving {} (admin {})", sb.url, sb.admin_url);
+    }
     tokio::signal::ctrl_c().await?;
     Ok(())
 }
