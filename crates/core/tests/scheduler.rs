@@ -527,3 +527,30 @@ async fn heartbeats_go_out_at_start_and_every_interval_and_three_lost_ones_pause
         Some(evergreen_core::clock::unix_millis(t(180)))
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_credential_found_final_is_never_renewed_and_expires_on_time() {
+    let mut r = rig(
+        renewable(life(0, 900), 900),
+        vec![cred("tok", RenewPolicy::Fraction(0.5), 0.0)],
+        settings(),
+        1,
+    );
+    advance(1).await;
+    assert_eq!(r.handle.statuses()[0].state, State::Healthy);
+    // From now on the server says this lifetime is capped (a max TTL reached).
+    r.script.lock().unwrap().limit = Some(Limit::Final);
+    advance(450).await;
+    // The look before the renewal at 450 s saw it: final, and no renewal.
+    assert!(r.script.lock().unwrap().attempts_at.is_empty());
+    let expires_at = evergreen_core::clock::unix_millis(t(900));
+    assert_eq!(r.handle.statuses()[0].state, State::Final { expires_at });
+    let out = r.handle.renew("tok").await.unwrap();
+    assert!(!out.ok && out.message.contains("maximum lifetime"), "{out:?}");
+    advance(450).await;
+    assert!(r.script.lock().unwrap().attempts_at.is_empty(), "renewed after final");
+    assert_eq!(r.handle.statuses()[0].state, State::Expired);
+    let ev = drain(&mut r);
+    assert_eq!(ev.iter().filter(|e| matches!(e, EventKind::Final { .. })).count(), 1);
+    assert!(ev.iter().any(|e| matches!(e, EventKind::Expired { .. })), "{ev:?}");
+}
