@@ -2,30 +2,51 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 BIN := target/debug/evergreen
+APP := target/debug/evergreen-app
 
-.PHONY: run test bench deps build lint e2e clean
+.PHONY: run test bench deps ui build lint bindings e2e clean
 
 ## make run: install what is missing, build, start Evergreen (a demo without a config)
-run: deps build
-	$(BIN) run
+run: deps ui build
+	@if [ -z "$${DISPLAY:-}$${WAYLAND_DISPLAY:-}" ]; then \
+	  echo "No display found (DISPLAY and WAYLAND_DISPLAY are unset), so the tray app cannot open a window:"; \
+	  echo "running the same engine headless instead. \`$(BIN) status\` in another terminal shows every credential."; \
+	  $(BIN) run; \
+	else \
+	  $(APP); \
+	fi
 
 ## make test: install what is missing, build, run every check and test
-test: deps
+test: deps ui
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets --quiet -- -D warnings
+	cd ui && npm run --silent check && npm test --silent
 	$(CARGO) build --workspace --quiet
 	$(CARGO) test --workspace
 
 ## make bench: the benchmarks; results land in docs/benchmarks.md
-bench:
+bench: deps ui
 	@scripts/install-deps.sh --bench
 	scripts/bench.sh
 
 deps:
 	@scripts/install-deps.sh
 
+## the web UI, built into ui/dist (the app embeds it)
+ui:
+	@cd ui && npm run --silent build >/dev/null
+
 build:
-	$(CARGO) build -p evergreen-cli --quiet
+	$(CARGO) build -p evergreen-cli -p evergreen-app --quiet
+
+## rewrite ui/src/bindings.ts from the Rust types
+bindings:
+	UPDATE_BINDINGS=1 $(CARGO) test -p evergreen-app --test bindings --quiet
+
+## only the desktop end-to-end test (a real window under Xvfb)
+e2e: deps ui
+	$(CARGO) build -p evergreen-cli -p evergreen-app --quiet
+	$(CARGO) test -p evergreen-tests --test app
 
 lint:
 	$(CARGO) fmt --all -- --check

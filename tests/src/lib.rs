@@ -6,8 +6,10 @@
 //! does both); [`evergreen_bin`] fails with that advice when it is missing.
 
 pub mod bao;
+pub mod desktop;
 pub mod env;
 pub mod rig;
+pub mod webdriver;
 
 use std::ffi::OsStr;
 use std::path::PathBuf;
@@ -19,15 +21,24 @@ use std::process::Command;
 /// `target/<profile>/evergreen`), so `CARGO_TARGET_DIR`, `--release` and
 /// `--target` all work without configuration.
 pub fn evergreen_bin() -> PathBuf {
+    workspace_bin("evergreen", "evergreen-cli")
+}
+
+/// The tray app binary (`evergreen-app`), found like [`evergreen_bin`].
+pub fn app_bin() -> PathBuf {
+    workspace_bin("evergreen-app", "evergreen-app")
+}
+
+fn workspace_bin(name: &str, package: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("the test executable's own path is readable");
     let profile_dir = exe
         .parent()
         .and_then(|deps| deps.parent())
         .expect("test executables live in target/<profile>/deps");
-    let bin = profile_dir.join(format!("evergreen{}", std::env::consts::EXE_SUFFIX));
+    let bin = profile_dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
     assert!(
         bin.is_file(),
-        "the evergreen binary is not built: {} is missing; run `cargo build -p evergreen-cli` (with the same \
+        "the {name} binary is not built: {} is missing; run `cargo build -p {package}` (with the same \
          profile) before these tests, as `make test` does",
         bin.display()
     );

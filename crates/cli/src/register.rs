@@ -1,14 +1,10 @@
 //! `evergreen register NAME --token TOKEN`: hand a fleet credential the
-//! one-time token it registers (or re-registers) with.
-//!
-//! The token goes into the credential's `registration_token_file` (0600,
-//! written atomically); a running engine sees the file appear, leaves the
-//! `paused` state and registers at once. The token is never printed.
+//! one-time token it registers (or re-registers) with. The work is the
+//! core's (`evergreen_core::register`); the token is never printed.
 
 use clap::Args;
-use evergreen_core::config::{self, CredentialSpec};
-use evergreen_core::fsutil::{atomic_write, SECRET_FILE_MODE};
 use evergreen_core::paths::Paths;
+use evergreen_core::register::save_token;
 
 #[derive(Args, Debug)]
 pub struct RegisterArgs {
@@ -20,40 +16,21 @@ pub struct RegisterArgs {
 }
 
 pub fn run(args: &RegisterArgs, paths: &Paths) -> anyhow::Result<i32> {
-    let cfg = config::load(&paths.config_file)?;
-    let Some(c) = cfg.credentials.iter().find(|c| c.name == args.name) else {
-        let names: Vec<&str> = cfg.credentials.iter().map(|c| c.name.as_str()).collect();
-        eprintln!(
-            "error: no credential named {:?} in {}; it has: {}",
-            args.name,
-            paths.config_file.display(),
-            if names.is_empty() {
-                "none".to_string()
-            } else {
-                names.join(", ")
-            }
-        );
-        return Ok(2);
-    };
-    let CredentialSpec::Wrenn(spec) = &c.spec else {
-        eprintln!(
-            "error: {} is a {} credential; `evergreen register` is for wrenn registrations",
-            c.name,
-            c.kind()
-        );
-        return Ok(2);
-    };
-    let token = args.token.trim();
-    if token.is_empty() || token.contains(char::is_whitespace) {
-        eprintln!("error: --token must be the one-time token, one word without spaces");
-        return Ok(2);
+    let token = args.token.clone().into();
+    match save_token(&paths.config_file, &args.name, &token) {
+        Ok(saved) => {
+            let again = if saved.again { " again" } else { "" };
+            println!(
+                "token saved to {}; a running engine registers {}{again} now (`evergreen status` shows it), or start one with `evergreen run`",
+                saved.token_file.display(),
+                args.name
+            );
+            Ok(0)
+        }
+        Err(evergreen_core::Error::Refused(msg)) => {
+            eprintln!("error: {msg}");
+            Ok(2)
+        }
+        Err(e) => Err(e.into()),
     }
-    atomic_write(&spec.registration_token_file, token.as_bytes(), SECRET_FILE_MODE)?;
-    let again = if spec.credentials_file.exists() { " again" } else { "" };
-    println!(
-        "token saved to {}; a running engine registers {}{again} now (`evergreen status` shows it), or start one with `evergreen run`",
-        spec.registration_token_file.display(),
-        c.name
-    );
-    Ok(0)
 }

@@ -79,6 +79,7 @@ impl CredentialConfig {
             CredentialSpec::VaultPki(_) => Kind::VaultPki,
             CredentialSpec::Nixfleet(_) => Kind::Nixfleet,
             CredentialSpec::Wrenn(_) => Kind::Wrenn,
+            CredentialSpec::Certctl(_) => Kind::Certctl,
         }
     }
 }
@@ -91,6 +92,7 @@ pub enum CredentialSpec {
     VaultPki(Box<VaultPkiSpec>),
     Nixfleet(NixfleetSpec),
     Wrenn(WrennSpec),
+    Certctl(Box<CertctlSpec>),
 }
 
 impl CredentialSpec {
@@ -109,6 +111,15 @@ impl CredentialSpec {
                 .collect(),
             CredentialSpec::Nixfleet(s) => vec![s.cert_path.clone()],
             CredentialSpec::Wrenn(s) => vec![s.credentials_file.clone(), s.registration_token_file.clone()],
+            CredentialSpec::Certctl(s) => s
+                .targets
+                .values()
+                .map(|t| t.cert_path.clone())
+                .chain(match &s.api_key {
+                    TokenSource::File(p) => Some(p.clone()),
+                    TokenSource::Env(_) => None,
+                })
+                .collect(),
         }
     }
 }
@@ -179,6 +190,35 @@ pub struct WrennSpec {
     /// This host's externally reachable address, sent at registration.
     pub host_address: Option<String>,
     pub ca_bundle: Option<PathBuf>,
+}
+
+/// A certctl agent (seed 001): heartbeats, work polls, CSR and deployment
+/// jobs for the targets configured here, and certificate discovery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertctlSpec {
+    /// The control plane, `https://…` only (no path).
+    pub url: String,
+    /// The agent's id at the control plane.
+    pub agent_id: String,
+    /// Where the agent's API key is read from, at every request.
+    pub api_key: TokenSource,
+    pub ca_bundle: Option<PathBuf>,
+    /// Where the keys made for CSR jobs live (0700; keys 0600).
+    pub key_dir: PathBuf,
+    /// Target id (as the control plane names it) → where it is deployed.
+    pub targets: BTreeMap<String, CertctlTarget>,
+    /// Directories scanned for certificates to report.
+    pub discovery_dirs: Vec<PathBuf>,
+    pub heartbeat_interval: Duration,
+    pub poll_interval: Duration,
+    pub discovery_interval: Duration,
+}
+
+/// Where one certctl target's certificate and key are written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertctlTarget {
+    pub cert_path: PathBuf,
+    pub key_path: PathBuf,
 }
 
 /// How a PKI certificate is obtained.
@@ -329,7 +369,16 @@ struct RawCredential {
     registration_token_file: Option<Spanned<String>>,
     heartbeat_interval: Option<Spanned<String>>,
     host_address: Option<Spanned<String>>,
-    // nixfleet, wrenn
+    // certctl
+    agent_id: Option<Spanned<String>>,
+    api_key_file: Option<Spanned<String>>,
+    api_key_env: Option<Spanned<String>>,
+    key_dir: Option<Spanned<String>>,
+    targets: Option<Spanned<Vec<String>>>,
+    discovery_dirs: Option<Spanned<Vec<String>>>,
+    poll_interval: Option<Spanned<String>>,
+    discovery_interval: Option<Spanned<String>>,
+    // nixfleet, wrenn, certctl
     url: Option<Spanned<String>>,
     ssh_host_key: Option<Spanned<String>>,
     machine_id: Option<Spanned<String>>,
@@ -369,6 +418,14 @@ impl RawCredential {
             at("registration_token_file", &self.registration_token_file),
             at("heartbeat_interval", &self.heartbeat_interval),
             at("host_address", &self.host_address),
+            at("agent_id", &self.agent_id),
+            at("api_key_file", &self.api_key_file),
+            at("api_key_env", &self.api_key_env),
+            at("key_dir", &self.key_dir),
+            at("targets", &self.targets),
+            at("discovery_dirs", &self.discovery_dirs),
+            at("poll_interval", &self.poll_interval),
+            at("discovery_interval", &self.discovery_interval),
         ]
         .into_iter()
         .flatten()
@@ -376,12 +433,12 @@ impl RawCredential {
     }
 }
 
-const KINDS: &[&str] = &["x509_file", "vault_token", "vault_pki", "nixfleet", "wrenn"];
+pub(crate) const KINDS: &[&str] = &["x509_file", "vault_token", "vault_pki", "nixfleet", "wrenn", "certctl"];
 
 const VAULT_CONN_FIELDS: &[&str] = &["address", "namespace", "ca_bundle", "token_file", "token_env"];
 
 /// The kind-specific fields each kind accepts.
-fn fields_of(kind: &str) -> Vec<&'static str> {
+pub(crate) fn fields_of(kind: &str) -> Vec<&'static str> {
     let mut v: Vec<&'static str> = match kind {
         "x509_file" => vec!["path", "renew_command", "reload_command", "command_timeout", "shell"],
         "vault_token" => vec!["increment"],
@@ -393,6 +450,19 @@ fn fields_of(kind: &str) -> Vec<&'static str> {
             "heartbeat_interval",
             "host_address",
             "ca_bundle",
+        ],
+        "certctl" => vec![
+            "url",
+            "agent_id",
+            "api_key_file",
+            "api_key_env",
+            "ca_bundle",
+            "key_dir",
+            "targets",
+            "discovery_dirs",
+            "heartbeat_interval",
+            "poll_interval",
+            "discovery_interval",
         ],
         "vault_pki" => vec![
             "path",
@@ -508,17 +578,19 @@ pub fn load(path: &Path) -> Result<Config> {
 
 /// Validates config text; `file` names it in errors and anchors relative paths.
 pub fn parse(src: &str, file: &Path) -> Result<Config> {
+    validate(src, file).map_err(|problems| render(file, src, problems))
+}
+
+/// Validates config text, returning every problem with its span (for a
+/// face that places them itself, like the settings form).
+pub fn validate(src: &str, file: &Path) -> std::result::Result<Config, Vec<Problem>> {
     let raw: RawConfig = toml::from_str(src).map_err(|e| {
         let msg = e.message().trim_end().to_string();
         let msg = friendlier_serde_message(&msg);
-        render(
-            file,
-            src,
-            vec![Problem {
-                span: e.span(),
-                message: msg,
-            }],
-        )
+        vec![Problem {
+            span: e.span(),
+            message: msg,
+        }]
     })?;
     let base = file.parent().map(Path::to_path_buf).unwrap_or_default();
     let mut v = Validator {
@@ -530,7 +602,7 @@ pub fn parse(src: &str, file: &Path) -> Result<Config> {
     if v.problems.is_empty() {
         Ok(cfg)
     } else {
-        Err(render(file, src, v.problems))
+        Err(v.problems)
     }
 }
 
@@ -911,6 +983,178 @@ impl Validator {
         }
     }
 
+    fn interval(&mut self, who: &str, field: &str, raw: &Option<Spanned<String>>, default: Duration) -> Duration {
+        match raw {
+            Some(v) => self.duration(&format!("{who}: {field}"), v).unwrap_or(default),
+            None => default,
+        }
+    }
+
+    fn certctl(&mut self, name: &str, who: &str, raw: &RawCredential, span: Range<usize>) -> CertctlSpec {
+        let k = "certctl";
+        self.required(who, k, "url", "the control plane's https:// URL", &raw.url, &span);
+        // The seed's pre-flight check: plain http is refused before any network call.
+        let plain = raw
+            .url
+            .as_ref()
+            .filter(|u| reqwest::Url::parse(u.get_ref().trim()).is_ok_and(|p| p.scheme() == "http"));
+        let url = match plain {
+            Some(u) => {
+                self.err(
+                    Some(u.span()),
+                    format!(
+                        "{who}: url {} uses plain http://; the certctl control plane is HTTPS-only (the API key and the certificates travel over it). Use https://HOST:PORT",
+                        u.get_ref().trim()
+                    ),
+                );
+                String::new()
+            }
+            None => self.control_plane_url(who, &raw.url, false),
+        };
+        let agent_id = self.required(
+            who,
+            k,
+            "agent_id",
+            "the agent's id at the control plane",
+            &raw.agent_id,
+            &span,
+        );
+        if !agent_id.is_empty() && !agent_id.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+            self.err(
+                raw.agent_id.as_ref().map(|a| a.span()),
+                format!("{who}: agent_id {agent_id:?} may only hold letters, digits, '-', '_' and '.'"),
+            );
+        }
+        let api_key = match (&raw.api_key_file, &raw.api_key_env) {
+            (Some(_), Some(e)) => {
+                self.err(
+                    Some(e.span()),
+                    format!("{who}: set either api_key_file or api_key_env, not both"),
+                );
+                TokenSource::Env(String::new())
+            }
+            (Some(f), None) => TokenSource::File(self.path(f.get_ref())),
+            (None, Some(e)) => {
+                let v = e.get_ref().trim();
+                if v.is_empty() || !v.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                    self.err(
+                        Some(e.span()),
+                        format!("{who}: api_key_env = {v:?} is not an environment variable name; write e.g. api_key_env = \"CERTCTL_API_KEY\""),
+                    );
+                }
+                TokenSource::Env(v.to_string())
+            }
+            (None, None) => {
+                self.err(
+                    Some(span.clone()),
+                    format!("{who}: kind certctl needs the agent's API key: api_key_file = \"…\" (a file holding only the key, mode 0600) or api_key_env = \"CERTCTL_API_KEY\""),
+                );
+                TokenSource::Env(String::new())
+            }
+        };
+        let key_dir = match &raw.key_dir {
+            Some(d) if !d.get_ref().trim().is_empty() => self.path(d.get_ref().trim()),
+            Some(d) => {
+                self.err(
+                    Some(d.span()),
+                    format!("{who}: key_dir is empty; give a directory for the private keys"),
+                );
+                PathBuf::new()
+            }
+            None => match crate::paths::Paths::from_env() {
+                Ok(p) => p.data_dir.join("certctl").join(name).join("keys"),
+                Err(_) => {
+                    self.err(
+                        Some(span.clone()),
+                        format!("{who}: no data directory to keep the keys in; set key_dir = \"…\""),
+                    );
+                    PathBuf::new()
+                }
+            },
+        };
+        let mut targets = BTreeMap::new();
+        match &raw.targets {
+            None => self.err(
+                Some(span.clone()),
+                format!("{who}: kind certctl needs `targets`, the target ids the control plane deploys to and where each certificate goes, e.g. targets = [\"t-web=~/certs/web.pem\"] (its key goes next to it, .key)"),
+            ),
+            Some(t) if t.get_ref().is_empty() => self.err(
+                Some(t.span()),
+                format!("{who}: targets is empty; name at least one target id and its certificate file"),
+            ),
+            Some(t) => {
+                for entry in t.get_ref() {
+                    let (id, path) = entry.split_once('=').map(|(i, p)| (i.trim(), p.trim())).unwrap_or(("", ""));
+                    if id.is_empty() || path.is_empty() {
+                        self.err(
+                            Some(t.span()),
+                            format!("{who}: target {entry:?} is not TARGET_ID=CERTIFICATE_PATH, e.g. \"t-web=~/certs/web.pem\""),
+                        );
+                        continue;
+                    }
+                    if !id.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+                        self.err(
+                            Some(t.span()),
+                            format!("{who}: target id {id:?} may only hold letters, digits, '-', '_' and '.'"),
+                        );
+                    }
+                    if targets.contains_key(id) {
+                        self.err(Some(t.span()), format!("{who}: target {id:?} is listed twice"));
+                    }
+                    let cert_path = self.path(path.trim());
+                    let key_path = cert_path.with_extension("key");
+                    if key_path == cert_path {
+                        self.err(
+                            Some(t.span()),
+                            format!("{who}: target {id:?}: {path} ends in .key; give the certificate's path (the key goes next to it)"),
+                        );
+                    }
+                    if targets.values().any(|o: &CertctlTarget| o.cert_path == cert_path) {
+                        self.err(
+                            Some(t.span()),
+                            format!("{who}: two targets write {path}; each target needs its own file"),
+                        );
+                    }
+                    targets.insert(id.to_string(), CertctlTarget { cert_path, key_path });
+                }
+            }
+        }
+        let discovery_dirs = raw
+            .discovery_dirs
+            .as_ref()
+            .map(|d| {
+                d.get_ref()
+                    .iter()
+                    .map(|s| s.trim())
+                    .filter(|s| !s.is_empty())
+                    .map(|s| self.path(s))
+                    .collect()
+            })
+            .unwrap_or_default();
+        CertctlSpec {
+            url,
+            agent_id,
+            api_key,
+            ca_bundle: self.ca_bundle(who, &raw.ca_bundle),
+            key_dir,
+            targets,
+            discovery_dirs,
+            heartbeat_interval: self.interval(
+                who,
+                "heartbeat_interval",
+                &raw.heartbeat_interval,
+                Duration::from_secs(60),
+            ),
+            poll_interval: self.interval(who, "poll_interval", &raw.poll_interval, Duration::from_secs(30)),
+            discovery_interval: self.interval(
+                who,
+                "discovery_interval",
+                &raw.discovery_interval,
+                Duration::from_secs(6 * 3600),
+            ),
+        }
+    }
+
     fn nixfleet(&mut self, who: &str, raw: &RawCredential, span: Range<usize>) -> NixfleetSpec {
         let k = "nixfleet";
         self.required(who, k, "url", "the control plane's https:// URL", &raw.url, &span);
@@ -1195,6 +1439,7 @@ impl Validator {
             }
             "nixfleet" => CredentialSpec::Nixfleet(self.nixfleet(&who, &raw, span.clone())),
             "wrenn" => CredentialSpec::Wrenn(self.wrenn(&who, &raw, span.clone())),
+            "certctl" => CredentialSpec::Certctl(Box::new(self.certctl(name.get_ref(), &who, &raw, span.clone()))),
             "vault_pki" => {
                 let conn = self.vault_conn(&who, &raw, span.clone());
                 let pki = self.vault_pki(&who, &raw, span.clone(), conn);

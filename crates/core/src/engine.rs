@@ -13,6 +13,7 @@ use std::time::Duration;
 use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 
+use crate::activity::Activity;
 use crate::clock::{unix_millis, ClockHandle};
 use crate::config::{self, Config};
 use crate::error::Result;
@@ -63,6 +64,7 @@ pub struct Engine {
     store: Arc<Store>,
     notifier: Notifier,
     notifications: broadcast::Sender<Notification>,
+    activity: Activity,
     scheduler: JoinHandle<()>,
     tasks: Vec<JoinHandle<()>>,
     _server: Option<ipc::Server>,
@@ -101,11 +103,13 @@ impl Engine {
         let deps = SchedulerDeps::new(opts.clock.clone(), store.clone(), bus.clone());
         let (handle, scheduler) = scheduler::spawn(config.clone(), deps);
 
-        let (n2, tx) = (notifier.clone(), notifications.clone());
+        let activity = Activity::default();
+        let (n2, tx, a2) = (notifier.clone(), notifications.clone(), activity.clone());
         tasks.push(tokio::spawn(async move {
             loop {
                 match events.recv().await {
                     Ok(ev) => {
+                        a2.record(&ev);
                         if let Some(n) = n2.consider(&ev) {
                             let _ = tx.send(n);
                         }
@@ -162,6 +166,7 @@ impl Engine {
             store,
             notifier,
             notifications,
+            activity,
             scheduler,
             tasks,
             _server: server,
@@ -180,6 +185,11 @@ impl Engine {
 
     pub fn notifier(&self) -> &Notifier {
         &self.notifier
+    }
+
+    /// Recent activity lines per credential (this run only).
+    pub fn activity(&self) -> &Activity {
+        &self.activity
     }
 
     pub fn paths(&self) -> &Paths {

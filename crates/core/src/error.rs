@@ -48,6 +48,10 @@ pub enum Error {
     #[error("{0}")]
     Ipc(String),
 
+    /// The engine will not do what was asked; the message says why and what to do.
+    #[error("{0}")]
+    Refused(String),
+
     /// The engine has shut down.
     #[error("the Evergreen engine has stopped")]
     EngineStopped,

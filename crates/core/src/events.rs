@@ -8,17 +8,20 @@ use tokio::sync::broadcast;
 
 /// Something that happened, to one credential or to the engine.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Event {
     /// Unix milliseconds (engine wall clock).
     pub at: i64,
     /// The credential it concerns; `None` for engine-wide events.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
     pub credential: Option<String>,
     #[serde(flatten)]
     pub kind: EventKind,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum EventKind {
     /// The engine started with these credentials.

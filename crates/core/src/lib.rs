@@ -5,10 +5,12 @@
 //! of its logic; the `evergreen` CLI, the tray app and the tests are thin
 //! faces over the same [`engine::Engine`] API and the same event stream.
 
+pub mod activity;
 pub mod backoff;
 pub mod clock;
 pub mod command;
 pub mod config;
+pub mod config_edit;
 pub mod demo;
 pub mod engine;
 pub mod error;
@@ -22,6 +24,7 @@ pub mod notify_policy;
 pub mod paths;
 pub mod pki;
 pub mod policy;
+pub mod register;
 pub mod scheduler;
 pub mod sleep;
 pub mod sources;

@@ -13,6 +13,7 @@ use crate::clock::{from_unix_millis, unix_millis};
 
 /// What kind of credential this is, and so which source keeps it alive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
     /// An X.509 certificate file, renewed by an optional external command.
@@ -25,6 +26,8 @@ pub enum Kind {
     Nixfleet,
     /// A wrenn host registration kept alive with heartbeats.
     Wrenn,
+    /// A certctl agent: heartbeats, work polls, and the certificates it deploys.
+    Certctl,
 }
 
 impl Kind {
@@ -35,6 +38,7 @@ impl Kind {
             Kind::VaultPki => "vault_pki",
             Kind::Nixfleet => "nixfleet",
             Kind::Wrenn => "wrenn",
+            Kind::Certctl => "certctl",
         }
     }
 }
@@ -75,6 +79,7 @@ impl Lifetime {
 
 /// Lifecycle state of a credential, as the tray and the UI show it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum State {
     /// Valid and not yet at its renewal point.
@@ -151,6 +156,7 @@ impl std::fmt::Display for State {
 
 /// Coarse health, ordered from best to worst; the tray shows the worst.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum Health {
     Healthy,
@@ -161,6 +167,7 @@ pub enum Health {
 
 /// Public facts about a certificate, for the detail view.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct CertDetails {
     pub subject: String,
     pub issuer: String,
@@ -171,6 +178,7 @@ pub struct CertDetails {
 
 /// The outcome of the most recent renewal attempt.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct LastResult {
     /// When the attempt finished (Unix ms).
     pub at: i64,
@@ -180,11 +188,13 @@ pub struct LastResult {
     pub duration_ms: u64,
     /// The tail of a renew command's stderr, when there was one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
     pub stderr_tail: Option<String>,
 }
 
 /// How many renewals ended how, since the credential was configured.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct RenewalCounts {
     pub success: u64,
     pub failure: u64,
@@ -194,6 +204,7 @@ pub struct RenewalCounts {
 
 /// What the engine will do next for a credential, and when.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct NextAction {
     pub at: i64,
     pub what: String,
@@ -201,6 +212,7 @@ pub struct NextAction {
 
 /// Everything the faces show about one credential.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct CredentialStatus {
     pub name: String,
     pub kind: Kind,
@@ -223,7 +235,11 @@ pub struct CredentialStatus {
     pub renewals: RenewalCounts,
     /// When the control plane last accepted a heartbeat (fleet kinds).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
     pub last_heartbeat: Option<i64>,
+    /// Paused by the user (Resume ends it), as opposed to by the server or the engine.
+    #[serde(default)]
+    pub user_paused: bool,
     pub updated_at: i64,
 }
 
@@ -244,6 +260,7 @@ impl CredentialStatus {
             problem: None,
             renewals: RenewalCounts::default(),
             last_heartbeat: None,
+            user_paused: false,
             updated_at: unix_millis(now),
         }
     }
@@ -258,6 +275,43 @@ impl CredentialStatus {
     /// The fraction recomputed for `now` (the stored one is as of `updated_at`).
     pub fn remaining_at(&self, now: SystemTime) -> Option<f64> {
         self.lifetime().map(|l| l.remaining_fraction(now))
+    }
+}
+
+/// One line about a set of credentials, as the tray tooltip shows it:
+/// "4 credentials, next renewal in 3 h" or "demo-web failing, 3 credentials".
+pub fn summary(credentials: &[CredentialStatus], now: SystemTime) -> String {
+    let n = credentials.len();
+    let count = format!("{n} credential{}", if n == 1 { "" } else { "s" });
+    if n == 0 {
+        return "no credentials yet".into();
+    }
+    let worst = credentials.iter().max_by_key(|c| c.state.health());
+    if let Some(w) = worst.filter(|w| w.state.health() > Health::Attention) {
+        let others = credentials
+            .iter()
+            .filter(|c| c.state.health() == w.state.health())
+            .count()
+            - 1;
+        let more = if others > 0 {
+            format!(" (+{others} more)")
+        } else {
+            String::new()
+        };
+        return format!("{} {}{more}; {count}", w.name, w.state.name().replace('_', " "));
+    }
+    let now_ms = unix_millis(now);
+    let next = credentials
+        .iter()
+        .filter_map(|c| c.renew_at.filter(|_| c.can_renew && !c.state.is_terminal()))
+        .min();
+    match next {
+        Some(at) if at > now_ms => format!(
+            "{count}, next renewal in {}",
+            crate::clock::short_duration(std::time::Duration::from_millis((at - now_ms) as u64))
+        ),
+        Some(_) => format!("{count}, renewing now"),
+        None => format!("{count}, nothing to renew"),
     }
 }
 
@@ -303,6 +357,29 @@ mod tests {
         assert!(Health::Stopped > Health::Attention);
         assert_eq!(State::Expired.health(), Health::Failing);
         assert_eq!(State::Retired { reason: "x".into() }.health(), Health::Stopped);
+    }
+
+    #[test]
+    fn summary_names_the_worst_or_the_next_renewal() {
+        let now = at(1_000);
+        let mut a = CredentialStatus::new("web", Kind::X509File, now);
+        a.state = State::Healthy;
+        a.can_renew = true;
+        a.renew_at = Some(unix_millis(at(1_000 + 3 * 3600)));
+        let mut b = CredentialStatus::new("db", Kind::VaultToken, now);
+        b.state = State::Healthy;
+        b.can_renew = true;
+        b.renew_at = Some(unix_millis(at(1_000 + 5 * 3600)));
+        assert_eq!(
+            summary(&[a.clone(), b.clone()], now),
+            "2 credentials, next renewal in 3h"
+        );
+        b.state = State::Failing {
+            streak: 2,
+            next_retry_at: 0,
+        };
+        assert_eq!(summary(&[a.clone(), b.clone()], now), "db failing; 2 credentials");
+        assert_eq!(summary(&[], now), "no credentials yet");
     }
 
     #[test]

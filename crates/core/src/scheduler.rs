@@ -38,6 +38,7 @@ const JUMP_THRESHOLD: Duration = Duration::from_secs(30);
 
 /// The result of a renewal, as `evergreen renew` and the UI report it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct RenewOutcome {
     pub credential: String,
     pub ok: bool,
@@ -94,7 +95,20 @@ enum Cmd {
         name: Option<String>,
         resumed: Option<(u64, String)>,
     },
+    SetPaused {
+        name: String,
+        paused: bool,
+        reply: oneshot::Sender<Result<()>>,
+    },
     Shutdown,
+}
+
+/// The reason shown for a credential the user paused.
+pub const USER_PAUSE_REASON: &str = "paused by you; resume it to renew it again";
+
+/// Store meta key remembering a user's pause across restarts.
+fn pause_key(name: &str) -> String {
+    format!("user_paused/{name}")
 }
 
 enum JobResult {
@@ -193,6 +207,21 @@ impl Handle {
         });
     }
 
+    /// Pauses (no renewals, no heartbeats) or resumes one credential at the
+    /// user's request; the pause survives a restart. Resuming only ends a
+    /// pause the user made: a pause the server caused needs what its reason says.
+    pub async fn set_paused(&self, name: &str, paused: bool) -> Result<()> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Cmd::SetPaused {
+                name: name.to_string(),
+                paused,
+                reply,
+            })
+            .map_err(|_| Error::EngineStopped)?;
+        rx.await.map_err(|_| Error::EngineStopped)?
+    }
+
     pub fn shutdown(&self) {
         let _ = self.tx.send(Cmd::Shutdown);
     }
@@ -266,6 +295,8 @@ struct Slot {
     beat_streak: u32,
     beat_since: Option<i64>,
     last_beat: Option<i64>,
+    /// The user paused it (as opposed to the server or the engine).
+    user_paused: bool,
 }
 
 struct Scheduler {
@@ -338,7 +369,7 @@ impl Scheduler {
         let source = (self.deps.sources)(&cfg);
         let mut status = CredentialStatus::new(&cfg.name, cfg.kind(), self.now());
         status.can_renew = source.can_renew();
-        let first_beat = source.heartbeat().map(|_| self.now());
+        let first_beat = source.next_beat(self.now(), true);
         let mut terminal = None;
         if let Some(prev) = previous.filter(|p| p.kind == cfg.kind()) {
             status.last_result = prev.last_result.clone();
@@ -348,6 +379,13 @@ impl Scheduler {
                 terminal = Some(prev.state.clone());
             }
             status.renewals = prev.renewals;
+        }
+        let user_paused =
+            cfg.enabled && matches!(self.deps.store.get_meta(&pause_key(&cfg.name)), Ok(Some(v)) if v == "1");
+        if user_paused {
+            terminal = Some(State::Paused {
+                reason: USER_PAUSE_REASON.into(),
+            });
         }
         if !cfg.enabled {
             terminal = Some(State::Disabled);
@@ -375,6 +413,7 @@ impl Scheduler {
             beat_streak: 0,
             beat_since: None,
             last_beat: None,
+            user_paused,
         }
     }
 
@@ -496,8 +535,56 @@ impl Scheduler {
                     }
                 }
             }
+            Cmd::SetPaused { name, paused, reply } => {
+                let r = self.set_paused(&name, paused);
+                let _ = reply.send(r);
+            }
             Cmd::Shutdown => {}
         }
+    }
+
+    fn set_paused(&mut self, name: &str, paused: bool) -> Result<()> {
+        let Some(slot) = self.slots.get_mut(name) else {
+            return Err(Error::UnknownCredential { name: name.to_string() });
+        };
+        if paused == slot.user_paused {
+            return Ok(());
+        }
+        if paused {
+            if let Some(t) = slot.terminal.as_ref().filter(|t| !matches!(t, State::Paused { .. })) {
+                return Err(Error::Refused(format!("{name} is {t}; there is nothing to pause")));
+            }
+            slot.terminal = Some(State::Paused {
+                reason: USER_PAUSE_REASON.into(),
+            });
+        } else {
+            slot.terminal = None;
+            slot.streak = 0;
+            slot.since = None;
+            slot.next_retry = None;
+            slot.observe_requested = true;
+            slot.beat_streak = 0;
+            if slot.source.heartbeat().is_some() {
+                slot.next_beat = Some(self.deps.clock.now());
+            }
+        }
+        slot.user_paused = paused;
+        let value = if paused { "1" } else { "0" };
+        self.deps.store.set_meta(&pause_key(name), value)?;
+        let what = if paused {
+            "paused by the user"
+        } else {
+            "resumed by the user"
+        };
+        self.history(
+            name,
+            "state",
+            if paused { "paused" } else { "resumed" },
+            what,
+            None,
+            (None, None),
+        );
+        Ok(())
     }
 
     fn request_renew(&mut self, name: &str, reply: oneshot::Sender<Result<RenewOutcome>>) {
@@ -611,7 +698,10 @@ impl Scheduler {
             return;
         }
         if slot.terminal.is_some() {
+            // Nothing runs for a terminal credential; a request left standing
+            // would make `next_wake` say "now" forever and spin the loop.
             slot.renew_requested = false;
+            slot.observe_requested = false;
             return;
         }
         let retry_ready = slot.next_retry.is_none_or(|t| t <= now);
@@ -660,7 +750,7 @@ impl Scheduler {
         tokio::spawn(async move {
             let result = match op {
                 Op::Observe => JobResult::Observed(source.observe().await),
-                Op::Renew { .. } => JobResult::Renewed(source.renew(RenewRequest { current }).await),
+                Op::Renew { manual } => JobResult::Renewed(source.renew(RenewRequest { current, manual }).await),
                 Op::Beat => JobResult::Beat(source.beat().await),
             };
             let _ = tx.send(Done {
@@ -867,10 +957,13 @@ impl Scheduler {
     fn beaten(&mut self, name: &str, r: std::result::Result<Beat, Failure>, now: SystemTime, duration_ms: u64) {
         let Some(slot) = self.slots.get_mut(name) else { return };
         let Some(hb) = slot.source.heartbeat() else { return };
-        slot.next_beat = Some(now + hb.every);
+        slot.next_beat = slot.source.next_beat(now, false);
         match r {
             Ok(beat) => {
                 slot.last_beat = Some(unix_millis(now));
+                if beat.renew {
+                    slot.renew_requested = true;
+                }
                 let (streak, since) = (slot.beat_streak, slot.beat_since.take());
                 slot.beat_streak = 0;
                 if streak > 0 {
@@ -1098,6 +1191,13 @@ impl Scheduler {
                 next_retry_at: slot.next_retry.map(unix_millis).unwrap_or_default(),
             };
         }
+        // Heartbeats that never pause (certctl) show their failures as failing.
+        if slot.beat_streak > 0 && slot.source.heartbeat().is_some_and(|h| h.pause_after.is_none()) {
+            return State::Failing {
+                streak: slot.beat_streak,
+                next_retry_at: slot.next_beat.map(unix_millis).unwrap_or_default(),
+            };
+        }
         match slot.lifetime {
             Some(l) if !slot.cfg.policy.is_due(&l, now) => State::Healthy,
             _ => State::Due,
@@ -1147,6 +1247,7 @@ impl Scheduler {
         st.renew_at = slot.deadline.filter(|_| st.can_renew).map(unix_millis);
         st.last_heartbeat = slot.last_beat.or(st.last_heartbeat);
         st.next_action = Self::next_action(slot, &state);
+        st.user_paused = slot.user_paused;
         // Only a change other than the fraction ticking down is worth a write.
         // (A heartbeat's time is shown at once but not worth a write either.)
         let mut cmp = st.clone();
@@ -1194,7 +1295,7 @@ impl Scheduler {
         match state {
             State::Renewing => at(slot.op.map(|(_, t)| t)?, "renewing now"),
             State::Failing { .. } => at(
-                slot.next_retry?,
+                slot.next_retry.or(slot.next_beat)?,
                 if slot.source.can_renew() {
                     "retry renewal"
                 } else {

@@ -71,6 +71,7 @@ pub struct Store {
 
 /// One line of a credential's history.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct HistoryEntry {
     /// Assigned by the store; ignored by [`Store::append_history`].
     pub id: i64,

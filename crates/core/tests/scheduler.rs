@@ -554,3 +554,63 @@ async fn a_credential_found_final_is_never_renewed_and_expires_on_time() {
     assert_eq!(ev.iter().filter(|e| matches!(e, EventKind::Final { .. })).count(), 1);
     assert!(ev.iter().any(|e| matches!(e, EventKind::Expired { .. })), "{ev:?}");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_user_pause_stops_renewals_survives_a_restart_and_resume_catches_up() {
+    let r = rig(
+        renewable(life(0, 900), 900),
+        vec![cred("a", RenewPolicy::default(), 0.0)],
+        settings(),
+        1,
+    );
+    advance(1).await;
+    r.handle.set_paused("a", true).await.unwrap();
+    advance(1).await;
+    assert_eq!(
+        r.handle.statuses()[0].state,
+        State::Paused {
+            reason: scheduler::USER_PAUSE_REASON.into()
+        }
+    );
+    // Past the renewal point (600 s): nothing happens while paused, and a manual renew is refused.
+    advance(700).await;
+    assert!(r.script.lock().unwrap().attempts_at.is_empty(), "renewed while paused");
+    let out = r.handle.renew("a").await.unwrap();
+    assert!(!out.ok && out.message.contains("paused"), "{out:?}");
+    assert!(matches!(
+        r.handle.set_paused("nope", true).await,
+        Err(evergreen_core::Error::UnknownCredential { .. })
+    ));
+
+    // A second engine on the same store starts paused too.
+    let clock: ClockHandle = Arc::new(r.clock.clone());
+    let src = Scripted {
+        clock: clock.clone(),
+        s: r.script.clone(),
+    };
+    let mut deps = SchedulerDeps::new(clock, r.store.clone(), EventBus::default());
+    deps.sources = Arc::new(move |_cfg: &CredentialConfig| Arc::new(src.clone()) as Arc<dyn Source>);
+    let (again, _join) = scheduler::spawn(
+        Config {
+            engine: settings(),
+            credentials: vec![cred("a", RenewPolicy::default(), 0.0)],
+            warnings: Vec::new(),
+        },
+        deps,
+    );
+    advance(1).await;
+    assert_eq!(again.statuses()[0].state.name(), "paused");
+    again.shutdown();
+
+    // Resuming looks again and renews the overdue credential at once.
+    r.handle.set_paused("a", false).await.unwrap();
+    advance(2).await;
+    assert_eq!(
+        r.script.lock().unwrap().renewals_at.len(),
+        1,
+        "renewed right after resuming"
+    );
+    assert_eq!(r.handle.statuses()[0].state, State::Healthy);
+    let h = r.store.history(Some("a"), 20).unwrap();
+    assert!(h.iter().any(|e| e.outcome == "paused") && h.iter().any(|e| e.outcome == "resumed"));
+}

@@ -29,6 +29,12 @@ pub fn routes() -> Router<Shared> {
         .route("/admin/wrenn/tokens", post(crate::wrenn::admin_token))
         .route("/admin/wrenn/hosts", get(crate::wrenn::admin_hosts))
         .route("/admin/wrenn/hosts/{id}/{action}", post(crate::wrenn::admin_host))
+        .route(
+            "/admin/certctl/agents",
+            post(crate::certctl::admin_create).get(crate::certctl::admin_list),
+        )
+        .route("/admin/certctl/agents/{id}/jobs", post(crate::certctl::admin_job))
+        .route("/admin/certctl/agents/{id}/{action}", post(crate::certctl::admin_agent))
 }
 
 async fn ca(State(s): State<Shared>) -> String {

@@ -11,6 +11,7 @@
 //! `evergreen-sandbox` binary runs the same thing for the demo and `make bench`.
 
 pub mod admin;
+pub mod certctl;
 pub mod faults;
 pub mod nixfleet;
 pub mod tls;
@@ -88,6 +89,7 @@ pub struct Inner {
     faults: VecDeque<Fault>,
     pub nixfleet: nixfleet::Machines,
     pub wrenn: wrenn::Hosts,
+    pub certctl: certctl::Agents,
 }
 
 impl Inner {
@@ -161,6 +163,7 @@ impl Sandbox {
         let api = Router::new()
             .merge(nixfleet::routes())
             .merge(wrenn::routes())
+            .merge(certctl::routes())
             .layer(axum::middleware::from_fn_with_state(state.clone(), faults::layer))
             .with_state(state.clone());
         let bind = |port: u16| async move {
@@ -195,7 +198,8 @@ impl Sandbox {
 }
 
 /// Prepares `dir` for an Evergreen that talks to `sb` — the CA, an SSH host
-/// key (0600) with its first nixfleet certificate, a wrenn one-time token —
+/// key (0600) with its first nixfleet certificate, a wrenn one-time token, a
+/// certctl agent (its API key 0600, and a certificate waiting for its CSR) —
 /// and returns the config text for it.
 pub fn demo_config(sb: &Sandbox, dir: &std::path::Path) -> anyhow::Result<String> {
     use anyhow::Context;
@@ -222,6 +226,19 @@ pub fn demo_config(sb: &Sandbox, dir: &std::path::Path) -> anyhow::Result<String
     atomic_write(&dir.join("nixfleet.pem"), cert.as_bytes(), PUBLIC_FILE_MODE)?;
     let token = sb.state.lock().wrenn.new_token();
     atomic_write(&dir.join("wrenn.json.token"), token.as_bytes(), SECRET_FILE_MODE)?;
+    let (agent, api_key) = sb.state.lock().certctl.create();
+    atomic_write(&dir.join("certctl.key"), api_key.as_bytes(), SECRET_FILE_MODE)?;
+    sb.state
+        .lock()
+        .certctl
+        .request(
+            &agent,
+            "mc-demo",
+            "t-demo",
+            "demo.sandbox.test",
+            &["demo.sandbox.test".into()],
+        )
+        .map_err(anyhow::Error::msg)?;
     let d = dir.display();
     Ok(format!(
         r#"# Evergreen config for the sandbox at {url} (admin {admin}).
@@ -240,6 +257,17 @@ kind = "wrenn"
 url = "{url}"
 credentials_file = "{d}/wrenn.json"
 ca_bundle = "{d}/ca.pem"
+
+[[credential]]
+name = "sandbox-certctl"
+kind = "certctl"
+url = "{url}"
+agent_id = "{agent}"
+api_key_file = "{d}/certctl.key"
+ca_bundle = "{d}/ca.pem"
+key_dir = "{d}/certctl-keys"
+targets = ["t-demo={d}/certctl-demo.pem"]
+discovery_dirs = ["{d}"]
 "#,
         url = sb.url,
         admin = sb.admin_url,

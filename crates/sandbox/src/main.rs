@@ -10,7 +10,7 @@ use evergreen_sandbox::{Options, Sandbox};
 #[derive(Parser, Debug)]
 #[command(
     version,
-    about = "A real HTTPS control plane (nixfleet protocol) with an admin API, for Evergreen's tests and demo"
+    about = "A real HTTPS control plane (nixfleet, wrenn and certctl protocols) with an admin API, for Evergreen's tests and demo"
 )]
 struct Args {
     /// HTTPS port on 127.0.0.1 (0: any free port)
@@ -26,8 +26,8 @@ struct Args {
     #[arg(long)]
     ca_out: Option<std::path::PathBuf>,
     /// Prepare DIR (CA, an SSH host key with its enrolled nixfleet
-    /// certificate, a wrenn one-time token) and print an Evergreen config
-    /// that points at this sandbox
+    /// certificate, a wrenn one-time token, a certctl agent and its API key)
+    /// and print an Evergreen config that points at this sandbox
     #[arg(long, value_name = "DIR")]
     print_config: Option<std::path::PathBuf>,
 }

@@ -5,6 +5,7 @@
 //! certificate a client presented travels with each request as [`PeerCert`],
 //! so the admin API can say which serial every request came with.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -54,6 +55,32 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
 
 /// A server certificate for `localhost` and `127.0.0.1`, and the acceptor.
 pub fn acceptor(ca: &Ca) -> Result<TlsAcceptor, Error> {
+    acceptor_for(ca, &[&rustls::version::TLS13])
+}
+
+/// A server that speaks only TLS 1.2, with a certificate from `ca`: for
+/// tests that a client refuses anything below TLS 1.3. It counts completed
+/// handshakes and answers nothing. Returns its `https://127.0.0.1:PORT`.
+pub async fn tls12_only(ca: &Ca) -> Result<(String, Arc<AtomicU64>, tokio::task::JoinHandle<()>), Error> {
+    let acceptor = acceptor_for(ca, &[&rustls::version::TLS12])?;
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| Error::Listen { addr, source })?;
+    let port = listener.local_addr().map(|a| a.port()).unwrap_or_default();
+    let handshakes = Arc::new(AtomicU64::new(0));
+    let count = handshakes.clone();
+    let task = tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            if acceptor.accept(tcp).await.is_ok() {
+                count.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+    });
+    Ok((format!("https://127.0.0.1:{port}"), handshakes, task))
+}
+
+fn acceptor_for(ca: &Ca, versions: &[&'static rustls::SupportedProtocolVersion]) -> Result<TlsAcceptor, Error> {
     let key = KeyPair::generate().map_err(|e| Error::Tls(e.to_string()))?;
     let mut params = CertificateParams::new(vec!["localhost".to_string()]).map_err(|e| Error::Tls(e.to_string()))?;
     params
@@ -77,7 +104,7 @@ pub fn acceptor(ca: &Ca) -> Result<TlsAcceptor, Error> {
         .build()
         .map_err(|e| Error::Tls(e.to_string()))?;
     let config = rustls::ServerConfig::builder_with_provider(provider())
-        .with_protocol_versions(&[&rustls::version::TLS13])
+        .with_protocol_versions(versions)
         .map_err(|e| Error::Tls(e.to_string()))?
         .with_client_cert_verifier(verifier)
         .with_single_cert(

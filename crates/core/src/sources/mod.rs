@@ -5,6 +5,7 @@
 //! who is watching; the scheduler owns all of that, the same way for every
 //! kind.
 
+pub mod certctl;
 pub mod nixfleet;
 pub mod vault;
 pub mod vault_pki;
@@ -13,7 +14,7 @@ pub mod wrenn;
 pub mod x509_file;
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 
@@ -63,6 +64,9 @@ pub struct Renewed {
 pub struct Beat {
     /// Set when the heartbeat led to new credentials (a refresh after a 401).
     pub observation: Option<Observation>,
+    /// The control plane has work for this credential (certctl's poll found
+    /// jobs): the scheduler renews it now, and the renewal does the work.
+    pub renew: bool,
 }
 
 /// How a source reports in to its control plane.
@@ -72,6 +76,7 @@ pub struct Heartbeat {
     pub every: Duration,
     /// After this many network failures in a row the credential shows
     /// `paused` (heartbeats go on, and the next success recovers it).
+    /// `None`: failures show as `failing` until a heartbeat works again.
     pub pause_after: Option<u32>,
 }
 
@@ -118,6 +123,9 @@ impl Failure {
 pub struct RenewRequest {
     /// The lifetime before renewing, if it was known.
     pub current: Option<Lifetime>,
+    /// Asked for (by the user, or by the control plane through
+    /// [`Beat::renew`]) rather than planned at a deadline.
+    pub manual: bool,
 }
 
 #[async_trait]
@@ -136,6 +144,14 @@ pub trait Source: Send + Sync + std::fmt::Debug + 'static {
     /// Whether (and how often) this credential sends heartbeats.
     fn heartbeat(&self) -> Option<Heartbeat> {
         None
+    }
+
+    /// When the next heartbeat is due: `first` at start, else right after
+    /// one finished at `now`. By default the first goes out at once, then
+    /// one every [`Heartbeat::every`]; a source with its own timing (certctl:
+    /// startup jitter, jittered ticks, backoff) plans it here.
+    fn next_beat(&self, now: SystemTime, first: bool) -> Option<SystemTime> {
+        self.heartbeat().map(|h| if first { now } else { now + h.every })
     }
 
     /// One heartbeat. Only called when [`Source::heartbeat`] says so.
@@ -162,5 +178,6 @@ pub fn build(cfg: &CredentialConfig) -> Arc<dyn Source> {
         CredentialSpec::Wrenn(spec) => Arc::new(wrenn::Wrenn::new(&cfg.name, spec.clone())),
         CredentialSpec::Nixfleet(spec) => Arc::new(nixfleet::Nixfleet::new(&cfg.name, spec.clone())),
         CredentialSpec::VaultPki(spec) => Arc::new(vault_pki::VaultPki::new(&cfg.name, spec.as_ref().clone())),
+        CredentialSpec::Certctl(spec) => Arc::new(certctl::Certctl::new(&cfg.name, spec.as_ref().clone())),
     }
 }

@@ -307,7 +307,8 @@ impl Wrenn {
     }
 }
 
-fn go_arch() -> &'static str {
+/// Go's name for this architecture (`runtime.GOARCH`), as Go agents report it.
+pub(crate) fn go_arch() -> &'static str {
     match std::env::consts::ARCH {
         "x86_64" => "amd64",
         "aarch64" => "arm64",
@@ -392,6 +393,7 @@ impl Source for Wrenn {
                 let l = self.refresh(&c).await?;
                 Ok(Beat {
                     observation: Some(Self::observation(l)),
+                    ..Beat::default()
                 })
             }
             404 => {

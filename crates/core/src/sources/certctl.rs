@@ -1,0 +1,1347 @@
+//! A certctl agent (seed 001): heartbeats, work polls, CSR and deployment
+//! jobs, and certificate discovery, against a certctl control plane.
+//!
+//! Why it exists: certctl renews certificates on the server's schedule, but
+//! only an agent on the machine can make the keys (they never leave it),
+//! deploy what the server signed, and tell the server it is alive and what
+//! certificates lie around. Evergreen runs that agent, so the certificates it
+//! deploys are watched and shown like every other credential, and a control
+//! plane that stops answering or retires the agent is seen at once.
+//!
+//! As in the seed:
+//! - HTTPS only (the config check refuses `http://` before any network call),
+//!   TLS 1.3 minimum, an optional CA bundle that fails loudly when unreadable
+//!   or empty, `Authorization: Bearer <API key>`; the key is read from its
+//!   file (or variable) at every request and never shown anywhere.
+//! - A heartbeat every 60 s with {version, hostname, os, architecture,
+//!   ip_address} and a work poll every 30 s; the first of each after a startup
+//!   jitter in [0, interval), drawn independently, then ±10 % per tick. After
+//!   failures (heartbeats and polls alike, as the seed counts them) the next
+//!   poll waits consecutive_failures × poll interval, capped at 5 minutes.
+//! - 410 Gone from the control plane: the agent was retired. Terminal: the
+//!   credential shows `retired`, and not one more request is sent.
+//! - A CSR job (`AwaitingCSR`): a P-256 key is made here, in the key
+//!   directory (0700; keys 0600), and only the CSR is sent. A deployment job:
+//!   the signed certificate is fetched, checked (it parses, its key is the one
+//!   made for it, it has not expired), and written to its target atomically,
+//!   one deployment per target id at a time. Every job's outcome is reported,
+//!   with the error text when it failed.
+//! - Discovery: the configured directories are scanned every 6 h (and on
+//!   demand, with `evergreen renew NAME`) and the certificates found are
+//!   reported. Keys are never read into a report.
+//!
+//! Beyond the seed: the server can only deploy to targets configured here
+//! (target id → file); a path it names is never written. A bad certificate
+//! overwrites nothing, and the previous pair is kept as `.bak`.
+//!
+//! How it maps onto the engine: the credential's lifetime is the earliest
+//! expiry among its targets. The heartbeat loop carries the agent's own
+//! timing ([`Source::next_beat`]); a poll that finds work asks the scheduler
+//! for a renewal ([`Beat::renew`]) and the renewal runs the jobs, so a
+//! deployment is a renewal with its history, events and retries, and a
+//! failing control plane shows as `failing` with the time of the next poll.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, Instant, SystemTime};
+
+use async_trait::async_trait;
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+use rcgen::{CertificateParams, DistinguishedName, DnType, KeyPair, SanType};
+use reqwest::Method;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::{Beat, Failure, FailureClass, Heartbeat, Observation, RenewRequest, Renewed, Source};
+use crate::backoff::{self, Backoff, Growth};
+use crate::clock::rfc3339;
+use crate::config::{CertctlSpec, CertctlTarget, TokenSource};
+use crate::fsutil::{self, PUBLIC_FILE_MODE, SECRET_FILE_MODE};
+use crate::http::{self, ClientOptions};
+use crate::model::Kind;
+
+/// ±10 % on every tick (the seed's `DefaultSchedulerJitter`).
+pub const TICK_JITTER: f64 = 0.1;
+/// The longest wait between two polls after failures.
+pub const POLL_BACKOFF_CAP: Duration = Duration::from_secs(300);
+/// Work rounds in one renewal: a CSR job, then the deployment it leads to.
+const MAX_ROUNDS: usize = 3;
+/// Discovery stops after this many entries, and skips files larger than 1 MiB.
+const SCAN_MAX_ENTRIES: usize = 10_000;
+const SCAN_MAX_FILE: u64 = 1024 * 1024;
+const SCAN_MAX_DEPTH: usize = 32;
+
+fn failure(class: FailureClass, message: String) -> Failure {
+    Failure {
+        class,
+        message,
+        stderr_tail: None,
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The wire
+
+/// One answer of the control plane.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    pub status: u16,
+    pub content_type: String,
+    pub body: Vec<u8>,
+}
+
+/// How the agent reaches its control plane: real HTTPS in the engine
+/// ([`HttpWire`]), a script in the tests of its timing.
+#[async_trait]
+pub trait Wire: Send + Sync + std::fmt::Debug + 'static {
+    /// Sends `method` to `path` (under the control plane's URL) with an
+    /// optional JSON body. A failure names the URL, never the API key.
+    async fn call(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Reply, Failure>;
+}
+
+/// The real wire: the one HTTP client builder, TLS 1.3 only, Bearer API key.
+#[derive(Debug)]
+pub struct HttpWire {
+    url: String,
+    api_key: TokenSource,
+    ca_bundle: Option<PathBuf>,
+    client: OnceLock<reqwest::Client>,
+}
+
+impl HttpWire {
+    pub fn new(spec: &CertctlSpec) -> Self {
+        HttpWire {
+            url: spec.url.clone(),
+            api_key: spec.api_key.clone(),
+            ca_bundle: spec.ca_bundle.clone(),
+            client: OnceLock::new(),
+        }
+    }
+
+    fn client(&self) -> Result<&reqwest::Client, Failure> {
+        if let Some(c) = self.client.get() {
+            return Ok(c);
+        }
+        let c = http::client(&ClientOptions {
+            ca_bundle: self.ca_bundle.clone(),
+            tls13_only: true,
+            timeout: Some(Duration::from_secs(30)),
+            ..ClientOptions::default()
+        })
+        .map_err(|e| Failure::transient(format!("{}: {e}", self.url)))?;
+        Ok(self.client.get_or_init(|| c))
+    }
+
+    /// The API key, read now. Problems are failures the next poll retries,
+    /// so fixing the file is all it takes.
+    fn api_key(&self) -> Result<SecretString, Failure> {
+        match &self.api_key {
+            TokenSource::File(path) => {
+                let meta = std::fs::metadata(path).map_err(|e| {
+                    Failure::transient(if e.kind() == std::io::ErrorKind::NotFound {
+                        format!(
+                            "the API key file {} does not exist; put the agent's certctl API key in it (mode 0600)",
+                            path.display()
+                        )
+                    } else {
+                        format!("could not read the API key file {}: {e}", path.display())
+                    })
+                })?;
+                if let Some(problem) = fsutil::exposed_secret(&meta, "API key file", path) {
+                    return Err(Failure::transient(format!("{problem}; the key was not sent")));
+                }
+                let raw = std::fs::read_to_string(path)
+                    .map_err(|e| Failure::transient(format!("could not read the API key file {}: {e}", path.display())))?;
+                let k = raw.trim();
+                if k.is_empty() || k.contains(char::is_whitespace) {
+                    return Err(Failure::transient(format!(
+                        "the API key file {} does not hold one key (it is empty or has several words)",
+                        path.display()
+                    )));
+                }
+                Ok(SecretString::from(k.to_string()))
+            }
+            TokenSource::Env(var) => match std::env::var(var) {
+                Ok(k) if !k.trim().is_empty() => Ok(SecretString::from(k.trim().to_string())),
+                _ => Err(Failure::transient(format!(
+                    "the environment variable {var} (api_key_env) is not set in Evergreen's environment; set it to the agent's certctl API key"
+                ))),
+            },
+        }
+    }
+}
+
+#[async_trait]
+impl Wire for HttpWire {
+    async fn call(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Reply, Failure> {
+        let url = format!("{}{path}", self.url);
+        let key = self.api_key()?;
+        let mut req = self
+            .client()?
+            .request(method, &url)
+            .bearer_auth(key.expose_secret())
+            .header(reqwest::header::ACCEPT, "application/json");
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| Failure::transient(http::describe(&url, &e)))?;
+        let status = resp.status().as_u16();
+        let content_type = resp
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        let body = resp
+            .bytes()
+            .await
+            .map_err(|e| Failure::transient(http::describe(&url, &e)))?;
+        Ok(Reply {
+            status,
+            content_type,
+            body: body.to_vec(),
+        })
+    }
+}
+
+/// The start of a reply body, for a message: an HTML page is named as such.
+fn body_text(r: &Reply) -> String {
+    let text = String::from_utf8_lossy(&r.body[..r.body.len().min(200)])
+        .trim()
+        .to_string();
+    if r.content_type.starts_with("text/html") || text.starts_with('<') {
+        return "an HTML page, not the JSON of the certctl API".into();
+    }
+    if let Ok(v) = serde_json::from_slice::<Value>(&r.body) {
+        if let Some(e) = v.get("error").and_then(Value::as_str) {
+            return e.to_string();
+        }
+        if let Some(e) = v.pointer("/error/message").and_then(Value::as_str) {
+            return e.to_string();
+        }
+    }
+    if text.is_empty() {
+        "an empty body".into()
+    } else {
+        text
+    }
+}
+
+/// A 2xx reply's JSON, checked: the content type says JSON and the body is.
+fn json_body(url: &str, r: &Reply) -> Result<Value, String> {
+    let ct = r.content_type.to_ascii_lowercase();
+    let is_json = ct.starts_with("application/json") || (ct.starts_with("application/") && ct.contains("+json"));
+    if !is_json {
+        return Err(format!(
+            "{url} answered {} with content type {:?}, not application/json",
+            r.status,
+            if r.content_type.is_empty() {
+                "none"
+            } else {
+                &r.content_type
+            }
+        ));
+    }
+    serde_json::from_slice(&r.body)
+        .map_err(|e| format!("{url} answered {} but its body is not valid JSON ({e})", r.status))
+}
+
+// ---------------------------------------------------------------------------
+// The agent's own timing
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Task {
+    Heartbeat,
+    Poll,
+    Discovery,
+}
+
+/// When the heartbeat, the poll and the discovery scan are next due. The
+/// scheduler asks it through [`Source::next_beat`] with its (injected) clock,
+/// so the timing runs on paused time in tests.
+#[derive(Debug)]
+struct Plan {
+    heartbeat: Duration,
+    poll: Duration,
+    discovery: Option<Duration>,
+    next_heartbeat: SystemTime,
+    next_poll: SystemTime,
+    next_discovery: Option<SystemTime>,
+    started: bool,
+    /// certctl's consecutive_failures: heartbeats and polls that failed in a row.
+    failures: u32,
+    /// What the next beat does, and what the last one did.
+    due: Vec<Task>,
+    done: Vec<Task>,
+    rng: StdRng,
+}
+
+impl Plan {
+    fn new(spec: &CertctlSpec, rng: StdRng) -> Plan {
+        Plan {
+            heartbeat: spec.heartbeat_interval,
+            poll: spec.poll_interval,
+            discovery: (!spec.discovery_dirs.is_empty()).then_some(spec.discovery_interval),
+            next_heartbeat: SystemTime::UNIX_EPOCH,
+            next_poll: SystemTime::UNIX_EPOCH,
+            next_discovery: None,
+            started: false,
+            failures: 0,
+            due: Vec::new(),
+            done: Vec::new(),
+            rng,
+        }
+    }
+
+    /// consecutive_failures × poll interval, capped at 5 minutes, ±10 %.
+    fn backoff(&self) -> Backoff {
+        Backoff {
+            base: self.poll,
+            growth: Growth::Linear,
+            cap: POLL_BACKOFF_CAP.max(self.poll),
+            jitter: TICK_JITTER,
+        }
+    }
+
+    /// Startup jitter in [0, interval), drawn independently for the
+    /// heartbeat and the poll; the first scan goes with the first poll.
+    fn start(&mut self, now: SystemTime) {
+        self.next_heartbeat = now + backoff::startup_jitter(self.heartbeat, &mut self.rng);
+        self.next_poll = now + backoff::startup_jitter(self.poll, &mut self.rng);
+        self.next_discovery = self.discovery.map(|_| self.next_poll);
+        self.started = true;
+        self.done.clear();
+    }
+
+    /// Plans again whatever the last beat did, from `now`.
+    fn after(&mut self, now: SystemTime) {
+        for t in std::mem::take(&mut self.done) {
+            match t {
+                Task::Heartbeat => {
+                    self.next_heartbeat = now + backoff::jitter(self.heartbeat, TICK_JITTER, &mut self.rng);
+                }
+                Task::Poll => {
+                    let wait = if self.failures > 0 {
+                        self.backoff().delay(self.failures, &mut self.rng)
+                    } else {
+                        backoff::jitter(self.poll, TICK_JITTER, &mut self.rng)
+                    };
+                    self.next_poll = now + wait;
+                }
+                Task::Discovery => {
+                    self.next_discovery = self
+                        .discovery
+                        .map(|d| now + backoff::jitter(d, TICK_JITTER, &mut self.rng));
+                }
+            }
+        }
+    }
+
+    /// The next instant something is due, remembering what.
+    fn next(&mut self) -> SystemTime {
+        let all = [
+            (Task::Heartbeat, Some(self.next_heartbeat)),
+            (Task::Poll, Some(self.next_poll)),
+            (Task::Discovery, self.next_discovery),
+        ];
+        let at = all.iter().filter_map(|(_, t)| *t).min().unwrap_or(self.next_heartbeat);
+        self.due = all
+            .iter()
+            .filter(|(_, t)| t.is_some_and(|t| t <= at))
+            .map(|(k, _)| *k)
+            .collect();
+        at
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Jobs
+
+/// A job as the work poll lists it (upstream's `JobItem`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct Job {
+    pub id: String,
+    #[serde(rename = "type", default)]
+    pub kind: String,
+    #[serde(default)]
+    pub certificate_id: String,
+    #[serde(default)]
+    pub common_name: Option<String>,
+    #[serde(default)]
+    pub sans: Option<Vec<String>>,
+    #[serde(default)]
+    pub target_id: Option<String>,
+    #[serde(default)]
+    pub status: String,
+}
+
+impl Job {
+    fn is_csr(&self) -> bool {
+        self.status == "AwaitingCSR"
+    }
+
+    fn is_deployment(&self) -> bool {
+        !self.is_csr() && self.kind == "Deployment"
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct Work {
+    #[serde(default)]
+    jobs: Option<Vec<Job>>,
+}
+
+/// Why a job did not complete.
+enum JobError {
+    /// The control plane retired the agent meanwhile (410).
+    Retired(Failure),
+    /// The job failed; reported to the control plane with this text.
+    Failed(String),
+}
+
+/// One deployment per target id at a time (the seed's per-target mutex).
+#[derive(Debug, Default)]
+pub struct TargetLocks(Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>);
+
+impl TargetLocks {
+    pub fn get(&self, target_id: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        map.entry(target_id.to_string()).or_default().clone()
+    }
+}
+
+/// What one renewal's work rounds did.
+#[derive(Default)]
+struct Round {
+    deployed: Vec<String>,
+    submitted: Vec<String>,
+    failed: Vec<String>,
+}
+
+/// A certificate id names key files: it must be a plain file name.
+fn safe_id(id: &str) -> Result<&str, String> {
+    let ok = !id.is_empty()
+        && id.len() <= 128
+        && !id.starts_with('.')
+        && id.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+    if ok {
+        Ok(id)
+    } else {
+        Err(format!(
+            "certificate_id {id:?} cannot name a key file (use letters, digits, '-', '_', '.')"
+        ))
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The source
+
+#[derive(Debug)]
+pub struct Certctl {
+    name: String,
+    spec: CertctlSpec,
+    wire: Arc<dyn Wire>,
+    plan: Mutex<Plan>,
+    /// Jobs the last beat's poll found, for the renewal it asked for.
+    stash: Mutex<Vec<Job>>,
+    locks: TargetLocks,
+    /// The last renewal failed (a manual renew with nothing to do then
+    /// fails too, instead of hiding the failure).
+    last_failed: Mutex<bool>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Certctl {
+    pub fn new(name: &str, spec: CertctlSpec) -> Self {
+        let wire = Arc::new(HttpWire::new(&spec));
+        Self::build(name, spec, wire, StdRng::from_entropy())
+    }
+
+    /// A source that talks through `wire` and draws its jitter from `seed`
+    /// (tests of the agent's timing).
+    pub fn with_wire(name: &str, spec: CertctlSpec, wire: Arc<dyn Wire>, seed: u64) -> Self {
+        Self::build(name, spec, wire, StdRng::seed_from_u64(seed))
+    }
+
+    fn build(name: &str, spec: CertctlSpec, wire: Arc<dyn Wire>, rng: StdRng) -> Self {
+        Certctl {
+            name: name.to_string(),
+            plan: Mutex::new(Plan::new(&spec, rng)),
+            spec,
+            wire,
+            stash: Mutex::new(Vec::new()),
+            locks: TargetLocks::default(),
+            last_failed: Mutex::new(false),
+        }
+    }
+
+    fn agent_path(&self, rest: &str) -> String {
+        format!("/api/v1/agents/{}{rest}", self.spec.agent_id)
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.spec.url)
+    }
+
+    fn retired(&self, what: &str, r: &Reply) -> Failure {
+        failure(
+            FailureClass::Retired,
+            format!(
+                "{} answered 410 Gone to the {what}: the control plane retired agent {} ({}). Evergreen sends it nothing more; a new agent needs a new agent_id and API key",
+                self.url(&self.agent_path("")),
+                self.spec.agent_id,
+                body_text(r)
+            ),
+        )
+    }
+
+    /// A non-2xx answer in words, with what to do for the usual ones.
+    fn refused(&self, path: &str, r: &Reply) -> String {
+        let hint = match r.status {
+            401 | 403 => format!(
+                "; the control plane refused the API key: check {}",
+                match &self.spec.api_key {
+                    TokenSource::File(p) => format!("the API key file {}", p.display()),
+                    TokenSource::Env(v) => format!("the environment variable {v}"),
+                }
+            ),
+            404 => format!(
+                "; the control plane does not know agent {}: check agent_id",
+                self.spec.agent_id
+            ),
+            _ => String::new(),
+        };
+        format!("{} answered HTTP {}: {}{hint}", self.url(path), r.status, body_text(r))
+    }
+
+    // --- heartbeat, poll, discovery -------------------------------------
+
+    async fn heartbeat_body(&self) -> Value {
+        json!({
+            "version": env!("CARGO_PKG_VERSION"),
+            "hostname": hostname(),
+            "os": go_os(),
+            "architecture": super::wrenn::go_arch(),
+            "ip_address": outbound_ip(&self.spec.url).await.unwrap_or_default(),
+        })
+    }
+
+    async fn send_heartbeat(&self) -> Result<(), Failure> {
+        let path = self.agent_path("/heartbeat");
+        let body = self.heartbeat_body().await;
+        let r = self.wire.call(Method::POST, &path, Some(&body)).await?;
+        match r.status {
+            200..=299 => Ok(()),
+            410 => Err(self.retired("heartbeat", &r)),
+            _ => Err(Failure::transient(format!("heartbeat: {}", self.refused(&path, &r)))),
+        }
+    }
+
+    /// `GET …/work`: the jobs waiting for this agent.
+    async fn poll(&self) -> Result<Vec<Job>, Failure> {
+        let path = self.agent_path("/work");
+        let url = self.url(&path);
+        let r = self.wire.call(Method::GET, &path, None).await?;
+        match r.status {
+            200..=299 => {}
+            410 => return Err(self.retired("work poll", &r)),
+            _ => return Err(Failure::transient(format!("work poll: {}", self.refused(&path, &r)))),
+        }
+        let v = json_body(&url, &r).map_err(|e| Failure::transient(format!("work poll: {e}")))?;
+        let work: Work = serde_json::from_value(v)
+            .map_err(|e| Failure::transient(format!("work poll: {url} answered JSON that is not a job list ({e})")))?;
+        Ok(work.jobs.unwrap_or_default())
+    }
+
+    /// Scans the discovery directories and reports what it found.
+    async fn discover(&self) -> Result<usize, Failure> {
+        let started = Instant::now();
+        let (certificates, errors) = scan(&self.spec.discovery_dirs);
+        let found = certificates.len();
+        let report = json!({
+            "agent_id": self.spec.agent_id,
+            "directories": self.spec.discovery_dirs,
+            "certificates": certificates,
+            "errors": errors,
+            "scan_duration_ms": started.elapsed().as_millis() as u64,
+        });
+        let path = self.agent_path("/discoveries");
+        let r = self.wire.call(Method::POST, &path, Some(&report)).await?;
+        match r.status {
+            200..=299 => Ok(found),
+            410 => Err(self.retired("discovery report", &r)),
+            _ => Err(Failure::transient(format!(
+                "discovery report: {}",
+                self.refused(&path, &r)
+            ))),
+        }
+    }
+
+    // --- jobs -----------------------------------------------------------
+
+    async fn report(&self, job: &Job, status: &str, error: Option<&str>) -> Result<(), JobError> {
+        let path = self.agent_path(&format!("/jobs/{}/status", job.id));
+        let mut body = json!({ "status": status });
+        if let Some(e) = error {
+            body["error"] = json!(e);
+        }
+        let r = self
+            .wire
+            .call(Method::POST, &path, Some(&body))
+            .await
+            .map_err(|f| JobError::Failed(f.message))?;
+        match r.status {
+            200..=299 => Ok(()),
+            410 => Err(JobError::Retired(self.retired("job status report", &r))),
+            _ => Err(JobError::Failed(self.refused(&path, &r))),
+        }
+    }
+
+    fn key_file(&self, cert_id: &str, next: bool) -> PathBuf {
+        let name = if next {
+            format!("{cert_id}.next.key")
+        } else {
+            format!("{cert_id}.key")
+        };
+        self.spec.key_dir.join(name)
+    }
+
+    /// `AwaitingCSR`: a key made and kept here, only the CSR sent.
+    async fn csr_job(&self, job: &Job) -> Result<(), JobError> {
+        let cert_id = safe_id(&job.certificate_id).map_err(JobError::Failed)?;
+        let cn = job.common_name.as_deref().unwrap_or("").trim();
+        if cn.is_empty() {
+            return Err(JobError::Failed("the CSR job has no common_name".into()));
+        }
+        fsutil::ensure_private_dir(&self.spec.key_dir).map_err(|e| JobError::Failed(format!("key directory: {e}")))?;
+        let key = KeyPair::generate().map_err(|e| JobError::Failed(format!("could not generate a P-256 key: {e}")))?;
+        let key_path = self.key_file(cert_id, true);
+        fsutil::atomic_write(&key_path, key.serialize_pem().as_bytes(), SECRET_FILE_MODE)
+            .map_err(|e| JobError::Failed(format!("could not store the new key: {e}")))?;
+        let mut params = CertificateParams::default();
+        let mut dn = DistinguishedName::new();
+        dn.push(DnType::CommonName, cn);
+        params.distinguished_name = dn;
+        for san in job.sans.iter().flatten() {
+            let san = san.trim();
+            let entry = if san.contains('@') {
+                san.to_string().try_into().ok().map(SanType::Rfc822Name)
+            } else if let Ok(ip) = san.parse() {
+                Some(SanType::IpAddress(ip))
+            } else {
+                san.to_string().try_into().ok().map(SanType::DnsName)
+            };
+            match entry {
+                Some(e) => params.subject_alt_names.push(e),
+                None => return Err(JobError::Failed(format!("the SAN {san:?} cannot go into a CSR"))),
+            }
+        }
+        let csr = params
+            .serialize_request(&key)
+            .and_then(|r| r.pem())
+            .map_err(|e| JobError::Failed(format!("could not make the CSR: {e}")))?;
+        let path = self.agent_path("/csr");
+        let r = self
+            .wire
+            .call(
+                Method::POST,
+                &path,
+                Some(&json!({ "csr_pem": csr, "certificate_id": cert_id })),
+            )
+            .await
+            .map_err(|f| JobError::Failed(format!("CSR submission failed: {}", f.message)))?;
+        match r.status {
+            200..=299 => Ok(()),
+            410 => Err(JobError::Retired(self.retired("CSR submission", &r))),
+            _ => Err(JobError::Failed(format!("CSR rejected: {}", self.refused(&path, &r)))),
+        }
+    }
+
+    /// The checked certificate of a deployment: PEM (leaf and chain), the key
+    /// that matches it (and whether it is the one a CSR job just made).
+    fn check(&self, cert_id: &str, pem: &str, url: &str) -> Result<(String, String, bool, Observation), String> {
+        let bad =
+            |why: String| format!("{url} sent a certificate Evergreen did not deploy: {why}; nothing was written");
+        let parsed = crate::x509::parse(pem.as_bytes()).map_err(|e| bad(format!("it does not parse ({e})")))?;
+        let (_, c) = x509_parser::parse_x509_certificate(&parsed.der_leaf).map_err(|e| bad(e.to_string()))?;
+        let cert_key = c.tbs_certificate.subject_pki.subject_public_key.data.to_vec();
+        let leaf = parsed.leaf().clone();
+        if leaf.lifetime.not_after <= SystemTime::now() {
+            return Err(bad(format!(
+                "it expired already (not_after {})",
+                rfc3339(leaf.lifetime.not_after)
+            )));
+        }
+        let mut tried = Vec::new();
+        let mut found = None;
+        for next in [true, false] {
+            let p = self.key_file(cert_id, next);
+            let Ok(meta) = std::fs::metadata(&p) else { continue };
+            tried.push(p.display().to_string());
+            if let Some(problem) = fsutil::exposed_secret(&meta, "private key", &p) {
+                return Err(problem);
+            }
+            let text = std::fs::read_to_string(&p).map_err(|e| format!("could not read {}: {e}", p.display()))?;
+            let key = KeyPair::from_pem(&text)
+                .map_err(|e| format!("{} is not a private key Evergreen can use ({e})", p.display()))?;
+            if key.public_key_raw() == cert_key.as_slice() {
+                found = Some((text, next));
+                break;
+            }
+        }
+        let Some((key_pem, from_next)) = found else {
+            return Err(bad(if tried.is_empty() {
+                format!(
+                    "no key was made here for certificate {cert_id} (no CSR job ran for it; the key never leaves this machine)"
+                )
+            } else {
+                format!(
+                    "its public key does not match the key made here for it ({})",
+                    tried.join(", ")
+                )
+            }));
+        };
+        let mut out = pem.trim().to_string();
+        out.push('\n');
+        Ok((
+            out,
+            key_pem,
+            from_next,
+            Observation {
+                lifetime: leaf.lifetime,
+                details: Some(leaf.details),
+                limit: None,
+            },
+        ))
+    }
+
+    /// Writes the key, then the certificate, each atomically, keeping the
+    /// previous pair as `.bak`.
+    fn write_target(&self, t: &CertctlTarget, cert_pem: &str, key_pem: &str) -> Result<(), String> {
+        for p in [&t.cert_path, &t.key_path] {
+            if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).map_err(|e| format!("could not create {}: {e}", dir.display()))?;
+            }
+        }
+        fsutil::backup(&t.key_path, SECRET_FILE_MODE).map_err(|e| e.to_string())?;
+        fsutil::backup(&t.cert_path, PUBLIC_FILE_MODE).map_err(|e| e.to_string())?;
+        fsutil::atomic_write(&t.key_path, key_pem.as_bytes(), SECRET_FILE_MODE).map_err(|e| e.to_string())?;
+        fsutil::atomic_write(&t.cert_path, cert_pem.as_bytes(), PUBLIC_FILE_MODE).map_err(|e| e.to_string())
+    }
+
+    /// `Deployment`: fetch, check, deploy to a configured target, report.
+    async fn deploy_job(&self, job: &Job) -> Result<String, JobError> {
+        let cert_id = safe_id(&job.certificate_id).map_err(JobError::Failed)?;
+        let target_id = job
+            .target_id
+            .as_deref()
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| JobError::Failed("the deployment job names no target_id".into()))?;
+        let Some(target) = self.spec.targets.get(target_id) else {
+            let known: Vec<&str> = self.spec.targets.keys().map(String::as_str).collect();
+            return Err(JobError::Failed(format!(
+                "target {target_id:?} is not configured on this machine (it has {}); Evergreen deploys only to targets named in its config",
+                known.join(", ")
+            )));
+        };
+        match self.report(job, "Running", None).await {
+            Err(JobError::Retired(f)) => return Err(JobError::Retired(f)),
+            Err(JobError::Failed(e)) => tracing::warn!("{}: could not report job {} running: {e}", self.name, job.id),
+            Ok(()) => {}
+        }
+        let path = self.agent_path(&format!("/certificates/{cert_id}"));
+        let url = self.url(&path);
+        let r = self
+            .wire
+            .call(Method::GET, &path, None)
+            .await
+            .map_err(|f| JobError::Failed(format!("certificate fetch failed: {}", f.message)))?;
+        match r.status {
+            200..=299 => {}
+            410 => return Err(JobError::Retired(self.retired("certificate fetch", &r))),
+            _ => {
+                return Err(JobError::Failed(format!(
+                    "certificate fetch: {}; nothing was written",
+                    self.refused(&path, &r)
+                )))
+            }
+        }
+        let v = json_body(&url, &r).map_err(|e| JobError::Failed(format!("{e}; nothing was written")))?;
+        let pem = v.get("certificate_pem").and_then(Value::as_str).ok_or_else(|| {
+            JobError::Failed(format!(
+                "{url} answered without a \"certificate_pem\" string; nothing was written"
+            ))
+        })?;
+        let (cert_pem, key_pem, from_next, obs) = self.check(cert_id, pem, &url).map_err(JobError::Failed)?;
+        {
+            let lock = self.locks.get(target_id);
+            let _held = lock.lock().await;
+            self.write_target(target, &cert_pem, &key_pem)
+                .map_err(|e| JobError::Failed(format!("deployment to {} failed: {e}", target.cert_path.display())))?;
+            if from_next {
+                // The new key is the deployed one now.
+                let _ = std::fs::rename(self.key_file(cert_id, true), self.key_file(cert_id, false));
+            }
+        }
+        let what = format!(
+            "deployed certificate {cert_id} to target {target_id} ({}, valid until {})",
+            target.cert_path.display(),
+            rfc3339(obs.lifetime.not_after)
+        );
+        if let Err(e) = self.report(job, "Completed", None).await {
+            match e {
+                JobError::Retired(f) => return Err(JobError::Retired(f)),
+                JobError::Failed(e) => return Ok(format!("{what}; reporting it completed failed: {e}")),
+            }
+        }
+        Ok(what)
+    }
+
+    /// Runs one poll's jobs: CSR jobs first (a deployment needs the key one
+    /// makes), then deployments, each group concurrently; one deployment per
+    /// target at a time. A failed job is reported with its error text.
+    async fn run(&self, jobs: Vec<Job>, round: &mut Round) -> Result<usize, Failure> {
+        let csr: Vec<&Job> = jobs.iter().filter(|j| j.is_csr()).collect();
+        let deploy: Vec<&Job> = jobs.iter().filter(|j| j.is_deployment()).collect();
+        let mut submitted = 0;
+        let csr_results = futures_util::future::join_all(csr.iter().map(|j| self.csr_job(j))).await;
+        let mut outcomes: Vec<(&Job, Result<Option<String>, JobError>)> = Vec::new();
+        for (j, r) in csr.iter().zip(csr_results) {
+            if r.is_ok() {
+                submitted += 1;
+                round
+                    .submitted
+                    .push(format!("CSR for certificate {} submitted", j.certificate_id));
+            }
+            outcomes.push((j, r.map(|_| None)));
+        }
+        let dep_results = futures_util::future::join_all(deploy.iter().map(|j| self.deploy_job(j))).await;
+        for (j, r) in deploy.iter().zip(dep_results) {
+            outcomes.push((j, r.map(Some)));
+        }
+        for (job, r) in outcomes {
+            match r {
+                Ok(Some(what)) => round.deployed.push(what),
+                Ok(None) => {}
+                Err(JobError::Retired(f)) => return Err(f),
+                Err(JobError::Failed(e)) => {
+                    tracing::warn!("{}: job {} failed: {e}", self.name, job.id);
+                    let reported = match self.report(job, "Failed", Some(&e)).await {
+                        Ok(()) => String::new(),
+                        Err(JobError::Retired(f)) => return Err(f),
+                        Err(JobError::Failed(r)) => format!(" (and reporting it failed: {r})"),
+                    };
+                    round.failed.push(format!("job {} failed: {e}{reported}", job.id));
+                }
+            }
+        }
+        Ok(submitted)
+    }
+
+    /// The targets' certificates: the earliest expiry is the credential's.
+    fn read(&self) -> Result<Observation, Failure> {
+        let mut best: Option<Observation> = None;
+        for t in self.spec.targets.values() {
+            if !t.cert_path.exists() {
+                continue;
+            }
+            let f = crate::x509::read_file(&t.cert_path).map_err(|e| Failure::transient(e.to_string()))?;
+            let leaf = f.leaf().clone();
+            if best
+                .as_ref()
+                .is_none_or(|b| leaf.lifetime.not_after < b.lifetime.not_after)
+            {
+                best = Some(Observation {
+                    lifetime: leaf.lifetime,
+                    details: Some(leaf.details),
+                    limit: None,
+                });
+            }
+        }
+        best.ok_or_else(|| {
+            let paths: Vec<String> = self
+                .spec
+                .targets
+                .values()
+                .map(|t| t.cert_path.display().to_string())
+                .collect();
+            failure(
+                FailureClass::Absent,
+                format!(
+                    "no certificate deployed yet ({} does not exist); Evergreen asks {} for work",
+                    paths.join(", "),
+                    self.spec.url
+                ),
+            )
+        })
+    }
+
+    async fn work(&self, req: &RenewRequest) -> Result<Renewed, Failure> {
+        let mut round = Round::default();
+        let mut jobs = std::mem::take(&mut *lock(&self.stash));
+        if jobs.is_empty() {
+            jobs = self.poll().await?;
+        }
+        for i in 0..MAX_ROUNDS {
+            if !jobs.iter().any(|j| j.is_csr() || j.is_deployment()) {
+                break;
+            }
+            let submitted = self.run(jobs, &mut round).await?;
+            if submitted == 0 || i + 1 == MAX_ROUNDS {
+                break;
+            }
+            // The server signs a submitted CSR and queues its deployment.
+            jobs = self.poll().await?;
+        }
+        let mut notes = round.deployed.clone();
+        if req.manual && !self.spec.discovery_dirs.is_empty() {
+            match self.discover().await {
+                Ok(n) => notes.push(format!("discovery reported {n} certificates")),
+                Err(f) if f.class == FailureClass::Retired => return Err(f),
+                Err(f) => notes.push(format!("discovery failed: {}", f.message)),
+            }
+        }
+        if !round.failed.is_empty() {
+            let mut msg = round.failed.join("; ");
+            if !round.deployed.is_empty() {
+                msg.push_str(&format!(" (meanwhile {})", round.deployed.join("; ")));
+            }
+            return Err(Failure::transient(msg));
+        }
+        let current = self.read();
+        if !round.deployed.is_empty() {
+            return Ok(Renewed {
+                observation: current?,
+                note: notes.join("; "),
+            });
+        }
+        let waiting = if round.submitted.is_empty() {
+            format!("the control plane has no job for agent {}", self.spec.agent_id)
+        } else {
+            format!(
+                "{}; the control plane has not queued its deployment yet",
+                round.submitted.join(", ")
+            )
+        };
+        match current {
+            Ok(obs) if req.manual && !*lock(&self.last_failed) => {
+                notes.insert(0, format!("unchanged: {waiting}"));
+                Ok(Renewed {
+                    observation: obs,
+                    note: notes.join("; "),
+                })
+            }
+            Ok(obs) => Err(Failure::transient(format!(
+                "not renewed: {waiting}; certctl renews on the control plane's schedule (the certificate here is valid until {}), and Evergreen keeps asking",
+                rfc3339(obs.lifetime.not_after)
+            ))),
+            Err(f) if f.class == FailureClass::Absent => Err(Failure::transient(format!(
+                "no certificate deployed yet: {waiting}; Evergreen keeps asking"
+            ))),
+            Err(f) => Err(f),
+        }
+    }
+}
+
+#[async_trait]
+impl Source for Certctl {
+    fn kind(&self) -> Kind {
+        Kind::Certctl
+    }
+
+    fn can_renew(&self) -> bool {
+        true
+    }
+
+    fn heartbeat(&self) -> Option<Heartbeat> {
+        Some(Heartbeat {
+            every: self.spec.heartbeat_interval,
+            // certctl never pauses: failures show as failing and it backs off.
+            pause_after: None,
+        })
+    }
+
+    fn next_beat(&self, now: SystemTime, first: bool) -> Option<SystemTime> {
+        let mut p = lock(&self.plan);
+        if first || !p.started {
+            p.start(now);
+        } else {
+            p.after(now);
+        }
+        Some(p.next())
+    }
+
+    async fn beat(&self) -> Result<Beat, Failure> {
+        let due = {
+            let mut p = lock(&self.plan);
+            let due = if p.due.is_empty() {
+                vec![Task::Heartbeat]
+            } else {
+                p.due.clone()
+            };
+            p.done = due.clone();
+            due
+        };
+        let mut problems = Vec::new();
+        let mut work = false;
+        for task in due {
+            let r = match task {
+                Task::Heartbeat => self.send_heartbeat().await.map(|_| false),
+                Task::Poll => self.poll().await.map(|jobs| {
+                    let actionable = jobs.iter().any(|j| j.is_csr() || j.is_deployment());
+                    if actionable {
+                        *lock(&self.stash) = jobs;
+                    }
+                    actionable
+                }),
+                Task::Discovery => match self.discover().await {
+                    Ok(_) => Ok(false),
+                    Err(f) if f.class == FailureClass::Retired => Err(f),
+                    Err(f) => {
+                        // Not a control-plane failure in the seed's count.
+                        problems.push(f.message);
+                        continue;
+                    }
+                },
+            };
+            match r {
+                Ok(w) => {
+                    work |= w;
+                    lock(&self.plan).failures = 0;
+                }
+                Err(f) if f.class == FailureClass::Retired => return Err(f),
+                Err(f) => {
+                    lock(&self.plan).failures += 1;
+                    problems.push(f.message);
+                }
+            }
+        }
+        if problems.is_empty() {
+            Ok(Beat {
+                observation: None,
+                renew: work,
+            })
+        } else {
+            let failures = lock(&self.plan).failures;
+            Err(Failure::transient(format!(
+                "{} ({failures} failed in a row; polls back off)",
+                problems.join("; ")
+            )))
+        }
+    }
+
+    async fn observe(&self) -> Result<Observation, Failure> {
+        self.read()
+    }
+
+    async fn renew(&self, req: RenewRequest) -> Result<Renewed, Failure> {
+        let r = self.work(&req).await;
+        *lock(&self.last_failed) = r.is_err();
+        r
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Facts about this machine, for the heartbeat
+
+fn hostname() -> String {
+    ["/proc/sys/kernel/hostname", "/etc/hostname"]
+        .iter()
+        .find_map(|p| std::fs::read_to_string(p).ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// Go's names (`runtime.GOOS`), as certctl reports them.
+fn go_os() -> &'static str {
+    match std::env::consts::OS {
+        "macos" => "darwin",
+        other => other,
+    }
+}
+
+/// The local address this machine reaches the control plane from (a UDP
+/// "connect" sends nothing; it only picks the route).
+async fn outbound_ip(url: &str) -> Option<String> {
+    let u = reqwest::Url::parse(url).ok()?;
+    let host = u.host_str()?.trim_start_matches('[').trim_end_matches(']').to_string();
+    let port = u.port_or_known_default().unwrap_or(443);
+    let target = tokio::net::lookup_host((host.as_str(), port)).await.ok()?.next()?;
+    let bind = if target.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" };
+    let sock = tokio::net::UdpSocket::bind(bind).await.ok()?;
+    sock.connect(target).await.ok()?;
+    Some(sock.local_addr().ok()?.ip().to_string())
+}
+
+// ---------------------------------------------------------------------------
+// Discovery
+
+/// Walks `dirs` (no symlinks followed, bounded) and describes every
+/// certificate found; private keys are never read into the report.
+fn scan(dirs: &[PathBuf]) -> (Vec<Value>, Vec<String>) {
+    let mut certs = Vec::new();
+    let mut errors = Vec::new();
+    let mut seen = 0usize;
+    let mut stack: Vec<(PathBuf, usize)> = dirs.iter().rev().map(|d| (d.clone(), 0)).collect();
+    while let Some((dir, depth)) = stack.pop() {
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) => {
+                errors.push(format!("cannot read {}: {e}", dir.display()));
+                continue;
+            }
+        };
+        let mut names: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+        names.sort();
+        for path in names {
+            seen += 1;
+            if seen > SCAN_MAX_ENTRIES {
+                errors.push(format!("stopped after {SCAN_MAX_ENTRIES} entries"));
+                return (certs, errors);
+            }
+            let Ok(meta) = std::fs::symlink_metadata(&path) else {
+                continue;
+            };
+            if meta.is_dir() {
+                if depth < SCAN_MAX_DEPTH {
+                    stack.push((path, depth + 1));
+                }
+                continue;
+            }
+            if !meta.is_file() || meta.len() > SCAN_MAX_FILE {
+                continue;
+            }
+            let ext = path
+                .extension()
+                .map(|e| e.to_string_lossy().to_ascii_lowercase())
+                .unwrap_or_default();
+            if ext.is_empty() || ext == "key" {
+                continue;
+            }
+            certs.extend(describe(&path, &ext));
+        }
+    }
+    (certs, errors)
+}
+
+fn describe(path: &Path, ext: &str) -> Vec<Value> {
+    let Ok(bytes) = std::fs::read(path) else {
+        return Vec::new();
+    };
+    let Ok(file) = crate::x509::parse(&bytes) else {
+        return Vec::new();
+    };
+    let format = if ext == "der" { "DER" } else { "PEM" };
+    file.certs
+        .iter()
+        .map(|c| {
+            let cn = c
+                .details
+                .subject
+                .split(", ")
+                .find_map(|p| p.strip_prefix("CN="))
+                .unwrap_or("");
+            json!({
+                "fingerprint_sha256": c.details.sha256,
+                "common_name": cn,
+                "sans": c.details.sans,
+                "serial_number": c.details.serial.replace(':', ""),
+                "issuer_dn": c.details.issuer,
+                "subject_dn": c.details.subject,
+                "not_before": rfc3339(c.lifetime.not_before),
+                "not_after": rfc3339(c.lifetime.not_after),
+                "source_path": path.display().to_string(),
+                "source_format": format,
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn spec(dirs: Vec<PathBuf>) -> CertctlSpec {
+        CertctlSpec {
+            url: "https://127.0.0.1:1".into(),
+            agent_id: "a-1".into(),
+            api_key: TokenSource::Env("UNUSED".into()),
+            ca_bundle: None,
+            key_dir: PathBuf::from("/unused"),
+            targets: BTreeMap::new(),
+            discovery_dirs: dirs,
+            heartbeat_interval: Duration::from_secs(60),
+            poll_interval: Duration::from_secs(30),
+            discovery_interval: Duration::from_secs(6 * 3600),
+        }
+    }
+
+    fn at(s: f64) -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(1_900_000_000) + Duration::from_secs_f64(s)
+    }
+
+    fn secs(t: SystemTime) -> f64 {
+        t.duration_since(at(0.0)).unwrap().as_secs_f64()
+    }
+
+    #[test]
+    fn startup_jitter_is_below_each_interval_and_drawn_independently() {
+        let mut hb = Vec::new();
+        let mut poll = Vec::new();
+        for seed in 0..500 {
+            let mut p = Plan::new(&spec(vec![]), StdRng::seed_from_u64(seed));
+            p.start(at(0.0));
+            hb.push(secs(p.next_heartbeat));
+            poll.push(secs(p.next_poll));
+        }
+        assert!(hb.iter().all(|s| (0.0..60.0).contains(s)), "{hb:?}");
+        assert!(poll.iter().all(|s| (0.0..30.0).contains(s)), "{poll:?}");
+        assert!(hb.iter().cloned().fold(0.0, f64::max) > 50.0 && hb.iter().cloned().fold(60.0, f64::min) < 10.0);
+        // Independent draws: the poll is not simply half the heartbeat.
+        assert!(hb.iter().zip(&poll).any(|(h, p)| (h / 2.0 - p).abs() > 1.0));
+    }
+
+    #[test]
+    fn ticks_are_jittered_ten_percent_and_failures_back_off_linearly_to_five_minutes() {
+        let mut p = Plan::new(&spec(vec![]), StdRng::seed_from_u64(9));
+        p.start(at(0.0));
+        for _ in 0..200 {
+            p.done = vec![Task::Heartbeat, Task::Poll];
+            p.after(at(100.0));
+            let h = secs(p.next_heartbeat) - 100.0;
+            let q = secs(p.next_poll) - 100.0;
+            assert!((54.0..=66.0).contains(&h), "{h}");
+            assert!((27.0..=33.0).contains(&q), "{q}");
+        }
+        for (failures, nominal) in [
+            (1u32, 30.0),
+            (2, 60.0),
+            (4, 120.0),
+            (9, 270.0),
+            (10, 300.0),
+            (50, 300.0),
+        ] {
+            p.failures = failures;
+            for _ in 0..50 {
+                p.done = vec![Task::Poll];
+                p.after(at(0.0));
+                let q = secs(p.next_poll);
+                assert!(
+                    q >= nominal * 0.9 - 1e-6 && q <= (nominal * 1.1f64).min(300.0) + 1e-6,
+                    "{failures}: {q}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_plan_says_what_is_due_and_discovery_follows_the_first_poll() {
+        let mut p = Plan::new(&spec(vec![PathBuf::from("/d")]), StdRng::seed_from_u64(3));
+        p.start(at(0.0));
+        let first = p.next();
+        assert_eq!(first, p.next_heartbeat.min(p.next_poll));
+        assert_eq!(p.next_discovery, Some(p.next_poll));
+        let mut p = Plan::new(&spec(vec![]), StdRng::seed_from_u64(3));
+        p.start(at(0.0));
+        p.next_heartbeat = at(5.0);
+        p.next_poll = at(5.0);
+        assert_eq!(p.next(), at(5.0));
+        assert_eq!(p.due, vec![Task::Heartbeat, Task::Poll]);
+        p.done = vec![Task::Heartbeat];
+        p.after(at(5.0));
+        assert_eq!(p.next(), at(5.0), "the poll is still due");
+        assert_eq!(p.due, vec![Task::Poll]);
+    }
+
+    #[tokio::test]
+    async fn deployments_to_one_target_never_overlap_but_different_targets_do() {
+        let locks = Arc::new(TargetLocks::default());
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let mut tasks = Vec::new();
+        for (i, target) in ["t-1", "t-1", "t-2"].into_iter().enumerate() {
+            let (locks, log) = (locks.clone(), log.clone());
+            tasks.push(tokio::spawn(async move {
+                let l = locks.get(target);
+                let _g = l.lock().await;
+                log.lock().unwrap().push(format!("start {target} {i}"));
+                tokio::time::sleep(Duration::from_millis(30)).await;
+                log.lock().unwrap().push(format!("end {target} {i}"));
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let log = log.lock().unwrap().clone();
+        let t1: Vec<&String> = log.iter().filter(|l| l.contains("t-1")).collect();
+        // start, end, start, end: never two t-1 deployments at once.
+        for pair in t1.chunks(2) {
+            assert!(pair[0].starts_with("start") && pair[1].starts_with("end"), "{log:?}");
+            assert_eq!(pair[0][6..], pair[1][4..], "{log:?}");
+        }
+        let t2_start = log.iter().position(|l| l.starts_with("start t-2")).unwrap();
+        let t1_end = log.iter().position(|l| l.starts_with("end t-1")).unwrap();
+        assert!(t2_start < t1_end, "t-2 waited for t-1: {log:?}");
+    }
+
+    #[test]
+    fn certificate_ids_must_be_plain_file_names() {
+        assert!(safe_id("mc-web.1_a").is_ok());
+        for bad in ["", "..", ".hidden", "a/b", "../../etc/passwd", "a b"] {
+            assert!(safe_id(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn discovery_reports_certificates_not_keys_and_names_unreadable_dirs() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = SystemTime::now();
+        let ca = crate::pki::Ca::new("Scan CA", now, Duration::from_secs(3600)).unwrap();
+        let leaf = ca.issue("found.example", now, Duration::from_secs(600)).unwrap();
+        std::fs::create_dir_all(dir.path().join("sub")).unwrap();
+        std::fs::write(dir.path().join("sub/web.pem"), &leaf.cert_pem).unwrap();
+        std::fs::write(dir.path().join("sub/web.key"), &leaf.key_pem).unwrap();
+        std::fs::write(
+            dir.path().join("bundle.crt"),
+            format!("{}{}", leaf.cert_pem, ca.cert_pem()),
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("notes.txt"), "hello").unwrap();
+        let (certs, errors) = scan(&[dir.path().to_path_buf(), dir.path().join("missing")]);
+        assert_eq!(certs.len(), 3, "{certs:?}");
+        assert!(certs.iter().any(|c| c["common_name"] == "found.example"));
+        assert!(certs.iter().any(|c| c["common_name"] == "Scan CA"));
+        let text = serde_json::to_string(&certs).unwrap();
+        assert!(!text.contains("PRIVATE KEY"), "a key leaked into the report");
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(errors[0].contains("missing"), "{errors:?}");
+    }
+
+    #[test]
+    fn json_replies_must_say_so_and_be_json() {
+        let r = |ct: &str, body: &str| Reply {
+            status: 200,
+            content_type: ct.into(),
+            body: body.as_bytes().to_vec(),
+        };
+        assert!(json_body("u", &r("application/json; charset=utf-8", "{}")).is_ok());
+        let e = json_body("u", &r("text/html", "{}")).unwrap_err();
+        assert!(e.contains("content type \"text/html\""), "{e}");
+        let e = json_body("u", &r("application/json", "{\"jobs\": [")).unwrap_err();
+        assert!(e.contains("not valid JSON"), "{e}");
+        assert_eq!(
+            body_text(&r("text/html", "<html>boom</html>")),
+            "an HTML page, not the JSON of the certctl API"
+        );
+    }
+}

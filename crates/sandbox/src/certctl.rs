@@ -1,0 +1,418 @@
+//! certctl's control plane: agents, heartbeats, work polls, the CSR job flow,
+//! deployments, job status reports and discovery reports.
+//!
+//! Paths and bodies follow upstream certctl's agent API (seed 001 and its
+//! `cmd/agent`): every request carries `Authorization: Bearer <API key>`; an
+//! unknown agent is 404, a wrong key 401, a retired agent 410 Gone on every
+//! endpoint. A certificate is asked for by an admin (a CSR job,
+//! `AwaitingCSR`); the agent's CSR is signed with the current certificate
+//! lifetime, the CSR job completes and a `Deployment` job is queued for the
+//! certificate's target. Errors are `{"error": "…"}`.
+
+use std::collections::BTreeMap;
+use std::time::SystemTime;
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use rcgen::CertificateSigningRequestParams;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use crate::{Inner, Shared};
+
+/// One job, as the work poll lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Job {
+    pub id: String,
+    /// `Renewal` (a CSR job) or `Deployment`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub certificate_id: String,
+    pub common_name: String,
+    pub sans: Vec<String>,
+    pub target_id: String,
+    /// `AwaitingCSR`, `Pending`, `Running`, `Completed` or `Failed`.
+    pub status: String,
+    /// The error text of a failed job, as the agent reported it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// A managed certificate and its latest signed version.
+#[derive(Debug, Clone, Default)]
+pub struct Certificate {
+    pub common_name: String,
+    pub sans: Vec<String>,
+    pub target_id: String,
+    /// Leaf then CA, PEM; `None` until a CSR was signed.
+    pub pem: Option<String>,
+    pub versions: u32,
+}
+
+/// One agent.
+#[derive(Debug, Clone, Default)]
+pub struct Agent {
+    pub api_key: String,
+    pub retired: bool,
+    pub heartbeats: u64,
+    /// The body of the last heartbeat.
+    pub last_heartbeat: Option<Value>,
+    pub polls: u64,
+    pub jobs: Vec<Job>,
+    pub certificates: BTreeMap<String, Certificate>,
+    pub discoveries: Vec<Value>,
+}
+
+#[derive(Debug, Default)]
+pub struct Agents {
+    pub agents: BTreeMap<String, Agent>,
+    next: u64,
+    next_job: u64,
+}
+
+impl Agents {
+    /// A new agent: its id and API key.
+    pub fn create(&mut self) -> (String, String) {
+        self.next += 1;
+        let id = format!("agent-{}", self.next);
+        let key = format!("cc-{}", random_hex(16));
+        self.agents.insert(
+            id.clone(),
+            Agent {
+                api_key: key.clone(),
+                ..Agent::default()
+            },
+        );
+        (id, key)
+    }
+
+    /// Asks `agent` for a new key and CSR for `certificate_id`, deployed to
+    /// `target_id` once signed. Returns the job id.
+    pub fn request(
+        &mut self,
+        agent: &str,
+        certificate_id: &str,
+        target_id: &str,
+        common_name: &str,
+        sans: &[String],
+    ) -> Result<String, String> {
+        self.next_job += 1;
+        let id = format!("job-{}", self.next_job);
+        let a = self.agents.get_mut(agent).ok_or_else(|| format!("no agent {agent}"))?;
+        let c = a.certificates.entry(certificate_id.to_string()).or_default();
+        c.common_name = common_name.to_string();
+        c.sans = sans.to_vec();
+        c.target_id = target_id.to_string();
+        a.jobs.push(Job {
+            id: id.clone(),
+            kind: "Renewal".into(),
+            certificate_id: certificate_id.into(),
+            common_name: common_name.into(),
+            sans: sans.to_vec(),
+            target_id: target_id.into(),
+            status: "AwaitingCSR".into(),
+            error: None,
+        });
+        Ok(id)
+    }
+
+    fn queue_deployment(&mut self, agent: &str, certificate_id: &str) {
+        self.next_job += 1;
+        let id = format!("job-{}", self.next_job);
+        let Some(a) = self.agents.get_mut(agent) else { return };
+        let Some(c) = a.certificates.get(certificate_id) else {
+            return;
+        };
+        let job = Job {
+            id,
+            kind: "Deployment".into(),
+            certificate_id: certificate_id.into(),
+            common_name: c.common_name.clone(),
+            sans: c.sans.clone(),
+            target_id: c.target_id.clone(),
+            status: "Pending".into(),
+            error: None,
+        };
+        a.jobs.push(job);
+    }
+
+    /// Every job of `agent`, for tests.
+    pub fn jobs(&self, agent: &str) -> Vec<Job> {
+        self.agents.get(agent).map(|a| a.jobs.clone()).unwrap_or_default()
+    }
+}
+
+fn random_hex(n: usize) -> String {
+    (0..n).map(|_| format!("{:02x}", rand::random::<u8>())).collect()
+}
+
+fn error(status: StatusCode, message: &str) -> Response {
+    (status, Json(json!({ "error": message }))).into_response()
+}
+
+pub fn routes() -> Router<Shared> {
+    Router::new()
+        .route("/api/v1/agents/{id}/heartbeat", post(heartbeat))
+        .route("/api/v1/agents/{id}/work", get(work))
+        .route("/api/v1/agents/{id}/csr", post(csr))
+        .route("/api/v1/agents/{id}/certificates/{cert}", get(certificate))
+        .route("/api/v1/agents/{id}/jobs/{job}/status", post(job_status))
+        .route("/api/v1/agents/{id}/discoveries", post(discoveries))
+}
+
+/// The agent behind a request: 404 unknown, 401 wrong key, 410 retired.
+fn agent<'a>(g: &'a mut Inner, id: &str, headers: &HeaderMap) -> Result<&'a mut Agent, Response> {
+    let key = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    let Some(a) = g.certctl.agents.get_mut(id) else {
+        return Err(error(StatusCode::NOT_FOUND, "agent not found"));
+    };
+    if key.is_empty() || key != a.api_key {
+        return Err(error(StatusCode::UNAUTHORIZED, "invalid or missing API key"));
+    }
+    if a.retired {
+        return Err(error(StatusCode::GONE, "agent has been retired"));
+    }
+    Ok(a)
+}
+
+fn json_object(body: &[u8]) -> Result<serde_json::Map<String, Value>, Response> {
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(m)) => Ok(m),
+        _ => Err(error(StatusCode::BAD_REQUEST, "the body must be a JSON object")),
+    }
+}
+
+async fn heartbeat(
+    State(s): State<Shared>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let mut g = s.lock();
+    let a = match agent(&mut g, &id, &headers) {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    let m = match json_object(&body) {
+        Ok(m) => m,
+        Err(r) => return r,
+    };
+    for field in ["version", "hostname", "os", "architecture", "ip_address"] {
+        if !m.get(field).is_some_and(Value::is_string) {
+            return error(StatusCode::BAD_REQUEST, &format!("heartbeat field {field} is missing"));
+        }
+    }
+    a.heartbeats += 1;
+    a.last_heartbeat = Some(Value::Object(m));
+    Json(json!({ "status": "ok" })).into_response()
+}
+
+async fn work(State(s): State<Shared>, Path(id): Path<String>, headers: HeaderMap) -> Response {
+    let mut g = s.lock();
+    let a = match agent(&mut g, &id, &headers) {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    a.polls += 1;
+    let jobs: Vec<&Job> = a
+        .jobs
+        .iter()
+        .filter(|j| j.status == "AwaitingCSR" || j.status == "Pending")
+        .collect();
+    Json(json!({ "jobs": jobs, "count": jobs.len() })).into_response()
+}
+
+#[derive(Deserialize)]
+struct CsrRequest {
+    csr_pem: String,
+    certificate_id: String,
+}
+
+async fn csr(State(s): State<Shared>, Path(id): Path<String>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+    let mut g = s.lock();
+    let lifetime = g.cert_lifetime;
+    let a = match agent(&mut g, &id, &headers) {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    let Ok(req) = serde_json::from_slice::<CsrRequest>(&body) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "the body must be {\"csr_pem\", \"certificate_id\"}",
+        );
+    };
+    let Some(job) = a
+        .jobs
+        .iter_mut()
+        .find(|j| j.certificate_id == req.certificate_id && j.status == "AwaitingCSR")
+    else {
+        return error(StatusCode::CONFLICT, "no CSR is awaited for this certificate");
+    };
+    let parsed = match CertificateSigningRequestParams::from_pem(&req.csr_pem) {
+        Ok(p) => p,
+        Err(e) => return error(StatusCode::BAD_REQUEST, &format!("the CSR does not parse: {e}")),
+    };
+    let mut params = parsed.params;
+    let now = SystemTime::now();
+    params.not_before = now.into();
+    params.not_after = (now + lifetime).into();
+    let leaf = match s.ca.sign(params, &parsed.public_key) {
+        Ok(p) => p,
+        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    };
+    job.status = "Completed".into();
+    let cert = a.certificates.entry(req.certificate_id.clone()).or_default();
+    cert.pem = Some(format!("{}\n{}", leaf.trim(), s.ca.cert_pem().trim()));
+    cert.versions += 1;
+    g.certctl.queue_deployment(&id, &req.certificate_id);
+    (
+        StatusCode::ACCEPTED,
+        Json(json!({ "certificate_id": req.certificate_id, "status": "signed" })),
+    )
+        .into_response()
+}
+
+async fn certificate(
+    State(s): State<Shared>,
+    Path((id, cert)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let mut g = s.lock();
+    let a = match agent(&mut g, &id, &headers) {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    match a.certificates.get(&cert).and_then(|c| c.pem.clone()) {
+        Some(pem) => Json(json!({ "certificate_id": cert, "certificate_pem": pem })).into_response(),
+        None => error(StatusCode::NOT_FOUND, "certificate not found"),
+    }
+}
+
+#[derive(Deserialize)]
+struct StatusReport {
+    status: String,
+    #[serde(default)]
+    error: Option<String>,
+}
+
+async fn job_status(
+    State(s): State<Shared>,
+    Path((id, job)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let mut g = s.lock();
+    let a = match agent(&mut g, &id, &headers) {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    let Ok(r) = serde_json::from_slice::<StatusReport>(&body) else {
+        return error(StatusCode::BAD_REQUEST, "the body must be {\"status\", \"error\"?}");
+    };
+    if !["Running", "Completed", "Failed"].contains(&r.status.as_str()) {
+        return error(StatusCode::BAD_REQUEST, "status must be Running, Completed or Failed");
+    }
+    let Some(j) = a.jobs.iter_mut().find(|j| j.id == job) else {
+        return error(StatusCode::NOT_FOUND, "job not found");
+    };
+    j.status = r.status;
+    j.error = r.error;
+    Json(json!({ "status": "ok" })).into_response()
+}
+
+async fn discoveries(
+    State(s): State<Shared>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let mut g = s.lock();
+    let a = match agent(&mut g, &id, &headers) {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    let m = match json_object(&body) {
+        Ok(m) => m,
+        Err(r) => return r,
+    };
+    let n = m.get("certificates").and_then(Value::as_array).map_or(0, Vec::len);
+    a.discoveries.push(Value::Object(m));
+    (
+        StatusCode::ACCEPTED,
+        Json(json!({ "status": "accepted", "certificates": n })),
+    )
+        .into_response()
+}
+
+// --- admin -------------------------------------------------------------
+
+/// Admin: `POST /admin/certctl/agents` → `{"id", "api_key"}`.
+pub async fn admin_create(State(s): State<Shared>) -> Json<Value> {
+    let (id, key) = s.lock().certctl.create();
+    Json(json!({ "id": id, "api_key": key }))
+}
+
+/// Admin: `GET /admin/certctl/agents`.
+pub async fn admin_list(State(s): State<Shared>) -> Json<Value> {
+    let g = s.lock();
+    Json(json!(g
+        .certctl
+        .agents
+        .iter()
+        .map(|(id, a)| json!({
+            "id": id,
+            "retired": a.retired,
+            "heartbeats": a.heartbeats,
+            "last_heartbeat": a.last_heartbeat,
+            "polls": a.polls,
+            "jobs": a.jobs,
+            "discoveries": a.discoveries.len(),
+        }))
+        .collect::<Vec<_>>()))
+}
+
+/// Admin: `POST /admin/certctl/agents/{id}/{retire|delete}`.
+pub async fn admin_agent(State(s): State<Shared>, Path((id, action)): Path<(String, String)>) -> Response {
+    let mut g = s.lock();
+    match action.as_str() {
+        "retire" => match g.certctl.agents.get_mut(&id) {
+            Some(a) => a.retired = true,
+            None => return (StatusCode::NOT_FOUND, "no such agent").into_response(),
+        },
+        "delete" => {
+            if g.certctl.agents.remove(&id).is_none() {
+                return (StatusCode::NOT_FOUND, "no such agent").into_response();
+            }
+        }
+        _ => return (StatusCode::NOT_FOUND, "actions: retire, delete").into_response(),
+    }
+    StatusCode::NO_CONTENT.into_response()
+}
+
+#[derive(Deserialize)]
+pub struct JobRequest {
+    certificate_id: String,
+    target_id: String,
+    common_name: String,
+    #[serde(default)]
+    sans: Vec<String>,
+}
+
+/// Admin: `POST /admin/certctl/agents/{id}/jobs` → `{"job_id"}`: a CSR job.
+pub async fn admin_job(State(s): State<Shared>, Path(id): Path<String>, Json(r): Json<JobRequest>) -> Response {
+    match s
+        .lock()
+        .certctl
+        .request(&id, &r.certificate_id, &r.target_id, &r.common_name, &r.sans)
+    {
+        Ok(job) => Json(json!({ "job_id": job })).into_response(),
+        Err(e) => (StatusCode::NOT_FOUND, e).into_response(),
+    }
+}

@@ -1,0 +1,50 @@
+//! `evergreen-app`: the tray app. `--hidden` starts it in the tray only (as
+//! start-at-login does). `demo-renew …` is the demo's renew command, so the
+//! demo needs nothing but this binary.
+
+use std::time::{Duration, SystemTime};
+
+fn demo_renew(args: &[String]) -> i32 {
+    let mut dir = None;
+    let mut name = None;
+    let mut lifetime = None;
+    let mut flaky = false;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--dir" => dir = it.next().cloned(),
+            "--name" => name = it.next().cloned(),
+            "--lifetime" => lifetime = it.next().and_then(|v| v.trim_end_matches('s').parse::<u64>().ok()),
+            "--flaky" => flaky = true,
+            other => {
+                eprintln!("demo-renew: unexpected argument {other:?}");
+                return 2;
+            }
+        }
+    }
+    let (Some(dir), Some(name), Some(secs)) = (dir, name, lifetime) else {
+        eprintln!("demo-renew needs --dir DIR --name NAME --lifetime SECONDSs");
+        return 2;
+    };
+    match evergreen_core::demo::reissue(dir.as_ref(), &name, Duration::from_secs(secs), flaky, SystemTime::now()) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("{e}");
+            1
+        }
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("demo-renew") => std::process::exit(demo_renew(&args[1..])),
+        Some("--version") => println!("evergreen-app {}", env!("CARGO_PKG_VERSION")),
+        Some("--hidden") => evergreen_app::run(evergreen_app::Options { hidden: true }),
+        None => evergreen_app::run(evergreen_app::Options::default()),
+        Some(other) => {
+            eprintln!("evergreen-app: unknown argument {other:?}; run it without arguments, or with --hidden to start in the tray");
+            std::process::exit(2);
+        }
+    }
+}

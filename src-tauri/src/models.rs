@@ -1,0 +1,83 @@
+//! The serde types the UI sees. Most are the core's own (re-exported here so
+//! the bindings are generated from one place); [`Snapshot`] is what the
+//! dashboard renders and is pushed after every engine change.
+
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+pub use evergreen_core::activity::LogLine;
+pub use evergreen_core::config_edit::{CredentialForm, FieldSchema, FieldType, FormProblem, KindSchema, SaveResult};
+pub use evergreen_core::events::{Event, EventKind};
+pub use evergreen_core::model::{
+    CertDetails, CredentialStatus, Health, Kind, LastResult, NextAction, RenewalCounts, State,
+};
+pub use evergreen_core::scheduler::RenewOutcome;
+pub use evergreen_core::store::HistoryEntry;
+
+use crate::error::AppError;
+
+/// Everything the dashboard needs at once.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct Snapshot {
+    pub credentials: Vec<CredentialStatus>,
+    /// Engine wall clock when the snapshot was taken (Unix ms).
+    pub now: i64,
+    pub worst: Health,
+    pub notifications_paused_until: Option<i64>,
+    pub demo: bool,
+    pub config_path: String,
+    /// Why the config could not be loaded, when it could not (shown as a banner).
+    pub config_problem: Option<String>,
+}
+
+/// Payload of `evergreen://navigate`: show this credential (or the dashboard).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct Navigate {
+    pub name: Option<String>,
+}
+
+/// Event names the UI listens to.
+pub const SNAPSHOT_EVENT: &str = "evergreen://snapshot";
+pub const ENGINE_EVENT: &str = "evergreen://event";
+pub const NAVIGATE_EVENT: &str = "evergreen://navigate";
+
+/// The TypeScript declarations of every type above, as `ui/src/bindings.ts` holds them.
+pub fn typescript_bindings() -> String {
+    let decls = [
+        Kind::decl(),
+        Health::decl(),
+        State::decl(),
+        CertDetails::decl(),
+        LastResult::decl(),
+        RenewalCounts::decl(),
+        NextAction::decl(),
+        CredentialStatus::decl(),
+        RenewOutcome::decl(),
+        HistoryEntry::decl(),
+        LogLine::decl(),
+        Snapshot::decl(),
+        Navigate::decl(),
+        FieldType::decl(),
+        FieldSchema::decl(),
+        KindSchema::decl(),
+        CredentialForm::decl(),
+        FormProblem::decl(),
+        SaveResult::decl(),
+        AppError::decl(),
+        EventKind::decl(),
+        Event::decl(),
+    ];
+    let mut out = String::from(
+        "// Generated from the Rust types by `make bindings` (src-tauri/src/models.rs); do not edit.\n\
+         // Timestamps are Unix milliseconds: well inside a JS number, so 64-bit integers are `number` here.\n\n",
+    );
+    for d in decls {
+        // ts-rs writes 64-bit integers as `bigint`; serde_json sends them as plain JSON numbers.
+        out.push_str("export ");
+        out.push_str(&d.replace("bigint", "number"));
+        out.push_str("\n\n");
+    }
+    out.truncate(out.trim_end().len());
+    out.push('\n');
+    out
+}

@@ -1,0 +1,82 @@
+//! Delivers the engine's notification decisions as desktop notifications
+//! (freedesktop, over D-Bus). What deserves one, and that it is sent once,
+//! is the core's policy; this only shows it and answers its buttons.
+
+use evergreen_core::notify_policy::{Notification, NotifyAction, Urgency};
+use tauri::AppHandle;
+use tokio::sync::broadcast;
+
+use crate::AppState;
+use tauri::Manager;
+
+pub fn spawn(app: AppHandle, mut rx: broadcast::Receiver<Notification>) {
+    tauri::async_runtime::spawn(async move {
+        loop {
+            match rx.recv().await {
+                Ok(n) => {
+                    let app = app.clone();
+                    // Waiting for a button blocks until the notification closes.
+                    std::thread::spawn(move || deliver(&app, n));
+                }
+                Err(broadcast::error::RecvError::Lagged(k)) => tracing::warn!("{k} notifications were dropped"),
+                Err(broadcast::error::RecvError::Closed) => break,
+            }
+        }
+    });
+}
+
+fn action_id(a: NotifyAction) -> (&'static str, &'static str) {
+    match a {
+        NotifyAction::RenewNow => ("renew_now", "Renew now"),
+        NotifyAction::Open => ("open", "Open"),
+    }
+}
+
+fn deliver(app: &AppHandle, n: Notification) {
+    let caps = notify_rust::get_capabilities().unwrap_or_default();
+    let with_actions = caps.iter().any(|c| c == "actions");
+    let mut note = notify_rust::Notification::new();
+    note.appname("Evergreen")
+        .summary(&n.title)
+        .body(&n.body)
+        .icon(match n.urgency {
+            Urgency::Critical => "dialog-error",
+            Urgency::Normal => "dialog-warning",
+            Urgency::Low => "dialog-information",
+        })
+        .urgency(match n.urgency {
+            Urgency::Low => notify_rust::Urgency::Low,
+            Urgency::Normal => notify_rust::Urgency::Normal,
+            Urgency::Critical => notify_rust::Urgency::Critical,
+        });
+    if with_actions {
+        note.action("default", "Open");
+        for a in &n.actions {
+            let (id, label) = action_id(*a);
+            note.action(id, label);
+        }
+    }
+    let shown = match note.show() {
+        Ok(h) => h,
+        Err(e) => {
+            tracing::warn!("could not show a notification ({}): {e}", n.title);
+            return;
+        }
+    };
+    if !with_actions {
+        return;
+    }
+    let credential = n.credential.clone();
+    shown.wait_for_action(|action| match action {
+        "renew_now" => {
+            if let (Some(name), Ok(engine)) = (credential.clone(), app.state::<AppState>().engine()) {
+                let handle = engine.handle.clone();
+                tauri::async_runtime::spawn(async move {
+                    let _ = handle.renew(&name).await;
+                });
+            }
+        }
+        "open" | "default" => crate::open_window(app, credential.clone()),
+        _ => {}
+    });
+}

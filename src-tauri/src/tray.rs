@@ -1,0 +1,242 @@
+//! The tray icon: its picture follows the worst state, its tooltip is a
+//! one-line summary, its menu offers what a user does without the window.
+
+use std::sync::Mutex;
+
+use evergreen_core::model::{summary, Health, State};
+use tauri::image::Image;
+use tauri::menu::{CheckMenuItem, Menu, MenuItem, PredefinedMenuItem, Submenu};
+use tauri::tray::TrayIconBuilder;
+use tauri::{AppHandle, Manager, Wry};
+use tauri_plugin_autostart::ManagerExt;
+
+use crate::models::Snapshot;
+use crate::AppState;
+
+const TRAY_ID: &str = "evergreen";
+
+/// What the menu was last built from; it is rebuilt only when this changes.
+#[derive(Default)]
+struct Built(Mutex<Option<String>>);
+
+fn icon(health: Health) -> Image<'static> {
+    let bytes: &'static [u8] = match health {
+        Health::Healthy => include_bytes!("../../icons/tray-healthy.png"),
+        Health::Attention => include_bytes!("../../icons/tray-attention.png"),
+        Health::Failing => include_bytes!("../../icons/tray-failing.png"),
+        Health::Stopped => include_bytes!("../../icons/tray-stopped.png"),
+    };
+    Image::from_bytes(bytes).expect("the tray icons are valid PNG files built into the binary")
+}
+
+pub fn create(app: &AppHandle) -> tauri::Result<()> {
+    app.manage(Built::default());
+    let snap = app.state::<AppState>().snapshot();
+    TrayIconBuilder::with_id(TRAY_ID)
+        .icon(icon(snap.worst))
+        .tooltip(format!(
+            "Evergreen: {}",
+            summary(&snap.credentials, std::time::SystemTime::now())
+        ))
+        .menu(&menu(app, &snap)?)
+        .on_menu_event(|app, event| on_menu(app, event.id().as_ref()))
+        .build(app)?;
+    Ok(())
+}
+
+/// Brings the tray up to date with a snapshot.
+pub fn update(app: &AppHandle, snap: &Snapshot) {
+    let Some(tray) = app.tray_by_id(TRAY_ID) else { return };
+    let _ = tray.set_icon(Some(icon(snap.worst)));
+    let _ = tray.set_tooltip(Some(format!(
+        "Evergreen: {}",
+        summary(&snap.credentials, std::time::SystemTime::now())
+    )));
+    let key = signature(app, snap);
+    let built = app.state::<Built>();
+    let mut last = built.0.lock().unwrap_or_else(|p| p.into_inner());
+    if last.as_deref() != Some(key.as_str()) {
+        match menu(app, snap) {
+            Ok(m) => {
+                let _ = tray.set_menu(Some(m));
+                *last = Some(key);
+            }
+            Err(e) => tracing::warn!("could not rebuild the tray menu: {e}"),
+        }
+    }
+}
+
+fn signature(app: &AppHandle, snap: &Snapshot) -> String {
+    let mut s = format!(
+        "{}|{}|",
+        snap.notifications_paused_until.is_some(),
+        app.autolaunch().is_enabled().unwrap_or(false)
+    );
+    for c in &snap.credentials {
+        s.push_str(&format!("{}:{}:{};", c.name, c.state.name(), c.can_renew));
+    }
+    s
+}
+
+fn state_words(state: &State) -> String {
+    match state {
+        State::Failing { streak, .. } => format!("failing ({streak}×)"),
+        other => other.name().replace('_', " "),
+    }
+}
+
+fn menu(app: &AppHandle, snap: &Snapshot) -> tauri::Result<Menu<Wry>> {
+    let menu = Menu::new(app)?;
+    menu.append(&MenuItem::with_id(app, "open", "Open Evergreen", true, None::<&str>)?)?;
+    if snap.demo {
+        menu.append(&MenuItem::with_id(
+            app,
+            "demo",
+            "Demo mode: nothing real is touched",
+            false,
+            None::<&str>,
+        )?)?;
+    }
+    menu.append(&PredefinedMenuItem::separator(app)?)?;
+    for c in &snap.credentials {
+        let user_paused = c.user_paused;
+        let renewable = c.can_renew && !c.state.is_terminal();
+        let sub = Submenu::with_id(
+            app,
+            format!("c:{}", c.name),
+            format!("{} — {}", c.name, state_words(&c.state)),
+            true,
+        )?;
+        sub.append(&MenuItem::with_id(
+            app,
+            format!("renew:{}", c.name),
+            "Renew now",
+            renewable,
+            None::<&str>,
+        )?)?;
+        if user_paused {
+            sub.append(&MenuItem::with_id(
+                app,
+                format!("resume:{}", c.name),
+                "Resume",
+                true,
+                None::<&str>,
+            )?)?;
+        } else {
+            sub.append(&MenuItem::with_id(
+                app,
+                format!("pause:{}", c.name),
+                "Pause",
+                !c.state.is_terminal(),
+                None::<&str>,
+            )?)?;
+        }
+        sub.append(&MenuItem::with_id(
+            app,
+            format!("show:{}", c.name),
+            "Details…",
+            true,
+            None::<&str>,
+        )?)?;
+        menu.append(&sub)?;
+    }
+    if !snap.credentials.is_empty() {
+        menu.append(&PredefinedMenuItem::separator(app)?)?;
+    }
+    menu.append(&MenuItem::with_id(
+        app,
+        "renew_all",
+        "Renew all due",
+        true,
+        None::<&str>,
+    )?)?;
+    if snap.notifications_paused_until.is_some() {
+        menu.append(&MenuItem::with_id(
+            app,
+            "resume_notes",
+            "Resume notifications",
+            true,
+            None::<&str>,
+        )?)?;
+    } else {
+        menu.append(&MenuItem::with_id(
+            app,
+            "pause_notes",
+            "Pause notifications for 1 hour",
+            true,
+            None::<&str>,
+        )?)?;
+    }
+    let at_login = app.autolaunch().is_enabled().unwrap_or(false);
+    menu.append(&CheckMenuItem::with_id(
+        app,
+        "autostart",
+        "Start at login",
+        true,
+        at_login,
+        None::<&str>,
+    )?)?;
+    menu.append(&PredefinedMenuItem::separator(app)?)?;
+    menu.append(&MenuItem::with_id(app, "quit", "Quit Evergreen", true, None::<&str>)?)?;
+    Ok(menu)
+}
+
+fn on_menu(app: &AppHandle, id: &str) {
+    let state = app.state::<AppState>();
+    let Ok(engine) = state.engine() else {
+        match id {
+            "open" => crate::open_window(app, None),
+            "quit" => app.exit(0),
+            _ => {}
+        }
+        return;
+    };
+    let handle = engine.handle.clone();
+    let (verb, name) = id.split_once(':').unwrap_or((id, ""));
+    let name = name.to_string();
+    match verb {
+        "open" => crate::open_window(app, None),
+        "show" => crate::open_window(app, Some(name)),
+        "renew" => {
+            tauri::async_runtime::spawn(async move {
+                let _ = handle.renew(&name).await;
+            });
+        }
+        "pause" | "resume" => {
+            let (app, pause) = (app.clone(), verb == "pause");
+            tauri::async_runtime::spawn(async move {
+                if let Err(e) = handle.set_paused(&name, pause).await {
+                    tracing::warn!("{e}");
+                }
+                crate::push_snapshot(&app);
+            });
+        }
+        "renew_all" => {
+            tauri::async_runtime::spawn(async move {
+                let _ = handle.renew_all_due().await;
+            });
+        }
+        "pause_notes" => {
+            let _ = state.pause_notifications(60);
+            crate::push_snapshot(app);
+        }
+        "resume_notes" => {
+            let _ = engine.notifier.resume();
+            crate::push_snapshot(app);
+        }
+        "autostart" => {
+            let a = app.autolaunch();
+            let r = if a.is_enabled().unwrap_or(false) {
+                a.disable()
+            } else {
+                a.enable()
+            };
+            if let Err(e) = r {
+                tracing::warn!("could not change start at login: {e}");
+            }
+            crate::push_snapshot(app);
+        }
+        "quit" => app.exit(0),
+        _ => {}
+    }
+}

@@ -1,0 +1,313 @@
+//! A private desktop for end-to-end tests of the tray app: an Xvfb display, a
+//! session D-Bus of its own, a real notification server (dunst) and a
+//! `dbus-monitor` that records every `Notify` call, plus `tauri-driver` to
+//! drive the real app window over WebDriver.
+//!
+//! Nothing here touches the user's display or bus; every process is killed
+//! when the [`Desktop`] is dropped. Waiting is polling for a bounded time.
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// One captured `org.freedesktop.Notifications.Notify` call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notify {
+    pub app_name: String,
+    pub summary: String,
+    pub body: String,
+    pub actions: Vec<String>,
+}
+
+pub struct Desktop {
+    pub dir: tempfile::TempDir,
+    pub display: String,
+    pub bus: String,
+    children: Vec<Child>,
+    notes: Arc<Mutex<Vec<Notify>>>,
+}
+
+impl Drop for Desktop {
+    fn drop(&mut self) {
+        for c in self.children.iter_mut().rev() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// Whether every program the desktop needs is installed (`make test` installs them).
+pub fn missing_tools() -> Vec<&'static str> {
+    [
+        "Xvfb",
+        "dbus-daemon",
+        "dbus-monitor",
+        "dunst",
+        "tauri-driver",
+        "WebKitWebDriver",
+    ]
+    .into_iter()
+    .filter(|t| !on_path(t))
+    .collect()
+}
+
+fn on_path(tool: &str) -> bool {
+    let extra = home_cargo_bin();
+    std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).chain(extra).any(|d| d.join(tool).is_file()))
+        .unwrap_or(false)
+}
+
+fn home_cargo_bin() -> Option<PathBuf> {
+    std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
+        .map(|c| c.join("bin"))
+}
+
+/// A free loopback TCP port.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn wait_for(what: &str, timeout: Duration, mut ok: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !ok() {
+        assert!(start.elapsed() < timeout, "{what} did not come up within {timeout:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+impl Desktop {
+    pub fn start() -> Desktop {
+        let missing = missing_tools();
+        assert!(
+            missing.is_empty(),
+            "the desktop end-to-end tests need {}; `make test` installs them (scripts/install-deps.sh)",
+            missing.join(", ")
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let mut d = Desktop {
+            dir,
+            display: String::new(),
+            bus: String::new(),
+            children: Vec::new(),
+            notes: Arc::new(Mutex::new(Vec::new())),
+        };
+        d.start_x();
+        d.start_bus();
+        let dunst = d
+            .command("dunst")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("dunst starts");
+        d.children.push(dunst);
+        d.start_monitor();
+        // The notification server is up once it owns its name on our bus.
+        wait_for("the notification server", Duration::from_secs(10), || {
+            d.command("dbus-send")
+                .args([
+                    "--session",
+                    "--print-reply",
+                    "--dest=org.freedesktop.DBus",
+                    "/org/freedesktop/DBus",
+                    "org.freedesktop.DBus.NameHasOwner",
+                    "string:org.freedesktop.Notifications",
+                ])
+                .output()
+                .map(|o| String::from_utf8_lossy(&o.stdout).contains("boolean true"))
+                .unwrap_or(false)
+        });
+        d
+    }
+
+    fn start_x(&mut self) {
+        for n in 90..190u32 {
+            if Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() || Path::new(&format!("/tmp/.X{n}-lock")).exists() {
+                continue;
+            }
+            let mut child = Command::new("Xvfb")
+                .args([
+                    format!(":{n}").as_str(),
+                    "-screen",
+                    "0",
+                    "1280x800x24",
+                    "-nolisten",
+                    "tcp",
+                ])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("Xvfb starts");
+            let start = Instant::now();
+            loop {
+                if Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() {
+                    self.display = format!(":{n}");
+                    self.children.push(child);
+                    return;
+                }
+                if child.try_wait().ok().flatten().is_some() || start.elapsed() > Duration::from_secs(10) {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        panic!("no free X display between :90 and :189");
+    }
+
+    fn start_bus(&mut self) {
+        let socket = self.dir.path().join("bus");
+        self.bus = format!("unix:path={}", socket.display());
+        let child = Command::new("dbus-daemon")
+            .args([
+                "--session",
+                "--nofork",
+                "--nopidfile",
+                &format!("--address={}", self.bus),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("dbus-daemon starts");
+        self.children.push(child);
+        wait_for("the session bus", Duration::from_secs(10), || socket.exists());
+    }
+
+    fn start_monitor(&mut self) {
+        let mut child = self
+            .command("dbus-monitor")
+            .args(["--session", "interface=org.freedesktop.Notifications,member=Notify"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("dbus-monitor starts");
+        let out = child.stdout.take().unwrap();
+        let notes = self.notes.clone();
+        std::thread::spawn(move || {
+            let mut current: Option<Vec<String>> = None;
+            let mut in_actions = false;
+            let mut actions = Vec::new();
+            // A string with newlines spans several lines of dbus-monitor's output.
+            let mut partial: Option<String> = None;
+            let mut lines = BufReader::new(out).lines().map_while(Result::ok);
+            while let Some(raw) = lines.next() {
+                let joined;
+                let t = if let Some(mut p) = partial.take() {
+                    p.push('\n');
+                    p.push_str(&raw);
+                    if !raw.ends_with('"') {
+                        partial = Some(p);
+                        continue;
+                    }
+                    joined = p;
+                    joined.as_str()
+                } else {
+                    let t = raw.trim();
+                    if t.starts_with("string \"") && (t.len() == "string \"".len() || !t.ends_with('"')) {
+                        partial = Some(t.to_string());
+                        continue;
+                    }
+                    t
+                };
+                if t.starts_with("method call") && t.contains("member=Notify") {
+                    current = Some(Vec::new());
+                    actions.clear();
+                    in_actions = false;
+                    continue;
+                }
+                let Some(strings) = current.as_mut() else { continue };
+                if t.starts_with("array [") && strings.len() == 4 {
+                    in_actions = true;
+                    continue;
+                }
+                if in_actions {
+                    if t.starts_with(']') {
+                        in_actions = false;
+                        // app_name, icon, summary, body
+                        let n = Notify {
+                            app_name: strings[0].clone(),
+                            summary: strings[2].clone(),
+                            body: strings[3].clone(),
+                            actions: std::mem::take(&mut actions),
+                        };
+                        notes.lock().unwrap().push(n);
+                        current = None;
+                    } else if let Some(s) = string_arg(t) {
+                        actions.push(s);
+                    }
+                    continue;
+                }
+                if let Some(s) = string_arg(t) {
+                    strings.push(s);
+                }
+            }
+        });
+        self.children.push(child);
+    }
+
+    /// A command that runs on this desktop (display and bus set).
+    pub fn command(&self, program: &str) -> Command {
+        let mut c = Command::new(program);
+        c.env("DISPLAY", &self.display)
+            .env("DBUS_SESSION_BUS_ADDRESS", &self.bus)
+            .env_remove("WAYLAND_DISPLAY")
+            .env("XDG_RUNTIME_DIR", self.dir.path());
+        if let Some(bin) = home_cargo_bin() {
+            let path = std::env::var_os("PATH").unwrap_or_default();
+            let paths: Vec<PathBuf> = std::env::split_paths(&path).chain(Some(bin)).collect();
+            c.env("PATH", std::env::join_paths(paths).unwrap());
+        }
+        c
+    }
+
+    /// Starts `tauri-driver` on a free port, with extra environment for the app it launches.
+    pub fn tauri_driver(&mut self, env: &[(&str, &Path)]) -> String {
+        let port = free_port();
+        let native = free_port();
+        let mut cmd = self.command("tauri-driver");
+        cmd.args(["--port", &port.to_string(), "--native-port", &native.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        self.children.push(cmd.spawn().expect("tauri-driver starts"));
+        wait_for("tauri-driver", Duration::from_secs(20), || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
+        format!("http://127.0.0.1:{port}")
+    }
+
+    /// Every Notify call seen so far.
+    pub fn notifications(&self) -> Vec<Notify> {
+        self.notes.lock().unwrap().clone()
+    }
+
+    /// Waits until some notification matches, and returns it.
+    pub fn wait_notification(&self, timeout: Duration, pred: impl Fn(&Notify) -> bool) -> Notify {
+        let start = Instant::now();
+        loop {
+            if let Some(n) = self.notifications().into_iter().find(|n| pred(n)) {
+                return n;
+            }
+            assert!(
+                start.elapsed() < timeout,
+                "no matching notification within {timeout:?}; saw: {:#?}",
+                self.notifications()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+/// The value of a `string "…"` line of dbus-monitor's output.
+fn string_arg(t: &str) -> Option<String> {
+    let rest = t.strip_prefix("string \"")?;
+    Some(rest.strip_suffix('"').unwrap_or(rest).to_string())
+}

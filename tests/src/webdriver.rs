@@ -1,0 +1,138 @@
+//! The few W3C WebDriver calls the end-to-end tests make, over plain HTTP to
+//! `tauri-driver` on loopback.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use serde_json::{json, Value};
+
+/// The W3C key identifying an element in WebDriver replies.
+const ELEMENT: &str = "element-6066-11e4-a23f-4f04d7ed94e4";
+
+pub struct Session {
+    http: reqwest::Client,
+    base: String,
+}
+
+impl Session {
+    /// Opens a session that launches `application` (the app binary).
+    pub async fn start(driver: &str, application: &Path) -> Session {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .unwrap();
+        let caps = json!({"capabilities": {"alwaysMatch": {
+            "browserName": "wry",
+            "tauri:options": {"application": application}
+        }}});
+        let start = Instant::now();
+        let reply: Value = loop {
+            match http.post(format!("{driver}/session")).json(&caps).send().await {
+                Ok(r) => break r.json().await.unwrap(),
+                Err(e) if start.elapsed() < Duration::from_secs(20) => {
+                    let _ = e;
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Err(e) => panic!("tauri-driver refused the session: {e}"),
+            }
+        };
+        let id = reply["value"]["sessionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no session: {reply}"))
+            .to_string();
+        Session {
+            http,
+            base: format!("{driver}/session/{id}"),
+        }
+    }
+
+    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let v: Value = req.send().await.unwrap().json().await.unwrap();
+        v["value"].clone()
+    }
+
+    /// Runs a script in the page and returns its value.
+    pub async fn script(&self, script: &str) -> Value {
+        self.call(
+            reqwest::Method::POST,
+            "/execute/sync",
+            Some(json!({"script": script, "args": []})),
+        )
+        .await
+    }
+
+    /// Elements matching a CSS selector (possibly none).
+    pub async fn find_all(&self, css: &str) -> Vec<String> {
+        let v = self
+            .call(
+                reqwest::Method::POST,
+                "/elements",
+                Some(json!({"using": "css selector", "value": css})),
+            )
+            .await;
+        v.as_array()
+            .map(|a| a.iter().filter_map(|e| e[ELEMENT].as_str().map(String::from)).collect())
+            .unwrap_or_default()
+    }
+
+    /// Waits for an element matching `css` and returns it.
+    pub async fn wait_for(&self, css: &str, timeout: Duration) -> String {
+        let start = Instant::now();
+        loop {
+            if let Some(e) = self.find_all(css).await.into_iter().next() {
+                return e;
+            }
+            assert!(start.elapsed() < timeout, "no element {css} within {timeout:?}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    pub async fn click(&self, element: &str) {
+        self.call(
+            reqwest::Method::POST,
+            &format!("/element/{element}/click"),
+            Some(json!({})),
+        )
+        .await;
+    }
+
+    pub async fn text(&self, element: &str) -> String {
+        self.call(reqwest::Method::GET, &format!("/element/{element}/text"), None)
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    pub async fn attribute(&self, element: &str, name: &str) -> Option<String> {
+        self.call(
+            reqwest::Method::GET,
+            &format!("/element/{element}/attribute/{name}"),
+            None,
+        )
+        .await
+        .as_str()
+        .map(String::from)
+    }
+
+    /// A PNG of the window, saved to `path`.
+    pub async fn screenshot(&self, path: &Path) {
+        let v = self.call(reqwest::Method::GET, "/screenshot", None).await;
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(v.as_str().unwrap_or_default())
+            .expect("the screenshot is base64");
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).unwrap();
+        }
+        std::fs::write(path, png).unwrap();
+    }
+
+    pub async fn close(self) {
+        let _ = self.http.delete(&self.base).send().await;
+    }
+}

@@ -1,0 +1,189 @@
+//! The tray app end to end: the real `evergreen-app` binary in a real window
+//! (Xvfb), driven over WebDriver (tauri-driver + WebKitWebDriver), talking to
+//! a real control plane (the sandbox, over TLS), with a real notification
+//! server on a private session bus whose `Notify` calls are recorded.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use evergreen_sandbox::faults::{Fault, FaultKind};
+use evergreen_sandbox::{Options, Sandbox};
+use evergreen_tests::desktop::Desktop;
+use evergreen_tests::webdriver::Session;
+use evergreen_tests::{app_bin, evergreen_bin};
+
+const NIX: &str = "sandbox-nixfleet";
+const WRENN: &str = "sandbox-wrenn";
+const RENEW: &str = "POST /v1/agent/renew";
+
+fn card(name: &str) -> String {
+    format!("[data-testid=credential][data-name=\"{name}\"]")
+}
+
+async fn card_state(s: &Session, name: &str) -> Option<String> {
+    let el = s.find_all(&card(name)).await.into_iter().next()?;
+    s.attribute(&el, "data-state").await
+}
+
+async fn wait_state(s: &Session, name: &str, want: &str, timeout: Duration) {
+    let start = Instant::now();
+    loop {
+        let st = card_state(s, name).await;
+        if st.as_deref() == Some(want) {
+            return;
+        }
+        assert!(
+            start.elapsed() < timeout,
+            "{name} stayed {st:?}, expected {want} within {timeout:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn last_result(s: &Session, name: &str) -> String {
+    let el = s
+        .wait_for(
+            &format!("{} [data-testid=last-result]", card(name)),
+            Duration::from_secs(10),
+        )
+        .await;
+    s.text(&el).await
+}
+
+async fn wait_last_result_change(s: &Session, name: &str, before: &str, timeout: Duration) -> String {
+    let start = Instant::now();
+    loop {
+        let now = last_result(s, name).await;
+        if now != before && !now.is_empty() {
+            return now;
+        }
+        assert!(start.elapsed() < timeout, "the last result of {name} stayed {before:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn artifacts() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../.artifacts/e2e")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_window_shows_renews_fails_notifies_and_recovers() {
+    let mut desk = Desktop::start();
+    let sb = Sandbox::start(Options::default()).await.unwrap();
+    let home = desk.dir.path().join("home");
+    let (config, data, run) = (home.join("config.toml"), home.join("data"), home.join("run"));
+    let text = evergreen_sandbox::demo_config(&sb, &home.join("sandbox")).unwrap();
+    std::fs::create_dir_all(&home).unwrap();
+    std::fs::write(&config, text).unwrap();
+    let env: [(&str, &Path); 4] = [
+        ("EVERGREEN_CONFIG", &config),
+        ("EVERGREEN_DATA_DIR", &data),
+        ("EVERGREEN_RUNTIME_DIR", &run),
+        ("HOME", &home),
+    ];
+    let driver = desk.tauri_driver(&env);
+    let s = Session::start(&driver, &app_bin()).await;
+
+    // Every credential is shown with its fraction and state.
+    for name in [NIX, WRENN] {
+        s.wait_for(&card(name), Duration::from_secs(30)).await;
+    }
+    wait_state(&s, NIX, "healthy", Duration::from_secs(30)).await;
+    wait_state(&s, WRENN, "healthy", Duration::from_secs(30)).await;
+    let fraction = s
+        .wait_for(&format!("{} [data-testid=fraction]", card(NIX)), Duration::from_secs(5))
+        .await;
+    let fraction = s.text(&fraction).await;
+    assert!(fraction.ends_with('%'), "fraction shown as a percentage: {fraction:?}");
+    let state_words = s
+        .wait_for(&format!("{} [data-testid=state]", card(NIX)), Duration::from_secs(5))
+        .await;
+    assert!(!s.text(&state_words).await.is_empty());
+    s.screenshot(&artifacts().join("dashboard.png")).await;
+
+    // Renew now: a real renewal against the control plane, shown as the last result.
+    let renews_before = sb.state.lock().count(RENEW);
+    let before = last_result(&s, NIX).await;
+    let button = s
+        .wait_for(&format!("{} [data-testid=renew]", card(NIX)), Duration::from_secs(5))
+        .await;
+    s.click(&button).await;
+    let after = wait_last_result_change(&s, NIX, &before, Duration::from_secs(30)).await;
+    assert_eq!(
+        sb.state.lock().count(RENEW),
+        renews_before + 1,
+        "one renewal reached the server"
+    );
+    wait_state(&s, NIX, "healthy", Duration::from_secs(10)).await;
+
+    // A failure injected into the server: the failure state, and exactly one notification.
+    sb.state.lock().add_fault(Fault {
+        path_prefix: "/v1/agent/renew".into(),
+        count: 1,
+        kind: FaultKind::Status {
+            status: 500,
+            body: "<html><body>Internal Server Error</body></html>".into(),
+            content_type: Some("text/html".into()),
+        },
+    });
+    let button = s
+        .wait_for(&format!("{} [data-testid=renew]", card(NIX)), Duration::from_secs(5))
+        .await;
+    s.click(&button).await;
+    wait_state(&s, NIX, "failing", Duration::from_secs(30)).await;
+    let failed = desk.wait_notification(Duration::from_secs(15), |n| {
+        n.summary == format!("{NIX}: renewal failed")
+    });
+    assert_eq!(failed.app_name, "Evergreen");
+    assert!(
+        failed.body.contains("500"),
+        "the reason is in the notification: {failed:?}"
+    );
+    assert!(
+        failed.actions.iter().any(|a| a == "renew_now"),
+        "a Renew now action: {failed:?}"
+    );
+    let failed_text = wait_last_result_change(&s, NIX, &after, Duration::from_secs(10)).await;
+    s.screenshot(&artifacts().join("failing.png")).await;
+    assert!(
+        !failed_text.contains("<html>"),
+        "an HTML error page is summarized, not pasted: {failed_text}"
+    );
+
+    // Recovery, asked for from the command line: `evergreen renew` reaches the running app.
+    let out = std::process::Command::new(evergreen_bin())
+        .args(["renew", NIX])
+        .env("EVERGREEN_CONFIG", &config)
+        .env("EVERGREEN_DATA_DIR", &data)
+        .env("EVERGREEN_RUNTIME_DIR", &run)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "evergreen renew: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    wait_state(&s, NIX, "healthy", Duration::from_secs(30)).await;
+    desk.wait_notification(Duration::from_secs(15), |n| {
+        n.summary == format!("{NIX}: renewed again")
+    });
+
+    let failures = desk
+        .notifications()
+        .into_iter()
+        .filter(|n| n.summary.starts_with(NIX) && n.summary.contains("failed"))
+        .count();
+    assert_eq!(
+        failures,
+        1,
+        "exactly one failure notification: {:#?}",
+        desk.notifications()
+    );
+    let secretish = desk
+        .notifications()
+        .into_iter()
+        .any(|n| n.body.contains("BEGIN") || n.body.contains("PRIVATE"));
+    assert!(!secretish, "no key material in notifications");
+    s.close().await;
+}

@@ -1,0 +1,86 @@
+// Pure helpers for the Add/Edit form: initial values, what is sent, where each
+// problem is shown.
+
+import type { CredentialForm, FieldSchema, FormProblem, Kind, KindSchema } from "../bindings";
+
+/** Keys that are not kind fields but are shown as form inputs too. */
+export const FIXED_KEYS = ["name", "kind"] as const;
+
+/**
+ * Initial value of a field when it has none. FieldSchema carries no default, so
+ * a checkbox starts unchecked unless its placeholder says "true".
+ */
+export function initialValue(field: FieldSchema): string {
+  if (field.field_type === "bool") {
+    return field.placeholder.trim().toLowerCase() === "true" ? "true" : "false";
+  }
+  return "";
+}
+
+/** Values for a kind: the given ones, plus initial values for missing fields. */
+export function valuesFor(
+  schema: KindSchema | undefined,
+  given: { [key: string]: string | undefined },
+): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(given)) {
+    if (v !== undefined) out[k] = v;
+  }
+  for (const f of schema?.fields ?? []) {
+    if (out[f.key] === undefined) {
+      out[f.key] = initialValue(f);
+    }
+  }
+  return out;
+}
+
+/** Normalises a "list" textarea: one trimmed item per line, no blank lines. */
+export function normaliseList(text: string): string {
+  return text
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l !== "")
+    .join("\n");
+}
+
+/**
+ * The CredentialForm sent to save_credential: only the selected kind's fields;
+ * empty optional text left out (the engine's default applies); lists normalised.
+ */
+export function buildForm(name: string, kind: Kind, schema: KindSchema | undefined, values: Record<string, string>): CredentialForm {
+  const out: Record<string, string> = {};
+  for (const f of schema?.fields ?? []) {
+    let v = values[f.key] ?? "";
+    if (f.field_type === "bool") {
+      v = v === "true" ? "true" : "false";
+    } else if (f.field_type === "list") {
+      v = normaliseList(v);
+    } else {
+      v = v.trim();
+    }
+    if (v !== "" || f.required) {
+      out[f.key] = v;
+    }
+  }
+  return { name: name.trim(), kind, values: out };
+}
+
+/** Problems split into those shown under a known input and those shown at the top. */
+export function splitProblems(
+  problems: readonly FormProblem[],
+  fieldKeys: readonly string[],
+): { byField: Record<string, string[]>; general: string[] } {
+  const known = new Set<string>([...FIXED_KEYS, ...fieldKeys]);
+  const byField: Record<string, string[]> = {};
+  const general: string[] = [];
+  for (const p of problems) {
+    if (p.field !== null && known.has(p.field)) {
+      (byField[p.field] ??= []).push(p.message);
+    } else if (p.field !== null) {
+      general.push(`${p.field}: ${p.message}`);
+    } else {
+      general.push(p.message);
+    }
+  }
+  return { byField, general };
+}

@@ -1,0 +1,260 @@
+// Pure mapping from the engine's status to what the UI shows: plain words,
+// colours, what the user can do. No renewal logic lives here: it only reads.
+
+import type { CredentialStatus, Health, Kind, State } from "../bindings";
+import { formatClock, formatDuration, formatExpiry, formatRelative } from "./format";
+
+export type StateName = State["state"];
+
+/** Colour family of a state; each maps to a CSS custom property. */
+export type Tone = "good" | "warn" | "bad" | "grey" | "muted";
+
+// Every Kind must have a label (checked by the compiler); certctl is listed in
+// the UI brief but not (yet) a Kind in bindings.ts, so it is labelled too.
+export const KIND_LABELS: Record<Kind, string> & Record<string, string> = {
+  x509_file: "X.509 file",
+  vault_token: "Vault token",
+  vault_pki: "Vault PKI certificate",
+  nixfleet: "nixfleet agent",
+  wrenn: "wrenn host",
+  certctl: "certctl agent",
+};
+
+export function kindLabel(kind: Kind | string): string {
+  return KIND_LABELS[kind] ?? kind;
+}
+
+/** Kinds whose registration lives on heartbeats. */
+export const HEARTBEAT_KINDS: ReadonlySet<string> = new Set<string>(["wrenn", "certctl"]);
+
+const TONES: Record<StateName, Tone> = {
+  healthy: "good",
+  due: "warn",
+  renewing: "warn",
+  final: "warn",
+  not_renewable: "warn",
+  failing: "bad",
+  expired: "bad",
+  paused: "grey",
+  retired: "grey",
+  disabled: "muted",
+};
+
+export function stateTone(state: StateName): Tone {
+  return TONES[state] ?? "muted";
+}
+
+/** The CSS colour (a custom property defined in app.css for light and dark). */
+export function toneColor(tone: Tone): string {
+  return `var(--tone-${tone})`;
+}
+
+export function stateColor(state: StateName): string {
+  return toneColor(stateTone(state));
+}
+
+/** States in which "Renew now" is never offered, whatever can_renew says. */
+const TERMINAL: ReadonlySet<StateName> = new Set<StateName>(["retired", "disabled", "not_renewable", "final"]);
+
+export function isTerminal(state: StateName): boolean {
+  return TERMINAL.has(state);
+}
+
+/** Whether a Renew now button belongs on this credential at all. */
+export function renewOffered(s: Pick<CredentialStatus, "can_renew" | "state">): boolean {
+  return s.can_renew && !isTerminal(s.state);
+}
+
+/** The short label of a state: "Healthy", "Failing (3 in a row)". */
+export function stateLabel(s: State): string {
+  switch (s.state) {
+    case "healthy":
+      return "Healthy";
+    case "due":
+      return "Due for renewal";
+    case "renewing":
+      return "Renewing";
+    case "failing":
+      return s.streak > 1 ? `Failing (${s.streak} in a row)` : "Failing";
+    case "expired":
+      return "Expired";
+    case "paused":
+      return "Paused";
+    case "retired":
+      return "Retired";
+    case "not_renewable":
+      return "Not renewable";
+    case "final":
+      return "Final — cannot be extended";
+    case "disabled":
+      return "Disabled";
+  }
+}
+
+/**
+ * One sentence: why the credential is in this state and what the user can do.
+ * Null when there is nothing to say (healthy).
+ */
+export function stateHint(s: CredentialStatus, now: number): string | null {
+  switch (s.state) {
+    case "healthy":
+      return null;
+    case "due":
+      return "Past its renewal point; Evergreen renews it shortly.";
+    case "renewing":
+      return "A renewal is running.";
+    case "failing":
+      return `The last ${s.streak > 1 ? `${s.streak} renewals` : "renewal"} failed. Evergreen retries on its own; you can also renew now.`;
+    case "expired":
+      return s.can_renew
+        ? "It has expired. Try Renew now; if that fails, get a new one."
+        : "It has expired and cannot be renewed. Get a new one.";
+    case "paused":
+      if (s.kind === "wrenn") {
+        return `Paused: ${s.reason}. Resume it, or re-register it with a new one-time token.`;
+      }
+      return `Paused: ${s.reason}. Resume it to renew again.`;
+    case "retired":
+      return `The server retired this identity${s.reason ? ` (${s.reason})` : ""}; it will not be renewed — register it again.`;
+    case "not_renewable":
+      return "It cannot be renewed; only a new login helps.";
+    case "final":
+      return `It has reached its maximum lifetime and ends ${formatRelative(s.expires_at, now)}; only a new login helps.`;
+    case "disabled":
+      return "Disabled in the configuration; Evergreen does not renew it.";
+  }
+}
+
+/** Re-registering with a new one-time token is offered for wrenn hosts paused or retired. */
+export function reregisterOffered(s: Pick<CredentialStatus, "kind" | "state">): boolean {
+  return s.kind === "wrenn" && (s.state === "paused" || s.state === "retired");
+}
+
+/** Health of the whole set, for the header. */
+export function healthLabel(h: Health): string {
+  switch (h) {
+    case "healthy":
+      return "All healthy";
+    case "attention":
+      return "Needs attention";
+    case "stopped":
+      return "Some stopped";
+    case "failing":
+      return "Failing";
+  }
+}
+
+export function healthTone(h: Health): Tone {
+  switch (h) {
+    case "healthy":
+      return "good";
+    case "attention":
+      return "warn";
+    case "stopped":
+      return "warn";
+    case "failing":
+      return "bad";
+  }
+}
+
+/**
+ * Remaining fraction at `now` (engine time), recomputed from not_before/not_after
+ * so the bar moves between snapshots; falls back to the snapshot's value.
+ */
+export function liveFraction(
+  s: Pick<CredentialStatus, "not_before" | "not_after" | "remaining_fraction">,
+  now: number,
+): number | null {
+  if (s.not_before !== null && s.not_after !== null && s.not_after > s.not_before) {
+    return Math.min(1, Math.max(0, (s.not_after - now) / (s.not_after - s.not_before)));
+  }
+  if (s.not_after !== null && s.not_after <= now) {
+    return 0;
+  }
+  return s.remaining_fraction;
+}
+
+/** "expires in 3 h 12 min" / "expired 5 min ago" plus the clock time, or null. */
+export function expiryText(s: Pick<CredentialStatus, "not_after">, now: number): string | null {
+  if (s.not_after === null) {
+    return null;
+  }
+  return `${formatExpiry(s.not_after, now)} (${formatClock(s.not_after, now)})`;
+}
+
+// NextAction.what as the engine writes it (crates/core scheduler.rs), in the
+// words of the UI; anything else is shown as the engine wrote it.
+const NEXT_VERBS: Record<string, string> = {
+  renew: "renews",
+  "retry renewal": "retry",
+  "read again": "reads again",
+  heartbeat: "next heartbeat",
+};
+
+function at(clockAt: number, now: number): string {
+  return `at ${formatClock(clockAt, now)} (${formatRelative(clockAt, now)})`;
+}
+
+/**
+ * "renews at 14:05 (in 3 h)", "retry at 14:05:30 (in 40 s)", "expires at 14:05
+ * (in 2 h) — renew by hand", or null when nothing is planned.
+ */
+export function nextActionText(s: CredentialStatus, now: number): string | null {
+  const next = s.next_action;
+  if (next) {
+    const what = next.what.trim();
+    if (what === "renewing now" || s.state === "renewing") {
+      return "renewing now";
+    }
+    const verb = NEXT_VERBS[what.toLowerCase()];
+    if (verb) {
+      return `${verb} ${at(next.at, now)}`;
+    }
+    const paren = /^(.*?)\s*\((.*)\)$/.exec(what);
+    if (paren && paren[1].toLowerCase().startsWith("expires") && next.at === s.not_after) {
+      // The expiry is shown already: keep only the advice.
+      return paren[2];
+    }
+    if (paren) {
+      return `${paren[1]} ${at(next.at, now)} — ${paren[2]}`;
+    }
+    return `${what} ${at(next.at, now)}`;
+  }
+  if (s.state === "renewing") {
+    return "renewing now";
+  }
+  if (s.state === "failing") {
+    return `retry ${at(s.next_retry_at, now)}`;
+  }
+  if (s.renew_at !== null && !isTerminal(s.state) && s.state !== "paused") {
+    return `renews ${at(s.renew_at, now)}`;
+  }
+  return null;
+}
+
+/**
+ * "last heartbeat 20 s ago" when the engine reported one; "no heartbeat yet"
+ * for kinds that live on heartbeats (wrenn); null otherwise.
+ */
+export function heartbeatText(s: Pick<CredentialStatus, "kind" | "last_heartbeat">, now: number): string | null {
+  if (s.last_heartbeat === undefined || s.last_heartbeat === null) {
+    return HEARTBEAT_KINDS.has(s.kind) ? "no heartbeat yet" : null;
+  }
+  const diff = now - s.last_heartbeat;
+  return diff < 1000 ? "last heartbeat just now" : `last heartbeat ${formatDuration(diff)} ago`;
+}
+
+/** The last renewal result in words: "renewed 5 min ago" / "failed 2 min ago: message". */
+export function lastResultText(s: Pick<CredentialStatus, "last_result">, now: number): string {
+  const r = s.last_result;
+  if (!r) {
+    return "not renewed yet";
+  }
+  const rel = formatRelative(r.at, now);
+  const when = rel === "now" ? "just now" : rel;
+  if (r.ok) {
+    const extra = r.message && r.message.trim().toLowerCase() !== "renewed" ? `: ${r.message}` : "";
+    return `renewed ${when}${extra}`;
+  }
+  return `renewal failed ${when}: ${r.message || "no message"}`;
+}
