@@ -8,7 +8,7 @@ use base64::Engine as _;
 use serde_json::{json, Value};
 
 /// The W3C key identifying an element in WebDriver replies.
-const ELEMENT: &str = "element-6066-11e4-a23f-4f04d7ed94e4";
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
 pub struct Session {
     http: reqwest::Client,
@@ -87,7 +87,12 @@ impl Session {
             if let Some(e) = self.find_all(css).await.into_iter().next() {
                 return e;
             }
-            assert!(start.elapsed() < timeout, "no element {css} within {timeout:?}");
+            if start.elapsed() >= timeout {
+                let page = self
+                    .script("return document.location.href + '\\n' + document.body.innerText")
+                    .await;
+                panic!("no element {css} within {timeout:?}; the page shows: {page}");
+            }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }

@@ -13,7 +13,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use evergreen_core::events::EventKind;
+use evergreen_core::events::{Event, EventKind};
 use evergreen_core::model::State;
 use evergreen_sandbox::certctl::Job;
 use evergreen_sandbox::faults::{Fault, FaultKind};
@@ -108,6 +108,11 @@ async fn until(what: &str, limit: Duration, ok: impl Fn() -> bool) {
     }
 }
 
+/// Matches a change to the state `name`.
+fn to(name: &'static str) -> impl Fn(&Event) -> bool {
+    move |e: &Event| matches!(&e.kind, EventKind::StateChanged { to, .. } if to == name)
+}
+
 fn read(p: &Path) -> Vec<u8> {
     std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
@@ -145,6 +150,7 @@ async fn deployed(sb: &Sandbox, extra: &str) -> (Rig, String, String) {
         message.contains("deployed certificate mc-web to target t-web"),
         "{message}"
     );
+    rig.wait("healthy", Duration::from_secs(5), to("healthy")).await;
     (rig, id, key)
 }
 
@@ -474,7 +480,7 @@ async fn control_plane_faults_show_as_failing_and_the_next_poll_recovers() {
             unreachable!()
         };
         assert!(message.contains(&work) && message.contains(want), "{kind:?}: {message}");
-        rig.wait("recovery", Duration::from_secs(5), is("recovered")).await;
+        rig.wait("healthy again", Duration::from_secs(5), to("healthy")).await;
         let states: Vec<String> = rig.seen[mark..]
             .iter()
             .filter_map(|e| match &e.kind {
@@ -482,7 +488,7 @@ async fn control_plane_faults_show_as_failing_and_the_next_poll_recovers() {
                 _ => None,
             })
             .collect();
-        assert_eq!(states, vec!["failing", "healthy"], "{kind:?}");
+        assert_eq!(states, vec!["failing", "healthy"], "{kind:?}: {}", rig.log());
     }
     // A slow answer is only slow.
     let mark = rig.seen.len();
@@ -639,7 +645,7 @@ async fn tls_below_1_3_is_refused() {
     let (id, key) = agent(&sb);
     let mut rig = Rig::start(|d| config(&sb, d, &id, &key, "").replace(&sb.url, &url)).await;
     let e = rig
-        .wait("a refused handshake", Duration::from_secs(10), is("heartbeat_failed"))
+        .wait("a refused handshake", Duration::from_secs(60), is("heartbeat_failed"))
         .await;
     let text = e.to_string();
     assert!(text.contains(&url), "{text}");

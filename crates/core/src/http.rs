@@ -104,3 +104,74 @@ pub fn describe(url: &str, e: &reqwest::Error) -> String {
     };
     format!("{url}: {what}{hint}")
 }
+
+/// A server's error reply in a few words, for a message a person reads: the
+/// `error` of a JSON body, "an HTML error page" rather than its markup, or
+/// the start of plain text on one line.
+pub fn error_body(content_type: &str, body: &[u8]) -> String {
+    if let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) {
+        for p in ["/error/message", "/error", "/message", "/errors/0"] {
+            if let Some(e) = v.pointer(p).and_then(serde_json::Value::as_str) {
+                return one_line(e, 200);
+            }
+        }
+    }
+    let text = String::from_utf8_lossy(&body[..body.len().min(2048)]);
+    let text = text.trim();
+    if content_type.to_ascii_lowercase().starts_with("text/html") || text.starts_with('<') {
+        let title = text
+            .split_once("<title>")
+            .and_then(|(_, rest)| rest.split_once("</title>"))
+            .map(|(t, _)| one_line(t, 80))
+            .filter(|t| !t.is_empty());
+        return match title {
+            Some(t) => format!("an HTML error page ({t})"),
+            None => "an HTML error page".into(),
+        };
+    }
+    if text.is_empty() {
+        "an empty body".into()
+    } else {
+        one_line(text, 200)
+    }
+}
+
+fn one_line(s: &str, max: usize) -> String {
+    let flat: String = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    if flat.chars().count() > max {
+        format!("{}…", flat.chars().take(max).collect::<String>())
+    } else {
+        flat
+    }
+}
+
+#[cfg(test)]
+mod error_body_tests {
+    use super::error_body;
+
+    #[test]
+    fn summarizes_json_html_text_and_nothing() {
+        assert_eq!(
+            error_body("application/json", br#"{"error":"csr rejected"}"#),
+            "csr rejected"
+        );
+        assert_eq!(
+            error_body("application/json", br#"{"error":{"message":"no such host"}}"#),
+            "no such host"
+        );
+        assert_eq!(
+            error_body(
+                "text/html",
+                b"<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>"
+            ),
+            "an HTML error page (502 Bad Gateway)"
+        );
+        assert_eq!(
+            error_body("", b"<html><body>Internal Server Error</body></html>"),
+            "an HTML error page"
+        );
+        assert_eq!(error_body("text/plain", b"  upstream\n  down  "), "upstream down");
+        assert_eq!(error_body("text/plain", b""), "an empty body");
+        assert!(error_body("text/plain", "x".repeat(500).as_bytes()).ends_with('…'));
+    }
+}

@@ -710,15 +710,19 @@ impl Scheduler {
             Some(Op::Renew { manual: true })
         } else if slot.observe_requested {
             Some(Op::Observe)
-        } else if slot.lifetime.is_none() {
+        } else if slot.lifetime.is_none() && retry_ready {
             // Nothing readable yet: renew if we can (the command may create the file), else re-read.
-            retry_ready.then_some(if can_renew {
+            Some(if can_renew {
                 Op::Renew { manual: false }
             } else {
                 Op::Observe
             })
         } else if slot.next_beat.is_some_and(|t| t <= now) {
+            // Heartbeats go on while a retry waits, even with nothing readable
+            // yet (a certctl agent heartbeats before its first certificate).
             Some(Op::Beat)
+        } else if slot.lifetime.is_none() {
+            None
         } else if slot.streak > 0 && retry_ready {
             Some(if can_renew {
                 Op::Renew { manual: false }
@@ -996,7 +1000,9 @@ impl Scheduler {
                     }
                 }
             }
-            Err(f) if matches!(f.class, FailureClass::Transient | FailureClass::Absent) => {
+            // Nothing to beat for yet (not registered): not the control plane's failure.
+            Err(f) if f.class == FailureClass::Absent => {}
+            Err(f) if f.class == FailureClass::Transient => {
                 slot.beat_streak += 1;
                 let at = unix_millis(now);
                 slot.beat_since.get_or_insert(at);

@@ -163,29 +163,32 @@ pub fn routes() -> Router<Shared> {
         .route("/api/v1/agents/{id}/discoveries", post(discoveries))
 }
 
+/// A refused request: its status and error text.
+type Refusal = (StatusCode, &'static str);
+
 /// The agent behind a request: 404 unknown, 401 wrong key, 410 retired.
-fn agent<'a>(g: &'a mut Inner, id: &str, headers: &HeaderMap) -> Result<&'a mut Agent, Response> {
+fn agent<'a>(g: &'a mut Inner, id: &str, headers: &HeaderMap) -> Result<&'a mut Agent, Refusal> {
     let key = headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or("");
     let Some(a) = g.certctl.agents.get_mut(id) else {
-        return Err(error(StatusCode::NOT_FOUND, "agent not found"));
+        return Err((StatusCode::NOT_FOUND, "agent not found"));
     };
     if key.is_empty() || key != a.api_key {
-        return Err(error(StatusCode::UNAUTHORIZED, "invalid or missing API key"));
+        return Err((StatusCode::UNAUTHORIZED, "invalid or missing API key"));
     }
     if a.retired {
-        return Err(error(StatusCode::GONE, "agent has been retired"));
+        return Err((StatusCode::GONE, "agent has been retired"));
     }
     Ok(a)
 }
 
-fn json_object(body: &[u8]) -> Result<serde_json::Map<String, Value>, Response> {
+fn json_object(body: &[u8]) -> Result<serde_json::Map<String, Value>, Refusal> {
     match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(m)) => Ok(m),
-        _ => Err(error(StatusCode::BAD_REQUEST, "the body must be a JSON object")),
+        _ => Err((StatusCode::BAD_REQUEST, "the body must be a JSON object")),
     }
 }
 
@@ -198,11 +201,11 @@ async fn heartbeat(
     let mut g = s.lock();
     let a = match agent(&mut g, &id, &headers) {
         Ok(a) => a,
-        Err(r) => return r,
+        Err((status, why)) => return error(status, why),
     };
     let m = match json_object(&body) {
         Ok(m) => m,
-        Err(r) => return r,
+        Err((status, why)) => return error(status, why),
     };
     for field in ["version", "hostname", "os", "architecture", "ip_address"] {
         if !m.get(field).is_some_and(Value::is_string) {
@@ -218,7 +221,7 @@ async fn work(State(s): State<Shared>, Path(id): Path<String>, headers: HeaderMa
     let mut g = s.lock();
     let a = match agent(&mut g, &id, &headers) {
         Ok(a) => a,
-        Err(r) => return r,
+        Err((status, why)) => return error(status, why),
     };
     a.polls += 1;
     let jobs: Vec<&Job> = a
@@ -240,7 +243,7 @@ async fn csr(State(s): State<Shared>, Path(id): Path<String>, headers: HeaderMap
     let lifetime = g.cert_lifetime;
     let a = match agent(&mut g, &id, &headers) {
         Ok(a) => a,
-        Err(r) => return r,
+        Err((status, why)) => return error(status, why),
     };
     let Ok(req) = serde_json::from_slice::<CsrRequest>(&body) else {
         return error(
@@ -287,7 +290,7 @@ async fn certificate(
     let mut g = s.lock();
     let a = match agent(&mut g, &id, &headers) {
         Ok(a) => a,
-        Err(r) => return r,
+        Err((status, why)) => return error(status, why),
     };
     match a.certificates.get(&cert).and_then(|c| c.pem.clone()) {
         Some(pem) => Json(json!({ "certificate_id": cert, "certificate_pem": pem })).into_response(),
@@ -311,7 +314,7 @@ async fn job_status(
     let mut g = s.lock();
     let a = match agent(&mut g, &id, &headers) {
         Ok(a) => a,
-        Err(r) => return r,
+        Err((status, why)) => return error(status, why),
     };
     let Ok(r) = serde_json::from_slice::<StatusReport>(&body) else {
         return error(StatusCode::BAD_REQUEST, "the body must be {\"status\", \"error\"?}");
@@ -336,11 +339,11 @@ async fn discoveries(
     let mut g = s.lock();
     let a = match agent(&mut g, &id, &headers) {
         Ok(a) => a,
-        Err(r) => return r,
+        Err((status, why)) => return error(status, why),
     };
     let m = match json_object(&body) {
         Ok(m) => m,
-        Err(r) => return r,
+        Err((status, why)) => return error(status, why),
     };
     let n = m.get("certificates").and_then(Value::as_array).map_or(0, Vec::len);
     a.discoveries.push(Value::Object(m));

@@ -72,9 +72,12 @@ pub async fn tls12_only(ca: &Ca) -> Result<(String, Arc<AtomicU64>, tokio::task:
     let count = handshakes.clone();
     let task = tokio::spawn(async move {
         while let Ok((tcp, _)) = listener.accept().await {
-            if acceptor.accept(tcp).await.is_ok() {
-                count.fetch_add(1, Ordering::SeqCst);
-            }
+            let (acceptor, count) = (acceptor.clone(), count.clone());
+            tokio::spawn(async move {
+                if acceptor.accept(tcp).await.is_ok() {
+                    count.fetch_add(1, Ordering::SeqCst);
+                }
+            });
         }
     });
     Ok((format!("https://127.0.0.1:{port}"), handshakes, task))

@@ -448,8 +448,8 @@ pub struct Certctl {
     spec: CertctlSpec,
     wire: Arc<dyn Wire>,
     plan: Mutex<Plan>,
-    /// Jobs the last beat's poll found, for the renewal it asked for.
-    stash: Mutex<Vec<Job>>,
+    /// Jobs the last beat's poll found, and when, for the renewal it asked for.
+    stash: Mutex<Option<(tokio::time::Instant, Vec<Job>)>>,
     locks: TargetLocks,
     /// The last renewal failed (a manual renew with nothing to do then
     /// fails too, instead of hiding the failure).
@@ -478,7 +478,7 @@ impl Certctl {
             plan: Mutex::new(Plan::new(&spec, rng)),
             spec,
             wire,
-            stash: Mutex::new(Vec::new()),
+            stash: Mutex::new(None),
             locks: TargetLocks::default(),
             last_failed: Mutex::new(false),
         }
@@ -887,10 +887,15 @@ impl Certctl {
 
     async fn work(&self, req: &RenewRequest) -> Result<Renewed, Failure> {
         let mut round = Round::default();
-        let mut jobs = std::mem::take(&mut *lock(&self.stash));
-        if jobs.is_empty() {
-            jobs = self.poll().await?;
-        }
+        // The jobs the beat's poll just found; anything older is asked for again.
+        let fresh = lock(&self.stash)
+            .take()
+            .filter(|(at, _)| at.elapsed() < self.spec.poll_interval)
+            .map(|(_, jobs)| jobs);
+        let mut jobs = match fresh {
+            Some(jobs) => jobs,
+            None => self.poll().await?,
+        };
         for i in 0..MAX_ROUNDS {
             if !jobs.iter().any(|j| j.is_csr() || j.is_deployment()) {
                 break;
@@ -999,7 +1004,7 @@ impl Source for Certctl {
                 Task::Poll => self.poll().await.map(|jobs| {
                     let actionable = jobs.iter().any(|j| j.is_csr() || j.is_deployment());
                     if actionable {
-                        *lock(&self.stash) = jobs;
+                        *lock(&self.stash) = Some((tokio::time::Instant::now(), jobs));
                     }
                     actionable
                 }),

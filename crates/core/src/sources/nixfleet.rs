@@ -209,11 +209,17 @@ impl Source for Nixfleet {
             .await
             .map_err(|e| Failure::transient(http::describe(&url, &e)))?;
         let status = resp.status();
+        let content_type = resp
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
         let body = resp
             .bytes()
             .await
             .map_err(|e| Failure::transient(http::describe(&url, &e)))?;
-        let text = || String::from_utf8_lossy(&body[..body.len().min(300)]).trim().to_string();
+        let text = || http::error_body(&content_type, &body);
         match status.as_u16() {
             200 => {}
             410 => {

@@ -187,10 +187,7 @@ impl Wrenn {
 
     /// Vault-style `{"error": {"code", "message"}}`, or the start of the body.
     fn why(body: &[u8]) -> String {
-        serde_json::from_slice::<Value>(body)
-            .ok()
-            .and_then(|v| v.pointer("/error/message").and_then(Value::as_str).map(str::to_string))
-            .unwrap_or_else(|| String::from_utf8_lossy(&body[..body.len().min(200)]).trim().to_string())
+        http::error_body("", body)
     }
 
     fn reregister(&self, why: String) -> Failure {
