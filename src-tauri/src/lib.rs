@@ -25,6 +25,7 @@ use evergreen_core::notify_policy::Notifier;
 use evergreen_core::paths::Paths;
 use evergreen_core::scheduler::Handle;
 use evergreen_core::store::Store;
+use evergreen_sandbox::{Options as SandboxOptions, Sandbox};
 use tauri::{AppHandle, Emitter, Manager, RunEvent, WebviewUrl, WebviewWindowBuilder};
 
 use crate::error::{AppError, Result};
@@ -43,6 +44,8 @@ pub(crate) struct AppState {
     engine: Option<EngineParts>,
     /// Kept to shut it down cleanly on quit.
     running: Mutex<Option<Engine>>,
+    /// The demo's embedded control plane, kept alive while the app runs.
+    _sandbox: Option<Sandbox>,
     paths: Paths,
     demo: bool,
     config_problem: Option<String>,
@@ -156,23 +159,49 @@ fn init_logging() {
         .try_init();
 }
 
+/// The demo's fleet credentials: a control plane (the sandbox) running in
+/// this process on loopback, issuing certificates that live 90 s, so the
+/// nixfleet, wrenn and certctl rows visibly renew and heartbeat.
+fn demo_fleet(dir: &Path) -> std::result::Result<(Sandbox, Vec<evergreen_core::config::CredentialConfig>), String> {
+    tauri::async_runtime::block_on(async {
+        let sb = Sandbox::start(SandboxOptions {
+            cert_lifetime: Duration::from_secs(90),
+            ..SandboxOptions::default()
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+        let text = evergreen_sandbox::demo_config(&sb, dir).map_err(|e| format!("{e:#}"))?;
+        let cfg = evergreen_core::config::parse(&text, &dir.join("fleet.toml")).map_err(|e| e.to_string())?;
+        Ok((sb, cfg.credentials))
+    })
+}
+
 /// Starts the engine: the user's config, or the demo when there is none.
-fn start_engine(paths: &Paths, demo_exe: PathBuf) -> (Option<Engine>, bool, Option<String>) {
+fn start_engine(paths: &Paths, demo_exe: PathBuf) -> (Option<Engine>, Option<Sandbox>, bool, Option<String>) {
     let mut opts = EngineOptions::new(paths.clone());
     let demo = !paths.config_file.exists();
+    let mut sandbox = None;
     if demo {
-        opts.demo = Some((paths.runtime_dir.join("demo"), demo_exe));
+        let dir = paths.runtime_dir.join("demo");
+        match demo_fleet(&dir.join("fleet")) {
+            Ok((sb, creds)) => {
+                sandbox = Some(sb);
+                opts.demo_extra = creds;
+            }
+            Err(e) => tracing::warn!("the demo runs without its fleet control plane: {e}"),
+        }
+        opts.demo = Some((dir, demo_exe));
         eprintln!("{}", evergreen_core::demo::BANNER);
     }
     match tauri::async_runtime::block_on(Engine::start(opts)) {
-        Ok(e) => (Some(e), demo, None),
+        Ok(e) => (Some(e), sandbox, demo, None),
         Err(e @ evergreen_core::Error::AlreadyRunning { .. }) => {
             eprintln!("error: {e}");
             std::process::exit(3);
         }
         Err(e) => {
             eprintln!("{e}");
-            (None, demo, Some(e.to_string()))
+            (None, None, demo, Some(e.to_string()))
         }
     }
 }
@@ -188,7 +217,7 @@ pub fn run(options: Options) {
         }
     };
     let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("evergreen-app"));
-    let (engine, demo, config_problem) = start_engine(&paths, exe);
+    let (engine, sandbox, demo, config_problem) = start_engine(&paths, exe);
     let parts = engine.as_ref().map(|e| EngineParts {
         handle: e.handle().clone(),
         store: e.store().clone(),
@@ -200,6 +229,7 @@ pub fn run(options: Options) {
     let state = AppState {
         engine: parts,
         running: Mutex::new(engine),
+        _sandbox: sandbox,
         paths,
         demo,
         config_problem,

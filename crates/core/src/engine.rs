@@ -43,6 +43,9 @@ pub struct EngineOptions {
     /// Run the demo in this directory, renewed by this `evergreen` executable
     /// (prepared only once the engine lock is held).
     pub demo: Option<(PathBuf, PathBuf)>,
+    /// More demo credentials (the tray app's, against its embedded control
+    /// plane), run beside the demo certificates.
+    pub demo_extra: Vec<crate::config::CredentialConfig>,
 }
 
 impl EngineOptions {
@@ -55,6 +58,7 @@ impl EngineOptions {
             follow_logind: true,
             bus: EventBus::default(),
             demo: None,
+            demo_extra: Vec::new(),
         }
     }
 }
@@ -77,7 +81,11 @@ impl Engine {
         let lock = lock::acquire(&opts.paths)?;
         let (config, watch_config) = match (opts.config, &opts.demo) {
             (Some(c), _) => (c, false),
-            (None, Some((dir, exe))) => (crate::demo::prepare(dir, exe, opts.clock.now())?, false),
+            (None, Some((dir, exe))) => {
+                let mut c = crate::demo::prepare(dir, exe, opts.clock.now())?;
+                c.credentials.extend(opts.demo_extra);
+                (c, false)
+            }
             (None, None) => {
                 let c = config::load(&opts.paths.config_file)?;
                 for w in &c.warnings {

@@ -148,28 +148,82 @@ describe("CredentialCard", () => {
     if (hint) expect(screen.getByText(hint)).toBeTruthy();
   });
 
-  it("offers Resume and Re-register for a paused wrenn host", async () => {
+  it("offers Resume, and only Resume, when the user paused it", async () => {
     vi.mocked(api.setPaused).mockResolvedValue(undefined);
+    render(CredentialCard, {
+      props: {
+        status: status({
+          kind: "wrenn",
+          state: "paused",
+          reason: "paused by you; resume it to renew it again",
+          user_paused: true,
+          last_heartbeat: NOW - 20_000,
+          next_action: null,
+        }),
+        now: NOW,
+        onopen: () => {},
+      },
+    });
+    expect(card().dataset.state).toBe("paused");
+    expect(screen.getByText("last heartbeat 20 s ago")).toBeTruthy();
+    expect(screen.getByText("Paused by you: Evergreen does not renew it until you resume it.")).toBeTruthy();
+    expect(screen.queryByRole("button", { name: "Re-register…" })).toBeNull();
+    await fireEvent.click(screen.getByRole("button", { name: "Resume" }));
+    expect(api.setPaused).toHaveBeenCalledWith("web", false);
+  });
+
+  it("shows the reason and Re-register, but no Resume, for a wrenn host the engine paused", async () => {
     const onopen = vi.fn();
     render(CredentialCard, {
       props: {
         status: status({
           kind: "wrenn",
           state: "paused",
-          reason: "waiting for a token",
-          can_renew: false,
-          last_heartbeat: NOW - 20_000,
+          // Sounds like the user's words: only user_paused counts.
+          reason: "paused by you; resume it to renew it again",
+          user_paused: false,
+          can_renew: true,
+          next_action: null,
         }),
         now: NOW,
         onopen,
       },
     });
-    expect(card().dataset.state).toBe("paused");
-    expect(screen.getByText("last heartbeat 20 s ago")).toBeTruthy();
-    expect(screen.getByText(/Paused: waiting for a token/)).toBeTruthy();
-    await fireEvent.click(screen.getByRole("button", { name: "Resume" }));
-    expect(api.setPaused).toHaveBeenCalledWith("web", false);
+    expect(screen.getByText(/^Paused: paused by you; resume it to renew it again\. Re-register/)).toBeTruthy();
+    expect(screen.queryByRole("button", { name: "Resume" })).toBeNull();
+    expect(screen.queryByTestId("resume")).toBeNull();
     await fireEvent.click(screen.getByRole("button", { name: "Re-register…" }));
     expect(onopen).toHaveBeenCalledWith("web");
+  });
+
+  it("shows a certctl agent with its label and heartbeat", () => {
+    render(CredentialCard, {
+      props: { status: status({ kind: "certctl", last_heartbeat: NOW - 20_000 }), now: NOW, onopen: () => {} },
+    });
+    expect(screen.getByText("certctl agent")).toBeTruthy();
+    expect(screen.getByTestId("heartbeat").textContent).toBe("last heartbeat 20 s ago");
+  });
+
+  it("does not promise a renewal for a watched file past its renewal point", () => {
+    render(CredentialCard, {
+      props: {
+        status: status({
+          state: "due",
+          can_renew: false,
+          renew_at: null,
+          last_result: null,
+          next_action: { at: NOW + 63 * MIN, what: "expires (renew by hand)" },
+        }),
+        now: NOW,
+        onopen: () => {},
+      },
+    });
+    expect(screen.queryByTestId("renew")).toBeNull();
+    expect(
+      screen.getByText(
+        "Past its renewal point, and Evergreen only watches it: renew it yourself, or add a renew command (Edit).",
+      ),
+    ).toBeTruthy();
+    expect(card().textContent).not.toMatch(/renews it shortly|not renewed yet/);
   });
 });

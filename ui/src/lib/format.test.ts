@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import {
   formatClock,
   formatDuration,
@@ -82,5 +82,31 @@ describe("clock times", () => {
     expect(formatTimestamp(NOW + 5 * S)).toBe("2026-11-25 12:00:05");
     expect(formatMillis(350)).toBe("350 ms");
     expect(formatMillis(1234)).toBe("1.2 s");
+  });
+});
+
+describe("under an unusable locale (LANG=C in WebKit)", () => {
+  it("formats without Intl, so nothing can throw on a bad navigator.language", async () => {
+    const { timeAxisLabels } = await import("./chart");
+    const { expiryText, nextActionText, lastResultText } = await import("./state");
+    const { status } = await import("../test/fixtures");
+    const boom = () => {
+      throw new RangeError("Incorrect locale information provided");
+    };
+    vi.spyOn(Intl, "NumberFormat").mockImplementation(boom);
+    vi.spyOn(Intl, "DateTimeFormat").mockImplementation(boom);
+    vi.spyOn(Number.prototype, "toLocaleString").mockImplementation(boom);
+    vi.spyOn(Date.prototype, "toLocaleString").mockImplementation(boom);
+    vi.spyOn(Date.prototype, "toLocaleTimeString").mockImplementation(boom);
+    vi.spyOn(Date.prototype, "toLocaleDateString").mockImplementation(boom);
+    expect(formatClock(NOW + 2 * H + 5 * MIN, NOW)).toBe("14:05");
+    expect(formatTimestamp(NOW)).toBe("2026-11-25 12:00:00");
+    expect(formatMillis(1234)).toBe("1.2 s");
+    expect(formatFraction(0.634)).toBe("63 %");
+    expect(timeAxisLabels([NOW / 1000], 3600)).toEqual(["12:00"]);
+    const s = status();
+    expect(expiryText(s, NOW)).toBe("expires in 1 h 3 min (13:03)");
+    expect(nextActionText(s, NOW)).toBe("renews at 12:30:00 (in 30 min)");
+    expect(lastResultText(s, NOW)).toBe("renewed 37 min ago");
   });
 });

@@ -77,6 +77,17 @@ const KINDS: KindSchema[] = [
       { key: "heartbeat", label: "Heartbeat interval", help: "", field_type: "duration", required: false, choices: [], placeholder: "30s" },
     ],
   },
+  {
+    kind: "certctl",
+    label: "certctl agent",
+    description: "A certctl agent: heartbeats, work polls, and the certificates it deploys (keys made here).",
+    fields: [
+      { key: "url", label: "Control plane", help: "https://… only (TLS 1.3).", field_type: "url", required: true, choices: [], placeholder: "https://certctl.example.com:8443" },
+      { key: "agent_id", label: "Agent id", help: "The agent's id at the control plane.", field_type: "text", required: true, choices: [], placeholder: "agent-ws42" },
+      { key: "targets", label: "Targets", help: "One per line: TARGET_ID=certificate path.", field_type: "list", required: true, choices: [], placeholder: "t-web=~/certs/web.pem" },
+      { key: "heartbeat_interval", label: "Heartbeat interval", help: "Default 60s.", field_type: "duration", required: false, choices: [], placeholder: "60s" },
+    ],
+  },
 ];
 
 function fake(
@@ -132,7 +143,7 @@ function fake(
     next_action: { at: nb + lifetime * 0.66, what: "renew" },
     last_result: { at: nb, ok: true, message: "renewed", duration_ms: 412 },
     details:
-      kind === "x509_file" || kind === "vault_pki" || kind === "nixfleet"
+      kind === "x509_file" || kind === "vault_pki" || kind === "nixfleet" || kind === "certctl"
         ? {
             subject: `CN=${name}.demo.evergreen.invalid`,
             issuer: "CN=Evergreen Demo CA",
@@ -145,6 +156,7 @@ function fake(
     problem: null,
     renewals: { success: 6, failure: 1, not_renewable: 0 },
     last_heartbeat: undefined,
+    user_paused: false,
     updated_at: now,
     ...extra,
   } as CredentialStatus;
@@ -194,10 +206,25 @@ function initial(params: URLSearchParams): Fake[] {
     } as Partial<CredentialStatus>),
     fake("lab-host", "wrenn", HOUR, 10 * MIN, {
       state: "paused",
-      reason: "waiting for a one-time registration token",
-      can_renew: false,
+      reason: "control plane unreachable (3 heartbeats failed in a row)",
       last_heartbeat: now - 12 * MIN,
       next_action: { at: now + 30_000, what: "heartbeat" },
+    } as Partial<CredentialStatus>),
+    fake("ca-agent", "certctl", 3 * DAY, DAY, { last_heartbeat: now - 40_000, next_action: { at: now + 20_000, what: "heartbeat" } }),
+    fake("kiosk", "x509_file", 7 * DAY, 6 * DAY, {
+      state: "due",
+      can_renew: false,
+      renew_at: null,
+      last_result: null,
+      renewals: { success: 0, failure: 0, not_renewable: 0 },
+      next_action: { at: now + DAY, what: "expires (renew by hand)" },
+    }),
+    fake("side-project", "vault_token", 8 * HOUR, 2 * HOUR, {
+      state: "paused",
+      reason: "paused by you; resume it to renew it again",
+      user_paused: true,
+      details: null,
+      next_action: null,
     } as Partial<CredentialStatus>),
     fake("sso-session", "vault_token", 12 * HOUR, 11 * HOUR, {
       state: "final",
@@ -320,9 +347,13 @@ export function createPreviewBackend(): Backend {
     set_paused: (a) => {
       const c = find(a.name);
       const now = Date.now();
+      if (Boolean(a.paused) === c.status.user_paused) return;
+      if (a.paused && ["retired", "not_renewable", "disabled", "final"].includes(c.status.state)) {
+        throw { kind: "refused", message: `${c.status.name} is ${c.status.state}; there is nothing to pause` };
+      }
       c.status = a.paused
-        ? ({ ...c.status, state: "paused", reason: "paused by you", updated_at: now } as CredentialStatus)
-        : ({ ...c.status, state: "healthy", can_renew: true, updated_at: now } as CredentialStatus);
+        ? ({ ...c.status, state: "paused", reason: "paused by you; resume it to renew it again", user_paused: true, next_action: null, updated_at: now } as CredentialStatus)
+        : ({ ...c.status, state: "healthy", user_paused: false, next_action: c.status.renew_at !== null ? { at: c.status.renew_at, what: "renew" } : null, updated_at: now } as CredentialStatus);
       changed();
     },
     pause_notifications: (a) => {

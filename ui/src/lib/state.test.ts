@@ -10,6 +10,7 @@ import {
   lastResultText,
   liveFraction,
   nextActionText,
+  pauseAction,
   renewOffered,
   reregisterOffered,
   stateColor,
@@ -62,16 +63,79 @@ describe("state -> words", () => {
     );
     expect(stateHint(status({ state: "not_renewable" }), NOW)).toContain("only a new login helps");
     expect(stateHint(status({ state: "final", expires_at: NOW + HOUR }), NOW)).toContain("only a new login helps");
-    expect(stateHint(status({ state: "paused", reason: "paused by you" }), NOW)).toBe(
-      "Paused: paused by you. Resume it to renew again.",
-    );
-    expect(stateHint(status({ kind: "wrenn", state: "paused", reason: "token needed" }), NOW)).toContain(
-      "re-register it with a new one-time token",
-    );
     expect(stateHint(status({ state: "failing", streak: 2, next_retry_at: NOW + 4 * MIN }), NOW)).toContain(
       "The last 2 renewals failed. Evergreen retries on its own; you can also renew now.",
     );
     expect(stateHint(status({ state: "disabled" }), NOW)).toContain("Disabled");
+  });
+
+  it("says who paused it, from user_paused and not from the reason's words", () => {
+    // Paused by the user: whatever the engine wrote as the reason.
+    for (const kind of ["x509_file", "wrenn"] as const) {
+      expect(stateHint(status({ kind, state: "paused", reason: "anything at all", user_paused: true }), NOW)).toBe(
+        "Paused by you: Evergreen does not renew it until you resume it.",
+      );
+    }
+    // Paused by the engine or the server, even when the reason sounds like the user's.
+    expect(
+      stateHint(status({ state: "paused", reason: "paused by you; resume it to renew it again", user_paused: false }), NOW),
+    ).toBe(
+      "Paused: paused by you; resume it to renew it again. Once that is fixed, Evergreen looks again when its files or its settings change.",
+    );
+    expect(stateHint(status({ kind: "vault_token", state: "paused", reason: "permission denied (403).", next_action: null }), NOW)).toBe(
+      "Paused: permission denied (403). Once that is fixed, Evergreen looks again when its files or its settings change.",
+    );
+    expect(
+      stateHint(status({ kind: "wrenn", state: "paused", reason: "token needed; re-registration needed", next_action: null }), NOW),
+    ).toBe("Paused: token needed; re-registration needed. Re-register it with a new one-time token to carry on.");
+    expect(
+      stateHint(
+        status({
+          kind: "wrenn",
+          state: "paused",
+          reason: "control plane unreachable (3 heartbeats failed in a row)",
+          next_action: { at: NOW + 30_000, what: "heartbeat" },
+        }),
+        NOW,
+      ),
+    ).toBe(
+      "Paused: control plane unreachable (3 heartbeats failed in a row). Evergreen keeps sending heartbeats; if the server no longer knows this host, re-register it with a new one-time token.",
+    );
+  });
+
+  it("never promises a renewal Evergreen cannot do (can_renew false)", () => {
+    const watched = { can_renew: false, renew_at: null, next_action: { at: NOW + 63 * MIN, what: "expires (renew by hand)" } };
+    expect(stateHint(status({ ...watched, state: "due" }), NOW)).toBe(
+      "Past its renewal point, and Evergreen only watches it: renew it yourself, or add a renew command (Edit).",
+    );
+    expect(stateHint(status({ state: "due" }), NOW)).toBe("Past its renewal point; Evergreen renews it shortly.");
+    expect(stateHint(status({ ...watched, state: "failing", streak: 2, next_retry_at: NOW + MIN }), NOW)).toBe(
+      "Evergreen could not read it (2 times in a row); it tries again on its own.",
+    );
+    expect(stateHint(status({ ...watched, state: "expired" }), NOW)).toBe(
+      "It has expired, and Evergreen only watches it: renew it yourself, or add a renew command (Edit).",
+    );
+    const all: State[] = [
+      { state: "healthy" },
+      { state: "due" },
+      { state: "renewing" },
+      { state: "failing", streak: 1, next_retry_at: NOW + MIN },
+      { state: "expired" },
+      { state: "paused", reason: "r" },
+      { state: "retired", reason: "r" },
+      { state: "not_renewable" },
+      { state: "final", expires_at: NOW + HOUR },
+      { state: "disabled" },
+    ];
+    for (const st of all) {
+      const s = status({ ...watched, ...st });
+      for (const text of [stateHint(s, NOW), nextActionText(s, NOW), lastResultText({ ...s, last_result: null }, NOW)]) {
+        expect(text ?? "", st.state).not.toMatch(/renews it|renew now|retries|not renewed yet/i);
+      }
+    }
+    // A stale renew_at is not turned into "renews at …" for a watched file either.
+    expect(nextActionText(status({ can_renew: false, renew_at: NOW + MIN, next_action: null }), NOW)).toBeNull();
+    expect(lastResultText(status({ can_renew: false, last_result: null }), NOW)).toBe("none; Evergreen only watches it");
   });
 
   it("labels kinds plainly", () => {
@@ -103,11 +167,25 @@ describe("what can be done", () => {
     expect(renewOffered(status({ state: "expired" }))).toBe(true);
   });
 
-  it("offers re-registration for paused or retired wrenn hosts only", () => {
-    expect(reregisterOffered({ kind: "wrenn", state: "retired" })).toBe(true);
-    expect(reregisterOffered({ kind: "wrenn", state: "paused" })).toBe(true);
-    expect(reregisterOffered({ kind: "wrenn", state: "healthy" })).toBe(false);
-    expect(reregisterOffered({ kind: "nixfleet", state: "retired" })).toBe(false);
+  it("offers re-registration for wrenn hosts retired, or paused by the engine or server", () => {
+    expect(reregisterOffered({ kind: "wrenn", state: "retired", user_paused: false })).toBe(true);
+    expect(reregisterOffered({ kind: "wrenn", state: "paused", user_paused: false })).toBe(true);
+    expect(reregisterOffered({ kind: "wrenn", state: "paused", user_paused: true })).toBe(false);
+    expect(reregisterOffered({ kind: "wrenn", state: "healthy", user_paused: false })).toBe(false);
+    expect(reregisterOffered({ kind: "nixfleet", state: "retired", user_paused: false })).toBe(false);
+    expect(reregisterOffered({ kind: "certctl", state: "paused", user_paused: false })).toBe(false);
+  });
+
+  it("offers Resume only when the user paused it, Pause only when it runs", () => {
+    expect(pauseAction({ state: "paused", user_paused: true })).toBe("resume");
+    // Paused by the engine or the server: not the user's to resume.
+    expect(pauseAction({ state: "paused", user_paused: false })).toBeNull();
+    for (const state of ["healthy", "due", "renewing", "failing", "expired"] as const) {
+      expect(pauseAction({ state, user_paused: false }), state).toBe("pause");
+    }
+    for (const state of ["retired", "not_renewable", "disabled", "final"] as const) {
+      expect(pauseAction({ state, user_paused: false }), state).toBeNull();
+    }
   });
 });
 
@@ -158,6 +236,10 @@ describe("derived texts", () => {
     expect(heartbeatText({ kind: "wrenn", last_heartbeat: NOW - 20_000 }, NOW)).toBe("last heartbeat 20 s ago");
     expect(heartbeatText({ kind: "wrenn", last_heartbeat: undefined }, NOW)).toBe("no heartbeat yet");
     expect(heartbeatText({ kind: "x509_file", last_heartbeat: undefined }, NOW)).toBeNull();
+    // certctl agents heartbeat like wrenn hosts.
+    expect(heartbeatText({ kind: "certctl", last_heartbeat: NOW - 90_000 }, NOW)).toBe("last heartbeat 1 min 30 s ago");
+    expect(heartbeatText({ kind: "certctl", last_heartbeat: undefined }, NOW)).toBe("no heartbeat yet");
+    expect(heartbeatText({ kind: "nixfleet", last_heartbeat: undefined }, NOW)).toBeNull();
   });
 
   it("phrases the last result", () => {

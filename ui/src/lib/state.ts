@@ -9,9 +9,9 @@ export type StateName = State["state"];
 /** Colour family of a state; each maps to a CSS custom property. */
 export type Tone = "good" | "warn" | "bad" | "grey" | "muted";
 
-// Every Kind must have a label (checked by the compiler); certctl is listed in
-// the UI brief but not (yet) a Kind in bindings.ts, so it is labelled too.
-export const KIND_LABELS: Record<Kind, string> & Record<string, string> = {
+// Every Kind must have a label (checked by the compiler); a kind newer than
+// this UI falls back to its name in kindLabel.
+export const KIND_LABELS: Record<Kind, string> = {
   x509_file: "X.509 file",
   vault_token: "Vault token",
   vault_pki: "Vault PKI certificate",
@@ -21,11 +21,11 @@ export const KIND_LABELS: Record<Kind, string> & Record<string, string> = {
 };
 
 export function kindLabel(kind: Kind | string): string {
-  return KIND_LABELS[kind] ?? kind;
+  return (KIND_LABELS as Record<string, string>)[kind] ?? kind;
 }
 
 /** Kinds whose registration lives on heartbeats. */
-export const HEARTBEAT_KINDS: ReadonlySet<string> = new Set<string>(["wrenn", "certctl"]);
+export const HEARTBEAT_KINDS: ReadonlySet<string> = new Set<Kind>(["wrenn", "certctl"]);
 
 const TONES: Record<StateName, Tone> = {
   healthy: "good",
@@ -65,6 +65,25 @@ export function renewOffered(s: Pick<CredentialStatus, "can_renew" | "state">): 
   return s.can_renew && !isTerminal(s.state);
 }
 
+/**
+ * States in which there is nothing for the user to pause: already paused (by
+ * the user or by the engine/server), or stopped for good. The engine refuses a
+ * pause of a final credential too ("there is nothing to pause").
+ */
+const NOT_PAUSABLE: ReadonlySet<StateName> = new Set<StateName>(["paused", "retired", "not_renewable", "disabled", "final"]);
+
+/**
+ * The pause button a credential gets: Resume only when the user paused it
+ * (`user_paused`; a pause by the engine or the server is not the user's to end),
+ * Pause when it is running, nothing otherwise.
+ */
+export function pauseAction(s: Pick<CredentialStatus, "user_paused" | "state">): "pause" | "resume" | null {
+  if (s.user_paused) {
+    return "resume";
+  }
+  return NOT_PAUSABLE.has(s.state) ? null : "pause";
+}
+
 /** The short label of a state: "Healthy", "Failing (3 in a row)". */
 export function stateLabel(s: State): string {
   switch (s.state) {
@@ -91,6 +110,11 @@ export function stateLabel(s: State): string {
   }
 }
 
+/** An engine-written reason, ready to be followed by a full stop. */
+function clause(reason: string): string {
+  return reason.trim().replace(/[.\s]+$/, "") || "no reason given";
+}
+
 /**
  * One sentence: why the credential is in this state and what the user can do.
  * Null when there is nothing to say (healthy).
@@ -100,20 +124,32 @@ export function stateHint(s: CredentialStatus, now: number): string | null {
     case "healthy":
       return null;
     case "due":
-      return "Past its renewal point; Evergreen renews it shortly.";
+      return s.can_renew
+        ? "Past its renewal point; Evergreen renews it shortly."
+        : "Past its renewal point, and Evergreen only watches it: renew it yourself, or add a renew command (Edit).";
     case "renewing":
       return "A renewal is running.";
     case "failing":
+      if (!s.can_renew) {
+        return `Evergreen could not read it${s.streak > 1 ? ` (${s.streak} times in a row)` : ""}; it tries again on its own.`;
+      }
       return `The last ${s.streak > 1 ? `${s.streak} renewals` : "renewal"} failed. Evergreen retries on its own; you can also renew now.`;
     case "expired":
       return s.can_renew
         ? "It has expired. Try Renew now; if that fails, get a new one."
-        : "It has expired and cannot be renewed. Get a new one.";
+        : "It has expired, and Evergreen only watches it: renew it yourself, or add a renew command (Edit).";
     case "paused":
-      if (s.kind === "wrenn") {
-        return `Paused: ${s.reason}. Resume it, or re-register it with a new one-time token.`;
+      if (s.user_paused) {
+        return "Paused by you: Evergreen does not renew it until you resume it.";
       }
-      return `Paused: ${s.reason}. Resume it to renew again.`;
+      if (s.kind === "wrenn") {
+        // Paused after failed heartbeats, the engine goes on beating (there is
+        // a next action); paused for a problem of its own, it waits for the user.
+        return s.next_action
+          ? `Paused: ${clause(s.reason)}. Evergreen keeps sending heartbeats; if the server no longer knows this host, re-register it with a new one-time token.`
+          : `Paused: ${clause(s.reason)}. Re-register it with a new one-time token to carry on.`;
+      }
+      return `Paused: ${clause(s.reason)}. Once that is fixed, Evergreen looks again when its files or its settings change.`;
     case "retired":
       return `The server retired this identity${s.reason ? ` (${s.reason})` : ""}; it will not be renewed — register it again.`;
     case "not_renewable":
@@ -125,9 +161,15 @@ export function stateHint(s: CredentialStatus, now: number): string | null {
   }
 }
 
-/** Re-registering with a new one-time token is offered for wrenn hosts paused or retired. */
-export function reregisterOffered(s: Pick<CredentialStatus, "kind" | "state">): boolean {
-  return s.kind === "wrenn" && (s.state === "paused" || s.state === "retired");
+/**
+ * Re-registering with a new one-time token is offered for wrenn hosts the
+ * server retired or the engine paused; a pause by the user ends with Resume.
+ */
+export function reregisterOffered(s: Pick<CredentialStatus, "kind" | "state" | "user_paused">): boolean {
+  if (s.kind !== "wrenn") {
+    return false;
+  }
+  return s.state === "retired" || (s.state === "paused" && !s.user_paused);
 }
 
 /** Health of the whole set, for the header. */
@@ -226,7 +268,7 @@ export function nextActionText(s: CredentialStatus, now: number): string | null 
   if (s.state === "failing") {
     return `retry ${at(s.next_retry_at, now)}`;
   }
-  if (s.renew_at !== null && !isTerminal(s.state) && s.state !== "paused") {
+  if (s.renew_at !== null && s.can_renew && !isTerminal(s.state) && s.state !== "paused") {
     return `renews ${at(s.renew_at, now)}`;
   }
   return null;
@@ -245,10 +287,10 @@ export function heartbeatText(s: Pick<CredentialStatus, "kind" | "last_heartbeat
 }
 
 /** The last renewal result in words: "renewed 5 min ago" / "failed 2 min ago: message". */
-export function lastResultText(s: Pick<CredentialStatus, "last_result">, now: number): string {
+export function lastResultText(s: Pick<CredentialStatus, "last_result" | "can_renew">, now: number): string {
   const r = s.last_result;
   if (!r) {
-    return "not renewed yet";
+    return s.can_renew ? "not renewed yet" : "none; Evergreen only watches it";
   }
   const rel = formatRelative(r.at, now);
   const when = rel === "now" ? "just now" : rel;

@@ -20,6 +20,7 @@ export function status(extra: Partial<CredentialStatus> & Record<string, unknown
     problem: null,
     renewals: { success: 3, failure: 0, not_renewable: 0 },
     last_heartbeat: undefined,
+    user_paused: false,
     updated_at: NOW - 1000,
     ...extra,
   } as CredentialStatus;

@@ -1,0 +1,98 @@
+import { beforeEach, describe, expect, it, vi } from "vitest";
+import { fireEvent, render, screen } from "@testing-library/svelte";
+import Detail from "./Detail.svelte";
+import * as api from "../lib/api";
+import { HOUR, NOW, status } from "../test/fixtures";
+import type { CredentialStatus } from "../bindings";
+
+vi.mock(import("../lib/api"), async (importOriginal) => {
+  const real = await importOriginal();
+  return { ...real, history: vi.fn(), logLines: vi.fn(), setPaused: vi.fn(), register: vi.fn() };
+});
+
+// uPlot draws on a canvas, which jsdom does not have.
+vi.mock("uplot", () => ({
+  default: class {
+    setData() {}
+    setSize() {}
+    destroy() {}
+  },
+}));
+
+beforeEach(() => {
+  vi.mocked(api.history).mockResolvedValue([]);
+  vi.mocked(api.logLines).mockResolvedValue([]);
+  vi.mocked(api.setPaused).mockResolvedValue(undefined);
+});
+
+function show(s: CredentialStatus) {
+  render(Detail, { props: { name: s.name, status: s, now: NOW, onback: () => {}, onedit: () => {} } });
+}
+
+describe("Detail: pause and resume", () => {
+  it("offers Pause on a running credential", async () => {
+    show(status());
+    const b = screen.getByTestId("pause");
+    expect(b.textContent?.trim()).toBe("Pause");
+    await fireEvent.click(b);
+    expect(api.setPaused).toHaveBeenCalledWith("web", true);
+  });
+
+  it("offers Resume when the user paused it, without the Re-register form", async () => {
+    show(status({ kind: "wrenn", state: "paused", reason: "whatever the engine says", user_paused: true, next_action: null }));
+    const b = screen.getByTestId("pause");
+    expect(b.textContent?.trim()).toBe("Resume");
+    expect(screen.queryByTestId("register-form")).toBeNull();
+    await fireEvent.click(b);
+    expect(api.setPaused).toHaveBeenCalledWith("web", false);
+  });
+
+  it("shows the reason and the Re-register form, no Resume, for a wrenn host the server paused", () => {
+    show(
+      status({
+        kind: "wrenn",
+        state: "paused",
+        reason: "paused by you",
+        user_paused: false,
+        next_action: null,
+      }),
+    );
+    expect(screen.queryByTestId("pause")).toBeNull();
+    expect(screen.queryByRole("button", { name: "Resume" })).toBeNull();
+    expect(screen.getByTestId("register-form")).toBeTruthy();
+    expect(screen.getByText(/^Paused: paused by you\. Re-register it/)).toBeTruthy();
+  });
+
+  it("shows the reason without any pause button for another kind the engine paused", () => {
+    show(status({ kind: "vault_token", state: "paused", reason: "permission denied (403)", user_paused: false, next_action: null }));
+    expect(screen.queryByTestId("pause")).toBeNull();
+    expect(screen.queryByTestId("register-form")).toBeNull();
+    expect(screen.getByText(/^Paused: permission denied \(403\)\./)).toBeTruthy();
+  });
+
+  it.each([
+    ["retired", { state: "retired", reason: "gone" }],
+    ["not_renewable", { state: "not_renewable" }],
+    ["disabled", { state: "disabled" }],
+    ["final", { state: "final", expires_at: NOW + HOUR }],
+  ] as const)("offers no Pause when %s", (_l, extra) => {
+    show(status(extra as never));
+    expect(screen.queryByTestId("pause")).toBeNull();
+    expect(screen.getByTestId("edit")).toBeTruthy();
+  });
+});
+
+describe("Detail: certctl and watched files", () => {
+  it("labels a certctl agent and shows its heartbeat", () => {
+    show(status({ kind: "certctl", last_heartbeat: NOW - 20_000 }));
+    expect(screen.getByText("certctl agent")).toBeTruthy();
+    expect(screen.getByTestId("heartbeat").textContent).toBe("last heartbeat 20 s ago");
+  });
+
+  it("tells the user to renew a watched file past its renewal point", () => {
+    show(status({ state: "due", can_renew: false, renew_at: null, last_result: null, next_action: null }));
+    expect(screen.getByText(/Evergreen only watches it: renew it yourself, or add a renew command \(Edit\)/)).toBeTruthy();
+    expect(screen.queryByTestId("renew")).toBeNull();
+    expect(screen.getByTestId("last-result").textContent).toContain("none; Evergreen only watches it");
+  });
+});
