@@ -196,7 +196,9 @@ fn start_engine(paths: &Paths, demo_exe: PathBuf) -> (Option<Engine>, Option<San
     match tauri::async_runtime::block_on(Engine::start(opts)) {
         Ok(e) => (Some(e), sandbox, demo, None),
         Err(e @ evergreen_core::Error::AlreadyRunning { .. }) => {
+            // Launched from a menu, stderr goes nowhere: say it on the desktop too.
             eprintln!("error: {e}");
+            notify::plain("Evergreen is already running", &e.to_string());
             std::process::exit(3);
         }
         Err(e) => {
@@ -216,25 +218,6 @@ pub fn run(options: Options) {
             std::process::exit(2);
         }
     };
-    let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("evergreen-app"));
-    let (engine, sandbox, demo, config_problem) = start_engine(&paths, exe);
-    let parts = engine.as_ref().map(|e| EngineParts {
-        handle: e.handle().clone(),
-        store: e.store().clone(),
-        notifier: e.notifier().clone(),
-        activity: e.activity().clone(),
-    });
-    let events = engine.as_ref().map(|e| e.handle().subscribe());
-    let notes = engine.as_ref().map(|e| e.notifications());
-    let state = AppState {
-        engine: parts,
-        running: Mutex::new(engine),
-        _sandbox: sandbox,
-        paths,
-        demo,
-        config_problem,
-    };
-
     let app = tauri::Builder::default()
         .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
             open_window(app, None);
@@ -243,7 +226,6 @@ pub fn run(options: Options) {
             tauri_plugin_autostart::MacosLauncher::LaunchAgent,
             Some(vec!["--hidden"]),
         ))
-        .manage(state)
         .invoke_handler(tauri::generate_handler![
             commands::snapshot,
             commands::renew,
@@ -260,7 +242,28 @@ pub fn run(options: Options) {
             commands::register,
         ])
         .setup(move |app| {
+            // Only now, after the single-instance check has let this process
+            // through, does the engine start (and take the engine lock).
+            let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("evergreen-app"));
+            let (engine, sandbox, demo, config_problem) = start_engine(&paths, exe);
+            let parts = engine.as_ref().map(|e| EngineParts {
+                handle: e.handle().clone(),
+                store: e.store().clone(),
+                notifier: e.notifier().clone(),
+                activity: e.activity().clone(),
+            });
+            let events = engine.as_ref().map(|e| e.handle().subscribe());
+            let notes = engine.as_ref().map(|e| e.notifications());
+            app.manage(AppState {
+                engine: parts,
+                running: Mutex::new(engine),
+                _sandbox: sandbox,
+                paths: paths.clone(),
+                demo,
+                config_problem,
+            });
             tray::create(app.handle())?;
+            tracing::info!("tray icon ready");
             push_snapshot(app.handle());
             if let Some(events) = events {
                 tauri::async_runtime::spawn(forward_events(app.handle().clone(), events));

@@ -25,6 +25,18 @@ pub fn spawn(app: AppHandle, mut rx: broadcast::Receiver<Notification>) {
     });
 }
 
+/// A one-off notification outside the policy (the app itself could not start).
+pub fn plain(title: &str, body: &str) {
+    if let Err(e) = notify_rust::Notification::new()
+        .appname("Evergreen")
+        .summary(title)
+        .body(body)
+        .show()
+    {
+        tracing::warn!("could not show a notification: {e}");
+    }
+}
+
 fn action_id(a: NotifyAction) -> (&'static str, &'static str) {
     match a {
         NotifyAction::RenewNow => ("renew_now", "Renew now"),

@@ -106,6 +106,40 @@ impl Session {
         .await;
     }
 
+    /// Types `text` into an input, as a user would (input events fire).
+    pub async fn send_keys(&self, element: &str, text: &str) {
+        self.call(
+            reqwest::Method::POST,
+            &format!("/element/{element}/value"),
+            Some(json!({ "text": text })),
+        )
+        .await;
+    }
+
+    pub async fn clear(&self, element: &str) {
+        self.call(
+            reqwest::Method::POST,
+            &format!("/element/{element}/clear"),
+            Some(json!({})),
+        )
+        .await;
+    }
+
+    /// Closes the window the way its close button does. (WebDriver's own
+    /// "close window" ends the session and kills the app with it.)
+    pub async fn close_window(&self) {
+        self.script("setTimeout(() => window.close(), 0); return true").await;
+    }
+
+    /// How many windows the app has open.
+    pub async fn window_count(&self) -> usize {
+        self.call(reqwest::Method::GET, "/window/handles", None)
+            .await
+            .as_array()
+            .map(Vec::len)
+            .unwrap_or(0)
+    }
+
     pub async fn text(&self, element: &str) -> String {
         self.call(reqwest::Method::GET, &format!("/element/{element}/text"), None)
             .await

@@ -189,6 +189,90 @@ async fn the_window_shows_renews_fails_notifies_and_recovers() {
         .into_iter()
         .any(|n| n.body.contains("BEGIN") || n.body.contains("PRIVATE"));
     assert!(!secretish, "no key material in notifications");
+
+    // Adding a credential through the form: the engine's validation error is
+    // shown on its field and nothing is written; once fixed, it is saved and
+    // the running engine picks it up.
+    let original = std::fs::read_to_string(&config).unwrap();
+    let add = s.wait_for("[data-testid=add-credential]", Duration::from_secs(5)).await;
+    s.click(&add).await;
+    let form = "[data-testid=credential-form]";
+    s.wait_for(form, Duration::from_secs(10)).await;
+    let kind = s
+        .script("const k = document.querySelector('[data-testid=credential-form] select[name=kind]'); k.value = 'x509_file'; k.dispatchEvent(new Event('change', {bubbles: true})); return k.value")
+        .await;
+    assert_eq!(kind, "x509_file");
+    let field = |key: &str| format!("{form} [name={key}]");
+    let name = s.wait_for(&field("name"), Duration::from_secs(5)).await;
+    s.send_keys(&name, "web-added").await;
+    let path = s.wait_for(&field("path"), Duration::from_secs(5)).await;
+    let watched = home.join("sandbox/nixfleet.pem");
+    s.send_keys(&path, watched.to_str().unwrap()).await;
+    let fraction = s.wait_for(&field("renew_at_fraction"), Duration::from_secs(5)).await;
+    s.send_keys(&fraction, "1.5").await;
+    let save = s.wait_for("[data-testid=save]", Duration::from_secs(5)).await;
+    s.click(&save).await;
+    s.wait_for(
+        &format!("{form} [name=renew_at_fraction][aria-invalid=true]"),
+        Duration::from_secs(10),
+    )
+    .await;
+    let errors = s
+        .script("return Array.from(document.querySelectorAll('[data-testid=credential-form] .error')).map(e => e.textContent).join(' | ')")
+        .await;
+    assert!(
+        errors.as_str().unwrap_or_default().contains("between 0 and 1"),
+        "{errors}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&config).unwrap(),
+        original,
+        "a form with a mistake writes nothing"
+    );
+    // Erased as a user would: backspaces fire the input events the form listens to.
+    s.send_keys(&fraction, "\u{E003}\u{E003}\u{E003}").await;
+    s.click(&save).await;
+    s.wait_for(&card("web-added"), Duration::from_secs(30)).await;
+    let saved = std::fs::read_to_string(&config).unwrap();
+    assert!(
+        saved.contains("web-added") && saved.contains(NIX) && saved.contains(WRENN),
+        "{saved}"
+    );
+    wait_state(&s, "web-added", "healthy", Duration::from_secs(20)).await;
+    s.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broken_config_is_shown_and_never_replaced_by_the_demo() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let mut desk = Desktop::start();
+    let home = desk.dir.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let (config, data, run) = (home.join("config.toml"), home.join("data"), home.join("run"));
+    let broken =
+        "[[credential]]\nname = \"web\"\nkind = \"x509_file\"\npath = \"/certs/web.pem\"\nrenew_at_fraction = 2\n";
+    std::fs::write(&config, broken).unwrap();
+    let env: [(&str, &Path); 4] = [
+        ("EVERGREEN_CONFIG", &config),
+        ("EVERGREEN_DATA_DIR", &data),
+        ("EVERGREEN_RUNTIME_DIR", &run),
+        ("HOME", &home),
+    ];
+    let driver = desk.tauri_driver(&env);
+    let s = Session::start(&driver, &app_bin()).await;
+    let problem = s
+        .wait_for("[data-testid=config-problem]", Duration::from_secs(30))
+        .await;
+    let text = s.text(&problem).await;
+    assert!(
+        text.contains("config.toml") && text.contains(":5:") && text.contains("renew_at_fraction"),
+        "{text}"
+    );
+    assert!(
+        s.find_all("[data-testid=demo-banner]").await.is_empty(),
+        "a broken config is not the demo"
+    );
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), broken);
     s.close().await;
 }
 
@@ -227,5 +311,48 @@ async fn without_a_config_a_labelled_demo_renews_within_a_minute() {
     wait_state(&s, "sandbox-wrenn", "healthy", Duration::from_secs(30)).await;
     s.screenshot(&artifacts().join("demo.png")).await;
     assert!(!config.exists(), "the demo never writes the user's config");
+
+    // A second launch hands over to the running app and exits.
+    let mut second = desk.command(app_bin().to_str().unwrap());
+    for (k, v) in env {
+        second.env(k, v);
+    }
+    let mut second = second
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    let code = loop {
+        if let Some(code) = second.try_wait().unwrap() {
+            break code;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "a second launch kept running"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(code.success(), "the second launch exits cleanly: {code:?}");
+
+    // Closing the window keeps Evergreen running in the tray: the CLI still reaches its engine.
+    s.close_window().await;
+    let start = Instant::now();
+    while s.window_count().await > 0 {
+        assert!(start.elapsed() < Duration::from_secs(10), "the window did not close");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let out = std::process::Command::new(evergreen_bin())
+        .args(["status"])
+        .env("EVERGREEN_CONFIG", &config)
+        .env("EVERGREEN_DATA_DIR", &data)
+        .env("EVERGREEN_RUNTIME_DIR", &run)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("demo-web"),
+        "after closing the window: {stdout}"
+    );
     s.close().await;
 }

@@ -372,7 +372,7 @@ async fn a_pki_reply_that_would_shorten_the_certificate_overwrites_nothing() {
     let out = rig.engine().handle().renew("ws").await.unwrap();
     assert!(!out.ok, "{out:?}");
     assert!(
-        out.message.contains("not later than the current") && out.message.contains("unchanged"),
+        out.message.contains("earlier than the current") && out.message.contains("unchanged"),
         "{}",
         out.message
     );

@@ -526,7 +526,11 @@ impl Scheduler {
                         }
                         // A file of this credential changed (a new login, a fixed
                         // token file): what stopped it may be over, so start over.
-                        if name.as_ref() == Some(n) && slot.terminal.as_ref().is_some_and(State::ends_with_new_files) {
+                        // A pause the user made is ended only by the user.
+                        if name.as_ref() == Some(n)
+                            && !slot.user_paused
+                            && slot.terminal.as_ref().is_some_and(State::ends_with_new_files)
+                        {
                             slot.terminal = None;
                             slot.streak = 0;
                             slot.since = None;

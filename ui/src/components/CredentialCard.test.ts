@@ -168,6 +168,7 @@ describe("CredentialCard", () => {
     expect(screen.getByText("last heartbeat 20 s ago")).toBeTruthy();
     expect(screen.getByText("Paused by you: Evergreen does not renew it until you resume it.")).toBeTruthy();
     expect(screen.queryByRole("button", { name: "Re-register…" })).toBeNull();
+    expect(screen.queryByTestId("renew")).toBeNull();
     await fireEvent.click(screen.getByRole("button", { name: "Resume" }));
     expect(api.setPaused).toHaveBeenCalledWith("web", false);
   });

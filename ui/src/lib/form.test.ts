@@ -50,6 +50,13 @@ describe("form helpers", () => {
     expect(buildForm("x", "x509_file", schema, {}).values.path).toBe("");
   });
 
+  it("accepts what a number input binds: a number, or null when emptied", () => {
+    const values = { path: "/c.pem", renew_at: 1.5, renew_command: null } as unknown as Record<string, string>;
+    const form = buildForm("x", "x509_file", schema, values);
+    expect(form.values.renew_at).toBe("1.5");
+    expect(form.values.renew_command).toBeUndefined();
+  });
+
   it("puts problems under their field or at the top", () => {
     const split = splitProblems(
       [

@@ -50,7 +50,9 @@ export function normaliseList(text: string): string {
 export function buildForm(name: string, kind: Kind, schema: KindSchema | undefined, values: Record<string, string>): CredentialForm {
   const out: Record<string, string> = {};
   for (const f of schema?.fields ?? []) {
-    let v = values[f.key] ?? "";
+    // A number input bound with bind:value holds a number (or null when empty), not text.
+    const raw: unknown = values[f.key];
+    let v = raw === undefined || raw === null ? "" : String(raw);
     if (f.field_type === "bool") {
       v = v === "true" ? "true" : "false";
     } else if (f.field_type === "list") {

@@ -236,6 +236,12 @@ function initial(params: URLSearchParams): Fake[] {
     fake("old-cert", "nixfleet", DAY, 2 * DAY, { state: "expired", last_heartbeat: now - 3 * HOUR, next_action: { at: now + 10 * MIN, what: "renew" } }),
     fake("legacy", "x509_file", 30 * DAY, 3 * DAY, { state: "disabled", can_renew: false, next_action: null }),
   ];
+  // The engine's "expires (renew by hand)" is due exactly at not_after.
+  for (const c of list) {
+    if (c.status.next_action?.what === "expires (renew by hand)" && c.status.not_after !== null) {
+      c.status.next_action.at = c.status.not_after;
+    }
+  }
   list[0].failEveryOther = false;
   list[2].failEveryOther = true;
   return list;

@@ -165,6 +165,9 @@ describe("what can be done", () => {
     }
     expect(renewOffered(status({ state: "failing", streak: 1, next_retry_at: NOW }))).toBe(true);
     expect(renewOffered(status({ state: "expired" }))).toBe(true);
+    // The engine refuses to renew a paused credential, whoever paused it.
+    expect(renewOffered(status({ state: "paused", reason: "r", user_paused: true }))).toBe(false);
+    expect(renewOffered(status({ state: "paused", reason: "r", user_paused: false }))).toBe(false);
   });
 
   it("offers re-registration for wrenn hosts retired, or paused by the engine or server", () => {

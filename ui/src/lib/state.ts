@@ -60,9 +60,12 @@ export function isTerminal(state: StateName): boolean {
   return TERMINAL.has(state);
 }
 
-/** Whether a Renew now button belongs on this credential at all. */
+/**
+ * Whether a Renew now button belongs on this credential at all. Not while it
+ * is paused: the engine refuses a renewal of a paused credential.
+ */
 export function renewOffered(s: Pick<CredentialStatus, "can_renew" | "state">): boolean {
-  return s.can_renew && !isTerminal(s.state);
+  return s.can_renew && !isTerminal(s.state) && s.state !== "paused";
 }
 
 /**

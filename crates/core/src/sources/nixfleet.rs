@@ -154,9 +154,10 @@ impl Nixfleet {
             )));
         }
         if let Some(cur) = req.current {
-            if life.not_after <= cur.not_after {
+            // Equal is fine (two renewals within a second); shorter never is.
+            if life.not_after < cur.not_after {
                 return Err(bad(format!(
-                    "its not_after {} is not later than the current certificate's {}",
+                    "its not_after {} is earlier than the current certificate's {}",
                     rfc3339(life.not_after),
                     rfc3339(cur.not_after)
                 )));

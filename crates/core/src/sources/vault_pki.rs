@@ -242,9 +242,10 @@ impl VaultPki {
             )));
         }
         if let Some(cur) = req.current {
-            if info.lifetime.not_after <= cur.not_after {
+            // Equal is fine (two renewals within a second); shorter never is.
+            if info.lifetime.not_after < cur.not_after {
                 return Err(bad(format!(
-                    "its not_after {} is not later than the current certificate's {}",
+                    "its not_after {} is earlier than the current certificate's {}",
                     rfc3339(info.lifetime.not_after),
                     rfc3339(cur.not_after)
                 )));
