@@ -195,8 +195,7 @@ impl Desktop {
             let mut actions = Vec::new();
             // A string with newlines spans several lines of dbus-monitor's output.
             let mut partial: Option<String> = None;
-            let mut lines = BufReader::new(out).lines().map_while(Result::ok);
-            while let Some(raw) = lines.next() {
+            for raw in BufReader::new(out).lines().map_while(Result::ok) {
                 let joined;
                 let t = if let Some(mut p) = partial.take() {
                     p.push('\n');

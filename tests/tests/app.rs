@@ -190,6 +190,61 @@ async fn the_window_shows_renews_fails_notifies_and_recovers() {
         .any(|n| n.body.contains("BEGIN") || n.body.contains("PRIVATE"));
     assert!(!secretish, "no key material in notifications");
 
+    // The detail view: the certificate's facts and the history of what just happened.
+    let open = s
+        .wait_for(&format!("{} [data-testid=open]", card(NIX)), Duration::from_secs(5))
+        .await;
+    s.click(&open).await;
+    let detail = s.wait_for("[data-testid=detail]", Duration::from_secs(10)).await;
+    let start = Instant::now();
+    while s.find_all("[data-testid=history] li").await.len() < 3 {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the history shows the renewals"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let text = s.text(&detail).await;
+    assert!(text.contains("SHA-256") && text.contains("sandbox-machine"), "{text}");
+    s.screenshot(&artifacts().join("detail.png")).await;
+    let back = s.wait_for("[data-testid=back]", Duration::from_secs(5)).await;
+    s.click(&back).await;
+
+    // Notifications paused from the window: a failure shows there, not on the desktop.
+    let pause = s
+        .wait_for("[data-testid=pause-notifications]", Duration::from_secs(10))
+        .await;
+    s.click(&pause).await;
+    s.wait_for("[data-testid=notifications-paused]", Duration::from_secs(10))
+        .await;
+    let seen = desk.notifications().len();
+    sb.state.lock().add_fault(Fault {
+        path_prefix: "/v1/agent/renew".into(),
+        count: 1,
+        kind: FaultKind::Status {
+            status: 503,
+            body: String::new(),
+            content_type: None,
+        },
+    });
+    let button = s
+        .wait_for(&format!("{} [data-testid=renew]", card(NIX)), Duration::from_secs(5))
+        .await;
+    s.click(&button).await;
+    wait_state(&s, NIX, "failing", Duration::from_secs(30)).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        desk.notifications().len(),
+        seen,
+        "paused notifications stay quiet: {:#?}",
+        desk.notifications()
+    );
+    let button = s
+        .wait_for(&format!("{} [data-testid=renew]", card(NIX)), Duration::from_secs(5))
+        .await;
+    s.click(&button).await;
+    wait_state(&s, NIX, "healthy", Duration::from_secs(30)).await;
+
     // Adding a credential through the form: the engine's validation error is
     // shown on its field and nothing is written; once fixed, it is saved and
     // the running engine picks it up.

@@ -7,7 +7,9 @@
 //! endpoint. A certificate is asked for by an admin (a CSR job,
 //! `AwaitingCSR`); the agent's CSR is signed with the current certificate
 //! lifetime, the CSR job completes and a `Deployment` job is queued for the
-//! certificate's target. Errors are `{"error": "…"}`.
+//! certificate's target. Like certctl's server, the sandbox renews on its
+//! own schedule: a certificate past half its lifetime gets a new CSR job at
+//! the agent's next poll. Errors are `{"error": "…"}`.
 
 use std::collections::BTreeMap;
 use std::time::SystemTime;
@@ -139,10 +141,41 @@ impl Agents {
         a.jobs.push(job);
     }
 
+    /// certctl renews on the server's schedule: a signed certificate past
+    /// half its lifetime, with no job under way, gets a new CSR job (checked
+    /// at each work poll, so the poll that finds it due also gets the job).
+    pub fn renew_due(&mut self, agent: &str, now: SystemTime) {
+        let Some(a) = self.agents.get(agent) else { return };
+        let due: Vec<(String, Certificate)> = a
+            .certificates
+            .iter()
+            .filter(|(id, c)| {
+                let busy = a.jobs.iter().any(|j| {
+                    &j.certificate_id == *id && ["AwaitingCSR", "Pending", "Running"].contains(&j.status.as_str())
+                });
+                !busy && c.pem.as_deref().and_then(half_life).is_some_and(|t| now >= t)
+            })
+            .map(|(id, c)| (id.clone(), c.clone()))
+            .collect();
+        for (id, c) in due {
+            let _ = self.request(agent, &id, &c.target_id, &c.common_name, &c.sans);
+        }
+    }
+
     /// Every job of `agent`, for tests.
     pub fn jobs(&self, agent: &str) -> Vec<Job> {
         self.agents.get(agent).map(|a| a.jobs.clone()).unwrap_or_default()
     }
+}
+
+/// The middle of a PEM certificate's validity.
+fn half_life(pem: &str) -> Option<SystemTime> {
+    let (_, p) = x509_parser::pem::parse_x509_pem(pem.as_bytes()).ok()?;
+    let (_, c) = x509_parser::parse_x509_certificate(&p.contents).ok()?;
+    let nb = c.validity().not_before.timestamp();
+    let na = c.validity().not_after.timestamp();
+    let mid = u64::try_from(nb + (na - nb) / 2).ok()?;
+    Some(SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(mid))
 }
 
 fn random_hex(n: usize) -> String {
@@ -219,9 +252,12 @@ async fn heartbeat(
 
 async fn work(State(s): State<Shared>, Path(id): Path<String>, headers: HeaderMap) -> Response {
     let mut g = s.lock();
-    let a = match agent(&mut g, &id, &headers) {
-        Ok(a) => a,
-        Err((status, why)) => return error(status, why),
+    if let Err((status, why)) = agent(&mut g, &id, &headers) {
+        return error(status, why);
+    }
+    g.certctl.renew_due(&id, SystemTime::now());
+    let Some(a) = g.certctl.agents.get_mut(&id) else {
+        return error(StatusCode::NOT_FOUND, "agent not found");
     };
     a.polls += 1;
     let jobs: Vec<&Job> = a

@@ -69,6 +69,9 @@ impl Default for Options {
 pub struct SharedState {
     pub ca: Ca,
     pub started: Instant,
+    /// TLS handshakes completed on the API port (a client that reuses its
+    /// connections makes few).
+    pub handshakes: std::sync::atomic::AtomicU64,
     inner: Mutex<Inner>,
 }
 
@@ -155,6 +158,7 @@ impl Sandbox {
         let state: Shared = Arc::new(SharedState {
             ca,
             started: Instant::now(),
+            handshakes: Default::default(),
             inner: Mutex::new(Inner {
                 cert_lifetime: opts.cert_lifetime,
                 ..Inner::default()
@@ -178,7 +182,7 @@ impl Sandbox {
         let admin_port = admin_listener.local_addr().map(|a| a.port()).unwrap_or(opts.admin_port);
         let admin = admin::routes().with_state(state.clone());
         let tasks = vec![
-            tokio::spawn(serve_tls(listener, acceptor, api)),
+            tokio::spawn(serve_tls(listener, acceptor, api, state.clone())),
             tokio::spawn(async move {
                 let _ = axum::serve(admin_listener, admin).await;
             }),
@@ -274,17 +278,19 @@ discovery_dirs = ["{d}"]
     ))
 }
 
-async fn serve_tls(listener: TcpListener, acceptor: tokio_rustls::TlsAcceptor, app: Router) {
+async fn serve_tls(listener: TcpListener, acceptor: tokio_rustls::TlsAcceptor, app: Router, state: Shared) {
     loop {
         let Ok((tcp, _)) = listener.accept().await else {
             continue;
         };
         let acceptor = acceptor.clone();
         let app = app.clone();
+        let state = state.clone();
         tokio::spawn(async move {
             let Ok(stream) = acceptor.accept(tcp).await else {
                 return;
             };
+            state.handshakes.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let peer = PeerCert(
                 stream
                     .get_ref()
