@@ -66,6 +66,24 @@ fn rss_mb(pids: &[u32]) -> f64 {
         / 1024.0
 }
 
+/// Proportional set size: shared library pages divided among the processes
+/// that map them, so a library every desktop program loads counts once.
+fn pss_mb(pids: &[u32]) -> f64 {
+    pids.iter()
+        .map(|p| {
+            std::fs::read_to_string(format!("/proc/{p}/smaps_rollup"))
+                .unwrap_or_default()
+                .lines()
+                .find_map(|l| {
+                    l.strip_prefix("Pss:")
+                        .and_then(|v| v.trim().trim_end_matches(" kB").parse::<f64>().ok())
+                })
+                .unwrap_or(0.0)
+        })
+        .sum::<f64>()
+        / 1024.0
+}
+
 /// CPU ticks (user + system) of the processes.
 fn ticks(pids: &[u32]) -> u64 {
     pids.iter()
@@ -183,6 +201,7 @@ fn main() {
     let (cli, _) = start_until(cmd, "engine started");
     std::thread::sleep(Duration::from_secs(5));
     let cli_rss = rss_mb(&tree(cli.id()));
+    let cli_pss = pss_mb(&tree(cli.id()));
     let cli_cpu = cpu_percent(cli.id(), IDLE);
     stop(cli);
 
@@ -238,10 +257,13 @@ fn main() {
         }
         tokio::time::sleep(Duration::from_secs(10)).await;
         let closed_rss = rss_mb(&tree(app_pid));
+        let closed_pss = pss_mb(&tree(app_pid));
+        let closed_procs = tree(app_pid).len();
         let closed_cpu = cpu_percent(app_pid, IDLE);
         s.close().await;
-        (open_rss, latencies, closed_rss, closed_cpu, app_pid)
+        (open_rss, latencies, (closed_rss, closed_pss, closed_procs), closed_cpu, app_pid)
     });
+    let (closed_rss, closed_pss, closed_procs) = closed_rss;
     let _ = app_pid;
     drop(desk);
 
@@ -260,6 +282,9 @@ fn main() {
     println!(
         "| RSS of the process tree, window closed | {closed_rss:.1} MB | {cli_rss:.1} MB | < 120 MB: {} |",
         yes(closed_rss < 120.0)
+    );
+    println!(
+        "| PSS of the process tree ({closed_procs} processes), window closed | {closed_pss:.1} MB | {cli_pss:.1} MB | — |"
     );
     println!(
         "| CPU over {} s idle, window closed | {closed_cpu:.2} % | {cli_cpu:.2} % | < 1 %: {} |",

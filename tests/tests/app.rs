@@ -3,7 +3,7 @@
 //! a real control plane (the sandbox, over TLS), with a real notification
 //! server on a private session bus whose `Notify` calls are recorded.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use evergreen_sandbox::faults::{Fault, FaultKind};
@@ -62,6 +62,53 @@ async fn wait_last_result_change(s: &Session, name: &str, before: &str, timeout:
     }
 }
 
+/// A user's files on the test desktop: config, data and runtime directories,
+/// and how to start the app and the CLI on them.
+struct Home {
+    dir: PathBuf,
+    config: PathBuf,
+    data: PathBuf,
+    run: PathBuf,
+}
+
+impl Home {
+    fn new(desk: &Desktop) -> Home {
+        let dir = desk.dir.path().join("home");
+        std::fs::create_dir_all(&dir).unwrap();
+        Home {
+            config: dir.join("config.toml"),
+            data: dir.join("data"),
+            run: dir.join("run"),
+            dir,
+        }
+    }
+
+    fn env(&self) -> [(&'static str, &Path); 4] {
+        [
+            ("EVERGREEN_CONFIG", &self.config),
+            ("EVERGREEN_DATA_DIR", &self.data),
+            ("EVERGREEN_RUNTIME_DIR", &self.run),
+            ("HOME", &self.dir),
+        ]
+    }
+
+    /// Opens the app's window over WebDriver.
+    async fn open_app(&self, desk: &mut Desktop) -> Session {
+        let driver = desk.tauri_driver(&self.env());
+        Session::start(&driver, &app_bin()).await
+    }
+
+    /// `evergreen ARGS…` talking to the app's engine.
+    fn cli(&self, args: &[&str]) -> std::process::Output {
+        let mut c = std::process::Command::new(evergreen_bin());
+        c.args(args);
+        for (k, v) in self.env() {
+            c.env(k, v);
+        }
+        c.output().unwrap()
+    }
+}
+
 /// One window at a time: two WebKit instances on two cores only slow each other down.
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
@@ -74,19 +121,11 @@ async fn the_window_shows_renews_fails_notifies_and_recovers() {
     let _one = ONE_AT_A_TIME.lock().await;
     let mut desk = Desktop::start();
     let sb = Sandbox::start(Options::default()).await.unwrap();
-    let home = desk.dir.path().join("home");
-    let (config, data, run) = (home.join("config.toml"), home.join("data"), home.join("run"));
-    let text = evergreen_sandbox::demo_config(&sb, &home.join("sandbox")).unwrap();
-    std::fs::create_dir_all(&home).unwrap();
+    let home = Home::new(&desk);
+    let config = home.config.clone();
+    let text = evergreen_sandbox::demo_config(&sb, &home.dir.join("sandbox")).unwrap();
     std::fs::write(&config, text).unwrap();
-    let env: [(&str, &Path); 4] = [
-        ("EVERGREEN_CONFIG", &config),
-        ("EVERGREEN_DATA_DIR", &data),
-        ("EVERGREEN_RUNTIME_DIR", &run),
-        ("HOME", &home),
-    ];
-    let driver = desk.tauri_driver(&env);
-    let s = Session::start(&driver, &app_bin()).await;
+    let s = home.open_app(&mut desk).await;
 
     // Every credential is shown with its fraction and state.
     for name in [NIX, WRENN] {
@@ -155,13 +194,7 @@ async fn the_window_shows_renews_fails_notifies_and_recovers() {
     );
 
     // Recovery, asked for from the command line: `evergreen renew` reaches the running app.
-    let out = std::process::Command::new(evergreen_bin())
-        .args(["renew", NIX])
-        .env("EVERGREEN_CONFIG", &config)
-        .env("EVERGREEN_DATA_DIR", &data)
-        .env("EVERGREEN_RUNTIME_DIR", &run)
-        .output()
-        .unwrap();
+    let out = home.cli(&["renew", NIX]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -261,7 +294,7 @@ async fn the_window_shows_renews_fails_notifies_and_recovers() {
     let name = s.wait_for(&field("name"), Duration::from_secs(5)).await;
     s.send_keys(&name, "web-added").await;
     let path = s.wait_for(&field("path"), Duration::from_secs(5)).await;
-    let watched = home.join("sandbox/nixfleet.pem");
+    let watched = home.dir.join("sandbox/nixfleet.pem");
     s.send_keys(&path, watched.to_str().unwrap()).await;
     let fraction = s.wait_for(&field("renew_at_fraction"), Duration::from_secs(5)).await;
     s.send_keys(&fraction, "1.5").await;
@@ -301,20 +334,12 @@ async fn the_window_shows_renews_fails_notifies_and_recovers() {
 async fn a_broken_config_is_shown_and_never_replaced_by_the_demo() {
     let _one = ONE_AT_A_TIME.lock().await;
     let mut desk = Desktop::start();
-    let home = desk.dir.path().join("home");
-    std::fs::create_dir_all(&home).unwrap();
-    let (config, data, run) = (home.join("config.toml"), home.join("data"), home.join("run"));
+    let home = Home::new(&desk);
+    let config = home.config.clone();
     let broken =
         "[[credential]]\nname = \"web\"\nkind = \"x509_file\"\npath = \"/certs/web.pem\"\nrenew_at_fraction = 2\n";
     std::fs::write(&config, broken).unwrap();
-    let env: [(&str, &Path); 4] = [
-        ("EVERGREEN_CONFIG", &config),
-        ("EVERGREEN_DATA_DIR", &data),
-        ("EVERGREEN_RUNTIME_DIR", &run),
-        ("HOME", &home),
-    ];
-    let driver = desk.tauri_driver(&env);
-    let s = Session::start(&driver, &app_bin()).await;
+    let s = home.open_app(&mut desk).await;
     let problem = s
         .wait_for("[data-testid=config-problem]", Duration::from_secs(30))
         .await;
@@ -335,17 +360,9 @@ async fn a_broken_config_is_shown_and_never_replaced_by_the_demo() {
 async fn without_a_config_a_labelled_demo_renews_within_a_minute() {
     let _one = ONE_AT_A_TIME.lock().await;
     let mut desk = Desktop::start();
-    let home = desk.dir.path().join("home");
-    std::fs::create_dir_all(&home).unwrap();
-    let (config, data, run) = (home.join("config.toml"), home.join("data"), home.join("run"));
-    let env: [(&str, &Path); 4] = [
-        ("EVERGREEN_CONFIG", &config),
-        ("EVERGREEN_DATA_DIR", &data),
-        ("EVERGREEN_RUNTIME_DIR", &run),
-        ("HOME", &home),
-    ];
-    let driver = desk.tauri_driver(&env);
-    let s = Session::start(&driver, &app_bin()).await;
+    let home = Home::new(&desk);
+    let config = home.config.clone();
+    let s = home.open_app(&mut desk).await;
     let banner = s.wait_for("[data-testid=demo-banner]", Duration::from_secs(30)).await;
     assert!(s.text(&banner).await.to_lowercase().contains("demo"));
     // The demo certificates and the fleet kinds against the embedded control plane.
@@ -369,7 +386,7 @@ async fn without_a_config_a_labelled_demo_renews_within_a_minute() {
 
     // A second launch hands over to the running app and exits.
     let mut second = desk.command(app_bin().to_str().unwrap());
-    for (k, v) in env {
+    for (k, v) in home.env() {
         second.env(k, v);
     }
     let mut second = second
@@ -397,13 +414,7 @@ async fn without_a_config_a_labelled_demo_renews_within_a_minute() {
         assert!(start.elapsed() < Duration::from_secs(10), "the window did not close");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let out = std::process::Command::new(evergreen_bin())
-        .args(["status"])
-        .env("EVERGREEN_CONFIG", &config)
-        .env("EVERGREEN_DATA_DIR", &data)
-        .env("EVERGREEN_RUNTIME_DIR", &run)
-        .output()
-        .unwrap();
+    let out = home.cli(&["status"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success() && stdout.contains("demo-web"),

@@ -210,6 +210,15 @@ async fn bad_replies_fail_by_name_and_never_touch_the_certificate() {
     let out = rig.engine().handle().renew("fleet").await.unwrap();
     assert!(out.ok, "{out:?}");
     rig.wait("recovery", Duration::from_secs(5), is("recovered")).await;
+    // A slow control plane is only slow: the renewal waits for it and succeeds.
+    sb.state.lock().cert_lifetime = Duration::from_secs(10_800);
+    sb.state.lock().add_fault(Fault {
+        path_prefix: "/v1/agent/renew".into(),
+        count: 1,
+        kind: FaultKind::Delay { ms: 1500 },
+    });
+    let out = rig.engine().handle().renew("fleet").await.unwrap();
+    assert!(out.ok && out.duration_ms >= 1500, "{out:?}");
     rig.stop().await;
 }
 

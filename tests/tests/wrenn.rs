@@ -310,3 +310,47 @@ async fn the_sandbox_prints_a_config_that_evergreen_runs() {
     assert!(printed.contains(&sb.url));
     rig.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_heartbeat_is_only_slow_and_an_html_500_is_named_not_pasted() {
+    let sb = sandbox().await;
+    let (mut rig, _) = registered(&sb).await;
+    rig.drain_for(Duration::from_millis(1200)).await;
+    let beats = heartbeats(&sb);
+    sb.state.lock().add_fault(Fault {
+        path_prefix: "/v1/hosts/host-".into(),
+        count: 1,
+        kind: FaultKind::Delay { ms: 1500 },
+    });
+    // The delayed heartbeat and the next one both land; none counts as lost.
+    let start = std::time::Instant::now();
+    while heartbeats(&sb) < beats + 2 {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "heartbeats stopped after a slow one"
+        );
+        rig.drain_for(Duration::from_millis(100)).await;
+    }
+    assert_eq!(rig.count(|k| matches!(k, EventKind::HeartbeatFailed { .. })), 0);
+    sb.state.lock().add_fault(Fault {
+        path_prefix: "/v1/hosts/host-".into(),
+        count: 1,
+        kind: FaultKind::Status {
+            status: 500,
+            body: "<html><head><title>Oops</title></head><body><pre>stack trace</pre></body></html>".into(),
+            content_type: Some("text/html".into()),
+        },
+    });
+    let e = rig
+        .wait("the failed heartbeat", Duration::from_secs(8), is("heartbeat_failed"))
+        .await;
+    let EventKind::HeartbeatFailed { message, .. } = e.kind else {
+        unreachable!()
+    };
+    assert!(
+        message.contains("HTTP 500") && message.contains("an HTML error page (Oops)") && !message.contains("<pre>"),
+        "{message}"
+    );
+    rig.wait("recovery", Duration::from_secs(8), is("recovered")).await;
+    rig.stop().await;
+}
