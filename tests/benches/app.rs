@@ -238,7 +238,15 @@ fn main() {
             .await;
             let t0 = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().as_millis() as f64;
             let out = with_env(Command::new(evergreen_bin())).args(["renew", &name]).output().unwrap();
-            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            if !out.status.success() {
+                let h = with_env(Command::new(evergreen_bin())).args(["history", &name]).output().unwrap();
+                panic!(
+                    "{}{}\nhistory:\n{}",
+                    String::from_utf8_lossy(&out.stdout),
+                    String::from_utf8_lossy(&out.stderr),
+                    String::from_utf8_lossy(&h.stdout)
+                );
+            }
             let start = Instant::now();
             loop {
                 let v = s.script("return window.__changed").await;

@@ -64,6 +64,9 @@ impl Source for X509File {
                 self.spec.path.display()
             )));
         };
+        // What "did the command renew it" is judged by: the file's bytes, not
+        // its not_after alone (two renewals within a second share one).
+        let before = std::fs::read(&self.spec.path).ok();
         let out = command::run(cmd, &self.name, &self.spec.path, self.spec.command_timeout).await;
         if !out.success {
             let reason = out
@@ -86,18 +89,28 @@ impl Source for X509File {
             stderr_tail: out.stderr_tail.clone(),
             ..f
         })?;
-        if let Some(old) = req.current {
-            if obs.lifetime.not_after <= old.not_after {
-                return Err(Failure {
-                    class: super::FailureClass::Transient,
-                    message: format!(
-                        "renew command exited 0 but the certificate did not change (not_after still {}); check that the command writes {}",
-                        rfc3339(obs.lifetime.not_after),
-                        self.spec.path.display()
-                    ),
-                    stderr_tail: out.stderr_tail,
-                });
-            }
+        let unchanged = before.is_some() && std::fs::read(&self.spec.path).ok() == before;
+        let shorter = req.current.is_some_and(|old| obs.lifetime.not_after < old.not_after);
+        if unchanged || shorter {
+            let what = if unchanged {
+                format!(
+                    "the certificate did not change (not_after still {})",
+                    rfc3339(obs.lifetime.not_after)
+                )
+            } else {
+                format!(
+                    "the new certificate expires earlier ({}) than the one it replaced",
+                    rfc3339(obs.lifetime.not_after)
+                )
+            };
+            return Err(Failure {
+                class: super::FailureClass::Transient,
+                message: format!(
+                    "renew command exited 0 but {what}; check that the command writes {}",
+                    self.spec.path.display()
+                ),
+                stderr_tail: out.stderr_tail,
+            });
         }
         let note = command::reload(
             self.spec.reload_command.as_ref(),
