@@ -874,27 +874,14 @@ impl Validator {
             .map(|n| n.get_ref().trim().trim_matches('/').to_string())
             .filter(|n| !n.is_empty());
         let ca_bundle = self.ca_bundle(who, &raw.ca_bundle);
-        let token = match (&raw.token_file, &raw.token_env) {
-            (Some(_), Some(e)) => {
-                self.err(
-                    Some(e.span()),
-                    format!("{who}: set either token_file or token_env, not both"),
-                );
-                TokenSource::Env(String::new())
-            }
-            (Some(f), None) => TokenSource::File(self.path(f.get_ref())),
-            (None, Some(e)) => {
-                let v = e.get_ref().trim();
-                if v.is_empty() || !v.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-                    self.err(
-                        Some(e.span()),
-                        format!("{who}: token_env = {v:?} is not an environment variable name; write e.g. token_env = \"VAULT_TOKEN\""),
-                    );
-                }
-                TokenSource::Env(v.to_string())
-            }
-            (None, None) => TokenSource::File(self.path("~/.vault-token")),
-        };
+        let token = self
+            .secret_source(
+                who,
+                ("token_file", &raw.token_file),
+                ("token_env", &raw.token_env),
+                "VAULT_TOKEN",
+            )
+            .unwrap_or_else(|| TokenSource::File(self.path("~/.vault-token")));
         VaultConn {
             address,
             namespace,
@@ -904,6 +891,38 @@ impl Validator {
     }
 
     /// The CA bundle field, checked now so a bad one is a startup error.
+    /// A secret read from a file or an environment variable (`*_file` or
+    /// `*_env`, not both); `None` when neither is set.
+    fn secret_source(
+        &mut self,
+        who: &str,
+        (file_key, file): (&str, &Option<Spanned<String>>),
+        (env_key, env): (&str, &Option<Spanned<String>>),
+        example_env: &str,
+    ) -> Option<TokenSource> {
+        match (file, env) {
+            (Some(_), Some(e)) => {
+                self.err(
+                    Some(e.span()),
+                    format!("{who}: set either {file_key} or {env_key}, not both"),
+                );
+                Some(TokenSource::Env(String::new()))
+            }
+            (Some(f), None) => Some(TokenSource::File(self.path(f.get_ref()))),
+            (None, Some(e)) => {
+                let v = e.get_ref().trim();
+                if v.is_empty() || !v.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                    self.err(
+                        Some(e.span()),
+                        format!("{who}: {env_key} = {v:?} is not an environment variable name; write e.g. {env_key} = \"{example_env}\""),
+                    );
+                }
+                Some(TokenSource::Env(v.to_string()))
+            }
+            (None, None) => None,
+        }
+    }
+
     fn ca_bundle(&mut self, who: &str, raw: &Option<Spanned<String>>) -> Option<PathBuf> {
         let c = raw.as_ref()?;
         let path = self.path(c.get_ref());
@@ -1025,30 +1044,18 @@ impl Validator {
                 format!("{who}: agent_id {agent_id:?} may only hold letters, digits, '-', '_' and '.'"),
             );
         }
-        let api_key = match (&raw.api_key_file, &raw.api_key_env) {
-            (Some(_), Some(e)) => {
+        let api_key = match self.secret_source(
+            who,
+            ("api_key_file", &raw.api_key_file),
+            ("api_key_env", &raw.api_key_env),
+            "CERTCTL_API_KEY",
+        ) {
+            Some(source) => source,
+            None => {
                 self.err(
-                    Some(e.span()),
-                    format!("{who}: set either api_key_file or api_key_env, not both"),
-                );
-                TokenSource::Env(String::new())
-            }
-            (Some(f), None) => TokenSource::File(self.path(f.get_ref())),
-            (None, Some(e)) => {
-                let v = e.get_ref().trim();
-                if v.is_empty() || !v.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-                    self.err(
-                        Some(e.span()),
-                        format!("{who}: api_key_env = {v:?} is not an environment variable name; write e.g. api_key_env = \"CERTCTL_API_KEY\""),
-                    );
-                }
-                TokenSource::Env(v.to_string())
-            }
-            (None, None) => {
-                self.err(
-                    Some(span.clone()),
-                    format!("{who}: kind certctl needs the agent's API key: api_key_file = \"…\" (a file holding only the key, mode 0600) or api_key_env = \"CERTCTL_API_KEY\""),
-                );
+                Some(span.clone()),
+                format!("{who}: kind certctl needs the agent's API key: api_key_file = \"…\" (a file holding only the key, mode 0600) or api_key_env = \"CERTCTL_API_KEY\""),
+            );
                 TokenSource::Env(String::new())
             }
         };

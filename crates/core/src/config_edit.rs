@@ -193,6 +193,16 @@ const COMMANDS: &[F] = &[
     ),
 ];
 
+/// The fleet kinds' CA bundle field.
+const FLEET_CA_BUNDLE: F = (
+    "ca_bundle",
+    "CA bundle",
+    FieldType::Path,
+    false,
+    "The control plane's CA (PEM).",
+    "",
+);
+
 fn kind_fields(kind: Kind) -> Vec<F> {
     let mut v: Vec<F> = match kind {
         Kind::X509File => vec![
@@ -329,14 +339,7 @@ fn kind_fields(kind: Kind) -> Vec<F> {
                 "Default: /etc/machine-id.",
                 "",
             ),
-            (
-                "ca_bundle",
-                "CA bundle",
-                FieldType::Path,
-                false,
-                "The control plane's CA (PEM).",
-                "",
-            ),
+            FLEET_CA_BUNDLE,
         ],
         Kind::Wrenn => vec![
             (
@@ -379,14 +382,7 @@ fn kind_fields(kind: Kind) -> Vec<F> {
                 "This host's reachable ip:port, sent at registration.",
                 "",
             ),
-            (
-                "ca_bundle",
-                "CA bundle",
-                FieldType::Path,
-                false,
-                "The control plane's CA (PEM).",
-                "",
-            ),
+            FLEET_CA_BUNDLE,
         ],
         Kind::Certctl => vec![
             (
@@ -469,14 +465,7 @@ fn kind_fields(kind: Kind) -> Vec<F> {
                 "Default 6h.",
                 "6h",
             ),
-            (
-                "ca_bundle",
-                "CA bundle",
-                FieldType::Path,
-                false,
-                "The control plane's CA (PEM).",
-                "",
-            ),
+            FLEET_CA_BUNDLE,
         ],
         #[allow(unreachable_patterns)]
         _ => vec![],
