@@ -7,14 +7,9 @@ use crate::error::{AppError, Result};
 use crate::models::*;
 use crate::AppState;
 
-/// Longest credential name the config accepts; anything longer is not one of ours.
-const MAX_NAME: usize = 64;
-
+/// Names come from the webview, which is not trusted: the config's own rule.
 fn check_name(name: &str) -> Result<()> {
-    let ok = !name.is_empty()
-        && name.len() <= MAX_NAME
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
-    if ok {
+    if evergreen_core::config::valid_name(name) {
         Ok(())
     } else {
         Err(AppError::invalid(format!("{name:?} is not a credential name")))

@@ -15,9 +15,15 @@ use crate::AppState;
 
 const TRAY_ID: &str = "evergreen";
 
-/// What the menu was last built from; it is rebuilt only when this changes.
+/// What the icon and the menu were last built from.
 #[derive(Default)]
-struct Built(Mutex<Option<String>>);
+struct Built(Mutex<Shown>);
+
+#[derive(Default)]
+struct Shown {
+    health: Option<Health>,
+    menu: Option<String>,
+}
 
 fn icon(health: Health) -> Image<'static> {
     let bytes: &'static [u8] = match health {
@@ -44,22 +50,26 @@ pub fn create(app: &AppHandle) -> tauri::Result<()> {
     Ok(())
 }
 
-/// Brings the tray up to date with a snapshot.
+/// Brings the tray up to date with a snapshot; the icon and the menu are
+/// only rebuilt when what they show changed (snapshots follow every event).
 pub fn update(app: &AppHandle, snap: &Snapshot) {
     let Some(tray) = app.tray_by_id(TRAY_ID) else { return };
-    let _ = tray.set_icon(Some(icon(snap.worst)));
+    let built = app.state::<Built>();
+    let mut last = built.0.lock().unwrap_or_else(|p| p.into_inner());
+    if last.health != Some(snap.worst) {
+        let _ = tray.set_icon(Some(icon(snap.worst)));
+        last.health = Some(snap.worst);
+    }
     let _ = tray.set_tooltip(Some(format!(
         "Evergreen: {}",
         summary(&snap.credentials, std::time::SystemTime::now())
     )));
     let key = signature(app, snap);
-    let built = app.state::<Built>();
-    let mut last = built.0.lock().unwrap_or_else(|p| p.into_inner());
-    if last.as_deref() != Some(key.as_str()) {
+    if last.menu.as_deref() != Some(key.as_str()) {
         match menu(app, snap) {
             Ok(m) => {
                 let _ = tray.set_menu(Some(m));
-                *last = Some(key);
+                last.menu = Some(key);
             }
             Err(e) => tracing::warn!("could not rebuild the tray menu: {e}"),
         }

@@ -449,7 +449,7 @@ async fn control_plane_faults_show_as_failing_and_the_next_poll_recovers() {
                 body: "<html><body><h1>500 Internal Server Error</h1></body></html>".into(),
                 content_type: Some("text/html".into()),
             },
-            "HTTP 500: an HTML page",
+            "HTTP 500: an HTML error page",
         ),
         (FaultKind::Drop, "/work"),
         (FaultKind::Malformed, "not valid JSON"),
@@ -577,7 +577,7 @@ async fn bad_certificates_are_reported_failed_and_overwrite_nothing() {
                 body: "<!DOCTYPE html><html><body>Internal Server Error</body></html>".into(),
                 content_type: Some("text/html".into()),
             },
-            "HTTP 500: an HTML page",
+            "HTTP 500: an HTML error page",
         ),
         (FaultKind::Drop, "certificate fetch failed"),
     ];

@@ -561,6 +561,12 @@ fn render(file: &Path, src: &str, problems: Vec<Problem>) -> Error {
     )
 }
 
+/// Whether `name` may name a credential: 1–64 letters, digits, '-', '_' or
+/// '.', because it is typed on the command line and sent over the socket.
+pub fn valid_name(name: &str) -> bool {
+    !name.is_empty() && name.len() <= 64 && name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+}
+
 /// Reads and validates the config file at `path`.
 pub fn load(path: &Path) -> Result<Config> {
     let src = std::fs::read_to_string(path).map_err(|e| {
@@ -1325,13 +1331,7 @@ impl Validator {
             );
             return None;
         };
-        let name_ok = !name.get_ref().is_empty()
-            && name.get_ref().len() <= 64
-            && name
-                .get_ref()
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
-        if !name_ok {
+        if !valid_name(name.get_ref()) {
             self.err(
                 Some(name.span()),
                 format!(

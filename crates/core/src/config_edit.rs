@@ -551,7 +551,7 @@ pub fn kinds() -> Vec<KindSchema> {
         .collect()
 }
 
-fn read_doc(path: &Path) -> Result<(String, Document)> {
+fn read_doc(path: &Path) -> Result<Document> {
     let src = match std::fs::read_to_string(path) {
         Ok(s) => s,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
@@ -564,7 +564,7 @@ fn read_doc(path: &Path) -> Result<(String, Document)> {
             e.message()
         ))
     })?;
-    Ok((src, doc))
+    Ok(doc)
 }
 
 fn credentials(doc: &Document) -> Option<&toml_edit::ArrayOfTables> {
@@ -577,7 +577,7 @@ fn name_of(t: &Table) -> Option<&str> {
 
 /// The credential `name` of the config file at `path`, as a form.
 pub fn read_form(path: &Path, name: &str) -> Result<CredentialForm> {
-    let (_, doc) = read_doc(path)?;
+    let doc = read_doc(path)?;
     let t = credentials(&doc)
         .and_then(|a| a.iter().find(|t| name_of(t) == Some(name)))
         .ok_or_else(|| Error::UnknownCredential { name: name.into() })?;
@@ -651,7 +651,7 @@ fn to_value(field: &F, text: &str, shell: bool) -> std::result::Result<Option<Va
 /// right, writes the file (atomically, comments kept). `original` is the
 /// name being edited; `None` adds a credential.
 pub fn save(path: &Path, original: Option<&str>, form: &CredentialForm) -> Result<SaveResult> {
-    let (_, mut doc) = read_doc(path)?;
+    let mut doc = read_doc(path)?;
     let fields = kind_fields(form.kind);
     let mut problems = Vec::new();
     for key in form.values.keys() {
@@ -742,7 +742,7 @@ pub fn save(path: &Path, original: Option<&str>, form: &CredentialForm) -> Resul
 
 /// Removes the credential `name` from the config file.
 pub fn delete(path: &Path, name: &str) -> Result<()> {
-    let (_, mut doc) = read_doc(path)?;
+    let mut doc = read_doc(path)?;
     let arr = doc
         .get_mut("credential")
         .and_then(Item::as_array_of_tables_mut)

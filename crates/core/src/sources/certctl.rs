@@ -210,27 +210,9 @@ impl Wire for HttpWire {
     }
 }
 
-/// The start of a reply body, for a message: an HTML page is named as such.
+/// A reply body in a few words, for a message (the one summary every source uses).
 fn body_text(r: &Reply) -> String {
-    let text = String::from_utf8_lossy(&r.body[..r.body.len().min(200)])
-        .trim()
-        .to_string();
-    if r.content_type.starts_with("text/html") || text.starts_with('<') {
-        return "an HTML page, not the JSON of the certctl API".into();
-    }
-    if let Ok(v) = serde_json::from_slice::<Value>(&r.body) {
-        if let Some(e) = v.get("error").and_then(Value::as_str) {
-            return e.to_string();
-        }
-        if let Some(e) = v.pointer("/error/message").and_then(Value::as_str) {
-            return e.to_string();
-        }
-    }
-    if text.is_empty() {
-        "an empty body".into()
-    } else {
-        text
-    }
+    http::error_body(&r.content_type, &r.body)
 }
 
 /// A 2xx reply's JSON, checked: the content type says JSON and the body is.
@@ -1344,9 +1326,6 @@ mod tests {
         assert!(e.contains("content type \"text/html\""), "{e}");
         let e = json_body("u", &r("application/json", "{\"jobs\": [")).unwrap_err();
         assert!(e.contains("not valid JSON"), "{e}");
-        assert_eq!(
-            body_text(&r("text/html", "<html>boom</html>")),
-            "an HTML page, not the JSON of the certctl API"
-        );
+        assert_eq!(body_text(&r("text/html", "<html>boom</html>")), "an HTML error page");
     }
 }
