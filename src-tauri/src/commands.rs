@@ -1,11 +1,13 @@
-//! Thin IPC: each command checks its input and calls the engine. No renewal
-//! logic lives here.
+//! Thin IPC: each command checks its input and passes it on, to the engine
+//! over its local socket or, for the config form, to the core's config
+//! editor. No renewal logic lives here.
 
-use tauri::{AppHandle, State};
+use evergreen_core::ipc::{Reply, Request};
+use tauri::{AppHandle, Emitter, State};
 
 use crate::error::{AppError, Result};
 use crate::models::*;
-use crate::AppState;
+use crate::remote::{unexpected, Remote};
 
 /// Names come from the webview, which is not trusted: the config's own rule.
 fn check_name(name: &str) -> Result<()> {
@@ -17,56 +19,73 @@ fn check_name(name: &str) -> Result<()> {
 }
 
 #[tauri::command]
-pub fn snapshot(state: State<'_, AppState>) -> Snapshot {
-    state.snapshot()
-}
-
-#[tauri::command]
-pub async fn renew(state: State<'_, AppState>, name: String) -> Result<RenewOutcome> {
-    check_name(&name)?;
-    Ok(state.engine()?.handle.renew(&name).await?)
-}
-
-#[tauri::command]
-pub async fn renew_all_due(state: State<'_, AppState>) -> Result<Vec<String>> {
-    Ok(state.engine()?.handle.renew_all_due().await?)
-}
-
-#[tauri::command]
-pub fn history(state: State<'_, AppState>, name: String, limit: usize) -> Result<Vec<HistoryEntry>> {
-    check_name(&name)?;
-    Ok(state.engine()?.store.history(Some(&name), limit.clamp(1, 1000))?)
-}
-
-#[tauri::command]
-pub fn log_lines(state: State<'_, AppState>, name: String) -> Result<Vec<LogLine>> {
-    check_name(&name)?;
-    Ok(state.engine()?.activity.lines(&name))
-}
-
-#[tauri::command]
-pub async fn set_paused(app: AppHandle, state: State<'_, AppState>, name: String, paused: bool) -> Result<()> {
-    check_name(&name)?;
-    state.engine()?.handle.set_paused(&name, paused).await?;
-    crate::push_snapshot(&app);
-    Ok(())
-}
-
-#[tauri::command]
-pub fn pause_notifications(app: AppHandle, state: State<'_, AppState>, minutes: u32) -> Result<()> {
-    if !(1..=7 * 24 * 60).contains(&minutes) {
-        return Err(AppError::invalid("pause notifications for 1 minute to 7 days"));
+pub async fn snapshot(app: AppHandle, remote: State<'_, Remote>) -> Result<Snapshot> {
+    let snap = remote.snapshot().await;
+    if !remote.greeted.swap(true, std::sync::atomic::Ordering::Relaxed) {
+        tracing::info!("window showing its first snapshot");
+        // The page asks for its first snapshot once it listens: now it can
+        // be told which credential it was opened for.
+        let first = remote.show_first.lock().ok().and_then(|mut s| s.take());
+        if first.is_some() {
+            let _ = app.emit(NAVIGATE_EVENT, Navigate { name: first });
+        }
     }
-    state.pause_notifications(minutes)?;
-    crate::push_snapshot(&app);
-    Ok(())
+    Ok(snap)
 }
 
 #[tauri::command]
-pub fn resume_notifications(app: AppHandle, state: State<'_, AppState>) -> Result<()> {
-    state.engine()?.notifier.resume()?;
-    crate::push_snapshot(&app);
-    Ok(())
+pub async fn renew(remote: State<'_, Remote>, name: String) -> Result<RenewOutcome> {
+    check_name(&name)?;
+    match remote.call(Request::Renew { name }).await? {
+        Reply::Renewed { outcome } => Ok(outcome),
+        other => Err(unexpected(other)),
+    }
+}
+
+#[tauri::command]
+pub async fn renew_all_due(remote: State<'_, Remote>) -> Result<Vec<String>> {
+    match remote.call(Request::RenewAllDue).await? {
+        Reply::Started { names } => Ok(names),
+        other => Err(unexpected(other)),
+    }
+}
+
+#[tauri::command]
+pub async fn history(remote: State<'_, Remote>, name: String, limit: usize) -> Result<Vec<HistoryEntry>> {
+    check_name(&name)?;
+    let req = Request::History {
+        name: Some(name),
+        limit: limit.clamp(1, 1000),
+    };
+    match remote.call(req).await? {
+        Reply::History { entries } => Ok(entries),
+        other => Err(unexpected(other)),
+    }
+}
+
+#[tauri::command]
+pub async fn log_lines(remote: State<'_, Remote>, name: String) -> Result<Vec<LogLine>> {
+    check_name(&name)?;
+    match remote.call(Request::Activity { name }).await? {
+        Reply::Lines { lines } => Ok(lines),
+        other => Err(unexpected(other)),
+    }
+}
+
+#[tauri::command]
+pub async fn set_paused(remote: State<'_, Remote>, name: String, paused: bool) -> Result<()> {
+    check_name(&name)?;
+    remote.act(Request::SetPaused { name, paused }).await
+}
+
+#[tauri::command]
+pub async fn pause_notifications(remote: State<'_, Remote>, minutes: u32) -> Result<()> {
+    remote.act(Request::PauseNotifications { minutes }).await
+}
+
+#[tauri::command]
+pub async fn resume_notifications(remote: State<'_, Remote>) -> Result<()> {
+    remote.act(Request::ResumeNotifications).await
 }
 
 #[tauri::command]
@@ -75,37 +94,43 @@ pub fn kinds() -> Vec<KindSchema> {
 }
 
 #[tauri::command]
-pub fn credential_form(state: State<'_, AppState>, name: String) -> Result<CredentialForm> {
+pub fn credential_form(remote: State<'_, Remote>, name: String) -> Result<CredentialForm> {
     check_name(&name)?;
-    Ok(evergreen_core::config_edit::read_form(state.config_file()?, &name)?)
+    Ok(evergreen_core::config_edit::read_form(&remote.config_file, &name)?)
 }
 
 #[tauri::command]
 pub fn save_credential(
-    state: State<'_, AppState>,
+    remote: State<'_, Remote>,
     original: Option<String>,
     form: CredentialForm,
 ) -> Result<SaveResult> {
     if let Some(o) = &original {
         check_name(o)?;
     }
-    // The engine notices the file change itself and applies it.
+    // Adding a credential in the demo creates the user's config (the next
+    // start runs it instead of the demo). The engine notices the file change
+    // itself and applies it.
+    if let Some(dir) = remote.config_file.parent() {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| AppError::new("config", format!("could not create {}: {e}", dir.display())))?;
+    }
     Ok(evergreen_core::config_edit::save(
-        state.config_file()?,
+        &remote.config_file,
         original.as_deref(),
         &form,
     )?)
 }
 
 #[tauri::command]
-pub fn delete_credential(state: State<'_, AppState>, name: String) -> Result<()> {
+pub fn delete_credential(remote: State<'_, Remote>, name: String) -> Result<()> {
     check_name(&name)?;
-    Ok(evergreen_core::config_edit::delete(state.config_file()?, &name)?)
+    Ok(evergreen_core::config_edit::delete(&remote.config_file, &name)?)
 }
 
 #[tauri::command]
-pub fn register(state: State<'_, AppState>, name: String, token: String) -> Result<()> {
+pub fn register(remote: State<'_, Remote>, name: String, token: String) -> Result<()> {
     check_name(&name)?;
-    evergreen_core::register::save_token(state.config_file()?, &name, &token.into())?;
+    evergreen_core::register::save_token(&remote.config_file, &name, &token.into())?;
     Ok(())
 }

@@ -7,7 +7,7 @@ use serde::Serialize;
 #[derive(Debug, Clone, PartialEq, Serialize, thiserror::Error, ts_rs::TS)]
 #[error("{message}")]
 pub struct AppError {
-    /// "unknown_credential", "config", "refused", "engine_stopped", "no_engine", "invalid_input" or "internal".
+    /// "unknown_credential", "config", "refused", "engine" (the engine refused over its socket), "engine_stopped", "no_engine", "invalid_input" or "internal".
     pub kind: String,
     pub message: String,
 }
@@ -33,6 +33,7 @@ impl From<evergreen_core::Error> for AppError {
             E::Config(_) => "config",
             E::Refused(_) => "refused",
             E::EngineStopped => "engine_stopped",
+            E::NotRunning { .. } => "no_engine",
             _ => "internal",
         };
         AppError::new(kind, e.to_string())

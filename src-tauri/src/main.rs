@@ -1,6 +1,8 @@
 //! `evergreen-app`: the tray app. `--hidden` starts it in the tray only (as
-//! start-at-login does). `demo-renew …` is the demo's renew command, so the
-//! demo needs nothing but this binary.
+//! start-at-login does). `--window [--show NAME]` is the window alone, a
+//! process of its own that reaches the running tray's engine (the tray starts
+//! it as `--window --attached`). `demo-renew …` is the demo's renew command,
+//! so the demo needs nothing but this binary.
 
 use std::time::{Duration, SystemTime};
 
@@ -35,15 +37,40 @@ fn demo_renew(args: &[String]) -> i32 {
     }
 }
 
+const USAGE: &str = "run it without arguments, with --hidden to start in the tray only, or with --window [--show NAME] to open the window of a running Evergreen";
+
+fn window_options(args: &[String]) -> Result<evergreen_app::WindowOptions, String> {
+    let mut o = evergreen_app::WindowOptions::default();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--attached" => o.attached = true,
+            "--show" => match it.next() {
+                Some(name) => o.show = Some(name.clone()),
+                None => return Err("--show needs a credential name".into()),
+            },
+            other => return Err(format!("unexpected argument {other:?} after --window")),
+        }
+    }
+    Ok(o)
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("demo-renew") => std::process::exit(demo_renew(&args[1..])),
         Some("--version") => println!("evergreen-app {}", env!("CARGO_PKG_VERSION")),
-        Some("--hidden") => evergreen_app::run(evergreen_app::Options { hidden: true }),
-        None => evergreen_app::run(evergreen_app::Options::default()),
+        Some("--hidden") if args.len() == 1 => evergreen_app::run_tray(true),
+        None => evergreen_app::run_tray(false),
+        Some("--window") => match window_options(&args[1..]) {
+            Ok(o) => evergreen_app::run_window(o),
+            Err(e) => {
+                eprintln!("evergreen-app: {e}; {USAGE}");
+                std::process::exit(2);
+            }
+        },
         Some(other) => {
-            eprintln!("evergreen-app: unknown argument {other:?}; run it without arguments, or with --hidden to start in the tray");
+            eprintln!("evergreen-app: unexpected argument {other:?}; {USAGE}");
             std::process::exit(2);
         }
     }

@@ -9,26 +9,12 @@ pub use evergreen_core::activity::LogLine;
 pub use evergreen_core::config_edit::{CredentialForm, FieldSchema, FieldType, FormProblem, KindSchema, SaveResult};
 pub use evergreen_core::events::{Event, EventKind};
 pub use evergreen_core::model::{
-    CertDetails, CredentialStatus, Health, Kind, LastResult, NextAction, RenewalCounts, State,
+    CertDetails, CredentialStatus, Health, Kind, LastResult, NextAction, RenewalCounts, Snapshot, State,
 };
 pub use evergreen_core::scheduler::RenewOutcome;
 pub use evergreen_core::store::HistoryEntry;
 
 use crate::error::AppError;
-
-/// Everything the dashboard needs at once.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
-pub struct Snapshot {
-    pub credentials: Vec<CredentialStatus>,
-    /// Engine wall clock when the snapshot was taken (Unix ms).
-    pub now: i64,
-    pub worst: Health,
-    pub notifications_paused_until: Option<i64>,
-    pub demo: bool,
-    pub config_path: String,
-    /// Why the config could not be loaded, when it could not (shown as a banner).
-    pub config_problem: Option<String>,
-}
 
 /// Payload of `evergreen://navigate`: show this credential (or the dashboard).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]

@@ -6,7 +6,7 @@ use evergreen_core::notify_policy::{Notification, NotifyAction, Urgency};
 use tauri::AppHandle;
 use tokio::sync::broadcast;
 
-use crate::AppState;
+use crate::host::HostState;
 use tauri::Manager;
 
 pub fn spawn(app: AppHandle, mut rx: broadcast::Receiver<Notification>) {
@@ -81,14 +81,14 @@ fn deliver(app: &AppHandle, n: Notification) {
     let credential = n.credential.clone();
     shown.wait_for_action(|action| match action {
         "renew_now" => {
-            if let (Some(name), Ok(engine)) = (credential.clone(), app.state::<AppState>().engine()) {
-                let handle = engine.handle.clone();
+            if let (Some(name), Some(control)) = (credential.clone(), app.state::<HostState>().control.as_ref()) {
+                let handle = control.handle.clone();
                 tauri::async_runtime::spawn(async move {
                     let _ = handle.renew(&name).await;
                 });
             }
         }
-        "open" | "default" => crate::open_window(app, credential.clone()),
+        "open" | "default" => crate::launch::open(app, credential.clone()),
         _ => {}
     });
 }

@@ -10,8 +10,8 @@ use tauri::tray::TrayIconBuilder;
 use tauri::{AppHandle, Manager, Wry};
 use tauri_plugin_autostart::ManagerExt;
 
+use crate::host::HostState;
 use crate::models::Snapshot;
-use crate::AppState;
 
 const TRAY_ID: &str = "evergreen";
 
@@ -37,7 +37,7 @@ fn icon(health: Health) -> Image<'static> {
 
 pub fn create(app: &AppHandle) -> tauri::Result<()> {
     app.manage(Built::default());
-    let snap = app.state::<AppState>().snapshot();
+    let snap = app.state::<HostState>().snapshot();
     TrayIconBuilder::with_id(TRAY_ID)
         .icon(icon(snap.worst))
         .tooltip(format!(
@@ -192,33 +192,32 @@ fn menu(app: &AppHandle, snap: &Snapshot) -> tauri::Result<Menu<Wry>> {
 }
 
 fn on_menu(app: &AppHandle, id: &str) {
-    let state = app.state::<AppState>();
-    let Ok(engine) = state.engine() else {
+    let state = app.state::<HostState>();
+    let Some(control) = state.control.clone() else {
         match id {
-            "open" => crate::open_window(app, None),
+            "open" => crate::launch::open(app, None),
             "quit" => app.exit(0),
             _ => {}
         }
         return;
     };
-    let handle = engine.handle.clone();
+    let handle = control.handle.clone();
     let (verb, name) = id.split_once(':').unwrap_or((id, ""));
     let name = name.to_string();
     match verb {
-        "open" => crate::open_window(app, None),
-        "show" => crate::open_window(app, Some(name)),
+        "open" => crate::launch::open(app, None),
+        "show" => crate::launch::open(app, Some(name)),
         "renew" => {
             tauri::async_runtime::spawn(async move {
                 let _ = handle.renew(&name).await;
             });
         }
         "pause" | "resume" => {
-            let (app, pause) = (app.clone(), verb == "pause");
+            let pause = verb == "pause";
             tauri::async_runtime::spawn(async move {
                 if let Err(e) = handle.set_paused(&name, pause).await {
                     tracing::warn!("{e}");
                 }
-                crate::push_snapshot(&app);
             });
         }
         "renew_all" => {
@@ -226,13 +225,16 @@ fn on_menu(app: &AppHandle, id: &str) {
                 let _ = handle.renew_all_due().await;
             });
         }
+        // The engine announces both; every face redraws on its event.
         "pause_notes" => {
-            let _ = state.pause_notifications(60);
-            crate::push_snapshot(app);
+            if let Err(e) = control.pause_notifications(60) {
+                tracing::warn!("{e}");
+            }
         }
         "resume_notes" => {
-            let _ = engine.notifier.resume();
-            crate::push_snapshot(app);
+            if let Err(e) = control.resume_notifications() {
+                tracing::warn!("{e}");
+            }
         }
         "autostart" => {
             let a = app.autolaunch();
@@ -244,7 +246,7 @@ fn on_menu(app: &AppHandle, id: &str) {
             if let Err(e) = r {
                 tracing::warn!("could not change start at login: {e}");
             }
-            crate::push_snapshot(app);
+            crate::host::refresh(app);
         }
         "quit" => app.exit(0),
         _ => {}

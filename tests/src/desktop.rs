@@ -283,6 +283,11 @@ impl Desktop {
         format!("http://127.0.0.1:{port}")
     }
 
+    /// Keeps `child` running until the desktop is dropped.
+    pub fn keep(&mut self, child: Child) {
+        self.children.push(child);
+    }
+
     /// Every Notify call seen so far.
     pub fn notifications(&self) -> Vec<Notify> {
         self.notes.lock().unwrap().clone()
@@ -303,6 +308,57 @@ impl Desktop {
             std::thread::sleep(Duration::from_millis(100));
         }
     }
+}
+
+/// Starts `cmd` and returns it with the time until a line of its stderr
+/// contains `ready` (its stderr is read to the end, so it never blocks).
+pub fn start_until(mut cmd: Command, ready: &str) -> (Child, Duration) {
+    let t0 = Instant::now();
+    let mut child = cmd.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    let err = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let wanted = ready.to_string();
+    std::thread::spawn(move || {
+        let ready = wanted;
+        let mut seen = Vec::new();
+        let mut sent = false;
+        for line in BufReader::new(err).lines().map_while(Result::ok) {
+            if !sent && line.contains(&ready) {
+                let _ = tx.send(Ok(t0.elapsed()));
+                sent = true;
+            } else if !sent {
+                seen.push(line);
+            }
+        }
+        if !sent {
+            let _ = tx.send(Err(seen.join("\n")));
+        }
+    });
+    match rx.recv_timeout(Duration::from_secs(60)) {
+        Ok(Ok(took)) => (child, took),
+        Ok(Err(stderr)) => panic!("the process ended before it said {ready:?}; its stderr:\n{stderr}"),
+        Err(_) => panic!("the process did not say {ready:?} within 60 s"),
+    }
+}
+
+/// The processes whose parent is `parent`, with their command lines.
+pub fn children_of(parent: u32) -> Vec<(u32, String)> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.flatten()
+        .filter_map(|e| e.file_name().to_string_lossy().parse::<u32>().ok())
+        .filter(|p| {
+            let stat = std::fs::read_to_string(format!("/proc/{p}/stat")).unwrap_or_default();
+            // The fields after the command name, which is in parentheses.
+            let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+            rest.split_whitespace().nth(1).and_then(|s| s.parse::<u32>().ok()) == Some(parent)
+        })
+        .map(|p| {
+            let cmdline = std::fs::read(format!("/proc/{p}/cmdline")).unwrap_or_default();
+            (p, String::from_utf8_lossy(&cmdline).replace('\0', " "))
+        })
+        .collect()
 }
 
 /// The value of a `string "…"` line of dbus-monitor's output.

@@ -16,15 +16,15 @@ pub struct Session {
 }
 
 impl Session {
-    /// Opens a session that launches `application` (the app binary).
-    pub async fn start(driver: &str, application: &Path) -> Session {
+    /// Opens a session that launches `application` (the app binary) with `args`.
+    pub async fn start(driver: &str, application: &Path, args: &[&str]) -> Session {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(60))
             .build()
             .unwrap();
         let caps = json!({"capabilities": {"alwaysMatch": {
             "browserName": "wry",
-            "tauri:options": {"application": application}
+            "tauri:options": {"application": application, "args": args}
         }}});
         let start = Instant::now();
         let reply: Value = loop {

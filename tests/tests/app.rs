@@ -1,14 +1,15 @@
-//! The tray app end to end: the real `evergreen-app` binary in a real window
-//! (Xvfb), driven over WebDriver (tauri-driver + WebKitWebDriver), talking to
-//! a real control plane (the sandbox, over TLS), with a real notification
-//! server on a private session bus whose `Notify` calls are recorded.
+//! The tray app end to end: the real `evergreen-app` binary, its tray process
+//! hosting the engine and its window process in a real window (Xvfb), driven
+//! over WebDriver (tauri-driver + WebKitWebDriver), talking to a real control
+//! plane (the sandbox, over TLS), with a real notification server on a
+//! private session bus whose `Notify` calls are recorded.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use evergreen_sandbox::faults::{Fault, FaultKind};
 use evergreen_sandbox::{Options, Sandbox};
-use evergreen_tests::desktop::Desktop;
+use evergreen_tests::desktop::{children_of, start_until, Desktop};
 use evergreen_tests::webdriver::Session;
 use evergreen_tests::{app_bin, evergreen_bin};
 
@@ -92,10 +93,32 @@ impl Home {
         ]
     }
 
-    /// Opens the app's window over WebDriver.
-    async fn open_app(&self, desk: &mut Desktop) -> Session {
+    /// Starts the app as at login (`--hidden`: the tray process, which hosts
+    /// the engine) and returns its pid once its tray icon is up.
+    fn start_tray(&self, desk: &mut Desktop) -> u32 {
+        let mut cmd = desk.command(app_bin().to_str().unwrap());
+        cmd.arg("--hidden").env("EVERGREEN_LOG", "info");
+        for (k, v) in self.env() {
+            cmd.env(k, v);
+        }
+        let (child, _) = start_until(cmd, "tray icon ready");
+        let pid = child.id();
+        desk.keep(child);
+        pid
+    }
+
+    /// Opens a window process (`evergreen-app --window ARGS…`) over WebDriver.
+    async fn open_window(&self, desk: &mut Desktop, args: &[&str]) -> Session {
         let driver = desk.tauri_driver(&self.env());
-        Session::start(&driver, &app_bin()).await
+        let mut all = vec!["--window"];
+        all.extend_from_slice(args);
+        Session::start(&driver, &app_bin(), &all).await
+    }
+
+    /// The app as a user has it: the tray, and its window open.
+    async fn open_app(&self, desk: &mut Desktop) -> (u32, Session) {
+        let tray = self.start_tray(desk);
+        (tray, self.open_window(desk, &[]).await)
     }
 
     /// `evergreen ARGS…` talking to the app's engine.
@@ -125,7 +148,7 @@ async fn the_window_shows_renews_fails_notifies_and_recovers() {
     let config = home.config.clone();
     let text = evergreen_sandbox::demo_config(&sb, &home.dir.join("sandbox")).unwrap();
     std::fs::write(&config, text).unwrap();
-    let s = home.open_app(&mut desk).await;
+    let (_, s) = home.open_app(&mut desk).await;
 
     // Every credential is shown with its fraction and state.
     for name in [NIX, WRENN] {
@@ -339,7 +362,7 @@ async fn a_broken_config_is_shown_and_never_replaced_by_the_demo() {
     let broken =
         "[[credential]]\nname = \"web\"\nkind = \"x509_file\"\npath = \"/certs/web.pem\"\nrenew_at_fraction = 2\n";
     std::fs::write(&config, broken).unwrap();
-    let s = home.open_app(&mut desk).await;
+    let (_, s) = home.open_app(&mut desk).await;
     let problem = s
         .wait_for("[data-testid=config-problem]", Duration::from_secs(30))
         .await;
@@ -362,7 +385,7 @@ async fn without_a_config_a_labelled_demo_renews_within_a_minute() {
     let mut desk = Desktop::start();
     let home = Home::new(&desk);
     let config = home.config.clone();
-    let s = home.open_app(&mut desk).await;
+    let (tray, s) = home.open_app(&mut desk).await;
     let banner = s.wait_for("[data-testid=demo-banner]", Duration::from_secs(30)).await;
     assert!(s.text(&banner).await.to_lowercase().contains("demo"));
     // The demo certificates and the fleet kinds against the embedded control plane.
@@ -384,7 +407,35 @@ async fn without_a_config_a_labelled_demo_renews_within_a_minute() {
     s.screenshot(&artifacts().join("demo.png")).await;
     assert!(!config.exists(), "the demo never writes the user's config");
 
-    // A second launch hands over to the running app and exits.
+    // Closing the window ends its process and everything WebKit held; the
+    // tray keeps the engine running, and the CLI still reaches it.
+    s.close_window().await;
+    let start = Instant::now();
+    while s.window_count().await > 0 {
+        assert!(start.elapsed() < Duration::from_secs(10), "the window did not close");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    s.close().await;
+    let out = home.cli(&["status"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("demo-web"),
+        "after closing the window: {stdout}"
+    );
+
+    // A window opened for one credential (as a notification's Open does) shows its detail.
+    let s = home.open_window(&mut desk, &["--show", "demo-web"]).await;
+    let detail = s.wait_for("[data-testid=detail]", Duration::from_secs(30)).await;
+    assert!(s.text(&detail).await.contains("demo-web"));
+    s.close().await;
+
+    // A second launch hands over to the running app and exits; the tray
+    // opens the window, as a process of its own.
+    assert!(
+        children_of(tray).iter().all(|(_, cmd)| !cmd.contains("--window")),
+        "no window process before it was asked for: {:?}",
+        children_of(tray)
+    );
     let mut second = desk.command(app_bin().to_str().unwrap());
     for (k, v) in home.env() {
         second.env(k, v);
@@ -406,19 +457,30 @@ async fn without_a_config_a_labelled_demo_renews_within_a_minute() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     assert!(code.success(), "the second launch exits cleanly: {code:?}");
-
-    // Closing the window keeps Evergreen running in the tray: the CLI still reaches its engine.
-    s.close_window().await;
     let start = Instant::now();
-    while s.window_count().await > 0 {
-        assert!(start.elapsed() < Duration::from_secs(10), "the window did not close");
+    let window = loop {
+        if let Some((pid, _)) = children_of(tray).into_iter().find(|(_, cmd)| cmd.contains("--window")) {
+            break pid;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the tray opened no window process"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+
+    // Quitting the tray closes its window too.
+    assert!(std::process::Command::new("kill")
+        .arg(tray.to_string())
+        .status()
+        .unwrap()
+        .success());
+    let start = Instant::now();
+    while std::path::Path::new(&format!("/proc/{window}")).exists() {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the window process outlived the tray"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let out = home.cli(&["status"]);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success() && stdout.contains("demo-web"),
-        "after closing the window: {stdout}"
-    );
-    s.close().await;
 }

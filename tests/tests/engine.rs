@@ -231,3 +231,132 @@ fn an_external_renewal_is_noticed_through_the_file_watch() {
     });
     assert!(d.has_event(|e| e["event"] == "observed"));
 }
+
+/// The tray app's window is a process of its own that sees and steers the
+/// engine only through the local socket: a subscription streams a snapshot at
+/// once and one after every change; pauses and activity travel the same way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_window_protocol_streams_snapshots_and_steers_the_engine() {
+    use evergreen_core::ipc::{Client, Reply, Request};
+    use evergreen_core::model::Snapshot;
+
+    let env = Env::new();
+    env.cert("web", Duration::from_secs(60), Duration::from_secs(3600));
+    env.write_config(&env.renewing("web", "2h", ""));
+    let d = env.start();
+    let socket = evergreen_core::paths::Paths::under(env.dir.path()).socket();
+
+    async fn ask(socket: &Path, req: Request) -> Reply {
+        Client::connect(socket).await.unwrap().request(&req).await.unwrap()
+    }
+    /// The next snapshot on the stream, skipping the events before it.
+    async fn next_snapshot(stream: &mut Client, events: &mut Vec<String>) -> Snapshot {
+        loop {
+            let r = tokio::time::timeout(Duration::from_secs(20), stream.next())
+                .await
+                .expect("the stream goes quiet only between changes")
+                .unwrap()
+                .expect("the engine keeps the stream open");
+            match r {
+                Reply::Snapshot { snapshot } => return *snapshot,
+                Reply::Event { event } => events.push(event.kind.name().to_string()),
+                other => panic!("a subscription carries events and snapshots, not {other:?}"),
+            }
+        }
+    }
+
+    let mut stream = Client::connect(&socket).await.unwrap();
+    stream.subscribe().await.unwrap();
+    let mut events = Vec::new();
+    let first = next_snapshot(&mut stream, &mut events).await;
+    assert!(!first.demo);
+    assert!(first.config_problem.is_none());
+    assert!(first.config_path.ends_with("config.toml"), "{first:?}");
+
+    // A renewal asked for by another client shows up on the stream: its events, then a snapshot.
+    let Reply::Renewed { outcome } = ask(&socket, Request::Renew { name: "web".into() }).await else {
+        panic!("renew answers with its outcome")
+    };
+    assert!(outcome.ok, "{outcome:?}");
+    let snap = loop {
+        let s = next_snapshot(&mut stream, &mut events).await;
+        if events.iter().any(|e| e == "renewal_succeeded") {
+            break s;
+        }
+    };
+    let web = snap.credentials.iter().find(|c| c.name == "web").unwrap();
+    assert!(web.last_result.as_ref().is_some_and(|r| r.ok), "{web:?}");
+
+    // Pausing notifications changes no credential; the engine announces it anyway.
+    assert_eq!(
+        ask(&socket, Request::PauseNotifications { minutes: 60 }).await,
+        Reply::Done
+    );
+    let snap = loop {
+        let s = next_snapshot(&mut stream, &mut events).await;
+        if s.notifications_paused_until.is_some() {
+            break s;
+        }
+    };
+    let left = snap.notifications_paused_until.unwrap() - snap.now;
+    assert!((3_590_000..=3_600_000).contains(&left), "paused for an hour: {left} ms");
+    assert_eq!(ask(&socket, Request::ResumeNotifications).await, Reply::Done);
+    while next_snapshot(&mut stream, &mut events)
+        .await
+        .notifications_paused_until
+        .is_some()
+    {}
+    let Reply::Error { message } = ask(&socket, Request::PauseNotifications { minutes: 0 }).await else {
+        panic!("a pause of no time is refused")
+    };
+    assert!(message.contains("1 to 10080 minutes"), "{message}");
+
+    // A user pause, and the activity lines the detail view shows.
+    assert_eq!(
+        ask(
+            &socket,
+            Request::SetPaused {
+                name: "web".into(),
+                paused: true
+            }
+        )
+        .await,
+        Reply::Done
+    );
+    loop {
+        let s = next_snapshot(&mut stream, &mut events).await;
+        if s.credentials.iter().any(|c| c.name == "web" && c.user_paused) {
+            break;
+        }
+    }
+    let Reply::Lines { lines } = ask(&socket, Request::Activity { name: "web".into() }).await else {
+        panic!("activity answers with lines")
+    };
+    assert!(lines.iter().any(|l| l.message.contains("renewed")), "{lines:?}");
+    let Reply::Error { message } = ask(
+        &socket,
+        Request::SetPaused {
+            name: "nope".into(),
+            paused: true,
+        },
+    )
+    .await
+    else {
+        panic!("an unknown name is refused")
+    };
+    assert!(message.contains("no credential named \"nope\""), "{message}");
+
+    // The stream ends when the engine does, instead of hanging.
+    assert_eq!(d.stop(), 0);
+    let end = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match stream.next().await {
+                Ok(Some(_)) => continue,
+                other => return other,
+            }
+        }
+    })
+    .await
+    .expect("the stream ends with the engine");
+    assert!(matches!(end, Ok(None) | Err(_)), "{end:?}");
+}

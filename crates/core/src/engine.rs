@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
@@ -16,10 +16,11 @@ use tokio::task::JoinHandle;
 use crate::activity::Activity;
 use crate::clock::{unix_millis, ClockHandle};
 use crate::config::{self, Config};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::events::{Event, EventBus, EventKind};
 use crate::ipc;
 use crate::lock::{self, EngineLock};
+use crate::model::Snapshot;
 use crate::notify_policy::{Notification, Notifier};
 use crate::paths::Paths;
 use crate::scheduler::{self, Handle, SchedulerDeps};
@@ -63,12 +64,72 @@ impl EngineOptions {
     }
 }
 
+/// What the faces of a running engine (the local socket, the tray) use to
+/// look at it and steer it; cheap to clone.
+#[derive(Clone)]
+pub struct Control {
+    pub handle: Handle,
+    pub store: Arc<Store>,
+    pub notifier: Notifier,
+    pub activity: Activity,
+    bus: EventBus,
+    clock: ClockHandle,
+    demo: bool,
+    config_file: PathBuf,
+}
+
+/// The longest notification pause a face may ask for: a week.
+pub const MAX_NOTIFICATION_PAUSE_MINUTES: u32 = 7 * 24 * 60;
+
+impl Control {
+    /// Every credential's status and the engine's own facts.
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot::of(
+            self.handle.statuses(),
+            self.clock.now(),
+            self.notifier.paused_until(),
+            self.demo,
+            &self.config_file,
+        )
+    }
+
+    /// Silences desktop notifications for `minutes` (1 minute to a week).
+    pub fn pause_notifications(&self, minutes: u32) -> Result<SystemTime> {
+        if !(1..=MAX_NOTIFICATION_PAUSE_MINUTES).contains(&minutes) {
+            return Err(Error::Refused(format!(
+                "notifications can be paused for 1 to {MAX_NOTIFICATION_PAUSE_MINUTES} minutes, not {minutes}"
+            )));
+        }
+        let now = self.clock.now();
+        let until = self.notifier.pause(now, Duration::from_secs(u64::from(minutes) * 60))?;
+        self.announce_pause(Some(unix_millis(until)));
+        Ok(until)
+    }
+
+    pub fn resume_notifications(&self) -> Result<()> {
+        self.notifier.resume()?;
+        self.announce_pause(None);
+        Ok(())
+    }
+
+    /// Other faces redraw on events; a pause changes no credential, so say it.
+    fn announce_pause(&self, until: Option<i64>) {
+        self.bus.send(Event {
+            at: unix_millis(self.clock.now()),
+            credential: None,
+            kind: EventKind::NotificationsPaused { until },
+        });
+    }
+
+    /// Events as they happen.
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.handle.subscribe()
+    }
+}
+
 pub struct Engine {
-    handle: Handle,
-    store: Arc<Store>,
-    notifier: Notifier,
+    control: Control,
     notifications: broadcast::Sender<Notification>,
-    activity: Activity,
     scheduler: JoinHandle<()>,
     tasks: Vec<JoinHandle<()>>,
     _server: Option<ipc::Server>,
@@ -79,6 +140,7 @@ pub struct Engine {
 impl Engine {
     pub async fn start(opts: EngineOptions) -> Result<Engine> {
         let lock = lock::acquire(&opts.paths)?;
+        let demo = opts.config.is_none() && opts.demo.is_some();
         let (config, watch_config) = match (opts.config, &opts.demo) {
             (Some(c), _) => (c, false),
             (None, Some((dir, exe))) => {
@@ -142,13 +204,19 @@ impl Engine {
             }
             Err(e) => tracing::warn!("file changes will only be noticed at deadlines: {e}"),
         }
+        let control = Control {
+            handle: handle.clone(),
+            store: store.clone(),
+            notifier: notifier.clone(),
+            activity: activity.clone(),
+            bus: bus.clone(),
+            clock: opts.clock.clone(),
+            demo,
+            config_file: opts.paths.config_file.clone(),
+        };
         let server = if opts.listen {
             let (server, listener) = ipc::Server::bind(&opts.paths.socket())?;
-            tasks.push(tokio::spawn(ipc::Server::serve(
-                listener,
-                handle.clone(),
-                store.clone(),
-            )));
+            tasks.push(tokio::spawn(ipc::Server::serve(listener, control.clone())));
             Some(server)
         } else {
             None
@@ -170,11 +238,8 @@ impl Engine {
             }
         }));
         Ok(Engine {
-            handle,
-            store,
-            notifier,
+            control,
             notifications,
-            activity,
             scheduler,
             tasks,
             _server: server,
@@ -184,20 +249,25 @@ impl Engine {
     }
 
     pub fn handle(&self) -> &Handle {
-        &self.handle
+        &self.control.handle
     }
 
     pub fn store(&self) -> &Arc<Store> {
-        &self.store
+        &self.control.store
     }
 
     pub fn notifier(&self) -> &Notifier {
-        &self.notifier
+        &self.control.notifier
     }
 
     /// Recent activity lines per credential (this run only).
     pub fn activity(&self) -> &Activity {
-        &self.activity
+        &self.control.activity
+    }
+
+    /// The parts a face uses, to keep beside the engine.
+    pub fn control(&self) -> &Control {
+        &self.control
     }
 
     pub fn paths(&self) -> &Paths {
@@ -211,7 +281,7 @@ impl Engine {
 
     /// Stops everything; waits for the scheduler to finish its last event.
     pub async fn shutdown(self) {
-        self.handle.shutdown();
+        self.control.handle.shutdown();
         let _ = self.scheduler.await;
         for t in &self.tasks {
             t.abort();

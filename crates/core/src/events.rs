@@ -102,6 +102,11 @@ pub enum EventKind {
     ConfigRejected {
         message: String,
     },
+    /// Desktop notifications were silenced until `until` (Unix ms), or
+    /// turned back on (`None`).
+    NotificationsPaused {
+        until: Option<i64>,
+    },
     /// The machine woke up (or the wall clock jumped) and everything was re-checked.
     Resumed {
         slept_secs: u64,
@@ -133,6 +138,7 @@ impl EventKind {
             EventKind::CredentialRemoved => "credential_removed",
             EventKind::ConfigReloaded { .. } => "config_reloaded",
             EventKind::ConfigRejected { .. } => "config_rejected",
+            EventKind::NotificationsPaused { .. } => "notifications_paused",
             EventKind::Resumed { .. } => "resumed",
             EventKind::Stopped => "stopped",
         }
@@ -231,6 +237,10 @@ impl std::fmt::Display for Event {
             EventKind::ConfigRejected { message } => {
                 write!(f, "config edit rejected, still running the previous config:\n{message}")
             }
+            EventKind::NotificationsPaused { until: Some(until) } => {
+                write!(f, "desktop notifications paused until {}", t(*until))
+            }
+            EventKind::NotificationsPaused { until: None } => write!(f, "desktop notifications on again"),
             EventKind::Resumed { slept_secs, source } => write!(
                 f,
                 "woke up after {} ({source}); re-checking every credential",

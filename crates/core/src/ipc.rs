@@ -1,9 +1,12 @@
-//! The local socket through which CLI commands reach the running engine.
+//! The local socket through which other processes reach the running engine.
 //!
 //! A Unix socket in the runtime directory (directory 0700, socket 0600), one
 //! JSON request per line and one JSON reply per line. `evergreen status` and
 //! `evergreen renew NAME` work the same whether the engine lives in the tray
-//! app or in `evergreen run`.
+//! app or in `evergreen run`, and the tray app's window, a process of its own
+//! so that closing it frees everything a webview holds, sees and steers the
+//! engine through it too: `subscribe` turns a connection into a stream of
+//! events and snapshots.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -12,11 +15,14 @@ use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 
+use crate::activity::LogLine;
+use crate::engine::Control;
 use crate::error::{Error, Result};
+use crate::events::Event;
 use crate::fsutil::ensure_private_dir;
-use crate::model::CredentialStatus;
-use crate::scheduler::{Handle, RenewOutcome};
-use crate::store::{HistoryEntry, Store};
+use crate::model::{CredentialStatus, Snapshot};
+use crate::scheduler::RenewOutcome;
+use crate::store::HistoryEntry;
 
 /// Longest request line accepted; anything longer is not ours.
 const MAX_REQUEST: usize = 64 * 1024;
@@ -26,9 +32,33 @@ const MAX_REQUEST: usize = 64 * 1024;
 pub enum Request {
     Ping,
     Status,
-    Renew { name: String },
+    Renew {
+        name: String,
+    },
     RenewAllDue,
-    History { name: Option<String>, limit: usize },
+    History {
+        name: Option<String>,
+        limit: usize,
+    },
+    /// Everything a dashboard shows.
+    Snapshot,
+    /// Recent activity lines of one credential.
+    Activity {
+        name: String,
+    },
+    /// Pause or resume one credential's renewals.
+    SetPaused {
+        name: String,
+        paused: bool,
+    },
+    PauseNotifications {
+        minutes: u32,
+    },
+    ResumeNotifications,
+    /// From now on this connection only streams `Event`s and `Snapshot`s: a
+    /// snapshot at once, one after every burst of events, and one every 30 s
+    /// (heartbeats and the passing of time change what a dashboard shows).
+    Subscribe,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -39,8 +69,15 @@ pub enum Reply {
     Renewed { outcome: RenewOutcome },
     Started { names: Vec<String> },
     History { entries: Vec<HistoryEntry> },
+    Snapshot { snapshot: Box<Snapshot> },
+    Lines { lines: Vec<LogLine> },
+    Event { event: Box<Event> },
+    Done,
     Error { message: String },
 }
+
+/// How often a subscriber gets a snapshot when nothing happens.
+const IDLE_SNAPSHOT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Serves requests until the task is dropped.
 pub struct Server {
@@ -66,14 +103,14 @@ impl Server {
         ))
     }
 
-    pub async fn serve(listener: UnixListener, handle: Handle, store: std::sync::Arc<Store>) {
+    pub async fn serve(listener: UnixListener, control: Control) {
         loop {
             let Ok((stream, _)) = listener.accept().await else {
                 continue;
             };
-            let (handle, store) = (handle.clone(), store.clone());
+            let control = control.clone();
             tokio::spawn(async move {
-                if let Err(e) = connection(stream, handle, store).await {
+                if let Err(e) = connection(stream, control).await {
                     tracing::debug!("local socket client: {e}");
                 }
             });
@@ -87,7 +124,14 @@ impl Drop for Server {
     }
 }
 
-async fn connection(stream: UnixStream, handle: Handle, store: std::sync::Arc<Store>) -> std::io::Result<()> {
+async fn send(w: &mut tokio::net::unix::OwnedWriteHalf, reply: &Reply) -> std::io::Result<()> {
+    let mut out =
+        serde_json::to_vec(reply).unwrap_or_else(|_| b"{\"reply\":\"error\",\"message\":\"encoding failed\"}".to_vec());
+    out.push(b'\n');
+    w.write_all(&out).await
+}
+
+async fn connection(stream: UnixStream, control: Control) -> std::io::Result<()> {
     let (r, mut w) = stream.into_split();
     let mut lines = BufReader::new(r.take(MAX_REQUEST as u64 * 16)).lines();
     while let Some(line) = lines.next_line().await? {
@@ -97,21 +141,59 @@ async fn connection(stream: UnixStream, handle: Handle, store: std::sync::Arc<St
             }
         } else {
             match serde_json::from_str::<Request>(&line) {
-                Ok(req) => answer(req, &handle, &store).await,
+                Ok(Request::Subscribe) => return stream_to(lines, w, &control).await,
+                Ok(req) => answer(req, &control).await,
                 Err(e) => Reply::Error {
                     message: format!("malformed request: {e}"),
                 },
             }
         };
-        let mut out = serde_json::to_vec(&reply)
-            .unwrap_or_else(|_| b"{\"reply\":\"error\",\"message\":\"encoding failed\"}".to_vec());
-        out.push(b'\n');
-        w.write_all(&out).await?;
+        send(&mut w, &reply).await?;
     }
     Ok(())
 }
 
-async fn answer(req: Request, handle: &Handle, store: &Store) -> Reply {
+/// Streams events and snapshots until the subscriber hangs up.
+async fn stream_to<R: tokio::io::AsyncBufRead + Unpin>(
+    mut lines: tokio::io::Lines<R>,
+    mut w: tokio::net::unix::OwnedWriteHalf,
+    control: &Control,
+) -> std::io::Result<()> {
+    use tokio::sync::broadcast::error::{RecvError, TryRecvError};
+    let mut events = control.subscribe();
+    let snapshot = |c: &Control| Reply::Snapshot {
+        snapshot: Box::new(c.snapshot()),
+    };
+    send(&mut w, &snapshot(control)).await?;
+    let mut idle = tokio::time::interval(IDLE_SNAPSHOT);
+    idle.tick().await;
+    loop {
+        tokio::select! {
+            ev = events.recv() => {
+                match ev {
+                    Ok(event) => send(&mut w, &Reply::Event { event: Box::new(event) }).await?,
+                    Err(RecvError::Lagged(_)) => {}
+                    Err(RecvError::Closed) => return Ok(()),
+                }
+                // A burst (a reload, a wake-up) becomes one snapshot.
+                loop {
+                    match events.try_recv() {
+                        Ok(event) => send(&mut w, &Reply::Event { event: Box::new(event) }).await?,
+                        Err(TryRecvError::Lagged(_)) => {}
+                        Err(_) => break,
+                    }
+                }
+                send(&mut w, &snapshot(control)).await?;
+            }
+            _ = idle.tick() => send(&mut w, &snapshot(control)).await?,
+            // Anything more from a subscriber is ignored; its end ends the stream.
+            line = lines.next_line() => if line?.is_none() { return Ok(()) },
+        }
+    }
+}
+
+async fn answer(req: Request, control: &Control) -> Reply {
+    let (handle, store) = (&control.handle, &control.store);
     let err = |e: Error| Reply::Error { message: e.to_string() };
     match req {
         Request::Ping => Reply::Pong {
@@ -132,6 +214,27 @@ async fn answer(req: Request, handle: &Handle, store: &Store) -> Reply {
         Request::History { name, limit } => match store.history(name.as_deref(), limit.min(10_000)) {
             Ok(entries) => Reply::History { entries },
             Err(e) => err(e),
+        },
+        Request::Snapshot => Reply::Snapshot {
+            snapshot: Box::new(control.snapshot()),
+        },
+        Request::Activity { name } => Reply::Lines {
+            lines: control.activity.lines(&name),
+        },
+        Request::SetPaused { name, paused } => match handle.set_paused(&name, paused).await {
+            Ok(()) => Reply::Done,
+            Err(e) => err(e),
+        },
+        Request::PauseNotifications { minutes } => match control.pause_notifications(minutes) {
+            Ok(_) => Reply::Done,
+            Err(e) => err(e),
+        },
+        Request::ResumeNotifications => match control.resume_notifications() {
+            Ok(()) => Reply::Done,
+            Err(e) => err(e),
+        },
+        Request::Subscribe => Reply::Error {
+            message: "subscribe is answered by a stream".into(),
         },
     }
 }
@@ -163,23 +266,42 @@ impl Client {
         })
     }
 
+    fn lost(&self, e: std::io::Error) -> Error {
+        Error::Ipc(format!(
+            "lost the connection to the engine at {}: {e}",
+            self.socket.display()
+        ))
+    }
+
     pub async fn request(&mut self, req: &Request) -> Result<Reply> {
-        let lost = |e: std::io::Error| {
-            Error::Ipc(format!(
-                "lost the connection to the engine at {}: {e}",
-                self.socket.display()
-            ))
-        };
-        let mut line = serde_json::to_vec(req).map_err(|e| Error::Ipc(e.to_string()))?;
-        line.push(b'\n');
-        self.w.write_all(&line).await.map_err(lost)?;
-        let reply = self.lines.next_line().await.map_err(lost)?.ok_or_else(|| {
+        self.send(req).await?;
+        self.next().await?.ok_or_else(|| {
             Error::Ipc(format!(
                 "the engine at {} closed the connection without answering",
                 self.socket.display()
             ))
-        })?;
-        serde_json::from_str(&reply).map_err(|e| {
+        })
+    }
+
+    /// Turns this connection into a stream of events and snapshots; read it with [`Client::next`].
+    pub async fn subscribe(&mut self) -> Result<()> {
+        self.send(&Request::Subscribe).await
+    }
+
+    async fn send(&mut self, req: &Request) -> Result<()> {
+        let mut line = serde_json::to_vec(req).map_err(|e| Error::Ipc(e.to_string()))?;
+        line.push(b'\n');
+        let r = self.w.write_all(&line).await;
+        r.map_err(|e| self.lost(e))
+    }
+
+    /// The next reply, or `None` once the engine closed the connection.
+    pub async fn next(&mut self) -> Result<Option<Reply>> {
+        let line = self.lines.next_line().await;
+        let Some(reply) = line.map_err(|e| self.lost(e))? else {
+            return Ok(None);
+        };
+        serde_json::from_str(&reply).map(Some).map_err(|e| {
             Error::Ipc(format!(
                 "the engine sent a reply this version does not understand ({e}); are both the same Evergreen version?"
             ))

@@ -278,6 +278,61 @@ impl CredentialStatus {
     }
 }
 
+/// Everything a dashboard needs at once: what the tray app's window renders,
+/// pushed after every engine change and served over the local socket.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct Snapshot {
+    pub credentials: Vec<CredentialStatus>,
+    /// Engine wall clock when the snapshot was taken (Unix ms).
+    pub now: i64,
+    pub worst: Health,
+    pub notifications_paused_until: Option<i64>,
+    pub demo: bool,
+    pub config_path: String,
+    /// Why no engine runs the config, when none does (shown as a banner).
+    pub config_problem: Option<String>,
+}
+
+impl Snapshot {
+    /// The credentials of a running engine.
+    pub fn of(
+        credentials: Vec<CredentialStatus>,
+        now: SystemTime,
+        notifications_paused_until: Option<SystemTime>,
+        demo: bool,
+        config_path: &std::path::Path,
+    ) -> Snapshot {
+        let worst = credentials
+            .iter()
+            .map(|c| c.state.health())
+            .max()
+            .unwrap_or(Health::Healthy);
+        Snapshot {
+            credentials,
+            now: unix_millis(now),
+            worst,
+            notifications_paused_until: notifications_paused_until.filter(|t| *t > now).map(unix_millis),
+            demo,
+            config_path: config_path.display().to_string(),
+            config_problem: None,
+        }
+    }
+
+    /// No engine runs, for this reason (a broken config, most often).
+    pub fn without_engine(now: SystemTime, config_path: &std::path::Path, problem: String) -> Snapshot {
+        Snapshot {
+            credentials: Vec::new(),
+            now: unix_millis(now),
+            worst: Health::Failing,
+            notifications_paused_until: None,
+            demo: false,
+            config_path: config_path.display().to_string(),
+            config_problem: Some(problem),
+        }
+    }
+}
+
 /// One line about a set of credentials, as the tray tooltip shows it:
 /// "4 credentials, next renewal in 3 h" or "demo-web failing, 3 credentials".
 pub fn summary(credentials: &[CredentialStatus], now: SystemTime) -> String {
