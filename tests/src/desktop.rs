@@ -288,6 +288,48 @@ impl Desktop {
         self.children.push(child);
     }
 
+    /// Asks every shown window of process `pid` to close, as a window
+    /// manager does when the user clicks its close button
+    /// (`WM_DELETE_WINDOW`). Returns how many windows were asked.
+    pub fn close_windows_of(&self, pid: u32) -> usize {
+        use x11rb::connection::Connection;
+        use x11rb::protocol::xproto::{
+            AtomEnum, ClientMessageEvent, ConnectionExt as _, EventMask, MapState, CLIENT_MESSAGE_EVENT,
+        };
+        let (conn, screen) = x11rb::connect(Some(&self.display)).expect("the test display accepts connections");
+        let root = conn.setup().roots[screen].root;
+        let atom = |name: &[u8]| conn.intern_atom(false, name).unwrap().reply().unwrap().atom;
+        let (net_wm_pid, protocols, delete) = (atom(b"_NET_WM_PID"), atom(b"WM_PROTOCOLS"), atom(b"WM_DELETE_WINDOW"));
+        let mut asked = 0;
+        for w in conn.query_tree(root).unwrap().reply().unwrap().children {
+            let owner = conn
+                .get_property(false, w, net_wm_pid, AtomEnum::CARDINAL, 0, 1)
+                .unwrap()
+                .reply()
+                .ok()
+                .and_then(|p| p.value32().and_then(|mut v| v.next()));
+            let shown = conn
+                .get_window_attributes(w)
+                .unwrap()
+                .reply()
+                .is_ok_and(|a| a.map_state == MapState::VIEWABLE);
+            if owner == Some(pid) && shown {
+                let ev = ClientMessageEvent {
+                    response_type: CLIENT_MESSAGE_EVENT,
+                    format: 32,
+                    sequence: 0,
+                    window: w,
+                    type_: protocols,
+                    data: [delete, x11rb::CURRENT_TIME, 0, 0, 0].into(),
+                };
+                conn.send_event(false, w, EventMask::NO_EVENT, ev).unwrap();
+                asked += 1;
+            }
+        }
+        conn.flush().unwrap();
+        asked
+    }
+
     /// Every Notify call seen so far.
     pub fn notifications(&self) -> Vec<Notify> {
         self.notes.lock().unwrap().clone()
@@ -339,6 +381,31 @@ pub fn start_until(mut cmd: Command, ready: &str) -> (Child, Duration) {
         Ok(Err(stderr)) => panic!("the process ended before it said {ready:?}; its stderr:\n{stderr}"),
         Err(_) => panic!("the process did not say {ready:?} within 60 s"),
     }
+}
+
+/// Whether process `pid` has ended (exited, even if not yet reaped).
+pub fn ended(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .map(|s| s.lines().any(|l| l.starts_with("State:") && l.contains("zombie")))
+        .unwrap_or(true)
+}
+
+/// The running processes of `exe` whose command line has `arg` and whose
+/// environment has `env` (to tell one test's processes from another's).
+pub fn processes(exe: &Path, arg: &str, env: &str) -> Vec<u32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.flatten()
+        .filter_map(|e| e.file_name().to_string_lossy().parse::<u32>().ok())
+        .filter(|p| {
+            std::fs::read_link(format!("/proc/{p}/exe")).is_ok_and(|e| e == exe)
+                && std::fs::read(format!("/proc/{p}/cmdline"))
+                    .is_ok_and(|c| c.split(|b| *b == 0).any(|a| a == arg.as_bytes()))
+                && std::fs::read_to_string(format!("/proc/{p}/environ")).is_ok_and(|e| e.contains(env))
+                && !ended(*p)
+        })
+        .collect()
 }
 
 /// The processes whose parent is `parent`, with their command lines.

@@ -125,21 +125,6 @@ impl Session {
         .await;
     }
 
-    /// Closes the window the way its close button does. (WebDriver's own
-    /// "close window" ends the session and kills the app with it.)
-    pub async fn close_window(&self) {
-        self.script("setTimeout(() => window.close(), 0); return true").await;
-    }
-
-    /// How many windows the app has open.
-    pub async fn window_count(&self) -> usize {
-        self.call(reqwest::Method::GET, "/window/handles", None)
-            .await
-            .as_array()
-            .map(Vec::len)
-            .unwrap_or(0)
-    }
-
     pub async fn text(&self, element: &str) -> String {
         self.call(reqwest::Method::GET, &format!("/element/{element}/text"), None)
             .await

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use evergreen_sandbox::faults::{Fault, FaultKind};
 use evergreen_sandbox::{Options, Sandbox};
-use evergreen_tests::desktop::{children_of, start_until, Desktop};
+use evergreen_tests::desktop::{children_of, ended, processes, start_until, Desktop};
 use evergreen_tests::webdriver::Session;
 use evergreen_tests::{app_bin, evergreen_bin};
 
@@ -409,10 +409,15 @@ async fn without_a_config_a_labelled_demo_renews_within_a_minute() {
 
     // Closing the window ends its process and everything WebKit held; the
     // tray keeps the engine running, and the CLI still reaches it.
-    s.close_window().await;
+    let windows = processes(&app_bin(), "--window", home.config.to_str().unwrap());
+    assert_eq!(windows.len(), 1, "one window process");
+    assert_eq!(desk.close_windows_of(windows[0]), 1, "its window is on the display");
     let start = Instant::now();
-    while s.window_count().await > 0 {
-        assert!(start.elapsed() < Duration::from_secs(10), "the window did not close");
+    while !ended(windows[0]) {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the window process outlived its window"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     s.close().await;
@@ -476,7 +481,7 @@ async fn without_a_config_a_labelled_demo_renews_within_a_minute() {
         .unwrap()
         .success());
     let start = Instant::now();
-    while std::path::Path::new(&format!("/proc/{window}")).exists() {
+    while !ended(window) {
         assert!(
             start.elapsed() < Duration::from_secs(10),
             "the window process outlived the tray"

@@ -451,4 +451,27 @@ mod tests {
         let back: CredentialStatus = serde_json::from_value(v).unwrap();
         assert_eq!(back, s);
     }
+
+    #[test]
+    fn a_snapshot_shows_the_worst_health_and_only_a_pause_still_running() {
+        let now = at(1_000);
+        let cfg = std::path::Path::new("evergreen/config.toml");
+        let mut a = CredentialStatus::new("web", Kind::X509File, now);
+        a.state = State::Healthy;
+        let mut b = CredentialStatus::new("db", Kind::VaultToken, now);
+        b.state = State::Expired;
+        let snap = Snapshot::of(vec![a.clone(), b], now, Some(at(2_000)), true, cfg);
+        assert_eq!(snap.worst, Health::Failing);
+        assert_eq!(snap.notifications_paused_until, Some(unix_millis(at(2_000))));
+        assert_eq!(snap.now, unix_millis(now));
+        assert!(snap.demo && snap.config_problem.is_none());
+        assert!(snap.config_path.ends_with("config.toml"));
+        let over = Snapshot::of(vec![a], now, Some(at(999)), false, cfg);
+        assert_eq!(over.worst, Health::Healthy);
+        assert_eq!(over.notifications_paused_until, None, "a pause that ended is not shown");
+        let none = Snapshot::without_engine(now, cfg, "config.toml:3:1: bad".into());
+        assert_eq!(none.worst, Health::Failing, "no engine is never shown as healthy");
+        assert!(none.credentials.is_empty() && !none.demo);
+        assert_eq!(none.config_problem.as_deref(), Some("config.toml:3:1: bad"));
+    }
 }
