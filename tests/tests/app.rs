@@ -121,6 +121,32 @@ impl Home {
         (tray, self.open_window(desk, &[]).await)
     }
 
+    /// Launches `evergreen-app` again, as from the menu, and waits for it to
+    /// hand over to the running app and exit cleanly.
+    async fn launch_again(&self, desk: &Desktop) {
+        let mut second = desk.command(app_bin().to_str().unwrap());
+        for (k, v) in self.env() {
+            second.env(k, v);
+        }
+        let mut second = second
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let start = Instant::now();
+        let code = loop {
+            if let Some(code) = second.try_wait().unwrap() {
+                break code;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "a second launch kept running"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        assert!(code.success(), "the second launch exits cleanly: {code:?}");
+    }
+
     /// `evergreen ARGS…` talking to the app's engine.
     fn cli(&self, args: &[&str]) -> std::process::Output {
         let mut c = std::process::Command::new(evergreen_bin());
@@ -441,27 +467,7 @@ async fn without_a_config_a_labelled_demo_renews_within_a_minute() {
         "no window process before it was asked for: {:?}",
         children_of(tray)
     );
-    let mut second = desk.command(app_bin().to_str().unwrap());
-    for (k, v) in home.env() {
-        second.env(k, v);
-    }
-    let mut second = second
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    let code = loop {
-        if let Some(code) = second.try_wait().unwrap() {
-            break code;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "a second launch kept running"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
-    assert!(code.success(), "the second launch exits cleanly: {code:?}");
+    home.launch_again(&desk).await;
     let start = Instant::now();
     let window = loop {
         if let Some((pid, _)) = children_of(tray).into_iter().find(|(_, cmd)| cmd.contains("--window")) {
@@ -473,6 +479,16 @@ async fn without_a_config_a_labelled_demo_renews_within_a_minute() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
+
+    // Another launch brings that window forward instead of opening a second one.
+    home.launch_again(&desk).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let windows: Vec<u32> = children_of(tray)
+        .into_iter()
+        .filter(|(p, cmd)| cmd.contains("--window") && !ended(*p))
+        .map(|(p, _)| p)
+        .collect();
+    assert_eq!(windows, vec![window], "still the one window");
 
     // Quitting the tray closes its window too.
     assert!(std::process::Command::new("kill")
