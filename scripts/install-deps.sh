@@ -23,12 +23,14 @@ pc openssl || need_apt+=(libssl-dev)
 # The UI build.
 have node || need_apt+=(nodejs)
 have npm || need_apt+=(npm)
-# The end-to-end tests: a private X display, session bus, notification server, WebDriver.
+# The end-to-end tests: a private X display, session bus, notification server,
+# a StatusNotifier watcher (the tray host's side of the tray icon), WebDriver.
 have Xvfb || need_apt+=(xvfb)
 have dbus-daemon || need_apt+=(dbus-daemon)
 have dbus-monitor || need_apt+=(dbus-bin)
 have dbus-launch || need_apt+=(dbus-x11)
 have dunst || need_apt+=(dunst)
+have status-notifier-watcher || need_apt+=(haskell-status-notifier-item-utils)
 have WebKitWebDriver || need_apt+=(webkit2gtk-driver)
 
 if [ ${#need_apt[@]} -gt 0 ]; then

@@ -23,6 +23,9 @@ struct Built(Mutex<Shown>);
 struct Shown {
     health: Option<Health>,
     menu: Option<String>,
+    /// The menu's summary line, retitled in place as time passes (a rebuilt
+    /// menu would close under a user who has it open).
+    summary: Option<(MenuItem<Wry>, String)>,
 }
 
 fn icon(health: Health) -> Image<'static> {
@@ -36,15 +39,17 @@ fn icon(health: Health) -> Image<'static> {
 }
 
 pub fn create(app: &AppHandle) -> tauri::Result<()> {
-    app.manage(Built::default());
     let snap = app.state::<HostState>().snapshot();
+    let (menu, summary) = menu(app, &snap)?;
+    app.manage(Built(Mutex::new(Shown {
+        health: Some(snap.worst),
+        menu: Some(signature(app, &snap)),
+        summary: Some((summary, summary_of(&snap))),
+    })));
     TrayIconBuilder::with_id(TRAY_ID)
         .icon(icon(snap.worst))
-        .tooltip(format!(
-            "Evergreen: {}",
-            summary(&snap.credentials, std::time::SystemTime::now())
-        ))
-        .menu(&menu(app, &snap)?)
+        .tooltip(tooltip(&snap))
+        .menu(&menu)
         .on_menu_event(|app, event| on_menu(app, event.id().as_ref()))
         .build(app)?;
     Ok(())
@@ -60,25 +65,40 @@ pub fn update(app: &AppHandle, snap: &Snapshot) {
         let _ = tray.set_icon(Some(icon(snap.worst)));
         last.health = Some(snap.worst);
     }
-    let _ = tray.set_tooltip(Some(format!(
-        "Evergreen: {}",
-        summary(&snap.credentials, std::time::SystemTime::now())
-    )));
+    let _ = tray.set_tooltip(Some(tooltip(snap)));
     let key = signature(app, snap);
+    let line = summary_of(snap);
     if last.menu.as_deref() != Some(key.as_str()) {
         match menu(app, snap) {
-            Ok(m) => {
+            Ok((m, summary)) => {
                 let _ = tray.set_menu(Some(m));
                 last.menu = Some(key);
+                last.summary = Some((summary, line));
             }
             Err(e) => tracing::warn!("could not rebuild the tray menu: {e}"),
         }
+    } else if let Some((item, shown)) = last.summary.as_mut().filter(|(_, shown)| *shown != line) {
+        let _ = item.set_text(&line);
+        *shown = line;
+    }
+}
+
+/// "Evergreen: 4 credentials, next renewal in 3h".
+fn tooltip(snap: &Snapshot) -> String {
+    format!("Evergreen: {}", summary_of(snap))
+}
+
+fn summary_of(snap: &Snapshot) -> String {
+    match &snap.config_problem {
+        Some(_) => "the config has a problem; open Evergreen to see it".into(),
+        None => summary(&snap.credentials, std::time::SystemTime::now()),
     }
 }
 
 fn signature(app: &AppHandle, snap: &Snapshot) -> String {
     let mut s = format!(
-        "{}|{}|",
+        "{}|{}|{}|",
+        snap.config_problem.is_some(),
         snap.notifications_paused_until.is_some(),
         app.autolaunch().is_enabled().unwrap_or(false)
     );
@@ -95,8 +115,13 @@ fn state_words(state: &State) -> String {
     }
 }
 
-fn menu(app: &AppHandle, snap: &Snapshot) -> tauri::Result<Menu<Wry>> {
+/// The menu, and its summary line to retitle later.
+fn menu(app: &AppHandle, snap: &Snapshot) -> tauri::Result<(Menu<Wry>, MenuItem<Wry>)> {
     let menu = Menu::new(app)?;
+    // Linux tray hosts show no tooltips (StatusNotifierItem via appindicator
+    // has none), so the summary is also the menu's first, inert line.
+    let summary = MenuItem::with_id(app, "summary", summary_of(snap), false, None::<&str>)?;
+    menu.append(&summary)?;
     menu.append(&MenuItem::with_id(app, "open", "Open Evergreen", true, None::<&str>)?)?;
     if snap.demo {
         menu.append(&MenuItem::with_id(
@@ -188,7 +213,7 @@ fn menu(app: &AppHandle, snap: &Snapshot) -> tauri::Result<Menu<Wry>> {
     )?)?;
     menu.append(&PredefinedMenuItem::separator(app)?)?;
     menu.append(&MenuItem::with_id(app, "quit", "Quit Evergreen", true, None::<&str>)?)?;
-    Ok(menu)
+    Ok((menu, summary))
 }
 
 fn on_menu(app: &AppHandle, id: &str) {

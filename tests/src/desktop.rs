@@ -1,7 +1,8 @@
 //! A private desktop for end-to-end tests of the tray app: an Xvfb display, a
-//! session D-Bus of its own, a real notification server (dunst) and a
-//! `dbus-monitor` that records every `Notify` call, plus `tauri-driver` to
-//! drive the real app window over WebDriver.
+//! session D-Bus of its own, a real notification server (dunst), a
+//! `dbus-monitor` that records every `Notify` call and a StatusNotifier
+//! watcher that tray icons register with, plus `tauri-driver` to drive the
+//! real app window over WebDriver.
 //!
 //! Nothing here touches the user's display or bus; every process is killed
 //! when the [`Desktop`] is dropped. Waiting is polling for a bounded time.
@@ -46,6 +47,7 @@ pub fn missing_tools() -> Vec<&'static str> {
         "dbus-daemon",
         "dbus-monitor",
         "dunst",
+        "status-notifier-watcher",
         "tauri-driver",
         "WebKitWebDriver",
     ]
@@ -107,21 +109,30 @@ impl Desktop {
             .expect("dunst starts");
         d.children.push(dunst);
         d.start_monitor();
-        // The notification server is up once it owns its name on our bus.
-        wait_for("the notification server", Duration::from_secs(10), || {
-            d.command("dbus-send")
-                .args([
-                    "--session",
-                    "--print-reply",
-                    "--dest=org.freedesktop.DBus",
-                    "/org/freedesktop/DBus",
-                    "org.freedesktop.DBus.NameHasOwner",
-                    "string:org.freedesktop.Notifications",
-                ])
-                .output()
-                .map(|o| String::from_utf8_lossy(&o.stdout).contains("boolean true"))
-                .unwrap_or(false)
-        });
+        let watcher = d
+            .command("status-notifier-watcher")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("status-notifier-watcher starts");
+        d.children.push(watcher);
+        // The notification server and the tray host are up once they own their names on our bus.
+        for name in ["org.freedesktop.Notifications", "org.kde.StatusNotifierWatcher"] {
+            wait_for(name, Duration::from_secs(10), || {
+                d.command("dbus-send")
+                    .args([
+                        "--session",
+                        "--print-reply",
+                        "--dest=org.freedesktop.DBus",
+                        "/org/freedesktop/DBus",
+                        "org.freedesktop.DBus.NameHasOwner",
+                        &format!("string:{name}"),
+                    ])
+                    .output()
+                    .map(|o| String::from_utf8_lossy(&o.stdout).contains("boolean true"))
+                    .unwrap_or(false)
+            });
+        }
         d
     }
 

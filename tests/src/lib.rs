@@ -9,6 +9,7 @@ pub mod bao;
 pub mod desktop;
 pub mod env;
 pub mod rig;
+pub mod tray;
 pub mod webdriver;
 
 use std::ffi::OsStr;

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use evergreen_sandbox::faults::{Fault, FaultKind};
 use evergreen_sandbox::{Options, Sandbox};
 use evergreen_tests::desktop::{children_of, ended, processes, start_until, Desktop};
+use evergreen_tests::tray::Tray;
 use evergreen_tests::webdriver::Session;
 use evergreen_tests::{app_bin, evergreen_bin};
 
@@ -70,6 +71,7 @@ struct Home {
     config: PathBuf,
     data: PathBuf,
     run: PathBuf,
+    xdg_config: PathBuf,
 }
 
 impl Home {
@@ -77,6 +79,7 @@ impl Home {
         let dir = desk.dir.path().join("home");
         std::fs::create_dir_all(&dir).unwrap();
         Home {
+            xdg_config: dir.join(".config"),
             config: dir.join("config.toml"),
             data: dir.join("data"),
             run: dir.join("run"),
@@ -84,12 +87,13 @@ impl Home {
         }
     }
 
-    fn env(&self) -> [(&'static str, &Path); 4] {
+    fn env(&self) -> [(&'static str, &Path); 5] {
         [
             ("EVERGREEN_CONFIG", &self.config),
             ("EVERGREEN_DATA_DIR", &self.data),
             ("EVERGREEN_RUNTIME_DIR", &self.run),
             ("HOME", &self.dir),
+            ("XDG_CONFIG_HOME", &self.xdg_config),
         ]
     }
 
@@ -504,4 +508,154 @@ async fn without_a_config_a_labelled_demo_renews_within_a_minute() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tray_icon_and_menu_follow_the_engine_and_act_on_it() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let mut desk = Desktop::start();
+    let sb = Sandbox::start(Options::default()).await.unwrap();
+    let home = Home::new(&desk);
+    let text = evergreen_sandbox::demo_config(&sb, &home.dir.join("sandbox")).unwrap();
+    std::fs::write(&home.config, text).unwrap();
+    let tray_pid = home.start_tray(&mut desk);
+    let tray = Tray::find(&desk.bus, Duration::from_secs(20)).await;
+    let icons = Path::new(env!("CARGO_MANIFEST_DIR")).join("../icons");
+    let entry = |name: &str, state: &str| format!("{name} — {state}");
+    let long = Duration::from_secs(30);
+    // The credential's own entry (the summary line may start with its name too).
+    let nix_entry = format!("{NIX} — ");
+    let nix_entry = nix_entry.as_str();
+
+    // The summary first, one entry per credential with its state, then the actions.
+    let menu = tray
+        .wait_menu("both credentials healthy", long, |m| {
+            m.find(&entry(NIX, "healthy")).is_some() && m.find(&entry(WRENN, "healthy")).is_some()
+        })
+        .await;
+    tray.wait_icon(&icons.join("tray-healthy.png"), long).await;
+    let labels = menu.labels();
+    assert!(
+        labels[0].starts_with("3 credentials"),
+        "the summary comes first: {labels:?}"
+    );
+    for want in [
+        "Open Evergreen",
+        "Renew all due",
+        "Pause notifications for 1 hour",
+        "Start at login",
+        "Quit Evergreen",
+    ] {
+        assert!(labels.iter().any(|l| l == want), "{want:?} in {labels:?}");
+    }
+    let nix = menu.find(nix_entry).unwrap().labels();
+    assert_eq!(nix, ["Renew now", "Pause", "Details…"]);
+
+    // Renew now from the menu, against a failing server: the entry and the icon turn to failing.
+    sb.state.lock().add_fault(Fault {
+        path_prefix: "/v1/agent/renew".into(),
+        count: 1,
+        kind: FaultKind::Status {
+            status: 500,
+            body: String::new(),
+            content_type: None,
+        },
+    });
+    let renews = sb.state.lock().count(RENEW);
+    tray.click(Some(nix_entry), "Renew now").await;
+    let menu = tray
+        .wait_menu("the failure", long, |m| m.find(&entry(NIX, "failing")).is_some())
+        .await;
+    assert_eq!(
+        sb.state.lock().count(RENEW),
+        renews + 1,
+        "one renewal reached the server"
+    );
+    assert!(
+        menu.labels()[0].contains(NIX) && menu.labels()[0].contains("failing"),
+        "{:?}",
+        menu.labels()
+    );
+    tray.wait_icon(&icons.join("tray-failing.png"), long).await;
+    tray.click(Some(nix_entry), "Renew now").await;
+    tray.wait_menu("the recovery", long, |m| m.find(&entry(NIX, "healthy")).is_some())
+        .await;
+    tray.wait_icon(&icons.join("tray-healthy.png"), long).await;
+
+    // Pause and resume one credential.
+    tray.click(Some(nix_entry), "Pause").await;
+    tray.wait_menu("the pause", long, |m| {
+        m.find(nix_entry)
+            .is_some_and(|n| n.labels().iter().any(|l| l == "Resume"))
+    })
+    .await;
+    tray.wait_icon(&icons.join("tray-stopped.png"), long).await;
+    let status = String::from_utf8_lossy(&home.cli(&["status"]).stdout).to_string();
+    assert!(status.contains("paused"), "{status}");
+    tray.click(Some(nix_entry), "Resume").await;
+    tray.wait_menu("the resumption", long, |m| m.find(&entry(NIX, "healthy")).is_some())
+        .await;
+
+    // Notifications paused for an hour, and back on.
+    tray.click(None, "Pause notifications").await;
+    tray.wait_menu("notifications paused", long, |m| {
+        m.find("Resume notifications").is_some()
+    })
+    .await;
+    tray.click(None, "Resume notifications").await;
+    tray.wait_menu("notifications on", long, |m| m.find("Pause notifications").is_some())
+        .await;
+
+    // Start at login: an autostart entry that starts in the tray only; off again removes it.
+    let autostart = home.xdg_config.join("autostart");
+    let entries = || -> Vec<String> {
+        std::fs::read_dir(&autostart)
+            .map(|d| {
+                d.flatten()
+                    .filter(|e| e.path().extension().is_some_and(|x| x == "desktop"))
+                    .map(|e| std::fs::read_to_string(e.path()).unwrap_or_default())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    assert!(entries().is_empty());
+    tray.click(None, "Start at login").await;
+    let start = Instant::now();
+    while entries().is_empty() {
+        assert!(start.elapsed() < long, "no autostart entry was written");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let desktop_entry = entries().remove(0);
+    assert!(
+        desktop_entry.contains("evergreen-app") && desktop_entry.contains("--hidden"),
+        "{desktop_entry}"
+    );
+    tray.click(None, "Start at login").await;
+    let start = Instant::now();
+    while !entries().is_empty() {
+        assert!(start.elapsed() < long, "the autostart entry stayed");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // Open starts the window process; Quit ends the tray and its window.
+    tray.click(None, "Open Evergreen").await;
+    let start = Instant::now();
+    let window = loop {
+        if let Some((pid, _)) = children_of(tray_pid)
+            .into_iter()
+            .find(|(_, cmd)| cmd.contains("--window"))
+        {
+            break pid;
+        }
+        assert!(start.elapsed() < long, "Open started no window");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    tray.click(None, "Quit Evergreen").await;
+    let start = Instant::now();
+    while !(ended(tray_pid) && ended(window)) {
+        assert!(start.elapsed() < long, "Quit left the tray or its window running");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let out = home.cli(&["status"]);
+    assert!(!out.status.success(), "the engine went with the tray");
 }
