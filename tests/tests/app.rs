@@ -637,19 +637,32 @@ async fn the_tray_icon_and_menu_follow_the_engine_and_act_on_it() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
-    // Open starts the window process; Quit ends the tray and its window.
-    tray.click(None, "Open Evergreen").await;
-    let start = Instant::now();
-    let window = loop {
-        if let Some((pid, _)) = children_of(tray_pid)
+    // Details… starts the window process on that credential; Open then
+    // brings the same window forward; Quit ends the tray and its window.
+    let windows = || -> Vec<(u32, String)> {
+        children_of(tray_pid)
             .into_iter()
-            .find(|(_, cmd)| cmd.contains("--window"))
-        {
-            break pid;
+            .filter(|(p, cmd)| cmd.contains("--window") && !ended(*p))
+            .collect()
+    };
+    assert!(windows().is_empty(), "no window before one was asked for");
+    tray.click(Some(nix_entry), "Details…").await;
+    let start = Instant::now();
+    let (window, cmd) = loop {
+        if let Some(w) = windows().into_iter().next() {
+            break w;
         }
-        assert!(start.elapsed() < long, "Open started no window");
+        assert!(start.elapsed() < long, "Details… started no window");
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
+    assert!(cmd.contains(&format!("--show {NIX}")), "{cmd}");
+    tray.click(None, "Open Evergreen").await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        windows().into_iter().map(|(p, _)| p).collect::<Vec<_>>(),
+        vec![window],
+        "Open reuses the open window"
+    );
     tray.click(None, "Quit Evergreen").await;
     let start = Instant::now();
     while !(ended(tray_pid) && ended(window)) {
