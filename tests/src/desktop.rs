@@ -101,21 +101,17 @@ impl Desktop {
         };
         d.start_x();
         d.start_bus();
-        let dunst = d
-            .command("dunst")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("dunst starts");
-        d.children.push(dunst);
         d.start_monitor();
-        let watcher = d
-            .command("status-notifier-watcher")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("status-notifier-watcher starts");
-        d.children.push(watcher);
+        // The notification server, and the watcher tray icons register with.
+        for program in ["dunst", "status-notifier-watcher"] {
+            let child = d
+                .command(program)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap_or_else(|e| panic!("{program} starts: {e}"));
+            d.children.push(child);
+        }
         // The notification server and the tray host are up once they own their names on our bus.
         for name in ["org.freedesktop.Notifications", "org.kde.StatusNotifierWatcher"] {
             wait_for(name, Duration::from_secs(10), || {
