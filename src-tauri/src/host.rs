@@ -4,7 +4,7 @@
 //! small as the desktop libraries it links.
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::RwLock;
 use std::time::{Duration, SystemTime};
 
 use evergreen_core::engine::{Control, Engine, EngineOptions};
@@ -17,24 +17,44 @@ use crate::{launch, notify, tray};
 
 /// Tauri-managed state of the tray process.
 pub(crate) struct HostState {
-    /// The running engine's controls; `None` when it could not start.
-    pub control: Option<Control>,
-    /// Kept to shut it down cleanly on quit.
-    running: Mutex<Option<Engine>>,
-    /// The demo's embedded control plane, kept alive while the app runs.
-    _sandbox: Option<Sandbox>,
+    current: RwLock<Current>,
     config_file: PathBuf,
-    config_problem: Option<String>,
+}
+
+/// The engine running now: the user's config, the demo, or none (a broken config).
+#[derive(Default)]
+struct Current {
+    control: Option<Control>,
+    /// Kept to shut it down cleanly on quit or when the config takes over.
+    engine: Option<Engine>,
+    /// The demo's embedded control plane, alive while the demo runs.
+    _sandbox: Option<Sandbox>,
+    problem: Option<String>,
+    demo: bool,
 }
 
 impl HostState {
+    /// The running engine's controls; `None` when none runs.
+    pub fn control(&self) -> Option<Control> {
+        self.read().control.clone()
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Current> {
+        self.current.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Current> {
+        self.current.write().unwrap_or_else(|p| p.into_inner())
+    }
+
     pub fn snapshot(&self) -> Snapshot {
-        match &self.control {
+        let cur = self.read();
+        match &cur.control {
             Some(c) => c.snapshot(),
             None => Snapshot::without_engine(
                 SystemTime::now(),
                 &self.config_file,
-                self.config_problem
+                cur.problem
                     .clone()
                     .unwrap_or_else(|| "the engine is not running".into()),
             ),
@@ -51,27 +71,26 @@ pub(crate) fn refresh(app: &AppHandle) {
 /// The demo's fleet credentials: a control plane (the sandbox) running in
 /// this process on loopback, issuing certificates that live 90 s, so the
 /// nixfleet, wrenn and certctl rows visibly renew and heartbeat.
-fn demo_fleet(dir: &Path) -> Result<(Sandbox, Vec<evergreen_core::config::CredentialConfig>), String> {
-    tauri::async_runtime::block_on(async {
-        let sb = Sandbox::start(SandboxOptions {
-            cert_lifetime: Duration::from_secs(90),
-            ..SandboxOptions::default()
-        })
-        .await
-        .map_err(|e| e.to_string())?;
-        let text = evergreen_sandbox::demo_config(&sb, dir).map_err(|e| format!("{e:#}"))?;
-        let cfg = evergreen_core::config::parse(&text, &dir.join("fleet.toml")).map_err(|e| e.to_string())?;
-        Ok((sb, cfg.credentials))
+async fn demo_fleet(dir: &Path) -> Result<(Sandbox, Vec<evergreen_core::config::CredentialConfig>), String> {
+    let sb = Sandbox::start(SandboxOptions {
+        cert_lifetime: Duration::from_secs(90),
+        ..SandboxOptions::default()
     })
+    .await
+    .map_err(|e| e.to_string())?;
+    let text = evergreen_sandbox::demo_config(&sb, dir).map_err(|e| format!("{e:#}"))?;
+    let cfg = evergreen_core::config::parse(&text, &dir.join("fleet.toml")).map_err(|e| e.to_string())?;
+    Ok((sb, cfg.credentials))
 }
 
 /// Starts the engine: the user's config, or the demo when there is none.
-fn start_engine(paths: &Paths, demo_exe: PathBuf) -> (Option<Engine>, Option<Sandbox>, Option<String>) {
+async fn start_engine(paths: &Paths, demo_exe: PathBuf) -> Current {
     let mut opts = EngineOptions::new(paths.clone());
     let mut sandbox = None;
-    if !paths.config_file.exists() {
+    let demo = !paths.config_file.exists();
+    if demo {
         let dir = paths.runtime_dir.join("demo");
-        match demo_fleet(&dir.join("fleet")) {
+        match demo_fleet(&dir.join("fleet")).await {
             Ok((sb, creds)) => {
                 sandbox = Some(sb);
                 opts.demo_extra = creds;
@@ -81,8 +100,14 @@ fn start_engine(paths: &Paths, demo_exe: PathBuf) -> (Option<Engine>, Option<San
         opts.demo = Some((dir, demo_exe));
         eprintln!("{}", evergreen_core::demo::BANNER);
     }
-    match tauri::async_runtime::block_on(Engine::start(opts)) {
-        Ok(e) => (Some(e), sandbox, None),
+    match Engine::start(opts).await {
+        Ok(e) => Current {
+            control: Some(e.control().clone()),
+            engine: Some(e),
+            _sandbox: sandbox,
+            problem: None,
+            demo,
+        },
         Err(e @ evergreen_core::Error::AlreadyRunning { .. }) => {
             // Launched from a menu, stderr goes nowhere: say it on the desktop too.
             eprintln!("error: {e}");
@@ -91,7 +116,61 @@ fn start_engine(paths: &Paths, demo_exe: PathBuf) -> (Option<Engine>, Option<San
         }
         Err(e) => {
             eprintln!("{e}");
-            (None, None, Some(e.to_string()))
+            Current {
+                problem: Some(e.to_string()),
+                ..Current::default()
+            }
+        }
+    }
+}
+
+/// Connects the running engine to the tray and the notifications.
+fn attach(app: &AppHandle) {
+    let state = app.state::<HostState>();
+    let cur = state.read();
+    if let Some(e) = &cur.engine {
+        tauri::async_runtime::spawn(follow_engine(app.clone(), e.handle().subscribe()));
+        notify::spawn(app.clone(), e.notifications());
+    }
+}
+
+/// While the demo runs or the config is broken, waits for a config that
+/// loads, then hands over to an engine running it: adding a first
+/// credential ends the demo, fixing the config starts the engine, no restart
+/// needed. (Polled: the config's directory may not even exist yet.)
+async fn adopt_config(app: AppHandle, paths: Paths) {
+    let stamp = |p: &Path| std::fs::metadata(p).ok().map(|m| (m.modified().ok(), m.len()));
+    let mut seen = stamp(&paths.config_file);
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tick.tick().await;
+        let now = stamp(&paths.config_file);
+        if now.is_none() || now == seen {
+            continue;
+        }
+        seen = now;
+        if evergreen_core::config::load(&paths.config_file).is_err() {
+            // The window shows the file's own error; the tray keeps what it runs.
+            continue;
+        }
+        let state = app.state::<HostState>();
+        let old = {
+            let mut cur = state.write();
+            cur.control = None;
+            cur.engine.take()
+        };
+        if let Some(old) = old {
+            old.shutdown().await;
+        }
+        let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("evergreen-app"));
+        let next = start_engine(&paths, exe).await;
+        let running = next.engine.is_some();
+        *state.write() = next;
+        tracing::info!("now running the config at {}", paths.config_file.display());
+        attach(&app);
+        refresh(&app);
+        if running {
+            return;
         }
     }
 }
@@ -113,24 +192,18 @@ pub fn run(hidden: bool) {
             // Only now, after the single-instance check has let this process
             // through, does the engine start (and take the engine lock).
             let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("evergreen-app"));
-            let (engine, sandbox, config_problem) = start_engine(&paths, exe);
-            let events = engine.as_ref().map(|e| e.handle().subscribe());
-            let notes = engine.as_ref().map(|e| e.notifications());
+            let current = tauri::async_runtime::block_on(start_engine(&paths, exe));
+            let provisional = current.demo || current.problem.is_some();
             app.manage(HostState {
-                control: engine.as_ref().map(|e| e.control().clone()),
-                running: Mutex::new(engine),
-                _sandbox: sandbox,
+                current: RwLock::new(current),
                 config_file: paths.config_file.clone(),
-                config_problem,
             });
             app.manage(launch::WindowProcess::default());
             tray::create(app.handle())?;
             tracing::info!("tray icon ready");
-            if let Some(events) = events {
-                tauri::async_runtime::spawn(follow_engine(app.handle().clone(), events));
-            }
-            if let Some(notes) = notes {
-                notify::spawn(app.handle().clone(), notes);
+            attach(app.handle());
+            if provisional {
+                tauri::async_runtime::spawn(adopt_config(app.handle().clone(), paths.clone()));
             }
             if !hidden {
                 launch::open(app.handle(), None);
@@ -150,7 +223,7 @@ pub fn run(hidden: bool) {
         RunEvent::ExitRequested { code: None, api, .. } => api.prevent_exit(),
         RunEvent::Exit => {
             launch::close(app);
-            let engine = app.state::<HostState>().running.lock().ok().and_then(|mut e| e.take());
+            let engine = app.state::<HostState>().write().engine.take();
             if let Some(engine) = engine {
                 tauri::async_runtime::block_on(engine.shutdown());
             }
@@ -169,8 +242,11 @@ async fn follow_engine(app: AppHandle, mut events: tokio::sync::broadcast::Recei
     loop {
         tokio::select! {
             ev = events.recv() => {
-                if let Err(RecvError::Closed) = ev {
-                    break;
+                match ev {
+                    Err(RecvError::Closed) => break,
+                    // This engine is done; the next one gets its own follower.
+                    Ok(ev) if matches!(ev.kind, evergreen_core::events::EventKind::Stopped) => break,
+                    _ => {}
                 }
                 while matches!(events.try_recv(), Ok(_) | Err(TryRecvError::Lagged(_))) {}
                 refresh(&app);

@@ -81,7 +81,7 @@ fn deliver(app: &AppHandle, n: Notification) {
     let credential = n.credential.clone();
     shown.wait_for_action(|action| match action {
         "renew_now" => {
-            if let (Some(name), Some(control)) = (credential.clone(), app.state::<HostState>().control.as_ref()) {
+            if let (Some(name), Some(control)) = (credential.clone(), app.state::<HostState>().control()) {
                 let handle = control.handle.clone();
                 tauri::async_runtime::spawn(async move {
                     let _ = handle.renew(&name).await;

@@ -218,7 +218,7 @@ fn menu(app: &AppHandle, snap: &Snapshot) -> tauri::Result<(Menu<Wry>, MenuItem<
 
 fn on_menu(app: &AppHandle, id: &str) {
     let state = app.state::<HostState>();
-    let Some(control) = state.control.clone() else {
+    let Some(control) = state.control() else {
         match id {
             "open" => crate::launch::open(app, None),
             "quit" => app.exit(0),

@@ -93,14 +93,18 @@ fn follow_tray(app: AppHandle) {
 }
 
 /// The engine's stream → Tauri events. Reconnects when the engine goes away
-/// (it restarts, or the tray is quit and started again), showing why meanwhile.
+/// (the tray hands over from the demo to the user's config, or is quit and
+/// started again), and says why only when it stays away.
 async fn follow_engine(app: AppHandle) {
-    let mut told = false;
+    const RETRY: Duration = Duration::from_millis(250);
+    // About two seconds without an engine before the window says so.
+    const PATIENCE: u32 = 8;
+    let mut misses = 0;
     loop {
         let remote = app.state::<Remote>();
         match remote.subscribe().await {
             Ok(mut stream) => {
-                told = false;
+                misses = 0;
                 loop {
                     match stream.next().await {
                         Ok(Some(Reply::Snapshot { snapshot })) => {
@@ -118,12 +122,18 @@ async fn follow_engine(app: AppHandle) {
                     }
                 }
             }
-            Err(e) if !told => {
-                let _ = app.emit(SNAPSHOT_EVENT, remote.without_engine(e.to_string()));
-                told = true;
+            Err(e) => {
+                misses += 1;
+                if misses == PATIENCE {
+                    let _ = app.emit(SNAPSHOT_EVENT, remote.without_engine(e.to_string()));
+                }
             }
-            Err(_) => {}
         }
-        tokio::time::sleep(Duration::from_secs(2)).await;
+        tokio::time::sleep(if misses >= PATIENCE {
+            Duration::from_secs(2)
+        } else {
+            RETRY
+        })
+        .await;
     }
 }

@@ -384,7 +384,7 @@ async fn the_window_shows_renews_fails_notifies_and_recovers() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_broken_config_is_shown_and_never_replaced_by_the_demo() {
+async fn a_broken_config_is_shown_never_replaced_by_the_demo_and_picked_up_once_fixed() {
     let _one = ONE_AT_A_TIME.lock().await;
     let mut desk = Desktop::start();
     let home = Home::new(&desk);
@@ -406,6 +406,18 @@ async fn a_broken_config_is_shown_and_never_replaced_by_the_demo() {
         "a broken config is not the demo"
     );
     assert_eq!(std::fs::read_to_string(&config).unwrap(), broken);
+
+    // Fixed while the app runs: the engine starts on it, no restart needed.
+    std::fs::write(&config, broken.replace("= 2", "= 0.5")).unwrap();
+    s.wait_for(&card("web"), Duration::from_secs(30)).await;
+    let start = Instant::now();
+    while !s.find_all("[data-testid=config-problem]").await.is_empty() {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the config problem stayed shown"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     s.close().await;
 }
 
@@ -462,6 +474,28 @@ async fn without_a_config_a_labelled_demo_renews_within_a_minute() {
     let s = home.open_window(&mut desk, &["--show", "demo-web"]).await;
     let detail = s.wait_for("[data-testid=detail]", Duration::from_secs(30)).await;
     assert!(s.text(&detail).await.contains("demo-web"));
+
+    // The user's first config ends the demo: the tray hands over to an engine
+    // running it, and the open window follows without a restart.
+    std::fs::write(
+        &config,
+        format!(
+            "[[credential]]\nname = \"web\"\nkind = \"x509_file\"\npath = \"{}\"\n",
+            home.dir.join("web.pem").display()
+        ),
+    )
+    .unwrap();
+    let back = s.wait_for("[data-testid=back]", Duration::from_secs(5)).await;
+    s.click(&back).await;
+    s.wait_for(&card("web"), Duration::from_secs(30)).await;
+    let start = Instant::now();
+    while !(s.find_all("[data-testid=demo-banner]").await.is_empty() && s.find_all(&card("demo-web")).await.is_empty())
+    {
+        assert!(start.elapsed() < Duration::from_secs(10), "the demo stayed on screen");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let status = String::from_utf8_lossy(&home.cli(&["status"]).stdout).to_string();
+    assert!(status.contains("web") && !status.contains("demo-web"), "{status}");
     s.close().await;
 
     // A second launch hands over to the running app and exits; the tray

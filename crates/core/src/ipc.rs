@@ -18,7 +18,7 @@ use tokio::net::{UnixListener, UnixStream};
 use crate::activity::LogLine;
 use crate::engine::Control;
 use crate::error::{Error, Result};
-use crate::events::Event;
+use crate::events::{Event, EventKind};
 use crate::fsutil::ensure_private_dir;
 use crate::model::{CredentialStatus, Snapshot};
 use crate::scheduler::RenewOutcome;
@@ -171,6 +171,10 @@ async fn stream_to<R: tokio::io::AsyncBufRead + Unpin>(
         tokio::select! {
             ev = events.recv() => {
                 match ev {
+                    // The engine stopped (it quits, or hands over to another): so does the stream.
+                    Ok(event) if matches!(event.kind, EventKind::Stopped) => {
+                        return send(&mut w, &Reply::Event { event: Box::new(event) }).await;
+                    }
                     Ok(event) => send(&mut w, &Reply::Event { event: Box::new(event) }).await?,
                     Err(RecvError::Lagged(_)) => {}
                     Err(RecvError::Closed) => return Ok(()),
