@@ -8,6 +8,7 @@ use std::sync::RwLock;
 use std::time::{Duration, SystemTime};
 
 use evergreen_core::engine::{Control, Engine, EngineOptions};
+use evergreen_core::events::{next_burst, Event};
 use evergreen_core::model::Snapshot;
 use evergreen_core::paths::Paths;
 use evergreen_sandbox::{Options as SandboxOptions, Sandbox};
@@ -24,7 +25,6 @@ pub(crate) struct HostState {
 /// The engine running now: the user's config, the demo, or none (a broken config).
 #[derive(Default)]
 struct Current {
-    control: Option<Control>,
     /// Kept to shut it down cleanly on quit or when the config takes over.
     engine: Option<Engine>,
     /// The demo's embedded control plane, alive while the demo runs.
@@ -36,7 +36,7 @@ struct Current {
 impl HostState {
     /// The running engine's controls; `None` when none runs.
     pub fn control(&self) -> Option<Control> {
-        self.read().control.clone()
+        self.read().engine.as_ref().map(|e| e.control().clone())
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Current> {
@@ -49,8 +49,8 @@ impl HostState {
 
     pub fn snapshot(&self) -> Snapshot {
         let cur = self.read();
-        match &cur.control {
-            Some(c) => c.snapshot(),
+        match &cur.engine {
+            Some(e) => e.control().snapshot(),
             None => Snapshot::without_engine(
                 SystemTime::now(),
                 &self.config_file,
@@ -102,7 +102,6 @@ async fn start_engine(paths: &Paths, demo_exe: PathBuf) -> Current {
     }
     match Engine::start(opts).await {
         Ok(e) => Current {
-            control: Some(e.control().clone()),
             engine: Some(e),
             _sandbox: sandbox,
             problem: None,
@@ -154,11 +153,7 @@ async fn adopt_config(app: AppHandle, paths: Paths) {
             continue;
         }
         let state = app.state::<HostState>();
-        let old = {
-            let mut cur = state.write();
-            cur.control = None;
-            cur.engine.take()
-        };
+        let old = state.write().engine.take();
         if let Some(old) = old {
             old.shutdown().await;
         }
@@ -232,23 +227,18 @@ pub fn run(hidden: bool) {
     });
 }
 
-/// Engine events → the tray. A burst of events (a reload, a resume) is read
-/// whole before the tray is redrawn once.
-async fn follow_engine(app: AppHandle, mut events: tokio::sync::broadcast::Receiver<evergreen_core::events::Event>) {
-    use tokio::sync::broadcast::error::{RecvError, TryRecvError};
+/// Engine events → the tray, redrawn once per burst, until the engine stops
+/// (the next engine gets its own follower).
+async fn follow_engine(app: AppHandle, mut events: tokio::sync::broadcast::Receiver<Event>) {
     // The tooltip's "next renewal in …" moves with time alone.
     let mut idle = tokio::time::interval(Duration::from_secs(30));
     idle.tick().await;
     loop {
         tokio::select! {
-            ev = events.recv() => {
-                match ev {
-                    Err(RecvError::Closed) => break,
-                    // This engine is done; the next one gets its own follower.
-                    Ok(ev) if matches!(ev.kind, evergreen_core::events::EventKind::Stopped) => break,
-                    _ => {}
+            burst = next_burst(&mut events) => {
+                if burst.ended {
+                    return;
                 }
-                while matches!(events.try_recv(), Ok(_) | Err(TryRecvError::Lagged(_))) {}
                 refresh(&app);
             }
             _ = idle.tick() => refresh(&app),

@@ -46,8 +46,13 @@ fn window_options(args: &[String]) -> Result<evergreen_app::WindowOptions, Strin
         match a.as_str() {
             "--attached" => o.attached = true,
             "--show" => match it.next() {
-                Some(name) => o.show = Some(name.clone()),
-                None => return Err("--show needs a credential name".into()),
+                Some(name) if evergreen_core::config::valid_name(name) => o.show = Some(name.clone()),
+                Some(name) => {
+                    return Err(format!(
+                        "{name:?} is not a credential name; `evergreen status` lists them"
+                    ))
+                }
+                None => return Err("--show needs a credential name; `evergreen status` lists them".into()),
             },
             other => return Err(format!("unexpected argument {other:?} after --window")),
         }
@@ -73,5 +78,27 @@ fn main() {
             eprintln!("evergreen-app: unexpected argument {other:?}; {USAGE}");
             std::process::exit(2);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::window_options;
+
+    fn args(a: &[&str]) -> Vec<String> {
+        a.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn window_arguments_are_checked() {
+        let o = window_options(&args(&["--attached", "--show", "web"])).unwrap();
+        assert!(o.attached);
+        assert_eq!(o.show.as_deref(), Some("web"));
+        let e = window_options(&args(&["--show"])).unwrap_err();
+        assert!(e.contains("needs a credential name"), "{e}");
+        let e = window_options(&args(&["--show", "../etc"])).unwrap_err();
+        assert!(e.contains("is not a credential name"), "{e}");
+        let e = window_options(&args(&["--bogus"])).unwrap_err();
+        assert!(e.contains("\"--bogus\""), "{e}");
     }
 }

@@ -43,14 +43,15 @@ fn tree(pid: u32) -> Vec<u32> {
     all
 }
 
-fn rss_mb(pids: &[u32]) -> f64 {
+/// The sum over `pids` of one "Key:  N kB" line of a /proc file, in MB.
+fn proc_mb(pids: &[u32], file: &str, key: &str) -> f64 {
     pids.iter()
         .map(|p| {
-            std::fs::read_to_string(format!("/proc/{p}/status"))
+            std::fs::read_to_string(format!("/proc/{p}/{file}"))
                 .unwrap_or_default()
                 .lines()
                 .find_map(|l| {
-                    l.strip_prefix("VmRSS:")
+                    l.strip_prefix(key)
                         .and_then(|v| v.trim().trim_end_matches(" kB").parse::<f64>().ok())
                 })
                 .unwrap_or(0.0)
@@ -59,22 +60,14 @@ fn rss_mb(pids: &[u32]) -> f64 {
         / 1024.0
 }
 
+fn rss_mb(pids: &[u32]) -> f64 {
+    proc_mb(pids, "status", "VmRSS:")
+}
+
 /// Proportional set size: shared library pages divided among the processes
 /// that map them, so a library every desktop program loads counts once.
 fn pss_mb(pids: &[u32]) -> f64 {
-    pids.iter()
-        .map(|p| {
-            std::fs::read_to_string(format!("/proc/{p}/smaps_rollup"))
-                .unwrap_or_default()
-                .lines()
-                .find_map(|l| {
-                    l.strip_prefix("Pss:")
-                        .and_then(|v| v.trim().trim_end_matches(" kB").parse::<f64>().ok())
-                })
-                .unwrap_or(0.0)
-        })
-        .sum::<f64>()
-        / 1024.0
+    proc_mb(pids, "smaps_rollup", "Pss:")
 }
 
 /// CPU ticks (user + system) of the processes.

@@ -134,7 +134,7 @@ impl Desktop {
 
     fn start_x(&mut self) {
         for n in 90..190u32 {
-            if Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() || Path::new(&format!("/tmp/.X{n}-lock")).exists() {
+            if display_taken(n) {
                 continue;
             }
             let mut child = Command::new("Xvfb")
@@ -356,6 +356,32 @@ impl Desktop {
             );
             std::thread::sleep(Duration::from_millis(100));
         }
+    }
+}
+
+/// Whether X display `n` belongs to a live server. A lock whose server is
+/// gone (killed, as a dropped [`Desktop`] kills its Xvfb) frees the number:
+/// Xvfb replaces such a lock itself.
+fn display_taken(n: u32) -> bool {
+    match std::fs::read_to_string(format!("/tmp/.X{n}-lock")) {
+        Ok(pid) => pid
+            .trim()
+            .parse::<u32>()
+            .map_or(true, |pid| Path::new(&format!("/proc/{pid}")).exists() && !ended(pid)),
+        Err(_) => Path::new(&format!("/tmp/.X11-unix/X{n}")).exists(),
+    }
+}
+
+/// Polls `f` every 100 ms until it gives a value, failing the test with
+/// `what` after `timeout`.
+pub async fn poll<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(start.elapsed() < timeout, "{what} (waited {timeout:?})");
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use evergreen_sandbox::faults::{Fault, FaultKind};
 use evergreen_sandbox::{Options, Sandbox};
-use evergreen_tests::desktop::{children_of, ended, processes, start_until, Desktop};
+use evergreen_tests::desktop::{children_of, ended, poll, processes, start_until, Desktop};
 use evergreen_tests::tray::Tray;
 use evergreen_tests::webdriver::Session;
 use evergreen_tests::{app_bin, evergreen_bin};
@@ -87,6 +87,14 @@ impl Home {
         }
     }
 
+    /// A home whose config runs the sandbox's fleet credentials.
+    fn with_sandbox(desk: &Desktop, sb: &Sandbox) -> Home {
+        let home = Home::new(desk);
+        let text = evergreen_sandbox::demo_config(sb, &home.dir.join("sandbox")).unwrap();
+        std::fs::write(&home.config, text).unwrap();
+        home
+    }
+
     fn env(&self) -> [(&'static str, &Path); 5] {
         [
             ("EVERGREEN_CONFIG", &self.config),
@@ -137,17 +145,10 @@ impl Home {
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap();
-        let start = Instant::now();
-        let code = loop {
-            if let Some(code) = second.try_wait().unwrap() {
-                break code;
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(20),
-                "a second launch kept running"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        };
+        let code = poll("a second launch kept running", Duration::from_secs(20), || {
+            second.try_wait().unwrap()
+        })
+        .await;
         assert!(code.success(), "the second launch exits cleanly: {code:?}");
     }
 
@@ -174,10 +175,8 @@ async fn the_window_shows_renews_fails_notifies_and_recovers() {
     let _one = ONE_AT_A_TIME.lock().await;
     let mut desk = Desktop::start();
     let sb = Sandbox::start(Options::default()).await.unwrap();
-    let home = Home::new(&desk);
+    let home = Home::with_sandbox(&desk, &sb);
     let config = home.config.clone();
-    let text = evergreen_sandbox::demo_config(&sb, &home.dir.join("sandbox")).unwrap();
-    std::fs::write(&config, text).unwrap();
     let (_, s) = home.open_app(&mut desk).await;
 
     // Every credential is shown with its fraction and state.
@@ -454,14 +453,12 @@ async fn without_a_config_a_labelled_demo_renews_within_a_minute() {
     let windows = processes(&app_bin(), "--window", home.config.to_str().unwrap());
     assert_eq!(windows.len(), 1, "one window process");
     assert_eq!(desk.close_windows_of(windows[0]), 1, "its window is on the display");
-    let start = Instant::now();
-    while !ended(windows[0]) {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "the window process outlived its window"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    poll(
+        "the window process outlived its window",
+        Duration::from_secs(10),
+        || ended(windows[0]).then_some(()),
+    )
+    .await;
     s.close().await;
     let out = home.cli(&["status"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -506,17 +503,13 @@ async fn without_a_config_a_labelled_demo_renews_within_a_minute() {
         children_of(tray)
     );
     home.launch_again(&desk).await;
-    let start = Instant::now();
-    let window = loop {
-        if let Some((pid, _)) = children_of(tray).into_iter().find(|(_, cmd)| cmd.contains("--window")) {
-            break pid;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "the tray opened no window process"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let window = poll("the tray opened no window process", Duration::from_secs(10), || {
+        children_of(tray)
+            .into_iter()
+            .find(|(_, cmd)| cmd.contains("--window"))
+            .map(|(pid, _)| pid)
+    })
+    .await;
 
     // Another launch brings that window forward instead of opening a second one.
     home.launch_again(&desk).await;
@@ -534,14 +527,10 @@ async fn without_a_config_a_labelled_demo_renews_within_a_minute() {
         .status()
         .unwrap()
         .success());
-    let start = Instant::now();
-    while !ended(window) {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "the window process outlived the tray"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    poll("the window process outlived the tray", Duration::from_secs(10), || {
+        ended(window).then_some(())
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -549,9 +538,7 @@ async fn the_tray_icon_and_menu_follow_the_engine_and_act_on_it() {
     let _one = ONE_AT_A_TIME.lock().await;
     let mut desk = Desktop::start();
     let sb = Sandbox::start(Options::default()).await.unwrap();
-    let home = Home::new(&desk);
-    let text = evergreen_sandbox::demo_config(&sb, &home.dir.join("sandbox")).unwrap();
-    std::fs::write(&home.config, text).unwrap();
+    let home = Home::with_sandbox(&desk, &sb);
     let tray_pid = home.start_tray(&mut desk);
     let tray = Tray::find(&desk.bus, Duration::from_secs(20)).await;
     let icons = Path::new(env!("CARGO_MANIFEST_DIR")).join("../icons");
@@ -654,22 +641,16 @@ async fn the_tray_icon_and_menu_follow_the_engine_and_act_on_it() {
     };
     assert!(entries().is_empty());
     tray.click(None, "Start at login").await;
-    let start = Instant::now();
-    while entries().is_empty() {
-        assert!(start.elapsed() < long, "no autostart entry was written");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let desktop_entry = entries().remove(0);
+    let desktop_entry = poll("no autostart entry was written", long, || entries().pop()).await;
     assert!(
         desktop_entry.contains("evergreen-app") && desktop_entry.contains("--hidden"),
         "{desktop_entry}"
     );
     tray.click(None, "Start at login").await;
-    let start = Instant::now();
-    while !entries().is_empty() {
-        assert!(start.elapsed() < long, "the autostart entry stayed");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    poll("the autostart entry stayed", long, || {
+        entries().is_empty().then_some(())
+    })
+    .await;
 
     // Details… starts the window process on that credential; Open then
     // brings the same window forward; Quit ends the tray and its window.
@@ -681,14 +662,7 @@ async fn the_tray_icon_and_menu_follow_the_engine_and_act_on_it() {
     };
     assert!(windows().is_empty(), "no window before one was asked for");
     tray.click(Some(nix_entry), "Details…").await;
-    let start = Instant::now();
-    let (window, cmd) = loop {
-        if let Some(w) = windows().into_iter().next() {
-            break w;
-        }
-        assert!(start.elapsed() < long, "Details… started no window");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let (window, cmd) = poll("Details… started no window", long, || windows().into_iter().next()).await;
     assert!(cmd.contains(&format!("--show {NIX}")), "{cmd}");
     tray.click(None, "Open Evergreen").await;
     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -698,11 +672,10 @@ async fn the_tray_icon_and_menu_follow_the_engine_and_act_on_it() {
         "Open reuses the open window"
     );
     tray.click(None, "Quit Evergreen").await;
-    let start = Instant::now();
-    while !(ended(tray_pid) && ended(window)) {
-        assert!(start.elapsed() < long, "Quit left the tray or its window running");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    poll("Quit left the tray or its window running", long, || {
+        (ended(tray_pid) && ended(window)).then_some(())
+    })
+    .await;
     let out = home.cli(&["status"]);
     assert!(!out.status.success(), "the engine went with the tray");
 }

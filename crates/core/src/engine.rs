@@ -256,15 +256,6 @@ impl Engine {
         &self.control.store
     }
 
-    pub fn notifier(&self) -> &Notifier {
-        &self.control.notifier
-    }
-
-    /// Recent activity lines per credential (this run only).
-    pub fn activity(&self) -> &Activity {
-        &self.control.activity
-    }
-
     /// The parts a face uses, to keep beside the engine.
     pub fn control(&self) -> &Control {
         &self.control

@@ -280,3 +280,82 @@ impl EventBus {
         self.tx.subscribe()
     }
 }
+
+/// What a follower of the bus reads at once: one event awaited, then every
+/// event already queued, so a burst (a reload, a wake-up) is redrawn once.
+#[derive(Debug, Default)]
+pub struct Burst {
+    pub events: Vec<Event>,
+    /// The engine stopped (its `Stopped` is the last event) or the bus closed:
+    /// nothing more will come.
+    pub ended: bool,
+}
+
+/// The next [`Burst`]. Cancel-safe: it awaits only the first event.
+pub async fn next_burst(rx: &mut broadcast::Receiver<Event>) -> Burst {
+    use broadcast::error::{RecvError, TryRecvError};
+    let mut burst = Burst::default();
+    let mut next = match rx.recv().await {
+        Ok(e) => Some(e),
+        Err(RecvError::Lagged(_)) => None,
+        Err(RecvError::Closed) => {
+            burst.ended = true;
+            return burst;
+        }
+    };
+    loop {
+        if let Some(e) = next.take() {
+            let stopped = matches!(e.kind, EventKind::Stopped);
+            burst.events.push(e);
+            if stopped {
+                burst.ended = true;
+                return burst;
+            }
+        }
+        match rx.try_recv() {
+            Ok(e) => next = Some(e),
+            Err(TryRecvError::Lagged(_)) => {}
+            Err(TryRecvError::Empty) => return burst,
+            Err(TryRecvError::Closed) => {
+                burst.ended = true;
+                return burst;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(kind: EventKind) -> Event {
+        Event {
+            at: 1,
+            credential: Some("web".into()),
+            kind,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_burst_is_everything_queued_and_ends_at_stopped() {
+        let bus = EventBus::new(16);
+        let mut rx = bus.subscribe();
+        for _ in 0..3 {
+            bus.send(ev(EventKind::CredentialAdded));
+        }
+        let b = next_burst(&mut rx).await;
+        assert_eq!((b.events.len(), b.ended), (3, false));
+
+        bus.send(ev(EventKind::CredentialRemoved));
+        bus.send(ev(EventKind::Stopped));
+        bus.send(ev(EventKind::CredentialAdded));
+        let b = next_burst(&mut rx).await;
+        assert!(b.ended, "nothing after Stopped belongs to this engine");
+        let kinds: Vec<_> = b.events.iter().map(|e| e.kind.name()).collect();
+        assert_eq!(kinds, ["credential_removed", "stopped"]);
+
+        drop(bus);
+        let _ = next_burst(&mut rx).await;
+        assert!(next_burst(&mut rx).await.ended, "a closed bus ends the follower");
+    }
+}

@@ -18,7 +18,7 @@ use tokio::net::{UnixListener, UnixStream};
 use crate::activity::LogLine;
 use crate::engine::Control;
 use crate::error::{Error, Result};
-use crate::events::{Event, EventKind};
+use crate::events::{next_burst, Event};
 use crate::fsutil::ensure_private_dir;
 use crate::model::{CredentialStatus, Snapshot};
 use crate::scheduler::RenewOutcome;
@@ -159,7 +159,6 @@ async fn stream_to<R: tokio::io::AsyncBufRead + Unpin>(
     mut w: tokio::net::unix::OwnedWriteHalf,
     control: &Control,
 ) -> std::io::Result<()> {
-    use tokio::sync::broadcast::error::{RecvError, TryRecvError};
     let mut events = control.subscribe();
     let snapshot = |c: &Control| Reply::Snapshot {
         snapshot: Box::new(c.snapshot()),
@@ -169,23 +168,13 @@ async fn stream_to<R: tokio::io::AsyncBufRead + Unpin>(
     idle.tick().await;
     loop {
         tokio::select! {
-            ev = events.recv() => {
-                match ev {
-                    // The engine stopped (it quits, or hands over to another): so does the stream.
-                    Ok(event) if matches!(event.kind, EventKind::Stopped) => {
-                        return send(&mut w, &Reply::Event { event: Box::new(event) }).await;
-                    }
-                    Ok(event) => send(&mut w, &Reply::Event { event: Box::new(event) }).await?,
-                    Err(RecvError::Lagged(_)) => {}
-                    Err(RecvError::Closed) => return Ok(()),
+            burst = next_burst(&mut events) => {
+                for event in burst.events {
+                    send(&mut w, &Reply::Event { event: Box::new(event) }).await?;
                 }
-                // A burst (a reload, a wake-up) becomes one snapshot.
-                loop {
-                    match events.try_recv() {
-                        Ok(event) => send(&mut w, &Reply::Event { event: Box::new(event) }).await?,
-                        Err(TryRecvError::Lagged(_)) => {}
-                        Err(_) => break,
-                    }
+                // The engine stopped (it quits, or hands over to another): so does the stream.
+                if burst.ended {
+                    return Ok(());
                 }
                 send(&mut w, &snapshot(control)).await?;
             }
