@@ -134,7 +134,7 @@ impl Desktop {
 
     fn start_x(&mut self) {
         for n in 90..190u32 {
-            if display_taken(n) {
+            if Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() || Path::new(&format!("/tmp/.X{n}-lock")).exists() {
                 continue;
             }
             let mut child = Command::new("Xvfb")
@@ -356,19 +356,6 @@ impl Desktop {
             );
             std::thread::sleep(Duration::from_millis(100));
         }
-    }
-}
-
-/// Whether X display `n` belongs to a live server. A lock whose server is
-/// gone (killed, as a dropped [`Desktop`] kills its Xvfb) frees the number:
-/// Xvfb replaces such a lock itself.
-fn display_taken(n: u32) -> bool {
-    match std::fs::read_to_string(format!("/tmp/.X{n}-lock")) {
-        Ok(pid) => pid
-            .trim()
-            .parse::<u32>()
-            .map_or(true, |pid| Path::new(&format!("/proc/{pid}")).exists() && !ended(pid)),
-        Err(_) => Path::new(&format!("/tmp/.X11-unix/X{n}")).exists(),
     }
 }
 
