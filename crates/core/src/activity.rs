@@ -50,7 +50,8 @@ impl Activity {
             | EventKind::ExpiryApproaching { .. }
             | EventKind::Paused { .. }
             | EventKind::NotRenewable { .. }
-            | EventKind::Final { .. } => "warn",
+            | EventKind::Final { .. }
+            | EventKind::Capped { .. } => "warn",
             _ => "info",
         };
         // The line without the "name: " prefix the engine log puts first.

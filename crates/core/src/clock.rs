@@ -99,8 +99,14 @@ pub fn from_unix_millis(ms: i64) -> SystemTime {
 }
 
 /// RFC 3339 in UTC, second precision, for people.
+/// Total: a time RFC 3339 cannot show (before 1970, after 9999, as an absurd
+/// server reply can make) is described instead of panicking.
 pub fn rfc3339(t: SystemTime) -> String {
-    humantime::format_rfc3339_seconds(t).to_string()
+    match t.duration_since(SystemTime::UNIX_EPOCH) {
+        Ok(d) if d.as_secs() <= crate::model::LATEST_TIME_SECS => humantime::format_rfc3339_seconds(t).to_string(),
+        Ok(d) => format!("{} s after 1970 (past the year 9999)", d.as_secs()),
+        Err(e) => format!("{} s before 1970", e.duration().as_secs()),
+    }
 }
 
 /// Parses an RFC 3339 timestamp with any offset and fraction, as servers send them.

@@ -82,6 +82,15 @@ pub enum EventKind {
     Final {
         expires_at: i64,
     },
+    /// A renewal worked but its issuer capped the new lifetime (ending at
+    /// `not_after`); no automatic renewal before `next_try_at`. `since` is
+    /// the first capped renewal in a row (stable per episode).
+    Capped {
+        reason: String,
+        not_after: i64,
+        next_try_at: i64,
+        since: i64,
+    },
     /// A heartbeat did not reach the control plane (`streak` in a row).
     HeartbeatFailed {
         message: String,
@@ -132,6 +141,7 @@ impl EventKind {
             EventKind::Paused { .. } => "paused",
             EventKind::NotRenewable { .. } => "not_renewable",
             EventKind::Final { .. } => "final",
+            EventKind::Capped { .. } => "capped",
             EventKind::Rejected { .. } => "rejected",
             EventKind::HeartbeatFailed { .. } => "heartbeat_failed",
             EventKind::CredentialAdded => "credential_added",
@@ -211,6 +221,11 @@ impl std::fmt::Display for Event {
             EventKind::Retired { reason } => write!(f, "retired: {reason}"),
             EventKind::Paused { reason } => write!(f, "paused: {reason}"),
             EventKind::NotRenewable { reason } => write!(f, "not renewable: {reason}"),
+            EventKind::Capped {
+                reason, next_try_at, ..
+            } => {
+                write!(f, "capped: {reason}; next automatic renewal at {}", t(*next_try_at))
+            }
             EventKind::Final { expires_at } => {
                 write!(
                     f,

@@ -59,6 +59,32 @@ pub fn atomic_write(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
     result
 }
 
+/// Removes the temporary files [`atomic_write`] (and [`backup`]) leave beside
+/// `path` when the process dies mid-write; some hold private keys. Called at
+/// start, before any write, for every file Evergreen manages. Returns what
+/// was removed.
+pub fn clean_temps(path: &Path) -> Vec<std::path::PathBuf> {
+    let Some(name) = path.file_name().map(|n| n.to_string_lossy().into_owned()) else {
+        return Vec::new();
+    };
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let prefixes = [format!(".{name}.tmp-"), format!(".{name}.bak.tmp-")];
+    let Ok(entries) = fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut removed = Vec::new();
+    for e in entries.flatten() {
+        let n = e.file_name().to_string_lossy().into_owned();
+        if prefixes.iter().any(|p| n.starts_with(p.as_str())) && fs::remove_file(e.path()).is_ok() {
+            removed.push(e.path());
+        }
+    }
+    removed
+}
+
 /// Secrets must be readable by their owner only: the problem with `meta`
 /// (of the `what` at `path`) if others can read it, with the fix.
 pub fn exposed_secret(meta: &fs::Metadata, what: &str, path: &Path) -> Option<String> {
@@ -135,6 +161,24 @@ mod tests {
             msg.contains("token file") && msg.contains("0644") && msg.contains("chmod 600"),
             "{msg}"
         );
+    }
+
+    #[test]
+    fn stale_temporary_files_are_removed_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("ws.key");
+        atomic_write(&p, b"key", SECRET_FILE_MODE).unwrap();
+        for stale in [".ws.key.tmp-12-0000abcd", ".ws.key.bak.tmp-12-0000abcd"] {
+            fs::write(dir.path().join(stale), b"half a key").unwrap();
+        }
+        fs::write(dir.path().join(".other.key.tmp-1-1"), b"not ours").unwrap();
+        assert_eq!(clean_temps(&p).len(), 2);
+        let mut names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names, vec![".other.key.tmp-1-1", "ws.key"]);
     }
 
     #[test]

@@ -21,6 +21,7 @@ pub mod ipc;
 pub mod lock;
 pub mod model;
 pub mod notify_policy;
+pub mod pair;
 pub mod paths;
 pub mod pki;
 pub mod policy;

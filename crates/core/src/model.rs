@@ -75,7 +75,29 @@ impl Lifetime {
     pub fn is_expired(&self, now: SystemTime) -> bool {
         now >= self.not_after
     }
+
+    /// Whether both ends lie in the range any real credential can have
+    /// (1970 to the end of 9999, X.509's own limit). A server or a file can
+    /// send anything; a time outside this range is refused at the edge, so
+    /// the scheduler's arithmetic on lifetimes can never overflow.
+    pub fn check(&self) -> std::result::Result<(), String> {
+        for (what, t) in [("not_before", self.not_before), ("not_after", self.not_after)] {
+            let ok = t
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .is_ok_and(|d| d.as_secs() <= LATEST_TIME_SECS);
+            if !ok {
+                return Err(format!(
+                    "its {what} ({}) is outside the years 1970 to 9999",
+                    crate::clock::rfc3339(t)
+                ));
+            }
+        }
+        Ok(())
+    }
 }
+
+/// 9999-12-31T23:59:59Z, the latest time an X.509 certificate can name.
+pub const LATEST_TIME_SECS: u64 = 253_402_300_799;
 
 /// Lifecycle state of a credential, as the tray and the UI show it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -100,6 +122,11 @@ pub enum State {
     NotRenewable,
     /// Capped by a maximum lifetime: it will expire at `expires_at` and only a new login helps.
     Final { expires_at: i64 },
+    /// The last renewal worked but its issuer capped the new lifetime (it was
+    /// already past its renewal point, or expires no later than before):
+    /// Evergreen does not renew it again before `next_try_at`, so a capping
+    /// CA is never hammered. `reason` says what the issuer did and what helps.
+    Capped { reason: String, next_try_at: i64 },
     /// Turned off in the config.
     Disabled,
 }
@@ -116,6 +143,7 @@ impl State {
             State::Retired { .. } => "retired",
             State::NotRenewable => "not_renewable",
             State::Final { .. } => "final",
+            State::Capped { .. } => "capped",
             State::Disabled => "disabled",
         }
     }
@@ -124,7 +152,9 @@ impl State {
     pub fn health(&self) -> Health {
         match self {
             State::Healthy | State::Disabled => Health::Healthy,
-            State::Due | State::Renewing | State::Final { .. } | State::NotRenewable => Health::Attention,
+            State::Due | State::Renewing | State::Final { .. } | State::NotRenewable | State::Capped { .. } => {
+                Health::Attention
+            }
             State::Failing { .. } | State::Expired => Health::Failing,
             State::Paused { .. } | State::Retired { .. } => Health::Stopped,
         }

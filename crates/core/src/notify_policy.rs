@@ -147,6 +147,13 @@ pub fn decide(ev: &Event) -> Option<Notification> {
             Urgency::Normal,
             vec![Open],
         ),
+        EventKind::Capped { reason, since, .. } => n(
+            format!("{c}/capped/{since}"),
+            format!("{c}: renewed, but capped by its issuer"),
+            format!("{reason}."),
+            Urgency::Normal,
+            vec![Open],
+        ),
         EventKind::Rejected { reason } => n(
             format!("{c}/rejected/{}", ev.at),
             format!("{c} was rejected by the server"),

@@ -8,8 +8,10 @@
 //! reload, resume, file changed) and for finished jobs, and is otherwise idle.
 //!
 //! Observations and renewals run as spawned jobs, at most one per credential
-//! at a time; a manual renew that arrives while one runs joins it and gets the
-//! same result (single flight).
+//! at a time, also across config reloads; a manual renew that arrives while
+//! one runs joins it and gets the same result (single flight). A job that
+//! panics ends as a failure of its credential, never as a wedge, and every
+//! lifetime a job brings back is checked before any arithmetic is done on it.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
@@ -109,6 +111,23 @@ pub const USER_PAUSE_REASON: &str = "paused by you; resume it to renew it again"
 /// Store meta key remembering a user's pause across restarts.
 fn pause_key(name: &str) -> String {
     format!("user_paused/{name}")
+}
+
+/// Store meta key remembering a capped renewal's floor across restarts, so a
+/// restart does not buy a capping CA one more request.
+fn capped_key(name: &str) -> String {
+    format!("capped/{name}")
+}
+
+/// A renewal whose issuer capped the lifetime: no automatic renewal of this
+/// `not_after` before `until`; `since` is the first capped renewal in a row
+/// (all Unix ms).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Capped {
+    not_after: i64,
+    until: i64,
+    since: i64,
+    reason: String,
 }
 
 enum JobResult {
@@ -251,6 +270,7 @@ pub fn spawn(config: Config, deps: SchedulerDeps) -> (Handle, JoinHandle<()>) {
         rng,
         next_gen: 0,
         pending: Default::default(),
+        busy: BTreeMap::new(),
     };
     let join = tokio::spawn(async move {
         sched.start(config);
@@ -297,6 +317,18 @@ struct Slot {
     last_beat: Option<i64>,
     /// The user paused it (as opposed to the server or the engine).
     user_paused: bool,
+    /// The last renewal was capped by its issuer.
+    capped: Option<Capped>,
+    /// Stale files of an earlier run were looked for.
+    tidied: bool,
+}
+
+impl Slot {
+    /// Whether what this credential's renewals bring back is a certificate.
+    fn kind_issues_certificates(&self) -> bool {
+        use crate::model::Kind::*;
+        matches!(self.source.kind(), X509File | VaultPki | Nixfleet | Certctl)
+    }
 }
 
 struct Scheduler {
@@ -308,6 +340,10 @@ struct Scheduler {
     rng: StdRng,
     next_gen: u64,
     pending: std::cell::RefCell<Vec<Event>>,
+    /// The generation of the job running for each credential name. Kept
+    /// apart from the slots: a reloaded credential gets a new slot while its
+    /// old job may still be writing its files, and must wait for it.
+    busy: BTreeMap<String, u64>,
 }
 
 impl Scheduler {
@@ -390,6 +426,10 @@ impl Scheduler {
         if !cfg.enabled {
             terminal = Some(State::Disabled);
         }
+        let capped = match self.deps.store.get_meta(&capped_key(&cfg.name)) {
+            Ok(Some(v)) => serde_json::from_str(&v).ok(),
+            _ => None,
+        };
         Slot {
             cfg,
             source,
@@ -414,6 +454,17 @@ impl Scheduler {
             beat_since: None,
             last_beat: None,
             user_paused,
+            capped,
+            tidied: false,
+        }
+    }
+
+    /// Remembers (or forgets) a slot's capped floor in the store.
+    fn store_capped(&self, name: &str, capped: Option<&Capped>) {
+        // An empty value reads back as no floor.
+        let value = capped.and_then(|c| serde_json::to_string(c).ok()).unwrap_or_default();
+        if let Err(e) = self.deps.store.set_meta(&capped_key(name), &value) {
+            tracing::error!("could not store the capped floor of {name}: {e}");
         }
     }
 
@@ -697,8 +748,9 @@ impl Scheduler {
     }
 
     fn plan(&mut self, name: &str, now: SystemTime) {
+        let busy = self.busy.contains_key(name);
         let Some(slot) = self.slots.get_mut(name) else { return };
-        if slot.op.is_some() {
+        if slot.op.is_some() || busy {
             return;
         }
         if slot.terminal.is_some() {
@@ -747,6 +799,7 @@ impl Scheduler {
         slot.renew_requested = false;
         slot.observe_requested = false;
         slot.op = Some((op, now));
+        let tidy = !std::mem::replace(&mut slot.tidied, true);
         let source = slot.source.clone();
         let gen = slot.gen;
         let current = slot.lifetime;
@@ -755,11 +808,38 @@ impl Scheduler {
         if let Op::Renew { manual } = op {
             self.emit(Some(name), EventKind::RenewalStarted { manual });
         }
+        self.busy.insert(name.to_string(), gen);
         tokio::spawn(async move {
-            let result = match op {
-                Op::Observe => JobResult::Observed(source.observe().await),
-                Op::Renew { manual } => JobResult::Renewed(source.renew(RenewRequest { current, manual }).await),
-                Op::Beat => JobResult::Beat(source.beat().await),
+            // The job runs in a task of its own so that a panic in it (a bug,
+            // an absurd value) ends as this credential's failure: the
+            // scheduler hears back either way and nobody waits forever.
+            let job = tokio::spawn(async move {
+                if tidy {
+                    for p in source.tidy() {
+                        tracing::info!("removed {}, left half-written by an earlier run", p.display());
+                    }
+                }
+                match op {
+                    Op::Observe => JobResult::Observed(source.observe().await),
+                    Op::Renew { manual } => JobResult::Renewed(source.renew(RenewRequest { current, manual }).await),
+                    Op::Beat => JobResult::Beat(source.beat().await),
+                }
+            });
+            let result = match job.await {
+                Ok(r) => r,
+                Err(e) => {
+                    let panic: Box<dyn std::any::Any + Send> = if e.is_panic() {
+                        e.into_panic()
+                    } else {
+                        Box::new("the job was cancelled")
+                    };
+                    let f = |doing: &str| Failure::internal(&job_name, doing, panic.as_ref());
+                    match op {
+                        Op::Observe => JobResult::Observed(Err(f("reading"))),
+                        Op::Renew { .. } => JobResult::Renewed(Err(f("renewing"))),
+                        Op::Beat => JobResult::Beat(Err(f("sending a heartbeat for"))),
+                    }
+                }
             };
             let _ = tx.send(Done {
                 name: job_name,
@@ -767,6 +847,46 @@ impl Scheduler {
                 result,
             });
         });
+    }
+
+    /// Refuses a lifetime no real credential can have before the scheduler
+    /// computes with it: it becomes a failure of that one credential.
+    fn checked(name: &str, result: JobResult) -> JobResult {
+        let bad = |o: &Observation| {
+            o.lifetime.check().err().map(|why| {
+                Failure::transient(format!(
+                    "{name}: Evergreen refused what it read, because {why}; check the server or the file"
+                ))
+            })
+        };
+        let mut result = match result {
+            JobResult::Observed(Ok(o)) => JobResult::Observed(bad(&o).map_or(Ok(o), Err)),
+            JobResult::Renewed(Ok(r)) => JobResult::Renewed(bad(&r.observation).map_or(Ok(r), Err)),
+            JobResult::Beat(Ok(b)) => match b.observation.as_ref().and_then(bad) {
+                Some(f) => JobResult::Beat(Err(f)),
+                None => JobResult::Beat(Ok(b)),
+            },
+            other => other,
+        };
+        // An issuer's expiry out of range is only a hint: drop it.
+        let obs = match &mut result {
+            JobResult::Observed(Ok(o)) => Some(o),
+            JobResult::Renewed(Ok(r)) => Some(&mut r.observation),
+            JobResult::Beat(Ok(b)) => b.observation.as_mut(),
+            _ => None,
+        };
+        if let Some(o) = obs {
+            let sane = |t: SystemTime| {
+                Lifetime {
+                    not_before: t,
+                    not_after: t,
+                }
+                .check()
+                .is_ok()
+            };
+            o.issuer_not_after = o.issuer_not_after.filter(|t| sane(*t));
+        }
+        result
     }
 
     fn set_lifetime(&mut self, name: &str, obs: &Observation, now: SystemTime) -> bool {
@@ -791,21 +911,40 @@ impl Scheduler {
             ));
             slot.announced = None;
         }
+        // A capped renewal's floor holds for as long as the lifetime it
+        // capped is the one in place; a new one (renewed outside Evergreen,
+        // or by a renewal that was not capped) ends it.
+        if let Some(c) = slot.capped.clone() {
+            if c.not_after == unix_millis(obs.lifetime.not_after) {
+                let until = crate::clock::from_unix_millis(c.until);
+                slot.deadline = slot.deadline.map(|d| d.max(until)).or(Some(until));
+            } else {
+                slot.capped = None;
+                self.store_capped(name, None);
+            }
+        }
         changed
     }
 
     fn finished(&mut self, done: Done) {
         let now = self.now();
+        if self.busy.get(&done.name) == Some(&done.gen) {
+            self.busy.remove(&done.name);
+        }
         let Some(slot) = self.slots.get_mut(&done.name) else {
             return;
         };
         if slot.gen != done.gen {
+            // A job of the config before a reload: its result speaks of the
+            // old settings, but it may have changed the files. Look again.
+            slot.observe_requested = true;
             return;
         }
-        let started = slot.op.take().map(|(_, t)| t).unwrap_or(now);
+        let (op, started) = slot.op.take().unwrap_or((Op::Observe, now));
+        let manual = matches!(op, Op::Renew { manual: true });
         let duration_ms = now.duration_since(started).unwrap_or_default().as_millis() as u64;
         let name = done.name.clone();
-        match done.result {
+        match Self::checked(&name, done.result) {
             JobResult::Observed(Ok(obs)) => {
                 let old = self.slots.get(&name).and_then(|s| s.lifetime);
                 let changed = self.set_lifetime(&name, &obs, now);
@@ -892,17 +1031,52 @@ impl Scheduler {
                 slot.since = None;
                 slot.next_retry = None;
                 slot.status.problem = None;
-                self.set_lifetime(&name, &renewed.observation, now);
-                let new_after = renewed.observation.lifetime.not_after;
-                let msg = if renewed.note.is_empty() {
-                    format!("renewed; valid until {}", crate::clock::rfc3339(new_after))
+                let new = renewed.observation.lifetime;
+                let noun = if slot.kind_issues_certificates() {
+                    "certificate"
                 } else {
-                    format!(
-                        "renewed; valid until {}, {}",
-                        crate::clock::rfc3339(new_after),
-                        renewed.note
-                    )
+                    "credential"
                 };
+                // A limit (a token at its maximum TTL) is the server saying
+                // so itself, and stops renewals on its own.
+                let why = renewed.observation.limit.is_none().then(|| {
+                    let r = policy::Renewal {
+                        old: old.as_ref(),
+                        new: &new,
+                        issuer_not_after: renewed.observation.issuer_not_after,
+                        took: Duration::from_millis(duration_ms),
+                        manual,
+                    };
+                    policy::capped(&slot.cfg.policy, &r, now, noun)
+                });
+                let capped_since = slot.capped.as_ref().map_or(unix_millis(now), |c| c.since);
+                let capped = why.flatten().map(|why| {
+                    let until = now + policy::capped_floor(&new, now, self.settings.backoff.base);
+                    Capped {
+                        not_after: unix_millis(new.not_after),
+                        until: unix_millis(until),
+                        since: capped_since,
+                        reason: why,
+                    }
+                });
+                let was_capped = slot.capped.is_some();
+                slot.capped = capped.clone();
+                if capped.is_some() || was_capped {
+                    self.store_capped(&name, capped.as_ref());
+                }
+                self.set_lifetime(&name, &renewed.observation, now);
+                let new_after = new.not_after;
+                let mut msg = match &capped {
+                    Some(c) => format!(
+                        "renewed, but capped: {}; Evergreen renews it again at {} at the earliest (Renew now tries at once)",
+                        c.reason,
+                        crate::clock::rfc3339(crate::clock::from_unix_millis(c.until))
+                    ),
+                    None => format!("renewed; valid until {}", crate::clock::rfc3339(new_after)),
+                };
+                if !renewed.note.is_empty() {
+                    msg = format!("{msg}, {}", renewed.note);
+                }
                 let slot = self.slots.get_mut(&name).expect("slot exists");
                 slot.status.renewals.success += 1;
                 slot.status.last_result = Some(LastResult {
@@ -923,7 +1097,7 @@ impl Scheduler {
                 self.history(
                     &name,
                     "renew",
-                    "success",
+                    if capped.is_some() { "capped" } else { "success" },
                     &msg,
                     Some(duration_ms),
                     (old.map(|l| l.not_after), Some(new_after)),
@@ -937,6 +1111,18 @@ impl Scheduler {
                         message: renewed.note,
                     },
                 );
+                if let Some(c) = capped {
+                    tracing::warn!("{name}: {msg}");
+                    self.emit(
+                        Some(&name),
+                        EventKind::Capped {
+                            reason: c.reason,
+                            not_after: c.not_after,
+                            next_try_at: c.until,
+                            since: c.since,
+                        },
+                    );
+                }
                 if streak > 0 {
                     self.emit(
                         Some(&name),
@@ -1201,6 +1387,12 @@ impl Scheduler {
                 next_retry_at: slot.next_retry.map(unix_millis).unwrap_or_default(),
             };
         }
+        if let Some(c) = &slot.capped {
+            return State::Capped {
+                reason: c.reason.clone(),
+                next_try_at: c.until,
+            };
+        }
         // Heartbeats that never pause (certctl) show their failures as failing.
         if slot.beat_streak > 0 && slot.source.heartbeat().is_some_and(|h| h.pause_after.is_none()) {
             return State::Failing {
@@ -1315,6 +1507,9 @@ impl Scheduler {
             State::Healthy | State::Due | State::Expired if slot.source.can_renew() => at(slot.deadline?, "renew"),
             State::Healthy | State::Due => at(slot.lifetime?.not_after, "expires (renew by hand)"),
             State::Final { .. } => at(slot.lifetime?.not_after, "expires for good (log in again)"),
+            State::Capped { next_try_at, .. } => {
+                at(crate::clock::from_unix_millis(*next_try_at), "renew again (capped)")
+            }
             State::Paused { .. } if slot.terminal.is_none() => at(slot.next_beat?, "heartbeat"),
             State::NotRenewable => at(slot.lifetime?.not_after, "expires (cannot be renewed)"),
             _ => None,
@@ -1325,14 +1520,20 @@ impl Scheduler {
     fn next_wake(&self, now: SystemTime) -> Option<SystemTime> {
         let mut best: Option<SystemTime> = None;
         let mut consider = |t: SystemTime| best = Some(best.map_or(t, |b| b.min(t)));
-        for slot in self.slots.values() {
+        for (name, slot) in &self.slots {
+            // A credential with a job running waits for it: its end wakes the
+            // loop, and a request standing until then must not read as "now"
+            // (that would spin the loop instead of sleeping).
+            if slot.op.is_some() || self.busy.contains_key(name) {
+                continue;
+            }
             if slot.renew_requested || slot.observe_requested {
                 consider(now);
             }
             // Final and not-renewable credentials still run out: wake for
             // their expiry and bands, but never to renew.
             let runs_out = matches!(slot.terminal, Some(State::Final { .. } | State::NotRenewable));
-            if slot.op.is_some() || (slot.terminal.is_some() && !runs_out) {
+            if slot.terminal.is_some() && !runs_out {
                 continue;
             }
             if let Some(t) = slot.next_retry {

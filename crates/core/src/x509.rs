@@ -32,6 +32,17 @@ impl CertFile {
     pub fn leaf(&self) -> &CertInfo {
         &self.certs[0]
     }
+
+    /// The certificate in the chain that issued the leaf, if the file has it.
+    pub fn issuer(&self) -> Option<&CertInfo> {
+        let leaf = self.leaf();
+        if leaf.details.issuer == leaf.details.subject {
+            return None;
+        }
+        self.certs[1..]
+            .iter()
+            .find(|c| c.details.subject == leaf.details.issuer)
+    }
 }
 
 /// Reads and parses a certificate file.

@@ -37,6 +37,33 @@ struct Script {
     beat_every: Option<Duration>,
     beat_fail_next: u32,
     beats_at: Vec<SystemTime>,
+    /// How far before "now" each issued lifetime starts (a CA that backdates).
+    backdate: Duration,
+    /// Renewals that panic before anything else.
+    panic_next: u32,
+    /// Jobs running right now, and the most that ever ran at once.
+    in_flight: u32,
+    max_in_flight: u32,
+}
+
+/// Counts a job as running for as long as it lives, panics included.
+struct Running(Arc<Mutex<Script>>);
+
+impl Running {
+    fn start(s: &Arc<Mutex<Script>>) -> Running {
+        let mut g = s.lock().unwrap();
+        g.in_flight += 1;
+        g.max_in_flight = g.max_in_flight.max(g.in_flight);
+        Running(s.clone())
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Ok(mut g) = self.0.lock() {
+            g.in_flight -= 1;
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -69,6 +96,7 @@ impl Source for Scripted {
         Ok(Beat::default())
     }
     async fn observe(&self) -> Result<Observation, Failure> {
+        let _running = Running::start(&self.s);
         let l = self.s.lock().unwrap().lifetime;
         let limit = self.s.lock().unwrap().limit.clone();
         l.map(|lifetime| Observation {
@@ -78,6 +106,17 @@ impl Source for Scripted {
         .ok_or_else(|| Failure::transient("nothing there"))
     }
     async fn renew(&self, _req: RenewRequest) -> Result<Renewed, Failure> {
+        let _running = Running::start(&self.s);
+        let panics = {
+            let mut s = self.s.lock().unwrap();
+            let p = s.panic_next > 0;
+            s.panic_next = s.panic_next.saturating_sub(1);
+            p
+        };
+        if panics {
+            // What an absurd server value did before every time value was checked.
+            let _ = SystemTime::UNIX_EPOCH + Duration::from_secs(u64::MAX);
+        }
         let takes = self.s.lock().unwrap().renew_takes;
         tokio::time::sleep(takes).await;
         let now = self.clock.now();
@@ -92,7 +131,7 @@ impl Source for Scripted {
             });
         }
         let lifetime = Lifetime {
-            not_before: now,
+            not_before: now - s.backdate,
             not_after: now + s.issue_for,
         };
         s.lifetime = Some(lifetime);
@@ -146,9 +185,21 @@ fn settings() -> EngineSettings {
 }
 
 fn rig(script: Script, creds: Vec<CredentialConfig>, engine: EngineSettings, seed: u64) -> Rig {
-    let clock = ManualClock::new(t(0));
-    let script = Arc::new(Mutex::new(script));
     let store = Arc::new(Store::open_in_memory().unwrap());
+    rig_on(script, creds, engine, seed, store, t(0))
+}
+
+/// A scheduler on a given store, its wall clock starting at `start`: a restart.
+fn rig_on(
+    script: Script,
+    creds: Vec<CredentialConfig>,
+    engine: EngineSettings,
+    seed: u64,
+    store: Arc<Store>,
+    start: SystemTime,
+) -> Rig {
+    let clock = ManualClock::new(start);
+    let script = Arc::new(Mutex::new(script));
     let bus = EventBus::default();
     let events = bus.subscribe();
     let handle_clock: ClockHandle = Arc::new(clock.clone());
@@ -613,4 +664,138 @@ async fn a_user_pause_stops_renewals_survives_a_restart_and_resume_catches_up() 
     assert_eq!(r.handle.statuses()[0].state, State::Healthy);
     let h = r.store.history(Some("a"), 20).unwrap();
     assert!(h.iter().any(|e| e.outcome == "paused") && h.iter().any(|e| e.outcome == "resumed"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_capped_renewal_is_not_retried_before_its_floor() {
+    // A CA that backdates each certificate by 10 h and lets it live 1 h more:
+    // every one is past its renewal point the moment it is issued.
+    let mut s = renewable(life(0, 90), 3600);
+    s.backdate = Duration::from_secs(10 * 3600);
+    let mut r = rig(s, vec![cred("a", RenewPolicy::default(), 0.0)], settings(), 1);
+    advance(61).await;
+    assert_eq!(r.script.lock().unwrap().renewals_at, vec![t(60)]);
+    let st = r.handle.statuses().remove(0);
+    let State::Capped { reason, next_try_at } = &st.state else {
+        panic!("expected capped, got {:?}", st.state)
+    };
+    assert_eq!(*next_try_at, evergreen_core::clock::unix_millis(t(60 + 900)));
+    assert!(reason.contains("already past its renewal point"), "{reason}");
+    assert!(st.last_result.as_ref().unwrap().message.contains("renewed, but capped"));
+    assert_eq!(st.next_action.as_ref().unwrap().what, "renew again (capped)");
+    // not one more request before the floor
+    advance(900 - 3).await;
+    assert_eq!(
+        r.script.lock().unwrap().renewals_at.len(),
+        1,
+        "renewed before the capped floor"
+    );
+    // then one every 15 minutes at most, not one every few seconds
+    advance(3 + 3 * 900).await;
+    let at = r.script.lock().unwrap().renewals_at.clone();
+    let gaps: Vec<u64> = at
+        .windows(2)
+        .map(|w| w[1].duration_since(w[0]).unwrap().as_secs())
+        .collect();
+    assert_eq!(gaps, vec![900, 900, 900, 900]);
+    let history = r.store.history(Some("a"), 20).unwrap();
+    assert_eq!(history.iter().filter(|h| h.outcome == "capped").count(), 5);
+    // one episode: every Capped event names the same start, so it notifies once
+    let since: std::collections::BTreeSet<i64> = drain(&mut r)
+        .into_iter()
+        .filter_map(|k| match k {
+            EventKind::Capped { since, .. } => Some(since),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(since.len(), 1, "{since:?}");
+    // the user can still ask, and is answered at once
+    let out = r.handle.renew("a").await.unwrap();
+    assert!(out.ok && out.message.contains("capped"), "{}", out.message);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_capped_floor_survives_a_restart() {
+    let mut s = renewable(life(0, 90), 3600);
+    s.backdate = Duration::from_secs(10 * 3600);
+    let r = rig(s, vec![cred("a", RenewPolicy::default(), 0.0)], settings(), 1);
+    advance(61).await;
+    assert!(matches!(r.handle.statuses()[0].state, State::Capped { .. }));
+    // a second scheduler on the same store and the same (capped) certificate
+    let lifetime = r.script.lock().unwrap().lifetime;
+    r.handle.shutdown();
+    let mut s2 = renewable(lifetime, 3600);
+    s2.backdate = Duration::from_secs(10 * 3600);
+    let r2 = rig_on(
+        s2,
+        vec![cred("a", RenewPolicy::default(), 0.0)],
+        settings(),
+        1,
+        r.store.clone(),
+        t(61),
+    );
+    advance(60).await;
+    assert!(
+        r2.script.lock().unwrap().renewals_at.is_empty(),
+        "a restart bought the capping CA another request"
+    );
+    assert!(matches!(r2.handle.statuses()[0].state, State::Capped { .. }));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_panicking_renewal_is_a_failure_and_the_next_try_still_runs() {
+    let mut s = renewable(life(0, 100_000), 100_000);
+    s.panic_next = 1;
+    let r = rig(s, vec![cred("a", RenewPolicy::default(), 0.0)], settings(), 1);
+    advance(1).await;
+    // the manual renew that panics is answered, not left waiting (on paused
+    // time, a wedge makes the runtime idle and the timeout fires at once)
+    let out = tokio::time::timeout(Duration::from_secs(3600), r.handle.renew("a"))
+        .await
+        .expect("a renewal that panicked left its waiter hanging")
+        .unwrap();
+    assert!(!out.ok);
+    assert!(
+        out.message.contains("internal error while renewing a") && out.message.contains("this is a bug"),
+        "{}",
+        out.message
+    );
+    let st = r.handle.statuses().remove(0);
+    assert_eq!(
+        st.state,
+        State::Failing {
+            streak: 1,
+            next_retry_at: evergreen_core::clock::unix_millis(t(31)),
+        }
+    );
+    // the retry after the backoff runs, and works
+    advance(31).await;
+    assert_eq!(r.script.lock().unwrap().renewals_at, vec![t(31)]);
+    assert_eq!(r.handle.statuses()[0].state, State::Healthy);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_config_reload_during_a_renewal_never_runs_a_second_job_beside_it() {
+    let mut s = renewable(life(0, 90), 100_000);
+    s.renew_takes = Duration::from_secs(60);
+    let r = rig(s, vec![cred("a", RenewPolicy::default(), 0.0)], settings(), 1);
+    advance(61).await;
+    assert_eq!(r.script.lock().unwrap().in_flight, 1, "the renewal due at 60 s runs");
+    let (_, _, changed) = r
+        .handle
+        .apply(Config {
+            engine: settings(),
+            credentials: vec![cred("a", RenewPolicy::Fraction(0.5), 0.0)],
+            warnings: Vec::new(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(changed, 1);
+    advance(120).await;
+    let s = r.script.lock().unwrap();
+    assert_eq!(s.max_in_flight, 1, "two jobs ran at once for one credential");
+    assert_eq!(s.attempts_at, vec![t(120)], "the reloaded credential renewed again");
+    drop(s);
+    // after the old job, the new settings look at what it wrote
+    assert_eq!(r.handle.statuses()[0].state, State::Healthy);
 }

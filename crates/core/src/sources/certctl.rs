@@ -694,16 +694,7 @@ impl Certctl {
         };
         let mut out = pem.trim().to_string();
         out.push('\n');
-        Ok((
-            out,
-            key_pem,
-            from_next,
-            Observation {
-                lifetime: leaf.lifetime,
-                details: Some(leaf.details),
-                limit: None,
-            },
-        ))
+        Ok((out, key_pem, from_next, Observation::of_cert(&parsed)))
     }
 
     /// Writes the key, then the certificate, each atomically, keeping the
@@ -837,16 +828,11 @@ impl Certctl {
                 continue;
             }
             let f = crate::x509::read_file(&t.cert_path).map_err(|e| Failure::transient(e.to_string()))?;
-            let leaf = f.leaf().clone();
             if best
                 .as_ref()
-                .is_none_or(|b| leaf.lifetime.not_after < b.lifetime.not_after)
+                .is_none_or(|b| f.leaf().lifetime.not_after < b.lifetime.not_after)
             {
-                best = Some(Observation {
-                    lifetime: leaf.lifetime,
-                    details: Some(leaf.details),
-                    limit: None,
-                });
+                best = Some(Observation::of_cert(&f));
             }
         }
         best.ok_or_else(|| {

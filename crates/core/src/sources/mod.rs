@@ -28,6 +28,10 @@ pub struct Observation {
     pub details: Option<CertDetails>,
     /// Set when the server has said this lifetime cannot be extended.
     pub limit: Option<Limit>,
+    /// When the certificate of whoever issued it expires, where known (a
+    /// chain in the file or the reply): a lifetime capped there can only be
+    /// extended by a new CA certificate.
+    pub issuer_not_after: Option<SystemTime>,
 }
 
 impl Observation {
@@ -37,6 +41,18 @@ impl Observation {
             lifetime,
             details: None,
             limit: None,
+            issuer_not_after: None,
+        }
+    }
+
+    /// What a certificate file (leaf first, then its chain) says.
+    pub fn of_cert(file: &crate::x509::CertFile) -> Self {
+        let leaf = file.leaf();
+        Observation {
+            lifetime: leaf.lifetime,
+            details: Some(leaf.details.clone()),
+            limit: None,
+            issuer_not_after: file.issuer().map(|i| i.lifetime.not_after),
         }
     }
 }
@@ -116,6 +132,20 @@ impl Failure {
             stderr_tail: None,
         }
     }
+
+    /// A job that panicked: a bug of Evergreen's, retried with backoff like
+    /// any other failure so that one bad reply never wedges a credential.
+    pub fn internal(credential: &str, doing: &str, panic: &(dyn std::any::Any + Send)) -> Self {
+        let what = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "no message".into());
+        let what: String = what.chars().take(200).collect();
+        Failure::transient(format!(
+            "internal error while {doing} {credential} ({what}); this is a bug in Evergreen, please report it. Evergreen retries with backoff"
+        ))
+    }
 }
 
 /// Facts the scheduler hands a source when it asks for a renewal.
@@ -157,6 +187,14 @@ pub trait Source: Send + Sync + std::fmt::Debug + 'static {
     /// One heartbeat. Only called when [`Source::heartbeat`] says so.
     async fn beat(&self) -> Result<Beat, Failure> {
         Ok(Beat::default())
+    }
+
+    /// Removes what an earlier run left half-written beside this credential's
+    /// files (temporary files, a key and certificate generation never
+    /// switched to). The scheduler runs it once, before the first look, and
+    /// never while another job of the credential runs. Returns what it removed.
+    fn tidy(&self) -> Vec<std::path::PathBuf> {
+        Vec::new()
     }
 
     /// Reads the credential's current lifetime.

@@ -121,13 +121,7 @@ impl Nixfleet {
         Ok(c)
     }
 
-    fn check(
-        &self,
-        reply: &Value,
-        key: &KeyPair,
-        req: &RenewRequest,
-        url: &str,
-    ) -> Result<(String, Observation), Failure> {
+    fn check(&self, reply: &Value, key: &KeyPair, url: &str) -> Result<(String, Observation), Failure> {
         let bad = |why: String| {
             Failure::transient(format!(
                 "{url} sent a certificate Evergreen did not keep: {why}; {} is unchanged",
@@ -153,25 +147,9 @@ impl Nixfleet {
                 rfc3339(life.not_after)
             )));
         }
-        if let Some(cur) = req.current {
-            // Equal is fine (two renewals within a second); shorter never is.
-            if life.not_after < cur.not_after {
-                return Err(bad(format!(
-                    "its not_after {} is earlier than the current certificate's {}",
-                    rfc3339(life.not_after),
-                    rfc3339(cur.not_after)
-                )));
-            }
-        }
-        let leaf = parsed.leaf().clone();
-        Ok((
-            pem.trim().to_string() + "\n",
-            Observation {
-                lifetime: leaf.lifetime,
-                details: Some(leaf.details),
-                limit: None,
-            },
-        ))
+        // A shorter lifetime than before is the control plane's call (a CA
+        // that shortens lifetimes); whether it is capped is the scheduler's.
+        Ok((pem.trim().to_string() + "\n", Observation::of_cert(&parsed)))
     }
 }
 
@@ -186,16 +164,10 @@ impl Source for Nixfleet {
     }
 
     async fn observe(&self) -> Result<Observation, Failure> {
-        let f = self.read()?;
-        let leaf = f.leaf().clone();
-        Ok(Observation {
-            lifetime: leaf.lifetime,
-            details: Some(leaf.details),
-            limit: None,
-        })
+        Ok(Observation::of_cert(&self.read()?))
     }
 
-    async fn renew(&self, req: RenewRequest) -> Result<Renewed, Failure> {
+    async fn renew(&self, _req: RenewRequest) -> Result<Renewed, Failure> {
         let key = host_key(&self.spec.ssh_host_key).map_err(|m| failure(FailureClass::Paused, m))?;
         let current = self.read()?;
         let cert_pem = std::fs::read_to_string(&self.spec.cert_path)
@@ -248,7 +220,7 @@ impl Source for Nixfleet {
                 self.spec.cert_path.display()
             ))
         })?;
-        let (pem, observation) = self.check(&reply, &key, &req, &url)?;
+        let (pem, observation) = self.check(&reply, &key, &url)?;
         fsutil::backup(&self.spec.cert_path, PUBLIC_FILE_MODE).map_err(|e| Failure::transient(e.to_string()))?;
         fsutil::atomic_write(&self.spec.cert_path, pem.as_bytes(), PUBLIC_FILE_MODE)
             .map_err(|e| Failure::transient(e.to_string()))?;

@@ -76,12 +76,7 @@ impl VaultPki {
             });
         }
         let f = crate::x509::read_file(path).map_err(|e| Failure::transient(e.to_string()))?;
-        let leaf = f.leaf().clone();
-        Ok(Observation {
-            lifetime: leaf.lifetime,
-            details: Some(leaf.details),
-            limit: None,
-        })
+        Ok(Observation::of_cert(&f))
     }
 
     /// The key to sign with: the existing one, or a new one written 0600
@@ -189,14 +184,7 @@ impl VaultPki {
     }
 
     /// Checks a sign/issue reply against the key and the current certificate.
-    fn check(
-        &self,
-        path: &str,
-        reply: &Value,
-        key: Option<&KeyPair>,
-        req: &RenewRequest,
-        now: SystemTime,
-    ) -> Result<Issued, Failure> {
+    fn check(&self, path: &str, reply: &Value, key: Option<&KeyPair>, now: SystemTime) -> Result<Issued, Failure> {
         let what = format!("{}/v1/{path}", self.client.address());
         let bad = |why: String| {
             Failure::transient(format!(
@@ -241,16 +229,8 @@ impl VaultPki {
                 rfc3339(info.lifetime.not_after)
             )));
         }
-        if let Some(cur) = req.current {
-            // Equal is fine (two renewals within a second); shorter never is.
-            if info.lifetime.not_after < cur.not_after {
-                return Err(bad(format!(
-                    "its not_after {} is earlier than the current certificate's {}",
-                    rfc3339(info.lifetime.not_after),
-                    rfc3339(cur.not_after)
-                )));
-            }
-        }
+        // A shorter lifetime than before is the CA's call (a role's TTL
+        // went down); whether it is capped is the scheduler's to judge.
         let chain: Vec<String> = match reply.pointer("/data/ca_chain").and_then(Value::as_array) {
             Some(c) if !c.is_empty() => c
                 .iter()
@@ -273,14 +253,12 @@ impl VaultPki {
             cert_pem.push_str(c);
             cert_pem.push('\n');
         }
+        // Read back as it will be on disk: the chain names the issuer's expiry.
+        let written = crate::x509::parse(cert_pem.as_bytes()).map_err(|e| bad(format!("it does not parse ({e})")))?;
         Ok(Issued {
             cert_pem,
             key_pem,
-            observation: Observation {
-                lifetime: info.lifetime,
-                details: Some(info.details),
-                limit: None,
-            },
+            observation: Observation::of_cert(&written),
         })
     }
 
@@ -313,7 +291,7 @@ impl Source for VaultPki {
         self.read()
     }
 
-    async fn renew(&self, req: RenewRequest) -> Result<Renewed, Failure> {
+    async fn renew(&self, _req: RenewRequest) -> Result<Renewed, Failure> {
         let (key, op) = match self.spec.mode {
             PkiMode::Sign => (Some(self.key()?), "sign"),
             PkiMode::Issue => (None, "issue"),
@@ -325,7 +303,7 @@ impl Source for VaultPki {
             .call(Method::POST, &path, Some(&self.request_body(csr)))
             .await
             .map_err(|e| self.client.failure(&format!("certificate request to {path}"), e))?;
-        let issued = self.check(&path, &reply, key.as_ref(), &req, SystemTime::now())?;
+        let issued = self.check(&path, &reply, key.as_ref(), SystemTime::now())?;
         self.write(&issued)?;
         let note = command::reload(
             self.spec.reload_command.as_ref(),

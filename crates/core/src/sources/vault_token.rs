@@ -94,9 +94,8 @@ impl VaultToken {
             None
         };
         Observation {
-            lifetime: l.lifetime,
-            details: None,
             limit,
+            ..Observation::of(l.lifetime)
         }
     }
 }

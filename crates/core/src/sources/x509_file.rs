@@ -30,14 +30,7 @@ impl X509File {
     fn read(&self) -> Result<Observation, Failure> {
         let path = self.spec.path.clone();
         match crate::x509::read_file(&path) {
-            Ok(f) => {
-                let leaf = f.leaf().clone();
-                Ok(Observation {
-                    lifetime: leaf.lifetime,
-                    details: Some(leaf.details),
-                    limit: None,
-                })
-            }
+            Ok(f) => Ok(Observation::of_cert(&f)),
             Err(e) => Err(Failure::transient(e.to_string())),
         }
     }
