@@ -98,6 +98,13 @@ pub fn from_unix_millis(ms: i64) -> SystemTime {
     }
 }
 
+/// `secs` after 1970 as a time, if a credential could have it (up to the end
+/// of the year 9999): what a server sends as seconds goes through here, so an
+/// absurd value is an error of that credential, never an overflow.
+pub fn from_unix_secs(secs: u64) -> Option<SystemTime> {
+    (secs <= crate::model::LATEST_TIME_SECS).then(|| SystemTime::UNIX_EPOCH + Duration::from_secs(secs))
+}
+
 /// RFC 3339 in UTC, second precision, for people.
 /// Total: a time RFC 3339 cannot show (before 1970, after 9999, as an absurd
 /// server reply can make) is described instead of panicking.

@@ -301,6 +301,14 @@ impl CommandSpec {
 /// Default timeout for renew and reload commands.
 pub const DEFAULT_COMMAND_TIMEOUT: Duration = Duration::from_secs(120);
 
+/// The shortest duration any setting takes: nothing Evergreen does makes sense
+/// more often than once a second.
+pub const MIN_DURATION: Duration = Duration::from_secs(1);
+/// The shortest interval between two requests to a control plane.
+pub const MIN_INTERVAL: Duration = Duration::from_secs(5);
+/// The longest duration any setting takes.
+pub const MAX_DURATION: Duration = Duration::from_secs(100 * 365 * 86_400);
+
 // ---------------------------------------------------------------------------
 // Raw, spanned form as it is written in the file.
 
@@ -741,15 +749,42 @@ impl Validator {
     }
 
     fn duration(&mut self, what: &str, s: &Spanned<String>) -> Option<Duration> {
+        self.duration_at_least(what, s, MIN_DURATION)
+    }
+
+    /// A duration from `min` to [`MAX_DURATION`]: the engine adds durations
+    /// to instants, so an absurd one is refused here, with its line.
+    fn duration_at_least(&mut self, what: &str, s: &Spanned<String>, min: Duration) -> Option<Duration> {
         match humantime::parse_duration(s.get_ref().trim()) {
-            Ok(d) if !d.is_zero() => Some(d),
-            Ok(_) => {
+            Ok(d) if d.is_zero() => {
                 self.err(
                     Some(s.span()),
                     format!("{what} = {:?} must be longer than zero", s.get_ref()),
                 );
                 None
             }
+            Ok(d) if d < min => {
+                self.err(
+                    Some(s.span()),
+                    format!(
+                        "{what} = {:?} is too short; use at least \"{}\"",
+                        s.get_ref(),
+                        humantime::format_duration(min)
+                    ),
+                );
+                None
+            }
+            Ok(d) if d > MAX_DURATION => {
+                self.err(
+                    Some(s.span()),
+                    format!(
+                        "{what} = {:?} is longer than 100 years; write a real duration like \"72h\", \"30m\" or \"7d\"",
+                        s.get_ref()
+                    ),
+                );
+                None
+            }
+            Ok(d) => Some(d),
             Err(e) => {
                 self.err(
                     Some(s.span()),
@@ -992,12 +1027,12 @@ impl Validator {
                 PathBuf::from(p)
             }
         };
-        let heartbeat_interval = match &raw.heartbeat_interval {
-            Some(h) => self
-                .duration(&format!("{who}: heartbeat_interval"), h)
-                .unwrap_or(Duration::from_secs(30)),
-            None => Duration::from_secs(30),
-        };
+        let heartbeat_interval = self.interval(
+            who,
+            "heartbeat_interval",
+            &raw.heartbeat_interval,
+            Duration::from_secs(30),
+        );
         WrennSpec {
             url,
             credentials_file,
@@ -1010,7 +1045,9 @@ impl Validator {
 
     fn interval(&mut self, who: &str, field: &str, raw: &Option<Spanned<String>>, default: Duration) -> Duration {
         match raw {
-            Some(v) => self.duration(&format!("{who}: {field}"), v).unwrap_or(default),
+            Some(v) => self
+                .duration_at_least(&format!("{who}: {field}"), v, MIN_INTERVAL)
+                .unwrap_or(default),
             None => default,
         }
     }
@@ -1548,6 +1585,25 @@ enabled = false
         let api = &c.credentials[1];
         assert!(!api.enabled);
         assert_eq!(api.policy, RenewPolicy::Before(Duration::from_secs(72 * 3600)));
+    }
+
+    #[test]
+    fn durations_are_bounded_with_their_line() {
+        let base = "[[credential]]\nname = \"w\"\nkind = \"wrenn\"\nurl = \"https://cp.example\"\ncredentials_file = \"/w.json\"\nhost_address = \"10.0.0.1:5000\"\n";
+        let e = err(&format!("{base}heartbeat_interval = \"300000000000y\"\n"));
+        assert!(
+            e.contains("heartbeat_interval") && e.contains("longer than 100 years"),
+            "{e}"
+        );
+        assert!(e.contains(":7:"), "names the line: {e}");
+        let e = err(&format!("{base}heartbeat_interval = \"10ms\"\n"));
+        assert!(e.contains("too short") && e.contains("\"5s\""), "{e}");
+        let e = err(
+            "[[credential]]\nname = \"web\"\nkind = \"x509_file\"\npath = \"/c.pem\"\nrenew_before = \"200years\"\n",
+        );
+        assert!(e.contains("renew_before") && e.contains("longer than 100 years"), "{e}");
+        let e = err("[engine]\nretry_max = \"500ms\"\n");
+        assert!(e.contains("retry_max") && e.contains("too short"), "{e}");
     }
 
     #[test]

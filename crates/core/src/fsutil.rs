@@ -85,6 +85,37 @@ pub fn clean_temps(path: &Path) -> Vec<std::path::PathBuf> {
     removed
 }
 
+/// Like [`clean_temps`] for every file of a directory Evergreen owns (a
+/// key directory), including temporary files whose final file never came to be.
+pub fn clean_temps_in(dir: &Path) -> Vec<std::path::PathBuf> {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut removed = Vec::new();
+    for e in entries.flatten() {
+        let n = e.file_name().to_string_lossy().into_owned();
+        if is_temp_name(&n) && fs::remove_file(e.path()).is_ok() {
+            removed.push(e.path());
+        }
+    }
+    removed
+}
+
+/// `.NAME.tmp-PID-XXXXXXXX`, as [`atomic_write`] names its temporary files.
+fn is_temp_name(n: &str) -> bool {
+    let Some(rest) = n.strip_prefix('.') else { return false };
+    let Some((_, tail)) = rest.rsplit_once(".tmp-") else {
+        return false;
+    };
+    let Some((pid, tag)) = tail.split_once('-') else {
+        return false;
+    };
+    !pid.is_empty()
+        && pid.bytes().all(|b| b.is_ascii_digit())
+        && tag.len() == 8
+        && tag.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
 /// Secrets must be readable by their owner only: the problem with `meta`
 /// (of the `what` at `path`) if others can read it, with the fix.
 pub fn exposed_secret(meta: &fs::Metadata, what: &str, path: &Path) -> Option<String> {
@@ -179,6 +210,13 @@ mod tests {
             .collect();
         names.sort();
         assert_eq!(names, vec![".other.key.tmp-1-1", "ws.key"]);
+        // in a directory of Evergreen's own, every one of its temporary files goes
+        fs::write(dir.path().join(".never-renamed.key.tmp-3-89abcdef"), b"k").unwrap();
+        assert_eq!(clean_temps_in(dir.path()).len(), 1);
+        assert!(
+            dir.path().join(".other.key.tmp-1-1").exists(),
+            "not a name atomic_write makes"
+        );
     }
 
     #[test]

@@ -234,6 +234,13 @@ async fn answer(req: Request, control: &Control) -> Reply {
 
 use tokio::io::AsyncReadExt as _;
 
+/// How long a client waits for the engine to accept its connection.
+const CONNECT_PATIENCE: std::time::Duration = std::time::Duration::from_secs(5);
+/// How long a client waits for an answer: a question about state is
+/// answered at once; a renewal may run a command or a slow server.
+const ANSWER_PATIENCE: std::time::Duration = std::time::Duration::from_secs(15);
+const RENEW_PATIENCE: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
 /// A connection to the running engine.
 pub struct Client {
     socket: PathBuf,
@@ -243,7 +250,16 @@ pub struct Client {
 
 impl Client {
     pub async fn connect(socket: &Path) -> Result<Client> {
-        let stream = UnixStream::connect(socket).await.map_err(|e| Error::NotRunning {
+        let connect = tokio::time::timeout(CONNECT_PATIENCE, UnixStream::connect(socket))
+            .await
+            .map_err(|_| Error::NotRunning {
+                socket: socket.to_path_buf(),
+                reason: format!(
+                    "it did not accept a connection within {} s (the engine may be stuck; its log says more)",
+                    CONNECT_PATIENCE.as_secs()
+                ),
+            })?;
+        let stream = connect.map_err(|e| Error::NotRunning {
             socket: socket.to_path_buf(),
             reason: match e.kind() {
                 std::io::ErrorKind::NotFound => "no socket".into(),
@@ -266,14 +282,30 @@ impl Client {
         ))
     }
 
+    /// Sends one request and waits for its answer, but not forever: an
+    /// engine that does not answer in time is named, with what to do.
     pub async fn request(&mut self, req: &Request) -> Result<Reply> {
-        self.send(req).await?;
-        self.next().await?.ok_or_else(|| {
+        let patience = match req {
+            Request::Renew { .. } => RENEW_PATIENCE,
+            _ => ANSWER_PATIENCE,
+        };
+        let socket = self.socket.clone();
+        let answer = async {
+            self.send(req).await?;
+            self.next().await?.ok_or_else(|| {
+                Error::Ipc(format!(
+                    "the engine at {} closed the connection without answering",
+                    socket.display()
+                ))
+            })
+        };
+        tokio::time::timeout(patience, answer).await.map_err(|_| {
             Error::Ipc(format!(
-                "the engine at {} closed the connection without answering",
-                self.socket.display()
+                "the engine at {} did not answer within {}; it may still be working on it: `evergreen status` shows where things stand, and the engine's log says more",
+                socket.display(),
+                crate::clock::short_duration(patience)
             ))
-        })
+        })?
     }
 
     /// Turns this connection into a stream of events and snapshots; read it with [`Client::next`].
@@ -299,5 +331,28 @@ impl Client {
                 "the engine sent a reply this version does not understand ({e}); are both the same Evergreen version?"
             ))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_client_gives_up_on_an_engine_that_never_answers() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("engine.sock");
+        let listener = UnixListener::bind(&path).unwrap();
+        // accepts, reads, never answers
+        let server = tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut buf = Vec::new();
+            let _ = s.read_to_end(&mut buf).await;
+        });
+        let mut c = Client::connect(&path).await.unwrap();
+        let e = c.request(&Request::Status).await.unwrap_err().to_string();
+        assert!(e.contains("did not answer within 15s"), "{e}");
+        assert!(e.contains("evergreen status"), "{e}");
+        server.abort();
     }
 }

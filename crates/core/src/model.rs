@@ -77,17 +77,24 @@ impl Lifetime {
     }
 
     /// Whether both ends lie in the range any real credential can have
-    /// (1970 to the end of 9999, X.509's own limit). A server or a file can
-    /// send anything; a time outside this range is refused at the edge, so
-    /// the scheduler's arithmetic on lifetimes can never overflow.
+    /// (X.509's own: from 1950, and to the end of 9999; an expiry before 1970
+    /// is absurd too). A server or a file can send anything; a time outside
+    /// this range is refused at the edge, so the scheduler's arithmetic on
+    /// lifetimes can never overflow.
     pub fn check(&self) -> std::result::Result<(), String> {
-        for (what, t) in [("not_before", self.not_before), ("not_after", self.not_after)] {
-            let ok = t
-                .duration_since(SystemTime::UNIX_EPOCH)
-                .is_ok_and(|d| d.as_secs() <= LATEST_TIME_SECS);
-            if !ok {
+        let secs = |t: SystemTime| match t.duration_since(SystemTime::UNIX_EPOCH) {
+            Ok(d) => i128::from(d.as_secs()),
+            Err(e) => -i128::from(e.duration().as_secs()),
+        };
+        let latest = i128::from(LATEST_TIME_SECS);
+        for (what, t, earliest, range) in [
+            ("not_before", self.not_before, EARLIEST_TIME_SECS, "1950 to 9999"),
+            ("not_after", self.not_after, 0, "1970 to 9999"),
+        ] {
+            let s = secs(t);
+            if s < i128::from(earliest) || s > latest {
                 return Err(format!(
-                    "its {what} ({}) is outside the years 1970 to 9999",
+                    "its {what} ({}) is outside the years {range}",
                     crate::clock::rfc3339(t)
                 ));
             }
@@ -98,6 +105,8 @@ impl Lifetime {
 
 /// 9999-12-31T23:59:59Z, the latest time an X.509 certificate can name.
 pub const LATEST_TIME_SECS: u64 = 253_402_300_799;
+/// 1950-01-01T00:00:00Z, the earliest.
+pub const EARLIEST_TIME_SECS: i64 = -631_152_000;
 
 /// Lifecycle state of a credential, as the tray and the UI show it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -420,6 +429,26 @@ mod tests {
         assert_eq!(l.remaining_fraction(at(2000)), 0.0);
         assert_eq!(l.remaining_fraction(at(5000)), 0.0);
         assert_eq!(l.remaining_fraction(at(10)), 1.0);
+    }
+
+    #[test]
+    fn absurd_lifetimes_are_refused_and_real_ones_kept() {
+        let ok = Lifetime {
+            not_before: SystemTime::UNIX_EPOCH - Duration::from_secs(10 * 365 * 86_400),
+            not_after: at(LATEST_TIME_SECS),
+        };
+        assert_eq!(ok.check(), Ok(()));
+        let far = Lifetime {
+            not_before: at(0),
+            not_after: at(u64::MAX / 2),
+        };
+        let why = far.check().unwrap_err();
+        assert!(why.contains("not_after") && why.contains("past the year 9999"), "{why}");
+        let early = Lifetime {
+            not_before: at(0),
+            not_after: SystemTime::UNIX_EPOCH - Duration::from_secs(1),
+        };
+        assert!(early.check().unwrap_err().contains("1970 to 9999"));
     }
 
     #[test]

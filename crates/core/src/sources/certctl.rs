@@ -59,9 +59,10 @@ use super::{Beat, Failure, FailureClass, Heartbeat, Observation, RenewRequest, R
 use crate::backoff::{self, Backoff, Growth};
 use crate::clock::rfc3339;
 use crate::config::{CertctlSpec, CertctlTarget, TokenSource};
-use crate::fsutil::{self, PUBLIC_FILE_MODE, SECRET_FILE_MODE};
+use crate::fsutil::{self, SECRET_FILE_MODE};
 use crate::http::{self, ClientOptions};
 use crate::model::Kind;
+use crate::pair::Pair;
 
 /// ±10 % on every tick (the seed's `DefaultSchedulerJitter`).
 pub const TICK_JITTER: f64 = 0.1;
@@ -697,18 +698,12 @@ impl Certctl {
         Ok((out, key_pem, from_next, Observation::of_cert(&parsed)))
     }
 
-    /// Writes the key, then the certificate, each atomically, keeping the
-    /// previous pair as `.bak`.
+    /// Writes the key and the certificate as one [`Pair`]: both change in
+    /// one rename, and the previous pair stays as the backup generation.
     fn write_target(&self, t: &CertctlTarget, cert_pem: &str, key_pem: &str) -> Result<(), String> {
-        for p in [&t.cert_path, &t.key_path] {
-            if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir).map_err(|e| format!("could not create {}: {e}", dir.display()))?;
-            }
-        }
-        fsutil::backup(&t.key_path, SECRET_FILE_MODE).map_err(|e| e.to_string())?;
-        fsutil::backup(&t.cert_path, PUBLIC_FILE_MODE).map_err(|e| e.to_string())?;
-        fsutil::atomic_write(&t.key_path, key_pem.as_bytes(), SECRET_FILE_MODE).map_err(|e| e.to_string())?;
-        fsutil::atomic_write(&t.cert_path, cert_pem.as_bytes(), PUBLIC_FILE_MODE).map_err(|e| e.to_string())
+        Pair::new(&t.cert_path, &t.key_path)
+            .commit(cert_pem.as_bytes(), key_pem.as_bytes())
+            .map_err(|e| e.to_string())
     }
 
     /// `Deployment`: fetch, check, deploy to a configured target, report.
@@ -1010,6 +1005,14 @@ impl Source for Certctl {
                 problems.join("; ")
             )))
         }
+    }
+
+    fn tidy(&self) -> Vec<PathBuf> {
+        let mut removed = fsutil::clean_temps_in(&self.spec.key_dir);
+        for t in self.spec.targets.values() {
+            removed.extend(Pair::new(&t.cert_path, &t.key_path).tidy());
+        }
+        removed
     }
 
     async fn observe(&self) -> Result<Observation, Failure> {

@@ -163,6 +163,10 @@ impl Source for Nixfleet {
         true
     }
 
+    fn tidy(&self) -> Vec<std::path::PathBuf> {
+        crate::fsutil::clean_temps(&self.spec.cert_path)
+    }
+
     async fn observe(&self) -> Result<Observation, Failure> {
         Ok(Observation::of_cert(&self.read()?))
     }

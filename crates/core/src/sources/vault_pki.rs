@@ -6,10 +6,13 @@
 //! (`<mount>/issue/<role>`) for roles that do not allow signing.
 //!
 //! Nothing reaches the disk before the reply is checked: the certificate
-//! parses, its public key is the key's, and its not_after is in the future and
-//! later than the current one. Then the previous pair is kept as `.bak` and
-//! the new files replace the old ones atomically (key 0600). A bad or partial
-//! reply overwrites nothing.
+//! parses and its public key is the key's, and it has not expired. A new key
+//! (issue mode, or a first key in sign mode) and its certificate are written
+//! as one [`Pair`], so no crash leaves one without the other; a certificate
+//! for the key already on disk replaces the old one atomically, the previous
+//! one kept as `.bak`. A bad or partial reply overwrites nothing. Reading the
+//! credential checks that the key on disk still belongs to the certificate,
+//! and a renewal repairs a pair that does not.
 
 use std::time::SystemTime;
 
@@ -23,8 +26,9 @@ use super::{Failure, FailureClass, Observation, RenewRequest, Renewed, Source};
 use crate::clock::rfc3339;
 use crate::command;
 use crate::config::{KeyType, PkiMode, VaultPkiSpec};
-use crate::fsutil::{self, PUBLIC_FILE_MODE, SECRET_FILE_MODE};
+use crate::fsutil::{self, PUBLIC_FILE_MODE};
 use crate::model::Kind;
+use crate::pair::Pair;
 
 #[derive(Debug)]
 pub struct VaultPki {
@@ -37,7 +41,8 @@ pub struct VaultPki {
 struct Issued {
     /// Leaf first, then the chain, PEM.
     cert_pem: String,
-    /// Only in issue mode.
+    /// A key that is not on disk yet: the server's (issue mode) or one made
+    /// here for this first request (sign mode).
     key_pem: Option<String>,
     observation: Observation,
 }
@@ -76,12 +81,21 @@ impl VaultPki {
             });
         }
         let f = crate::x509::read_file(path).map_err(|e| Failure::transient(e.to_string()))?;
+        if let Some(why) = crate::pair::mismatch(path, &f.der_leaf, &self.spec.key_path) {
+            // What a crash between two writes (or another tool) leaves: the
+            // credential is not usable as it is, and a renewal makes a pair.
+            return Err(Failure {
+                class: FailureClass::Absent,
+                stderr_tail: None,
+                ..Failure::transient(format!("{why}; Evergreen renews the pair now"))
+            });
+        }
         Ok(Observation::of_cert(&f))
     }
 
-    /// The key to sign with: the existing one, or a new one written 0600
-    /// before it is used, so every retry asks for the same key.
-    fn key(&self) -> Result<KeyPair, Failure> {
+    /// The key to sign with: the existing one, or a new one (with its PEM,
+    /// written only together with its certificate).
+    fn key(&self) -> Result<(KeyPair, Option<String>), Failure> {
         let path = &self.spec.key_path;
         match std::fs::metadata(path) {
             Ok(meta) => {
@@ -90,12 +104,13 @@ impl VaultPki {
                 }
                 let pem = std::fs::read_to_string(path)
                     .map_err(|e| paused(format!("could not read the private key {}: {e}", path.display())))?;
-                KeyPair::from_pem(&pem).map_err(|e| {
+                let key = KeyPair::from_pem(&pem).map_err(|e| {
                     paused(format!(
                         "{} is not a PKCS#8 PEM private key Evergreen can use ({e}); move it away and Evergreen makes a new key",
                         path.display()
                     ))
-                })
+                })?;
+                Ok((key, None))
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let alg = match self.spec.key_type {
@@ -106,14 +121,14 @@ impl VaultPki {
                 let key = KeyPair::generate_for(alg).map_err(|e| {
                     Failure::transient(format!("could not generate a {} key: {e}", self.spec.key_type.name()))
                 })?;
-                self.write_key(&key.serialize_pem())?;
                 tracing::info!(
-                    "{}: generated a new {} key at {}",
+                    "{}: generated a new {} key for {}",
                     self.name,
                     self.spec.key_type.name(),
                     path.display()
                 );
-                Ok(key)
+                let pem = key.serialize_pem();
+                Ok((key, Some(pem)))
             }
             Err(e) => Err(paused(format!(
                 "could not read the private key {}: {e}",
@@ -122,12 +137,8 @@ impl VaultPki {
         }
     }
 
-    fn write_key(&self, pem: &str) -> Result<(), Failure> {
-        let path = &self.spec.key_path;
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty() && !d.exists()) {
-            fsutil::ensure_private_dir(dir).map_err(|e| paused(e.to_string()))?;
-        }
-        fsutil::atomic_write(path, pem.as_bytes(), SECRET_FILE_MODE).map_err(|e| paused(e.to_string()))
+    fn pair(&self) -> Pair {
+        Pair::new(&self.spec.cert_path, &self.spec.key_path)
     }
 
     fn csr(&self, key: &KeyPair) -> Result<String, Failure> {
@@ -263,15 +274,26 @@ impl VaultPki {
     }
 
     fn write(&self, issued: &Issued) -> Result<(), Failure> {
+        if let Some(key) = &issued.key_pem {
+            if let Some(dir) = self
+                .spec
+                .key_path
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty() && !d.exists())
+            {
+                fsutil::ensure_private_dir(dir).map_err(|e| paused(e.to_string()))?;
+            }
+            // The previous pair stays as the backup generation.
+            return self
+                .pair()
+                .commit(issued.cert_pem.as_bytes(), key.as_bytes())
+                .map_err(|e| paused(e.to_string()));
+        }
         if let Some(dir) = self.spec.cert_path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)
                 .map_err(|e| paused(format!("could not create the directory {}: {e}", dir.display())))?;
         }
         fsutil::backup(&self.spec.cert_path, PUBLIC_FILE_MODE).map_err(|e| paused(e.to_string()))?;
-        if let Some(key) = &issued.key_pem {
-            fsutil::backup(&self.spec.key_path, SECRET_FILE_MODE).map_err(|e| paused(e.to_string()))?;
-            self.write_key(key)?;
-        }
         fsutil::atomic_write(&self.spec.cert_path, issued.cert_pem.as_bytes(), PUBLIC_FILE_MODE)
             .map_err(|e| Failure::transient(e.to_string()))
     }
@@ -287,14 +309,21 @@ impl Source for VaultPki {
         true
     }
 
+    fn tidy(&self) -> Vec<std::path::PathBuf> {
+        self.pair().tidy()
+    }
+
     async fn observe(&self) -> Result<Observation, Failure> {
         self.read()
     }
 
     async fn renew(&self, _req: RenewRequest) -> Result<Renewed, Failure> {
-        let (key, op) = match self.spec.mode {
-            PkiMode::Sign => (Some(self.key()?), "sign"),
-            PkiMode::Issue => (None, "issue"),
+        let (key, new_key, op) = match self.spec.mode {
+            PkiMode::Sign => {
+                let (k, pem) = self.key()?;
+                (Some(k), pem, "sign")
+            }
+            PkiMode::Issue => (None, None, "issue"),
         };
         let csr = key.as_ref().map(|k| self.csr(k)).transpose()?;
         let path = format!("{}/{op}/{}", self.spec.mount, self.spec.role);
@@ -303,7 +332,8 @@ impl Source for VaultPki {
             .call(Method::POST, &path, Some(&self.request_body(csr)))
             .await
             .map_err(|e| self.client.failure(&format!("certificate request to {path}"), e))?;
-        let issued = self.check(&path, &reply, key.as_ref(), SystemTime::now())?;
+        let mut issued = self.check(&path, &reply, key.as_ref(), SystemTime::now())?;
+        issued.key_pem = issued.key_pem.or(new_key);
         self.write(&issued)?;
         let note = command::reload(
             self.spec.reload_command.as_ref(),

@@ -14,7 +14,7 @@
 //!   `last_renewal`, or the issue time, to `expire_time`), so the remaining
 //!   fraction is "TTL left / lease granted", in the server's own timestamps.
 
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use reqwest::Method;
@@ -115,18 +115,31 @@ fn parse_lookup(v: &Value) -> Result<Lookup, Failure> {
     };
     let not_after = parse_rfc3339(expire)
         .ok_or_else(|| Failure::transient(format!("{WHAT}: expire_time {expire:?} is not an RFC 3339 time")))?;
-    let creation_time = data
-        .get("creation_time")
-        .and_then(Value::as_u64)
-        .map(|s| SystemTime::UNIX_EPOCH + Duration::from_secs(s));
-    let not_before = ["last_renewal", "issue_time"]
+    // Every number here is the server's: checked, never trusted to fit.
+    let absurd = |k: &str, v: &dyn std::fmt::Display| {
+        Failure::transient(format!(
+            "{WHAT}: {k} {v} is not a time any token can have; check the server's reply"
+        ))
+    };
+    let creation_time = match data.get("creation_time").and_then(Value::as_u64) {
+        Some(s) => Some(crate::clock::from_unix_secs(s).ok_or_else(|| absurd("creation_time", &s))?),
+        None => None,
+    };
+    let not_before = match ["last_renewal", "issue_time"]
         .iter()
         .find_map(|k| data.get(*k).and_then(Value::as_str).and_then(parse_rfc3339))
         .or(creation_time)
-        .unwrap_or(not_after - Duration::from_secs(ttl));
+    {
+        Some(t) => t,
+        None => not_after
+            .checked_sub(Duration::from_secs(ttl))
+            .ok_or_else(|| absurd("ttl", &ttl))?,
+    };
     let max = secs("explicit_max_ttl");
-    let at_max_ttl =
-        max > 0 && creation_time.is_some_and(|c| not_after + Duration::from_secs(2) >= c + Duration::from_secs(max));
+    let at_max_ttl = max > 0
+        && creation_time
+            .and_then(|c| c.checked_add(Duration::from_secs(max)))
+            .is_some_and(|end| not_after + Duration::from_secs(2) >= end);
     Ok(Lookup {
         lifetime: Lifetime { not_before, not_after },
         renewable: data.get("renewable").and_then(Value::as_bool).unwrap_or(false),
@@ -195,7 +208,7 @@ impl Source for VaultToken {
         // Vault says so in a warning when it caps the TTL; a lease shorter than
         // asked for means the same when no warning came.
         let capped = warnings.iter().any(|w| w.contains("max_ttl") || w.contains("capped"))
-            || increment.is_some_and(|asked| lease + 1 < asked);
+            || increment.is_some_and(|asked| lease.saturating_add(1) < asked);
         let after = self.lookup().await?;
         if after.lifetime.not_after <= before.lifetime.not_after && !capped {
             return Err(Failure::transient(format!(

@@ -88,11 +88,14 @@ fn claims(jwt: &str) -> Result<Claims, String> {
 /// The JWT's `iat`..`exp`, or the certificate's validity when it has no `exp`.
 fn lifetime(c: &Credentials) -> Result<Lifetime, String> {
     let cl = claims(&c.jwt)?;
-    let t = |s: u64| SystemTime::UNIX_EPOCH + Duration::from_secs(s);
+    let t = |what: &str, s: u64| {
+        crate::clock::from_unix_secs(s)
+            .ok_or_else(|| format!("the host token's {what} claim ({s}) is not a time before the year 10000"))
+    };
     match (cl.iat, cl.exp) {
         (Some(iat), Some(exp)) if exp > iat => Ok(Lifetime {
-            not_before: t(iat),
-            not_after: t(exp),
+            not_before: t("iat", iat)?,
+            not_after: t("exp", exp)?,
         }),
         _ if !c.cert_pem.is_empty() => crate::x509::parse(c.cert_pem.as_bytes())
             .map(|f| f.leaf().lifetime)
@@ -340,6 +343,10 @@ impl Source for Wrenn {
             every: self.spec.heartbeat_interval,
             pause_after: Some(3),
         })
+    }
+
+    fn tidy(&self) -> Vec<std::path::PathBuf> {
+        crate::fsutil::clean_temps(&self.spec.credentials_file)
     }
 
     async fn observe(&self) -> Result<Observation, Failure> {
