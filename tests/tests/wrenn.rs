@@ -1,7 +1,8 @@
 //! The wrenn credential against evergreen-sandbox over real TLS: one-time
 //! registration, heartbeats, refresh and hot-swap after a 401, a refused
 //! refresh (paused until a new registration), a deleted host (retired,
-//! credentials removed), and a control plane that stops answering (paused
+//! credentials moved to `.bak`; a 404 that is not the control plane's own
+//! answer retires nothing), and a control plane that stops answering (paused
 //! after three heartbeats, recovered on the next one).
 
 use std::os::unix::fs::PermissionsExt;
@@ -180,11 +181,34 @@ async fn a_refused_refresh_pauses_until_a_new_token_registers_again() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_deleted_host_is_retired_and_its_credentials_removed() {
+async fn a_deleted_host_is_retired_and_its_credentials_kept_as_bak() {
     let sb = sandbox().await;
     let (mut rig, _) = registered(&sb).await;
     let d = rig.dir.path().to_path_buf();
+    let before = std::fs::read(d.join("host-credentials.json")).unwrap();
     let id = creds(&d)["host_id"].as_str().unwrap().to_string();
+    // A proxy's 404 page first: a failure, never a deletion.
+    let beats = heartbeats(&sb);
+    sb.state.lock().add_fault(Fault {
+        path_prefix: "/v1/hosts/host-".into(),
+        count: 1,
+        kind: FaultKind::Status {
+            status: 404,
+            body: "<html><body><h1>404 Not Found</h1>nginx</body></html>".into(),
+            content_type: Some("text/html".into()),
+        },
+    });
+    let e = rig.wait("a failed heartbeat", Duration::from_secs(5), is("heartbeat_failed")).await;
+    let EventKind::HeartbeatFailed { message, .. } = e.kind else {
+        unreachable!()
+    };
+    assert!(message.contains("404") && message.contains("credentials are kept"), "{message}");
+    assert_eq!(std::fs::read(d.join("host-credentials.json")).unwrap(), before);
+    // and the next heartbeat goes through as before
+    evergreen_tests::desktop::poll("a heartbeat after the proxy's 404", Duration::from_secs(5), || {
+        (heartbeats(&sb) > beats).then_some(())
+    })
+    .await;
     sb.state.lock().wrenn.hosts.get_mut(&id).unwrap().deleted = true;
     let e = rig.wait("retired", Duration::from_secs(5), is("retired")).await;
     let EventKind::Retired { reason } = e.kind else {
@@ -193,8 +217,11 @@ async fn a_deleted_host_is_retired_and_its_credentials_removed() {
     assert!(reason.contains("deleted") && reason.contains(&id), "{reason}");
     assert!(
         !d.join("host-credentials.json").exists(),
-        "the credentials file was kept"
+        "the credentials file is still in place"
     );
+    let bak = d.join("host-credentials.json.bak");
+    assert_eq!(std::fs::read(&bak).unwrap(), before, "the credentials were not kept as .bak");
+    assert_eq!(std::fs::metadata(&bak).unwrap().permissions().mode() & 0o777, 0o600);
     let h = rig.engine().store().history(Some("host"), 50).unwrap();
     assert!(h.iter().any(|e| e.outcome == "retired"), "{h:?}");
     let beats = count(&sb, "POST /v1/hosts/");

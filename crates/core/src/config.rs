@@ -301,11 +301,9 @@ impl CommandSpec {
 /// Default timeout for renew and reload commands.
 pub const DEFAULT_COMMAND_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// The shortest duration any setting takes: nothing Evergreen does makes sense
-/// more often than once a second.
-pub const MIN_DURATION: Duration = Duration::from_secs(1);
-/// The shortest interval between two requests to a control plane.
-pub const MIN_INTERVAL: Duration = Duration::from_secs(5);
+/// The shortest duration any setting takes: anything shorter is a typo that
+/// would have Evergreen hammer a server.
+pub const MIN_DURATION: Duration = Duration::from_millis(100);
 /// The longest duration any setting takes.
 pub const MAX_DURATION: Duration = Duration::from_secs(100 * 365 * 86_400);
 
@@ -748,13 +746,10 @@ impl Validator {
         }
     }
 
+    /// A duration from [`MIN_DURATION`] to [`MAX_DURATION`]: the engine adds
+    /// durations to instants, so an absurd one is refused here, with its line.
     fn duration(&mut self, what: &str, s: &Spanned<String>) -> Option<Duration> {
-        self.duration_at_least(what, s, MIN_DURATION)
-    }
-
-    /// A duration from `min` to [`MAX_DURATION`]: the engine adds durations
-    /// to instants, so an absurd one is refused here, with its line.
-    fn duration_at_least(&mut self, what: &str, s: &Spanned<String>, min: Duration) -> Option<Duration> {
+        let min = MIN_DURATION;
         match humantime::parse_duration(s.get_ref().trim()) {
             Ok(d) if d.is_zero() => {
                 self.err(
@@ -1045,9 +1040,7 @@ impl Validator {
 
     fn interval(&mut self, who: &str, field: &str, raw: &Option<Spanned<String>>, default: Duration) -> Duration {
         match raw {
-            Some(v) => self
-                .duration_at_least(&format!("{who}: {field}"), v, MIN_INTERVAL)
-                .unwrap_or(default),
+            Some(v) => self.duration(&format!("{who}: {field}"), v).unwrap_or(default),
             None => default,
         }
     }
@@ -1597,12 +1590,12 @@ enabled = false
         );
         assert!(e.contains(":7:"), "names the line: {e}");
         let e = err(&format!("{base}heartbeat_interval = \"10ms\"\n"));
-        assert!(e.contains("too short") && e.contains("\"5s\""), "{e}");
+        assert!(e.contains("too short") && e.contains("\"100ms\""), "{e}");
         let e = err(
             "[[credential]]\nname = \"web\"\nkind = \"x509_file\"\npath = \"/c.pem\"\nrenew_before = \"200years\"\n",
         );
         assert!(e.contains("renew_before") && e.contains("longer than 100 years"), "{e}");
-        let e = err("[engine]\nretry_max = \"500ms\"\n");
+        let e = err("[engine]\nretry_max = \"50ms\"\n");
         assert!(e.contains("retry_max") && e.contains("too short"), "{e}");
     }
 

@@ -156,8 +156,28 @@ impl Engine {
                 (c, true)
             }
         };
-        let store = Arc::new(Store::open(&opts.paths.store_file())?);
         let now = opts.clock.now();
+        let store_file = if demo {
+            opts.paths.demo_store_file()
+        } else {
+            opts.paths.store_file()
+        };
+        let (store, store_problem) = Store::open_or_recover(&store_file, now)?;
+        let store = Arc::new(store);
+        if let Some(problem) = store_problem {
+            tracing::error!("{problem}");
+            let _ = store.append_history(&crate::store::HistoryEntry {
+                id: 0,
+                at: unix_millis(now),
+                credential: String::new(),
+                action: "store".into(),
+                outcome: "recovered".into(),
+                message: problem,
+                duration_ms: None,
+                old_not_after: None,
+                new_not_after: None,
+            });
+        }
         match store.prune(now, config.engine.history_max_age, config.engine.history_per_credential) {
             Ok(n) if n > 0 => tracing::info!("pruned {n} old history rows"),
             Ok(_) => {}

@@ -66,6 +66,11 @@ impl Paths {
         self.data_dir.join("evergreen.db")
     }
 
+    /// The demo's own store: the demo never reads or changes the user's.
+    pub fn demo_store_file(&self) -> PathBuf {
+        self.data_dir.join("demo").join("evergreen.db")
+    }
+
     pub fn lock_file(&self) -> PathBuf {
         self.data_dir.join("engine.lock")
     }

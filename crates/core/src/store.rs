@@ -119,6 +119,47 @@ impl Store {
         Self::setup(conn, path.to_path_buf(), true)
     }
 
+    /// Opens the store at `path`, or, when that file cannot be used (not a
+    /// database, damaged, locked, from a newer Evergreen), moves it aside and
+    /// starts a fresh one beside it; when not even that works, a store in
+    /// memory. Renewals matter more than their history: the engine never
+    /// refuses to start over its bookkeeping. The message, when there is one,
+    /// says what happened and where the old file went.
+    pub fn open_or_recover(path: &Path, now: SystemTime) -> Result<(Store, Option<String>)> {
+        let e = match Store::open(path) {
+            Ok(s) => return Ok((s, None)),
+            Err(e) => e,
+        };
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let aside = path.with_file_name(format!("{name}.broken-{}", unix_millis(now) / 1000));
+        let moved = fs::rename(path, &aside);
+        for suffix in ["-wal", "-shm"] {
+            let mut from = path.as_os_str().to_owned();
+            from.push(suffix);
+            let mut to = aside.as_os_str().to_owned();
+            to.push(suffix);
+            let _ = fs::rename(&from, &to);
+        }
+        let what = match &moved {
+            Ok(()) => format!("it was moved to {}", aside.display()),
+            Err(m) => format!("it could not be moved aside either ({m})"),
+        };
+        match moved.map_err(|m| Error::io("move aside", path, m)).and_then(|_| Store::open(path)) {
+            Ok(s) => Ok((
+                s,
+                Some(format!(
+                    "{e}; {what} and a new history store started, so renewals go on (the old history stays in that file)"
+                )),
+            )),
+            Err(e2) => Ok((
+                Store::open_in_memory()?,
+                Some(format!(
+                    "{e}; {what}, and no new store could be made ({e2}): Evergreen keeps renewing, with its history in memory until it restarts"
+                )),
+            )),
+        }
+    }
+
     /// A private database that lives as long as the `Store`, for tests and
     /// for running without a state directory.
     pub fn open_in_memory() -> Result<Store> {
@@ -149,6 +190,19 @@ impl Store {
             }
         }
         conn.pragma_update(None, "synchronous", "FULL").map_err(open_err)?;
+        if on_disk {
+            // A damaged page would fail some later write, one at a time and
+            // forever; found now, the file is moved aside at start instead.
+            let check: String = conn
+                .query_row("PRAGMA quick_check(1)", [], |r| r.get(0))
+                .map_err(open_err)?;
+            if check != "ok" {
+                return Err(Error::Store {
+                    path: path.clone(),
+                    message: format!("the database is damaged ({check})"),
+                });
+            }
+        }
         migrate(&mut conn, &path)?;
         Ok(Store {
             conn: Mutex::new(conn),
@@ -741,6 +795,52 @@ mod tests {
         assert!(message.contains("not an Evergreen database"), "{message}");
         assert!(message.contains("move it aside"), "{message}");
         assert_eq!(fs::read(&path).unwrap(), garbage);
+    }
+
+    #[test]
+    fn an_unusable_store_is_moved_aside_and_a_fresh_one_works() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("evergreen.db");
+        let garbage: Vec<u8> = (0..8192).map(|_| rand::random::<u8>()).collect();
+        fs::write(&path, &garbage).unwrap();
+        let now = from_unix_millis(1_900_000_000_000);
+        let (store, problem) = Store::open_or_recover(&path, now).unwrap();
+        let problem = problem.expect("the problem is reported");
+        let aside = dir.path().join("evergreen.db.broken-1900000000");
+        assert!(problem.contains("not an Evergreen database"), "{problem}");
+        assert!(problem.contains(&aside.display().to_string()), "{problem}");
+        assert_eq!(fs::read(&aside).unwrap(), garbage, "the old file is kept as it was");
+        store.append_history(&entry(0, 1, "a")).unwrap();
+        assert_eq!(store.history(None, 10).unwrap().len(), 1);
+        assert_eq!(mode(&path), 0o600);
+        // and a good store is simply opened
+        drop(store);
+        let (again, none) = Store::open_or_recover(&path, now).unwrap();
+        assert!(none.is_none());
+        assert_eq!(again.history(None, 10).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_damaged_page_is_found_at_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("evergreen.db");
+        {
+            let s = Store::open(&path).unwrap();
+            for i in 0..500 {
+                s.append_history(&entry(0, i, "web")).unwrap();
+            }
+            s.lock().execute_batch("PRAGMA wal_checkpoint(TRUNCATE);").unwrap();
+        }
+        // scribble over a page in the middle, keeping the header intact
+        let mut bytes = fs::read(&path).unwrap();
+        assert!(bytes.len() > 3 * 4096, "{}", bytes.len());
+        for b in &mut bytes[2 * 4096..3 * 4096] {
+            *b = 0xA5;
+        }
+        fs::write(&path, &bytes).unwrap();
+        let (store, problem) = Store::open_or_recover(&path, from_unix_millis(0)).unwrap();
+        assert!(problem.is_some_and(|p| p.contains("moved to")));
+        assert!(store.history(None, 10).unwrap().is_empty(), "a fresh store");
     }
 
     #[test]

@@ -10,7 +10,9 @@
 //!   used from the next request on (the file is read per request: hot-swap).
 //!   A failed refresh → `paused`: only a new registration helps
 //!   (`evergreen register NAME --token …`).
-//! - 404 → the host was deleted: its credentials file is removed, `retired`.
+//! - 404 with the control plane's own `not_found` answer → the host was
+//!   deleted: its credentials file is moved to `.bak` (0600), `retired`. Any
+//!   other 404 (a proxy's page, a wrong URL) is a failure that retries.
 //! - 3 network failures in a row → `paused`; heartbeats go on and the next
 //!   204 recovers it.
 //!
@@ -83,6 +85,16 @@ fn claims(jwt: &str) -> Result<Claims, String> {
         .decode(payload.trim_end_matches('='))
         .map_err(|e| format!("the host token's payload is not base64url ({e})"))?;
     serde_json::from_slice(&bytes).map_err(|e| format!("the host token's claims are not JSON ({e})"))
+}
+
+/// Whether a 404 is the control plane's own verdict on the host: its error
+/// shape `{"error": {"code": "not_found", …}}` (wrenn's `serviceErrToHTTP`
+/// in `internal/api/handlers_hosts.go`), not a proxy's page or a wrong path.
+fn host_not_found(body: &[u8]) -> bool {
+    serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|v| v.pointer("/error/code").and_then(Value::as_str).map(|c| c == "not_found"))
+        .unwrap_or(false)
 }
 
 /// The JWT's `iat`..`exp`, or the certificate's validity when it has no `exp`.
@@ -400,17 +412,30 @@ impl Source for Wrenn {
                     ..Beat::default()
                 })
             }
-            404 => {
-                let _ = std::fs::remove_file(&self.spec.credentials_file);
+            404 if host_not_found(&reply) => {
+                // Kept, not destroyed: a control plane restored from a backup
+                // may know the host again.
+                let f = &self.spec.credentials_file;
+                let kept = match fsutil::backup(f, SECRET_FILE_MODE) {
+                    Ok(()) => {
+                        let _ = std::fs::remove_file(f);
+                        format!("{} was moved to {}.bak", f.display(), f.display())
+                    }
+                    Err(e) => format!("{} was kept, since it could not be backed up ({e})", f.display()),
+                };
                 Err(failure(
                     FailureClass::Retired,
                     format!(
-                        "the control plane no longer knows host {} (404 on heartbeat): it was deleted; {} was removed",
-                        c.host_id,
-                        self.spec.credentials_file.display()
+                        "the control plane no longer knows host {} (404 on heartbeat): it was deleted; {kept}",
+                        c.host_id
                     ),
                 ))
             }
+            404 => Err(Failure::transient(format!(
+                "{}: heartbeat answered HTTP 404 without the control plane's own \"not found\" answer ({}); a proxy or a wrong url? The credentials are kept and heartbeats go on",
+                self.url(&path),
+                Self::why(&reply)
+            ))),
             _ => Err(Failure::transient(format!(
                 "{}: heartbeat answered HTTP {status}: {}",
                 self.url(&path),
@@ -423,6 +448,19 @@ impl Source for Wrenn {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_control_planes_own_not_found_retires_a_host() {
+        assert!(host_not_found(br#"{"error":{"code":"not_found","message":"resource not found"}}"#));
+        for other in [
+            &b"<html><h1>404 Not Found</h1>nginx</html>"[..],
+            br#"{"error":{"code":"invalid_request","message":"x"}}"#,
+            br#"{"error":"not_found"}"#,
+            b"",
+        ] {
+            assert!(!host_not_found(other), "{}", String::from_utf8_lossy(other));
+        }
+    }
 
     fn jwt(claims: Value) -> String {
         let e = |v: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v);
