@@ -198,11 +198,16 @@ async fn a_deleted_host_is_retired_and_its_credentials_kept_as_bak() {
             content_type: Some("text/html".into()),
         },
     });
-    let e = rig.wait("a failed heartbeat", Duration::from_secs(5), is("heartbeat_failed")).await;
+    let e = rig
+        .wait("a failed heartbeat", Duration::from_secs(5), is("heartbeat_failed"))
+        .await;
     let EventKind::HeartbeatFailed { message, .. } = e.kind else {
         unreachable!()
     };
-    assert!(message.contains("404") && message.contains("credentials are kept"), "{message}");
+    assert!(
+        message.contains("404") && message.contains("credentials are kept"),
+        "{message}"
+    );
     assert_eq!(std::fs::read(d.join("host-credentials.json")).unwrap(), before);
     // and the next heartbeat goes through as before
     evergreen_tests::desktop::poll("a heartbeat after the proxy's 404", Duration::from_secs(5), || {
@@ -220,7 +225,11 @@ async fn a_deleted_host_is_retired_and_its_credentials_kept_as_bak() {
         "the credentials file is still in place"
     );
     let bak = d.join("host-credentials.json.bak");
-    assert_eq!(std::fs::read(&bak).unwrap(), before, "the credentials were not kept as .bak");
+    assert_eq!(
+        std::fs::read(&bak).unwrap(),
+        before,
+        "the credentials were not kept as .bak"
+    );
     assert_eq!(std::fs::metadata(&bak).unwrap().permissions().mode() & 0o777, 0o600);
     let h = rig.engine().store().history(Some("host"), 50).unwrap();
     assert!(h.iter().any(|e| e.outcome == "retired"), "{h:?}");

@@ -130,7 +130,10 @@ impl Store {
             Ok(s) => return Ok((s, None)),
             Err(e) => e,
         };
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let aside = path.with_file_name(format!("{name}.broken-{}", unix_millis(now) / 1000));
         let moved = fs::rename(path, &aside);
         for suffix in ["-wal", "-shm"] {

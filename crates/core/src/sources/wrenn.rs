@@ -93,7 +93,11 @@ fn claims(jwt: &str) -> Result<Claims, String> {
 fn host_not_found(body: &[u8]) -> bool {
     serde_json::from_slice::<Value>(body)
         .ok()
-        .and_then(|v| v.pointer("/error/code").and_then(Value::as_str).map(|c| c == "not_found"))
+        .and_then(|v| {
+            v.pointer("/error/code")
+                .and_then(Value::as_str)
+                .map(|c| c == "not_found")
+        })
         .unwrap_or(false)
 }
 
@@ -451,7 +455,9 @@ mod tests {
 
     #[test]
     fn only_the_control_planes_own_not_found_retires_a_host() {
-        assert!(host_not_found(br#"{"error":{"code":"not_found","message":"resource not found"}}"#));
+        assert!(host_not_found(
+            br#"{"error":{"code":"not_found","message":"resource not found"}}"#
+        ));
         for other in [
             &b"<html><h1>404 Not Found</h1>nginx</html>"[..],
             br#"{"error":{"code":"invalid_request","message":"x"}}"#,

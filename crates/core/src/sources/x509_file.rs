@@ -2,8 +2,8 @@
 //!
 //! Evergreen does not need to own a certificate to keep it alive: it watches
 //! the file, and at the renewal point runs whatever tool the user already
-//! trusts. A renewal only counts if the file afterwards parses and its
-//! not_after moved forward; "exited 0 but nothing changed" is a failure.
+//! trusts. A renewal only counts if the file afterwards parses and changed;
+//! "exited 0 but nothing changed" is a failure.
 
 use async_trait::async_trait;
 
@@ -50,7 +50,7 @@ impl Source for X509File {
         self.read()
     }
 
-    async fn renew(&self, req: RenewRequest) -> Result<Renewed, Failure> {
+    async fn renew(&self, _req: RenewRequest) -> Result<Renewed, Failure> {
         let Some(cmd) = &self.spec.renew_command else {
             return Err(Failure::transient(format!(
                 "{} has no renew_command, so Evergreen cannot renew it; add one to the credential in the config, or renew it by hand",
@@ -82,24 +82,14 @@ impl Source for X509File {
             stderr_tail: out.stderr_tail.clone(),
             ..f
         })?;
-        let unchanged = before.is_some() && std::fs::read(&self.spec.path).ok() == before;
-        let shorter = req.current.is_some_and(|old| obs.lifetime.not_after < old.not_after);
-        if unchanged || shorter {
-            let what = if unchanged {
-                format!(
-                    "the certificate did not change (not_after still {})",
-                    rfc3339(obs.lifetime.not_after)
-                )
-            } else {
-                format!(
-                    "the new certificate expires earlier ({}) than the one it replaced",
-                    rfc3339(obs.lifetime.not_after)
-                )
-            };
+        // A certificate that expires earlier than before is accepted: a CA
+        // may shorten lifetimes. Whether it is capped is the scheduler's call.
+        if before.is_some() && std::fs::read(&self.spec.path).ok() == before {
             return Err(Failure {
                 class: super::FailureClass::Transient,
                 message: format!(
-                    "renew command exited 0 but {what}; check that the command writes {}",
+                    "renew command exited 0 but the certificate did not change (not_after still {}); check that the command writes {}",
+                    rfc3339(obs.lifetime.not_after),
                     self.spec.path.display()
                 ),
                 stderr_tail: out.stderr_tail,

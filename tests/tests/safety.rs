@@ -1,0 +1,435 @@
+//! Renewal safety against real processes: a capping CA is not hammered, a
+//! shortened lifetime is accepted, absurd numbers from a server are one
+//! credential's failure (never a wedge), a broken store does not stop
+//! renewals, the demo never touches the user's store, and `kill -9` at any
+//! instant never leaves a key beside a certificate it does not belong to.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant, SystemTime};
+
+use evergreen_core::pki::Ca;
+use evergreen_tests::bao::{write_secret, Bao};
+use evergreen_tests::env::{wait_for, Env};
+use evergreen_tests::evergreen_bin;
+use serde_json::Value;
+
+const DAY: u64 = 86_400;
+
+fn ca(env: &Env) -> Ca {
+    Ca::load(&env.certs().join("demo-ca.pem"), &env.certs().join("demo-ca.key")).unwrap()
+}
+
+/// A renew command that installs the next of a set of prepared
+/// certificates, as a CA would hand out, and counts how often it ran.
+fn installing(env: &Env, name: &str, prepared: &str) -> String {
+    let dir = env.certs();
+    let script = format!(
+        "n=$(cat {d}/{name}.count 2>/dev/null || echo 0); cp {d}/{prepared}-$n.pem {d}/{name}.pem.new && mv {d}/{name}.pem.new {d}/{name}.pem && echo $((n+1)) > {d}/{name}.count",
+        d = dir.display()
+    );
+    format!(
+        "[[credential]]\nname = \"{name}\"\nkind = \"x509_file\"\npath = \"{}\"\nrenew_command = [\"/bin/sh\", \"-c\", {script:?}]\n",
+        dir.join(format!("{name}.pem")).display()
+    )
+}
+
+fn runs(env: &Env, name: &str) -> u64 {
+    std::fs::read_to_string(env.certs().join(format!("{name}.count")))
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+#[test]
+fn a_capping_ca_is_not_hammered_and_a_shortened_lifetime_is_accepted() {
+    let env = Env::new();
+    let ca = ca(&env);
+    let ca_pem = std::fs::read_to_string(env.certs().join("demo-ca.pem")).unwrap();
+    let ca_end = evergreen_core::x509::read_file(&env.certs().join("demo-ca.pem"))
+        .unwrap()
+        .leaf()
+        .lifetime
+        .not_after;
+    // "web": every certificate this CA issues ends when the CA does, and
+    // began eleven days before, so it is past its renewal point at once.
+    env.cert("web", Duration::from_secs(80 * 60), Duration::from_secs(90 * 60));
+    for i in 0..4 {
+        let c = ca
+            .issue(
+                "web",
+                ca_end - Duration::from_secs(11 * DAY),
+                Duration::from_secs(11 * DAY),
+            )
+            .unwrap();
+        std::fs::write(
+            env.certs().join(format!("capped-{i}.pem")),
+            format!("{}{ca_pem}", c.cert_pem),
+        )
+        .unwrap();
+    }
+    // "api": a 90-day certificate at its renewal point, replaced by a fresh
+    // 6-day one (newer and valid, only shorter): an ordinary renewal.
+    env.cert("api", Duration::from_secs(70 * DAY), Duration::from_secs(90 * DAY));
+    let short = ca
+        .issue("api", SystemTime::now(), Duration::from_secs(6 * DAY))
+        .unwrap();
+    std::fs::write(env.certs().join("short-0.pem"), short.cert_pem).unwrap();
+    env.write_config(&format!(
+        "{}{}",
+        installing(&env, "web", "capped"),
+        installing(&env, "api", "short")
+    ));
+    let daemon = env.start();
+    wait_for("web to be capped", Duration::from_secs(20), || {
+        env.status_of("web")["state"] == "capped"
+    });
+    let web = env.status_of("web");
+    let reason = web["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("already past its renewal point")
+            && reason.contains("issuing CA's own certificate expires")
+            && reason.contains("only a new CA certificate helps"),
+        "{reason}"
+    );
+    assert_eq!(web["next_action"]["what"], "renew again (capped)");
+    let next = web["next_action"]["at"].as_i64().unwrap();
+    assert!(next >= now_ms() + 14 * 60 * 1000, "the next automatic try is {next}");
+    assert_eq!(runs(&env, "web"), 1, "the capping CA was asked again");
+    // The user can still ask, and gets the same verdict; the floor holds.
+    let renew = env.run(&["renew", "web"]);
+    assert!(renew.stdout.contains("capped"), "{renew:?}");
+    assert_eq!(runs(&env, "web"), 2);
+    assert_eq!(env.status_of("web")["state"], "capped");
+    let history = env.run(&["history", "web", "--json"]);
+    let rows: Vec<Value> = serde_json::from_str(&history.stdout).unwrap();
+    assert_eq!(rows.iter().filter(|r| r["outcome"] == "capped").count(), 2, "{rows:?}");
+    // The shortened lifetime is simply the new certificate.
+    wait_for("api to be renewed", Duration::from_secs(20), || {
+        env.status_of("api")["renewals"]["success"] == 1
+    });
+    let api = env.status_of("api");
+    assert_eq!(api["state"], "healthy", "{api}");
+    let msg = api["last_result"]["message"].as_str().unwrap();
+    assert!(msg.starts_with("renewed; valid until"), "{msg}");
+    assert_eq!(runs(&env, "api"), 1);
+    assert_eq!(daemon.stop(), 0);
+}
+
+/// A Vault stand-in on loopback that answers `lookup-self` with what a
+/// broken or hostile server might send, chosen by the token.
+fn absurd_vault() -> (String, std::thread::JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = format!("http://{}", listener.local_addr().unwrap());
+    let server = std::thread::spawn(move || {
+        listener.set_nonblocking(false).unwrap();
+        for conn in listener.incoming().take(400) {
+            let Ok(mut conn) = conn else { continue };
+            conn.set_read_timeout(Some(Duration::from_secs(5))).ok();
+            let mut r = BufReader::new(conn.try_clone().unwrap());
+            let (mut head, mut line) = (String::new(), String::new());
+            while r.read_line(&mut line).is_ok_and(|n| n > 0) && line != "\r\n" {
+                head.push_str(&line);
+                line.clear();
+            }
+            let len: usize = head
+                .lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-length:")
+                        .map(|v| v.trim().parse().unwrap_or(0))
+                })
+                .unwrap_or(0);
+            let mut body = vec![0; len];
+            let _ = r.read_exact(&mut body);
+            let data = if head.contains("tok-overflow") {
+                r#"{"data":{"ttl":3600,"expire_time":"2031-01-01T00:00:00Z","creation_time":18446744073709551615,"creation_ttl":3600,"explicit_max_ttl":18446744073709551615,"renewable":true}}"#
+            } else {
+                r#"{"data":{"ttl":3600,"expire_time":"9999-12-31T23:59:59Z","issue_time":"0001-01-01T00:00:00Z","creation_ttl":3600,"renewable":true}}"#
+            };
+            let _ = write!(
+                conn,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{data}",
+                data.len()
+            );
+        }
+    });
+    (addr, server)
+}
+
+#[test]
+fn absurd_numbers_from_a_server_are_a_failure_of_that_credential_and_renew_answers() {
+    let env = Env::new();
+    let (addr, _server) = absurd_vault();
+    let d = env.dir.path();
+    write_secret(&d.join("overflow.token"), "tok-overflow");
+    write_secret(&d.join("ancient.token"), "tok-ancient");
+    // A healthy neighbour proves the engine itself carries on.
+    env.cert("web", Duration::from_secs(60), Duration::from_secs(30 * DAY));
+    env.write_config(&format!(
+        "[[credential]]\nname = \"overflow\"\nkind = \"vault_token\"\naddress = \"{addr}\"\ntoken_file = \"{}\"\n\n[[credential]]\nname = \"ancient\"\nkind = \"vault_token\"\naddress = \"{addr}\"\ntoken_file = \"{}\"\n\n[[credential]]\nname = \"web\"\nkind = \"x509_file\"\npath = \"{}\"\n",
+        d.join("overflow.token").display(),
+        d.join("ancient.token").display(),
+        env.certs().join("web.pem").display(),
+    ));
+    let daemon = env.start();
+    wait_for("both tokens to show failing", Duration::from_secs(20), || {
+        env.status_of("overflow")["state"] == "failing" && env.status_of("ancient")["state"] == "failing"
+    });
+    let problem = |n: &str| env.status_of(n)["problem"].as_str().unwrap_or_default().to_string();
+    let p = problem("overflow");
+    assert!(
+        p.contains("creation_time 18446744073709551615") && p.contains("not a time"),
+        "{p}"
+    );
+    let p = problem("ancient");
+    assert!(p.contains("1950 to 9999"), "{p}");
+    assert_eq!(env.status_of("web")["state"], "healthy");
+    // A manual renewal of the broken credential is answered, not left hanging.
+    let started = Instant::now();
+    let renew = env.run(&["renew", "overflow"]);
+    assert_ne!(renew.code, 0, "{renew:?}");
+    assert!(
+        format!("{}{}", renew.stdout, renew.stderr).contains("creation_time"),
+        "{renew:?}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "renew took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(daemon.stop(), 0, "the engine no longer stops cleanly");
+}
+
+#[test]
+fn a_corrupt_store_is_moved_aside_and_renewals_go_on() {
+    let env = Env::new();
+    let data = env.dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let garbage: Vec<u8> = (0..16_384u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    std::fs::write(data.join("evergreen.db"), &garbage).unwrap();
+    env.cert("web", Duration::from_secs(80), Duration::from_secs(90));
+    env.write_config(&env.renewing("web", "90s", ""));
+    let daemon = env.start();
+    wait_for("web to be renewed", Duration::from_secs(20), || {
+        env.status_of("web")["renewals"]["success"].as_u64().unwrap_or(0) >= 1
+    });
+    let history = env.run(&["history", "--json"]);
+    let rows: Vec<Value> = serde_json::from_str(&history.stdout).unwrap();
+    let store_row = rows
+        .iter()
+        .find(|r| r["action"] == "store")
+        .unwrap_or_else(|| panic!("the store problem is not reported: {rows:?}"));
+    let msg = store_row["message"].as_str().unwrap();
+    assert!(msg.contains("moved to") && msg.contains("renewals go on"), "{msg}");
+    let aside: Vec<PathBuf> = std::fs::read_dir(&data)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().contains("evergreen.db.broken-"))
+        .collect();
+    assert_eq!(aside.len(), 1, "{aside:?}");
+    assert_eq!(
+        std::fs::read(&aside[0]).unwrap(),
+        garbage,
+        "the broken file is kept as it was"
+    );
+    assert_eq!(daemon.stop(), 0);
+}
+
+fn store_bytes(data: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut v: Vec<(String, Vec<u8>)> = std::fs::read_dir(data)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("evergreen.db"))
+        .map(|p| (p.display().to_string(), std::fs::read(&p).unwrap()))
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn the_demo_leaves_the_users_store_byte_identical() {
+    let env = Env::new();
+    env.cert("web", Duration::from_secs(60), Duration::from_secs(30 * DAY));
+    env.write_config(&format!(
+        "[[credential]]\nname = \"web\"\nkind = \"x509_file\"\npath = \"{}\"\n",
+        env.certs().join("web.pem").display()
+    ));
+    let daemon = env.start();
+    wait_for("web to be read", Duration::from_secs(20), || {
+        env.status_of("web")["state"] == "healthy"
+    });
+    assert_eq!(daemon.stop(), 0);
+    let data = env.dir.path().join("data");
+    let before = store_bytes(&data);
+    assert!(!before.is_empty());
+    let log = env.dir.path().join("demo.log");
+    let child = env
+        .cmd()
+        .args(["run", "--demo", "--json"])
+        .stdout(std::fs::File::create(&log).unwrap())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let demo = evergreen_tests::env::Daemon { child, log };
+    wait_for("the demo to run", Duration::from_secs(20), || {
+        env.run(&["status", "--json"]).stdout.contains("demo-web")
+    });
+    assert!(!env.run(&["status", "--json"]).stdout.contains("\"web\""));
+    assert_eq!(demo.stop(), 0);
+    assert_eq!(store_bytes(&data), before, "the demo changed the user's store");
+}
+
+/// The public key of a certificate and of a private key, as OpenSSL sees them.
+fn openssl_pubkey(args: &[&str]) -> String {
+    let out = Command::new("openssl").args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn pair_matches(cert: &Path, key: &Path) -> bool {
+    let c = openssl_pubkey(&["x509", "-in", &cert.display().to_string(), "-noout", "-pubkey"]);
+    let k = openssl_pubkey(&["pkey", "-in", &key.display().to_string(), "-pubout"]);
+    c == k
+}
+
+/// Temporary files and unfinished generations: what a killed write leaves.
+fn leftovers(dirs: &[&Path]) -> Vec<String> {
+    let mut found = Vec::new();
+    for dir in dirs {
+        let mut stack = vec![dir.to_path_buf()];
+        while let Some(d) = stack.pop() {
+            let Ok(entries) = std::fs::read_dir(&d) else { continue };
+            let live = std::fs::read_link(d.join("live")).ok();
+            for e in entries.flatten() {
+                let p = e.path();
+                let name = e.file_name().to_string_lossy().into_owned();
+                if name.contains(".tmp-") {
+                    found.push(p.display().to_string());
+                } else if let (Some(live), Some(n)) = (&live, name.strip_prefix('g')) {
+                    let l = live.to_string_lossy();
+                    if n.parse::<u64>().ok() > l.trim_start_matches('g').parse::<u64>().ok() {
+                        found.push(p.display().to_string());
+                    }
+                }
+                if p.is_dir() && !p.is_symlink() {
+                    stack.push(p);
+                }
+            }
+        }
+    }
+    found
+}
+
+/// A small deterministic generator: the instants are random, the test reproducible.
+struct Lcg(u64);
+
+impl Lcg {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (self.0 >> 33) % n.max(1)
+    }
+}
+
+#[test]
+fn kill_9_at_any_instant_never_leaves_a_key_beside_the_wrong_certificate() {
+    let bao = Bao::dev();
+    bao.pki("24h");
+    let env = Env::new();
+    let d = env.dir.path();
+    bao.pki_token_file(&d.join("token"), "24h");
+    let (cert, key) = (d.join("certs/ws.pem"), d.join("keys/ws.key"));
+    env.write_config(&format!(
+        "[[credential]]\nname = \"ws\"\nkind = \"vault_pki\"\naddress = \"{}\"\ntoken_file = \"{}\"\nrole = \"ws\"\nmode = \"issue\"\ncommon_name = \"ws.example.test\"\nttl = \"24h\"\npath = \"{}\"\nkey_path = \"{}\"\n",
+        bao.addr,
+        d.join("token").display(),
+        cert.display(),
+        key.display()
+    ));
+    // A first pair, and how long one renewal takes from the command line.
+    let daemon = env.start();
+    wait_for("the first pair", Duration::from_secs(20), || {
+        env.status_of("ws")["state"] == "healthy"
+    });
+    let started = Instant::now();
+    assert_eq!(env.run(&["renew", "ws"]).code, 0);
+    let took = started.elapsed().as_millis() as u64;
+    daemon.kill9();
+    assert!(pair_matches(&cert, &key));
+
+    let dirs = [cert.parent().unwrap(), key.parent().unwrap()];
+    let mut rng = Lcg(u64::from(evergreen_tests::env::rand_suffix()));
+    let (mut kills, mut interrupted, mut renewed) = (0, 0, 0);
+    let serial = |c: &Path| {
+        evergreen_core::x509::read_file(c)
+            .unwrap()
+            .leaf()
+            .details
+            .serial
+            .clone()
+    };
+    let mut last = serial(&cert);
+    while kills < 100 {
+        let daemon = env.start();
+        let renew = env
+            .cmd()
+            .args(["renew", "ws"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        // From before the request reaches the engine to after it answered.
+        std::thread::sleep(Duration::from_micros(rng.below(took * 3000 + 1)));
+        daemon.kill9();
+        let mut renew = renew;
+        let _ = renew.kill();
+        let _ = renew.wait();
+        kills += 1;
+        let now = serial(&cert);
+        if now != last {
+            renewed += 1;
+            last = now;
+        }
+        assert!(
+            pair_matches(&cert, &key),
+            "after kill {kills}: the key does not belong to the certificate"
+        );
+        if !leftovers(&dirs).is_empty() {
+            interrupted += 1;
+        }
+    }
+    eprintln!(
+        "{kills} kills at random instants of a {took} ms renewal: {interrupted} interrupted a write, {renewed} came after a complete one"
+    );
+    assert!(
+        interrupted > 0,
+        "no kill landed inside a write; the test proves nothing"
+    );
+    // One clean start removes whatever the kills left.
+    let daemon = env.start();
+    wait_for("the engine to look at ws", Duration::from_secs(20), || {
+        env.status_of("ws")["state"] == "healthy"
+    });
+    let left = leftovers(&dirs);
+    assert!(left.is_empty(), "left after a clean start: {left:?}");
+    assert!(pair_matches(&cert, &key));
+    assert_eq!(daemon.stop(), 0);
+}
