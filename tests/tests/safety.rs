@@ -433,3 +433,119 @@ fn kill_9_at_any_instant_never_leaves_a_key_beside_the_wrong_certificate() {
     assert!(pair_matches(&cert, &key));
     assert_eq!(daemon.stop(), 0);
 }
+
+fn deployment_with(sb: &evergreen_sandbox::Sandbox, agent: &str, status: &str, after: usize) -> bool {
+    sb.state
+        .lock()
+        .certctl
+        .jobs(agent)
+        .iter()
+        .skip(after)
+        .any(|j| j.kind == "Deployment" && j.status == status)
+}
+
+fn busy_wait(what: &str, limit: Duration, ok: impl Fn() -> bool) -> Instant {
+    let start = Instant::now();
+    while !ok() {
+        assert!(start.elapsed() < limit, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    Instant::now()
+}
+
+/// `evergreen run` started without waiting for its socket.
+fn spawn_engine(env: &Env) -> evergreen_tests::env::Daemon {
+    let log = env
+        .dir
+        .path()
+        .join(format!("run-{}.log", evergreen_tests::env::rand_suffix()));
+    let child = env
+        .cmd()
+        .args(["run", "--json"])
+        .stdout(std::fs::File::create(&log).unwrap())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    evergreen_tests::env::Daemon { child, log }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_during_certctl_deployments_never_leaves_a_mismatched_pair() {
+    let sb = evergreen_sandbox::Sandbox::start(evergreen_sandbox::Options::default())
+        .await
+        .unwrap();
+    let (agent, api_key) = sb.state.lock().certctl.create();
+    let env = Env::new();
+    let d = env.dir.path().to_path_buf();
+    std::fs::write(d.join("ca.pem"), sb.ca_pem()).unwrap();
+    write_secret(&d.join("certctl.key"), &api_key);
+    env.write_config(&format!(
+        "[[credential]]\nname = \"edge\"\nkind = \"certctl\"\nurl = \"{}\"\nagent_id = \"{agent}\"\napi_key_file = \"{dd}/certctl.key\"\nca_bundle = \"{dd}/ca.pem\"\nkey_dir = \"{dd}/keys\"\ntargets = [\"t-web={dd}/certs/web.pem\"]\nheartbeat_interval = \"300ms\"\npoll_interval = \"200ms\"\n",
+        sb.url,
+        dd = d.display()
+    ));
+    let (cert, key) = (d.join("certs/web.pem"), d.join("certs/web.key"));
+    let ask = |sb: &evergreen_sandbox::Sandbox| {
+        let n = sb.state.lock().certctl.jobs(&agent).len();
+        sb.state
+            .lock()
+            .certctl
+            .request(&agent, "mc-web", "t-web", "web.edge.test", &["web.edge.test".into()])
+            .unwrap();
+        n
+    };
+    tokio::task::block_in_place(|| {
+        // A first deployment.
+        let first = ask(&sb);
+        let daemon = env.start();
+        busy_wait("a completed deployment", Duration::from_secs(20), || {
+            deployment_with(&sb, &agent, "Completed", first)
+        });
+        daemon.kill9();
+        // The agent reports a deployment running just before it writes the
+        // target and reports it done just after; its write takes a few
+        // milliseconds, so kills land in the 6 ms after "running".
+        let window = 6_000;
+        assert!(pair_matches(&cert, &key));
+
+        let dirs = [d.join("certs"), d.join("keys")];
+        let dirs: Vec<&Path> = dirs.iter().map(PathBuf::as_path).collect();
+        let mut rng = Lcg(u64::from(evergreen_tests::env::rand_suffix()));
+        let (mut kills, mut interrupted, mut seen_running) = (0, 0, 0);
+        while kills < 60 {
+            let n = ask(&sb);
+            let daemon = spawn_engine(&env);
+            busy_wait("the deployment to start", Duration::from_secs(20), || {
+                deployment_with(&sb, &agent, "Running", n) || deployment_with(&sb, &agent, "Completed", n)
+            });
+            if !deployment_with(&sb, &agent, "Completed", n) {
+                seen_running += 1;
+            }
+            std::thread::sleep(Duration::from_micros(rng.below(window * 2 + 1)));
+            daemon.kill9();
+            kills += 1;
+            assert!(
+                pair_matches(&cert, &key),
+                "after kill {kills}: the key does not belong to the certificate"
+            );
+            if !leftovers(&dirs).is_empty() {
+                interrupted += 1;
+            }
+        }
+        eprintln!(
+            "{kills} kills within {window} µs of a deployment starting ({seen_running} seen running): {interrupted} interrupted its write"
+        );
+        assert!(
+            interrupted > 0,
+            "no kill landed inside a write; the test proves nothing"
+        );
+        let daemon = env.start();
+        wait_for("the engine to look at edge", Duration::from_secs(20), || {
+            env.status_of("edge")["state"] == "healthy"
+        });
+        let left = leftovers(&dirs);
+        assert!(left.is_empty(), "left after a clean start: {left:?}");
+        assert!(pair_matches(&cert, &key));
+        assert_eq!(daemon.stop(), 0);
+    });
+}
