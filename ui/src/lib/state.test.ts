@@ -27,6 +27,7 @@ describe("state -> colour", () => {
     ["due", "warn"],
     ["renewing", "warn"],
     ["final", "warn"],
+    ["capped", "warn"],
     ["not_renewable", "warn"],
     ["failing", "bad"],
     ["expired", "bad"],
@@ -51,6 +52,7 @@ describe("state -> words", () => {
     [{ state: "retired", reason: "x" }, "Retired"],
     [{ state: "not_renewable" }, "Not renewable"],
     [{ state: "final", expires_at: NOW }, "Final — cannot be extended"],
+    [{ state: "capped", reason: "x", next_try_at: NOW }, "Capped by its issuer"],
     [{ state: "disabled" }, "Disabled"],
   ])("%o -> %s", (s, label) => {
     expect(stateLabel(s)).toBe(label);
@@ -67,6 +69,19 @@ describe("state -> words", () => {
       "The last 2 renewals failed. Evergreen retries on its own; you can also renew now.",
     );
     expect(stateHint(status({ state: "disabled" }), NOW)).toContain("Disabled");
+    const capped = status({
+      state: "capped",
+      reason: "the issuer gave a certificate valid only until 2026-12-02T10:00:00Z, already past its renewal point: the CA or its role caps the lifetime",
+      next_try_at: NOW + 2 * HOUR,
+      can_renew: true,
+    });
+    const hint = stateHint(capped, NOW) ?? "";
+    expect(hint).toMatch(/^Renewed, but capped: the issuer gave a certificate valid only until/);
+    expect(hint).toContain("caps the lifetime. Evergreen tries again in 2 h");
+    expect(hint).toContain("Renew now tries at once.");
+    // still the user's to renew or pause
+    expect(renewOffered(capped)).toBe(true);
+    expect(pauseAction(capped)).toBe("pause");
   });
 
   it("says who paused it, from user_paused and not from the reason's words", () => {

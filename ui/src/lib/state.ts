@@ -32,6 +32,7 @@ const TONES: Record<StateName, Tone> = {
   due: "warn",
   renewing: "warn",
   final: "warn",
+  capped: "warn",
   not_renewable: "warn",
   failing: "bad",
   expired: "bad",
@@ -108,6 +109,8 @@ export function stateLabel(s: State): string {
       return "Not renewable";
     case "final":
       return "Final — cannot be extended";
+    case "capped":
+      return "Capped by its issuer";
     case "disabled":
       return "Disabled";
   }
@@ -159,6 +162,10 @@ export function stateHint(s: CredentialStatus, now: number): string | null {
       return "It cannot be renewed; only a new login helps.";
     case "final":
       return `It has reached its maximum lifetime and ends ${formatRelative(s.expires_at, now)}; only a new login helps.`;
+    case "capped":
+      // The engine does not renew it again before next_try_at, so a CA that
+      // caps every certificate is not asked over and over.
+      return `Renewed, but capped: ${clause(s.reason)}. Evergreen tries again ${formatRelative(s.next_try_at, now)} at the earliest; Renew now tries at once.`;
     case "disabled":
       return "Disabled in the configuration; Evergreen does not renew it.";
   }
