@@ -91,16 +91,22 @@ impl Env {
         r
     }
 
-    pub fn start(&self) -> Daemon {
+    /// `evergreen run` with these `args`, started without waiting for it.
+    pub fn spawn(&self, args: &[&str]) -> Daemon {
         let log = self.dir.path().join(format!("run-{}.log", rand_suffix()));
         let child = self
             .cmd()
-            .args(["run", "--json"])
+            .args(args)
             .stdout(std::fs::File::create(&log).unwrap())
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let d = Daemon { child, log };
+        Daemon { child, log }
+    }
+
+    /// `evergreen run`, once it answers on its socket.
+    pub fn start(&self) -> Daemon {
+        let d = self.spawn(&["run", "--json"]);
         wait_for("the engine to answer on its socket", Duration::from_secs(20), || {
             self.run(&["status", "--json"]).code != 2
         });

@@ -117,6 +117,11 @@ fn read(p: &Path) -> Vec<u8> {
     std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
+/// The target's previous certificate and key, kept beside the live pair.
+fn backup(d: &Path) -> Option<(std::path::PathBuf, std::path::PathBuf)> {
+    evergreen_core::pair::Pair::new(&d.join("certs/web.pem"), &d.join("certs/web.key")).backup()
+}
+
 fn mode(p: &Path) -> u32 {
     std::fs::metadata(p).unwrap().permissions().mode() & 0o777
 }
@@ -273,9 +278,10 @@ async fn a_renewal_job_found_by_a_poll_replaces_the_certificate_and_keeps_the_ol
     let new_cert = read(&d.join("certs/web.pem"));
     assert_ne!(serial(&new_cert), serial(&old_cert));
     assert_ne!(read(&d.join("certs/web.key")), old_key, "a new key for each CSR");
-    assert_eq!(read(&d.join("certs/web.pem.bak")), old_cert);
-    assert_eq!(read(&d.join("certs/web.key.bak")), old_key);
-    assert_eq!(mode(&d.join("certs/web.key.bak")), 0o600);
+    let (bak_cert, bak_key) = backup(&d).expect("the previous pair is kept");
+    assert_eq!(read(&bak_cert), old_cert);
+    assert_eq!(read(&bak_key), old_key);
+    assert_eq!(mode(&bak_key), 0o600);
     assert!(jobs(&sb, &id).iter().all(|j| j.status == "Completed"));
     let h = rig.engine().store().history(Some("edge"), 50).unwrap();
     assert_eq!(
@@ -598,10 +604,7 @@ async fn bad_certificates_are_reported_failed_and_overwrite_nothing() {
         for (f, bytes) in &files {
             assert_eq!(&read(&d.join(f)), bytes, "{kind:?}: {f} was overwritten");
         }
-        assert!(
-            !d.join("certs/web.pem.bak").exists(),
-            "{kind:?}: a backup means a write"
-        );
+        assert!(backup(&d).is_none(), "{kind:?}: a backup means a write");
     }
     // A good certificate at last: deployed, healthy again.
     request(&sb, &id, "mc-web", "t-web");
@@ -609,7 +612,7 @@ async fn bad_certificates_are_reported_failed_and_overwrite_nothing() {
         .await;
     rig.drain_for(Duration::from_millis(200)).await;
     assert_eq!(rig.status("edge").state, State::Healthy);
-    assert_eq!(read(&d.join("certs/web.pem.bak")), files[0].1);
+    assert_eq!(read(&backup(&d).unwrap().0), files[0].1);
     rig.stop().await;
 }
 

@@ -13,7 +13,6 @@ use std::time::{Duration, Instant, SystemTime};
 use evergreen_core::pki::Ca;
 use evergreen_tests::bao::{write_secret, Bao};
 use evergreen_tests::env::{wait_for, Env};
-use evergreen_tests::evergreen_bin;
 use serde_json::Value;
 
 const DAY: u64 = 86_400;
@@ -274,15 +273,7 @@ fn the_demo_leaves_the_users_store_byte_identical() {
     let data = env.dir.path().join("data");
     let before = store_bytes(&data);
     assert!(!before.is_empty());
-    let log = env.dir.path().join("demo.log");
-    let child = env
-        .cmd()
-        .args(["run", "--demo", "--json"])
-        .stdout(std::fs::File::create(&log).unwrap())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let demo = evergreen_tests::env::Daemon { child, log };
+    let demo = env.spawn(&["run", "--demo", "--json"]);
     wait_for("the demo to run", Duration::from_secs(20), || {
         env.run(&["status", "--json"]).stdout.contains("demo-web")
     });
@@ -334,6 +325,23 @@ fn leftovers(dirs: &[&Path]) -> Vec<String> {
         }
     }
     found
+}
+
+/// What every kill loop checks at its end: some kill hit a write (else the
+/// loop proved nothing), and one clean start leaves no trace of any of them.
+fn after_kills(env: &Env, name: &str, dirs: &[&Path], (cert, key): (&Path, &Path), interrupted: u32) {
+    assert!(
+        interrupted > 0,
+        "no kill landed inside a write; the test proves nothing"
+    );
+    let daemon = env.start();
+    wait_for("the engine to look at it again", Duration::from_secs(20), || {
+        env.status_of(name)["state"] == "healthy"
+    });
+    let left = leftovers(dirs);
+    assert!(left.is_empty(), "left after a clean start: {left:?}");
+    assert!(pair_matches(cert, key));
+    assert_eq!(daemon.stop(), 0);
 }
 
 /// A small deterministic generator: the instants are random, the test reproducible.
@@ -419,19 +427,7 @@ fn kill_9_at_any_instant_never_leaves_a_key_beside_the_wrong_certificate() {
     eprintln!(
         "{kills} kills at random instants of a {took} ms renewal: {interrupted} interrupted a write, {renewed} came after a complete one"
     );
-    assert!(
-        interrupted > 0,
-        "no kill landed inside a write; the test proves nothing"
-    );
-    // One clean start removes whatever the kills left.
-    let daemon = env.start();
-    wait_for("the engine to look at ws", Duration::from_secs(20), || {
-        env.status_of("ws")["state"] == "healthy"
-    });
-    let left = leftovers(&dirs);
-    assert!(left.is_empty(), "left after a clean start: {left:?}");
-    assert!(pair_matches(&cert, &key));
-    assert_eq!(daemon.stop(), 0);
+    after_kills(&env, "ws", &dirs, (&cert, &key), interrupted);
 }
 
 fn deployment_with(sb: &evergreen_sandbox::Sandbox, agent: &str, status: &str, after: usize) -> bool {
@@ -451,22 +447,6 @@ fn busy_wait(what: &str, limit: Duration, ok: impl Fn() -> bool) -> Instant {
         std::thread::sleep(Duration::from_micros(200));
     }
     Instant::now()
-}
-
-/// `evergreen run` started without waiting for its socket.
-fn spawn_engine(env: &Env) -> evergreen_tests::env::Daemon {
-    let log = env
-        .dir
-        .path()
-        .join(format!("run-{}.log", evergreen_tests::env::rand_suffix()));
-    let child = env
-        .cmd()
-        .args(["run", "--json"])
-        .stdout(std::fs::File::create(&log).unwrap())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    evergreen_tests::env::Daemon { child, log }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -514,7 +494,7 @@ async fn kill_9_during_certctl_deployments_never_leaves_a_mismatched_pair() {
         let (mut kills, mut interrupted, mut seen_running) = (0, 0, 0);
         while kills < 60 {
             let n = ask(&sb);
-            let daemon = spawn_engine(&env);
+            let daemon = env.spawn(&["run", "--json"]);
             busy_wait("the deployment to start", Duration::from_secs(20), || {
                 deployment_with(&sb, &agent, "Running", n) || deployment_with(&sb, &agent, "Completed", n)
             });
@@ -535,17 +515,6 @@ async fn kill_9_during_certctl_deployments_never_leaves_a_mismatched_pair() {
         eprintln!(
             "{kills} kills within {window} µs of a deployment starting ({seen_running} seen running): {interrupted} interrupted its write"
         );
-        assert!(
-            interrupted > 0,
-            "no kill landed inside a write; the test proves nothing"
-        );
-        let daemon = env.start();
-        wait_for("the engine to look at edge", Duration::from_secs(20), || {
-            env.status_of("edge")["state"] == "healthy"
-        });
-        let left = leftovers(&dirs);
-        assert!(left.is_empty(), "left after a clean start: {left:?}");
-        assert!(pair_matches(&cert, &key));
-        assert_eq!(daemon.stop(), 0);
+        after_kills(&env, "edge", &dirs, (&cert, &key), interrupted);
     });
 }

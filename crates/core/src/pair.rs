@@ -150,6 +150,15 @@ impl Pair {
         Ok(())
     }
 
+    /// The previous pair (certificate, key), kept as the backup: the
+    /// generation just before the live one, if there is one.
+    pub fn backup(&self) -> Option<(PathBuf, PathBuf)> {
+        let live = self.live()?;
+        let prev = self.generations().ok()?.into_iter().filter(|n| *n < live).max()?;
+        let dir = self.store.join(generation_name(prev));
+        Some((dir.join(CERT_NAME), dir.join(KEY_NAME)))
+    }
+
     /// The generation numbers present.
     fn generations(&self) -> Result<Vec<u64>> {
         let entries = match fs::read_dir(&self.store) {
@@ -401,9 +410,9 @@ mod tests {
         // a key the user shared with a group keeps that mode
         assert_eq!(fs::metadata(&k).unwrap().permissions().mode() & 0o777, 0o640);
         // the old pair is the backup generation, whole
-        let backup = Pair::new(&c, &k).store().join("g000001");
-        assert_eq!(fs::read_to_string(backup.join(CERT_NAME)).unwrap(), old_cert);
-        assert_eq!(fs::read_to_string(backup.join(KEY_NAME)).unwrap(), old_key);
+        let (bc, bk) = Pair::new(&c, &k).backup().unwrap();
+        assert_eq!(fs::read_to_string(bc).unwrap(), old_cert);
+        assert_eq!(fs::read_to_string(bk).unwrap(), old_key);
     }
 
     #[test]

@@ -118,7 +118,7 @@ pub fn capped(policy: &RenewPolicy, r: &Renewal, now: SystemTime, noun: &str) ->
         format!("valid only until {until}, less than the renewal itself took")
     } else if policy.is_due(new, now) {
         format!("valid only until {until}, already past its renewal point")
-    } else if old.is_some_and(|o| o.not_after == new.not_after && !(manual && !policy.is_due(o, now))) {
+    } else if old.is_some_and(|o| o.not_after == new.not_after && (!manual || policy.is_due(o, now))) {
         format!("valid until {until}, no later than the one it replaced")
     } else {
         return None;
