@@ -267,6 +267,26 @@ mod tests {
     }
 
     #[test]
+    fn a_capped_episode_is_announced_once_whatever_its_expiries() {
+        let n = Notifier::new(Arc::new(Store::open_in_memory().unwrap()));
+        let capped = |not_after, next_try_at| {
+            ev(EventKind::Capped {
+                reason: "the issuer gave a certificate valid only until …, already past its renewal point".into(),
+                not_after,
+                next_try_at,
+                since: 7,
+            })
+        };
+        let first = n.consider(&capped(100, 200)).expect("the first capped renewal is news");
+        assert_eq!(first.key, "web/capped/7");
+        assert!(first.title.contains("capped by its issuer"), "{}", first.title);
+        assert!(first.body.contains("already past its renewal point"), "{}", first.body);
+        // each later try of the same episode brings a new expiry, and no news
+        assert!(n.consider(&capped(300, 400)).is_none());
+        assert!(n.consider(&capped(500, 600)).is_none());
+    }
+
+    #[test]
     fn dedupe_survives_a_restart() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.db");
