@@ -79,6 +79,8 @@ fn renew_requests(sb: &Sandbox) -> Vec<Option<String>> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn renewals_keep_the_host_key_and_the_next_request_presents_the_new_certificate() {
     let sb = sandbox(Duration::from_secs(8)).await;
+    // As strict as a control plane gets: Evergreen's requests carry the header.
+    sb.state.lock().nixfleet.strict = true;
     let mut rig = Rig::start(|d| {
         enrol(&sb, d);
         config(&sb, d, "renew_at_fraction = 0.5")
@@ -139,7 +141,7 @@ async fn bad_replies_fail_by_name_and_never_touch_the_certificate() {
     params.not_before = (now - Duration::from_secs(7200)).into();
     params.not_after = (now - Duration::from_secs(3600)).into();
     let expired = sb.state.ca.sign(params, &kp).unwrap();
-    let json = |cert: &str| serde_json::json!({ "cert": cert }).to_string();
+    let json = |cert: &str| serde_json::json!({ "certPem": cert }).to_string();
     let cases: Vec<(FaultKind, &str)> = vec![
         (
             FaultKind::Status {
@@ -154,10 +156,26 @@ async fn bad_replies_fail_by_name_and_never_touch_the_certificate() {
         (
             FaultKind::Status {
                 status: 200,
-                body: "{\"certificate\": 1}".into(),
+                body: "{\"cert\": 1}".into(),
                 content_type: Some("application/json".into()),
             },
-            "no \"cert\"",
+            "no \"certPem\"",
+        ),
+        (
+            FaultKind::Status {
+                status: 426,
+                body: "{\"error\": \"protocol version 1 is not supported\"}".into(),
+                content_type: Some("application/json".into()),
+            },
+            "does not speak nixfleet protocol 1",
+        ),
+        (
+            FaultKind::Status {
+                status: 503,
+                body: String::new(),
+                content_type: None,
+            },
+            "not ready yet",
         ),
         (
             FaultKind::Status {
@@ -178,7 +196,7 @@ async fn bad_replies_fail_by_name_and_never_touch_the_certificate() {
         (
             FaultKind::Status {
                 status: 200,
-                body: "{\"cert\": \"garbage\"}".into(),
+                body: "{\"certPem\": \"garbage\"}".into(),
                 content_type: Some("text/plain".into()),
             },
             "does not parse",
@@ -264,4 +282,59 @@ fn a_plain_http_url_or_a_bad_threshold_is_a_config_error() {
             .to_string();
         assert!(e.contains(want), "{e}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_protocol_header_is_upstreams_a_strict_control_plane_refuses_without_it() {
+    let sb = sandbox(Duration::from_secs(3600)).await;
+    sb.state.lock().nixfleet.strict = true;
+    let d = tempfile::tempdir().unwrap();
+    enrol(&sb, d.path());
+    // The machine's own mTLS identity, but a request of another agent's making.
+    let key = host_key(&d.path().join("ssh_host_ed25519_key")).unwrap();
+    let mut identity = std::fs::read_to_string(d.path().join("client.pem")).unwrap();
+    identity.push_str(&key.serialize_pem());
+    let client = evergreen_core::http::client(&evergreen_core::http::ClientOptions {
+        ca_bundle: Some(d.path().join("ca.pem")),
+        tls13_only: true,
+        identity: Some(evergreen_core::http::ClientIdentity(identity.into_bytes())),
+        ..Default::default()
+    })
+    .unwrap();
+    let url = format!("{}/v1/agent/renew", sb.url);
+    let body = serde_json::json!({ "csrPem": csr(&key, MACHINE).unwrap() });
+    let without = client.post(&url).json(&body).send().await.unwrap();
+    assert_eq!(without.status(), 400);
+    assert!(without
+        .text()
+        .await
+        .unwrap()
+        .contains("missing X-Nixfleet-Protocol header"));
+    let other = client
+        .post(&url)
+        .header("X-Nixfleet-Protocol", "2")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.status(), 426);
+    let ok = client
+        .post(&url)
+        .header("X-Nixfleet-Protocol", "1")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+    let reply: serde_json::Value = ok.json().await.unwrap();
+    assert!(
+        reply["certPem"].as_str().unwrap().contains("BEGIN CERTIFICATE"),
+        "{reply}"
+    );
+    assert!(evergreen_core::clock::parse_rfc3339(reply["notAfter"].as_str().unwrap()).is_some());
+    // Outside strict mode a request without the header is served, as upstream
+    // does for older agents.
+    sb.state.lock().nixfleet.strict = false;
+    let lenient = client.post(&url).json(&body).send().await.unwrap();
+    assert_eq!(lenient.status(), 200);
 }

@@ -5,6 +5,12 @@
 //! is a new short-lived certificate for the same public key and the same
 //! machine. The machine id comes from the presented certificate's common
 //! name, never from the body, so a client cannot renew someone else.
+//!
+//! The wire is upstream's (nixfleet-proto `enroll_wire.rs`, the control
+//! plane's `server/middleware.rs`): camelCase bodies, `X-Nixfleet-Protocol:
+//! 1` on every request, 426 for another major, and in strict mode 400
+//! without the header. 410 for a retired machine is the sandbox's own: a
+//! real control plane revokes a machine, and answers it 401.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
@@ -25,18 +31,27 @@ use crate::Shared;
 pub struct Machines {
     /// Machines an admin retired: their renewals get 410 Gone.
     pub retired: BTreeMap<String, bool>,
+    /// Upstream's `--strict`: a request without the protocol header is
+    /// refused (400) instead of accepted for older agents' sake.
+    pub strict: bool,
 }
 
+/// The protocol header and the major this control plane speaks.
+pub const PROTOCOL_HEADER: &str = "x-nixfleet-protocol";
+pub const PROTOCOL_MAJOR: &str = "1";
+
 #[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct RenewRequest {
     /// PKCS#10 CSR, PEM.
-    pub csr: String,
+    pub csr_pem: String,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct RenewResponse {
     /// The new client certificate, PEM.
-    pub cert: String,
+    pub cert_pem: String,
     /// Its expiry, RFC 3339.
     pub not_after: String,
 }
@@ -63,7 +78,25 @@ pub fn issue(s: &Shared, machine_id: &str, csr_pem: &str, lifetime: Duration) ->
     s.ca.sign(params, &csr.public_key).map_err(|e| e.to_string())
 }
 
-async fn renew(State(s): State<Shared>, Extension(peer): Extension<PeerCert>, body: axum::body::Bytes) -> Response {
+async fn renew(
+    State(s): State<Shared>,
+    Extension(peer): Extension<PeerCert>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    match headers.get(PROTOCOL_HEADER).map(|v| v.to_str().unwrap_or("")) {
+        Some(PROTOCOL_MAJOR) => {}
+        Some(other) => {
+            return error(
+                StatusCode::UPGRADE_REQUIRED,
+                &format!("protocol version {other:?} is not supported; this control plane speaks {PROTOCOL_MAJOR}"),
+            )
+        }
+        None if s.lock().nixfleet.strict => {
+            return error(StatusCode::BAD_REQUEST, "missing X-Nixfleet-Protocol header")
+        }
+        None => {}
+    }
     let Some(machine) = peer.common_name() else {
         return error(StatusCode::UNAUTHORIZED, "a client certificate is required");
     };
@@ -79,7 +112,7 @@ async fn renew(State(s): State<Shared>, Extension(peer): Extension<PeerCert>, bo
         Err(e) => return error(StatusCode::BAD_REQUEST, &format!("bad request body: {e}")),
     };
     // nixfleet renews the same key: a CSR for any other key is refused.
-    let same_key = CertificateSigningRequestParams::from_pem(&req.csr)
+    let same_key = CertificateSigningRequestParams::from_pem(&req.csr_pem)
         .ok()
         .zip(peer.public_key())
         .is_some_and(|(csr, presented)| rcgen::PublicKeyData::der_bytes(&csr.public_key) == presented.as_slice());
@@ -89,10 +122,10 @@ async fn renew(State(s): State<Shared>, Extension(peer): Extension<PeerCert>, bo
             "the CSR's public key is not the one of the presented certificate",
         );
     }
-    match issue(&s, &machine, &req.csr, lifetime) {
-        Ok(cert) => {
+    match issue(&s, &machine, &req.csr_pem, lifetime) {
+        Ok(cert_pem) => {
             let not_after = humantime::format_rfc3339_seconds(SystemTime::now() + lifetime).to_string();
-            (StatusCode::OK, Json(RenewResponse { cert, not_after })).into_response()
+            (StatusCode::OK, Json(RenewResponse { cert_pem, not_after })).into_response()
         }
         Err(e) => error(StatusCode::BAD_REQUEST, &e),
     }

@@ -27,6 +27,11 @@ use crate::fsutil::{self, PUBLIC_FILE_MODE};
 use crate::http::{self, ClientIdentity, ClientOptions};
 use crate::model::Kind;
 
+/// The header every nixfleet agent request carries, and the protocol major
+/// Evergreen speaks (nixfleet-proto's `PROTOCOL_VERSION_HEADER`).
+pub const PROTOCOL_HEADER: &str = "X-Nixfleet-Protocol";
+pub const PROTOCOL_MAJOR: &str = "1";
+
 #[derive(Debug)]
 pub struct Nixfleet {
     spec: NixfleetSpec,
@@ -129,9 +134,9 @@ impl Nixfleet {
             ))
         };
         let pem = reply
-            .get("cert")
+            .get("certPem")
             .and_then(Value::as_str)
-            .ok_or_else(|| bad("the reply has no \"cert\" string".into()))?;
+            .ok_or_else(|| bad("the reply has no \"certPem\" string".into()))?;
         let parsed = crate::x509::parse(pem.as_bytes()).map_err(|e| bad(format!("it does not parse ({e})")))?;
         let (_, c) = x509_parser::parse_x509_certificate(&parsed.der_leaf).map_err(|e| bad(e.to_string()))?;
         if c.tbs_certificate.subject_pki.subject_public_key.data.as_ref() != key.public_key_raw() {
@@ -179,9 +184,13 @@ impl Source for Nixfleet {
         let client = self.client(&cert_pem, &current.leaf().details.serial, &key)?;
         let csr = csr(&key, &self.spec.machine_id).map_err(Failure::transient)?;
         let url = format!("{}/v1/agent/renew", self.spec.url);
+        // The wire of nixfleet's control plane (nixfleet-proto's
+        // `enroll_wire.rs`): camelCase bodies, and the protocol major on
+        // every agent request (a strict control plane refuses without it).
         let resp = client
             .post(&url)
-            .json(&json!({ "csr": csr }))
+            .header(PROTOCOL_HEADER, PROTOCOL_MAJOR)
+            .json(&json!({ "csrPem": csr }))
             .send()
             .await
             .map_err(|e| Failure::transient(http::describe(&url, &e)))?;
@@ -211,10 +220,22 @@ impl Source for Nixfleet {
                 return Err(failure(
                     FailureClass::Paused,
                     format!(
-                        "{url} refused the client certificate (HTTP {status}): {}; the machine needs a new enrolment",
+                        "{url} refused the client certificate (HTTP {status}: {}): it is unknown to the control plane or revoked, or the CSR's key is not the host key the fleet declares; the machine needs a new enrolment",
                         text()
                     ),
                 ))
+            }
+            426 => {
+                return Err(Failure::transient(format!(
+                    "{url} does not speak nixfleet protocol {PROTOCOL_MAJOR}, the one Evergreen speaks (HTTP 426 Upgrade Required: {}); update Evergreen or the control plane",
+                    text()
+                )))
+            }
+            503 => {
+                return Err(Failure::transient(format!(
+                    "{url} is not ready yet (HTTP 503: {}); Evergreen retries with backoff",
+                    text()
+                )))
             }
             _ => return Err(Failure::transient(format!("{url} answered HTTP {status}: {}", text()))),
         }
