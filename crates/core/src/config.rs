@@ -1199,6 +1199,16 @@ impl Validator {
     }
 
     fn nixfleet(&mut self, who: &str, raw: &RawCredential, span: Range<usize>) -> NixfleetSpec {
+        /// The common name of the certificate at `path`, if it has one.
+        fn enrolled_name(path: &std::path::Path) -> Option<String> {
+            let f = crate::x509::read_file(path).ok()?;
+            let subject = f.leaf().details.subject.clone();
+            subject
+                .split(", ")
+                .find_map(|rdn| rdn.strip_prefix("CN="))
+                .map(str::to_string)
+                .filter(|cn| !cn.is_empty())
+        }
         let k = "nixfleet";
         self.required(who, k, "url", "the control plane's https:// URL", &raw.url, &span);
         let url = self.control_plane_url(who, &raw.url, false);
@@ -1213,12 +1223,14 @@ impl Validator {
                 self.err(Some(m.span()), format!("{who}: machine_id is empty"));
                 String::new()
             }
-            None => match std::fs::read_to_string("/etc/machine-id") {
-                Ok(id) if !id.trim().is_empty() => id.trim().to_string(),
-                _ => {
+            // nixfleet names a machine by its hostname; a machine enrolled
+            // under another name keeps it (its certificate's common name).
+            None => match enrolled_name(&self.path(&cert)).or_else(crate::host::hostname) {
+                Some(id) => id,
+                None => {
                     self.err(
                         Some(span),
-                        format!("{who}: no machine_id, and /etc/machine-id is not readable; set machine_id = \"…\""),
+                        format!("{who}: no machine_id, no certificate to take it from and no hostname; set machine_id = \"…\""),
                     );
                     String::new()
                 }
@@ -1578,6 +1590,32 @@ enabled = false
         let api = &c.credentials[1];
         assert!(!api.enabled);
         assert_eq!(api.policy, RenewPolicy::Before(Duration::from_secs(72 * 3600)));
+    }
+
+    #[test]
+    fn a_nixfleet_machine_is_named_by_its_certificate_or_else_its_hostname() {
+        let dir = tempfile::tempdir().unwrap();
+        let cert = dir.path().join("client.pem");
+        let cfg = format!(
+            "[[credential]]\nname = \"fleet\"\nkind = \"nixfleet\"\nurl = \"https://cp.example\"\npath = \"{}\"\n",
+            cert.display()
+        );
+        let id = |c: &Config| match &c.credentials[0].spec {
+            CredentialSpec::Nixfleet(n) => n.machine_id.clone(),
+            other => panic!("{other:?}"),
+        };
+        // not enrolled yet: the hostname, as nixfleet's agent defaults to
+        assert_eq!(Some(id(&parse(&cfg, file()).unwrap())), crate::host::hostname());
+        // enrolled under a name of its own: that name, from the certificate
+        let ca = crate::pki::Ca::new("t", std::time::SystemTime::now(), Duration::from_secs(3600)).unwrap();
+        let issued = ca
+            .issue("ws-42", std::time::SystemTime::now(), Duration::from_secs(600))
+            .unwrap();
+        std::fs::write(&cert, issued.cert_pem).unwrap();
+        assert_eq!(id(&parse(&cfg, file()).unwrap()), "ws-42");
+        // and a name in the config wins
+        let named = cfg.replace("path =", "machine_id = \"m-7\"\npath =");
+        assert_eq!(id(&parse(&named, file()).unwrap()), "m-7");
     }
 
     #[test]

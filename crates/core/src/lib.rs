@@ -16,6 +16,7 @@ pub mod engine;
 pub mod error;
 pub mod events;
 pub mod fsutil;
+pub mod host;
 pub mod http;
 pub mod ipc;
 pub mod lock;

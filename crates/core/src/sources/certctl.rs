@@ -1030,12 +1030,7 @@ impl Source for Certctl {
 // Facts about this machine, for the heartbeat
 
 fn hostname() -> String {
-    ["/proc/sys/kernel/hostname", "/etc/hostname"]
-        .iter()
-        .find_map(|p| std::fs::read_to_string(p).ok())
-        .map(|h| h.trim().to_string())
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "unknown".into())
+    crate::host::hostname().unwrap_or_else(|| "unknown".into())
 }
 
 /// Go's names (`runtime.GOOS`), as certctl reports them.
