@@ -316,7 +316,7 @@ async fn a_malformed_refresh_reply_saves_nothing() {
 fn plain_http_is_refused_except_on_loopback() {
     let d = tempfile::tempdir().unwrap();
     let src = |url: &str| {
-        format!("[[credential]]\nname = \"w\"\nkind = \"wrenn\"\nurl = \"{url}\"\ncredentials_file = \"/w.json\"\n")
+        format!("[[credential]]\nname = \"w\"\nkind = \"wrenn\"\nurl = \"{url}\"\ncredentials_file = \"/w.json\"\nhost_address = \"10.0.0.5:9000\"\n")
     };
     let e = evergreen_core::config::parse(&src("http://cp.example.test"), &d.path().join("c.toml")).unwrap_err();
     assert!(e.to_string().contains("must be https://"), "{e}");
@@ -388,5 +388,69 @@ async fn a_slow_heartbeat_is_only_slow_and_an_html_500_is_named_not_pasted() {
         "{message}"
     );
     rig.wait("recovery", Duration::from_secs(8), is("recovered")).await;
+    rig.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_registration_without_an_address_is_refused_as_upstream_does_and_the_token_kept() {
+    let sb = sandbox().await;
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(d.path().join("ca.pem"), sb.ca_pem()).unwrap();
+    let client = evergreen_core::http::client(&evergreen_core::http::ClientOptions {
+        ca_bundle: Some(d.path().join("ca.pem")),
+        ..Default::default()
+    })
+    .unwrap();
+    let url = format!("{}/v1/hosts/register", sb.url);
+    let t = sb.state.lock().wrenn.new_token();
+    let r = client
+        .post(&url)
+        .json(&serde_json::json!({ "token": t, "address": "" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["message"], "address is required", "{body}");
+    // the token was not spent on a bad request
+    let r = client
+        .post(&url)
+        .json(&serde_json::json!({ "token": t, "address": "10.0.0.5:9000" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_400_at_registration_shows_the_servers_words_and_blames_no_token() {
+    let sb = sandbox().await;
+    sb.state.lock().add_fault(Fault {
+        path_prefix: "/v1/hosts/register".into(),
+        count: 1,
+        kind: FaultKind::Status {
+            status: 400,
+            body: r#"{"error":{"code":"invalid_request","message":"address is required"}}"#.into(),
+            content_type: Some("application/json".into()),
+        },
+    });
+    let mut rig = Rig::start(|d| {
+        token(&sb, d);
+        config(&sb, d)
+    })
+    .await;
+    let e = rig.wait("paused", Duration::from_secs(10), is("paused")).await;
+    let EventKind::Paused { reason } = e.kind else {
+        unreachable!()
+    };
+    assert!(reason.contains("HTTP 400: address is required"), "{reason}");
+    assert!(
+        reason.contains("host_address") && !reason.contains("one-time token"),
+        "{reason}"
+    );
+    assert!(
+        rig.path("host-credentials.json.token").exists(),
+        "the token file is kept for the next try"
+    );
     rig.stop().await;
 }

@@ -188,7 +188,7 @@ pub struct WrennSpec {
     pub registration_token_file: PathBuf,
     pub heartbeat_interval: Duration,
     /// This host's externally reachable address, sent at registration.
-    pub host_address: Option<String>,
+    pub host_address: String,
     pub ca_bundle: Option<PathBuf>,
 }
 
@@ -1033,7 +1033,14 @@ impl Validator {
             credentials_file,
             registration_token_file,
             heartbeat_interval,
-            host_address: raw.host_address.as_ref().map(|a| a.get_ref().trim().to_string()),
+            host_address: self.required(
+                who,
+                k,
+                "host_address",
+                "this host's ip:port as the control plane reaches it (wrenn refuses a registration without one, and may call back there)",
+                &raw.host_address,
+                &span,
+            ),
             ca_bundle: self.ca_bundle(who, &raw.ca_bundle),
         }
     }
@@ -1616,6 +1623,15 @@ enabled = false
         // and a name in the config wins
         let named = cfg.replace("path =", "machine_id = \"m-7\"\npath =");
         assert_eq!(id(&parse(&named, file()).unwrap()), "m-7");
+    }
+
+    #[test]
+    fn a_wrenn_host_needs_its_address() {
+        let e = err("[[credential]]\nname = \"w\"\nkind = \"wrenn\"\nurl = \"https://cp.example\"\ncredentials_file = \"/w.json\"\n");
+        assert!(
+            e.contains("needs `host_address`") && e.contains("refuses a registration without one"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -260,6 +260,7 @@ name = "sandbox-wrenn"
 kind = "wrenn"
 url = "{url}"
 credentials_file = "{d}/wrenn.json"
+host_address = "127.0.0.1:9000"
 ca_bundle = "{d}/ca.pem"
 
 [[credential]]

@@ -84,6 +84,7 @@ pub fn routes() -> Router<Shared> {
 
 #[derive(Deserialize)]
 struct RegisterRequest {
+    #[serde(default)]
     token: String,
     #[serde(default)]
     arch: String,
@@ -116,9 +117,17 @@ fn grant(s: &Shared, id: &str, lifetime: Duration) -> Result<(Host, serde_json::
 }
 
 async fn register(State(s): State<Shared>, body: axum::body::Bytes) -> Response {
+    // Upstream's order and words (wrenn `internal/api/handlers_hosts.go`,
+    // `Register`): the body is checked before the token is spent.
     let Ok(req) = serde_json::from_slice::<RegisterRequest>(&body) else {
-        return error(StatusCode::BAD_REQUEST, "bad_request", "body must be JSON with a token");
+        return error(StatusCode::BAD_REQUEST, "invalid_request", "invalid JSON body");
     };
+    if req.token.is_empty() {
+        return error(StatusCode::BAD_REQUEST, "invalid_request", "token is required");
+    }
+    if req.address.is_empty() {
+        return error(StatusCode::BAD_REQUEST, "invalid_request", "address is required");
+    }
     let mut g = s.lock();
     if !g.wrenn.tokens.remove(&req.token) {
         return error(

@@ -262,12 +262,24 @@ impl Wrenn {
             "cpu_cores": std::thread::available_parallelism().map_or(1, |n| n.get()) as i32,
             "memory_mb": memory_mb(),
             "disk_gb": 0,
-            "address": self.spec.host_address.clone().unwrap_or_default(),
+            "address": self.spec.host_address,
         });
         let (status, reply) = self.post("/v1/hosts/register", Some(body), None).await?;
         match status {
             201 => {}
-            400 | 401 | 403 | 404 | 409 | 410 => {
+            // A bad request is not a bad token (wrenn checks the body first,
+            // and the token is not spent): say what the server said.
+            400 => {
+                return Err(failure(
+                    FailureClass::Paused,
+                    format!(
+                        "{}: the control plane refused the registration (HTTP 400: {}); fix the credential's settings (host_address is sent as the address) and Evergreen registers again",
+                        self.url("/v1/hosts/register"),
+                        Self::why(&reply)
+                    ),
+                ))
+            }
+            401 | 403 | 404 | 409 | 410 => {
                 return Err(self.reregister(format!(
                     "the control plane refused the one-time token (HTTP {status}: {})",
                     Self::why(&reply)
