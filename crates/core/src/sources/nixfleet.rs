@@ -56,7 +56,7 @@ pub fn host_key(path: &Path) -> Result<KeyPair, String> {
     }
     let text =
         std::fs::read_to_string(path).map_err(|e| format!("cannot read the SSH host key {}: {e}", path.display()))?;
-    let key = ssh_key::PrivateKey::from_openssh(&text)
+    let key = ssh_key::PrivateKey::from_openssh(normalized_armor(&text).as_deref().unwrap_or(&text))
         .map_err(|e| format!("{} is not an OpenSSH private key ({e})", path.display()))?;
     if key.is_encrypted() {
         return Err(format!(
@@ -77,6 +77,26 @@ pub fn host_key(path: &Path) -> Result<KeyPair, String> {
     ];
     der.extend_from_slice(&pair.private.to_bytes());
     KeyPair::try_from(der.as_slice()).map_err(|e| format!("{}: the ed25519 key cannot be used: {e}", path.display()))
+}
+
+/// The key file re-wrapped as `ssh-key` reads it. OpenSSH accepts the base64
+/// body wrapped at any width and CRLF line ends (Python's `cryptography`
+/// writes 76 columns, OpenSSH 70); `ssh-key` wants exactly 70. `None` when
+/// the text has no OpenSSH armour at all (the parser then says what is wrong).
+fn normalized_armor(text: &str) -> Option<String> {
+    const BEGIN: &str = "-----BEGIN OPENSSH PRIVATE KEY-----";
+    const END: &str = "-----END OPENSSH PRIVATE KEY-----";
+    let start = text.find(BEGIN)? + BEGIN.len();
+    let end = start + text[start..].find(END)?;
+    let body: String = text[start..end].chars().filter(|c| !c.is_whitespace()).collect();
+    let mut out = format!("{BEGIN}\n");
+    for chunk in body.as_bytes().chunks(70) {
+        out.push_str(std::str::from_utf8(chunk).ok()?);
+        out.push('\n');
+    }
+    out.push_str(END);
+    out.push('\n');
+    Some(out)
 }
 
 /// A CSR for `machine_id` signed by `key`, PEM.
@@ -260,5 +280,46 @@ impl Source for Nixfleet {
             observation,
             note: String::new(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The same key as OpenSSH writes it, re-wrapped at `width` columns with `eol`.
+    fn rewrapped(openssh: &str, width: usize, eol: &str) -> String {
+        let lines: Vec<&str> = openssh.lines().collect();
+        let body: String = lines[1..lines.len() - 1].concat();
+        let mut out = format!("{}{eol}", lines[0]);
+        for chunk in body.as_bytes().chunks(width) {
+            out.push_str(std::str::from_utf8(chunk).unwrap());
+            out.push_str(eol);
+        }
+        out.push_str(lines[lines.len() - 1]);
+        out.push_str(eol);
+        out
+    }
+
+    #[test]
+    fn every_armour_openssh_accepts_is_read() {
+        let key = ssh_key::PrivateKey::random(&mut ssh_key::rand_core::OsRng, ssh_key::Algorithm::Ed25519).unwrap();
+        let openssh = key.to_openssh(ssh_key::LineEnding::LF).unwrap().to_string();
+        let want = key.public_key().key_data().ed25519().unwrap().0.to_vec();
+        let dir = tempfile::tempdir().unwrap();
+        for (width, eol) in [(70, "\n"), (76, "\n"), (64, "\r\n"), (1000, "\n")] {
+            let text = rewrapped(&openssh, width, eol);
+            if width == 76 {
+                // what ssh-key alone makes of it
+                assert!(ssh_key::PrivateKey::from_openssh(&text).is_err(), "76 columns parse without help now");
+            }
+            let p = dir.path().join(format!("key-{width}"));
+            crate::fsutil::atomic_write(&p, text.as_bytes(), crate::fsutil::SECRET_FILE_MODE).unwrap();
+            let pair = host_key(&p).unwrap_or_else(|e| panic!("{width} columns: {e}"));
+            assert_eq!(pair.public_key_raw(), want.as_slice(), "{width} columns");
+        }
+        let p = dir.path().join("garbage");
+        crate::fsutil::atomic_write(&p, b"not a key", crate::fsutil::SECRET_FILE_MODE).unwrap();
+        assert!(host_key(&p).unwrap_err().contains("is not an OpenSSH private key"));
     }
 }
