@@ -835,6 +835,17 @@ async fn discovery_reports_the_configured_directories_at_the_first_poll_and_on_d
         "{out:?}"
     );
     assert_eq!(discoveries(&sb).len(), 2);
+    // Nothing left to find: nothing is sent (the server would answer 500).
+    std::fs::remove_file(rig.path("scan/deep/found.crt")).unwrap();
+    std::fs::remove_file(rig.path("scan/deep/found.key")).unwrap();
+    let posts = count(&sb, "/discoveries");
+    let out = rig.engine().handle().renew("edge").await.unwrap();
+    assert!(
+        out.ok && out.message.contains("discovery found nothing to report (none sent)"),
+        "{out:?}"
+    );
+    assert_eq!(count(&sb, "/discoveries"), posts, "an empty report was sent");
+    assert_eq!(discoveries(&sb).len(), 2);
     rig.stop().await;
 }
 

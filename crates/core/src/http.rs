@@ -110,7 +110,9 @@ pub fn describe(url: &str, e: &reqwest::Error) -> String {
 /// the start of plain text on one line.
 pub fn error_body(content_type: &str, body: &[u8]) -> String {
     if let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) {
-        for p in ["/error/message", "/error", "/message", "/errors/0"] {
+        // wrenn nests its words; certctl puts the status text in "error" and
+        // its words in "message" (`{"error": "Gone", "message": "…"}`).
+        for p in ["/error/message", "/message", "/error", "/errors/0"] {
             if let Some(e) = v.pointer(p).and_then(serde_json::Value::as_str) {
                 return one_line(e, 200);
             }
@@ -169,6 +171,14 @@ mod error_body_tests {
         assert_eq!(
             error_body("", b"<html><body>Internal Server Error</body></html>"),
             "an HTML error page"
+        );
+        // certctl's shape: the status text in "error", the words in "message"
+        assert_eq!(
+            error_body(
+                "application/json",
+                br#"{"error":"Gone","message":"agent has been retired","request_id":"r-1"}"#
+            ),
+            "agent has been retired"
         );
         assert_eq!(error_body("text/plain", b"  upstream\n  down  "), "upstream down");
         assert_eq!(error_body("text/plain", b""), "an empty body");

@@ -182,8 +182,15 @@ fn random_hex(n: usize) -> String {
     (0..n).map(|_| format!("{:02x}", rand::random::<u8>())).collect()
 }
 
+/// certctl's error shape (`internal/api/handler`): the status text, the
+/// words, and a request id.
 fn error(status: StatusCode, message: &str) -> Response {
-    (status, Json(json!({ "error": message }))).into_response()
+    let text = status.canonical_reason().unwrap_or("Error");
+    (
+        status,
+        Json(json!({ "error": text, "message": message, "request_id": format!("req-{}", random_hex(8)) })),
+    )
+        .into_response()
 }
 
 pub fn routes() -> Router<Shared> {
@@ -382,6 +389,12 @@ async fn discoveries(
         Err((status, why)) => return error(status, why),
     };
     let n = m.get("certificates").and_then(Value::as_array).map_or(0, Vec::len);
+    let errors = m.get("errors").and_then(Value::as_array).map_or(0, Vec::len);
+    if n == 0 && errors == 0 {
+        // What certctl's server does with an empty report (its insert of
+        // zero rows fails): a 500, which is why agents do not send one.
+        return error(StatusCode::INTERNAL_SERVER_ERROR, "failed to process discovery report");
+    }
     a.discoveries.push(Value::Object(m));
     (
         StatusCode::ACCEPTED,

@@ -545,11 +545,18 @@ impl Certctl {
         Ok(work.jobs.unwrap_or_default())
     }
 
-    /// Scans the discovery directories and reports what it found.
-    async fn discover(&self) -> Result<usize, Failure> {
+    /// Scans the discovery directories and reports what it found: the
+    /// number of certificates, or `None` when there was nothing to report.
+    /// Like upstream's agent (`cmd/agent/main.go`), an empty scan is not
+    /// sent: certctl's server answers a report with no certificates and no
+    /// errors with a 500.
+    async fn discover(&self) -> Result<Option<usize>, Failure> {
         let started = Instant::now();
         let (certificates, errors) = scan(&self.spec.discovery_dirs);
         let found = certificates.len();
+        if certificates.is_empty() && errors.is_empty() {
+            return Ok(None);
+        }
         let report = json!({
             "agent_id": self.spec.agent_id,
             "directories": self.spec.discovery_dirs,
@@ -560,7 +567,7 @@ impl Certctl {
         let path = self.agent_path("/discoveries");
         let r = self.wire.call(Method::POST, &path, Some(&report)).await?;
         match r.status {
-            200..=299 => Ok(found),
+            200..=299 => Ok(Some(found)),
             410 => Err(self.retired("discovery report", &r)),
             _ => Err(Failure::transient(format!(
                 "discovery report: {}",
@@ -873,7 +880,8 @@ impl Certctl {
         let mut notes = round.deployed.clone();
         if req.manual && !self.spec.discovery_dirs.is_empty() {
             match self.discover().await {
-                Ok(n) => notes.push(format!("discovery reported {n} certificates")),
+                Ok(Some(n)) => notes.push(format!("discovery reported {n} certificates")),
+                Ok(None) => notes.push("discovery found nothing to report (none sent)".into()),
                 Err(f) if f.class == FailureClass::Retired => return Err(f),
                 Err(f) => notes.push(format!("discovery failed: {}", f.message)),
             }

@@ -311,7 +311,10 @@ mod tests {
             let text = rewrapped(&openssh, width, eol);
             if width == 76 {
                 // what ssh-key alone makes of it
-                assert!(ssh_key::PrivateKey::from_openssh(&text).is_err(), "76 columns parse without help now");
+                assert!(
+                    ssh_key::PrivateKey::from_openssh(&text).is_err(),
+                    "76 columns parse without help now"
+                );
             }
             let p = dir.path().join(format!("key-{width}"));
             crate::fsutil::atomic_write(&p, text.as_bytes(), crate::fsutil::SECRET_FILE_MODE).unwrap();
