@@ -901,3 +901,51 @@ async fn the_control_plane_renews_on_its_own_schedule_and_the_agent_keeps_up() {
     assert!(j.iter().all(|j| j.status == "Completed"), "{j:?}");
     rig.stop().await;
 }
+
+/// certctl hands a deployment out once (the poll that returns it claims it):
+/// one handed out just before the engine dies is deployed after the restart,
+/// exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deployment_handed_out_before_a_restart_runs_exactly_once() {
+    use evergreen_tests::env::{wait_for, Env};
+    let sb = sandbox().await;
+    let (id, key) = agent(&sb);
+    let env = Env::new();
+    let d = env.dir.path().to_path_buf();
+    env.write_config(&config(&sb, &d, &id, &key, ""));
+    request(&sb, &id, "mc-web", "t-web");
+    // The deployment's certificate fetch hangs: the engine dies during it.
+    fault(
+        &sb,
+        format!("/api/v1/agents/{id}/certificates/"),
+        FaultKind::Delay { ms: 60_000 },
+    );
+    let deployment = |sb: &Sandbox| jobs(sb, &id).into_iter().find(|j| j.kind == "Deployment");
+    tokio::task::block_in_place(|| {
+        let daemon = env.spawn(&["run", "--json"]);
+        wait_for("the deployment to be handed out", Duration::from_secs(20), || {
+            deployment(&sb).is_some_and(|j| j.reported.iter().any(|r| r == "Running"))
+        });
+        daemon.kill9();
+        let j = deployment(&sb).unwrap();
+        assert_eq!(j.status, "Running", "{j:?}");
+        assert!(!d.join("certs/web.pem").exists());
+        // The control plane will not hand it out again; Evergreen kept it.
+        let daemon = env.start();
+        wait_for("the deployment to complete", Duration::from_secs(20), || {
+            deployment(&sb).is_some_and(|j| j.status == "Completed")
+        });
+        let j = deployment(&sb).unwrap();
+        let count = |what: &str| j.reported.iter().filter(|r| *r == what).count();
+        assert_eq!(count("delivered"), 1, "{:?}", j.reported);
+        assert_eq!(count("Completed"), 1, "{:?}", j.reported);
+        assert_eq!(count("Failed"), 0, "{:?}", j.reported);
+        let cert = read(&d.join("certs/web.pem"));
+        let pair = rcgen::KeyPair::from_pem(std::str::from_utf8(&read(&d.join("certs/web.key"))).unwrap()).unwrap();
+        assert_eq!(cert_key(&cert), pair.public_key_raw());
+        assert_eq!(daemon.stop(), 0);
+    });
+    // Done means done: nothing is owed any more.
+    let owed: Value = serde_json::from_slice(&read(&d.join("keys/deployments.json"))).unwrap();
+    assert_eq!(owed["pending"].as_array().unwrap().len(), 0, "{owed}");
+}

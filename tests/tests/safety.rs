@@ -430,6 +430,7 @@ fn kill_9_at_any_instant_never_leaves_a_key_beside_the_wrong_certificate() {
     after_kills(&env, "ws", &dirs, (&cert, &key), interrupted);
 }
 
+/// Whether the agent reported `status` for a deployment job after the first `after` jobs.
 fn deployment_with(sb: &evergreen_sandbox::Sandbox, agent: &str, status: &str, after: usize) -> bool {
     sb.state
         .lock()
@@ -437,7 +438,7 @@ fn deployment_with(sb: &evergreen_sandbox::Sandbox, agent: &str, status: &str, a
         .jobs(agent)
         .iter()
         .skip(after)
-        .any(|j| j.kind == "Deployment" && j.status == status)
+        .any(|j| j.kind == "Deployment" && j.reported.iter().any(|r| r == status))
 }
 
 fn busy_wait(what: &str, limit: Duration, ok: impl Fn() -> bool) -> Instant {

@@ -41,6 +41,9 @@ pub struct Job {
     /// The error text of a failed job, as the agent reported it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Every status the agent reported for it, in order (for tests).
+    #[serde(skip)]
+    pub reported: Vec<String>,
 }
 
 /// A managed certificate and its latest signed version.
@@ -117,6 +120,7 @@ impl Agents {
             target_id: target_id.into(),
             status: "AwaitingCSR".into(),
             error: None,
+            reported: Vec::new(),
         });
         Ok(id)
     }
@@ -137,6 +141,7 @@ impl Agents {
             target_id: c.target_id.clone(),
             status: "Pending".into(),
             error: None,
+            reported: Vec::new(),
         };
         a.jobs.push(job);
     }
@@ -267,12 +272,27 @@ async fn work(State(s): State<Shared>, Path(id): Path<String>, headers: HeaderMa
         return error(StatusCode::NOT_FOUND, "agent not found");
     };
     a.polls += 1;
+    // As certctl does (`internal/repository/postgres/job.go`): a pending
+    // deployment is claimed by the poll that returns it, and comes back as
+    // Running exactly once; a job awaiting a CSR comes back every time.
+    for j in a.jobs.iter_mut().filter(|j| j.status == "Pending") {
+        j.status = "Running".into();
+        j.reported.push("claimed".into());
+    }
     let jobs: Vec<&Job> = a
         .jobs
         .iter()
-        .filter(|j| j.status == "AwaitingCSR" || j.status == "Pending")
+        .filter(|j| j.status == "AwaitingCSR" || j.reported.last().is_some_and(|r| r == "claimed"))
         .collect();
-    Json(json!({ "jobs": jobs, "count": jobs.len() })).into_response()
+    let body = json!({ "jobs": jobs, "count": jobs.len() });
+    for j in a
+        .jobs
+        .iter_mut()
+        .filter(|j| j.reported.last().is_some_and(|r| r == "claimed"))
+    {
+        j.reported.push("delivered".into());
+    }
+    Json(body).into_response()
 }
 
 #[derive(Deserialize)]
@@ -368,6 +388,7 @@ async fn job_status(
     let Some(j) = a.jobs.iter_mut().find(|j| j.id == job) else {
         return error(StatusCode::NOT_FOUND, "job not found");
     };
+    j.reported.push(r.status.clone());
     j.status = r.status;
     j.error = r.error;
     Json(json!({ "status": "ok" })).into_response()

@@ -52,7 +52,7 @@ use rand::SeedableRng;
 use rcgen::{CertificateParams, DistinguishedName, DnType, KeyPair, SanType};
 use reqwest::Method;
 use secrecy::{ExposeSecret, SecretString};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::{Beat, Failure, FailureClass, Heartbeat, Observation, RenewRequest, Renewed, Source};
@@ -347,7 +347,7 @@ impl Plan {
 // Jobs
 
 /// A job as the work poll lists it (upstream's `JobItem`).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct Job {
     pub id: String,
     #[serde(rename = "type", default)]
@@ -371,6 +371,81 @@ impl Job {
 
     fn is_deployment(&self) -> bool {
         !self.is_csr() && self.kind == "Deployment"
+    }
+}
+
+/// Deployments the control plane handed out, kept on disk until their
+/// outcome is reported. certctl claims a pending deployment when a poll
+/// returns it and never hands it out again (`internal/repository/postgres/
+/// job.go`), so a deployment held only in memory is lost for good when the
+/// engine stops between the poll and the report; this file keeps it.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Claimed {
+    pending: Vec<ClaimedJob>,
+    /// Jobs finished lately, so one the server lists again is not run twice.
+    done: std::collections::VecDeque<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct ClaimedJob {
+    job: Job,
+    /// Decided once; reported until the control plane has it.
+    outcome: Option<Outcome>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+enum Outcome {
+    Deployed(String),
+    Failed(String),
+}
+
+/// How many finished job ids are remembered.
+const DONE_KEPT: usize = 256;
+
+impl Claimed {
+    fn path(spec: &CertctlSpec) -> PathBuf {
+        spec.key_dir.join("deployments.json")
+    }
+
+    /// The saved queue; a damaged file is moved aside (and said so) rather
+    /// than overwritten, since it may name a deployment still owed.
+    fn load(spec: &CertctlSpec, name: &str) -> Claimed {
+        let path = Self::path(spec);
+        let Ok(bytes) = std::fs::read(&path) else {
+            return Claimed::default();
+        };
+        match serde_json::from_slice(&bytes) {
+            Ok(c) => c,
+            Err(e) => {
+                let mut aside = path.as_os_str().to_owned();
+                aside.push(".broken");
+                let _ = std::fs::rename(&path, &aside);
+                tracing::error!(
+                    "{name}: {} is not a deployment queue ({e}); moved to {}",
+                    path.display(),
+                    PathBuf::from(aside).display()
+                );
+                Claimed::default()
+            }
+        }
+    }
+
+    fn save(&self, spec: &CertctlSpec) -> Result<(), String> {
+        fsutil::ensure_private_dir(&spec.key_dir).map_err(|e| e.to_string())?;
+        let json = serde_json::to_vec_pretty(self).map_err(|e| e.to_string())?;
+        fsutil::atomic_write(&Self::path(spec), &json, SECRET_FILE_MODE).map_err(|e| e.to_string())
+    }
+
+    fn knows(&self, id: &str) -> bool {
+        self.pending.iter().any(|c| c.job.id == id) || self.done.iter().any(|d| d == id)
+    }
+
+    fn finish(&mut self, id: &str) {
+        self.pending.retain(|c| c.job.id != id);
+        self.done.push_back(id.to_string());
+        while self.done.len() > DONE_KEPT {
+            self.done.pop_front();
+        }
     }
 }
 
@@ -433,6 +508,8 @@ pub struct Certctl {
     plan: Mutex<Plan>,
     /// Jobs the last beat's poll found, and when, for the renewal it asked for.
     stash: Mutex<Option<(tokio::time::Instant, Vec<Job>)>>,
+    /// Deployments handed out and not yet reported (also on disk).
+    claimed: Mutex<Claimed>,
     locks: TargetLocks,
     /// The last renewal failed (a manual renew with nothing to do then
     /// fails too, instead of hiding the failure).
@@ -459,6 +536,7 @@ impl Certctl {
         Certctl {
             name: name.to_string(),
             plan: Mutex::new(Plan::new(&spec, rng)),
+            claimed: Mutex::new(Claimed::load(&spec, name)),
             spec,
             wire,
             stash: Mutex::new(None),
@@ -542,7 +620,54 @@ impl Certctl {
         let v = json_body(&url, &r).map_err(|e| Failure::transient(format!("work poll: {e}")))?;
         let work: Work = serde_json::from_value(v)
             .map_err(|e| Failure::transient(format!("work poll: {url} answered JSON that is not a job list ({e})")))?;
-        Ok(work.jobs.unwrap_or_default())
+        let jobs = work.jobs.unwrap_or_default();
+        // A deployment in this answer is ours alone now: on disk before
+        // anything else happens, so no stop loses it.
+        let mut claimed = lock(&self.claimed);
+        let new: Vec<&Job> = jobs
+            .iter()
+            .filter(|j| j.is_deployment() && !claimed.knows(&j.id))
+            .collect();
+        if !new.is_empty() {
+            for j in new {
+                claimed.pending.push(ClaimedJob {
+                    job: j.clone(),
+                    outcome: None,
+                });
+            }
+            if let Err(e) = claimed.save(&self.spec) {
+                tracing::error!(
+                    "{}: could not keep the deployments the control plane handed out: {e}",
+                    self.name
+                );
+            }
+        }
+        Ok(jobs)
+    }
+
+    /// Deployments handed out and not reported yet.
+    fn owed(&self) -> Vec<ClaimedJob> {
+        lock(&self.claimed).pending.clone()
+    }
+
+    /// Records what became of a claimed deployment (before it is reported).
+    fn settle(&self, id: &str, outcome: Outcome) {
+        let mut claimed = lock(&self.claimed);
+        if let Some(c) = claimed.pending.iter_mut().find(|c| c.job.id == id) {
+            c.outcome = Some(outcome);
+        }
+        if let Err(e) = claimed.save(&self.spec) {
+            tracing::error!("{}: could not record job {id}: {e}", self.name);
+        }
+    }
+
+    /// The control plane has a deployment's outcome: it is done.
+    fn reported(&self, id: &str) {
+        let mut claimed = lock(&self.claimed);
+        claimed.finish(id);
+        if let Err(e) = claimed.save(&self.spec) {
+            tracing::error!("{}: could not record job {id} as reported: {e}", self.name);
+        }
     }
 
     /// Scans the discovery directories and reports what it found: the
@@ -767,18 +892,11 @@ impl Certctl {
                 let _ = std::fs::rename(self.key_file(cert_id, true), self.key_file(cert_id, false));
             }
         }
-        let what = format!(
+        Ok(format!(
             "deployed certificate {cert_id} to target {target_id} ({}, valid until {})",
             target.cert_path.display(),
             rfc3339(obs.lifetime.not_after)
-        );
-        if let Err(e) = self.report(job, "Completed", None).await {
-            match e {
-                JobError::Retired(f) => return Err(JobError::Retired(f)),
-                JobError::Failed(e) => return Ok(format!("{what}; reporting it completed failed: {e}")),
-            }
-        }
-        Ok(what)
+        ))
     }
 
     /// Runs one poll's jobs: CSR jobs first (a deployment needs the key one
@@ -786,37 +904,64 @@ impl Certctl {
     /// target at a time. A failed job is reported with its error text.
     async fn run(&self, jobs: Vec<Job>, round: &mut Round) -> Result<usize, Failure> {
         let csr: Vec<&Job> = jobs.iter().filter(|j| j.is_csr()).collect();
-        let deploy: Vec<&Job> = jobs.iter().filter(|j| j.is_deployment()).collect();
         let mut submitted = 0;
         let csr_results = futures_util::future::join_all(csr.iter().map(|j| self.csr_job(j))).await;
-        let mut outcomes: Vec<(&Job, Result<Option<String>, JobError>)> = Vec::new();
         for (j, r) in csr.iter().zip(csr_results) {
-            if r.is_ok() {
-                submitted += 1;
-                round
-                    .submitted
-                    .push(format!("CSR for certificate {} submitted", j.certificate_id));
-            }
-            outcomes.push((j, r.map(|_| None)));
-        }
-        let dep_results = futures_util::future::join_all(deploy.iter().map(|j| self.deploy_job(j))).await;
-        for (j, r) in deploy.iter().zip(dep_results) {
-            outcomes.push((j, r.map(Some)));
-        }
-        for (job, r) in outcomes {
             match r {
-                Ok(Some(what)) => round.deployed.push(what),
-                Ok(None) => {}
+                Ok(()) => {
+                    submitted += 1;
+                    round
+                        .submitted
+                        .push(format!("CSR for certificate {} submitted", j.certificate_id));
+                }
                 Err(JobError::Retired(f)) => return Err(f),
                 Err(JobError::Failed(e)) => {
-                    tracing::warn!("{}: job {} failed: {e}", self.name, job.id);
-                    let reported = match self.report(job, "Failed", Some(&e)).await {
+                    tracing::warn!("{}: job {} failed: {e}", self.name, j.id);
+                    let reported = match self.report(j, "Failed", Some(&e)).await {
                         Ok(()) => String::new(),
                         Err(JobError::Retired(f)) => return Err(f),
                         Err(JobError::Failed(r)) => format!(" (and reporting it failed: {r})"),
                     };
-                    round.failed.push(format!("job {} failed: {e}{reported}", job.id));
+                    round.failed.push(format!("job {} failed: {e}{reported}", j.id));
                 }
+            }
+        }
+        // Deployments come from the claimed queue, not from this answer: one
+        // handed out before a restart is still owed.
+        let owed = self.owed();
+        let fresh: Vec<&ClaimedJob> = owed.iter().filter(|c| c.outcome.is_none()).collect();
+        let results = futures_util::future::join_all(fresh.iter().map(|c| self.deploy_job(&c.job))).await;
+        for (c, r) in fresh.iter().zip(results) {
+            match r {
+                Ok(what) => self.settle(&c.job.id, Outcome::Deployed(what)),
+                Err(JobError::Retired(f)) => return Err(f),
+                Err(JobError::Failed(e)) => {
+                    tracing::warn!("{}: job {} failed: {e}", self.name, c.job.id);
+                    self.settle(&c.job.id, Outcome::Failed(e));
+                }
+            }
+        }
+        // Report every outcome the control plane does not have yet.
+        for c in self.owed() {
+            let Some(outcome) = &c.outcome else { continue };
+            let (status, error) = match outcome {
+                Outcome::Deployed(_) => ("Completed", None),
+                Outcome::Failed(e) => ("Failed", Some(e.as_str())),
+            };
+            let report = match self.report(&c.job, status, error).await {
+                Ok(()) => {
+                    self.reported(&c.job.id);
+                    String::new()
+                }
+                Err(JobError::Retired(f)) => return Err(f),
+                Err(JobError::Failed(r)) => format!(
+                    "; reporting it {} failed ({r}), retried at the next poll",
+                    status.to_lowercase()
+                ),
+            };
+            match outcome {
+                Outcome::Deployed(what) => round.deployed.push(format!("{what}{report}")),
+                Outcome::Failed(e) => round.failed.push(format!("job {} failed: {e}{report}", c.job.id)),
             }
         }
         Ok(submitted)
@@ -867,7 +1012,7 @@ impl Certctl {
             None => self.poll().await?,
         };
         for i in 0..MAX_ROUNDS {
-            if !jobs.iter().any(|j| j.is_csr() || j.is_deployment()) {
+            if !jobs.iter().any(Job::is_csr) && lock(&self.claimed).pending.is_empty() {
                 break;
             }
             let submitted = self.run(jobs, &mut round).await?;
@@ -973,7 +1118,9 @@ impl Source for Certctl {
             let r = match task {
                 Task::Heartbeat => self.send_heartbeat().await.map(|_| false),
                 Task::Poll => self.poll().await.map(|jobs| {
-                    let actionable = jobs.iter().any(|j| j.is_csr() || j.is_deployment());
+                    // Deployments owed from before count too (a restart).
+                    let actionable =
+                        jobs.iter().any(|j| j.is_csr() || j.is_deployment()) || !lock(&self.claimed).pending.is_empty();
                     if actionable {
                         *lock(&self.stash) = Some((tokio::time::Instant::now(), jobs));
                     }
