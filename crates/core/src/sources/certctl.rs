@@ -1260,37 +1260,144 @@ fn scan(dirs: &[PathBuf]) -> (Vec<Value>, Vec<String>) {
     (certs, errors)
 }
 
+/// The certificates of one file, as certctl's agent reports them
+/// (`certToEntry` in `cmd/agent/main.go`): a hex SHA-256 of the DER, the
+/// bare DNS names of the SAN extension, the serial as lower-case hex without
+/// leading zeros, the DNs as Go prints them (most specific first, `,`
+/// between RDNs), the key's algorithm and size, whether it is a CA, and its
+/// PEM. Never a key: only CERTIFICATE blocks are read.
 fn describe(path: &Path, ext: &str) -> Vec<Value> {
     let Ok(bytes) = std::fs::read(path) else {
         return Vec::new();
     };
-    let Ok(file) = crate::x509::parse(&bytes) else {
-        return Vec::new();
+    let (format, ders): (&str, Vec<Vec<u8>>) = if ext == "der" {
+        ("DER", vec![bytes])
+    } else {
+        let blocks = x509_parser::pem::Pem::iter_from_buffer(&bytes)
+            .map_while(Result::ok)
+            .filter(|p| p.label == "CERTIFICATE")
+            .map(|p| p.contents)
+            .collect();
+        ("PEM", blocks)
     };
-    let format = if ext == "der" { "DER" } else { "PEM" };
-    file.certs
-        .iter()
-        .map(|c| {
+    ders.iter()
+        .filter_map(|der| {
+            let (_, c) = x509_parser::parse_x509_certificate(der).ok()?;
             let cn = c
-                .details
-                .subject
-                .split(", ")
-                .find_map(|p| p.strip_prefix("CN="))
-                .unwrap_or("");
-            json!({
-                "fingerprint_sha256": c.details.sha256,
+                .subject()
+                .iter_common_name()
+                .next()
+                .and_then(|a| a.as_str().ok())
+                .unwrap_or("")
+                .to_string();
+            let sans: Vec<String> = match c.subject_alternative_name() {
+                Ok(Some(ext)) => ext
+                    .value
+                    .general_names
+                    .iter()
+                    .filter_map(|n| match n {
+                        x509_parser::extensions::GeneralName::DNSName(d) => Some(d.to_string()),
+                        _ => None,
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            };
+            let (key_algorithm, key_size) = key_info(&c);
+            let is_ca = matches!(c.basic_constraints(), Ok(Some(bc)) if bc.value.ca);
+            let lifetime = crate::model::Lifetime {
+                not_before: crate::clock::from_unix_millis(c.validity().not_before.timestamp() * 1000),
+                not_after: crate::clock::from_unix_millis(c.validity().not_after.timestamp() * 1000),
+            };
+            Some(json!({
+                "fingerprint_sha256": hex::encode(<sha2::Sha256 as sha2::Digest>::digest(der)),
                 "common_name": cn,
-                "sans": c.details.sans,
-                "serial_number": c.details.serial.replace(':', ""),
-                "issuer_dn": c.details.issuer,
-                "subject_dn": c.details.subject,
-                "not_before": rfc3339(c.lifetime.not_before),
-                "not_after": rfc3339(c.lifetime.not_after),
+                "sans": sans,
+                "serial_number": format!("{:x}", c.tbs_certificate.serial),
+                "issuer_dn": go_dn(c.issuer()),
+                "subject_dn": go_dn(c.subject()),
+                "not_before": rfc3339(lifetime.not_before),
+                "not_after": rfc3339(lifetime.not_after),
+                "key_algorithm": key_algorithm,
+                "key_size": key_size,
+                "is_ca": is_ca,
+                "pem_data": pem_of(der),
                 "source_path": path.display().to_string(),
                 "source_format": format,
-            })
+            }))
         })
         .collect()
+}
+
+/// Go's names and sizes for a certificate's key (`certKeyInfo`).
+fn key_info(c: &x509_parser::certificate::X509Certificate) -> (String, usize) {
+    use x509_parser::public_key::PublicKey;
+    match c.public_key().parsed() {
+        Ok(PublicKey::RSA(rsa)) => ("RSA".into(), rsa.key_size()),
+        Ok(PublicKey::EC(ec)) => ("ECDSA".into(), ec.key_size()),
+        _ if c.public_key().algorithm.algorithm.to_id_string() == "1.3.101.112" => ("Ed25519".into(), 256),
+        _ => (c.public_key().algorithm.algorithm.to_id_string(), 0),
+    }
+}
+
+/// A distinguished name as Go's `pkix.Name.String()` prints it: the RDNs in
+/// reverse order, `,` between them, `+` inside one, RFC 4514 escapes.
+fn go_dn(name: &x509_parser::x509::X509Name) -> String {
+    let short = |oid: &str| match oid {
+        "2.5.4.3" => Some("CN"),
+        "2.5.4.6" => Some("C"),
+        "2.5.4.10" => Some("O"),
+        "2.5.4.11" => Some("OU"),
+        "2.5.4.7" => Some("L"),
+        "2.5.4.8" => Some("ST"),
+        "2.5.4.9" => Some("STREET"),
+        "2.5.4.17" => Some("POSTALCODE"),
+        "2.5.4.5" => Some("SERIALNUMBER"),
+        _ => None,
+    };
+    let rdns: Vec<String> = name
+        .iter_rdn()
+        .map(|rdn| {
+            rdn.iter()
+                .map(|a| {
+                    let oid = a.attr_type().to_id_string();
+                    match (short(&oid), a.as_str()) {
+                        (Some(t), Ok(v)) => format!("{t}={}", escape_dn_value(v)),
+                        _ => format!("{oid}=#{}", hex::encode(a.attr_value().as_bytes())),
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("+")
+        })
+        .collect();
+    rdns.into_iter().rev().collect::<Vec<_>>().join(",")
+}
+
+fn escape_dn_value(v: &str) -> String {
+    let mut out = String::new();
+    let last = v.chars().count().saturating_sub(1);
+    for (i, ch) in v.chars().enumerate() {
+        let special = matches!(ch, ',' | '+' | '"' | '\\' | '<' | '>' | ';')
+            || (i == 0 && (ch == '#' || ch == ' '))
+            || (i == last && ch == ' ');
+        if special {
+            out.push('\\');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+/// One certificate as PEM.
+fn pem_of(der: &[u8]) -> String {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut out = String::from("-----BEGIN CERTIFICATE-----\n");
+    for line in b64.as_bytes().chunks(64) {
+        out.push_str(std::str::from_utf8(line).unwrap_or_default());
+        out.push('\n');
+    }
+    out.push_str("-----END CERTIFICATE-----\n");
+    out
 }
 
 #[cfg(test)]
@@ -1451,6 +1558,44 @@ mod tests {
         assert!(!text.contains("PRIVATE KEY"), "a key leaked into the report");
         assert_eq!(errors.len(), 1, "{errors:?}");
         assert!(errors[0].contains("missing"), "{errors:?}");
+    }
+
+    #[test]
+    fn a_discovered_certificate_is_described_as_certctls_agent_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = KeyPair::generate().unwrap();
+        let mut p = CertificateParams::new(vec!["web.example.com".into()]).unwrap();
+        p.subject_alt_names
+            .push(SanType::Rfc822Name("ops@example.com".try_into().unwrap()));
+        p.subject_alt_names
+            .push(SanType::IpAddress("10.0.0.5".parse().unwrap()));
+        let mut dn = DistinguishedName::new();
+        dn.push(DnType::CountryName, "DE");
+        dn.push(DnType::OrganizationName, "Acme, Inc.");
+        dn.push(DnType::CommonName, "web.example.com");
+        p.distinguished_name = dn;
+        // a serial whose first byte is zero: Go prints no leading zeros
+        p.serial_number = Some(rcgen::SerialNumber::from_slice(&[0x00, 0x0a, 0xbc, 0xde]));
+        let cert = p.self_signed(&key).unwrap();
+        std::fs::write(dir.path().join("web.pem"), cert.pem()).unwrap();
+        let (certs, _) = scan(&[dir.path().to_path_buf()]);
+        let c = &certs[0];
+        assert_eq!(c["subject_dn"], "CN=web.example.com,O=Acme\\, Inc.,C=DE", "{c}");
+        assert_eq!(c["issuer_dn"], c["subject_dn"]);
+        assert_eq!(c["sans"], json!(["web.example.com"]), "bare DNS names only");
+        assert_eq!(c["serial_number"], "abcde");
+        assert_eq!(
+            (c["key_algorithm"].as_str(), c["key_size"].as_u64()),
+            (Some("ECDSA"), Some(256))
+        );
+        assert_eq!(c["is_ca"], false);
+        let pem = c["pem_data"].as_str().unwrap();
+        assert_eq!(
+            crate::x509::parse(pem.as_bytes()).unwrap().der_leaf,
+            cert.der().to_vec()
+        );
+        assert_eq!(c["fingerprint_sha256"].as_str().unwrap().len(), 64);
+        assert_eq!(c["source_format"], "PEM");
     }
 
     #[test]
