@@ -18,14 +18,19 @@ use evergreen_tests::rig::{is, Rig};
 
 const MACHINE: &str = "ws-42";
 
-/// A host key, a CA bundle and a first certificate enrolled with the sandbox.
-fn enrol(sb: &Sandbox, d: &Path) {
+/// A host key and the control plane's CA bundle: a machine not enrolled yet.
+fn host(sb: &Sandbox, d: &Path) {
     let key = ssh_key::PrivateKey::random(&mut ssh_key::rand_core::OsRng, ssh_key::Algorithm::Ed25519).unwrap();
     write_secret(
         &d.join("ssh_host_ed25519_key"),
         &key.to_openssh(ssh_key::LineEnding::LF).unwrap(),
     );
     std::fs::write(d.join("ca.pem"), sb.ca_pem()).unwrap();
+}
+
+/// A host key, a CA bundle and a first certificate enrolled with the sandbox.
+fn enrol(sb: &Sandbox, d: &Path) {
+    host(sb, d);
     let kp = host_key(&d.join("ssh_host_ed25519_key")).unwrap();
     let lifetime = sb.state.lock().cert_lifetime;
     let cert = evergreen_sandbox::nixfleet::issue(&sb.state, MACHINE, &csr(&kp, MACHINE).unwrap(), lifetime).unwrap();
@@ -337,4 +342,113 @@ async fn the_protocol_header_is_upstreams_a_strict_control_plane_refuses_without
     sb.state.lock().nixfleet.strict = false;
     let lenient = client.post(&url).json(&body).send().await.unwrap();
     assert_eq!(lenient.status(), 200);
+}
+
+/// `evergreen register NAME --token-file FILE`, as a user runs it.
+fn register(d: &Path, token: &serde_json::Value) {
+    let file = d.join("token.json");
+    std::fs::write(&file, token.to_string()).unwrap();
+    let out = std::process::Command::new(evergreen_tests::evergreen_bin())
+        .args(["register", "fleet", "--token-file"])
+        .arg(&file)
+        .env("EVERGREEN_CONFIG", d.join("config.toml"))
+        .env("EVERGREEN_DATA_DIR", d.join("data"))
+        .env("EVERGREEN_RUNTIME_DIR", d.join("run"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        stdout.contains("token saved to") && !stdout.contains("signature"),
+        "{stdout}"
+    );
+}
+
+fn paused_with(words: &'static str) -> impl Fn(&evergreen_core::events::Event) -> bool {
+    move |e| matches!(&e.kind, EventKind::Paused { reason } if reason.contains(words))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_machine_enrols_with_its_token_and_an_expired_or_replayed_token_is_refused() {
+    let sb = sandbox(Duration::from_secs(3600)).await;
+    sb.state.lock().nixfleet.strict = true;
+    let mut rig = Rig::start(|d| {
+        host(&sb, d);
+        config(&sb, d, "")
+    })
+    .await;
+    let d = rig.dir.path().to_path_buf();
+    let cert = d.join("client.pem");
+    // Not enrolled: paused, with the next step.
+    let e = rig
+        .wait("not enrolled", Duration::from_secs(10), paused_with("not enrolled yet"))
+        .await;
+    let EventKind::Paused { reason } = e.kind else {
+        unreachable!()
+    };
+    assert!(reason.contains("evergreen register NAME --token-file"), "{reason}");
+    let key = host_key(&d.join("ssh_host_ed25519_key"))
+        .unwrap()
+        .public_key_raw()
+        .to_vec();
+    let now = SystemTime::now();
+    // An expired token: refused by name, nothing written.
+    let expired = sb.state.lock().nixfleet.mint_token(
+        MACHINE,
+        &key,
+        now - Duration::from_secs(7200),
+        now - Duration::from_secs(3600),
+    );
+    register(&d, &expired);
+    rig.wait(
+        "the expired token refused",
+        Duration::from_secs(10),
+        paused_with("refused the enrolment token"),
+    )
+    .await;
+    assert!(!cert.exists());
+    // A valid one: enrolled with the host key, the token spent.
+    let good = sb.state.lock().nixfleet.mint_token(
+        MACHINE,
+        &key,
+        now - Duration::from_secs(60),
+        now + Duration::from_secs(3600),
+    );
+    register(&d, &good);
+    let e = rig
+        .wait("enrolled", Duration::from_secs(10), is("renewal_succeeded"))
+        .await;
+    let EventKind::RenewalSucceeded { message, .. } = e.kind else {
+        unreachable!()
+    };
+    assert_eq!(message, "enrolled");
+    let (_, cert_key, _) = cert_of(&d);
+    assert_eq!(cert_key, key, "the certificate carries the host key");
+    assert!(!d.join("client.pem.token").exists(), "the spent token was kept");
+    // and the certificate works for renewals over mutual TLS
+    let out = rig.engine().handle().renew("fleet").await.unwrap();
+    assert!(out.ok, "{out:?}");
+    let host_key_text = std::fs::read_to_string(d.join("ssh_host_ed25519_key")).unwrap();
+    rig.stop().await;
+    // The same token on another install of the machine (a replay): 409.
+    let mut again = Rig::start(|d2| {
+        write_secret(&d2.join("ssh_host_ed25519_key"), &host_key_text);
+        std::fs::write(d2.join("ca.pem"), sb.ca_pem()).unwrap();
+        config(&sb, d2, "")
+    })
+    .await;
+    let d2 = again.dir.path().to_path_buf();
+    again
+        .wait("not enrolled", Duration::from_secs(10), paused_with("not enrolled yet"))
+        .await;
+    register(&d2, &good);
+    again
+        .wait(
+            "the replay refused",
+            Duration::from_secs(10),
+            paused_with("has seen this enrolment token before"),
+        )
+        .await;
+    assert!(!d2.join("client.pem").exists());
+    again.stop().await;
 }

@@ -109,7 +109,7 @@ impl CredentialSpec {
             CredentialSpec::VaultPki(s) => std::iter::once(s.cert_path.clone())
                 .chain(token_file(&s.conn))
                 .collect(),
-            CredentialSpec::Nixfleet(s) => vec![s.cert_path.clone()],
+            CredentialSpec::Nixfleet(s) => vec![s.cert_path.clone(), s.enrollment_token_file.clone()],
             CredentialSpec::Wrenn(s) => vec![s.credentials_file.clone(), s.registration_token_file.clone()],
             CredentialSpec::Certctl(s) => s
                 .targets
@@ -173,6 +173,9 @@ pub struct NixfleetSpec {
     pub ssh_host_key: PathBuf,
     pub machine_id: String,
     pub ca_bundle: Option<PathBuf>,
+    /// Where an enrolment token waits (`evergreen register` writes it): with
+    /// no certificate yet, Evergreen enrols with it and then removes it.
+    pub enrollment_token_file: PathBuf,
 }
 
 /// A wrenn host registration (seed 002): host JWT, refresh token and
@@ -388,6 +391,7 @@ struct RawCredential {
     url: Option<Spanned<String>>,
     ssh_host_key: Option<Spanned<String>>,
     machine_id: Option<Spanned<String>>,
+    enrollment_token_file: Option<Spanned<String>>,
 }
 
 impl RawCredential {
@@ -420,6 +424,7 @@ impl RawCredential {
             at("url", &self.url),
             at("ssh_host_key", &self.ssh_host_key),
             at("machine_id", &self.machine_id),
+            at("enrollment_token_file", &self.enrollment_token_file),
             at("credentials_file", &self.credentials_file),
             at("registration_token_file", &self.registration_token_file),
             at("heartbeat_interval", &self.heartbeat_interval),
@@ -448,7 +453,14 @@ pub(crate) fn fields_of(kind: &str) -> Vec<&'static str> {
     let mut v: Vec<&'static str> = match kind {
         "x509_file" => vec!["path", "renew_command", "reload_command", "command_timeout", "shell"],
         "vault_token" => vec!["increment"],
-        "nixfleet" => vec!["url", "path", "ssh_host_key", "machine_id", "ca_bundle"],
+        "nixfleet" => vec![
+            "url",
+            "path",
+            "ssh_host_key",
+            "machine_id",
+            "enrollment_token_file",
+            "ca_bundle",
+        ],
         "wrenn" => vec![
             "url",
             "credentials_file",
@@ -1243,12 +1255,22 @@ impl Validator {
                 }
             },
         };
+        let cert_path = self.path(&cert);
+        let enrollment_token_file = match &raw.enrollment_token_file {
+            Some(p) => self.path(p.get_ref()),
+            None => {
+                let mut p = cert_path.as_os_str().to_owned();
+                p.push(".token");
+                PathBuf::from(p)
+            }
+        };
         NixfleetSpec {
             url,
-            cert_path: self.path(&cert),
+            cert_path,
             ssh_host_key,
             machine_id,
             ca_bundle: self.ca_bundle(who, &raw.ca_bundle),
+            enrollment_token_file,
         }
     }
 

@@ -1,10 +1,12 @@
-//! Handing a fleet credential (a `wrenn` registration) the one-time token it
-//! registers, or re-registers, with.
+//! Handing a fleet credential the one-time token it joins its fleet with: a
+//! `wrenn` registration token, or a `nixfleet` enrolment token (the JSON
+//! bootstrap token the fleet operator minted for this host).
 //!
-//! The token goes into the credential's `registration_token_file` (0600,
-//! written atomically); the running engine sees the file appear, leaves the
-//! `paused` state and registers at once. `evergreen register` and the tray
-//! app's re-register form both come here. The token is never printed.
+//! The token goes into the credential's token file (`registration_token_file`
+//! or `enrollment_token_file`, 0600, written atomically); the running engine
+//! sees the file appear, leaves the `paused` state and registers (enrols) at
+//! once. `evergreen register` and the tray app's re-register form both come
+//! here. The token is never printed.
 
 use std::path::{Path, PathBuf};
 
@@ -36,12 +38,36 @@ pub fn save_token(config_file: &Path, name: &str, token: &SecretString) -> Resul
             }
         )));
     };
-    let CredentialSpec::Wrenn(spec) = &c.spec else {
-        return Err(Error::Refused(format!(
-            "{} is a {} credential; registering with a token is for wrenn registrations",
-            c.name,
-            c.kind()
-        )));
+    let spec = match &c.spec {
+        CredentialSpec::Wrenn(spec) => spec,
+        CredentialSpec::Nixfleet(spec) => {
+            let token = token.expose_secret().trim();
+            let v: serde_json::Value = serde_json::from_str(token).map_err(|e| {
+                Error::Refused(format!(
+                    "a nixfleet enrolment token is the JSON the fleet operator minted ({{\"version\", \"claims\", \"signature\"}}); this is not JSON ({e})"
+                ))
+            })?;
+            let shaped = v.get("claims").is_some_and(serde_json::Value::is_object)
+                && v.get("signature").is_some_and(serde_json::Value::is_string)
+                && v.get("version").is_some_and(serde_json::Value::is_u64);
+            if !shaped {
+                return Err(Error::Refused(
+                    "a nixfleet enrolment token has \"version\", \"claims\" and \"signature\"; this JSON lacks one of them".into(),
+                ));
+            }
+            atomic_write(&spec.enrollment_token_file, token.as_bytes(), SECRET_FILE_MODE)?;
+            return Ok(Saved {
+                token_file: spec.enrollment_token_file.clone(),
+                again: spec.cert_path.exists(),
+            });
+        }
+        _ => {
+            return Err(Error::Refused(format!(
+                "{} is a {} credential; registering with a token is for wrenn and nixfleet credentials",
+                c.name,
+                c.kind()
+            )))
+        }
     };
     let token = token.expose_secret().trim();
     if token.is_empty() || token.contains(char::is_whitespace) {

@@ -27,13 +27,133 @@ use crate::tls::PeerCert;
 use crate::Shared;
 
 /// What the sandbox knows about each machine.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Machines {
     /// Machines an admin retired: their renewals get 410 Gone.
     pub retired: BTreeMap<String, bool>,
     /// Upstream's `--strict`: a request without the protocol header is
     /// refused (400) instead of accepted for older agents' sake.
     pub strict: bool,
+    /// The fleet's org root key, which signs enrolment tokens.
+    org_key: std::sync::OnceLock<ring::signature::Ed25519KeyPair>,
+    /// Enrolment token nonces already used (a replay is 409).
+    nonces: std::collections::BTreeSet<String>,
+}
+
+impl std::fmt::Debug for Machines {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Machines")
+            .field("retired", &self.retired)
+            .field("strict", &self.strict)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Base64 of SHA-256 of a raw ed25519 public key: nixfleet's
+/// `expectedPubkeyFingerprint` (`auth/issuance.rs`, `fingerprint`).
+pub fn pubkey_fingerprint(raw: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(ring::digest::digest(&ring::digest::SHA256, raw))
+}
+
+/// The claims as signed: JCS (RFC 8785) of a flat object of strings, which
+/// is the object with its keys sorted and no white space.
+fn canonical(claims: &serde_json::Map<String, serde_json::Value>) -> String {
+    let sorted: BTreeMap<&String, &serde_json::Value> = claims.iter().collect();
+    serde_json::to_string(&sorted).unwrap_or_default()
+}
+
+impl Machines {
+    fn org_key(&self) -> &ring::signature::Ed25519KeyPair {
+        self.org_key.get_or_init(|| {
+            let rng = ring::rand::SystemRandom::new();
+            let pkcs8 = ring::signature::Ed25519KeyPair::generate_pkcs8(&rng).expect("the system has randomness");
+            ring::signature::Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).expect("a key ring just made")
+        })
+    }
+
+    /// An enrolment token for `hostname` whose CSR must carry `host_key`
+    /// (raw ed25519), valid from `issued_at` to `expires_at`, signed with the
+    /// fleet's key as nixfleet's mint tool does: upstream's `BootstrapToken`.
+    pub fn mint_token(
+        &self,
+        hostname: &str,
+        host_key: &[u8],
+        issued_at: SystemTime,
+        expires_at: SystemTime,
+    ) -> serde_json::Value {
+        use base64::Engine as _;
+        let t = |at: SystemTime| humantime::format_rfc3339_seconds(at).to_string();
+        let nonce: String = (0..16).map(|_| format!("{:02x}", rand::random::<u8>())).collect();
+        let claims = serde_json::json!({
+            "hostname": hostname,
+            "expectedPubkeyFingerprint": pubkey_fingerprint(host_key),
+            "issuedAt": t(issued_at),
+            "expiresAt": t(expires_at),
+            "nonce": nonce,
+        });
+        let map = claims.as_object().cloned().unwrap_or_default();
+        let key = self.org_key();
+        let signature = key.sign(canonical(&map).as_bytes());
+        serde_json::json!({
+            "version": 1,
+            "claims": claims,
+            "signature": base64::engine::general_purpose::STANDARD.encode(signature.as_ref()),
+        })
+    }
+
+    /// Checks a token as nixfleet's `enroll` does; the status and words of a refusal.
+    fn admit(
+        &mut self,
+        token: &serde_json::Value,
+        csr_cn: &str,
+        csr_key: &[u8],
+        now: SystemTime,
+    ) -> Result<(), (StatusCode, String)> {
+        use base64::Engine as _;
+        use ring::signature::KeyPair as _;
+        let no = |why: &str| (StatusCode::UNAUTHORIZED, why.to_string());
+        if token.get("version").and_then(serde_json::Value::as_u64) != Some(1) {
+            return Err((StatusCode::BAD_REQUEST, "unsupported token version".into()));
+        }
+        let claims = token
+            .get("claims")
+            .and_then(serde_json::Value::as_object)
+            .ok_or_else(|| (StatusCode::BAD_REQUEST, "token has no claims".to_string()))?;
+        let claim = |k: &str| claims.get(k).and_then(serde_json::Value::as_str).unwrap_or_default();
+        let nonce = claim("nonce").to_string();
+        if self.nonces.contains(&nonce) {
+            return Err((StatusCode::CONFLICT, "token replay".into()));
+        }
+        let time = |k: &str| evergreen_core::clock::parse_rfc3339(claim(k));
+        match (time("issuedAt"), time("expiresAt")) {
+            (Some(from), Some(to)) if from <= now && now < to => {}
+            _ => return Err(no("token outside validity window")),
+        }
+        let signature = token
+            .get("signature")
+            .and_then(serde_json::Value::as_str)
+            .and_then(|s| base64::engine::general_purpose::STANDARD.decode(s).ok())
+            .unwrap_or_default();
+        let org = ring::signature::UnparsedPublicKey::new(
+            &ring::signature::ED25519,
+            self.org_key().public_key().as_ref().to_vec(),
+        );
+        if org.verify(canonical(claims).as_bytes(), &signature).is_err() {
+            return Err(no("token signature did not verify against the org root key"));
+        }
+        if csr_cn != claim("hostname") {
+            return Err(no("CSR CN does not match token hostname"));
+        }
+        if csr_key.len() != 32 {
+            return Err((StatusCode::BAD_REQUEST, "CSR pubkey is not ed25519".into()));
+        }
+        if pubkey_fingerprint(csr_key) != claim("expectedPubkeyFingerprint") {
+            return Err(no("CSR pubkey fingerprint does not match the token"));
+        }
+        self.nonces.insert(nonce);
+        Ok(())
+    }
 }
 
 /// The protocol header and the major this control plane speaks.
@@ -57,7 +177,67 @@ pub struct RenewResponse {
 }
 
 pub fn routes() -> Router<Shared> {
-    Router::new().route("/v1/agent/renew", post(renew))
+    Router::new()
+        .route("/v1/agent/renew", post(renew))
+        .route("/v1/enroll", post(enroll))
+}
+
+/// The protocol header, as the control plane's middleware checks it.
+fn protocol(s: &Shared, headers: &axum::http::HeaderMap) -> Option<Response> {
+    match headers.get(PROTOCOL_HEADER).map(|v| v.to_str().unwrap_or("")) {
+        Some(PROTOCOL_MAJOR) => None,
+        Some(other) => Some(error(
+            StatusCode::UPGRADE_REQUIRED,
+            &format!("protocol version {other:?} is not supported; this control plane speaks {PROTOCOL_MAJOR}"),
+        )),
+        None if s.lock().nixfleet.strict => Some(error(StatusCode::BAD_REQUEST, "missing X-Nixfleet-Protocol header")),
+        None => None,
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EnrollRequest {
+    pub token: serde_json::Value,
+    pub csr_pem: String,
+}
+
+/// `POST /v1/enroll` (TLS, no client certificate): a machine's first
+/// certificate for a bootstrap token, checked as nixfleet's control plane
+/// does (`server/routes/enrollment.rs`): replay 409, outside its window or
+/// a bad signature 401, a CSR whose CN is not the token's hostname or whose
+/// key is not the token's fingerprint 401.
+async fn enroll(State(s): State<Shared>, headers: axum::http::HeaderMap, body: axum::body::Bytes) -> Response {
+    if let Some(refused) = protocol(&s, &headers) {
+        return refused;
+    }
+    let req: EnrollRequest = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => return error(StatusCode::BAD_REQUEST, &format!("bad request body: {e}")),
+    };
+    let Ok(csr) = CertificateSigningRequestParams::from_pem(&req.csr_pem) else {
+        return error(StatusCode::BAD_REQUEST, "enroll: parse CSR PEM");
+    };
+    let cn = match csr.params.distinguished_name.get(&DnType::CommonName) {
+        Some(rcgen::DnValue::Utf8String(s)) => s.clone(),
+        Some(rcgen::DnValue::PrintableString(s)) => s.as_str().to_string(),
+        _ => return error(StatusCode::BAD_REQUEST, "CSR has no CN"),
+    };
+    let key = rcgen::PublicKeyData::der_bytes(&csr.public_key).to_vec();
+    let lifetime = {
+        let mut g = s.lock();
+        if let Err((status, why)) = g.nixfleet.admit(&req.token, &cn, &key, SystemTime::now()) {
+            return error(status, &why);
+        }
+        g.cert_lifetime
+    };
+    match issue(&s, &cn, &req.csr_pem, lifetime) {
+        Ok(cert_pem) => {
+            let not_after = humantime::format_rfc3339_seconds(SystemTime::now() + lifetime).to_string();
+            (StatusCode::OK, Json(RenewResponse { cert_pem, not_after })).into_response()
+        }
+        Err(e) => error(StatusCode::BAD_REQUEST, &e),
+    }
 }
 
 fn error(status: StatusCode, message: &str) -> Response {
@@ -84,18 +264,8 @@ async fn renew(
     headers: axum::http::HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    match headers.get(PROTOCOL_HEADER).map(|v| v.to_str().unwrap_or("")) {
-        Some(PROTOCOL_MAJOR) => {}
-        Some(other) => {
-            return error(
-                StatusCode::UPGRADE_REQUIRED,
-                &format!("protocol version {other:?} is not supported; this control plane speaks {PROTOCOL_MAJOR}"),
-            )
-        }
-        None if s.lock().nixfleet.strict => {
-            return error(StatusCode::BAD_REQUEST, "missing X-Nixfleet-Protocol header")
-        }
-        None => {}
+    if let Some(refused) = protocol(&s, &headers) {
+        return refused;
     }
     let Some(machine) = peer.common_name() else {
         return error(StatusCode::UNAUTHORIZED, "a client certificate is required");

@@ -178,6 +178,139 @@ impl Nixfleet {
     }
 }
 
+/// What any answer but the expected ones means, the same for every endpoint.
+fn refusal(url: &str, status: u16, text: &str) -> Failure {
+    Failure::transient(match status {
+        426 => format!(
+            "{url} does not speak nixfleet protocol {PROTOCOL_MAJOR}, the one Evergreen speaks (HTTP 426 Upgrade Required: {text}); update Evergreen or the control plane"
+        ),
+        503 => format!("{url} is not ready yet (HTTP 503: {text}); Evergreen retries with backoff"),
+        _ => format!("{url} answered HTTP {status}: {text}"),
+    })
+}
+
+impl Nixfleet {
+    /// One agent request: the protocol header, a JSON body; the answer's
+    /// status, body and content type.
+    async fn post(&self, client: &reqwest::Client, url: &str, body: Value) -> Result<(u16, Vec<u8>, String), Failure> {
+        // The wire of nixfleet's control plane (nixfleet-proto's
+        // `enroll_wire.rs`): camelCase bodies, and the protocol major on
+        // every agent request (a strict control plane refuses without it).
+        let resp = client
+            .post(url)
+            .header(PROTOCOL_HEADER, PROTOCOL_MAJOR)
+            .json(&body)
+            .send()
+            .await
+            .map_err(|e| Failure::transient(http::describe(url, &e)))?;
+        let status = resp.status().as_u16();
+        let content_type = resp
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        let body = resp
+            .bytes()
+            .await
+            .map_err(|e| Failure::transient(http::describe(url, &e)))?;
+        Ok((status, body.to_vec(), content_type))
+    }
+
+    /// A 200's `{"certPem", "notAfter"}`, checked against the host key.
+    fn accept(&self, url: &str, body: &[u8], key: &KeyPair) -> Result<(String, Observation), Failure> {
+        let reply: Value = serde_json::from_slice(body).map_err(|e| {
+            Failure::transient(format!(
+                "{url} answered 200 but not with JSON ({e}); {} is unchanged",
+                self.spec.cert_path.display()
+            ))
+        })?;
+        self.check(&reply, key, url)
+    }
+
+    /// `POST /v1/enroll`: the machine's first certificate, for the one-time
+    /// bootstrap token the fleet operator minted for it (over TLS, without
+    /// a client certificate). The token is spent: it is removed once the
+    /// certificate is written.
+    async fn enroll(&self, key: &KeyPair) -> Result<Renewed, Failure> {
+        let tf = &self.spec.enrollment_token_file;
+        let register = format!(
+            "get an enrolment token from the fleet operator and run `evergreen register NAME --token-file TOKEN.json` (it writes {})",
+            tf.display()
+        );
+        let text = match std::fs::read_to_string(tf) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(failure(
+                    FailureClass::Paused,
+                    format!(
+                        "{} does not exist: this machine is not enrolled yet; {register}",
+                        self.spec.cert_path.display()
+                    ),
+                ))
+            }
+            Err(e) => {
+                return Err(failure(
+                    FailureClass::Paused,
+                    format!("cannot read {}: {e}", tf.display()),
+                ))
+            }
+        };
+        let token: Value = serde_json::from_str(text.trim()).map_err(|e| {
+            failure(
+                FailureClass::Paused,
+                format!("{} is not a nixfleet enrolment token ({e}); {register}", tf.display()),
+            )
+        })?;
+        let client = http::client(&ClientOptions {
+            ca_bundle: self.spec.ca_bundle.clone(),
+            tls13_only: true,
+            ..ClientOptions::default()
+        })
+        .map_err(|e| failure(FailureClass::Paused, e.to_string()))?;
+        let csr = csr(key, &self.spec.machine_id).map_err(Failure::transient)?;
+        let url = format!("{}/v1/enroll", self.spec.url);
+        let (status, body, content_type) = self
+            .post(&client, &url, json!({ "token": token, "csrPem": csr }))
+            .await?;
+        let text = || http::error_body(&content_type, &body);
+        match status {
+            200 => {}
+            409 => {
+                return Err(failure(
+                    FailureClass::Paused,
+                    format!("{url} has seen this enrolment token before (HTTP 409: a token is good for one enrolment); {register}"),
+                ))
+            }
+            401 | 403 => {
+                return Err(failure(
+                    FailureClass::Paused,
+                    format!(
+                        "{url} refused the enrolment token (HTTP {status}: {}): it expired, is not for machine {}, was not signed by the fleet's key, or names another host key than {}; {register}",
+                        text(),
+                        self.spec.machine_id,
+                        self.spec.ssh_host_key.display()
+                    ),
+                ))
+            }
+            s => return Err(refusal(&url, s, &text())),
+        }
+        let (pem, observation) = self.accept(&url, &body, key)?;
+        if let Some(dir) = self.spec.cert_path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| Failure::transient(format!("could not create {}: {e}", dir.display())))?;
+        }
+        fsutil::atomic_write(&self.spec.cert_path, pem.as_bytes(), PUBLIC_FILE_MODE)
+            .map_err(|e| Failure::transient(e.to_string()))?;
+        // Spent: the control plane will not take it again.
+        let _ = std::fs::remove_file(tf);
+        Ok(Renewed {
+            observation,
+            note: "enrolled".into(),
+        })
+    }
+}
+
 #[async_trait]
 impl Source for Nixfleet {
     fn kind(&self) -> Kind {
@@ -193,11 +326,37 @@ impl Source for Nixfleet {
     }
 
     async fn observe(&self) -> Result<Observation, Failure> {
+        if !self.spec.cert_path.exists() {
+            // Not enrolled yet: with a token waiting, renewing enrols; without
+            // one, only the user can act (the token file appearing ends it).
+            let tf = &self.spec.enrollment_token_file;
+            return Err(if tf.exists() {
+                failure(
+                    FailureClass::Absent,
+                    format!(
+                        "{} does not exist yet; Evergreen enrols with the token in {} now",
+                        self.spec.cert_path.display(),
+                        tf.display()
+                    ),
+                )
+            } else {
+                failure(
+                    FailureClass::Paused,
+                    format!(
+                        "{} does not exist: this machine is not enrolled yet; get an enrolment token from the fleet operator and run `evergreen register NAME --token-file TOKEN.json`",
+                        self.spec.cert_path.display()
+                    ),
+                )
+            });
+        }
         Ok(Observation::of_cert(&self.read()?))
     }
 
     async fn renew(&self, _req: RenewRequest) -> Result<Renewed, Failure> {
         let key = host_key(&self.spec.ssh_host_key).map_err(|m| failure(FailureClass::Paused, m))?;
+        if !self.spec.cert_path.exists() {
+            return self.enroll(&key).await;
+        }
         let current = self.read()?;
         let cert_pem = std::fs::read_to_string(&self.spec.cert_path)
             .map_err(|e| Failure::transient(format!("cannot read {}: {e}", self.spec.cert_path.display())))?;
@@ -207,26 +366,9 @@ impl Source for Nixfleet {
         // The wire of nixfleet's control plane (nixfleet-proto's
         // `enroll_wire.rs`): camelCase bodies, and the protocol major on
         // every agent request (a strict control plane refuses without it).
-        let resp = client
-            .post(&url)
-            .header(PROTOCOL_HEADER, PROTOCOL_MAJOR)
-            .json(&json!({ "csrPem": csr }))
-            .send()
-            .await
-            .map_err(|e| Failure::transient(http::describe(&url, &e)))?;
-        let status = resp.status();
-        let content_type = resp
-            .headers()
-            .get(reqwest::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_string();
-        let body = resp
-            .bytes()
-            .await
-            .map_err(|e| Failure::transient(http::describe(&url, &e)))?;
+        let (status, body, content_type) = self.post(&client, &url, json!({ "csrPem": csr })).await?;
         let text = || http::error_body(&content_type, &body);
-        match status.as_u16() {
+        match status {
             200 => {}
             410 => {
                 return Err(failure(
@@ -245,27 +387,9 @@ impl Source for Nixfleet {
                     ),
                 ))
             }
-            426 => {
-                return Err(Failure::transient(format!(
-                    "{url} does not speak nixfleet protocol {PROTOCOL_MAJOR}, the one Evergreen speaks (HTTP 426 Upgrade Required: {}); update Evergreen or the control plane",
-                    text()
-                )))
-            }
-            503 => {
-                return Err(Failure::transient(format!(
-                    "{url} is not ready yet (HTTP 503: {}); Evergreen retries with backoff",
-                    text()
-                )))
-            }
-            _ => return Err(Failure::transient(format!("{url} answered HTTP {status}: {}", text()))),
+            s => return Err(refusal(&url, s, &text())),
         }
-        let reply: Value = serde_json::from_slice(&body).map_err(|e| {
-            Failure::transient(format!(
-                "{url} answered 200 but not with JSON ({e}); {} is unchanged",
-                self.spec.cert_path.display()
-            ))
-        })?;
-        let (pem, observation) = self.check(&reply, &key, &url)?;
+        let (pem, observation) = self.accept(&url, &body, &key)?;
         fsutil::backup(&self.spec.cert_path, PUBLIC_FILE_MODE).map_err(|e| Failure::transient(e.to_string()))?;
         fsutil::atomic_write(&self.spec.cert_path, pem.as_bytes(), PUBLIC_FILE_MODE)
             .map_err(|e| Failure::transient(e.to_string()))?;

@@ -178,6 +178,7 @@ async fn renewals(n: usize, dir: &Path) -> anyhow::Result<Renewals> {
             ssh_host_key: dir.join("ssh_host_ed25519_key"),
             machine_id: "sandbox-machine".into(),
             ca_bundle: Some(dir.join("ca.pem")),
+            enrollment_token_file: dir.join("nixfleet.pem.token"),
         },
     );
     let renew = || {
