@@ -327,6 +327,16 @@ fn leftovers(dirs: &[&Path]) -> Vec<String> {
     found
 }
 
+/// What every kill checks: the pair matches; 1 when the kill interrupted a
+/// write (it left a temporary file or an unfinished generation), else 0.
+fn after_kill(kill: u32, (cert, key): (&Path, &Path), dirs: &[&Path]) -> u32 {
+    assert!(
+        pair_matches(cert, key),
+        "after kill {kill}: the key does not belong to the certificate"
+    );
+    u32::from(!leftovers(dirs).is_empty())
+}
+
 /// What every kill loop checks at its end: some kill hit a write (else the
 /// loop proved nothing), and one clean start leaves no trace of any of them.
 fn after_kills(env: &Env, name: &str, dirs: &[&Path], (cert, key): (&Path, &Path), interrupted: u32) {
@@ -416,13 +426,7 @@ fn kill_9_at_any_instant_never_leaves_a_key_beside_the_wrong_certificate() {
             renewed += 1;
             last = now;
         }
-        assert!(
-            pair_matches(&cert, &key),
-            "after kill {kills}: the key does not belong to the certificate"
-        );
-        if !leftovers(&dirs).is_empty() {
-            interrupted += 1;
-        }
+        interrupted += after_kill(kills, (&cert, &key), &dirs);
     }
     eprintln!(
         "{kills} kills at random instants of a {took} ms renewal: {interrupted} interrupted a write, {renewed} came after a complete one"
@@ -505,13 +509,7 @@ async fn kill_9_during_certctl_deployments_never_leaves_a_mismatched_pair() {
             std::thread::sleep(Duration::from_micros(rng.below(window * 2 + 1)));
             daemon.kill9();
             kills += 1;
-            assert!(
-                pair_matches(&cert, &key),
-                "after kill {kills}: the key does not belong to the certificate"
-            );
-            if !leftovers(&dirs).is_empty() {
-                interrupted += 1;
-            }
+            interrupted += after_kill(kills, (&cert, &key), &dirs);
         }
         eprintln!(
             "{kills} kills within {window} µs of a deployment starting ({seen_running} seen running): {interrupted} interrupted its write"

@@ -1026,14 +1026,7 @@ impl Validator {
             &span,
         );
         let credentials_file = self.path(&creds);
-        let registration_token_file = match &raw.registration_token_file {
-            Some(p) => self.path(p.get_ref()),
-            None => {
-                let mut p = credentials_file.as_os_str().to_owned();
-                p.push(".token");
-                PathBuf::from(p)
-            }
-        };
+        let registration_token_file = self.token_file(&raw.registration_token_file, &credentials_file);
         let heartbeat_interval = self.interval(
             who,
             "heartbeat_interval",
@@ -1054,6 +1047,19 @@ impl Validator {
                 &span,
             ),
             ca_bundle: self.ca_bundle(who, &raw.ca_bundle),
+        }
+    }
+
+    /// Where a fleet credential's one-time token waits: the field, or the
+    /// file it is for with `.token` appended.
+    fn token_file(&self, raw: &Option<Spanned<String>>, beside: &Path) -> PathBuf {
+        match raw {
+            Some(p) => self.path(p.get_ref()),
+            None => {
+                let mut p = beside.as_os_str().to_owned();
+                p.push(".token");
+                PathBuf::from(p)
+            }
         }
     }
 
@@ -1256,14 +1262,7 @@ impl Validator {
             },
         };
         let cert_path = self.path(&cert);
-        let enrollment_token_file = match &raw.enrollment_token_file {
-            Some(p) => self.path(p.get_ref()),
-            None => {
-                let mut p = cert_path.as_os_str().to_owned();
-                p.push(".token");
-                PathBuf::from(p)
-            }
-        };
+        let enrollment_token_file = self.token_file(&raw.enrollment_token_file, &cert_path);
         NixfleetSpec {
             url,
             cert_path,
