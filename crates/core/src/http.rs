@@ -105,6 +105,35 @@ pub fn describe(url: &str, e: &reqwest::Error) -> String {
     format!("{url}: {what}{hint}")
 }
 
+/// The largest reply body any server may send Evergreen. Every reply it
+/// reads (Vault, PKI, wrenn, nixfleet, certctl) is a small JSON document;
+/// anything larger is a misbehaving server or a wrong URL.
+pub const MAX_REPLY: usize = 1024 * 1024;
+
+/// Reads a reply body, never more than [`MAX_REPLY`]: an announced length
+/// over the cap is refused before reading, and a body that keeps coming is
+/// cut off at the cap, so memory stays bounded whatever the server sends.
+/// The error names the URL and says what happened.
+pub async fn read_reply(mut resp: reqwest::Response, url: &str) -> Result<Vec<u8>, String> {
+    let too_large = || {
+        format!(
+            "{url}: the reply is larger than {} KiB; Evergreen reads no further (a misbehaving server, or a wrong url?)",
+            MAX_REPLY / 1024
+        )
+    };
+    if resp.content_length().is_some_and(|n| n > MAX_REPLY as u64) {
+        return Err(too_large());
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(|e| describe(url, &e))? {
+        if body.len() + chunk.len() > MAX_REPLY {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
 /// A server's error reply in a few words, for a message a person reads: the
 /// `error` of a JSON body, "an HTML error page" rather than its markup, or
 /// the start of plain text on one line.
@@ -183,5 +212,77 @@ mod error_body_tests {
         assert_eq!(error_body("text/plain", b"  upstream\n  down  "), "upstream down");
         assert_eq!(error_body("text/plain", b""), "an empty body");
         assert!(error_body("text/plain", "x".repeat(500).as_bytes()).ends_with('…'));
+    }
+}
+
+#[cfg(test)]
+mod read_reply_tests {
+    use super::*;
+    use std::io::{Read, Write};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    /// A loopback server that answers one request with `head`, then writes
+    /// `chunk` up to `total` bytes; returns its URL and how much it got out.
+    fn server(head: &'static str, chunk: usize, total: usize) -> (String, Arc<AtomicUsize>) {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/v1/x", l.local_addr().unwrap());
+        let sent = Arc::new(AtomicUsize::new(0));
+        let counter = sent.clone();
+        std::thread::spawn(move || {
+            let Ok((mut s, _)) = l.accept() else { return };
+            let mut req = [0u8; 4096];
+            let _ = s.read(&mut req);
+            if s.write_all(head.as_bytes()).is_err() {
+                return;
+            }
+            let block = vec![b'x'; chunk];
+            while counter.load(Ordering::SeqCst) < total {
+                let framed = if head.contains("chunked") {
+                    [format!("{chunk:x}\r\n").into_bytes(), block.clone(), b"\r\n".to_vec()].concat()
+                } else {
+                    block.clone()
+                };
+                if s.write_all(&framed).is_err() {
+                    return;
+                }
+                counter.fetch_add(chunk, Ordering::SeqCst);
+            }
+            let _ = s.write_all(b"0\r\n\r\n");
+        });
+        (url, sent)
+    }
+
+    async fn get(url: &str) -> Result<Vec<u8>, String> {
+        let c = client(&ClientOptions::default()).unwrap();
+        let resp = c.get(url).send().await.map_err(|e| describe(url, &e))?;
+        read_reply(resp, url).await
+    }
+
+    #[tokio::test]
+    async fn an_announced_huge_body_is_refused_before_reading() {
+        let (url, _) = server("HTTP/1.1 200 OK\r\nContent-Length: 536870912\r\n\r\n", 0, 0);
+        let e = get(&url).await.unwrap_err();
+        assert!(e.contains(&url) && e.contains("larger than 1024 KiB"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn an_endless_body_is_cut_off_at_the_cap() {
+        let total = 256 * 1024 * 1024;
+        let (url, sent) = server(
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+            64 * 1024,
+            total,
+        );
+        let e = get(&url).await.unwrap_err();
+        assert!(e.contains("larger than 1024 KiB"), "{e}");
+        // the closed connection stopped the server long before its end
+        assert!(sent.load(Ordering::SeqCst) < 64 * 1024 * 1024, "Evergreen kept reading");
+    }
+
+    #[tokio::test]
+    async fn a_reply_within_the_cap_is_read_whole() {
+        let (url, _) = server("HTTP/1.1 200 OK\r\nContent-Length: 2048\r\n\r\n", 1024, 2048);
+        assert_eq!(get(&url).await.unwrap(), vec![b'x'; 2048]);
     }
 }

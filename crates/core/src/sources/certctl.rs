@@ -199,10 +199,7 @@ impl Wire for HttpWire {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
             .to_string();
-        let body = resp
-            .bytes()
-            .await
-            .map_err(|e| Failure::transient(http::describe(&url, &e)))?;
+        let body = http::read_reply(resp, &url).await.map_err(Failure::transient)?;
         Ok(Reply {
             status,
             content_type,

@@ -210,11 +210,8 @@ impl Nixfleet {
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default()
             .to_string();
-        let body = resp
-            .bytes()
-            .await
-            .map_err(|e| Failure::transient(http::describe(url, &e)))?;
-        Ok((status, body.to_vec(), content_type))
+        let body = http::read_reply(resp, url).await.map_err(Failure::transient)?;
+        Ok((status, body, content_type))
     }
 
     /// A 200's `{"certPem", "notAfter"}`, checked against the host key.

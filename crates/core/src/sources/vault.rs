@@ -145,10 +145,9 @@ impl VaultClient {
             .await
             .map_err(|e| CallError::Failed(Failure::transient(http::describe(&url, &e))))?;
         let status = resp.status();
-        let bytes = resp
-            .bytes()
+        let bytes = http::read_reply(resp, &url)
             .await
-            .map_err(|e| CallError::Failed(Failure::transient(http::describe(&url, &e))))?;
+            .map_err(|e| CallError::Failed(Failure::transient(e)))?;
         if status.is_success() {
             if bytes.is_empty() {
                 return Ok(Value::Null);

@@ -197,11 +197,8 @@ impl Wrenn {
             .await
             .map_err(|e| Failure::transient(http::describe(&url, &e)))?;
         let status = resp.status().as_u16();
-        let bytes = resp
-            .bytes()
-            .await
-            .map_err(|e| Failure::transient(http::describe(&url, &e)))?;
-        Ok((status, bytes.to_vec()))
+        let bytes = http::read_reply(resp, &url).await.map_err(Failure::transient)?;
+        Ok((status, bytes))
     }
 
     /// Vault-style `{"error": {"code", "message"}}`, or the start of the body.
