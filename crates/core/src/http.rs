@@ -167,7 +167,9 @@ pub fn error_body(content_type: &str, body: &[u8]) -> String {
     }
 }
 
-fn one_line(s: &str, max: usize) -> String {
+/// `s` on one line, at most `max` characters (then an ellipsis): what a
+/// server says reaches history, events and notifications only this way.
+pub fn one_line(s: &str, max: usize) -> String {
     let flat: String = s.split_whitespace().collect::<Vec<_>>().join(" ");
     if flat.chars().count() > max {
         format!("{}…", flat.chars().take(max).collect::<String>())

@@ -35,11 +35,13 @@ pub struct ApiError {
 }
 
 impl ApiError {
+    /// The server's words, on one line and at most 300 characters however
+    /// many errors it sent (they go into history and notifications).
     pub fn text(&self) -> String {
         if self.errors.is_empty() {
             self.status.to_string()
         } else {
-            self.errors.join("; ")
+            http::one_line(&self.errors.join("; "), 300)
         }
     }
 }
@@ -205,4 +207,24 @@ pub fn field<'a>(v: &'a Value, pointer: &str, what: &str) -> Result<&'a Value, F
             "{what}: the reply has no {pointer}; is this a Vault/OpenBao server?"
         ))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_flood_of_server_errors_is_one_short_line() {
+        let a = ApiError {
+            status: StatusCode::BAD_REQUEST,
+            errors: vec!["permission\ndenied ".repeat(10_000); 50],
+        };
+        let t = a.text();
+        assert!(
+            t.chars().count() <= 301 && !t.contains('\n'),
+            "{} chars",
+            t.chars().count()
+        );
+        assert!(t.starts_with("permission denied") && t.ends_with('…'), "{t}");
+    }
 }
