@@ -4,9 +4,19 @@
 //! site script) can be Evergreen's renewer. Commands run without a shell by
 //! default, with a timeout, with `EVERGREEN_CREDENTIAL` and
 //! `EVERGREEN_CERT_PATH` set, and the tail of stderr is kept for the UI.
+//!
+//! A command is contained: it runs in a process group of its own, and when
+//! it outlives its timeout the whole group gets SIGTERM, then SIGKILL after
+//! [`KILL_GRACE`], so nothing it started keeps running. The timeout measures
+//! the command's own exit, not the closing of its stderr (a background
+//! grandchild may hold that open). The variables Evergreen reads secrets
+//! from (a Vault token's `token_env`, certctl's `api_key_env`) are removed
+//! from its environment: a renew script never sees a token it was not given.
 
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Stdio;
+use std::sync::{PoisonError, RwLock};
 use std::time::Duration;
 
 use tokio::io::AsyncReadExt;
@@ -15,6 +25,23 @@ use crate::config::CommandSpec;
 
 /// How much of stderr is kept.
 pub const STDERR_TAIL_BYTES: usize = 2048;
+
+/// How long a timed-out command's group has between SIGTERM and SIGKILL.
+pub const KILL_GRACE: Duration = Duration::from_secs(5);
+
+/// How long stderr is still read after the command exited (what a
+/// background grandchild writes later is not the command's).
+const STDERR_AFTER_EXIT: Duration = Duration::from_millis(500);
+
+/// Environment variables no command inherits: the ones secrets are read from.
+static SECRET_ENV: RwLock<BTreeSet<String>> = RwLock::new(BTreeSet::new());
+
+/// The variables that hold secrets in the config now running (the engine
+/// calls this at start and on each reload).
+pub fn set_secret_env(names: impl IntoIterator<Item = String>) {
+    let mut g = SECRET_ENV.write().unwrap_or_else(PoisonError::into_inner);
+    *g = names.into_iter().filter(|n| !n.is_empty()).collect();
+}
 
 /// What happened when a command ran.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,12 +72,16 @@ pub async fn run(spec: &CommandSpec, name: &str, cert_path: &Path, timeout: Dura
     let argv = spec.argv();
     let program = &argv[0];
     let mut cmd = tokio::process::Command::new(program);
+    for secret in SECRET_ENV.read().unwrap_or_else(PoisonError::into_inner).iter() {
+        cmd.env_remove(secret);
+    }
     cmd.args(&argv[1..])
         .env("EVERGREEN_CREDENTIAL", name)
         .env("EVERGREEN_CERT_PATH", cert_path)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
+        .process_group(0)
         .kill_on_drop(true);
     let mut child = match cmd.spawn() {
         Ok(c) => c,
@@ -67,9 +98,11 @@ pub async fn run(spec: &CommandSpec, name: &str, cert_path: &Path, timeout: Dura
             };
         }
     };
+    let group = child.id().and_then(|id| rustix::process::Pid::from_raw(id as i32));
     let mut stderr = child.stderr.take();
-    let read_stderr = async move {
-        let mut buf = Vec::new();
+    let tail = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let kept = tail.clone();
+    let reader = tokio::spawn(async move {
         if let Some(s) = stderr.as_mut() {
             // Read everything (so the child never blocks on a full pipe) but keep only the tail.
             let mut chunk = [0u8; 4096];
@@ -77,20 +110,24 @@ pub async fn run(spec: &CommandSpec, name: &str, cert_path: &Path, timeout: Dura
                 match s.read(&mut chunk).await {
                     Ok(0) | Err(_) => break,
                     Ok(n) => {
+                        let mut buf = kept.lock().unwrap_or_else(PoisonError::into_inner);
                         buf.extend_from_slice(&chunk[..n]);
                         if buf.len() > STDERR_TAIL_BYTES * 2 {
-                            buf.drain(..buf.len() - STDERR_TAIL_BYTES);
+                            let cut = buf.len() - STDERR_TAIL_BYTES;
+                            buf.drain(..cut);
                         }
                     }
                 }
             }
         }
-        buf
-    };
-    let waited = tokio::time::timeout(timeout, async { tokio::join!(child.wait(), read_stderr) }).await;
+    });
+    let waited = tokio::time::timeout(timeout, child.wait()).await;
     match waited {
-        Ok((status, buf)) => {
-            let tail = tail_text(&buf);
+        Ok(status) => {
+            // What it wrote before exiting; a grandchild still holding the
+            // pipe does not make the command wait.
+            let _ = tokio::time::timeout(STDERR_AFTER_EXIT, reader).await;
+            let tail = tail_text(&tail.lock().unwrap_or_else(PoisonError::into_inner));
             match status {
                 Ok(s) if s.success() => CommandOutcome {
                     success: true,
@@ -113,7 +150,16 @@ pub async fn run(spec: &CommandSpec, name: &str, cert_path: &Path, timeout: Dura
             }
         }
         Err(_) => {
-            let _ = child.kill().await;
+            // The whole group, politely first: a script's children go too.
+            if let Some(pg) = group {
+                let _ = rustix::process::kill_process_group(pg, rustix::process::Signal::TERM);
+            }
+            if tokio::time::timeout(KILL_GRACE, child.wait()).await.is_err() {
+                let _ = child.kill().await;
+            }
+            if let Some(pg) = group {
+                let _ = rustix::process::kill_process_group(pg, rustix::process::Signal::KILL);
+            }
             CommandOutcome {
                 success: false,
                 summary: format!(
@@ -169,6 +215,63 @@ mod tests {
         let tail = out.stderr_tail.unwrap();
         assert!(tail.len() <= STDERR_TAIL_BYTES);
         assert!(tail.ends_with("line1999"), "{tail}");
+    }
+
+    /// Whether `pid` still runs (a zombie waiting to be reaped does not).
+    fn running(pid: u32) -> bool {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|s| s.rsplit(')').next().map(|r| r.trim_start().starts_with('Z')))
+            .is_some_and(|zombie| !zombie)
+    }
+
+    #[tokio::test]
+    async fn a_timed_out_command_takes_everything_it_started_with_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let pids = dir.path().join("pids");
+        let script = format!(
+            "echo $$ > {p}; sleep 300 & echo $! >> {p}; sleep 300",
+            p = pids.display()
+        );
+        let out = run(&sh(&script), "x", Path::new("/x"), Duration::from_secs(1)).await;
+        assert!(!out.success && out.summary.contains("timed out"), "{out:?}");
+        let pids: Vec<u32> = std::fs::read_to_string(&pids)
+            .unwrap()
+            .lines()
+            .map(|l| l.trim().parse().unwrap())
+            .collect();
+        assert_eq!(pids.len(), 2);
+        // Signals are delivered at once but acted on when the process runs next.
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while pids.iter().any(|p| running(*p)) && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        for pid in pids {
+            assert!(!running(pid), "process {pid} of the timed-out command still runs");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_command_that_exits_is_done_though_a_grandchild_holds_stderr() {
+        let dir = tempfile::tempdir().unwrap();
+        let pid = dir.path().join("pid");
+        let script = format!("echo started >&2; sleep 300 & echo $! > {}; exit 0", pid.display());
+        let out = run(&sh(&script), "x", Path::new("/x"), Duration::from_secs(5)).await;
+        let left: u32 = std::fs::read_to_string(&pid).unwrap().trim().parse().unwrap();
+        let _ = std::process::Command::new("kill").arg(left.to_string()).status();
+        assert!(out.success, "{out:?}");
+        assert_eq!(out.stderr_tail.as_deref(), Some("started"));
+    }
+
+    #[tokio::test]
+    async fn the_variables_secrets_come_from_are_not_passed_on() {
+        // HOME stands in for a token_env variable: it is set in any test run.
+        set_secret_env(["HOME".to_string()]);
+        let out = run(&sh("test -z \"$HOME\""), "x", Path::new("/x"), Duration::from_secs(10)).await;
+        set_secret_env(Vec::new());
+        assert!(out.success, "the command saw a secret variable: {out:?}");
+        let again = run(&sh("test -n \"$HOME\""), "x", Path::new("/x"), Duration::from_secs(10)).await;
+        assert!(again.success, "{again:?}");
     }
 
     // Paused time: the runtime jumps straight to the timeout instead of waiting it out.

@@ -95,6 +95,26 @@ pub enum CredentialSpec {
     Certctl(Box<CertctlSpec>),
 }
 
+impl Config {
+    /// The environment variables this config reads secrets from: no command
+    /// Evergreen runs inherits them.
+    pub fn secret_env(&self) -> Vec<String> {
+        self.credentials
+            .iter()
+            .filter_map(|c| match &c.spec {
+                CredentialSpec::VaultToken(s) => Some(&s.conn.token),
+                CredentialSpec::VaultPki(s) => Some(&s.conn.token),
+                CredentialSpec::Certctl(s) => Some(&s.api_key),
+                _ => None,
+            })
+            .filter_map(|t| match t {
+                TokenSource::Env(v) if !v.is_empty() => Some(v.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
 impl CredentialSpec {
     /// Files whose change means the credential should be looked at again
     /// (the certificate, the token file a `bao login` rewrites).

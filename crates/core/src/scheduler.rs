@@ -272,6 +272,7 @@ pub fn spawn(config: Config, deps: SchedulerDeps) -> (Handle, JoinHandle<()>) {
         pending: Default::default(),
         busy: BTreeMap::new(),
     };
+    crate::command::set_secret_env(config.secret_env());
     let join = tokio::spawn(async move {
         sched.start(config);
         sched.run(rx, done_rx).await;
@@ -683,6 +684,7 @@ impl Scheduler {
     }
 
     fn apply(&mut self, config: Config) -> (usize, usize, usize) {
+        crate::command::set_secret_env(config.secret_env());
         self.settings = config.engine.clone();
         let (mut added, mut removed, mut changed) = (0, 0, 0);
         let wanted: BTreeMap<String, CredentialConfig> =
