@@ -212,7 +212,9 @@ impl Bao {
     }
 
     fn wait_ready(&self) {
-        let deadline = Instant::now() + Duration::from_secs(30);
+        // Eleven dev servers start at once in the vault suite on two cores:
+        // be patient for a positive answer (the loop returns the moment it comes).
+        let deadline = Instant::now() + Duration::from_secs(90);
         loop {
             let st = self.command(&["status"]).output().expect("bao status runs");
             let serving = st.status.success()

@@ -66,8 +66,10 @@ impl Env {
 
     pub fn write_config(&self, text: &str) {
         // Replace by rename, as editors do.
+        // 0600 whatever the umask: Evergreen refuses a config others can change.
         let tmp = self.dir.path().join(".config.toml.tmp");
         std::fs::write(&tmp, text).unwrap();
+        std::fs::set_permissions(&tmp, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
         std::fs::rename(tmp, self.config()).unwrap();
     }
 

@@ -31,11 +31,14 @@ impl Rig {
     pub async fn start(config: impl FnOnce(&Path) -> String) -> Rig {
         let dir = tempfile::tempdir().unwrap();
         let text = config(dir.path());
+        let file = dir.path().join("config.toml");
         std::fs::write(
-            dir.path().join("config.toml"),
+            &file,
             format!("[engine]\nretry_base = \"1s\"\nretry_max = \"3s\"\n\n{text}"),
         )
         .unwrap();
+        // 0600 whatever the umask: Evergreen refuses a config others can change.
+        std::fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
         let bus = EventBus::default();
         let rx = bus.subscribe();
         let mut opts = EngineOptions::new(Paths::under(dir.path()));

@@ -617,7 +617,33 @@ pub fn load(path: &Path) -> Result<Config> {
             Error::io("read config", path, e)
         }
     })?;
+    if let Ok(meta) = std::fs::metadata(path) {
+        if let Some(problem) = unsafe_config(&meta, path, rustix::process::geteuid().as_raw()) {
+            return Err(Error::Config(problem));
+        }
+    }
     parse(&src, path)
+}
+
+/// A config names programs Evergreen runs: one another user can change is
+/// refused, as ssh refuses such a config. The problem, with the fix.
+fn unsafe_config(meta: &std::fs::Metadata, path: &Path, uid: u32) -> Option<String> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let mode = meta.permissions().mode() & 0o777;
+    if meta.uid() != uid {
+        return Some(format!(
+            "{} is owned by uid {}, not by you (uid {uid}); it names programs Evergreen runs, so Evergreen only reads a config of your own: copy it and `chown` the copy",
+            path.display(),
+            meta.uid()
+        ));
+    }
+    (mode & 0o022 != 0).then(|| {
+        format!(
+            "{} can be changed by other users (mode {mode:04o}); it names programs Evergreen runs, so Evergreen refuses it: run `chmod 600 {}`",
+            path.display(),
+            path.display()
+        )
+    })
 }
 
 /// Validates config text; `file` names it in errors and anchors relative paths.
@@ -1664,6 +1690,32 @@ enabled = false
         // and a name in the config wins
         let named = cfg.replace("path =", "machine_id = \"m-7\"\npath =");
         assert_eq!(id(&parse(&named, file()).unwrap()), "m-7");
+    }
+
+    #[test]
+    fn a_config_others_can_change_is_refused_with_the_fix() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("config.toml");
+        std::fs::write(&p, "").unwrap();
+        for mode in [0o600, 0o644] {
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
+            assert!(load(&p).is_ok(), "{mode:o}");
+        }
+        for mode in [0o666, 0o620, 0o602] {
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
+            let e = load(&p).unwrap_err().to_string();
+            assert!(
+                e.contains("can be changed by other users") && e.contains("chmod 600"),
+                "{e}"
+            );
+        }
+        // someone else's file, whatever its mode
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let meta = std::fs::metadata(&p).unwrap();
+        let mine = rustix::process::geteuid().as_raw();
+        let why = unsafe_config(&meta, &p, mine.wrapping_add(1)).unwrap();
+        assert!(why.contains("not by you"), "{why}");
     }
 
     #[test]
