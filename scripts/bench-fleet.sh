@@ -19,7 +19,7 @@ Everything runs in one process on 127.0.0.1, against an in-process \`evergreen-s
 every benchmark starts its own sandbox and is bounded in count and time.
 
 - **herd**: 1,000 certctl credentials in one engine scheduler (the real certctl source, real TLS), all started
-  at the same instant, heartbeats every 10 s and polls every 5 s (the seed's 60 s and 30 s scaled down 6×); the
+  at the same instant, heartbeats every 10 s and polls every 5 s (certctl's own 60 s and 30 s scaled down 6×); the
   sandbox timestamps every request, and heartbeat arrivals are counted per one-second bucket over 30 s. Without
   the startup jitter all 1,000 would land in the first second (10× the mean).
 - **renewal**: \`Nixfleet::renew\` against the sandbox, timed end to end: read the SSH host key, CSR signed with it,

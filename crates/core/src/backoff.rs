@@ -28,7 +28,7 @@ pub struct Backoff {
 }
 
 impl Default for Backoff {
-    /// Base 30 s (seed 000), ×2 per failure, capped at 5 min, ±10 %.
+    /// Base 30 s (nixfleet's agent's error backoff), ×2 per failure, capped at 5 min, ±10 %.
     fn default() -> Self {
         Backoff {
             base: Duration::from_secs(30),

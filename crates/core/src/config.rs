@@ -181,7 +181,7 @@ pub struct VaultTokenSpec {
     pub increment: Option<Duration>,
 }
 
-/// A nixfleet agent's mTLS client certificate (seed 000), renewed with a CSR
+/// A nixfleet agent's mTLS client certificate, renewed with a CSR
 /// signed by the host's SSH ed25519 key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NixfleetSpec {
@@ -198,7 +198,7 @@ pub struct NixfleetSpec {
     pub enrollment_token_file: PathBuf,
 }
 
-/// A wrenn host registration (seed 002): host JWT, refresh token and
+/// A wrenn host registration: host JWT, refresh token and
 /// certificate in one credentials file, kept alive with heartbeats.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WrennSpec {
@@ -215,7 +215,7 @@ pub struct WrennSpec {
     pub ca_bundle: Option<PathBuf>,
 }
 
-/// A certctl agent (seed 001): heartbeats, work polls, CSR and deployment
+/// A certctl agent: heartbeats, work polls, CSR and deployment
 /// jobs for the targets configured here, and certificate discovery.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CertctlSpec {
@@ -1119,7 +1119,7 @@ impl Validator {
     fn certctl(&mut self, name: &str, who: &str, raw: &RawCredential, span: Range<usize>) -> CertctlSpec {
         let k = "certctl";
         self.required(who, k, "url", "the control plane's https:// URL", &raw.url, &span);
-        // The seed's pre-flight check: plain http is refused before any network call.
+        // certctl's agent's pre-flight check: plain http is refused before any network call.
         let plain = raw
             .url
             .as_ref()
@@ -1513,7 +1513,7 @@ impl Validator {
                 }
             }
         }
-        // Tokens renew at half their TTL, as Vault's own agents do (seed 003).
+        // Tokens renew at half their TTL, as Vault's own agents and certctl's renewer do.
         let policy = match (&kind.get_ref()[..], explicit_policy) {
             ("vault_token", false) => RenewPolicy::Fraction(0.5),
             _ => policy,

@@ -2,7 +2,8 @@
 //!
 //! Default is step-ca's and cert-manager's: renew once two thirds of the
 //! lifetime have elapsed (remaining < 1/3). A credential can instead name a
-//! fraction (`renew_at_fraction`, strictly in (0, 1) as seed 000 demands) or an
+//! fraction (`renew_at_fraction`, strictly in (0, 1) as nixfleet's
+//! `renewal_threshold_fraction` is) or an
 //! absolute lead time (`renew_before = "72h"`).
 
 use std::time::{Duration, SystemTime};

@@ -1,4 +1,4 @@
-//! The certctl agent's timing (seed 001) on paused tokio time with an
+//! The certctl agent's timing on paused tokio time with an
 //! injected wall clock: the real scheduler and the real certctl source, with
 //! only the wire scripted, so every request's instant is exact. No test
 //! sleeps for real; the HTTPS behaviour is tested against the sandbox in

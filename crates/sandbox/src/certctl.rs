@@ -1,7 +1,7 @@
 //! certctl's control plane: agents, heartbeats, work polls, the CSR job flow,
 //! deployments, job status reports and discovery reports.
 //!
-//! Paths and bodies follow upstream certctl's agent API (seed 001 and its
+//! Paths and bodies follow upstream certctl's agent API (its
 //! `cmd/agent`): every request carries `Authorization: Bearer <API key>`; an
 //! unknown agent is 404, a wrong key 401, a retired agent 410 Gone on every
 //! endpoint. A certificate is asked for by an admin (a CSR job,

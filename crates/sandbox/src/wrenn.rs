@@ -1,6 +1,6 @@
 //! wrenn's control plane: host registration, token refresh, heartbeats.
 //!
-//! Shapes are the seed's (002): register with a one-time token (201 with the
+//! Shapes are wrenn's host agent's: register with a one-time token (201 with the
 //! host, a JWT, a refresh token and PEMs), refresh with the refresh token
 //! (200, same shape, the refresh token rotated), heartbeat with
 //! `X-Host-Token` (204; 401 for a token that is not the host's current one or

@@ -1,4 +1,4 @@
-//! A certctl agent (seed 001): heartbeats, work polls, CSR and deployment
+//! A certctl agent: heartbeats, work polls, CSR and deployment
 //! jobs, and certificate discovery, against a certctl control plane.
 //!
 //! Why it exists: certctl renews certificates on the server's schedule, but
@@ -8,7 +8,7 @@
 //! deploys are watched and shown like every other credential, and a control
 //! plane that stops answering or retires the agent is seen at once.
 //!
-//! As in the seed:
+//! As certctl's own agent (`cmd/agent`) does:
 //! - HTTPS only (the config check refuses `http://` before any network call),
 //!   TLS 1.3 minimum, an optional CA bundle that fails loudly when unreadable
 //!   or empty, `Authorization: Bearer <API key>`; the key is read from its
@@ -16,7 +16,7 @@
 //! - A heartbeat every 60 s with {version, hostname, os, architecture,
 //!   ip_address} and a work poll every 30 s; the first of each after a startup
 //!   jitter in [0, interval), drawn independently, then ±10 % per tick. After
-//!   failures (heartbeats and polls alike, as the seed counts them) the next
+//!   failures (heartbeats and polls alike, as certctl's agent counts them) the next
 //!   poll waits consecutive_failures × poll interval, capped at 5 minutes.
 //! - 410 Gone from the control plane: the agent was retired. Terminal: the
 //!   credential shows `retired`, and not one more request is sent.
@@ -30,7 +30,7 @@
 //!   demand, with `evergreen renew NAME`) and the certificates found are
 //!   reported. Keys are never read into a report.
 //!
-//! Beyond the seed: the server can only deploy to targets configured here
+//! Beyond certctl's agent: the server can only deploy to targets configured here
 //! (target id → file); a path it names is never written. A bad certificate
 //! overwrites nothing, and the previous pair is kept as `.bak`.
 //!
@@ -64,7 +64,7 @@ use crate::http::{self, ClientOptions};
 use crate::model::Kind;
 use crate::pair::Pair;
 
-/// ±10 % on every tick (the seed's `DefaultSchedulerJitter`).
+/// ±10 % on every tick (certctl's `DefaultSchedulerJitter`).
 pub const TICK_JITTER: f64 = 0.1;
 /// The longest wait between two polls after failures.
 pub const POLL_BACKOFF_CAP: Duration = Duration::from_secs(300);
@@ -460,7 +460,7 @@ enum JobError {
     Failed(String),
 }
 
-/// One deployment per target id at a time (the seed's per-target mutex).
+/// One deployment per target id at a time (as certctl's agent locks per target).
 #[derive(Debug, Default)]
 pub struct TargetLocks(Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>);
 
@@ -1127,7 +1127,7 @@ impl Source for Certctl {
                     Ok(_) => Ok(false),
                     Err(f) if f.class == FailureClass::Retired => Err(f),
                     Err(f) => {
-                        // Not a control-plane failure in the seed's count.
+                        // Not a control-plane failure in certctl's agent's count.
                         problems.push(f.message);
                         continue;
                     }

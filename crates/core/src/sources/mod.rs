@@ -165,8 +165,8 @@ pub trait Source: Send + Sync + std::fmt::Debug + 'static {
     /// Whether this credential can be renewed by Evergreen at all.
     fn can_renew(&self) -> bool;
 
-    /// The shortest wait before a planned renewal (seed 003: TTL/2 floored
-    /// at 5 s for tokens), so a tiny lifetime cannot make the engine spin.
+    /// The shortest wait before a planned renewal (for Vault tokens: TTL/2,
+    /// floored at 5 s, as certctl's Vault renewer does), so a tiny lifetime cannot make the engine spin.
     fn min_wait(&self) -> Duration {
         Duration::ZERO
     }

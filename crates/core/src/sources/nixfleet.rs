@@ -1,4 +1,5 @@
-//! A nixfleet agent's mTLS client certificate (seed 000), and beyond it.
+//! A nixfleet agent's mTLS client certificate, renewed as nixfleet's agent
+//! renews it, and beyond.
 //!
 //! The certificate's key is the host's SSH ed25519 key: the CSR is signed
 //! with it, so every renewed certificate carries the same public key (the
@@ -7,7 +8,7 @@
 //! the new one replaces the old at the same path atomically, after it was
 //! checked: it parses, carries the host key, and lasts longer than the old.
 //!
-//! Beyond the seed, the HTTP client of this identity is hot-swapped: it is
+//! Beyond nixfleet's agent, the HTTP client of this identity is hot-swapped: it is
 //! keyed by the serial of the certificate on disk, so the request after a
 //! renewal (or after someone else rewrote the file) presents the new
 //! certificate on a new connection, without a restart.

@@ -1,10 +1,10 @@
 //! A Vault/OpenBao token kept alive with `renew-self`.
 //!
-//! The behaviour of certctl's Vault renewer (seeds 003/004): look the token up
+//! The behaviour of certctl's Vault token renewer: look the token up
 //! (`auth/token/lookup-self`), renew it at half its TTL (the credential's
 //! default policy, floored at 5 s), stop for good when the server says it is
 //! not renewable, and keep retrying (with the engine's backoff) when a renewal
-//! fails. Beyond the seeds:
+//! fails. Beyond that renewer:
 //!
 //! - A renewal the server caps at the token's maximum TTL puts the credential
 //!   in `final`: it will expire at a known time and only a new login helps.
@@ -26,7 +26,7 @@ use crate::clock::{parse_rfc3339, rfc3339};
 use crate::config::VaultTokenSpec;
 use crate::model::{Kind, Lifetime};
 
-/// Seed 003's `minRenewInterval`: never renew more often than this.
+/// certctl's renewer's `minRenewInterval`: never renew more often than this.
 const MIN_RENEW_INTERVAL: Duration = Duration::from_secs(5);
 
 #[derive(Debug)]

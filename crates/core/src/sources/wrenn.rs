@@ -1,10 +1,10 @@
-//! A wrenn host registration (seed 002), kept alive with heartbeats.
+//! A wrenn host registration, kept alive with heartbeats.
 //!
 //! With no credentials file, the host registers with a one-time token
 //! (`POST /v1/hosts/register`, 201) and keeps the answer — host JWT, refresh
 //! token, certificate, key, CA — in a JSON file, mode 0600. Then it sends a
 //! heartbeat at once and every interval (`POST /v1/hosts/{id}/heartbeat` with
-//! `X-Host-Token`, 204). As in the seed:
+//! `X-Host-Token`, 204). As wrenn's own host agent does:
 //!
 //! - 401/403 → refresh once (`POST /v1/hosts/auth/refresh`); the new JWT is
 //!   used from the next request on (the file is read per request: hot-swap).
@@ -16,7 +16,7 @@
 //! - 3 network failures in a row → `paused`; heartbeats go on and the next
 //!   204 recovers it.
 //!
-//! Beyond the seed, the JWT's own lifetime (`iat`..`exp`) is the credential's
+//! Beyond that agent, the JWT's own lifetime (`iat`..`exp`) is the credential's
 //! lifetime, so it is refreshed before it expires instead of after a 401.
 
 use std::sync::OnceLock;

@@ -8,7 +8,7 @@
 //!
 //! - herd: N certctl agents (default 1,000; the real engine scheduler and the
 //!   real certctl source over real TLS 1.3) start at the same instant, with
-//!   heartbeats every 10 s and polls every 5 s (the seed's 60 s and 30 s
+//!   heartbeats every 10 s and polls every 5 s (certctl's own 60 s and 30 s
 //!   scaled down 6×); heartbeat arrivals per one-second bucket over 30 s,
 //!   peak / mean (goal ≤ 2).
 //! - renewal: one nixfleet renewal round trip on loopback (mTLS handshake
