@@ -505,8 +505,9 @@ pub struct Certctl {
     plan: Mutex<Plan>,
     /// Jobs the last beat's poll found, and when, for the renewal it asked for.
     stash: Mutex<Option<(tokio::time::Instant, Vec<Job>)>>,
-    /// Deployments handed out and not yet reported (also on disk).
-    claimed: Mutex<Claimed>,
+    /// Serializes this source's reads and writes of the claimed-deployments
+    /// file (the file itself is the only copy).
+    queue: Mutex<()>,
     locks: TargetLocks,
     /// The last renewal failed (a manual renew with nothing to do then
     /// fails too, instead of hiding the failure).
@@ -533,7 +534,7 @@ impl Certctl {
         Certctl {
             name: name.to_string(),
             plan: Mutex::new(Plan::new(&spec, rng)),
-            claimed: Mutex::new(Claimed::load(&spec, name)),
+            queue: Mutex::new(()),
             spec,
             wire,
             stash: Mutex::new(None),
@@ -620,51 +621,67 @@ impl Certctl {
         let jobs = work.jobs.unwrap_or_default();
         // A deployment in this answer is ours alone now: on disk before
         // anything else happens, so no stop loses it.
-        let mut claimed = lock(&self.claimed);
-        let new: Vec<&Job> = jobs
-            .iter()
-            .filter(|j| j.is_deployment() && !claimed.knows(&j.id))
-            .collect();
-        if !new.is_empty() {
-            for j in new {
-                claimed.pending.push(ClaimedJob {
-                    job: j.clone(),
-                    outcome: None,
-                });
+        self.claimed(|c| {
+            let mut changed = false;
+            for j in jobs.iter().filter(|j| j.is_deployment()) {
+                if !c.knows(&j.id) {
+                    c.pending.push(ClaimedJob {
+                        job: j.clone(),
+                        outcome: None,
+                    });
+                    changed = true;
+                }
             }
-            if let Err(e) = claimed.save(&self.spec) {
+            ((), changed)
+        });
+        Ok(jobs)
+    }
+
+    /// The claimed-deployments queue as `f` sees it, read from disk and
+    /// written back when `f` says it changed it. Never held in memory: a
+    /// reloaded credential's new source is built while the job of the old
+    /// one may still be claiming and reporting deployments.
+    fn claimed<R>(&self, f: impl FnOnce(&mut Claimed) -> (R, bool)) -> R {
+        let _one_at_a_time = lock(&self.queue);
+        let mut c = Claimed::load(&self.spec, &self.name);
+        let (r, changed) = f(&mut c);
+        if changed {
+            if let Err(e) = c.save(&self.spec) {
                 tracing::error!(
-                    "{}: could not keep the deployments the control plane handed out: {e}",
+                    "{}: could not keep the deployments owed to the control plane: {e}",
                     self.name
                 );
             }
         }
-        Ok(jobs)
+        r
     }
 
     /// Deployments handed out and not reported yet.
     fn owed(&self) -> Vec<ClaimedJob> {
-        lock(&self.claimed).pending.clone()
+        self.claimed(|c| (c.pending.clone(), false))
+    }
+
+    /// Whether any deployment is owed.
+    fn owes(&self) -> bool {
+        self.claimed(|c| (!c.pending.is_empty(), false))
     }
 
     /// Records what became of a claimed deployment (before it is reported).
     fn settle(&self, id: &str, outcome: Outcome) {
-        let mut claimed = lock(&self.claimed);
-        if let Some(c) = claimed.pending.iter_mut().find(|c| c.job.id == id) {
-            c.outcome = Some(outcome);
-        }
-        if let Err(e) = claimed.save(&self.spec) {
-            tracing::error!("{}: could not record job {id}: {e}", self.name);
-        }
+        self.claimed(|c| {
+            if let Some(j) = c.pending.iter_mut().find(|j| j.job.id == id) {
+                j.outcome = Some(outcome);
+            }
+            ((), true)
+        });
     }
 
     /// The control plane has a deployment's outcome: it is done.
     fn reported(&self, id: &str) {
-        let mut claimed = lock(&self.claimed);
-        claimed.finish(id);
-        if let Err(e) = claimed.save(&self.spec) {
-            tracing::error!("{}: could not record job {id} as reported: {e}", self.name);
-        }
+        self.claimed(|c| {
+            c.finish(id);
+            ((), true)
+        });
     }
 
     /// Scans the discovery directories and reports what it found: the
@@ -1009,7 +1026,7 @@ impl Certctl {
             None => self.poll().await?,
         };
         for i in 0..MAX_ROUNDS {
-            if !jobs.iter().any(Job::is_csr) && lock(&self.claimed).pending.is_empty() {
+            if !jobs.iter().any(Job::is_csr) && !self.owes() {
                 break;
             }
             let submitted = self.run(jobs, &mut round).await?;
@@ -1116,8 +1133,7 @@ impl Source for Certctl {
                 Task::Heartbeat => self.send_heartbeat().await.map(|_| false),
                 Task::Poll => self.poll().await.map(|jobs| {
                     // Deployments owed from before count too (a restart).
-                    let actionable =
-                        jobs.iter().any(|j| j.is_csr() || j.is_deployment()) || !lock(&self.claimed).pending.is_empty();
+                    let actionable = jobs.iter().any(|j| j.is_csr() || j.is_deployment()) || self.owes();
                     if actionable {
                         *lock(&self.stash) = Some((tokio::time::Instant::now(), jobs));
                     }
@@ -1593,6 +1609,40 @@ mod tests {
         );
         assert_eq!(c["fingerprint_sha256"].as_str().unwrap().len(), 64);
         assert_eq!(c["source_format"], "PEM");
+    }
+
+    /// A control plane whose every poll lists one deployment.
+    #[derive(Debug)]
+    struct OneDeployment;
+
+    #[async_trait]
+    impl Wire for OneDeployment {
+        async fn call(&self, _: Method, _: &str, _: Option<&Value>) -> Result<Reply, Failure> {
+            Ok(Reply {
+                status: 200,
+                content_type: "application/json".into(),
+                body: br#"{"jobs":[{"id":"job-9","type":"Deployment","certificate_id":"mc","target_id":"t","status":"Running"}],"count":1}"#.to_vec(),
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn a_source_built_before_a_claim_sees_it_and_not_again_once_reported() {
+        // A config reload builds the new source while the old one's job runs.
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = spec(vec![]);
+        s.key_dir = dir.path().join("keys");
+        let old = Certctl::with_wire("edge", s.clone(), Arc::new(OneDeployment), 1);
+        let new = Certctl::with_wire("edge", s, Arc::new(OneDeployment), 2);
+        old.poll().await.unwrap();
+        let owed: Vec<String> = new.owed().into_iter().map(|c| c.job.id).collect();
+        assert_eq!(owed, vec!["job-9"], "the new source missed a deployment the old one claimed");
+        old.settle("job-9", Outcome::Deployed("deployed".into()));
+        old.reported("job-9");
+        assert!(new.owed().is_empty(), "the new source would run a reported deployment again");
+        // the control plane listing it once more does not make it owed again
+        new.poll().await.unwrap();
+        assert!(!new.owes());
     }
 
     #[test]
