@@ -1636,10 +1636,17 @@ mod tests {
         let new = Certctl::with_wire("edge", s, Arc::new(OneDeployment), 2);
         old.poll().await.unwrap();
         let owed: Vec<String> = new.owed().into_iter().map(|c| c.job.id).collect();
-        assert_eq!(owed, vec!["job-9"], "the new source missed a deployment the old one claimed");
+        assert_eq!(
+            owed,
+            vec!["job-9"],
+            "the new source missed a deployment the old one claimed"
+        );
         old.settle("job-9", Outcome::Deployed("deployed".into()));
         old.reported("job-9");
-        assert!(new.owed().is_empty(), "the new source would run a reported deployment again");
+        assert!(
+            new.owed().is_empty(),
+            "the new source would run a reported deployment again"
+        );
         // the control plane listing it once more does not make it owed again
         new.poll().await.unwrap();
         assert!(!new.owes());
