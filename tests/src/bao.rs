@@ -168,7 +168,11 @@ impl Bao {
             .stdout(log.try_clone().expect("log handle"))
             .stderr(log)
             .env_remove("BAO_TOKEN")
-            .env_remove("VAULT_TOKEN");
+            .env_remove("VAULT_TOKEN")
+            // A dev server writes its root token to `$HOME/.vault-token` through a
+            // shared `.vault-token.tmp`; servers started at once race on that rename
+            // and one exits. Each server gets a home of its own.
+            .env("HOME", self.dir.path());
         self.child = Some(cmd.spawn().expect("`bao server` starts"));
         self.wait_listening();
         if matches!(self.flavour, Flavour::Persistent { unseal_key: Some(_) }) {
@@ -211,7 +215,7 @@ impl Bao {
         }
     }
 
-    fn wait_ready(&self) {
+    fn wait_ready(&mut self) {
         // Eleven dev servers start at once in the vault suite on two cores:
         // be patient for a positive answer (the loop returns the moment it comes).
         let deadline = Instant::now() + Duration::from_secs(90);
@@ -225,6 +229,9 @@ impl Bao {
                         .is_ok_and(|o| o.status.success()));
             if serving {
                 return;
+            }
+            if let Some(Ok(Some(st))) = self.child.as_mut().map(|c| c.try_wait()) {
+                panic!("`bao server` exited ({st}) before it was ready:\n{}", self.log());
             }
             assert!(
                 Instant::now() < deadline,
@@ -245,7 +252,8 @@ impl Bao {
             .env("BAO_ADDR", &self.addr)
             .env("BAO_TOKEN", &self.root)
             .env_remove("VAULT_ADDR")
-            .env_remove("VAULT_TOKEN");
+            .env_remove("VAULT_TOKEN")
+            .env("HOME", self.dir.path());
         if matches!(self.flavour, Flavour::DevTls) {
             c.env("BAO_CACERT", self.ca_file());
         }
