@@ -5,7 +5,7 @@
 //! sleep standing in for a result.
 
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant, SystemTime};
 
 use evergreen_core::pki::Ca;
@@ -95,15 +95,17 @@ impl Env {
 
     /// `evergreen run` with these `args`, started without waiting for it.
     pub fn spawn(&self, args: &[&str]) -> Daemon {
-        let log = self.dir.path().join(format!("run-{}.log", rand_suffix()));
+        let n = rand_suffix();
+        let log = self.dir.path().join(format!("run-{n}.log"));
+        let err = self.dir.path().join(format!("run-{n}.err"));
         let child = self
             .cmd()
             .args(args)
             .stdout(std::fs::File::create(&log).unwrap())
-            .stderr(Stdio::null())
+            .stderr(std::fs::File::create(&err).unwrap())
             .spawn()
             .unwrap();
-        Daemon { child, log }
+        Daemon { child, log, err }
     }
 
     /// `evergreen run`, once it answers on its socket.
@@ -142,10 +144,18 @@ pub fn rand_suffix() -> u32 {
 
 pub struct Daemon {
     pub child: Child,
+    /// Its stdout: events, one JSON object per line (`run --json`).
     pub log: PathBuf,
+    /// Its stderr: the engine's log.
+    pub err: PathBuf,
 }
 
 impl Daemon {
+    /// What the engine has logged so far.
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.err).unwrap_or_default()
+    }
+
     pub fn events(&self) -> Vec<Value> {
         std::fs::read_to_string(&self.log)
             .unwrap_or_default()

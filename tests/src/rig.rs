@@ -42,7 +42,7 @@ impl Rig {
         let bus = EventBus::default();
         let rx = bus.subscribe();
         let mut opts = EngineOptions::new(Paths::under(dir.path()));
-        opts.listen = false;
+        opts.listen = None;
         opts.follow_logind = false;
         opts.bus = bus;
         let engine = Engine::start(opts)

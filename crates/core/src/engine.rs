@@ -35,8 +35,8 @@ pub struct EngineOptions {
     /// Run this config instead of the file at `paths.config_file` (the demo);
     /// the config file is then not watched.
     pub config: Option<Config>,
-    /// Serve the local socket for `evergreen status` / `renew`.
-    pub listen: bool,
+    /// Serve the local socket for `evergreen status` / `renew`, within these limits.
+    pub listen: Option<ipc::Limits>,
     /// Follow logind's suspend/resume signals.
     pub follow_logind: bool,
     /// The event bus; subscribe to it before `start` to see every event.
@@ -55,7 +55,7 @@ impl EngineOptions {
             paths,
             clock: Arc::new(crate::clock::SystemClock),
             config: None,
-            listen: true,
+            listen: Some(ipc::Limits::default()),
             follow_logind: true,
             bus: EventBus::default(),
             demo: None,
@@ -234,9 +234,9 @@ impl Engine {
             demo,
             config_file: opts.paths.config_file.clone(),
         };
-        let server = if opts.listen {
+        let server = if let Some(limits) = opts.listen {
             let (server, listener) = ipc::Server::bind(&opts.paths.socket())?;
-            tasks.push(tokio::spawn(ipc::Server::serve(listener, control.clone())));
+            tasks.push(tokio::spawn(ipc::Server::serve(listener, control.clone(), limits)));
             Some(server)
         } else {
             None
