@@ -7,8 +7,8 @@
 
 use std::fs::{self, OpenOptions};
 use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-use std::path::Path;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 
@@ -19,8 +19,16 @@ pub const PUBLIC_FILE_MODE: u32 = 0o644;
 /// Mode for directories that hold secrets.
 pub const SECRET_DIR_MODE: u32 = 0o700;
 
-/// Atomically replaces `path` with `bytes`, created with `mode`.
+/// Atomically replaces `path` with `bytes`.
+///
+/// A new file gets `mode`. A file that exists keeps what the user set up:
+/// a symlink is written through to the file it points at (the link stays),
+/// and the file keeps its mode and group (and, written by root, its owner),
+/// except that a secret (a `mode` with no group or other bits) keeps its
+/// mode only when it is no wider than 0640: a key shared with a service's
+/// group stays shared, a key others could read is narrowed to 0600.
 pub fn atomic_write(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+    let path = &resolve_links(path)?;
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
@@ -28,6 +36,7 @@ pub fn atomic_write(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
     let file_name = path
         .file_name()
         .ok_or_else(|| Error::io("write", path, std::io::Error::other("path has no file name")))?;
+    let keep = Keep::of(fs::metadata(path).ok().as_ref(), mode);
     let tmp = dir.join(format!(
         ".{}.tmp-{}-{:08x}",
         file_name.to_string_lossy(),
@@ -35,17 +44,7 @@ pub fn atomic_write(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
         rand::random::<u32>()
     ));
     let result = (|| {
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(mode)
-            .open(&tmp)
-            .map_err(|e| Error::io("create", &tmp, e))?;
-        // The umask may have narrowed the mode; set it exactly.
-        f.set_permissions(fs::Permissions::from_mode(mode))
-            .map_err(|e| Error::io("set permissions on", &tmp, e))?;
-        f.write_all(bytes).map_err(|e| Error::io("write", &tmp, e))?;
-        f.sync_all().map_err(|e| Error::io("sync", &tmp, e))?;
+        write_new(&tmp, bytes, keep)?;
         fs::rename(&tmp, path).map_err(|e| Error::io("replace", path, e))?;
         if let Ok(d) = fs::File::open(dir) {
             // Durability of the rename itself; best effort on filesystems that refuse.
@@ -59,11 +58,93 @@ pub fn atomic_write(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
     result
 }
 
+/// The file a chain of symlinks at `path` ends in (`path` itself when it is
+/// no link); a link may point at a file that does not exist yet.
+fn resolve_links(path: &Path) -> Result<PathBuf> {
+    let mut p = path.to_path_buf();
+    for _ in 0..40 {
+        match fs::symlink_metadata(&p) {
+            Ok(m) if m.file_type().is_symlink() => {
+                let target = fs::read_link(&p).map_err(|e| Error::io("read link", &p, e))?;
+                p = match p.parent() {
+                    Some(dir) if target.is_relative() => dir.join(target),
+                    _ => target,
+                };
+            }
+            _ => return Ok(p),
+        }
+    }
+    Err(Error::io(
+        "write",
+        path,
+        std::io::Error::other("too many levels of symbolic links"),
+    ))
+}
+
+/// The mode and ownership a file written in place of another gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Keep {
+    pub mode: u32,
+    /// The owner (kept only by root) and group of the file replaced.
+    pub owner: Option<(Option<u32>, u32)>,
+}
+
+impl Keep {
+    /// What a file written with `mode` in place of one with `existing`
+    /// metadata keeps (see [`atomic_write`]).
+    pub fn of(existing: Option<&fs::Metadata>, mode: u32) -> Keep {
+        let Some(m) = existing else {
+            return Keep { mode, owner: None };
+        };
+        let old = m.permissions().mode() & 0o777;
+        let secret = mode & 0o077 == 0;
+        let mode = if !secret || (old & 0o137 == 0 && old & 0o600 == 0o600) {
+            old
+        } else {
+            mode
+        };
+        let root = rustix::process::geteuid().is_root();
+        Keep {
+            mode,
+            owner: Some((root.then_some(m.uid()), m.gid())),
+        }
+    }
+}
+
+/// Creates `path` (which must not exist) with `bytes` and `keep`'s mode and
+/// owner, synced to disk.
+pub fn write_new(path: &Path, bytes: &[u8], keep: Keep) -> Result<()> {
+    let f = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(keep.mode & 0o700)
+        .open(path)
+        .map_err(|e| Error::io("create", path, e))?;
+    if let Some((uid, gid)) = keep.owner {
+        // Where the group cannot be kept (not one of the user's), group bits
+        // would go to the wrong group: the file stays owner-only instead.
+        if std::os::unix::fs::fchown(&f, uid, Some(gid)).is_err() {
+            f.set_permissions(fs::Permissions::from_mode(keep.mode & 0o700))
+                .map_err(|e| Error::io("set permissions on", path, e))?;
+            return finish(f, path, bytes);
+        }
+    }
+    // The umask may have narrowed the mode; set it exactly, after the owner.
+    f.set_permissions(fs::Permissions::from_mode(keep.mode))
+        .map_err(|e| Error::io("set permissions on", path, e))?;
+    finish(f, path, bytes)
+}
+
+fn finish(mut f: fs::File, path: &Path, bytes: &[u8]) -> Result<()> {
+    f.write_all(bytes).map_err(|e| Error::io("write", path, e))?;
+    f.sync_all().map_err(|e| Error::io("sync", path, e))
+}
+
 /// Removes the temporary files [`atomic_write`] (and [`backup`]) leave beside
 /// `path` when the process dies mid-write; some hold private keys. Called at
 /// start, before any write, for every file Evergreen manages. Returns what
 /// was removed.
-pub fn clean_temps(path: &Path) -> Vec<std::path::PathBuf> {
+pub fn clean_temps(path: &Path) -> Vec<PathBuf> {
     let Some(name) = path.file_name().map(|n| n.to_string_lossy().into_owned()) else {
         return Vec::new();
     };
@@ -87,7 +168,7 @@ pub fn clean_temps(path: &Path) -> Vec<std::path::PathBuf> {
 
 /// Like [`clean_temps`] for every file of a directory Evergreen owns (a
 /// key directory), including temporary files whose final file never came to be.
-pub fn clean_temps_in(dir: &Path) -> Vec<std::path::PathBuf> {
+pub fn clean_temps_in(dir: &Path) -> Vec<PathBuf> {
     let Ok(entries) = fs::read_dir(dir) else {
         return Vec::new();
     };
@@ -167,6 +248,62 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names.len(), 1, "{names:?}");
+    }
+
+    fn mode(p: &Path) -> u32 {
+        fs::metadata(p).unwrap().permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn a_symlinked_target_is_written_through_and_stays_a_link() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir(dir.path().join("real")).unwrap();
+        let real = dir.path().join("real/web.pem");
+        fs::write(&real, b"old").unwrap();
+        let link = dir.path().join("web.pem");
+        std::os::unix::fs::symlink("real/web.pem", &link).unwrap();
+        atomic_write(&link, b"new", PUBLIC_FILE_MODE).unwrap();
+        assert!(fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+        assert_eq!(fs::read(&real).unwrap(), b"new");
+        // A link to a file not there yet creates the file it names.
+        let dangling = dir.path().join("next.pem");
+        std::os::unix::fs::symlink("real/next.pem", &dangling).unwrap();
+        atomic_write(&dangling, b"first", PUBLIC_FILE_MODE).unwrap();
+        assert_eq!(fs::read(dir.path().join("real/next.pem")).unwrap(), b"first");
+        // A loop is an error that names the path, not a hang.
+        let a = dir.path().join("a");
+        std::os::unix::fs::symlink("b", &a).unwrap();
+        std::os::unix::fs::symlink("a", dir.path().join("b")).unwrap();
+        let e = atomic_write(&a, b"x", PUBLIC_FILE_MODE).unwrap_err().to_string();
+        assert!(e.contains("too many levels of symbolic links"), "{e}");
+    }
+
+    #[test]
+    fn a_key_keeps_a_group_read_mode_and_its_group_but_never_more() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("web.key");
+        fs::write(&key, b"old").unwrap();
+        fs::set_permissions(&key, fs::Permissions::from_mode(0o640)).unwrap();
+        // A group of the user's own (root may give any: CI runs as root).
+        let gid = if rustix::process::geteuid().is_root() {
+            65534
+        } else {
+            rustix::process::getegid().as_raw()
+        };
+        std::os::unix::fs::chown(&key, None, Some(gid)).unwrap();
+        atomic_write(&key, b"new", SECRET_FILE_MODE).unwrap();
+        assert_eq!(mode(&key), 0o640);
+        assert_eq!(fs::metadata(&key).unwrap().gid(), gid);
+        // Readable by others: narrowed to the owner.
+        fs::set_permissions(&key, fs::Permissions::from_mode(0o644)).unwrap();
+        atomic_write(&key, b"newer", SECRET_FILE_MODE).unwrap();
+        assert_eq!(mode(&key), 0o600);
+        // A certificate keeps whatever mode it had.
+        let cert = dir.path().join("web.pem");
+        fs::write(&cert, b"old").unwrap();
+        fs::set_permissions(&cert, fs::Permissions::from_mode(0o664)).unwrap();
+        atomic_write(&cert, b"new", PUBLIC_FILE_MODE).unwrap();
+        assert_eq!(mode(&cert), 0o664);
     }
 
     #[test]

@@ -23,9 +23,8 @@
 //! pairs an old file with a new one either. [`tidy`] removes what a crash left
 //! half-written.
 
-use std::fs::{self, OpenOptions};
-use std::io::Write;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
@@ -106,18 +105,10 @@ impl Pair {
             .map_err(|e| Error::io("set permissions on", &self.store, e))?;
         let (cert_target, key_target) = (self.cert_target(), self.key_target()?);
         let linked = self.linked(&self.cert, &cert_target) && self.linked(&self.key, &key_target);
-        // Keep the modes (and group) the user gave the files, where the key's
-        // is no wider than owner read-write plus group read.
-        let key_meta = fs::metadata(&self.key).ok();
-        let key_mode = key_meta
-            .as_ref()
-            .map(|m| m.permissions().mode() & 0o777)
-            .filter(|m| m & 0o137 == 0 && m & 0o600 == 0o600)
-            .unwrap_or(SECRET_FILE_MODE);
-        let cert_mode = fs::metadata(&self.cert)
-            .map(|m| m.permissions().mode() & 0o777)
-            .unwrap_or(PUBLIC_FILE_MODE);
-        let group = key_meta.map(|m| m.gid());
+        // Keep the modes (and group) the user gave the files (a key's only
+        // when no wider than owner read-write plus group read).
+        let key_keep = fsutil::Keep::of(fs::metadata(&self.key).ok().as_ref(), SECRET_FILE_MODE);
+        let cert_keep = fsutil::Keep::of(fs::metadata(&self.cert).ok().as_ref(), PUBLIC_FILE_MODE);
         let mut next = self.generations()?.into_iter().max().unwrap_or(0) + 1;
         let old_cert = fs::read(&self.cert).ok();
         let old_key = fs::read(&self.key).ok();
@@ -126,14 +117,14 @@ impl Pair {
                 // Plain files (or someone else's links) become ours without
                 // ever pairing an old file with a new one: the old pair first
                 // moves into a generation, and only then is anything new.
-                self.write_generation(next, c, k, cert_mode, key_mode, group)?;
+                self.write_generation(next, c, k, cert_keep, key_keep)?;
                 self.switch(next)?;
                 self.link(&self.key, &key_target)?;
                 self.link(&self.cert, &cert_target)?;
                 next += 1;
             }
         }
-        self.write_generation(next, cert_pem, key_pem, cert_mode, key_mode, group)?;
+        self.write_generation(next, cert_pem, key_pem, cert_keep, key_keep)?;
         self.switch(next)?;
         if !self.linked(&self.cert, &cert_target) || !self.linked(&self.key, &key_target) {
             // At most one of the two paths exists here, so linking the one
@@ -183,9 +174,8 @@ impl Pair {
         n: u64,
         cert: &[u8],
         key: &[u8],
-        cert_mode: u32,
-        key_mode: u32,
-        group: Option<u32>,
+        cert_keep: fsutil::Keep,
+        key_keep: fsutil::Keep,
     ) -> Result<()> {
         let dir = self.store.join(generation_name(n));
         // A directory of this number can only be one a crash left unfinished.
@@ -195,8 +185,8 @@ impl Pair {
         fs::create_dir(&dir).map_err(|e| Error::io("create directory", &dir, e))?;
         fs::set_permissions(&dir, fs::Permissions::from_mode(PAIR_DIR_MODE))
             .map_err(|e| Error::io("set permissions on", &dir, e))?;
-        write_new(&dir.join(KEY_NAME), key, key_mode, group)?;
-        write_new(&dir.join(CERT_NAME), cert, cert_mode, None)?;
+        fsutil::write_new(&dir.join(KEY_NAME), key, key_keep)?;
+        fsutil::write_new(&dir.join(CERT_NAME), cert, cert_keep)?;
         sync_dir(&dir);
         Ok(())
     }
@@ -320,23 +310,6 @@ fn temp_suffix() -> String {
 
 fn temp_name(base: &str) -> String {
     format!("{base}{}", temp_suffix())
-}
-
-fn write_new(path: &Path, bytes: &[u8], mode: u32, group: Option<u32>) -> Result<()> {
-    let mut f = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(mode)
-        .open(path)
-        .map_err(|e| Error::io("create", path, e))?;
-    f.set_permissions(fs::Permissions::from_mode(mode))
-        .map_err(|e| Error::io("set permissions on", path, e))?;
-    if let Some(gid) = group {
-        // Best effort: keeps a key shared with a service's group readable by it.
-        let _ = std::os::unix::fs::fchown(&f, None, Some(gid));
-    }
-    f.write_all(bytes).map_err(|e| Error::io("write", path, e))?;
-    f.sync_all().map_err(|e| Error::io("sync", path, e))
 }
 
 fn sync_dir(dir: &Path) {
