@@ -95,12 +95,18 @@ impl Env {
 
     /// `evergreen run` with these `args`, started without waiting for it.
     pub fn spawn(&self, args: &[&str]) -> Daemon {
+        self.spawn_with(args, &[])
+    }
+
+    /// [`Env::spawn`] with these environment variables set.
+    pub fn spawn_with(&self, args: &[&str], vars: &[(&str, &str)]) -> Daemon {
         let n = rand_suffix();
         let log = self.dir.path().join(format!("run-{n}.log"));
         let err = self.dir.path().join(format!("run-{n}.err"));
         let child = self
             .cmd()
             .args(args)
+            .envs(vars.iter().copied())
             .stdout(std::fs::File::create(&log).unwrap())
             .stderr(std::fs::File::create(&err).unwrap())
             .spawn()
@@ -110,7 +116,12 @@ impl Env {
 
     /// `evergreen run`, once it answers on its socket.
     pub fn start(&self) -> Daemon {
-        let d = self.spawn(&["run", "--json"]);
+        self.start_with(&[])
+    }
+
+    /// [`Env::start`] with these environment variables set.
+    pub fn start_with(&self, vars: &[(&str, &str)]) -> Daemon {
+        let d = self.spawn_with(&["run", "--json"], vars);
         wait_for("the engine to answer on its socket", Duration::from_secs(20), || {
             self.run(&["status", "--json"]).code != 2
         });

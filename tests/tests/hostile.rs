@@ -58,7 +58,11 @@ fn an_endless_reply_is_cut_off_and_memory_stays_bounded() {
         "[[credential]]\nname = \"vault\"\nkind = \"vault_token\"\naddress = \"{addr}\"\ntoken_file = \"{}\"\n",
         env.dir.path().join("token").display()
     ));
-    let daemon = env.start();
+    // A proxy in the environment is not used for loopback: nothing reaches it.
+    let proxy = TcpListener::bind("127.0.0.1:0").unwrap();
+    let proxy_url = format!("http://{}", proxy.local_addr().unwrap());
+    proxy.set_nonblocking(true).unwrap();
+    let daemon = env.start_with(&[("HTTP_PROXY", &proxy_url), ("ALL_PROXY", &proxy_url)]);
     wait_for(
         "the endless reply to fail the credential",
         Duration::from_secs(30),
@@ -81,6 +85,10 @@ fn an_endless_reply_is_cut_off_and_memory_stays_bounded() {
     assert!(
         peak < 64.0,
         "the engine's peak RSS was {peak:.1} MiB reading an endless reply"
+    );
+    assert!(
+        proxy.accept().is_err(),
+        "a request to a loopback server went through HTTP_PROXY"
     );
     assert_eq!(daemon.stop(), 0);
 }

@@ -302,7 +302,7 @@ async fn the_protocol_header_is_upstreams_a_strict_control_plane_refuses_without
     let client = evergreen_core::http::client(&evergreen_core::http::ClientOptions {
         ca_bundle: Some(d.path().join("ca.pem")),
         tls13_only: true,
-        identity: Some(evergreen_core::http::ClientIdentity(identity.into_bytes())),
+        identity: Some(evergreen_core::http::ClientIdentity(identity.into_bytes().into())),
         ..Default::default()
     })
     .unwrap();

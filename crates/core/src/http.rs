@@ -5,15 +5,22 @@
 //! unreadable or empty (never a silent fallback to the system roots, which
 //! would turn a typo into a cryptic "unknown issuer" later), an optional
 //! minimum of TLS 1.3, and an optional client identity for mTLS.
+//!
+//! Proxies: `HTTPS_PROXY`, `HTTP_PROXY` and `ALL_PROXY` (or their lower-case
+//! forms) are honoured, with `NO_PROXY`, except for loopback addresses
+//! (`localhost`, `127.0.0.0/8`, `::1`), which are always reached directly: a
+//! local Vault agent or control plane answers on loopback, often over plain
+//! `http://`, and its token must not travel to a proxy.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::error::{Error, Result};
 
-/// A client certificate and its private key (PEM, concatenated), for mTLS.
+/// A client certificate and its private key (PEM, concatenated), for mTLS;
+/// wiped from memory when dropped, never formatted.
 #[derive(Clone, PartialEq, Eq)]
-pub struct ClientIdentity(pub Vec<u8>);
+pub struct ClientIdentity(pub zeroize::Zeroizing<Vec<u8>>);
 
 impl std::fmt::Debug for ClientIdentity {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -58,7 +65,8 @@ pub fn client(opts: &ClientOptions) -> Result<reqwest::Client> {
         .connect_timeout(Duration::from_secs(10))
         .timeout(opts.timeout.unwrap_or(Duration::from_secs(30)))
         .user_agent(concat!("evergreen/", env!("CARGO_PKG_VERSION")))
-        .redirect(reqwest::redirect::Policy::none());
+        .redirect(reqwest::redirect::Policy::none())
+        .proxy(proxies());
     if let Some(path) = &opts.ca_bundle {
         b = b.tls_built_in_root_certs(false);
         for c in read_ca_bundle(path)? {
@@ -75,6 +83,42 @@ pub fn client(opts: &ClientOptions) -> Result<reqwest::Client> {
     }
     b.build()
         .map_err(|e| Error::Ipc(format!("could not build an HTTPS client: {e}")))
+}
+
+fn proxy_var(name: &str) -> Option<String> {
+    [name.to_string(), name.to_ascii_lowercase()]
+        .iter()
+        .find_map(|k| std::env::var(k).ok())
+        .filter(|v| !v.trim().is_empty())
+}
+
+/// The environment's proxies, never for loopback (a custom proxy also turns
+/// off reqwest's own reading of the environment).
+fn proxies() -> reqwest::Proxy {
+    let http = proxy_var("HTTP_PROXY").or_else(|| proxy_var("ALL_PROXY"));
+    let https = proxy_var("HTTPS_PROXY").or_else(|| proxy_var("ALL_PROXY"));
+    reqwest::Proxy::custom(move |url| proxy_for(url, http.as_deref(), https.as_deref()).map(str::to_string))
+        .no_proxy(reqwest::NoProxy::from_env())
+}
+
+fn proxy_for<'a>(url: &reqwest::Url, http: Option<&'a str>, https: Option<&'a str>) -> Option<&'a str> {
+    let loopback = match url.host() {
+        Some(url::Host::Domain(d)) => {
+            let d = d.trim_end_matches('.').to_ascii_lowercase();
+            d == "localhost" || d.ends_with(".localhost")
+        }
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback() || ip.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback()),
+        None => true,
+    };
+    if loopback {
+        return None;
+    }
+    match url.scheme() {
+        "https" => https,
+        "http" => http,
+        _ => None,
+    }
 }
 
 /// Says what went wrong with a request in words, naming the URL, and never
@@ -286,5 +330,31 @@ mod read_reply_tests {
     async fn a_reply_within_the_cap_is_read_whole() {
         let (url, _) = server("HTTP/1.1 200 OK\r\nContent-Length: 2048\r\n\r\n", 1024, 2048);
         assert_eq!(get(&url).await.unwrap(), vec![b'x'; 2048]);
+    }
+}
+
+#[cfg(test)]
+mod proxy_tests {
+    use super::proxy_for;
+
+    #[test]
+    fn loopback_is_never_proxied_and_the_rest_by_scheme() {
+        let (http, https) = (Some("http://proxy:3128"), Some("http://sproxy:3128"));
+        for direct in [
+            "http://127.0.0.1:8200/v1/auth/token/lookup-self",
+            "http://127.9.9.9/",
+            "http://localhost:8200/",
+            "https://LOCALHOST./",
+            "http://vault.localhost/",
+            "http://[::1]:8200/",
+            "http://[::ffff:127.0.0.1]/",
+        ] {
+            let u = reqwest::Url::parse(direct).unwrap();
+            assert_eq!(proxy_for(&u, http, https), None, "{direct}");
+        }
+        let u = reqwest::Url::parse("https://vault.example.com/").unwrap();
+        assert_eq!(proxy_for(&u, http, https), https);
+        let u = reqwest::Url::parse("http://10.0.0.5:8200/").unwrap();
+        assert_eq!(proxy_for(&u, http, https), http);
     }
 }

@@ -74,9 +74,72 @@ fn looks_like_pem(bytes: &[u8]) -> bool {
     bytes.windows(11).any(|w| w == b"-----BEGIN ")
 }
 
+/// Certificates a server sent, checked for what a certificate reply may carry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReplyCerts {
+    pub file: CertFile,
+    /// The certificates alone, armoured afresh: nothing else the reply held
+    /// (text between blocks, headers) travels on to disk.
+    pub pem: String,
+}
+
+/// Parses a server's certificate reply: PEM holding CERTIFICATE blocks only,
+/// leaf first. A private key, or any other block, in a certificate reply is
+/// refused: Evergreen never writes a key it did not ask for where a
+/// certificate belongs.
+pub fn parse_reply(text: &str) -> std::result::Result<ReplyCerts, String> {
+    if !looks_like_pem(text.as_bytes()) {
+        return Err("not PEM; expected -----BEGIN CERTIFICATE-----".into());
+    }
+    let (file, ders, others) = read_pem(text.as_bytes())?;
+    if let Some(label) = others.first() {
+        return Err(format!(
+            "it holds a {label} block beside the certificates; a certificate reply may carry certificates only"
+        ));
+    }
+    let file = file.ok_or_else(|| "no PEM block found".to_string())?;
+    Ok(ReplyCerts {
+        file,
+        pem: ders.iter().map(|d| pem_of(d)).collect(),
+    })
+}
+
+/// One certificate, PEM-armoured.
+pub fn pem_of(der: &[u8]) -> String {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut out = String::from("-----BEGIN CERTIFICATE-----\n");
+    for line in b64.as_bytes().chunks(64) {
+        out.push_str(std::str::from_utf8(line).unwrap_or_default());
+        out.push('\n');
+    }
+    out.push_str("-----END CERTIFICATE-----\n");
+    out
+}
+
 fn parse_pem(bytes: &[u8]) -> std::result::Result<CertFile, String> {
+    let (file, _, other_labels) = read_pem(bytes)?;
+    match file {
+        Some(f) => Ok(f),
+        None if !other_labels.is_empty() => Err(format!(
+            "holds {} but no certificate; point this at the certificate file, not the key",
+            other_labels
+                .iter()
+                .map(|l| format!("a {l}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+        None => Err("no PEM block found".into()),
+    }
+}
+
+/// The certificates of a PEM text (if any), their DER, and the labels of
+/// the other blocks.
+type PemParts = (Option<CertFile>, Vec<Vec<u8>>, Vec<String>);
+
+fn read_pem(bytes: &[u8]) -> std::result::Result<PemParts, String> {
     let mut certs = Vec::new();
-    let mut der_leaf = None;
+    let mut ders = Vec::new();
     let mut other_labels = Vec::new();
     for (i, block) in x509_parser::pem::Pem::iter_from_buffer(bytes).enumerate() {
         let pem = block.map_err(|e| match e {
@@ -101,23 +164,14 @@ fn parse_pem(bytes: &[u8]) -> std::result::Result<CertFile, String> {
         }
         let info =
             parse_der(&pem.contents).map_err(|e| format!("PEM block {} is not a valid certificate: {e}", i + 1))?;
-        if der_leaf.is_none() {
-            der_leaf = Some(pem.contents.clone());
-        }
         certs.push(info);
+        ders.push(pem.contents);
     }
-    match der_leaf {
-        Some(der_leaf) => Ok(CertFile { certs, der_leaf }),
-        None if !other_labels.is_empty() => Err(format!(
-            "holds {} but no certificate; point this at the certificate file, not the key",
-            other_labels
-                .iter()
-                .map(|l| format!("a {l}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        )),
-        None => Err("no PEM block found".into()),
-    }
+    let file = ders.first().map(|leaf| CertFile {
+        certs,
+        der_leaf: leaf.clone(),
+    });
+    Ok((file, ders, other_labels))
 }
 
 fn parse_der(der: &[u8]) -> std::result::Result<CertInfo, String> {
@@ -188,4 +242,29 @@ fn ts(secs: i64) -> SystemTime {
 
 fn fmt_ts(secs: i64) -> String {
     crate::clock::rfc3339(ts(secs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_certificate_reply_carries_certificates_only_armoured_afresh() {
+        let now = SystemTime::now();
+        let ca = crate::pki::Ca::new("CA", now, Duration::from_secs(86_400)).unwrap();
+        let leaf = ca.issue("web", now, Duration::from_secs(3600)).unwrap();
+        let chain = format!(
+            "note: text a server put between blocks\n{}\n{}",
+            leaf.cert_pem,
+            ca.cert_pem()
+        );
+        let r = parse_reply(&chain).unwrap();
+        assert_eq!(r.file.certs.len(), 2);
+        assert!(!r.pem.contains("note:"), "{}", r.pem);
+        assert_eq!(parse(r.pem.as_bytes()).unwrap(), r.file);
+        let e = parse_reply(&format!("{}{}", leaf.cert_pem, leaf.key_pem)).unwrap_err();
+        assert!(e.contains("PRIVATE KEY block beside the certificates"), "{e}");
+        assert!(parse_reply(&leaf.key_pem).is_err());
+        assert!(parse_reply("").unwrap_err().contains("not PEM"));
+    }
 }

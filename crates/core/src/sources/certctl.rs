@@ -479,19 +479,24 @@ struct Round {
     failed: Vec<String>,
 }
 
-/// A certificate id names key files: it must be a plain file name.
-fn safe_id(id: &str) -> Result<&str, String> {
-    let ok = !id.is_empty()
-        && id.len() <= 128
-        && !id.starts_with('.')
-        && id.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
-    if ok {
-        Ok(id)
-    } else {
-        Err(format!(
-            "certificate_id {id:?} cannot name a key file (use letters, digits, '-', '_', '.')"
-        ))
-    }
+/// A work poll's answer: the jobs whose ids Evergreen may use in paths and
+/// URLs, and why the others were skipped.
+pub(crate) fn parse_work(v: Value) -> Result<(Vec<Job>, Vec<String>), String> {
+    let work: Work = serde_json::from_value(v).map_err(|e| format!("answered JSON that is not a job list ({e})"))?;
+    let mut refused = Vec::new();
+    let jobs = work
+        .jobs
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|j| match super::safe_id("job id", &j.id) {
+            Ok(_) => true,
+            Err(e) => {
+                refused.push(e);
+                false
+            }
+        })
+        .collect();
+    Ok((jobs, refused))
 }
 
 // ---------------------------------------------------------------------------
@@ -616,9 +621,10 @@ impl Certctl {
             _ => return Err(Failure::transient(format!("work poll: {}", self.refused(&path, &r)))),
         }
         let v = json_body(&url, &r).map_err(|e| Failure::transient(format!("work poll: {e}")))?;
-        let work: Work = serde_json::from_value(v)
-            .map_err(|e| Failure::transient(format!("work poll: {url} answered JSON that is not a job list ({e})")))?;
-        let jobs = work.jobs.unwrap_or_default();
+        let (jobs, refused) = parse_work(v).map_err(|e| Failure::transient(format!("work poll: {url} {e}")))?;
+        for e in refused {
+            tracing::warn!("{}: work poll: a job was skipped: {e}", self.name);
+        }
         // A deployment in this answer is ours alone now: on disk before
         // anything else happens, so no stop loses it.
         self.claimed(|c| {
@@ -746,7 +752,7 @@ impl Certctl {
 
     /// `AwaitingCSR`: a key made and kept here, only the CSR sent.
     async fn csr_job(&self, job: &Job) -> Result<(), JobError> {
-        let cert_id = safe_id(&job.certificate_id).map_err(JobError::Failed)?;
+        let cert_id = super::safe_id("certificate_id", &job.certificate_id).map_err(JobError::Failed)?;
         let cn = job.common_name.as_deref().unwrap_or("").trim();
         if cn.is_empty() {
             return Err(JobError::Failed("the CSR job has no common_name".into()));
@@ -800,7 +806,8 @@ impl Certctl {
     fn check(&self, cert_id: &str, pem: &str, url: &str) -> Result<(String, String, bool, Observation), String> {
         let bad =
             |why: String| format!("{url} sent a certificate Evergreen did not deploy: {why}; nothing was written");
-        let parsed = crate::x509::parse(pem.as_bytes()).map_err(|e| bad(format!("it does not parse ({e})")))?;
+        let reply = crate::x509::parse_reply(pem).map_err(|e| bad(format!("it does not parse ({e})")))?;
+        let parsed = &reply.file;
         let (_, c) = x509_parser::parse_x509_certificate(&parsed.der_leaf).map_err(|e| bad(e.to_string()))?;
         let cert_key = c.tbs_certificate.subject_pki.subject_public_key.data.to_vec();
         let leaf = parsed.leaf().clone();
@@ -839,9 +846,7 @@ impl Certctl {
                 )
             }));
         };
-        let mut out = pem.trim().to_string();
-        out.push('\n');
-        Ok((out, key_pem, from_next, Observation::of_cert(&parsed)))
+        Ok((reply.pem, key_pem, from_next, Observation::of_cert(parsed)))
     }
 
     /// Writes the key and the certificate as one [`Pair`]: both change in
@@ -854,7 +859,7 @@ impl Certctl {
 
     /// `Deployment`: fetch, check, deploy to a configured target, report.
     async fn deploy_job(&self, job: &Job) -> Result<String, JobError> {
-        let cert_id = safe_id(&job.certificate_id).map_err(JobError::Failed)?;
+        let cert_id = super::safe_id("certificate_id", &job.certificate_id).map_err(JobError::Failed)?;
         let target_id = job
             .target_id
             .as_deref()
@@ -1333,7 +1338,7 @@ fn describe(path: &Path, ext: &str) -> Vec<Value> {
                 "key_algorithm": key_algorithm,
                 "key_size": key_size,
                 "is_ca": is_ca,
-                "pem_data": pem_of(der),
+                "pem_data": crate::x509::pem_of(der),
                 "source_path": path.display().to_string(),
                 "source_format": format,
             }))
@@ -1401,18 +1406,6 @@ fn escape_dn_value(v: &str) -> String {
 }
 
 /// One certificate as PEM.
-fn pem_of(der: &[u8]) -> String {
-    use base64::Engine as _;
-    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
-    let mut out = String::from("-----BEGIN CERTIFICATE-----\n");
-    for line in b64.as_bytes().chunks(64) {
-        out.push_str(std::str::from_utf8(line).unwrap_or_default());
-        out.push('\n');
-    }
-    out.push_str("-----END CERTIFICATE-----\n");
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1538,14 +1531,6 @@ mod tests {
         let t2_start = log.iter().position(|l| l.starts_with("start t-2")).unwrap();
         let t1_end = log.iter().position(|l| l.starts_with("end t-1")).unwrap();
         assert!(t2_start < t1_end, "t-2 waited for t-1: {log:?}");
-    }
-
-    #[test]
-    fn certificate_ids_must_be_plain_file_names() {
-        assert!(safe_id("mc-web.1_a").is_ok());
-        for bad in ["", "..", ".hidden", "a/b", "../../etc/passwd", "a b"] {
-            assert!(safe_id(bad).is_err(), "{bad}");
-        }
     }
 
     #[test]

@@ -21,6 +21,23 @@ use async_trait::async_trait;
 use crate::config::{CredentialConfig, CredentialSpec};
 use crate::model::{CertDetails, Kind, Lifetime};
 
+/// An id a server sent (`what`) that Evergreen puts into a file name or a
+/// URL path: plain letters, digits, '-', '_' and '.', not hidden, not long.
+pub(crate) fn safe_id<'a>(what: &str, id: &'a str) -> Result<&'a str, String> {
+    let ok = !id.is_empty()
+        && id.len() <= 128
+        && !id.starts_with('.')
+        && id.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+    if ok {
+        Ok(id)
+    } else {
+        Err(format!(
+            "the server's {what} {:?} is not a plain id (letters, digits, '-', '_', '.'); Evergreen does not put it into a path or URL",
+            crate::http::one_line(id, 80)
+        ))
+    }
+}
+
 /// What a source saw when it looked at its credential.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Observation {
@@ -217,5 +234,19 @@ pub fn build(cfg: &CredentialConfig) -> Arc<dyn Source> {
         CredentialSpec::Nixfleet(spec) => Arc::new(nixfleet::Nixfleet::new(&cfg.name, spec.clone())),
         CredentialSpec::VaultPki(spec) => Arc::new(vault_pki::VaultPki::new(&cfg.name, spec.as_ref().clone())),
         CredentialSpec::Certctl(spec) => Arc::new(certctl::Certctl::new(&cfg.name, spec.as_ref().clone())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_ids_must_be_plain() {
+        assert!(safe_id("id", "mc-web.1_a").is_ok());
+        for bad in ["", "..", ".hidden", "a/b", "../../etc/passwd", "a b", "a?b", "a%2fb"] {
+            assert!(safe_id("id", bad).is_err(), "{bad}");
+        }
+        assert!(safe_id("id", &"a".repeat(129)).is_err());
     }
 }

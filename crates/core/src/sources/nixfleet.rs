@@ -139,7 +139,7 @@ impl Nixfleet {
         let c = http::client(&ClientOptions {
             ca_bundle: self.spec.ca_bundle.clone(),
             tls13_only: true,
-            identity: Some(ClientIdentity(pem.into_bytes())),
+            identity: Some(ClientIdentity(pem.into_bytes().into())),
             ..ClientOptions::default()
         })
         .map_err(|e| failure(FailureClass::Paused, e.to_string()))?;
@@ -158,7 +158,8 @@ impl Nixfleet {
             .get("certPem")
             .and_then(Value::as_str)
             .ok_or_else(|| bad("the reply has no \"certPem\" string".into()))?;
-        let parsed = crate::x509::parse(pem.as_bytes()).map_err(|e| bad(format!("it does not parse ({e})")))?;
+        let reply = crate::x509::parse_reply(pem).map_err(|e| bad(format!("it does not parse ({e})")))?;
+        let parsed = &reply.file;
         let (_, c) = x509_parser::parse_x509_certificate(&parsed.der_leaf).map_err(|e| bad(e.to_string()))?;
         if c.tbs_certificate.subject_pki.subject_public_key.data.as_ref() != key.public_key_raw() {
             return Err(bad(format!(
@@ -175,7 +176,7 @@ impl Nixfleet {
         }
         // A shorter lifetime than before is the control plane's call (a CA
         // that shortens lifetimes); whether it is capped is the scheduler's.
-        Ok((pem.trim().to_string() + "\n", Observation::of_cert(&parsed)))
+        Ok((reply.pem, Observation::of_cert(parsed)))
     }
 }
 

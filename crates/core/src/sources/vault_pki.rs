@@ -204,10 +204,9 @@ impl VaultPki {
         };
         let leaf = field(reply, "/data/certificate", &what)?
             .as_str()
-            .ok_or_else(|| bad("data.certificate is not a string".into()))?
-            .trim()
-            .to_string();
-        let parsed = crate::x509::parse(leaf.as_bytes()).map_err(|e| bad(format!("it does not parse ({e})")))?;
+            .ok_or_else(|| bad("data.certificate is not a string".into()))?;
+        let leaf = crate::x509::parse_reply(leaf).map_err(|e| bad(format!("it does not parse ({e})")))?;
+        let parsed = &leaf.file;
         let info = parsed.leaf().clone();
         let (server_key, key_pem) = match key {
             Some(_) => (None, None),
@@ -242,27 +241,19 @@ impl VaultPki {
         }
         // A shorter lifetime than before is the CA's call (a role's TTL
         // went down); whether it is capped is the scheduler's to judge.
-        let chain: Vec<String> = match reply.pointer("/data/ca_chain").and_then(Value::as_array) {
-            Some(c) if !c.is_empty() => c
-                .iter()
-                .filter_map(Value::as_str)
-                .map(|s| s.trim().to_string())
-                .collect(),
+        let chain: Vec<&str> = match reply.pointer("/data/ca_chain").and_then(Value::as_array) {
+            Some(c) if !c.is_empty() => c.iter().filter_map(Value::as_str).collect(),
             _ => reply
                 .pointer("/data/issuing_ca")
                 .and_then(Value::as_str)
-                .map(|s| vec![s.trim().to_string()])
-                .unwrap_or_default(),
+                .into_iter()
+                .collect(),
         };
+        let mut cert_pem = leaf.pem.clone();
         for (i, c) in chain.iter().enumerate() {
-            crate::x509::parse(c.as_bytes())
+            let c = crate::x509::parse_reply(c)
                 .map_err(|e| bad(format!("chain certificate {} does not parse ({e})", i + 1)))?;
-        }
-        let mut cert_pem = leaf;
-        cert_pem.push('\n');
-        for c in &chain {
-            cert_pem.push_str(c);
-            cert_pem.push('\n');
+            cert_pem.push_str(&c.pem);
         }
         // Read back as it will be on disk: the chain names the issuer's expiry.
         let written = crate::x509::parse(cert_pem.as_bytes()).map_err(|e| bad(format!("it does not parse ({e})")))?;

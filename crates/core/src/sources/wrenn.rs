@@ -24,6 +24,7 @@ use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use base64::Engine as _;
+use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -37,12 +38,14 @@ use crate::model::{Kind, Lifetime};
 #[derive(Clone, Serialize, Deserialize)]
 pub struct Credentials {
     pub host_id: String,
-    pub jwt: String,
-    pub refresh_token: String,
+    #[serde(serialize_with = "exposed")]
+    pub jwt: SecretString,
+    #[serde(serialize_with = "exposed")]
+    pub refresh_token: SecretString,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub cert_pem: String,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub key_pem: String,
+    #[serde(default = "no_secret", serialize_with = "exposed", skip_serializing_if = "is_empty")]
+    pub key_pem: SecretString,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub ca_cert_pem: String,
 }
@@ -55,15 +58,28 @@ impl std::fmt::Debug for Credentials {
     }
 }
 
+/// Secrets are written to the credentials file (0600) and nowhere else.
+fn exposed<S: serde::Serializer>(s: &SecretString, to: S) -> Result<S::Ok, S::Error> {
+    to.serialize_str(s.expose_secret())
+}
+
+fn no_secret() -> SecretString {
+    SecretString::from(String::new())
+}
+
+fn is_empty(s: &SecretString) -> bool {
+    s.expose_secret().is_empty()
+}
+
 /// The register and refresh replies.
 #[derive(Deserialize)]
 struct AuthResponse {
-    token: String,
-    refresh_token: String,
+    token: SecretString,
+    refresh_token: SecretString,
     #[serde(default)]
     cert_pem: String,
-    #[serde(default)]
-    key_pem: String,
+    #[serde(default = "no_secret")]
+    key_pem: SecretString,
     #[serde(default)]
     ca_cert_pem: String,
 }
@@ -103,7 +119,7 @@ fn host_not_found(body: &[u8]) -> bool {
 
 /// The JWT's `iat`..`exp`, or the certificate's validity when it has no `exp`.
 fn lifetime(c: &Credentials) -> Result<Lifetime, String> {
-    let cl = claims(&c.jwt)?;
+    let cl = claims(c.jwt.expose_secret())?;
     let t = |what: &str, s: u64| {
         crate::clock::from_unix_secs(s)
             .ok_or_else(|| format!("the host token's {what} claim ({s}) is not a time before the year 10000"))
@@ -118,6 +134,50 @@ fn lifetime(c: &Credentials) -> Result<Lifetime, String> {
             .map_err(|e| format!("the host token has no expiry and the certificate does not parse ({e})")),
         _ => Err("the host token has no iat/exp claims and there is no certificate: its lifetime is unknown".into()),
     }
+}
+
+/// A register or refresh reply, checked: the host id (from the JWT when
+/// registering) is a plain id, the token is a JWT with a lifetime that has
+/// not ended, the certificates are certificates only and the key is theirs.
+fn parse_auth(body: &[u8], host_id: Option<&str>, now: SystemTime) -> Result<(Credentials, Lifetime), String> {
+    let r: AuthResponse =
+        serde_json::from_slice(body).map_err(|e| format!("the reply is not the expected JSON ({e})"))?;
+    let id = match host_id {
+        Some(id) => id.to_string(),
+        None => claims(r.token.expose_secret())
+            .ok()
+            .and_then(|c| c.host_id)
+            .ok_or("the host token carries no host_id")?,
+    };
+    super::safe_id("host_id", &id)?;
+    let certs = |what: &str, pem: &str| -> Result<String, String> {
+        if pem.trim().is_empty() {
+            return Ok(String::new());
+        }
+        crate::x509::parse_reply(pem)
+            .map(|r| r.pem)
+            .map_err(|e| format!("its {what} does not parse ({e})"))
+    };
+    let cert_pem = certs("cert_pem", &r.cert_pem)?;
+    if !cert_pem.is_empty() {
+        let leaf = crate::x509::parse(cert_pem.as_bytes()).map_err(|e| format!("its cert_pem does not parse ({e})"))?;
+        if crate::pair::key_matches(&leaf.der_leaf, r.key_pem.expose_secret()) != Some(true) {
+            return Err("its key_pem is not the private key of its cert_pem".into());
+        }
+    }
+    let c = Credentials {
+        host_id: id,
+        jwt: r.token,
+        refresh_token: r.refresh_token,
+        cert_pem,
+        key_pem: r.key_pem,
+        ca_cert_pem: certs("ca_cert_pem", &r.ca_cert_pem)?,
+    };
+    let l = lifetime(&c)?;
+    if l.not_after <= now {
+        return Err("the new host token has already expired".into());
+    }
+    Ok((c, l))
 }
 
 fn failure(class: FailureClass, message: String) -> Failure {
@@ -218,33 +278,8 @@ impl Wrenn {
 
     /// Turns a register/refresh reply into credentials, checked before saving.
     fn accept(&self, what: &str, body: &[u8], host_id: Option<&str>) -> Result<(Credentials, Lifetime), Failure> {
-        let url = self.url(what);
-        let r: AuthResponse = serde_json::from_slice(body).map_err(|e| {
-            Failure::transient(format!(
-                "{url}: the reply is not the expected JSON ({e}); nothing was saved"
-            ))
-        })?;
-        let id = match host_id {
-            Some(id) => id.to_string(),
-            None => claims(&r.token).ok().and_then(|c| c.host_id).ok_or_else(|| {
-                Failure::transient(format!("{url}: the host token carries no host_id; nothing was saved"))
-            })?,
-        };
-        let c = Credentials {
-            host_id: id,
-            jwt: r.token,
-            refresh_token: r.refresh_token,
-            cert_pem: r.cert_pem,
-            key_pem: r.key_pem,
-            ca_cert_pem: r.ca_cert_pem,
-        };
-        let l = lifetime(&c).map_err(|e| Failure::transient(format!("{url}: {e}; nothing was saved")))?;
-        if l.not_after <= SystemTime::now() {
-            return Err(Failure::transient(format!(
-                "{url}: the new host token has already expired; nothing was saved"
-            )));
-        }
-        Ok((c, l))
+        parse_auth(body, host_id, SystemTime::now())
+            .map_err(|e| Failure::transient(format!("{}: {e}; nothing was saved", self.url(what))))
     }
 
     async fn register(&self) -> Result<Lifetime, Failure> {
@@ -302,7 +337,7 @@ impl Wrenn {
         let (status, reply) = self
             .post(
                 "/v1/hosts/auth/refresh",
-                Some(json!({ "refresh_token": old.refresh_token })),
+                Some(json!({ "refresh_token": old.refresh_token.expose_secret() })),
                 None,
             )
             .await?;
@@ -415,7 +450,7 @@ impl Source for Wrenn {
             return Err(failure(FailureClass::Absent, "not registered yet".into()));
         };
         let path = format!("/v1/hosts/{}/heartbeat", c.host_id);
-        let (status, reply) = self.post(&path, None, Some(&c.jwt)).await?;
+        let (status, reply) = self.post(&path, None, Some(c.jwt.expose_secret())).await?;
         match status {
             204 | 200 => Ok(Beat::default()),
             401 | 403 => {
@@ -485,10 +520,10 @@ mod tests {
     fn creds(jwt: String) -> Credentials {
         Credentials {
             host_id: "h".into(),
-            jwt,
+            jwt: jwt.into(),
             refresh_token: "r".into(),
             cert_pem: String::new(),
-            key_pem: String::new(),
+            key_pem: no_secret(),
             ca_cert_pem: String::new(),
         }
     }
@@ -503,7 +538,7 @@ mod tests {
             l.not_after.duration_since(l.not_before).unwrap(),
             Duration::from_secs(3600)
         );
-        assert_eq!(claims(&c.jwt).unwrap().host_id.as_deref(), Some("h-1"));
+        assert_eq!(claims(c.jwt.expose_secret()).unwrap().host_id.as_deref(), Some("h-1"));
     }
 
     #[test]
@@ -514,6 +549,38 @@ mod tests {
             .unwrap_err()
             .contains("lifetime is unknown"));
         let c = creds(jwt(json!({"host_id": "h"})));
-        assert!(!format!("{c:?}").contains(&c.jwt) && !format!("{c:?}").contains("\"r\""));
+        assert!(!format!("{c:?}").contains(c.jwt.expose_secret()) && !format!("{c:?}").contains("\"r\""));
+    }
+
+    #[test]
+    fn a_reply_is_kept_only_with_a_plain_host_id_certificates_only_and_their_own_key() {
+        let now = SystemTime::now();
+        let ca = crate::pki::Ca::new("CA", now, Duration::from_secs(86_400)).unwrap();
+        let a = ca.issue("h-1", now, Duration::from_secs(3600)).unwrap();
+        let b = ca.issue("h-1", now, Duration::from_secs(3600)).unwrap();
+        let t = crate::clock::unix_millis(now) as u64 / 1000;
+        let reply = |id: &str, cert: &str, key: &str| {
+            json!({
+                "token": jwt(json!({"host_id": id, "iat": t, "exp": t + 3600})),
+                "refresh_token": "r-1",
+                "cert_pem": cert,
+                "key_pem": key,
+                "ca_cert_pem": ca.cert_pem(),
+            })
+            .to_string()
+        };
+        let (c, _) = parse_auth(reply("h-1", &a.cert_pem, &a.key_pem).as_bytes(), None, now).unwrap();
+        assert_eq!(c.host_id, "h-1");
+        let e = parse_auth(reply("../admin", &a.cert_pem, &a.key_pem).as_bytes(), None, now).unwrap_err();
+        assert!(e.contains("host_id \"../admin\" is not a plain id"), "{e}");
+        let with_key = format!("{}{}", a.cert_pem, a.key_pem);
+        let e = parse_auth(reply("h-1", &with_key, &a.key_pem).as_bytes(), None, now).unwrap_err();
+        assert!(e.contains("PRIVATE KEY block beside the certificates"), "{e}");
+        let e = parse_auth(reply("h-1", &a.cert_pem, &b.key_pem).as_bytes(), None, now).unwrap_err();
+        assert!(e.contains("not the private key of its cert_pem"), "{e}");
+        // Saved, the secrets are in the file; formatted, nowhere.
+        let saved = serde_json::to_string(&c).unwrap();
+        assert!(saved.contains("\"refresh_token\":\"r-1\""), "{saved}");
+        assert!(!format!("{c:?}").contains("r-1"));
     }
 }
