@@ -4,7 +4,7 @@ CARGO ?= cargo
 BIN := target/debug/evergreen
 APP := target/debug/evergreen-app
 
-.PHONY: run test bench deps ui build lint bindings e2e clean
+.PHONY: run test bench fuzz deps ui build lint bindings e2e clean
 
 ## make run: install what is missing, build, start Evergreen (a demo without a config)
 run: deps ui build
@@ -28,6 +28,10 @@ test: deps ui
 bench: deps ui
 	@scripts/install-deps.sh --bench
 	scripts/bench.sh
+
+## make fuzz: each fuzz target for FUZZ_SECONDS (default 600); crashes land in crates/fuzz/artifacts
+fuzz:
+	scripts/fuzz.sh
 
 deps:
 	@scripts/install-deps.sh

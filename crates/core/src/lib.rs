@@ -16,6 +16,8 @@ pub mod engine;
 pub mod error;
 pub mod events;
 pub mod fsutil;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod host;
 pub mod http;
 pub mod ipc;

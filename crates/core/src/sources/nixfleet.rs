@@ -148,35 +148,7 @@ impl Nixfleet {
     }
 
     fn check(&self, reply: &Value, key: &KeyPair, url: &str) -> Result<(String, Observation), Failure> {
-        let bad = |why: String| {
-            Failure::transient(format!(
-                "{url} sent a certificate Evergreen did not keep: {why}; {} is unchanged",
-                self.spec.cert_path.display()
-            ))
-        };
-        let pem = reply
-            .get("certPem")
-            .and_then(Value::as_str)
-            .ok_or_else(|| bad("the reply has no \"certPem\" string".into()))?;
-        let reply = crate::x509::parse_reply(pem).map_err(|e| bad(format!("it does not parse ({e})")))?;
-        let parsed = &reply.file;
-        let (_, c) = x509_parser::parse_x509_certificate(&parsed.der_leaf).map_err(|e| bad(e.to_string()))?;
-        if c.tbs_certificate.subject_pki.subject_public_key.data.as_ref() != key.public_key_raw() {
-            return Err(bad(format!(
-                "its public key is not the host key {}",
-                self.spec.ssh_host_key.display()
-            )));
-        }
-        let life = parsed.leaf().lifetime;
-        if life.not_after <= SystemTime::now() {
-            return Err(bad(format!(
-                "it expired already (not_after {})",
-                rfc3339(life.not_after)
-            )));
-        }
-        // A shorter lifetime than before is the control plane's call (a CA
-        // that shortens lifetimes); whether it is capped is the scheduler's.
-        Ok((reply.pem, Observation::of_cert(parsed)))
+        check_renewed(reply, key, url, &self.spec.cert_path, &self.spec.ssh_host_key)
     }
 }
 
@@ -404,6 +376,46 @@ impl Source for Nixfleet {
             note: String::new(),
         })
     }
+}
+
+/// Checks a renew reply from `url`: a certificate (only) for the host key,
+/// not expired. The paths name what stays unchanged when it is refused.
+pub(crate) fn check_renewed(
+    reply: &Value,
+    key: &KeyPair,
+    url: &str,
+    cert_path: &Path,
+    host_key: &Path,
+) -> Result<(String, Observation), Failure> {
+    let bad = |why: String| {
+        Failure::transient(format!(
+            "{url} sent a certificate Evergreen did not keep: {why}; {} is unchanged",
+            cert_path.display()
+        ))
+    };
+    let pem = reply
+        .get("certPem")
+        .and_then(Value::as_str)
+        .ok_or_else(|| bad("the reply has no \"certPem\" string".into()))?;
+    let reply = crate::x509::parse_reply(pem).map_err(|e| bad(format!("it does not parse ({e})")))?;
+    let parsed = &reply.file;
+    let (_, c) = x509_parser::parse_x509_certificate(&parsed.der_leaf).map_err(|e| bad(e.to_string()))?;
+    if c.tbs_certificate.subject_pki.subject_public_key.data.as_ref() != key.public_key_raw() {
+        return Err(bad(format!(
+            "its public key is not the host key {}",
+            host_key.display()
+        )));
+    }
+    let life = parsed.leaf().lifetime;
+    if life.not_after <= SystemTime::now() {
+        return Err(bad(format!(
+            "it expired already (not_after {})",
+            rfc3339(life.not_after)
+        )));
+    }
+    // A shorter lifetime than before is the control plane's call (a CA
+    // that shortens lifetimes); whether it is capped is the scheduler's.
+    Ok((reply.pem, Observation::of_cert(parsed)))
 }
 
 #[cfg(test)]

@@ -46,6 +46,16 @@ impl ApiError {
     }
 }
 
+/// Vault's `{"errors": ["…"]}` of an error reply; nothing when the body is
+/// not that shape.
+pub(crate) fn api_errors(body: &[u8]) -> Vec<String> {
+    serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|v| v.get("errors").cloned())
+        .and_then(|e| serde_json::from_value::<Vec<String>>(e).ok())
+        .unwrap_or_default()
+}
+
 /// Why a call did not produce a JSON reply.
 #[derive(Debug)]
 pub enum CallError {
@@ -161,12 +171,10 @@ impl VaultClient {
                 )))
             });
         }
-        let errors = serde_json::from_slice::<Value>(&bytes)
-            .ok()
-            .and_then(|v| v.get("errors").cloned())
-            .and_then(|e| serde_json::from_value::<Vec<String>>(e).ok())
-            .unwrap_or_default();
-        Err(CallError::Api(ApiError { status, errors }))
+        Err(CallError::Api(ApiError {
+            status,
+            errors: api_errors(&bytes),
+        }))
     }
 
     /// The usual meaning of an error reply, for calls that need nothing special.

@@ -38,7 +38,7 @@ pub struct VaultPki {
 }
 
 /// A checked reply, ready to be written.
-struct Issued {
+pub(crate) struct Issued {
     /// Leaf first, then the chain, PEM.
     cert_pem: String,
     /// A key that is not on disk yet: the server's (issue mode) or one made
@@ -197,71 +197,7 @@ impl VaultPki {
     /// Checks a sign/issue reply against the key and the current certificate.
     fn check(&self, path: &str, reply: &Value, key: Option<&KeyPair>, now: SystemTime) -> Result<Issued, Failure> {
         let what = format!("{}/v1/{path}", self.client.address());
-        let bad = |why: String| {
-            Failure::transient(format!(
-                "{what} sent a certificate Evergreen did not keep: {why}; the current files are unchanged"
-            ))
-        };
-        let leaf = field(reply, "/data/certificate", &what)?
-            .as_str()
-            .ok_or_else(|| bad("data.certificate is not a string".into()))?;
-        let leaf = crate::x509::parse_reply(leaf).map_err(|e| bad(format!("it does not parse ({e})")))?;
-        let parsed = &leaf.file;
-        let info = parsed.leaf().clone();
-        let (server_key, key_pem) = match key {
-            Some(_) => (None, None),
-            None => {
-                let pem = field(reply, "/data/private_key", &what)?
-                    .as_str()
-                    .ok_or_else(|| bad("data.private_key is not a string".into()))?
-                    .to_string();
-                let k = KeyPair::from_pem(&pem).map_err(|e| bad(format!("its private key does not parse ({e})")))?;
-                (Some(k), Some(pem))
-            }
-        };
-        let key = key.or(server_key.as_ref()).expect("a key either way");
-        let cert_key = x509_parser::parse_x509_certificate(&parsed.der_leaf)
-            .map(|(_, c)| c.tbs_certificate.subject_pki.subject_public_key.data.to_vec())
-            .map_err(|e| bad(format!("it does not parse ({e})")))?;
-        if cert_key != key.public_key_raw() {
-            return Err(bad(format!(
-                "its public key is not the one of {}",
-                if key_pem.is_some() {
-                    "the private key sent with it".to_string()
-                } else {
-                    self.spec.key_path.display().to_string()
-                }
-            )));
-        }
-        if info.lifetime.not_after <= now {
-            return Err(bad(format!(
-                "it expired already (not_after {})",
-                rfc3339(info.lifetime.not_after)
-            )));
-        }
-        // A shorter lifetime than before is the CA's call (a role's TTL
-        // went down); whether it is capped is the scheduler's to judge.
-        let chain: Vec<&str> = match reply.pointer("/data/ca_chain").and_then(Value::as_array) {
-            Some(c) if !c.is_empty() => c.iter().filter_map(Value::as_str).collect(),
-            _ => reply
-                .pointer("/data/issuing_ca")
-                .and_then(Value::as_str)
-                .into_iter()
-                .collect(),
-        };
-        let mut cert_pem = leaf.pem.clone();
-        for (i, c) in chain.iter().enumerate() {
-            let c = crate::x509::parse_reply(c)
-                .map_err(|e| bad(format!("chain certificate {} does not parse ({e})", i + 1)))?;
-            cert_pem.push_str(&c.pem);
-        }
-        // Read back as it will be on disk: the chain names the issuer's expiry.
-        let written = crate::x509::parse(cert_pem.as_bytes()).map_err(|e| bad(format!("it does not parse ({e})")))?;
-        Ok(Issued {
-            cert_pem,
-            key_pem,
-            observation: Observation::of_cert(&written),
-        })
+        check_issued(&what, &self.spec.key_path, reply, key, now)
     }
 
     fn write(&self, issued: &Issued) -> Result<(), Failure> {
@@ -338,4 +274,81 @@ impl Source for VaultPki {
             note,
         })
     }
+}
+
+/// Checks a sign/issue reply (from `what`) against the key (`key_path`'s, or
+/// in issue mode the one sent with it): certificates only, the key's own,
+/// not expired, with a chain that parses.
+pub(crate) fn check_issued(
+    what: &str,
+    key_path: &std::path::Path,
+    reply: &Value,
+    key: Option<&KeyPair>,
+    now: SystemTime,
+) -> Result<Issued, Failure> {
+    let bad = |why: String| {
+        Failure::transient(format!(
+            "{what} sent a certificate Evergreen did not keep: {why}; the current files are unchanged"
+        ))
+    };
+    let leaf = field(reply, "/data/certificate", what)?
+        .as_str()
+        .ok_or_else(|| bad("data.certificate is not a string".into()))?;
+    let leaf = crate::x509::parse_reply(leaf).map_err(|e| bad(format!("it does not parse ({e})")))?;
+    let parsed = &leaf.file;
+    let info = parsed.leaf().clone();
+    let (server_key, key_pem) = match key {
+        Some(_) => (None, None),
+        None => {
+            let pem = field(reply, "/data/private_key", what)?
+                .as_str()
+                .ok_or_else(|| bad("data.private_key is not a string".into()))?
+                .to_string();
+            let k = KeyPair::from_pem(&pem).map_err(|e| bad(format!("its private key does not parse ({e})")))?;
+            (Some(k), Some(pem))
+        }
+    };
+    let key = key.or(server_key.as_ref()).expect("a key either way");
+    let cert_key = x509_parser::parse_x509_certificate(&parsed.der_leaf)
+        .map(|(_, c)| c.tbs_certificate.subject_pki.subject_public_key.data.to_vec())
+        .map_err(|e| bad(format!("it does not parse ({e})")))?;
+    if cert_key != key.public_key_raw() {
+        return Err(bad(format!(
+            "its public key is not the one of {}",
+            if key_pem.is_some() {
+                "the private key sent with it".to_string()
+            } else {
+                key_path.display().to_string()
+            }
+        )));
+    }
+    if info.lifetime.not_after <= now {
+        return Err(bad(format!(
+            "it expired already (not_after {})",
+            rfc3339(info.lifetime.not_after)
+        )));
+    }
+    // A shorter lifetime than before is the CA's call (a role's TTL
+    // went down); whether it is capped is the scheduler's to judge.
+    let chain: Vec<&str> = match reply.pointer("/data/ca_chain").and_then(Value::as_array) {
+        Some(c) if !c.is_empty() => c.iter().filter_map(Value::as_str).collect(),
+        _ => reply
+            .pointer("/data/issuing_ca")
+            .and_then(Value::as_str)
+            .into_iter()
+            .collect(),
+    };
+    let mut cert_pem = leaf.pem.clone();
+    for (i, c) in chain.iter().enumerate() {
+        let c = crate::x509::parse_reply(c)
+            .map_err(|e| bad(format!("chain certificate {} does not parse ({e})", i + 1)))?;
+        cert_pem.push_str(&c.pem);
+    }
+    // Read back as it will be on disk: the chain names the issuer's expiry.
+    let written = crate::x509::parse(cert_pem.as_bytes()).map_err(|e| bad(format!("it does not parse ({e})")))?;
+    Ok(Issued {
+        cert_pem,
+        key_pem,
+        observation: Observation::of_cert(&written),
+    })
 }

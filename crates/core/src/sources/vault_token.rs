@@ -37,7 +37,7 @@ pub struct VaultToken {
 
 /// What `lookup-self` says about the token.
 #[derive(Debug, Clone, PartialEq)]
-struct Lookup {
+pub(crate) struct Lookup {
     lifetime: Lifetime,
     renewable: bool,
     /// The TTL the token was created with (its period for periodic tokens).
@@ -100,7 +100,24 @@ impl VaultToken {
     }
 }
 
-fn parse_lookup(v: &Value) -> Result<Lookup, Failure> {
+/// A renew-self reply: the lease granted, and whether the server capped it
+/// below the `asked` increment (seconds).
+pub(crate) fn parse_renew(reply: &Value, asked: Option<u64>) -> Result<(u64, bool), Failure> {
+    let lease = field(reply, "/auth/lease_duration", "token renewal")?
+        .as_u64()
+        .unwrap_or(0);
+    let warnings: Vec<String> = reply
+        .get("warnings")
+        .and_then(|w| serde_json::from_value(w.clone()).ok())
+        .unwrap_or_default();
+    // Vault says so in a warning when it caps the TTL; a lease shorter than
+    // asked for means the same when no warning came.
+    let capped = warnings.iter().any(|w| w.contains("max_ttl") || w.contains("capped"))
+        || asked.is_some_and(|asked| lease.saturating_add(1) < asked);
+    Ok((lease, capped))
+}
+
+pub(crate) fn parse_lookup(v: &Value) -> Result<Lookup, Failure> {
     const WHAT: &str = "token lookup";
     let data = field(v, "/data", WHAT)?;
     let secs = |k: &str| data.get(k).and_then(Value::as_u64).unwrap_or(0);
@@ -198,17 +215,7 @@ impl Source for VaultToken {
                 },
                 e => self.rejected("token renewal", e),
             })?;
-        let lease = field(&reply, "/auth/lease_duration", "token renewal")?
-            .as_u64()
-            .unwrap_or(0);
-        let warnings: Vec<String> = reply
-            .get("warnings")
-            .and_then(|w| serde_json::from_value(w.clone()).ok())
-            .unwrap_or_default();
-        // Vault says so in a warning when it caps the TTL; a lease shorter than
-        // asked for means the same when no warning came.
-        let capped = warnings.iter().any(|w| w.contains("max_ttl") || w.contains("capped"))
-            || increment.is_some_and(|asked| lease.saturating_add(1) < asked);
+        let (lease, capped) = parse_renew(&reply, increment)?;
         let after = self.lookup().await?;
         if after.lifetime.not_after <= before.lifetime.not_after && !capped {
             return Err(Failure::transient(format!(

@@ -139,7 +139,11 @@ fn lifetime(c: &Credentials) -> Result<Lifetime, String> {
 /// A register or refresh reply, checked: the host id (from the JWT when
 /// registering) is a plain id, the token is a JWT with a lifetime that has
 /// not ended, the certificates are certificates only and the key is theirs.
-fn parse_auth(body: &[u8], host_id: Option<&str>, now: SystemTime) -> Result<(Credentials, Lifetime), String> {
+pub(crate) fn parse_auth(
+    body: &[u8],
+    host_id: Option<&str>,
+    now: SystemTime,
+) -> Result<(Credentials, Lifetime), String> {
     let r: AuthResponse =
         serde_json::from_slice(body).map_err(|e| format!("the reply is not the expected JSON ({e})"))?;
     let id = match host_id {
