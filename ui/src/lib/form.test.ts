@@ -7,11 +7,11 @@ const schema: KindSchema = {
   label: "X.509 file",
   description: "",
   fields: [
-    { key: "path", label: "Path", help: "", field_type: "path", required: true, choices: [], placeholder: "" },
-    { key: "renew_command", label: "Cmd", help: "", field_type: "list", required: false, choices: [], placeholder: "" },
-    { key: "enabled", label: "Enabled", help: "", field_type: "bool", required: false, choices: [], placeholder: "true" },
-    { key: "verbose", label: "Verbose", help: "", field_type: "bool", required: false, choices: [], placeholder: "" },
-    { key: "renew_at", label: "At", help: "", field_type: "duration", required: false, choices: [], placeholder: "33%" },
+    { key: "path", label: "Path", help: "", field_type: "path", required: true, choices: [], placeholder: "", runs_program: false },
+    { key: "renew_command", label: "Cmd", help: "", field_type: "list", required: false, choices: [], placeholder: "", runs_program: false },
+    { key: "enabled", label: "Enabled", help: "", field_type: "bool", required: false, choices: [], placeholder: "true", runs_program: false },
+    { key: "verbose", label: "Verbose", help: "", field_type: "bool", required: false, choices: [], placeholder: "", runs_program: false },
+    { key: "renew_at", label: "At", help: "", field_type: "duration", required: false, choices: [], placeholder: "33%", runs_program: false },
   ],
 };
 
