@@ -13,8 +13,11 @@ use serde_json::Value;
 
 use crate::sources::{certctl, nixfleet, vault, vault_pki, vault_token, wrenn};
 
+/// A fuzz target: arbitrary bytes in, nothing out.
+pub type Target = fn(&[u8]);
+
 /// Every target, by the name of its corpus directory.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[("x509", x509), ("config", config), ("vault", vault), ("fleet", fleet)];
+pub const TARGETS: &[(&str, Target)] = &[("x509", x509), ("config", config), ("vault", vault), ("fleet", fleet)];
 
 /// Certificate files (PEM, DER, bundles) and certificate replies.
 pub fn x509(data: &[u8]) {
