@@ -272,3 +272,28 @@ async fn a_connection_that_says_nothing_is_closed_and_frees_its_place() {
     assert!(matches!(c.request(&Request::Ping).await.unwrap(), Reply::Pong { .. }));
     engine.shutdown().await;
 }
+
+#[test]
+fn the_tray_app_is_built_without_the_control_planes_admin_api() {
+    // The demo's control plane runs inside the app; its admin API (a remote
+    // control for tests) must not: it is a cargo feature the app leaves off.
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let out = std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args([
+            "tree",
+            "--offline",
+            "-p",
+            "evergreen-app",
+            "-e",
+            "features",
+            "-i",
+            "evergreen-sandbox",
+        ])
+        .current_dir(&root)
+        .output()
+        .unwrap();
+    let tree = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(tree.contains("evergreen-sandbox v"), "{tree}");
+    assert!(!tree.contains("evergreen-sandbox feature"), "{tree}");
+}

@@ -8,8 +8,13 @@
 //! inject faults and read what every endpoint saw (see `docs/protocols.md`).
 //!
 //! Tests use it in-process through [`Sandbox::start`]; the
-//! `evergreen-sandbox` binary runs the same thing for the demo and `make bench`.
+//! `evergreen-sandbox` binary runs the same thing for `make bench`.
+//!
+//! The admin API is the cargo feature `admin` (on by default). The tray
+//! app's demo runs the control plane in its own process without it: nothing
+//! on a port can steer the demo, and the shipped app carries no test-only code.
 
+#[cfg(feature = "admin")]
 pub mod admin;
 pub mod certctl;
 pub mod faults;
@@ -50,6 +55,7 @@ pub struct Options {
     /// The HTTPS port; 0 picks a free one.
     pub port: u16,
     /// The admin port (plain HTTP, loopback only); 0 picks a free one.
+    #[cfg(feature = "admin")]
     pub admin_port: u16,
     /// Lifetime of the certificates it issues.
     pub cert_lifetime: Duration,
@@ -59,6 +65,7 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             port: 0,
+            #[cfg(feature = "admin")]
             admin_port: 0,
             cert_lifetime: Duration::from_secs(3600),
         }
@@ -132,6 +139,7 @@ pub struct Sandbox {
     /// `https://127.0.0.1:PORT`
     pub url: String,
     /// `http://127.0.0.1:PORT`
+    #[cfg(feature = "admin")]
     pub admin_url: String,
     pub state: Shared,
     tasks: Vec<JoinHandle<()>>,
@@ -177,19 +185,23 @@ impl Sandbox {
                 .map_err(|source| Error::Listen { addr, source })
         };
         let listener = bind(opts.port).await?;
-        let admin_listener = bind(opts.admin_port).await?;
         let port = listener.local_addr().map(|a| a.port()).unwrap_or(opts.port);
-        let admin_port = admin_listener.local_addr().map(|a| a.port()).unwrap_or(opts.admin_port);
-        let admin = admin::routes().with_state(state.clone());
-        let tasks = vec![
-            tokio::spawn(serve_tls(listener, acceptor, api, state.clone())),
-            tokio::spawn(async move {
+        #[allow(unused_mut)]
+        let mut tasks = vec![tokio::spawn(serve_tls(listener, acceptor, api, state.clone()))];
+        #[cfg(feature = "admin")]
+        let admin_url = {
+            let admin_listener = bind(opts.admin_port).await?;
+            let admin_port = admin_listener.local_addr().map(|a| a.port()).unwrap_or(opts.admin_port);
+            let admin = admin::routes().with_state(state.clone());
+            tasks.push(tokio::spawn(async move {
                 let _ = axum::serve(admin_listener, admin).await;
-            }),
-        ];
+            }));
+            format!("http://127.0.0.1:{admin_port}")
+        };
         Ok(Sandbox {
             url: format!("https://127.0.0.1:{port}"),
-            admin_url: format!("http://127.0.0.1:{admin_port}"),
+            #[cfg(feature = "admin")]
+            admin_url,
             state,
             tasks,
         })
@@ -245,7 +257,7 @@ pub fn demo_config(sb: &Sandbox, dir: &std::path::Path) -> anyhow::Result<String
         .map_err(anyhow::Error::msg)?;
     let d = dir.display();
     Ok(format!(
-        r#"# Evergreen config for the sandbox at {url} (admin {admin}).
+        r#"# Evergreen config for the sandbox at {url}.
 [[credential]]
 name = "sandbox-nixfleet"
 kind = "nixfleet"
@@ -275,7 +287,6 @@ targets = ["t-demo={d}/certctl-demo.pem"]
 discovery_dirs = ["{d}"]
 "#,
         url = sb.url,
-        admin = sb.admin_url,
     ))
 }
 
