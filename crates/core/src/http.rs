@@ -327,6 +327,33 @@ mod read_reply_tests {
     }
 
     #[tokio::test]
+    async fn a_slow_body_ends_at_the_request_timeout_not_never() {
+        // A byte every 100 ms, for ever (until the client hangs up).
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/v1/x", l.local_addr().unwrap());
+        std::thread::spawn(move || {
+            let Ok((mut s, _)) = l.accept() else { return };
+            let _ = s.read(&mut [0u8; 4096]);
+            let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\n");
+            while s.write_all(b" ").is_ok() {
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+        });
+        let c = client(&ClientOptions {
+            timeout: Some(std::time::Duration::from_secs(1)),
+            ..ClientOptions::default()
+        })
+        .unwrap();
+        let resp = c.get(&url).send().await.unwrap();
+        let read = tokio::time::timeout(std::time::Duration::from_secs(20), read_reply(resp, &url));
+        let e = read
+            .await
+            .expect("the client's own timeout ends a slow body")
+            .unwrap_err();
+        assert!(e.contains(&url) && e.contains("timed out"), "{e}");
+    }
+
+    #[tokio::test]
     async fn a_reply_within_the_cap_is_read_whole() {
         let (url, _) = server("HTTP/1.1 200 OK\r\nContent-Length: 2048\r\n\r\n", 1024, 2048);
         assert_eq!(get(&url).await.unwrap(), vec![b'x'; 2048]);
