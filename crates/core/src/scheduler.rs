@@ -273,8 +273,10 @@ pub fn spawn(config: Config, deps: SchedulerDeps) -> (Handle, JoinHandle<()>) {
         busy: BTreeMap::new(),
     };
     crate::command::set_secret_env(config.secret_env());
+    // Before the task runs: from the moment `spawn` returns, every
+    // credential is in `statuses` (a client asking at once sees them all).
+    sched.start(config);
     let join = tokio::spawn(async move {
-        sched.start(config);
         sched.run(rx, done_rx).await;
     });
     (handle, join)
@@ -487,6 +489,13 @@ impl Scheduler {
             let slot = self.new_slot(cfg, prev.as_ref());
             self.slots.insert(slot.cfg.name.clone(), slot);
         }
+        // Shown at once as they stand (stored or new); the first tick
+        // brings each up to date.
+        let mut shown = self.statuses.write().unwrap_or_else(|p| p.into_inner());
+        for (name, slot) in &self.slots {
+            shown.insert(name.clone(), slot.status.clone());
+        }
+        drop(shown);
         self.emit(
             None,
             EventKind::Started {

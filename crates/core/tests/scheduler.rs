@@ -799,3 +799,20 @@ async fn a_config_reload_during_a_renewal_never_runs_a_second_job_beside_it() {
     // after the old job, the new settings look at what it wrote
     assert_eq!(r.handle.statuses()[0].state, State::Healthy);
 }
+
+#[tokio::test(start_paused = true)]
+async fn every_credential_has_a_status_the_moment_the_scheduler_is_spawned() {
+    // No await between spawn and the question: a client that asks at once
+    // (the socket is served right after) sees every credential, not some.
+    let r = rig(
+        renewable(life(0, 900), 900),
+        vec![
+            cred("a", RenewPolicy::default(), 0.0),
+            cred("b", RenewPolicy::default(), 0.0),
+        ],
+        settings(),
+        1,
+    );
+    let names: Vec<String> = r.handle.statuses().into_iter().map(|s| s.name).collect();
+    assert_eq!(names, ["a", "b"]);
+}

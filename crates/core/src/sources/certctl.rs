@@ -803,7 +803,7 @@ impl Certctl {
 
     /// The checked certificate of a deployment: PEM (leaf and chain), the key
     /// that matches it (and whether it is the one a CSR job just made).
-    fn check(&self, cert_id: &str, pem: &str, url: &str) -> Result<(String, String, bool, Observation), String> {
+    fn check(&self, cert_id: &str, pem: &str, url: &str) -> Result<(String, SecretString, bool, Observation), String> {
         let bad =
             |why: String| format!("{url} sent a certificate Evergreen did not deploy: {why}; nothing was written");
         let reply = crate::x509::parse_reply(pem).map_err(|e| bad(format!("it does not parse ({e})")))?;
@@ -826,8 +826,10 @@ impl Certctl {
             if let Some(problem) = fsutil::exposed_secret(&meta, "private key", &p) {
                 return Err(problem);
             }
-            let text = std::fs::read_to_string(&p).map_err(|e| format!("could not read {}: {e}", p.display()))?;
-            let key = KeyPair::from_pem(&text)
+            let text = SecretString::from(
+                std::fs::read_to_string(&p).map_err(|e| format!("could not read {}: {e}", p.display()))?,
+            );
+            let key = KeyPair::from_pem(text.expose_secret())
                 .map_err(|e| format!("{} is not a private key Evergreen can use ({e})", p.display()))?;
             if key.public_key_raw() == cert_key.as_slice() {
                 found = Some((text, next));
@@ -851,9 +853,9 @@ impl Certctl {
 
     /// Writes the key and the certificate as one [`Pair`]: both change in
     /// one rename, and the previous pair stays as the backup generation.
-    fn write_target(&self, t: &CertctlTarget, cert_pem: &str, key_pem: &str) -> Result<(), String> {
+    fn write_target(&self, t: &CertctlTarget, cert_pem: &str, key_pem: &SecretString) -> Result<(), String> {
         Pair::new(&t.cert_path, &t.key_path)
-            .commit(cert_pem.as_bytes(), key_pem.as_bytes())
+            .commit(cert_pem.as_bytes(), key_pem.expose_secret().as_bytes())
             .map_err(|e| e.to_string())
     }
 

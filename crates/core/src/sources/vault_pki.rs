@@ -19,6 +19,7 @@ use std::time::SystemTime;
 use async_trait::async_trait;
 use rcgen::{CertificateParams, DistinguishedName, DnType, KeyPair, SanType};
 use reqwest::Method;
+use secrecy::{ExposeSecret, SecretString};
 use serde_json::{json, Value};
 
 use super::vault::{field, VaultClient};
@@ -43,7 +44,7 @@ pub(crate) struct Issued {
     cert_pem: String,
     /// A key that is not on disk yet: the server's (issue mode) or one made
     /// here for this first request (sign mode).
-    key_pem: Option<String>,
+    key_pem: Option<SecretString>,
     observation: Observation,
 }
 
@@ -213,7 +214,7 @@ impl VaultPki {
             // The previous pair stays as the backup generation.
             return self
                 .pair()
-                .commit(issued.cert_pem.as_bytes(), key.as_bytes())
+                .commit(issued.cert_pem.as_bytes(), key.expose_secret().as_bytes())
                 .map_err(|e| paused(e.to_string()));
         }
         if let Some(dir) = self.spec.cert_path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -260,7 +261,7 @@ impl Source for VaultPki {
             .await
             .map_err(|e| self.client.failure(&format!("certificate request to {path}"), e))?;
         let mut issued = self.check(&path, &reply, key.as_ref(), SystemTime::now())?;
-        issued.key_pem = issued.key_pem.or(new_key);
+        issued.key_pem = issued.key_pem.or(new_key.map(SecretString::from));
         self.write(&issued)?;
         let note = command::reload(
             self.spec.reload_command.as_ref(),
@@ -305,7 +306,7 @@ pub(crate) fn check_issued(
                 .ok_or_else(|| bad("data.private_key is not a string".into()))?
                 .to_string();
             let k = KeyPair::from_pem(&pem).map_err(|e| bad(format!("its private key does not parse ({e})")))?;
-            (Some(k), Some(pem))
+            (Some(k), Some(SecretString::from(pem)))
         }
     };
     let key = key.or(server_key.as_ref()).expect("a key either way");
