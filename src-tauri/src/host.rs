@@ -31,6 +31,9 @@ struct Current {
     _sandbox: Option<Sandbox>,
     problem: Option<String>,
     demo: bool,
+    /// The engine's notifications, subscribed to before it started (so the
+    /// first one is not lost), until `attach` hands them to the desktop.
+    notes: Option<tokio::sync::broadcast::Receiver<evergreen_core::notify_policy::Notification>>,
 }
 
 impl HostState {
@@ -86,6 +89,7 @@ async fn demo_fleet(dir: &Path) -> Result<(Sandbox, Vec<evergreen_core::config::
 /// Starts the engine: the user's config, or the demo when there is none.
 async fn start_engine(paths: &Paths, demo_exe: PathBuf) -> Current {
     let mut opts = EngineOptions::new(paths.clone());
+    let notes = opts.notifications.subscribe();
     let mut sandbox = None;
     let demo = !paths.config_file.exists();
     if demo {
@@ -106,6 +110,7 @@ async fn start_engine(paths: &Paths, demo_exe: PathBuf) -> Current {
             _sandbox: sandbox,
             problem: None,
             demo,
+            notes: Some(notes),
         },
         Err(e @ evergreen_core::Error::AlreadyRunning { .. }) => {
             // Launched from a menu, stderr goes nowhere: say it on the desktop too.
@@ -126,10 +131,11 @@ async fn start_engine(paths: &Paths, demo_exe: PathBuf) -> Current {
 /// Connects the running engine to the tray and the notifications.
 fn attach(app: &AppHandle) {
     let state = app.state::<HostState>();
-    let cur = state.read();
+    let mut cur = state.write();
+    let notes = cur.notes.take();
     if let Some(e) = &cur.engine {
         tauri::async_runtime::spawn(follow_engine(app.clone(), e.handle().subscribe()));
-        notify::spawn(app.clone(), e.notifications());
+        notify::spawn(app.clone(), notes.unwrap_or_else(|| e.notifications()));
     }
 }
 

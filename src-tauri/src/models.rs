@@ -9,7 +9,7 @@ pub use evergreen_core::activity::LogLine;
 pub use evergreen_core::config_edit::{CredentialForm, FieldSchema, FieldType, FormProblem, KindSchema, SaveResult};
 pub use evergreen_core::events::{Event, EventKind};
 pub use evergreen_core::model::{
-    CertDetails, CredentialStatus, Health, Kind, LastResult, NextAction, RenewalCounts, Snapshot, State,
+    CertDetails, CredentialStatus, Health, Kind, LastResult, NextAction, RenewalCounts, Snapshot, State, Streak,
 };
 pub use evergreen_core::scheduler::RenewOutcome;
 pub use evergreen_core::store::HistoryEntry;
@@ -36,6 +36,7 @@ pub fn typescript_bindings() -> String {
         CertDetails::decl(),
         LastResult::decl(),
         RenewalCounts::decl(),
+        Streak::decl(),
         NextAction::decl(),
         CredentialStatus::decl(),
         RenewOutcome::decl(),

@@ -700,3 +700,68 @@ async fn the_tray_icon_and_menu_follow_the_engine_and_act_on_it() {
     let out = home.cli(&["status"]);
     assert!(!out.status.success(), "the engine went with the tray");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_credential_still_failing_after_a_restart_is_not_announced_again() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let mut desk = Desktop::start();
+    let home = Home::new(&desk);
+    // Due (20 of 30 days gone) and renewed by a command that always fails.
+    let now = std::time::SystemTime::now();
+    let day = Duration::from_secs(86_400);
+    let ca = evergreen_core::pki::Ca::new("Test CA", now - 30 * day, 365 * day).unwrap();
+    let cert = home.dir.join("web.pem");
+    std::fs::write(&cert, ca.issue("web", now - 20 * day, 30 * day).unwrap().cert_pem).unwrap();
+    std::fs::write(
+        &home.config,
+        format!(
+            "[engine]\nretry_base = \"1s\"\nretry_max = \"2s\"\n\n[[credential]]\nname = \"web\"\nkind = \"x509_file\"\npath = \"{}\"\nrenew_command = [\"false\"]\n",
+            cert.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&home.config, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let failures = || -> u64 {
+        let out = home.cli(&["status", "--json"]);
+        serde_json::from_slice::<serde_json::Value>(&out.stdout)
+            .ok()
+            .and_then(|v| v[0]["failure_streak"]["failures"].as_u64())
+            .unwrap_or(0)
+    };
+    let summaries = |desk: &Desktop| -> Vec<String> {
+        desk.notifications()
+            .into_iter()
+            .map(|n| n.summary)
+            .filter(|s| s.starts_with("web: renewal failed"))
+            .collect()
+    };
+    let mut seen = 0;
+    for start in 0..3 {
+        let tray = home.start_tray(&mut desk);
+        // The positive marker: this start has failed twice more itself.
+        poll("two more failed renewals", Duration::from_secs(40), || {
+            (failures() >= seen + 2).then_some(())
+        })
+        .await;
+        seen = failures();
+        if start == 0 {
+            desk.wait_notification(Duration::from_secs(15), |n| {
+                n.summary == "web: renewal failed 3 times in a row"
+            });
+        }
+        std::process::Command::new("kill")
+            .args(["-TERM", &tray.to_string()])
+            .status()
+            .unwrap();
+        poll("the tray to stop", Duration::from_secs(20), || {
+            ended(tray).then_some(())
+        })
+        .await;
+    }
+    assert!(seen >= 6, "{seen} failures");
+    assert_eq!(
+        summaries(&desk),
+        ["web: renewal failed", "web: renewal failed 3 times in a row"],
+        "each once across three starts"
+    );
+}

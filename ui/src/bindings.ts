@@ -29,6 +29,12 @@ export type RenewalCounts = { success: number, failure: number,
  */
 not_renewable: number, };
 
+export type Streak = { failures: number, 
+/**
+ * Unix milliseconds.
+ */
+since: number, };
+
 export type NextAction = { at: number, what: string, };
 
 export type CredentialStatus = { name: string, kind: Kind, not_before: number | null, not_after: number | null, 
@@ -55,7 +61,11 @@ last_heartbeat?: number,
 /**
  * Paused by the user (Resume ends it), as opposed to by the server or the engine.
  */
-user_paused: boolean, updated_at: number, } & ({ "state": "healthy" } | { "state": "due" } | { "state": "renewing" } | { "state": "failing", streak: number, next_retry_at: number, } | { "state": "expired" } | { "state": "paused", reason: string, } | { "state": "retired", reason: string, } | { "state": "not_renewable" } | { "state": "final", expires_at: number, } | { "state": "capped", reason: string, next_try_at: number, } | { "state": "disabled" });
+user_paused: boolean, 
+/**
+ * The failures in a row now, if any.
+ */
+failure_streak?: Streak, updated_at: number, } & ({ "state": "healthy" } | { "state": "due" } | { "state": "renewing" } | { "state": "failing", streak: number, next_retry_at: number, } | { "state": "expired" } | { "state": "paused", reason: string, } | { "state": "retired", reason: string, } | { "state": "not_renewable" } | { "state": "final", expires_at: number, } | { "state": "capped", reason: string, next_try_at: number, } | { "state": "disabled" });
 
 export type RenewOutcome = { credential: string, ok: boolean, message: string, not_after: number | null, duration_ms: number, };
 

@@ -68,6 +68,7 @@ pub fn run(args: &RunArgs, paths: Paths) -> anyhow::Result<i32> {
         }
     }
     let mut events = opts.bus.subscribe();
+    let mut notes = opts.notifications.subscribe();
     crate::runtime()?.block_on(async move {
         let engine = match Engine::start(opts).await {
             Ok(e) => e,
@@ -88,7 +89,6 @@ pub fn run(args: &RunArgs, paths: Paths) -> anyhow::Result<i32> {
                 if demo_mode { "demo".to_string() } else { paths.config_file.display().to_string() }
             );
         }
-        let mut notes = engine.notifications();
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         loop {
             tokio::select! {

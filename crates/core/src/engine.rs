@@ -41,6 +41,10 @@ pub struct EngineOptions {
     pub follow_logind: bool,
     /// The event bus; subscribe to it before `start` to see every event.
     pub bus: EventBus,
+    /// Where the notifications the policy decides on go; subscribe before
+    /// `start` to see every one (each is decided once, ever: one sent before
+    /// anyone listens is lost for good).
+    pub notifications: broadcast::Sender<Notification>,
     /// Run the demo in this directory, renewed by this `evergreen` executable
     /// (prepared only once the engine lock is held).
     pub demo: Option<(PathBuf, PathBuf)>,
@@ -58,6 +62,7 @@ impl EngineOptions {
             listen: Some(ipc::Limits::default()),
             follow_logind: true,
             bus: EventBus::default(),
+            notifications: broadcast::channel(256).0,
             demo: None,
             demo_extra: Vec::new(),
         }
@@ -185,7 +190,7 @@ impl Engine {
         }
         let bus = opts.bus.clone();
         let notifier = Notifier::new(store.clone());
-        let (notifications, _) = broadcast::channel(256);
+        let notifications = opts.notifications.clone();
         let mut tasks = Vec::new();
 
         // Subscribe before the scheduler starts so no early event is missed.

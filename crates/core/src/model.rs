@@ -231,6 +231,17 @@ pub struct LastResult {
     pub stderr_tail: Option<String>,
 }
 
+/// Failures in a row (reads or renewals) and when the run began. Kept with
+/// the status across restarts: a credential still failing after one is the
+/// same episode, not a new one to announce.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct Streak {
+    pub failures: u32,
+    /// Unix milliseconds.
+    pub since: i64,
+}
+
 /// How many renewals ended how, since the credential was configured.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
@@ -279,6 +290,10 @@ pub struct CredentialStatus {
     /// Paused by the user (Resume ends it), as opposed to by the server or the engine.
     #[serde(default)]
     pub user_paused: bool,
+    /// The failures in a row now, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub failure_streak: Option<Streak>,
     pub updated_at: i64,
 }
 
@@ -300,6 +315,7 @@ impl CredentialStatus {
             renewals: RenewalCounts::default(),
             last_heartbeat: None,
             user_paused: false,
+            failure_streak: None,
             updated_at: unix_millis(now),
         }
     }

@@ -27,7 +27,7 @@ use crate::clock::{unix_millis, ClockHandle};
 use crate::config::{Config, CredentialConfig, EngineSettings};
 use crate::error::{Error, Result};
 use crate::events::{Event, EventBus, EventKind};
-use crate::model::{CredentialStatus, LastResult, Lifetime, NextAction, State};
+use crate::model::{CredentialStatus, LastResult, Lifetime, NextAction, State, Streak};
 use crate::policy;
 use crate::sources::{
     self, Beat, Failure, FailureClass, Limit, Observation, RenewRequest, Renewed, Source, SourceFactory,
@@ -410,8 +410,12 @@ impl Scheduler {
         status.can_renew = source.can_renew();
         let first_beat = source.next_beat(self.now(), true);
         let mut terminal = None;
+        let mut streak = None;
         if let Some(prev) = previous.filter(|p| p.kind == cfg.kind()) {
             status.last_result = prev.last_result.clone();
+            // A run of failures goes on where it was: the same episode.
+            streak = prev.failure_streak;
+            status.failure_streak = prev.failure_streak;
             // Only the server's verdict survives a restart; every other
             // terminal state is found again by looking at the credential.
             if matches!(prev.state, State::Retired { .. }) {
@@ -441,8 +445,8 @@ impl Scheduler {
             lifetime: None,
             observed_at: None,
             deadline: None,
-            streak: 0,
-            since: None,
+            streak: streak.map_or(0, |k| k.failures),
+            since: streak.map(|k| k.since),
             next_retry: None,
             op: None,
             waiters: Vec::new(),
@@ -966,7 +970,11 @@ impl Scheduler {
                     let fresh = !slot.cfg.policy.is_due(&obs.lifetime, now);
                     let recovered = slot.streak > 0 && (fresh || !slot.source.can_renew());
                     let (streak, since) = (slot.streak, slot.since);
-                    if recovered || (slot.streak > 0 && old.is_none()) {
+                    // The first read after read failures ends them; a run of
+                    // failed renewals (one carried over a restart, too) ends
+                    // only with a fresh credential or a renewal that works.
+                    let reads_only = !slot.status.last_result.as_ref().is_some_and(|r| !r.ok);
+                    if recovered || (slot.streak > 0 && old.is_none() && reads_only) {
                         slot.streak = 0;
                         slot.since = None;
                         slot.next_retry = None;
@@ -1461,6 +1469,10 @@ impl Scheduler {
         st.last_heartbeat = slot.last_beat.or(st.last_heartbeat);
         st.next_action = Self::next_action(slot, &state);
         st.user_paused = slot.user_paused;
+        st.failure_streak = (slot.streak > 0).then(|| Streak {
+            failures: slot.streak,
+            since: slot.since.unwrap_or_else(|| unix_millis(now)),
+        });
         // Only a change other than the fraction ticking down is worth a write.
         // (A heartbeat's time is shown at once but not worth a write either.)
         let mut cmp = st.clone();

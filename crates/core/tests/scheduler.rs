@@ -816,3 +816,60 @@ async fn every_credential_has_a_status_the_moment_the_scheduler_is_spawned() {
     let names: Vec<String> = r.handle.statuses().into_iter().map(|s| s.name).collect();
     assert_eq!(names, ["a", "b"]);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_failure_streak_keeps_its_identity_across_restarts_so_it_is_announced_once() {
+    use evergreen_core::clock::Clock;
+    use evergreen_core::notify_policy::Notifier;
+    let failing = |lifetime| {
+        let mut s = renewable(lifetime, 100_000);
+        s.fail_next = 1000;
+        s
+    };
+    let creds = || vec![cred("a", RenewPolicy::default(), 0.0)];
+    // Failures only: no expiry bands in the way.
+    let quiet = || EngineSettings {
+        notify_before: Vec::new(),
+        ..settings()
+    };
+    let mut r = rig(failing(life(0, 900)), creds(), quiet(), 1);
+    let notifier = Notifier::new(r.store.clone());
+    let mut sent: Vec<String> = Vec::new();
+    let told = |r: &mut Rig, sent: &mut Vec<String>| {
+        while let Ok(e) = r.events.try_recv() {
+            if let Some(n) = notifier.consider(&e) {
+                sent.push(n.title);
+            }
+        }
+    };
+    advance(601).await;
+    told(&mut r, &mut sent);
+    // Stopped and started twice while it keeps failing: one failure each time.
+    for _ in 0..2 {
+        let (lifetime, now) = (r.script.lock().unwrap().lifetime, r.clock.now());
+        r.handle.shutdown();
+        r = rig_on(failing(lifetime), creds(), quiet(), 1, r.store.clone(), now);
+        advance(1).await;
+        told(&mut r, &mut sent);
+        assert_eq!(r.script.lock().unwrap().attempts_at.len(), 1, "one try per start");
+    }
+    assert!(matches!(r.handle.statuses()[0].state, State::Failing { streak: 3, .. }));
+    assert_eq!(sent, ["a: renewal failed", "a: renewal failed 3 times in a row"]);
+    // It works again: told once. A new run of failures later is a new episode.
+    r.script.lock().unwrap().fail_next = 0;
+    advance(301).await;
+    told(&mut r, &mut sent);
+    r.script.lock().unwrap().fail_next = 1;
+    advance(70_000).await;
+    told(&mut r, &mut sent);
+    assert_eq!(
+        sent,
+        [
+            "a: renewal failed",
+            "a: renewal failed 3 times in a row",
+            "a: renewed again",
+            "a: renewal failed",
+            "a: renewed again"
+        ]
+    );
+}
