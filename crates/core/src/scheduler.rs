@@ -973,7 +973,7 @@ impl Scheduler {
                     // The first read after read failures ends them; a run of
                     // failed renewals (one carried over a restart, too) ends
                     // only with a fresh credential or a renewal that works.
-                    let reads_only = !slot.status.last_result.as_ref().is_some_and(|r| !r.ok);
+                    let reads_only = slot.status.last_result.as_ref().is_none_or(|r| r.ok);
                     if recovered || (slot.streak > 0 && old.is_none() && reads_only) {
                         slot.streak = 0;
                         slot.since = None;
