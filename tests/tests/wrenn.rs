@@ -454,3 +454,28 @@ async fn a_400_at_registration_shows_the_servers_words_and_blames_no_token() {
     );
     rig.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn evergreen_register_with_a_token_then_run_registers_the_host() {
+    use evergreen_tests::env::{wait_for, Env};
+    use std::os::unix::fs::PermissionsExt;
+    let sb = sandbox().await;
+    let env = Env::new();
+    let d = env.dir.path();
+    env.write_config(&config(&sb, d));
+    let t = sb.state.lock().wrenn.new_token();
+    // As a user runs it: the token on the command line, written 0600, never echoed.
+    let out = env.run(&["register", "host", "--token", &t]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(!out.stdout.contains(&t) && !out.stderr.contains(&t), "{out:?}");
+    let file = d.join("host-credentials.json.token");
+    assert_eq!(std::fs::read_to_string(&file).unwrap().trim(), t);
+    assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
+    let daemon = env.start();
+    wait_for("the registration", Duration::from_secs(20), || {
+        env.status_of("host")["renewals"]["success"].as_u64().unwrap_or(0) >= 1
+    });
+    assert!(creds(d)["host_id"].as_str().is_some_and(|id| !id.is_empty()));
+    assert!(!file.exists(), "the one-time token is spent");
+    assert_eq!(daemon.stop(), 0);
+}

@@ -354,6 +354,27 @@ mod read_reply_tests {
     }
 
     #[tokio::test]
+    async fn a_server_that_accepts_and_never_answers_is_a_timeout_named_with_its_url() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/v1/x", l.local_addr().unwrap());
+        // Accepts, reads the request, says nothing, keeps the connection.
+        std::thread::spawn(move || {
+            let Ok((mut s, _)) = l.accept() else { return };
+            let _ = s.read(&mut [0u8; 4096]);
+            std::thread::sleep(std::time::Duration::from_secs(30));
+        });
+        let c = client(&ClientOptions {
+            timeout: Some(std::time::Duration::from_secs(1)),
+            ..ClientOptions::default()
+        })
+        .unwrap();
+        let sent = tokio::time::timeout(std::time::Duration::from_secs(20), c.get(&url).send());
+        let e = sent.await.expect("the client's own timeout ends the wait").unwrap_err();
+        let said = describe(&url, &e);
+        assert!(said.contains(&url) && said.contains("timed out"), "{said}");
+    }
+
+    #[tokio::test]
     async fn a_reply_within_the_cap_is_read_whole() {
         let (url, _) = server("HTTP/1.1 200 OK\r\nContent-Length: 2048\r\n\r\n", 1024, 2048);
         assert_eq!(get(&url).await.unwrap(), vec![b'x'; 2048]);

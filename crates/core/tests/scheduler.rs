@@ -873,3 +873,43 @@ async fn a_failure_streak_keeps_its_identity_across_restarts_so_it_is_announced_
         ]
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_manual_renew_during_a_scheduled_renewal_joins_it() {
+    let mut s = renewable(life(0, 90), 100_000);
+    s.renew_takes = Duration::from_secs(20);
+    let r = rig(s, vec![cred("a", RenewPolicy::default(), 0.0)], settings(), 1);
+    advance(65).await;
+    assert_eq!(r.script.lock().unwrap().in_flight, 1, "the renewal due at 60 s runs");
+    let out = r.handle.renew("a").await.unwrap();
+    assert!(out.ok, "{out:?}");
+    let s = r.script.lock().unwrap();
+    assert_eq!(s.attempts_at, vec![t(80)], "the request joined the running renewal");
+    assert_eq!(s.max_in_flight, 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn heartbeats_go_on_while_a_failed_renewal_waits_for_its_retry() {
+    let s = Script {
+        beat_every: Some(Duration::from_secs(10)),
+        fail_next: 1,
+        ..renewable(life(0, 90), 100_000)
+    };
+    let r = rig(s, vec![cred("host", RenewPolicy::default(), 0.0)], settings(), 1);
+    advance(61).await;
+    assert!(matches!(r.handle.statuses()[0].state, State::Failing { streak: 1, .. }));
+    // The retry waits 30 s; the heartbeats do not.
+    advance(28).await;
+    {
+        let s = r.script.lock().unwrap();
+        assert_eq!(s.attempts_at, vec![t(60)], "no retry before its time");
+        assert!(
+            s.beats_at.contains(&t(70)) && s.beats_at.contains(&t(80)),
+            "{:?}",
+            s.beats_at
+        );
+    }
+    advance(2).await;
+    assert_eq!(r.script.lock().unwrap().attempts_at, vec![t(60), t(90)]);
+    assert_eq!(r.handle.statuses()[0].state, State::Healthy);
+}
