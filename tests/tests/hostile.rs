@@ -297,3 +297,45 @@ fn the_tray_app_is_built_without_the_control_planes_admin_api() {
     assert!(tree.contains("evergreen-sandbox v"), "{tree}");
     assert!(!tree.contains("evergreen-sandbox feature"), "{tree}");
 }
+
+#[test]
+fn a_renew_command_never_sees_the_variables_secrets_are_read_from() {
+    let env = Env::new();
+    let d = env.dir.path();
+    // Due now (20 of 30 days gone): its renew command runs at once and
+    // writes down the environment it was given.
+    env.cert(
+        "web",
+        Duration::from_secs(20 * 86_400),
+        Duration::from_secs(30 * 86_400),
+    );
+    let seen = d.join("env.txt");
+    env.write_config(&format!(
+        "[[credential]]\nname = \"web\"\nkind = \"x509_file\"\npath = \"{}\"\nrenew_command = [\"sh\", \"-c\", \"env > {}\"]\n\n\
+         [[credential]]\nname = \"vault\"\nkind = \"vault_token\"\naddress = \"http://127.0.0.1:9\"\ntoken_env = \"EVG_TEST_VAULT_TOKEN\"\n\n\
+         [[credential]]\nname = \"cc\"\nkind = \"certctl\"\nurl = \"https://127.0.0.1:9\"\nagent_id = \"a-1\"\napi_key_env = \"EVG_TEST_CERTCTL_KEY\"\nkey_dir = \"{}\"\ntargets = [\"t=/nonexistent/t.pem\"]\n",
+        env.certs().join("web.pem").display(),
+        seen.display(),
+        d.join("keys").display(),
+    ));
+    let daemon = env.start_with(&[
+        ("EVG_TEST_VAULT_TOKEN", "s.vault-secret-token"),
+        ("EVG_TEST_CERTCTL_KEY", "cc-secret-api-key"),
+        ("EVG_TEST_HARMLESS", "kept"),
+    ]);
+    wait_for("the renew command to run", Duration::from_secs(20), || {
+        std::fs::read_to_string(&seen).is_ok_and(|s| s.contains("EVERGREEN_CREDENTIAL=web"))
+    });
+    let vars = std::fs::read_to_string(&seen).unwrap();
+    assert!(vars.contains("EVG_TEST_HARMLESS=kept"), "{vars}");
+    assert!(vars.contains("EVERGREEN_CERT_PATH="), "{vars}");
+    for secret in [
+        "EVG_TEST_VAULT_TOKEN",
+        "EVG_TEST_CERTCTL_KEY",
+        "vault-secret-token",
+        "cc-secret-api-key",
+    ] {
+        assert!(!vars.contains(secret), "{secret} reached the renew command");
+    }
+    assert_eq!(daemon.stop(), 0);
+}

@@ -274,6 +274,20 @@ mod tests {
         assert!(again.success, "{again:?}");
     }
 
+    #[tokio::test]
+    async fn an_argv_reaches_its_program_word_for_word_with_no_shell_between() {
+        let dir = tempfile::tempdir().unwrap();
+        let odd = "a;b $(touch pwned) `touch pwned2` *";
+        let spec = CommandSpec::Argv(vec!["touch".into(), dir.path().join(odd).display().to_string()]);
+        let out = run(&spec, "x", Path::new("/x"), Duration::from_secs(10)).await;
+        assert!(out.success, "{out:?}");
+        let names: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, [odd], "one file, named exactly as given");
+    }
+
     // Paused time: the runtime jumps straight to the timeout instead of waiting it out.
     #[tokio::test(start_paused = true)]
     async fn missing_program_and_timeout_are_named() {

@@ -406,3 +406,38 @@ mod proxy_tests {
         assert_eq!(proxy_for(&u, http, https), http);
     }
 }
+
+#[cfg(test)]
+mod redirect_tests {
+    use super::*;
+    use std::io::{Read, Write};
+
+    #[tokio::test]
+    async fn a_redirect_is_answered_not_followed() {
+        // A token sent to the server must not travel on to wherever it points.
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        let url = format!("http://{addr}/v1/auth/token/lookup-self");
+        let seen = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let count = seen.clone();
+        std::thread::spawn(move || {
+            for s in l.incoming().take(2) {
+                let Ok(mut s) = s else { return };
+                let _ = s.read(&mut [0u8; 4096]);
+                count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let _ = s.write_all(
+                    format!("HTTP/1.1 302 Found\r\nLocation: http://{addr}/elsewhere\r\nContent-Length: 0\r\n\r\n")
+                        .as_bytes(),
+                );
+            }
+        });
+        let c = client(&ClientOptions::default()).unwrap();
+        let resp = c.get(&url).header("X-Vault-Token", "t").send().await.unwrap();
+        assert_eq!(resp.status().as_u16(), 302);
+        assert_eq!(
+            seen.load(std::sync::atomic::Ordering::SeqCst),
+            1,
+            "the redirect was followed"
+        );
+    }
+}

@@ -232,6 +232,47 @@ mod tests {
     }
 
     #[test]
+    fn a_credential_retired_paused_or_no_longer_renewable_is_notified_with_its_reason() {
+        let retired = decide(&ev(EventKind::Retired {
+            reason: "the control plane retired this machine".into(),
+        }))
+        .unwrap();
+        assert_eq!(retired.title, "web was retired");
+        assert!(
+            retired.body.starts_with("the control plane retired this machine\n"),
+            "{}",
+            retired.body
+        );
+        assert_eq!(
+            (retired.key.as_str(), retired.urgency),
+            ("web/retired", Urgency::Critical)
+        );
+        let paused = decide(&ev(EventKind::Paused {
+            reason: "no one-time token".into(),
+        }))
+        .unwrap();
+        assert_eq!(
+            (paused.title.as_str(), paused.body.as_str()),
+            ("web is paused", "no one-time token")
+        );
+        assert_eq!(paused.key, "web/paused/1000");
+        let ended = decide(&ev(EventKind::NotRenewable {
+            reason: "the token is not renewable".into(),
+        }))
+        .unwrap();
+        assert_eq!(ended.title, "web can no longer be renewed");
+        assert!(ended.body.contains("only a new login helps"), "{}", ended.body);
+        // Retired and not renewable are said once for good; each pause is its own.
+        let store = Arc::new(Store::open_in_memory().unwrap());
+        let n = Notifier::new(store);
+        let again = |k: EventKind| n.consider(&ev(k)).is_some();
+        assert!(again(EventKind::Retired { reason: "r".into() }));
+        assert!(!again(EventKind::Retired { reason: "r".into() }));
+        assert!(again(EventKind::NotRenewable { reason: "r".into() }));
+        assert!(!again(EventKind::NotRenewable { reason: "r".into() }));
+    }
+
+    #[test]
     fn first_failure_third_failure_recovery_and_expiry_are_notified() {
         let fail = |streak| {
             ev(EventKind::RenewalFailed {

@@ -913,3 +913,26 @@ async fn heartbeats_go_on_while_a_failed_renewal_waits_for_its_retry() {
     assert_eq!(r.script.lock().unwrap().attempts_at, vec![t(60), t(90)]);
     assert_eq!(r.handle.statuses()[0].state, State::Healthy);
 }
+
+#[tokio::test(start_paused = true)]
+async fn renew_all_due_renews_exactly_the_credentials_that_are_due() {
+    // At 61 s "a" is past its renewal point and failing (so due again); "b"
+    // renews only when a tenth is left (81 s).
+    let mut s = renewable(life(0, 90), 100_000);
+    s.fail_next = 1;
+    let r = rig(
+        s,
+        vec![
+            cred("a", RenewPolicy::default(), 0.0),
+            cred("b", RenewPolicy::Fraction(0.1), 0.0),
+        ],
+        settings(),
+        1,
+    );
+    advance(61).await;
+    let before = r.script.lock().unwrap().attempts_at.len();
+    let started = r.handle.renew_all_due().await.unwrap();
+    assert_eq!(started, ["a"]);
+    advance(1).await;
+    assert_eq!(r.script.lock().unwrap().attempts_at.len(), before + 1);
+}
