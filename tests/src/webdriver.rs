@@ -66,6 +66,16 @@ impl Session {
         .await
     }
 
+    /// Runs a script that ends by calling its last argument with its value.
+    pub async fn script_async(&self, script: &str) -> Value {
+        self.call(
+            reqwest::Method::POST,
+            "/execute/async",
+            Some(json!({"script": script, "args": []})),
+        )
+        .await
+    }
+
     /// Elements matching a CSS selector (possibly none).
     pub async fn find_all(&self, css: &str) -> Vec<String> {
         let v = self

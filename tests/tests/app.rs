@@ -438,6 +438,37 @@ async fn a_broken_config_is_shown_never_replaced_by_the_demo_and_picked_up_once_
         "{reply}"
     );
     assert_eq!(std::fs::read_to_string(&config).unwrap(), before);
+
+    // The page's other fences, as a script that got in meets them.
+    let fences = s
+        .script_async(
+            r#"const done = arguments[arguments.length - 1];
+            const out = {};
+            out.frozen = Object.isFrozen(Object.prototype);
+            try { out.eval = String(eval("1 + 1")); } catch (e) { out.eval = "blocked"; }
+            const tauri = window.__TAURI_INTERNALS__;
+            const refused = (p) => p.then(() => "allowed", (e) => "refused: " + String(e));
+            Promise.all([
+              refused(fetch("http://127.0.0.1:9/steal")),
+              refused(tauri.invoke("plugin:autostart|enable")),
+              refused(tauri.invoke("plugin:webview|create_webview_window", { options: { label: "x", url: "https://example.com" } })),
+              refused(tauri.invoke("plugin:window|close")),
+            ]).then(([remote, autostart, webview, close]) => {
+              Object.assign(out, { remote, autostart, webview, close });
+              done(out);
+            });"#,
+        )
+        .await;
+    assert_eq!(fences["frozen"], true, "{fences}");
+    assert_eq!(fences["eval"], "blocked", "the CSP lets eval run: {fences}");
+    assert!(
+        fences["remote"].as_str().unwrap_or("").starts_with("refused"),
+        "{fences}"
+    );
+    for cmd in ["autostart", "webview", "close"] {
+        let r = fences[cmd].as_str().unwrap_or("");
+        assert!(r.starts_with("refused") && r.contains("not allowed"), "{cmd}: {fences}");
+    }
     s.close().await;
 }
 
