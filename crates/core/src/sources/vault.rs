@@ -222,6 +222,29 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_token_is_read_from_its_file_at_every_request() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("token");
+        let write = |t: &str| {
+            std::fs::write(&file, t).unwrap();
+            std::fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+        };
+        write("s.first\n");
+        let c = VaultClient::new(VaultConn {
+            address: "http://127.0.0.1:8200".into(),
+            namespace: None,
+            ca_bundle: None,
+            token: crate::config::TokenSource::File(file.clone()),
+        });
+        assert_eq!(c.token().unwrap().expose_secret(), "s.first");
+        // A new login replaces the file: the very next request uses it, no watch needed.
+        write("s.second");
+        assert_eq!(c.token().unwrap().expose_secret(), "s.second");
+        std::fs::remove_file(&file).unwrap();
+        assert!(c.token().is_err());
+    }
+
+    #[test]
     fn a_flood_of_server_errors_is_one_short_line() {
         let a = ApiError {
             status: StatusCode::BAD_REQUEST,

@@ -353,3 +353,60 @@ pub(crate) fn check_issued(
         observation: Observation::of_cert(&written),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn a_sign_or_issue_reply_is_checked_before_anything_is_written() {
+        let now = SystemTime::now();
+        let hour = Duration::from_secs(3600);
+        let ca = crate::pki::Ca::new("CA", now - hour, 100 * hour).unwrap();
+        let key = KeyPair::generate().unwrap();
+        let ours = ca.sign_key(&key, "ws", now, hour).unwrap();
+        let other = ca.issue("ws", now, hour).unwrap();
+        let old = ca.sign_key(&key, "ws", now - 3 * hour, hour).unwrap();
+        let reply = |cert: &str| json!({"data": {"certificate": cert, "issuing_ca": ca.cert_pem()}});
+        let check = |r: &Value, k: Option<&KeyPair>| {
+            check_issued(
+                "https://vault/v1/pki/sign/ws",
+                std::path::Path::new("ws.key"),
+                r,
+                k,
+                now,
+            )
+        };
+        let ok = check(&reply(&ours), Some(&key)).unwrap();
+        assert!(ok.key_pem.is_none() && ok.cert_pem.matches("BEGIN CERTIFICATE").count() == 2);
+        let refused = |r: Value, k: Option<&KeyPair>, why: &str| {
+            let e = check(&r, k)
+                .err()
+                .unwrap_or_else(|| panic!("kept a reply that {why}"))
+                .message;
+            assert!(e.contains("did not keep") && e.contains(why), "{e}");
+        };
+        refused(
+            reply(&other.cert_pem),
+            Some(&key),
+            "its public key is not the one of ws.key",
+        );
+        refused(reply(&old), Some(&key), "it expired already");
+        refused(
+            reply(&format!("{ours}{}", key.serialize_pem())),
+            Some(&key),
+            "PRIVATE KEY block",
+        );
+        refused(
+            json!({"data": {"certificate": 7}}),
+            Some(&key),
+            "data.certificate is not a string",
+        );
+        // Issue mode: the key comes with the reply and must be the certificate's.
+        let issued = json!({"data": {"certificate": other.cert_pem, "private_key": key.serialize_pem()}});
+        refused(issued, None, "not the one of the private key sent with it");
+        let issued = json!({"data": {"certificate": other.cert_pem, "private_key": other.key_pem}});
+        assert!(check(&issued, None).unwrap().key_pem.is_some());
+    }
+}
