@@ -899,12 +899,12 @@ mod tests {
     const KILL_CHILD_DB: &str = "EVERGREEN_STORE_TEST_KILL_CHILD_DB";
     const KILL_CHILD_READY: &str = "evergreen-store-child-ready";
 
-    /// The victim of `reported_writes_survive_kill_9`; does nothing on its own.
+    /// The victim of `reported_writes_survive_kill_9`, which runs it in a
+    /// process of its own (`--ignored`); not a test by itself.
     #[test]
+    #[ignore = "the child process of reported_writes_survive_kill_9"]
     fn kill_9_child() {
-        let Some(path) = std::env::var_os(KILL_CHILD_DB) else {
-            return;
-        };
+        let path = std::env::var_os(KILL_CHILD_DB).expect("run by reported_writes_survive_kill_9");
         let store = Store::open(Path::new(&path)).unwrap();
         let status = CredentialStatus::new("web", Kind::X509File, from_unix_millis(5));
         store.put_status(&status).unwrap();
@@ -925,6 +925,7 @@ mod tests {
             .args([
                 "--exact",
                 "store::tests::kill_9_child",
+                "--ignored",
                 "--nocapture",
                 "--test-threads=1",
             ])
@@ -935,11 +936,19 @@ mod tests {
             .spawn()
             .unwrap();
         let stdout = BufReader::new(child.stdout.take().unwrap());
-        let ready = stdout
-            .lines()
-            .map_while(|l| l.ok())
-            .any(|l| l.contains(KILL_CHILD_READY));
+        // Read in a thread, so a child that hangs before its writes fails the
+        // test after a deadline instead of blocking it for ever.
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let ready = stdout
+                .lines()
+                .map_while(|l| l.ok())
+                .any(|l| l.contains(KILL_CHILD_READY));
+            let _ = tx.send(ready);
+        });
+        let ready = rx.recv_timeout(std::time::Duration::from_secs(60)).unwrap_or(false);
         if !ready {
+            let _ = child.kill();
             let out = child.wait_with_output().unwrap();
             panic!(
                 "child never reported its writes: {}",

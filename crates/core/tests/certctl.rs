@@ -289,9 +289,11 @@ async fn failures_back_off_by_consecutive_failures_times_the_poll_interval_cappe
         .filter(|c| secs(c.at) > failing_from)
         .collect();
     let mut longest: f64 = 0.0;
+    // After 1, 2, 3 … failures: 30 s, 60 s, 90 s … up to 5 min, as certctl's agent waits.
+    const NOMINAL: [f64; 10] = [30.0, 60.0, 90.0, 120.0, 150.0, 180.0, 210.0, 240.0, 270.0, 300.0];
     for w in polls.windows(2) {
         let gap = secs(w[1].at) - secs(w[0].at);
-        let nominal = (f64::from(w[0].streak) * 30.0).min(300.0);
+        let nominal = NOMINAL[(w[0].streak as usize).clamp(1, NOMINAL.len()) - 1];
         assert!(
             gap >= nominal * 0.9 - 1e-3 && gap <= (nominal * 1.1).min(300.0) + 1e-3,
             "after {} failures the next poll came {gap} s later (nominal {nominal})",
