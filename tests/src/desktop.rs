@@ -102,10 +102,29 @@ impl Desktop {
         d.start_x();
         d.start_bus();
         d.start_monitor();
+        // dunst's context menu picks through a script: the line naming the
+        // label `invoke_action` wrote down, as a user picks from the menu.
+        let pick = d.dir.path().join("pick.sh");
+        std::fs::write(
+            &pick,
+            format!(
+                "#!/bin/sh\ntee -a {menu} | grep -m1 -F -- \"$(cat {want})\"\n",
+                menu = d.dir.path().join("menu.log").display(),
+                want = d.dir.path().join("pick").display()
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&pick, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        let conf = d.dir.path().join("dunstrc");
+        std::fs::write(&conf, format!("[global]\n    dmenu = {}\n", pick.display())).unwrap();
         // The notification server, and the watcher tray icons register with.
-        for program in ["dunst", "status-notifier-watcher"] {
+        for (program, args) in [
+            ("dunst", vec!["-conf".to_string(), conf.display().to_string()]),
+            ("status-notifier-watcher", vec![]),
+        ] {
             let child = d
                 .command(program)
+                .args(&args)
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()
@@ -288,6 +307,33 @@ impl Desktop {
             std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
         });
         format!("http://127.0.0.1:{port}")
+    }
+
+    /// Picks `label` (an action's label, e.g. "Renew now") from the context
+    /// menu of the newest notification, as a user does in dunst's menu.
+    pub fn invoke_action(&self, label: &str) {
+        std::fs::write(self.dir.path().join("pick"), label).unwrap();
+        let out = self.command("dunstctl").arg("context").output().unwrap();
+        assert!(
+            out.status.success(),
+            "dunstctl context: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Invokes the default action of the newest notification (a click on it).
+    pub fn click_notification(&self) {
+        let out = self.command("dunstctl").args(["action", "0"]).output().unwrap();
+        assert!(
+            out.status.success(),
+            "dunstctl action: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// What dunst's context menu offered so far.
+    pub fn menu_offered(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("menu.log")).unwrap_or_default()
     }
 
     /// Keeps `child` running until the desktop is dropped.

@@ -796,3 +796,68 @@ async fn a_credential_still_failing_after_a_restart_is_not_announced_again() {
         "each once across three starts"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_notifications_renew_now_renews_and_its_click_opens_the_window() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let mut desk = Desktop::start();
+    let home = Home::new(&desk);
+    let now = std::time::SystemTime::now();
+    let day = Duration::from_secs(86_400);
+    let ca = evergreen_core::pki::Ca::new("Test CA", now - 30 * day, 365 * day).unwrap();
+    let cert = home.dir.join("web.pem");
+    std::fs::write(&cert, ca.issue("web", now - 20 * day, 30 * day).unwrap().cert_pem).unwrap();
+    // Fails, and waits an hour before it tries again by itself.
+    std::fs::write(
+        &home.config,
+        format!(
+            "[engine]\nretry_base = \"1h\"\nretry_max = \"1h\"\n\n[[credential]]\nname = \"web\"\nkind = \"x509_file\"\npath = \"{}\"\nrenew_command = [\"false\"]\n",
+            cert.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&home.config, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let attempts = || -> usize {
+        let out = home.cli(&["history", "web", "--json"]);
+        serde_json::from_slice::<serde_json::Value>(&out.stdout)
+            .ok()
+            .and_then(|v| {
+                v.as_array()
+                    .map(|a| a.iter().filter(|e| e["action"] == "renew").count())
+            })
+            .unwrap_or(0)
+    };
+    let tray = home.start_tray(&mut desk);
+    desk.wait_notification(Duration::from_secs(20), |n| n.summary == "web: renewal failed");
+    poll("the first attempt in the history", Duration::from_secs(10), || {
+        (attempts() == 1).then_some(())
+    })
+    .await;
+    desk.invoke_action("Renew now");
+    poll("the renewal Renew now asked for", Duration::from_secs(20), || {
+        (attempts() == 2).then_some(())
+    })
+    .await;
+    assert!(desk.menu_offered().contains("Renew now"), "{}", desk.menu_offered());
+    // An action closes its notification. The third failure in a row brings
+    // the next one; a click on it (its default action) opens the window.
+    let out = home.cli(&["renew", "web"]);
+    assert!(!out.status.success());
+    desk.wait_notification(Duration::from_secs(20), |n| {
+        n.summary == "web: renewal failed 3 times in a row"
+    });
+    assert!(processes(&app_bin(), "--window", "").is_empty(), "no window yet");
+    let window = || children_of(tray).iter().any(|(_, cmd)| cmd.contains("--window"));
+    let start = Instant::now();
+    while !window() {
+        // dunst may not have drawn it yet: click again until it takes it.
+        assert!(start.elapsed() < Duration::from_secs(30), "the click opened no window");
+        desk.click_notification();
+        for _ in 0..20 {
+            if window() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
