@@ -554,6 +554,12 @@ async fn without_a_config_a_labelled_demo_renews_within_a_minute() {
         "no window process before it was asked for: {:?}",
         children_of(tray)
     );
+    // Nor a webview of its own: WebKit's web and network processes would be its children.
+    assert!(
+        children_of(tray).iter().all(|(_, cmd)| !cmd.contains("WebKit")),
+        "the tray process made a webview: {:?}",
+        children_of(tray)
+    );
     home.launch_again(&desk).await;
     let window = poll("the tray opened no window process", Duration::from_secs(10), || {
         children_of(tray)
@@ -591,6 +597,13 @@ async fn the_tray_icon_and_menu_follow_the_engine_and_act_on_it() {
     let mut desk = Desktop::start();
     let sb = Sandbox::start(Options::default()).await.unwrap();
     let home = Home::with_sandbox(&desk, &sb);
+    // A failure waits an hour for its retry: whatever renews sooner is the menu's doing.
+    let config = std::fs::read_to_string(&home.config).unwrap();
+    std::fs::write(
+        &home.config,
+        format!("[engine]\nretry_base = \"1h\"\nretry_max = \"1h\"\n\n{config}"),
+    )
+    .unwrap();
     let tray_pid = home.start_tray(&mut desk);
     let tray = Tray::find(&desk.bus, Duration::from_secs(20)).await;
     let icons = Path::new(env!("CARGO_MANIFEST_DIR")).join("../icons");
@@ -650,9 +663,16 @@ async fn the_tray_icon_and_menu_follow_the_engine_and_act_on_it() {
         menu.labels()
     );
     tray.wait_icon(&icons.join("tray-failing.png"), long).await;
-    tray.click(Some(nix_entry), "Renew now").await;
+    // Renew all due: the failing one is due again and renewed, once.
+    let renews = sb.state.lock().count(RENEW);
+    tray.click(None, "Renew all due").await;
     tray.wait_menu("the recovery", long, |m| m.find(&entry(NIX, "healthy")).is_some())
         .await;
+    assert_eq!(
+        sb.state.lock().count(RENEW),
+        renews + 1,
+        "Renew all due renewed it once"
+    );
     tray.wait_icon(&icons.join("tray-healthy.png"), long).await;
 
     // Pause and resume one credential.

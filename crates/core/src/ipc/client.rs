@@ -118,6 +118,7 @@ impl Client {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
     use tokio::io::AsyncReadExt as _;
     use tokio::net::UnixListener;
 
@@ -136,6 +137,29 @@ mod tests {
         let e = c.request(&Request::Status).await.unwrap_err().to_string();
         assert!(e.contains("did not answer within 15s"), "{e}");
         assert!(e.contains("evergreen status"), "{e}");
+        server.abort();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_renewal_is_waited_for_up_to_fifteen_minutes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("engine.sock");
+        let listener = UnixListener::bind(&path).unwrap();
+        let server = tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut buf = Vec::new();
+            let _ = s.read_to_end(&mut buf).await;
+        });
+        let mut c = Client::connect(&path).await.unwrap();
+        let asked = tokio::time::Instant::now();
+        let e = c
+            .request(&Request::Renew { name: "web".into() })
+            .await
+            .unwrap_err()
+            .to_string();
+        // A renew command or a slow server may take minutes: not cut at 15 s.
+        assert_eq!(asked.elapsed(), Duration::from_secs(15 * 60));
+        assert!(e.contains("did not answer within 15m;"), "{e}");
         server.abort();
     }
 }

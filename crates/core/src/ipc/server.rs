@@ -375,6 +375,22 @@ mod tests {
         assert!(matches!(read_line(&mut r, &mut buf).await.unwrap(), Read::End));
     }
 
+    #[tokio::test]
+    async fn a_client_that_does_not_read_its_reply_is_let_go() {
+        // A reply far larger than the socket's buffers, to a peer that never reads.
+        let (ours, _theirs) = UnixStream::pair().unwrap();
+        let (_r, mut w) = ours.into_split();
+        let big = Reply::Error {
+            message: "x".repeat(8 * 1024 * 1024),
+        };
+        let sent = tokio::time::timeout(Duration::from_secs(20), send(&mut w, &big, Duration::from_secs(1)))
+            .await
+            .expect("the write timeout ends the wait");
+        let e = sent.unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::TimedOut);
+        assert!(e.to_string().contains("did not read its reply"), "{e}");
+    }
+
     #[tokio::test(start_paused = true)]
     async fn a_repeated_warning_passes_once_a_minute_with_a_count() {
         let mut t = Throttle::default();
