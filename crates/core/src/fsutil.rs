@@ -307,6 +307,39 @@ mod tests {
     }
 
     #[test]
+    fn a_reader_sees_the_old_file_or_the_new_one_never_part_of_one_or_none() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::Arc;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("cert.pem");
+        let size = 256 * 1024;
+        atomic_write(&p, &vec![b'a'; size], PUBLIC_FILE_MODE).unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let reader = {
+            let (p, stop) = (p.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut reads = 0u32;
+                while !stop.load(Ordering::SeqCst) {
+                    let b = fs::read(&p).map_err(|e| format!("the file was missing: {e}"))?;
+                    let whole = b.len() == size && (b.iter().all(|&c| c == b'a') || b.iter().all(|&c| c == b'b'));
+                    if !whole {
+                        return Err(format!("read {} bytes of a mix", b.len()));
+                    }
+                    reads += 1;
+                }
+                Ok(reads)
+            })
+        };
+        for i in 0..300 {
+            let c = if i % 2 == 0 { b'b' } else { b'a' };
+            atomic_write(&p, &vec![c; size], PUBLIC_FILE_MODE).unwrap();
+        }
+        stop.store(true, Ordering::SeqCst);
+        let reads = reader.join().unwrap().unwrap();
+        assert!(reads > 0);
+    }
+
+    #[test]
     fn failed_write_keeps_the_old_file() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("cert.pem");
