@@ -152,6 +152,25 @@ impl Home {
         assert!(code.success(), "the second launch exits cleanly: {code:?}");
     }
 
+    /// A config of one credential, `web`: due (20 of its 30 days gone) and
+    /// renewed by a command that always fails, retried after `base` up to `max`.
+    fn failing_web(&self, base: &str, max: &str) {
+        let now = std::time::SystemTime::now();
+        let day = Duration::from_secs(86_400);
+        let ca = evergreen_core::pki::Ca::new("Test CA", now - 30 * day, 365 * day).unwrap();
+        let cert = self.dir.join("web.pem");
+        std::fs::write(&cert, ca.issue("web", now - 20 * day, 30 * day).unwrap().cert_pem).unwrap();
+        std::fs::write(
+            &self.config,
+            format!(
+                "[engine]\nretry_base = \"{base}\"\nretry_max = \"{max}\"\n\n[[credential]]\nname = \"web\"\nkind = \"x509_file\"\npath = \"{}\"\nrenew_command = [\"false\"]\n",
+                cert.display()
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&self.config, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    }
+
     /// `evergreen ARGS…` talking to the app's engine.
     fn cli(&self, args: &[&str]) -> std::process::Output {
         let mut c = std::process::Command::new(evergreen_bin());
@@ -757,21 +776,7 @@ async fn a_credential_still_failing_after_a_restart_is_not_announced_again() {
     let _one = ONE_AT_A_TIME.lock().await;
     let mut desk = Desktop::start();
     let home = Home::new(&desk);
-    // Due (20 of 30 days gone) and renewed by a command that always fails.
-    let now = std::time::SystemTime::now();
-    let day = Duration::from_secs(86_400);
-    let ca = evergreen_core::pki::Ca::new("Test CA", now - 30 * day, 365 * day).unwrap();
-    let cert = home.dir.join("web.pem");
-    std::fs::write(&cert, ca.issue("web", now - 20 * day, 30 * day).unwrap().cert_pem).unwrap();
-    std::fs::write(
-        &home.config,
-        format!(
-            "[engine]\nretry_base = \"1s\"\nretry_max = \"2s\"\n\n[[credential]]\nname = \"web\"\nkind = \"x509_file\"\npath = \"{}\"\nrenew_command = [\"false\"]\n",
-            cert.display()
-        ),
-    )
-    .unwrap();
-    std::fs::set_permissions(&home.config, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    home.failing_web("1s", "2s");
     let failures = || -> u64 {
         let out = home.cli(&["status", "--json"]);
         serde_json::from_slice::<serde_json::Value>(&out.stdout)
@@ -822,21 +827,8 @@ async fn a_notifications_renew_now_renews_and_its_click_opens_the_window() {
     let _one = ONE_AT_A_TIME.lock().await;
     let mut desk = Desktop::start();
     let home = Home::new(&desk);
-    let now = std::time::SystemTime::now();
-    let day = Duration::from_secs(86_400);
-    let ca = evergreen_core::pki::Ca::new("Test CA", now - 30 * day, 365 * day).unwrap();
-    let cert = home.dir.join("web.pem");
-    std::fs::write(&cert, ca.issue("web", now - 20 * day, 30 * day).unwrap().cert_pem).unwrap();
     // Fails, and waits an hour before it tries again by itself.
-    std::fs::write(
-        &home.config,
-        format!(
-            "[engine]\nretry_base = \"1h\"\nretry_max = \"1h\"\n\n[[credential]]\nname = \"web\"\nkind = \"x509_file\"\npath = \"{}\"\nrenew_command = [\"false\"]\n",
-            cert.display()
-        ),
-    )
-    .unwrap();
-    std::fs::set_permissions(&home.config, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    home.failing_web("1h", "1h");
     let attempts = || -> usize {
         let out = home.cli(&["history", "web", "--json"]);
         serde_json::from_slice::<serde_json::Value>(&out.stdout)

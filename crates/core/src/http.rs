@@ -85,20 +85,80 @@ pub fn client(opts: &ClientOptions) -> Result<reqwest::Client> {
         .map_err(|e| Error::Ipc(format!("could not build an HTTPS client: {e}")))
 }
 
-fn proxy_var(name: &str) -> Option<String> {
-    [name.to_string(), name.to_ascii_lowercase()]
-        .iter()
-        .find_map(|k| std::env::var(k).ok())
-        .filter(|v| !v.trim().is_empty())
-}
-
 /// The environment's proxies, never for loopback (a custom proxy also turns
 /// off reqwest's own reading of the environment).
 fn proxies() -> reqwest::Proxy {
-    let http = proxy_var("HTTP_PROXY").or_else(|| proxy_var("ALL_PROXY"));
-    let https = proxy_var("HTTPS_PROXY").or_else(|| proxy_var("ALL_PROXY"));
-    reqwest::Proxy::custom(move |url| proxy_for(url, http.as_deref(), https.as_deref()).map(str::to_string))
-        .no_proxy(reqwest::NoProxy::from_env())
+    proxies_from(|k| std::env::var(k).ok())
+}
+
+/// [`proxies`] with the environment read through `var`. `NO_PROXY` is
+/// matched here: reqwest keeps a custom proxy's no-proxy list but does not
+/// consult it.
+fn proxies_from(var: impl Fn(&str) -> Option<String>) -> reqwest::Proxy {
+    let get = |name: &str| {
+        [name.to_string(), name.to_ascii_lowercase()]
+            .iter()
+            .find_map(|k| var(k))
+            .filter(|v| !v.trim().is_empty())
+    };
+    let http = get("HTTP_PROXY").or_else(|| get("ALL_PROXY"));
+    let https = get("HTTPS_PROXY").or_else(|| get("ALL_PROXY"));
+    let no_proxy = get("NO_PROXY").unwrap_or_default();
+    reqwest::Proxy::custom(move |url| {
+        if no_proxy_matches(&no_proxy, url) {
+            return None;
+        }
+        proxy_for(url, http.as_deref(), https.as_deref()).map(str::to_string)
+    })
+}
+
+/// Whether `NO_PROXY` (comma-separated: `*`, domains that also match their
+/// subdomains, with or without a leading `.`, IP addresses, CIDR ranges)
+/// sends `url` direct.
+fn no_proxy_matches(list: &str, url: &reqwest::Url) -> bool {
+    let host = match url.host() {
+        Some(url::Host::Domain(d)) => d.trim_end_matches('.').to_ascii_lowercase(),
+        Some(url::Host::Ipv4(ip)) => ip.to_string(),
+        Some(url::Host::Ipv6(ip)) => ip.to_string(),
+        None => return false,
+    };
+    let ip = host.parse::<std::net::IpAddr>().ok();
+    list.split(',').map(str::trim).filter(|e| !e.is_empty()).any(|entry| {
+        if entry == "*" {
+            return true;
+        }
+        if let Some((net, bits)) = entry.split_once('/') {
+            let (Ok(net), Ok(bits), Some(ip)) = (net.parse::<std::net::IpAddr>(), bits.parse::<u32>(), ip) else {
+                return false;
+            };
+            return in_range(ip, net, bits);
+        }
+        let entry = entry.trim_start_matches('[').split(']').next().unwrap_or(entry);
+        if let (Ok(e), Some(ip)) = (entry.parse::<std::net::IpAddr>(), ip) {
+            return e == ip;
+        }
+        let d = entry
+            .trim_start_matches("*.")
+            .trim_start_matches('.')
+            .to_ascii_lowercase();
+        let d = d.split(':').next().unwrap_or_default();
+        !d.is_empty() && (host == d || host.ends_with(&format!(".{d}")))
+    })
+}
+
+fn in_range(ip: std::net::IpAddr, net: std::net::IpAddr, bits: u32) -> bool {
+    use std::net::IpAddr::{V4, V6};
+    match (ip, net) {
+        (V4(a), V4(n)) if bits <= 32 => {
+            let mask = if bits == 0 { 0 } else { u32::MAX << (32 - bits) };
+            u32::from(a) & mask == u32::from(n) & mask
+        }
+        (V6(a), V6(n)) if bits <= 128 => {
+            let mask = if bits == 0 { 0 } else { u128::MAX << (128 - bits) };
+            u128::from(a) & mask == u128::from(n) & mask
+        }
+        _ => false,
+    }
 }
 
 fn proxy_for<'a>(url: &reqwest::Url, http: Option<&'a str>, https: Option<&'a str>) -> Option<&'a str> {
@@ -383,7 +443,77 @@ mod read_reply_tests {
 
 #[cfg(test)]
 mod proxy_tests {
-    use super::proxy_for;
+    use super::{no_proxy_matches, proxies_from, proxy_for};
+
+    #[test]
+    fn no_proxy_entries_match_as_curl_does() {
+        let m = |list: &str, url: &str| no_proxy_matches(list, &reqwest::Url::parse(url).unwrap());
+        assert!(m("*", "https://anything.example/"));
+        assert!(m("example.com", "https://example.com/"));
+        assert!(m("example.com", "https://vault.example.com:8200/"));
+        assert!(m(".example.com", "https://vault.example.com/"));
+        assert!(m("*.example.com", "https://vault.example.com/"));
+        assert!(!m("example.com", "https://notexample.com/"));
+        assert!(m("a.test, 10.0.0.0/8", "http://10.1.2.3:8200/"));
+        assert!(!m("10.0.0.0/8", "http://11.1.2.3/"));
+        assert!(m("192.168.1.5", "http://192.168.1.5/"));
+        assert!(m("fd00::/8", "http://[fd12::1]/"));
+        assert!(m("example.com:8200", "https://example.com/"));
+        assert!(!m("", "https://example.com/"));
+    }
+
+    /// Whether a request to `url` through a client with `vars` reaches the proxy.
+    async fn proxied(url: &str, vars: &[(&str, &str)]) -> bool {
+        let proxy = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = format!("http://{}", proxy.local_addr().unwrap());
+        let vars: Vec<(String, String)> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.replace("PROXY_ADDR", &addr)))
+            .collect();
+        let client = reqwest::Client::builder()
+            .proxy(proxies_from(move |k| {
+                vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
+            }))
+            .timeout(std::time::Duration::from_secs(5))
+            .build()
+            .unwrap();
+        let sent = client.get(url).send();
+        // Reached the proxy, or went direct (and failed: the name resolves nowhere).
+        let reached = async {
+            tokio::select! {
+                _ = proxy.accept() => true,
+                _ = sent => false,
+            }
+        };
+        tokio::time::timeout(std::time::Duration::from_secs(5), reached)
+            .await
+            .unwrap_or(false)
+    }
+
+    #[tokio::test]
+    async fn no_proxy_is_honoured_and_the_proxy_is_used_otherwise() {
+        // A name that resolves nowhere: only a proxy can take the request.
+        let url = "http://vault.evergreen.invalid:8200/v1/sys/health";
+        assert!(
+            proxied(url, &[("HTTP_PROXY", "PROXY_ADDR")]).await,
+            "the proxy was not used"
+        );
+        assert!(
+            proxied(url, &[("http_proxy", "PROXY_ADDR")]).await,
+            "lower case is read too"
+        );
+        assert!(!proxied(url, &[("HTTP_PROXY", "PROXY_ADDR"), ("NO_PROXY", "evergreen.invalid")]).await);
+        assert!(
+            !proxied(
+                url,
+                &[
+                    ("HTTP_PROXY", "PROXY_ADDR"),
+                    ("no_proxy", ".evergreen.invalid,10.0.0.0/8")
+                ]
+            )
+            .await
+        );
+    }
 
     #[test]
     fn loopback_is_never_proxied_and_the_rest_by_scheme() {

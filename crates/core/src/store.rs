@@ -801,6 +801,28 @@ mod tests {
     }
 
     #[test]
+    fn a_store_that_can_be_neither_opened_nor_moved_aside_runs_in_memory() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("evergreen.db");
+        let now = from_unix_millis(1_900_000_000_000);
+        // A directory where the file should be, and the name it would be
+        // moved to taken by another one that is not empty: both steps fail.
+        fs::create_dir_all(path.join("x")).unwrap();
+        fs::create_dir_all(dir.path().join("evergreen.db.broken-1900000000/y")).unwrap();
+        let (store, problem) = Store::open_or_recover(&path, now).unwrap();
+        let problem = problem.unwrap();
+        assert!(problem.contains("could not be moved aside either"), "{problem}");
+        assert!(
+            problem.contains("Evergreen keeps renewing, with its history in memory"),
+            "{problem}"
+        );
+        // And it works as a store.
+        store.append_history(&entry(0, 7, "web")).unwrap();
+        assert_eq!(store.history(None, 10).unwrap().len(), 1);
+        assert!(path.join("x").exists(), "nothing of what was there was removed");
+    }
+
+    #[test]
     fn an_unusable_store_is_moved_aside_and_a_fresh_one_works() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("evergreen.db");

@@ -122,17 +122,23 @@ mod tests {
     use tokio::io::AsyncReadExt as _;
     use tokio::net::UnixListener;
 
-    #[tokio::test(start_paused = true)]
-    async fn a_client_gives_up_on_an_engine_that_never_answers() {
+    /// An engine that accepts, reads and never answers; its socket's directory
+    /// and its task (abort it when done).
+    fn silent_engine() -> (tempfile::TempDir, PathBuf, tokio::task::JoinHandle<()>) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("engine.sock");
         let listener = UnixListener::bind(&path).unwrap();
-        // accepts, reads, never answers
         let server = tokio::spawn(async move {
             let (mut s, _) = listener.accept().await.unwrap();
             let mut buf = Vec::new();
             let _ = s.read_to_end(&mut buf).await;
         });
+        (dir, path, server)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_client_gives_up_on_an_engine_that_never_answers() {
+        let (_dir, path, server) = silent_engine();
         let mut c = Client::connect(&path).await.unwrap();
         let e = c.request(&Request::Status).await.unwrap_err().to_string();
         assert!(e.contains("did not answer within 15s"), "{e}");
@@ -142,14 +148,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_renewal_is_waited_for_up_to_fifteen_minutes() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("engine.sock");
-        let listener = UnixListener::bind(&path).unwrap();
-        let server = tokio::spawn(async move {
-            let (mut s, _) = listener.accept().await.unwrap();
-            let mut buf = Vec::new();
-            let _ = s.read_to_end(&mut buf).await;
-        });
+        let (_dir, path, server) = silent_engine();
         let mut c = Client::connect(&path).await.unwrap();
         let asked = tokio::time::Instant::now();
         let e = c
