@@ -516,6 +516,24 @@ async fn without_a_config_a_labelled_demo_renews_within_a_minute() {
     let after = wait_last_result_change(&s, "demo-web", &before, Duration::from_secs(60)).await;
     assert!(after.contains("renewed"), "{after}");
     wait_state(&s, "sandbox-wrenn", "healthy", Duration::from_secs(30)).await;
+    // The flaky one shows a failure, its retry and the recovery; the fleet
+    // agents are all kept alive against the control plane in the app.
+    poll(
+        "demo-flaky failing once and renewing, and every fleet agent healthy",
+        Duration::from_secs(150),
+        || {
+            let out = home.cli(&["status", "--json"]);
+            let all: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+            let of = |n: &str| all.as_array()?.iter().find(|c| c["name"] == n).cloned();
+            let flaky = of("demo-flaky")?;
+            let counts = &flaky["renewals"];
+            let fleet_ok = ["sandbox-nixfleet", "sandbox-wrenn", "sandbox-certctl"]
+                .iter()
+                .all(|n| of(n).is_some_and(|c| c["state"] == "healthy"));
+            (counts["failure"].as_u64()? >= 1 && counts["success"].as_u64()? >= 1 && fleet_ok).then_some(())
+        },
+    )
+    .await;
     s.screenshot(&artifacts().join("demo.png")).await;
     assert!(!config.exists(), "the demo never writes the user's config");
 
