@@ -26,6 +26,7 @@ have npm || need_apt+=(npm)
 # The end-to-end tests: a private X display, session bus, notification server,
 # a StatusNotifier watcher (the tray host's side of the tray icon), WebDriver.
 have Xvfb || need_apt+=(xvfb)
+have prlimit || need_apt+=(util-linux)
 have dbus-daemon || need_apt+=(dbus-daemon)
 have dbus-monitor || need_apt+=(dbus-bin)
 have dbus-launch || need_apt+=(dbus-x11)

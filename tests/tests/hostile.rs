@@ -339,3 +339,52 @@ fn a_renew_command_never_sees_the_variables_secrets_are_read_from() {
     }
     assert_eq!(daemon.stop(), 0);
 }
+
+#[test]
+fn out_of_descriptors_the_socket_backs_off_instead_of_spinning_and_recovers() {
+    let env = Env::new();
+    env.cert("web", Duration::from_secs(3600), Duration::from_secs(86_400));
+    env.write_config(&env.renewing("web", "24h", ""));
+    // An engine allowed few descriptors, so clients can exhaust them.
+    let mut cmd = std::process::Command::new("prlimit");
+    cmd.args(["--nofile=64", "--"])
+        .arg(evergreen_tests::evergreen_bin())
+        .args(["run", "--json"]);
+    for (k, v) in env.cmd().get_envs() {
+        match v {
+            Some(v) => cmd.env(k, v),
+            None => cmd.env_remove(k),
+        };
+    }
+    let err = env.dir.path().join("engine.err");
+    let mut child = cmd
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&err).unwrap())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    wait_for("the engine to answer", Duration::from_secs(20), || {
+        env.run(&["status"]).code == 0
+    });
+    let socket = env.dir.path().join("run/evergreen.sock");
+    let mut held = Vec::new();
+    for _ in 0..200 {
+        if let Ok(s) = std::os::unix::net::UnixStream::connect(&socket) {
+            held.push(s);
+        }
+    }
+    wait_for("the engine to say it cannot accept", Duration::from_secs(20), || {
+        std::fs::read_to_string(&err).is_ok_and(|l| l.contains("cannot accept a connection"))
+    });
+    // Out of descriptors with clients still queued: backing off, not spinning.
+    let ticks = cpu_ticks(pid);
+    std::thread::sleep(Duration::from_secs(3));
+    let used = cpu_ticks(pid) - ticks;
+    assert!(used < 60, "the engine used {used} ticks in 3 s out of descriptors");
+    drop(held);
+    wait_for("the engine to serve again", Duration::from_secs(30), || {
+        env.run(&["status"]).code == 0
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+}
