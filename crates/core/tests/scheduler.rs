@@ -936,3 +936,37 @@ async fn renew_all_due_renews_exactly_the_credentials_that_are_due() {
     advance(1).await;
     assert_eq!(r.script.lock().unwrap().attempts_at.len(), before + 1);
 }
+
+#[tokio::test(start_paused = true)]
+async fn renewals_go_on_when_every_store_write_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("evergreen.db");
+    let store = Arc::new(Store::open(&path).unwrap());
+    // Another hand makes every write fail from now on (a full disk, a broken file).
+    let other = rusqlite::Connection::open(&path).unwrap();
+    for table in ["status", "history", "notified", "meta"] {
+        for op in ["INSERT", "UPDATE"] {
+            other
+                .execute_batch(&format!(
+                    "CREATE TRIGGER no_{op}_{table} BEFORE {op} ON {table} BEGIN SELECT RAISE(FAIL, 'the disk says no'); END;"
+                ))
+                .unwrap();
+        }
+    }
+    drop(other);
+    assert!(store.set_meta("k", "v").is_err(), "writes fail");
+    let r = rig_on(
+        renewable(life(0, 90), 900),
+        vec![cred("a", RenewPolicy::default(), 0.0)],
+        settings(),
+        1,
+        store,
+        t(0),
+    );
+    advance(61).await;
+    assert_eq!(r.script.lock().unwrap().renewals_at, vec![t(60)]);
+    assert_eq!(r.handle.statuses()[0].state, State::Healthy);
+    // And the next one, on the new lifetime, too.
+    advance(601).await;
+    assert_eq!(r.script.lock().unwrap().renewals_at, vec![t(60), t(660)]);
+}
