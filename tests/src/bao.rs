@@ -122,8 +122,19 @@ impl Bao {
             addr: format!("{scheme}://127.0.0.1:{port}"),
             root,
         };
-        b.start();
-        b
+        // The port was free a moment ago; another test may take it before
+        // bao binds it. Then bao says so and exits: take another port.
+        for _ in 0..5 {
+            match b.try_start() {
+                Ok(()) => return b,
+                Err(log) if log.contains("address already in use") => {
+                    b.port = free_port();
+                    b.addr = format!("{scheme}://127.0.0.1:{}", b.port);
+                }
+                Err(log) => panic!("{log}"),
+            }
+        }
+        panic!("no free port for `bao server` after five tries")
     }
 
     /// The CA that signed a `-dev-tls` server's certificate.
@@ -133,6 +144,13 @@ impl Bao {
 
     /// Starts the server (again) and waits until it answers; a persistent one is unsealed.
     pub fn start(&mut self) {
+        if let Err(log) = self.try_start() {
+            panic!("{log}");
+        }
+    }
+
+    /// [`Bao::start`], with what went wrong (and the server's log) as the error.
+    fn try_start(&mut self) -> Result<(), String> {
         assert!(self.child.is_none(), "the server is already running");
         let listen = format!("127.0.0.1:{}", self.port);
         let mut cmd = Command::new(bao_bin());
@@ -174,13 +192,20 @@ impl Bao {
             // and one exits. Each server gets a home of its own.
             .env("HOME", self.dir.path());
         self.child = Some(cmd.spawn().expect("`bao server` starts"));
-        self.wait_listening();
-        if matches!(self.flavour, Flavour::Persistent { unseal_key: Some(_) }) {
-            self.unseal();
+        let started = self.wait_listening().and_then(|()| {
+            if matches!(self.flavour, Flavour::Persistent { unseal_key: Some(_) }) {
+                self.unseal();
+            }
+            if matches!(self.flavour, Flavour::Persistent { unseal_key: None }) {
+                Ok(())
+            } else {
+                self.wait_ready()
+            }
+        });
+        if started.is_err() {
+            self.stop();
         }
-        if !matches!(self.flavour, Flavour::Persistent { unseal_key: None }) {
-            self.wait_ready();
-        }
+        started
     }
 
     /// Kills the server; its port stays reserved for [`Bao::start`].
@@ -197,14 +222,16 @@ impl Bao {
         };
         let k = k.clone();
         self.cli(&["operator", "unseal", &k]);
-        self.wait_ready();
+        if let Err(log) = self.wait_ready() {
+            panic!("{log}");
+        }
     }
 
-    fn wait_listening(&mut self) {
+    fn wait_listening(&mut self) -> Result<(), String> {
         let deadline = Instant::now() + Duration::from_secs(30);
         while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
             if let Some(Ok(Some(st))) = self.child.as_mut().map(|c| c.try_wait()) {
-                panic!("`bao server` exited ({st}) before listening:\n{}", self.log());
+                return Err(format!("`bao server` exited ({st}) before listening:\n{}", self.log()));
             }
             assert!(
                 Instant::now() < deadline,
@@ -213,9 +240,10 @@ impl Bao {
             );
             std::thread::sleep(Duration::from_millis(50));
         }
+        Ok(())
     }
 
-    fn wait_ready(&mut self) {
+    fn wait_ready(&mut self) -> Result<(), String> {
         // Eleven dev servers start at once in the vault suite on two cores:
         // be patient for a positive answer (the loop returns the moment it comes).
         let deadline = Instant::now() + Duration::from_secs(90);
@@ -228,10 +256,13 @@ impl Bao {
                         .output()
                         .is_ok_and(|o| o.status.success()));
             if serving {
-                return;
+                return Ok(());
             }
             if let Some(Ok(Some(st))) = self.child.as_mut().map(|c| c.try_wait()) {
-                panic!("`bao server` exited ({st}) before it was ready:\n{}", self.log());
+                return Err(format!(
+                    "`bao server` exited ({st}) before it was ready:\n{}",
+                    self.log()
+                ));
             }
             assert!(
                 Instant::now() < deadline,
