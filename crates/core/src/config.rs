@@ -676,12 +676,6 @@ pub fn validate(src: &str, file: &Path) -> std::result::Result<Config, Vec<Probl
     }
 }
 
-/// Whether a URL host is this machine (where plain HTTP cannot be sniffed).
-fn is_loopback(host: &str) -> bool {
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
-}
-
 fn friendlier_serde_message(msg: &str) -> String {
     if let Some(rest) = msg.strip_prefix("unknown field `") {
         if let Some((field, expected)) = rest.split_once('`') {
@@ -943,7 +937,7 @@ impl Validator {
             };
             match reqwest::Url::parse(&address) {
                 Ok(u) if u.scheme() == "https" => {}
-                Ok(u) if u.scheme() == "http" && is_loopback(u.host_str().unwrap_or("")) => {
+                Ok(u) if u.scheme() == "http" && crate::http::is_loopback(&u) => {
                     self.warnings.push(format!(
                         "{who}: {whence} {address} is plain HTTP; that is only accepted because it is a loopback address (a dev server). Use https for anything else"
                     ));
@@ -1042,7 +1036,7 @@ impl Validator {
         }
         match reqwest::Url::parse(&url) {
             Ok(u) if u.scheme() == "https" => {}
-            Ok(u) if loopback_http && u.scheme() == "http" && is_loopback(u.host_str().unwrap_or("")) => {
+            Ok(u) if loopback_http && u.scheme() == "http" && crate::http::is_loopback(&u) => {
                 self.warnings.push(format!(
                     "{who}: url {url} is plain HTTP; accepted only because it is a loopback address. Use https for anything else"
                 ));

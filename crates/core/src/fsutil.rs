@@ -120,17 +120,14 @@ pub fn write_new(path: &Path, bytes: &[u8], keep: Keep) -> Result<()> {
         .mode(keep.mode & 0o700)
         .open(path)
         .map_err(|e| Error::io("create", path, e))?;
-    if let Some((uid, gid)) = keep.owner {
-        // Where the group cannot be kept (not one of the user's), group bits
-        // would go to the wrong group: the file stays owner-only instead.
-        if std::os::unix::fs::fchown(&f, uid, Some(gid)).is_err() {
-            f.set_permissions(fs::Permissions::from_mode(keep.mode & 0o700))
-                .map_err(|e| Error::io("set permissions on", path, e))?;
-            return finish(f, path, bytes);
-        }
-    }
+    // Where the group cannot be kept (not one of the user's), its bits
+    // would go to the wrong group: they are dropped, the rest kept.
+    let kept = keep
+        .owner
+        .is_none_or(|(uid, gid)| std::os::unix::fs::fchown(&f, uid, Some(gid)).is_ok());
+    let mode = if kept { keep.mode } else { keep.mode & !0o070 };
     // The umask may have narrowed the mode; set it exactly, after the owner.
-    f.set_permissions(fs::Permissions::from_mode(keep.mode))
+    f.set_permissions(fs::Permissions::from_mode(mode))
         .map_err(|e| Error::io("set permissions on", path, e))?;
     finish(f, path, bytes)
 }

@@ -161,17 +161,19 @@ fn in_range(ip: std::net::IpAddr, net: std::net::IpAddr, bits: u32) -> bool {
     }
 }
 
-fn proxy_for<'a>(url: &reqwest::Url, http: Option<&'a str>, https: Option<&'a str>) -> Option<&'a str> {
-    let loopback = match url.host() {
-        Some(url::Host::Domain(d)) => {
-            let d = d.trim_end_matches('.').to_ascii_lowercase();
-            d == "localhost" || d.ends_with(".localhost")
-        }
+/// Whether `url` names this machine: `localhost` or a loopback address.
+/// Plain `http://` is accepted only there, and no proxy is used for it.
+pub fn is_loopback(url: &reqwest::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.trim_end_matches('.').eq_ignore_ascii_case("localhost"),
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
         Some(url::Host::Ipv6(ip)) => ip.is_loopback() || ip.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback()),
-        None => true,
-    };
-    if loopback {
+        None => false,
+    }
+}
+
+fn proxy_for<'a>(url: &reqwest::Url, http: Option<&'a str>, https: Option<&'a str>) -> Option<&'a str> {
+    if is_loopback(url) || url.host().is_none() {
         return None;
     }
     match url.scheme() {
@@ -523,7 +525,6 @@ mod proxy_tests {
             "http://127.9.9.9/",
             "http://localhost:8200/",
             "https://LOCALHOST./",
-            "http://vault.localhost/",
             "http://[::1]:8200/",
             "http://[::ffff:127.0.0.1]/",
         ] {
@@ -533,6 +534,9 @@ mod proxy_tests {
         let u = reqwest::Url::parse("https://vault.example.com/").unwrap();
         assert_eq!(proxy_for(&u, http, https), https);
         let u = reqwest::Url::parse("http://10.0.0.5:8200/").unwrap();
+        assert_eq!(proxy_for(&u, http, https), http);
+        // Only this machine: a name that merely ends in "localhost" is not it.
+        let u = reqwest::Url::parse("http://vault.localhost/").unwrap();
         assert_eq!(proxy_for(&u, http, https), http);
     }
 }

@@ -970,10 +970,14 @@ impl Scheduler {
                     let fresh = !slot.cfg.policy.is_due(&obs.lifetime, now);
                     let recovered = slot.streak > 0 && (fresh || !slot.source.can_renew());
                     let (streak, since) = (slot.streak, slot.since);
-                    // The first read after read failures ends them; a run of
-                    // failed renewals (one carried over a restart, too) ends
-                    // only with a fresh credential or a renewal that works.
-                    let reads_only = slot.status.last_result.as_ref().is_none_or(|r| r.ok);
+                    // The first read after read failures ends them; a run that
+                    // holds a failed renewal (one carried over a restart, too)
+                    // ends only with a fresh credential or a renewal that works.
+                    let reads_only = slot
+                        .status
+                        .last_result
+                        .as_ref()
+                        .is_none_or(|r| r.ok || slot.since.is_some_and(|since| r.at < since));
                     if recovered || (slot.streak > 0 && old.is_none() && reads_only) {
                         slot.streak = 0;
                         slot.since = None;

@@ -154,28 +154,28 @@ pub(crate) fn parse_auth(
             .ok_or("the host token carries no host_id")?,
     };
     super::safe_id("host_id", &id)?;
-    let certs = |what: &str, pem: &str| -> Result<String, String> {
+    let certs = |what: &str, pem: &str| -> Result<Option<crate::x509::ReplyCerts>, String> {
         if pem.trim().is_empty() {
-            return Ok(String::new());
+            return Ok(None);
         }
         crate::x509::parse_reply(pem)
-            .map(|r| r.pem)
+            .map(Some)
             .map_err(|e| format!("its {what} does not parse ({e})"))
     };
-    let cert_pem = certs("cert_pem", &r.cert_pem)?;
-    if !cert_pem.is_empty() {
-        let leaf = crate::x509::parse(cert_pem.as_bytes()).map_err(|e| format!("its cert_pem does not parse ({e})"))?;
-        if crate::pair::key_matches(&leaf.der_leaf, r.key_pem.expose_secret()) != Some(true) {
+    let cert = certs("cert_pem", &r.cert_pem)?;
+    if let Some(cert) = &cert {
+        if crate::pair::key_matches(&cert.file.der_leaf, r.key_pem.expose_secret()) != Some(true) {
             return Err("its key_pem is not the private key of its cert_pem".into());
         }
     }
+    let pem = |c: Option<crate::x509::ReplyCerts>| c.map(|c| c.pem).unwrap_or_default();
     let c = Credentials {
         host_id: id,
         jwt: r.token,
         refresh_token: r.refresh_token,
-        cert_pem,
+        cert_pem: pem(cert),
         key_pem: r.key_pem,
-        ca_cert_pem: certs("ca_cert_pem", &r.ca_cert_pem)?,
+        ca_cert_pem: pem(certs("ca_cert_pem", &r.ca_cert_pem)?),
     };
     let l = lifetime(&c)?;
     if l.not_after <= now {
