@@ -153,7 +153,17 @@ impl Desktop {
 
     fn start_x(&mut self) {
         for n in 90..190u32 {
-            if Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() || Path::new(&format!("/tmp/.X{n}-lock")).exists() {
+            let (socket, lock) = (format!("/tmp/.X11-unix/X{n}"), format!("/tmp/.X{n}-lock"));
+            // A server killed outright leaves its lock and socket behind; a
+            // lock whose process is gone frees the display again.
+            let owner = std::fs::read_to_string(&lock)
+                .ok()
+                .and_then(|p| p.trim().parse::<u32>().ok());
+            if owner.is_some_and(|pid| !Path::new(&format!("/proc/{pid}")).exists()) {
+                let _ = std::fs::remove_file(&lock);
+                let _ = std::fs::remove_file(&socket);
+            }
+            if Path::new(&socket).exists() || Path::new(&lock).exists() {
                 continue;
             }
             let mut child = Command::new("Xvfb")
