@@ -8,7 +8,7 @@ use std::sync::RwLock;
 use std::time::{Duration, SystemTime};
 
 use evergreen_core::engine::{Control, Engine, EngineOptions};
-use evergreen_core::events::{next_burst, Event};
+use evergreen_core::events::Follower;
 use evergreen_core::model::Snapshot;
 use evergreen_core::paths::Paths;
 use evergreen_sandbox::{Options as SandboxOptions, Sandbox};
@@ -134,7 +134,7 @@ fn attach(app: &AppHandle) {
     let mut cur = state.write();
     let notes = cur.notes.take();
     if let Some(e) = &cur.engine {
-        tauri::async_runtime::spawn(follow_engine(app.clone(), e.handle().subscribe()));
+        tauri::async_runtime::spawn(follow_engine(app.clone(), e.handle().follow()));
         notify::spawn(app.clone(), notes.unwrap_or_else(|| e.notifications()));
     }
 }
@@ -235,13 +235,13 @@ pub fn run(hidden: bool) {
 
 /// Engine events → the tray, redrawn once per burst, until the engine stops
 /// (the next engine gets its own follower).
-async fn follow_engine(app: AppHandle, mut events: tokio::sync::broadcast::Receiver<Event>) {
+async fn follow_engine(app: AppHandle, mut events: Follower) {
     // The tooltip's "next renewal in …" moves with time alone.
     let mut idle = tokio::time::interval(Duration::from_secs(30));
     idle.tick().await;
     loop {
         tokio::select! {
-            burst = next_burst(&mut events) => {
+            burst = events.next_burst() => {
                 if burst.ended {
                     return;
                 }

@@ -360,3 +360,58 @@ async fn the_window_protocol_streams_snapshots_and_steers_the_engine() {
     .expect("the stream ends with the engine");
     assert!(matches!(end, Ok(None) | Err(_)), "{end:?}");
 }
+
+/// A burst of events (what one scheduler step did) reaches a window as its
+/// events and then one snapshot: never a snapshot in the middle of a burst.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_events_reaches_the_window_as_one_snapshot() {
+    use evergreen_core::engine::{Engine, EngineOptions};
+    use evergreen_core::events::{Event, EventBus, EventKind};
+    use evergreen_core::ipc::{Client, Reply};
+    use evergreen_core::paths::Paths;
+
+    let dir = tempfile::tempdir().unwrap();
+    let paths = Paths::under(dir.path());
+    std::fs::create_dir_all(paths.config_file.parent().unwrap()).unwrap();
+    std::fs::write(&paths.config_file, "").unwrap();
+    std::fs::set_permissions(&paths.config_file, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let mut opts = EngineOptions::new(paths.clone());
+    opts.follow_logind = false;
+    let bus: EventBus = opts.bus.clone();
+    let engine = Engine::start(opts).await.unwrap();
+
+    let mut stream = Client::connect(&paths.socket()).await.unwrap();
+    stream.subscribe().await.unwrap();
+    async fn next(stream: &mut Client) -> Reply {
+        let r = tokio::time::timeout(Duration::from_secs(20), stream.next()).await;
+        r.expect("the stream answers").unwrap().expect("the stream stays open")
+    }
+    // The stream opens with a snapshot (and whatever the start announced).
+    while !matches!(next(&mut stream).await, Reply::Snapshot { .. }) {}
+    const SIZE: usize = 200;
+    for round in 0..100 {
+        let who = format!("burst-{round}");
+        bus.send_all((0..SIZE).map(|_| Event {
+            at: 0,
+            credential: Some(who.clone()),
+            kind: EventKind::CredentialAdded,
+        }));
+        let mut events = Vec::new();
+        loop {
+            match next(&mut stream).await {
+                Reply::Event { event } => events.push(event.credential.unwrap_or_default()),
+                // The 30-second snapshot may fall between two rounds.
+                Reply::Snapshot { .. } if events.is_empty() => {}
+                Reply::Snapshot { .. } => break,
+                other => panic!("a subscription carries events and snapshots, not {other:?}"),
+            }
+        }
+        let whole = events.len() == SIZE && events.iter().all(|e| *e == who);
+        assert!(
+            whole,
+            "round {round}: a snapshot came after {} of the burst's {SIZE} events",
+            events.len()
+        );
+    }
+    engine.shutdown().await;
+}

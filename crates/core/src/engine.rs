@@ -130,6 +130,11 @@ impl Control {
     pub fn subscribe(&self) -> broadcast::Receiver<Event> {
         self.handle.subscribe()
     }
+
+    /// Events in bursts of whole batches, for faces that redraw.
+    pub fn follow(&self) -> crate::events::Follower {
+        self.handle.follow()
+    }
 }
 
 pub struct Engine {

@@ -4,6 +4,8 @@
 //! stream; the engine never knows who is watching. Events carry no secrets.
 
 use serde::{Deserialize, Serialize};
+use std::sync::{Arc, Mutex};
+
 use tokio::sync::broadcast;
 
 /// Something that happened, to one credential or to the engine.
@@ -270,6 +272,10 @@ impl std::fmt::Display for Event {
 #[derive(Debug, Clone)]
 pub struct EventBus {
     tx: broadcast::Sender<Event>,
+    /// Held while a batch goes out and while a [`Follower`] drains, so a
+    /// follower never sees part of a batch: what one scheduler step did is
+    /// redrawn once, not once per event.
+    batch: Arc<Mutex<()>>,
 }
 
 impl Default for EventBus {
@@ -282,17 +288,35 @@ impl EventBus {
     pub fn new(capacity: usize) -> Self {
         EventBus {
             tx: broadcast::channel(capacity).0,
+            batch: Arc::default(),
         }
     }
 
     pub fn send(&self, e: Event) {
-        tracing::info!(target: "evergreen::event", event = e.kind.name(), credential = e.credential.as_deref().unwrap_or(""), "{e}");
-        // No subscriber is fine: the engine runs whether or not anyone watches.
-        let _ = self.tx.send(e);
+        self.send_all([e]);
     }
 
+    /// Sends events as one batch: a follower gets all of them in one burst.
+    pub fn send_all(&self, events: impl IntoIterator<Item = Event>) {
+        let _batch = self.batch.lock().unwrap_or_else(|p| p.into_inner());
+        for e in events {
+            tracing::info!(target: "evergreen::event", event = e.kind.name(), credential = e.credential.as_deref().unwrap_or(""), "{e}");
+            // No subscriber is fine: the engine runs whether or not anyone watches.
+            let _ = self.tx.send(e);
+        }
+    }
+
+    /// Every event, one at a time.
     pub fn subscribe(&self) -> broadcast::Receiver<Event> {
         self.tx.subscribe()
+    }
+
+    /// Every event, in bursts of whole batches (for faces that redraw).
+    pub fn follow(&self) -> Follower {
+        Follower {
+            rx: self.tx.subscribe(),
+            batch: self.batch.clone(),
+        }
     }
 }
 
@@ -306,34 +330,54 @@ pub struct Burst {
     pub ended: bool,
 }
 
-/// The next [`Burst`]. Cancel-safe: it awaits only the first event.
-pub async fn next_burst(rx: &mut broadcast::Receiver<Event>) -> Burst {
-    use broadcast::error::{RecvError, TryRecvError};
-    let mut burst = Burst::default();
-    let mut next = match rx.recv().await {
-        Ok(e) => Some(e),
-        Err(RecvError::Lagged(_)) => None,
-        Err(RecvError::Closed) => {
-            burst.ended = true;
-            return burst;
-        }
-    };
-    loop {
-        if let Some(e) = next.take() {
-            let stopped = matches!(e.kind, EventKind::Stopped);
-            burst.events.push(e);
-            if stopped {
+/// Reads the bus in [`Burst`]s; see [`EventBus::follow`].
+#[derive(Debug)]
+pub struct Follower {
+    rx: broadcast::Receiver<Event>,
+    batch: Arc<Mutex<()>>,
+}
+
+impl Follower {
+    /// The next [`Burst`]: whole batches only. Cancel-safe: it awaits only
+    /// the first event.
+    pub async fn next_burst(&mut self) -> Burst {
+        use broadcast::error::RecvError;
+        let mut burst = Burst::default();
+        let first = match self.rx.recv().await {
+            Ok(e) => Some(e),
+            Err(RecvError::Lagged(_)) => None,
+            Err(RecvError::Closed) => {
                 burst.ended = true;
                 return burst;
             }
-        }
-        match rx.try_recv() {
-            Ok(e) => next = Some(e),
-            Err(TryRecvError::Lagged(_)) => {}
-            Err(TryRecvError::Empty) => return burst,
-            Err(TryRecvError::Closed) => {
-                burst.ended = true;
-                return burst;
+        };
+        self.drain(first, &mut burst);
+        burst
+    }
+
+    fn drain(&mut self, mut next: Option<Event>, burst: &mut Burst) {
+        use broadcast::error::TryRecvError;
+        // The first event's batch is complete once the sender lets go; while
+        // this holds the lock no batch is half sent, so what is queued is
+        // whole batches.
+        let _batch = self.batch.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            if let Some(e) = next.take() {
+                let stopped = matches!(e.kind, EventKind::Stopped);
+                burst.events.push(e);
+                if stopped {
+                    burst.ended = true;
+                    return;
+                }
+            }
+            match self.rx.try_recv() {
+                Ok(e) => next = Some(e),
+                Err(TryRecvError::Lagged(_)) => {}
+                Err(TryRecvError::Empty) => return,
+                Err(TryRecvError::Closed) => {
+                    burst.ended = true;
+                    return;
+                }
             }
         }
     }
@@ -354,23 +398,57 @@ mod tests {
     #[tokio::test]
     async fn a_burst_is_everything_queued_and_ends_at_stopped() {
         let bus = EventBus::new(16);
-        let mut rx = bus.subscribe();
+        let mut rx = bus.follow();
         for _ in 0..3 {
             bus.send(ev(EventKind::CredentialAdded));
         }
-        let b = next_burst(&mut rx).await;
+        let b = rx.next_burst().await;
         assert_eq!((b.events.len(), b.ended), (3, false));
 
         bus.send(ev(EventKind::CredentialRemoved));
         bus.send(ev(EventKind::Stopped));
         bus.send(ev(EventKind::CredentialAdded));
-        let b = next_burst(&mut rx).await;
+        let b = rx.next_burst().await;
         assert!(b.ended, "nothing after Stopped belongs to this engine");
         let kinds: Vec<_> = b.events.iter().map(|e| e.kind.name()).collect();
         assert_eq!(kinds, ["credential_removed", "stopped"]);
 
         drop(bus);
-        let _ = next_burst(&mut rx).await;
-        assert!(next_burst(&mut rx).await.ended, "a closed bus ends the follower");
+        let _ = rx.next_burst().await;
+        assert!(rx.next_burst().await.ended, "a closed bus ends the follower");
+    }
+
+    /// A follower on another thread wakes at a batch's first event; it must
+    /// still see the whole batch, never a part of it.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_follower_never_sees_part_of_a_batch() {
+        const BATCHES: usize = 300;
+        const SIZE: usize = 40;
+        let bus = EventBus::new(4096);
+        let mut rx = bus.follow();
+        let (ack, acked) = std::sync::mpsc::channel();
+        let sender = {
+            let bus = bus.clone();
+            std::thread::spawn(move || {
+                for _ in 0..BATCHES {
+                    bus.send_all((0..SIZE).map(|_| ev(EventKind::CredentialAdded)));
+                    // The next batch only once this one was read.
+                    acked.recv().unwrap();
+                }
+            })
+        };
+        let mut sizes = Vec::new();
+        let mut got = 0;
+        while got < BATCHES * SIZE {
+            let b = rx.next_burst().await;
+            got += b.events.len();
+            sizes.push(b.events.len());
+            if got % SIZE == 0 {
+                ack.send(()).unwrap();
+            }
+        }
+        sender.join().unwrap();
+        let split = sizes.iter().filter(|&&n| n != SIZE).count();
+        assert_eq!(split, 0, "{split} of {} bursts held part of a batch", sizes.len());
     }
 }

@@ -175,6 +175,11 @@ impl Handle {
         self.bus.subscribe()
     }
 
+    /// Events in bursts of whole batches, for faces that redraw.
+    pub fn follow(&self) -> crate::events::Follower {
+        self.bus.follow()
+    }
+
     pub fn bus(&self) -> &EventBus {
         &self.bus
     }
@@ -365,9 +370,11 @@ impl Scheduler {
         });
     }
 
+    /// What one step did goes out as one batch: a face redraws once.
     fn flush(&self) {
-        for e in self.pending.take() {
-            self.deps.bus.send(e);
+        let events = self.pending.take();
+        if !events.is_empty() {
+            self.deps.bus.send_all(events);
         }
     }
 

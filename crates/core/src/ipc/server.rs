@@ -23,7 +23,6 @@ use tokio::time::Instant;
 use super::{Reply, Request};
 use crate::engine::Control;
 use crate::error::{Error, Result};
-use crate::events::next_burst;
 use crate::fsutil::SECRET_DIR_MODE;
 
 /// Longest request line accepted; anything longer is not ours.
@@ -272,7 +271,7 @@ async fn stream_to<R: AsyncBufRead + Unpin>(
     control: &Control,
     limits: Limits,
 ) -> std::io::Result<()> {
-    let mut events = control.subscribe();
+    let mut events = control.follow();
     let snapshot = |c: &Control| Reply::Snapshot {
         snapshot: Box::new(c.snapshot()),
     };
@@ -282,7 +281,7 @@ async fn stream_to<R: AsyncBufRead + Unpin>(
     let mut buf = Vec::new();
     loop {
         tokio::select! {
-            burst = next_burst(&mut events) => {
+            burst = events.next_burst() => {
                 for event in burst.events {
                     send(&mut w, &Reply::Event { event: Box::new(event) }, limits.write).await?;
                 }
