@@ -87,6 +87,7 @@ fn follow_tray(app: AppHandle) {
         if let Some(rest) = line.strip_prefix("show") {
             let name = rest.trim();
             show(&app, (!name.is_empty()).then(|| name.to_string()));
+            tracing::info!("brought the window forward at the tray's request");
         }
     }
     app.exit(0);

@@ -302,21 +302,45 @@ impl Desktop {
     }
 
     /// Starts `tauri-driver` on a free port, with extra environment for the app it launches.
+    ///
+    /// tauri-driver binds its ports itself, so a port picked free may be
+    /// taken by the time it binds (it then exits): pick again and retry, and
+    /// trust the port only while our driver is the one still running.
     pub fn tauri_driver(&mut self, env: &[(&str, &Path)]) -> String {
-        let port = free_port();
-        let native = free_port();
-        let mut cmd = self.command("tauri-driver");
-        cmd.args(["--port", &port.to_string(), "--native-port", &native.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        for (k, v) in env {
-            cmd.env(k, v);
+        for _ in 0..5 {
+            let port = free_port();
+            let native = free_port();
+            let mut cmd = self.command("tauri-driver");
+            cmd.args(["--port", &port.to_string(), "--native-port", &native.to_string()])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null());
+            for (k, v) in env {
+                cmd.env(k, v);
+            }
+            let mut child = cmd.spawn().expect("tauri-driver starts");
+            let start = Instant::now();
+            let up = loop {
+                if child.try_wait().unwrap().is_some() {
+                    break false;
+                }
+                if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                    // Connected, but to ours only if ours still runs.
+                    break child.try_wait().unwrap().is_none();
+                }
+                assert!(
+                    start.elapsed() < Duration::from_secs(20),
+                    "tauri-driver did not come up within 20 s"
+                );
+                std::thread::sleep(Duration::from_millis(50));
+            };
+            if up {
+                self.children.push(child);
+                return format!("http://127.0.0.1:{port}");
+            }
+            let _ = child.kill();
+            let _ = child.wait();
         }
-        self.children.push(cmd.spawn().expect("tauri-driver starts"));
-        wait_for("tauri-driver", Duration::from_secs(20), || {
-            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-        });
-        format!("http://127.0.0.1:{port}")
+        panic!("tauri-driver exited at start five times (its ports were taken each time?)");
     }
 
     /// Picks `label` (an action's label, e.g. "Renew now") from the context
@@ -428,32 +452,55 @@ pub async fn poll<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Optio
     }
 }
 
+/// A process's stderr, every line kept as it comes (read to the end in a
+/// thread of its own, so the process never blocks on a full pipe).
+#[derive(Clone, Default)]
+pub struct Log(Arc<Mutex<Vec<String>>>);
+
+impl Log {
+    /// How many lines so far contain `needle`.
+    pub fn count(&self, needle: &str) -> usize {
+        let lines = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        lines.iter().filter(|l| l.contains(needle)).count()
+    }
+
+    pub fn text(&self) -> String {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).join("\n")
+    }
+}
+
 /// Starts `cmd` and returns it with the time until a line of its stderr
 /// contains `ready` (its stderr is read to the end, so it never blocks).
-pub fn start_until(mut cmd: Command, ready: &str) -> (Child, Duration) {
+pub fn start_until(cmd: Command, ready: &str) -> (Child, Duration) {
+    let (child, took, _) = start_logged(cmd, ready);
+    (child, took)
+}
+
+/// [`start_until`], keeping every line of stderr in a [`Log`].
+pub fn start_logged(mut cmd: Command, ready: &str) -> (Child, Duration, Log) {
     let t0 = Instant::now();
     let mut child = cmd.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
     let err = child.stderr.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     let wanted = ready.to_string();
+    let log = Log::default();
+    let kept = log.clone();
     std::thread::spawn(move || {
-        let ready = wanted;
-        let mut seen = Vec::new();
         let mut sent = false;
         for line in BufReader::new(err).lines().map_while(Result::ok) {
-            if !sent && line.contains(&ready) {
+            let is_ready = !sent && line.contains(&wanted);
+            kept.0.lock().unwrap_or_else(|p| p.into_inner()).push(line);
+            if is_ready {
                 let _ = tx.send(Ok(t0.elapsed()));
                 sent = true;
-            } else if !sent {
-                seen.push(line);
             }
         }
         if !sent {
-            let _ = tx.send(Err(seen.join("\n")));
+            let _ = tx.send(Err(kept.text()));
         }
     });
     match rx.recv_timeout(Duration::from_secs(60)) {
-        Ok(Ok(took)) => (child, took),
+        Ok(Ok(took)) => (child, took, log),
         Ok(Err(stderr)) => panic!("the process ended before it said {ready:?}; its stderr:\n{stderr}"),
         Err(_) => panic!("the process did not say {ready:?} within 60 s"),
     }

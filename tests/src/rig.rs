@@ -91,13 +91,28 @@ impl Rig {
         }
     }
 
-    /// Collects events for a while (to check what did *not* happen).
+    /// Collects events for `d` of real time and then until the scheduler has
+    /// acted on everything due by then: to check what did *not* happen, with
+    /// proof that the engine got there (on a loaded machine a wrong retry
+    /// could otherwise simply be late).
     pub async fn drain_for(&mut self, d: Duration) {
         let deadline = Instant::now() + d;
         while let Ok(Ok(e)) =
             tokio::time::timeout(deadline.saturating_duration_since(Instant::now()), self.rx.recv()).await
         {
             self.seen.push(e);
+        }
+        tokio::time::timeout(Duration::from_secs(30), self.engine().handle().settle())
+            .await
+            .expect("the scheduler answers within 30 s")
+            .expect("the engine is running");
+        // What that pass did is on the bus before the answer.
+        loop {
+            match self.rx.try_recv() {
+                Ok(e) => self.seen.push(e),
+                Err(broadcast::error::TryRecvError::Lagged(_)) => continue,
+                Err(_) => break,
+            }
         }
     }
 

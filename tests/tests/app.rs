@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use evergreen_sandbox::faults::{Fault, FaultKind};
 use evergreen_sandbox::{Options, Sandbox};
-use evergreen_tests::desktop::{children_of, ended, poll, processes, start_until, Desktop};
+use evergreen_tests::desktop::{children_of, ended, poll, processes, start_logged, Desktop, Log};
 use evergreen_tests::tray::Tray;
 use evergreen_tests::webdriver::Session;
 use evergreen_tests::{app_bin, evergreen_bin};
@@ -108,15 +108,20 @@ impl Home {
     /// Starts the app as at login (`--hidden`: the tray process, which hosts
     /// the engine) and returns its pid once its tray icon is up.
     fn start_tray(&self, desk: &mut Desktop) -> u32 {
+        self.start_tray_logged(desk).0
+    }
+
+    /// [`Home::start_tray`], with the log of the tray and of the windows it opens.
+    fn start_tray_logged(&self, desk: &mut Desktop) -> (u32, Log) {
         let mut cmd = desk.command(app_bin().to_str().unwrap());
         cmd.arg("--hidden").env("EVERGREEN_LOG", "info");
         for (k, v) in self.env() {
             cmd.env(k, v);
         }
-        let (child, _) = start_until(cmd, "tray icon ready");
+        let (child, _, log) = start_logged(cmd, "tray icon ready");
         let pid = child.id();
         desk.keep(child);
-        pid
+        (pid, log)
     }
 
     /// Opens a window process (`evergreen-app --window ARGS…`) over WebDriver.
@@ -336,12 +341,45 @@ async fn the_window_shows_renews_fails_notifies_and_recovers() {
         .await;
     s.click(&button).await;
     wait_state(&s, NIX, "failing", Duration::from_secs(30)).await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    let button = s
+        .wait_for(&format!("{} [data-testid=renew]", card(NIX)), Duration::from_secs(5))
+        .await;
+    s.click(&button).await;
+    wait_state(&s, NIX, "healthy", Duration::from_secs(30)).await;
+    // The proof that the quiet was not mere lateness: resumed, the next
+    // failure is announced, and a notification held back by mistake would
+    // have come before it on the same way out.
+    let resume = s
+        .wait_for("[data-testid=resume-notifications]", Duration::from_secs(5))
+        .await;
+    s.click(&resume).await;
+    s.wait_for("[data-testid=pause-notifications]", Duration::from_secs(10))
+        .await;
+    sb.state.lock().add_fault(Fault {
+        path_prefix: "/v1/agent/renew".into(),
+        count: 1,
+        kind: FaultKind::Status {
+            status: 503,
+            body: String::new(),
+            content_type: None,
+        },
+    });
+    let button = s
+        .wait_for(&format!("{} [data-testid=renew]", card(NIX)), Duration::from_secs(5))
+        .await;
+    s.click(&button).await;
+    poll("a failure notification once resumed", Duration::from_secs(15), || {
+        desk.notifications()[seen..]
+            .iter()
+            .any(|n| n.summary.starts_with(NIX) && n.summary.contains("failed"))
+            .then_some(())
+    })
+    .await;
+    let since_pause: Vec<String> = desk.notifications()[seen..].iter().map(|n| n.summary.clone()).collect();
     assert_eq!(
-        desk.notifications().len(),
-        seen,
-        "paused notifications stay quiet: {:#?}",
-        desk.notifications()
+        since_pause,
+        [format!("{NIX}: renewal failed")],
+        "paused notifications stay quiet, and resumed ones speak"
     );
     let button = s
         .wait_for(&format!("{} [data-testid=renew]", card(NIX)), Duration::from_secs(5))
@@ -497,7 +535,8 @@ async fn without_a_config_a_labelled_demo_renews_within_a_minute() {
     let mut desk = Desktop::start();
     let home = Home::new(&desk);
     let config = home.config.clone();
-    let (tray, s) = home.open_app(&mut desk).await;
+    let (tray, log) = home.start_tray_logged(&mut desk);
+    let s = home.open_window(&mut desk, &[]).await;
     let banner = s.wait_for("[data-testid=demo-banner]", Duration::from_secs(30)).await;
     assert!(s.text(&banner).await.to_lowercase().contains("demo"));
     // The demo certificates and the fleet kinds against the embedded control plane.
@@ -607,8 +646,13 @@ async fn without_a_config_a_labelled_demo_renews_within_a_minute() {
     .await;
 
     // Another launch brings that window forward instead of opening a second one.
+    let forward = "brought the window forward at the tray's request";
+    let shown = log.count(forward);
     home.launch_again(&desk).await;
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    poll("the open window to come forward", Duration::from_secs(10), || {
+        (log.count(forward) > shown).then_some(())
+    })
+    .await;
     let windows: Vec<u32> = children_of(tray)
         .into_iter()
         .filter(|(p, cmd)| cmd.contains("--window") && !ended(*p))
@@ -641,7 +685,7 @@ async fn the_tray_icon_and_menu_follow_the_engine_and_act_on_it() {
         format!("[engine]\nretry_base = \"1h\"\nretry_max = \"1h\"\n\n{config}"),
     )
     .unwrap();
-    let tray_pid = home.start_tray(&mut desk);
+    let (tray_pid, log) = home.start_tray_logged(&mut desk);
     let tray = Tray::find(&desk.bus, Duration::from_secs(20)).await;
     let icons = Path::new(env!("CARGO_MANIFEST_DIR")).join("../icons");
     let entry = |name: &str, state: &str| format!("{name} — {state}");
@@ -773,8 +817,13 @@ async fn the_tray_icon_and_menu_follow_the_engine_and_act_on_it() {
     tray.click(Some(nix_entry), "Details…").await;
     let (window, cmd) = poll("Details… started no window", long, || windows().into_iter().next()).await;
     assert!(cmd.contains(&format!("--show {NIX}")), "{cmd}");
+    let forward = "brought the window forward at the tray's request";
+    let shown = log.count(forward);
     tray.click(None, "Open Evergreen").await;
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    poll("the open window to come forward", long, || {
+        (log.count(forward) > shown).then_some(())
+    })
+    .await;
     assert_eq!(
         windows().into_iter().map(|(p, _)| p).collect::<Vec<_>>(),
         vec![window],

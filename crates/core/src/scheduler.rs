@@ -102,6 +102,9 @@ enum Cmd {
         paused: bool,
         reply: oneshot::Sender<Result<()>>,
     },
+    Settle {
+        reply: oneshot::Sender<()>,
+    },
     Shutdown,
 }
 
@@ -246,6 +249,16 @@ impl Handle {
         rx.await.map_err(|_| Error::EngineStopped)?
     }
 
+    /// Returns once the scheduler has made a full pass after this call:
+    /// whatever was due by now has started and said so on the bus. The
+    /// witness for "nothing happened": what has not happened after it was
+    /// not merely late on a busy machine.
+    pub async fn settle(&self) -> Result<()> {
+        let (reply, rx) = oneshot::channel();
+        self.tx.send(Cmd::Settle { reply }).map_err(|_| Error::EngineStopped)?;
+        rx.await.map_err(|_| Error::EngineStopped)
+    }
+
     pub fn shutdown(&self) {
         let _ = self.tx.send(Cmd::Shutdown);
     }
@@ -275,6 +288,7 @@ pub fn spawn(config: Config, deps: SchedulerDeps) -> (Handle, JoinHandle<()>) {
         rng,
         next_gen: 0,
         pending: Default::default(),
+        settling: Vec::new(),
         busy: BTreeMap::new(),
     };
     crate::command::set_secret_env(config.secret_env());
@@ -348,6 +362,8 @@ struct Scheduler {
     rng: StdRng,
     next_gen: u64,
     pending: std::cell::RefCell<Vec<Event>>,
+    /// Answered after the next full pass (see [`Handle::settle`]).
+    settling: Vec<oneshot::Sender<()>>,
     /// The generation of the job running for each credential name. Kept
     /// apart from the slots: a reloaded credential gets a new slot while its
     /// old job may still be writing its files, and must wait for it.
@@ -529,6 +545,9 @@ impl Scheduler {
                 }
             }
             self.flush();
+            for s in self.settling.drain(..) {
+                let _ = s.send(());
+            }
             let wall_before = self.now();
             let mono_before = tokio::time::Instant::now();
             let nap = self
@@ -615,6 +634,7 @@ impl Scheduler {
                 let r = self.set_paused(&name, paused);
                 let _ = reply.send(r);
             }
+            Cmd::Settle { reply } => self.settling.push(reply),
             Cmd::Shutdown => {}
         }
     }

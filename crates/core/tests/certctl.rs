@@ -58,6 +58,12 @@ struct Control {
     /// agent → the endpoint that answers 410 Gone.
     gone: HashMap<String, String>,
     streak: HashMap<String, u32>,
+    /// Jobs the next poll hands out (once).
+    jobs: Vec<Value>,
+    /// certificate id → (PEM, seconds the fetch takes).
+    certs: HashMap<String, (String, u64)>,
+    /// (job id, status) as reported, in order.
+    reports: Vec<(String, String)>,
 }
 
 /// The control plane, scripted: it records when each request arrived.
@@ -69,10 +75,24 @@ struct Fake {
 
 #[async_trait]
 impl Wire for Fake {
-    async fn call(&self, _method: Method, path: &str, _body: Option<&Value>) -> Result<Reply, Failure> {
+    async fn call(&self, _method: Method, path: &str, body: Option<&Value>) -> Result<Reply, Failure> {
         let parts: Vec<&str> = path.split('/').collect();
         let (agent, what) = (parts[4].to_string(), parts[5].to_string());
+        if what == "certificates" {
+            let served = self.c.lock().unwrap().certs.get(parts[6]).cloned();
+            let (pem, takes) = served.expect("a certificate the script serves");
+            tokio::time::sleep(Duration::from_secs(takes)).await;
+            return Ok(Reply {
+                status: 200,
+                content_type: "application/json".into(),
+                body: json!({ "certificate_pem": pem }).to_string().into_bytes(),
+            });
+        }
         let mut c = self.c.lock().unwrap();
+        if what == "jobs" {
+            let status = body.and_then(|b| b["status"].as_str()).unwrap_or_default();
+            c.reports.push((parts[6].to_string(), status.to_string()));
+        }
         let status = if c.gone.get(&agent) == Some(&what) {
             410
         } else if c.fail {
@@ -93,7 +113,10 @@ impl Wire for Fake {
             streak,
         });
         let body = match (status, what.as_str()) {
-            (200, "work") => json!({ "jobs": [], "count": 0 }),
+            (200, "work") => {
+                let jobs = std::mem::take(&mut c.jobs);
+                json!({ "count": jobs.len(), "jobs": jobs })
+            }
             (200, _) | (202, _) => json!({ "status": "ok" }),
             _ => json!({ "error": "scripted failure" }),
         };
@@ -109,7 +132,8 @@ struct Rig {
     handle: Handle,
     c: Arc<Mutex<Control>>,
     events: tokio::sync::broadcast::Receiver<evergreen_core::events::Event>,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
+    ca: Ca,
 }
 
 impl Rig {
@@ -223,7 +247,8 @@ fn rig(agents: &[&str], discovery: bool) -> Rig {
         handle,
         c,
         events,
-        _dir: dir,
+        dir,
+        ca,
     }
 }
 
@@ -425,4 +450,62 @@ fn the_scheduler_clock_is_the_only_clock_the_timing_reads() {
         let d = first.duration_since(start).unwrap();
         assert!(d < Duration::from_secs(60), "{d:?}");
     }
+}
+
+/// Two deployments to one target in one poll run one after the other, in the
+/// order the control plane handed them out: the target ends with the later
+/// one, whichever certificate arrives first.
+#[tokio::test(start_paused = true)]
+async fn deployments_to_one_target_run_in_the_order_handed_out() {
+    use std::os::unix::fs::PermissionsExt;
+    let r = rig(&["edge"], false);
+    let keys = r.dir.path().join("keys");
+    std::fs::create_dir_all(&keys).unwrap();
+    std::fs::set_permissions(&keys, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let mut issued = Vec::new();
+    for (id, takes) in [("mc-1", 5), ("mc-2", 0)] {
+        let leaf = r.ca.issue(id, t(-60.0), Duration::from_secs(30 * 86_400)).unwrap();
+        let key = keys.join(format!("{id}.key"));
+        std::fs::write(&key, &leaf.key_pem).unwrap();
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+        r.c.lock()
+            .unwrap()
+            .certs
+            .insert(id.into(), (leaf.cert_pem.clone(), takes));
+        issued.push(leaf);
+    }
+    // The first one's certificate is slow to fetch.
+    r.c.lock().unwrap().jobs = ["mc-1", "mc-2"]
+        .iter()
+        .enumerate()
+        .map(|(i, id)| {
+            json!({ "id": format!("job-{}", i + 1), "type": "Deployment", "certificate_id": id,
+                    "target_id": "t-edge", "status": "Pending" })
+        })
+        .collect();
+    advance(120).await;
+    let reports = r.c.lock().unwrap().reports.clone();
+    let done: Vec<&str> = reports
+        .iter()
+        .filter(|(_, s)| s == "Completed")
+        .map(|(j, _)| j.as_str())
+        .collect();
+    assert_eq!(done.len(), 2, "{reports:?}");
+    let deployed = std::fs::read_to_string(r.dir.path().join("edge.pem")).unwrap();
+    let cn = |pem: &str| {
+        evergreen_core::x509::parse_reply(pem)
+            .unwrap()
+            .file
+            .leaf()
+            .details
+            .subject
+            .clone()
+    };
+    assert_eq!(
+        cn(&deployed),
+        cn(&issued[1].cert_pem),
+        "the target holds the deployment handed out last"
+    );
+    let key = std::fs::read_to_string(r.dir.path().join("edge.key")).unwrap();
+    assert!(key == issued[1].key_pem, "the target's key is the last deployment's");
 }

@@ -970,3 +970,43 @@ async fn renewals_go_on_when_every_store_write_fails() {
     advance(601).await;
     assert_eq!(r.script.lock().unwrap().renewals_at, vec![t(60), t(660)]);
 }
+
+/// `settle` is the witness the "nothing happened" checks lean on: when it
+/// returns, the scheduler has acted on whatever was due (here: the renewal
+/// point has passed, so the credential is due and its pre-renewal look has
+/// started) and said so, even if the scheduler
+/// was still asleep on its timer (here the wall clock moves past the renewal
+/// point while tokio's clock stands still, by less than counts as a wake-up).
+/// On two threads, as the tests against real servers run, so an early answer
+/// would be seen.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settle_returns_after_everything_due_has_started() {
+    for round in 0..50 {
+        let mut r = rig(
+            renewable(life(0, 30), 30),
+            vec![cred("a", RenewPolicy::default(), 0.0)],
+            settings(),
+            round,
+        );
+        // The first look, and the plan it makes: renew at 20 s.
+        loop {
+            let e = tokio::time::timeout(Duration::from_secs(10), r.events.recv()).await;
+            if matches!(e.unwrap().unwrap().kind, EventKind::Observed { .. }) {
+                break;
+            }
+        }
+        r.handle.settle().await.unwrap();
+        drain(&mut r);
+        assert!(r.script.lock().unwrap().renewals_at.is_empty());
+        r.clock.jump(Duration::from_secs(21));
+        r.handle.settle().await.unwrap();
+        let seen = drain(&mut r);
+        assert!(
+            seen.iter()
+                .any(|k| matches!(k, EventKind::StateChanged { to, .. } if to == "due")),
+            "round {round}: settled before the scheduler acted on the renewal point: {seen:?}"
+        );
+        r.handle.shutdown();
+        assert!(r.handle.settle().await.is_err(), "a stopped engine says so");
+    }
+}

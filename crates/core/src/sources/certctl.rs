@@ -23,8 +23,9 @@
 //! - A CSR job (`AwaitingCSR`): a P-256 key is made here, in the key
 //!   directory (0700; keys 0600), and only the CSR is sent. A deployment job:
 //!   the signed certificate is fetched, checked (it parses, its key is the one
-//!   made for it, it has not expired), and written to its target atomically,
-//!   one deployment per target id at a time. Every job's outcome is reported,
+//!   made for it, it has not expired), and written to its target atomically;
+//!   deployments to one target run in the order handed out (the target ends
+//!   with the later one), different targets at once. Every job's outcome is reported,
 //!   with the error text when it failed.
 //! - Discovery: the configured directories are scanned every 6 h (and on
 //!   demand, with `evergreen renew NAME`) and the certificates found are
@@ -41,7 +42,6 @@
 //! deployment is a renewal with its history, events and retries, and a
 //! failing control plane shows as `failing` with the time of the next poll.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
@@ -460,17 +460,6 @@ enum JobError {
     Failed(String),
 }
 
-/// One deployment per target id at a time (as certctl's agent locks per target).
-#[derive(Debug, Default)]
-pub struct TargetLocks(Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>);
-
-impl TargetLocks {
-    pub fn get(&self, target_id: &str) -> Arc<tokio::sync::Mutex<()>> {
-        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        map.entry(target_id.to_string()).or_default().clone()
-    }
-}
-
 /// What one renewal's work rounds did.
 #[derive(Default)]
 struct Round {
@@ -513,7 +502,6 @@ pub struct Certctl {
     /// Serializes this source's reads and writes of the claimed-deployments
     /// file (the file itself is the only copy).
     queue: Mutex<()>,
-    locks: TargetLocks,
     /// The last renewal failed (a manual renew with nothing to do then
     /// fails too, instead of hiding the failure).
     last_failed: Mutex<bool>,
@@ -543,7 +531,6 @@ impl Certctl {
             spec,
             wire,
             stash: Mutex::new(None),
-            locks: TargetLocks::default(),
             last_failed: Mutex::new(false),
         }
     }
@@ -903,21 +890,31 @@ impl Certctl {
             ))
         })?;
         let (cert_pem, key_pem, from_next, obs) = self.check(cert_id, pem, &url).map_err(JobError::Failed)?;
-        {
-            let lock = self.locks.get(target_id);
-            let _held = lock.lock().await;
-            self.write_target(target, &cert_pem, &key_pem)
-                .map_err(|e| JobError::Failed(format!("deployment to {} failed: {e}", target.cert_path.display())))?;
-            if from_next {
-                // The new key is the deployed one now.
-                let _ = std::fs::rename(self.key_file(cert_id, true), self.key_file(cert_id, false));
-            }
+        self.write_target(target, &cert_pem, &key_pem)
+            .map_err(|e| JobError::Failed(format!("deployment to {} failed: {e}", target.cert_path.display())))?;
+        if from_next {
+            // The new key is the deployed one now.
+            let _ = std::fs::rename(self.key_file(cert_id, true), self.key_file(cert_id, false));
         }
         Ok(format!(
             "deployed certificate {cert_id} to target {target_id} ({}, valid until {})",
             target.cert_path.display(),
             rfc3339(obs.lifetime.not_after)
         ))
+    }
+
+    /// Deploys `group` (one target's) one job after another; a retirement ends it.
+    async fn deploy_in_turn<'a>(&self, group: Vec<&'a ClaimedJob>) -> Vec<(&'a ClaimedJob, Result<String, JobError>)> {
+        let mut results = Vec::new();
+        for c in group {
+            let r = self.deploy_job(&c.job).await;
+            let retired = matches!(r, Err(JobError::Retired(_)));
+            results.push((c, r));
+            if retired {
+                break;
+            }
+        }
+        results
     }
 
     /// Runs one poll's jobs: CSR jobs first (a deployment needs the key one
@@ -949,10 +946,20 @@ impl Certctl {
         }
         // Deployments come from the claimed queue, not from this answer: one
         // handed out before a restart is still owed.
+        // Deployments to one target run one after another in the order they
+        // were handed out, so the target ends with the later one whichever
+        // certificate arrives first; different targets go at once.
         let owed = self.owed();
-        let fresh: Vec<&ClaimedJob> = owed.iter().filter(|c| c.outcome.is_none()).collect();
-        let results = futures_util::future::join_all(fresh.iter().map(|c| self.deploy_job(&c.job))).await;
-        for (c, r) in fresh.iter().zip(results) {
+        let mut by_target: Vec<(Option<&str>, Vec<&ClaimedJob>)> = Vec::new();
+        for c in owed.iter().filter(|c| c.outcome.is_none()) {
+            let target = c.job.target_id.as_deref();
+            match by_target.iter_mut().find(|(t, _)| *t == target) {
+                Some((_, group)) => group.push(c),
+                None => by_target.push((target, vec![c])),
+            }
+        }
+        let results = futures_util::future::join_all(by_target.into_iter().map(|(_, g)| self.deploy_in_turn(g))).await;
+        for (c, r) in results.into_iter().flatten() {
             match r {
                 Ok(what) => self.settle(&c.job.id, Outcome::Deployed(what)),
                 Err(JobError::Retired(f)) => return Err(f),
@@ -1503,36 +1510,6 @@ mod tests {
         p.after(at(5.0));
         assert_eq!(p.next(), at(5.0), "the poll is still due");
         assert_eq!(p.due, vec![Task::Poll]);
-    }
-
-    #[tokio::test]
-    async fn deployments_to_one_target_never_overlap_but_different_targets_do() {
-        let locks = Arc::new(TargetLocks::default());
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let mut tasks = Vec::new();
-        for (i, target) in ["t-1", "t-1", "t-2"].into_iter().enumerate() {
-            let (locks, log) = (locks.clone(), log.clone());
-            tasks.push(tokio::spawn(async move {
-                let l = locks.get(target);
-                let _g = l.lock().await;
-                log.lock().unwrap().push(format!("start {target} {i}"));
-                tokio::time::sleep(Duration::from_millis(30)).await;
-                log.lock().unwrap().push(format!("end {target} {i}"));
-            }));
-        }
-        for t in tasks {
-            t.await.unwrap();
-        }
-        let log = log.lock().unwrap().clone();
-        let t1: Vec<&String> = log.iter().filter(|l| l.contains("t-1")).collect();
-        // start, end, start, end: never two t-1 deployments at once.
-        for pair in t1.chunks(2) {
-            assert!(pair[0].starts_with("start") && pair[1].starts_with("end"), "{log:?}");
-            assert_eq!(pair[0][6..], pair[1][4..], "{log:?}");
-        }
-        let t2_start = log.iter().position(|l| l.starts_with("start t-2")).unwrap();
-        let t1_end = log.iter().position(|l| l.starts_with("end t-1")).unwrap();
-        assert!(t2_start < t1_end, "t-2 waited for t-1: {log:?}");
     }
 
     #[test]
