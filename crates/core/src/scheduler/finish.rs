@@ -1,0 +1,518 @@
+//! A finished job's result, taken in: lifetimes, retries, verdicts, events and history.
+
+use super::*;
+
+impl Scheduler {
+    /// Refuses a lifetime no real credential can have before the scheduler
+    /// computes with it: it becomes a failure of that one credential.
+    pub(super) fn checked(name: &str, result: JobResult) -> JobResult {
+        let bad = |o: &Observation| {
+            o.lifetime.check().err().map(|why| {
+                Failure::transient(format!(
+                    "{name}: Evergreen refused what it read, because {why}; check the server or the file"
+                ))
+            })
+        };
+        let mut result = match result {
+            JobResult::Observed(Ok(o)) => JobResult::Observed(bad(&o).map_or(Ok(o), Err)),
+            JobResult::Renewed(Ok(r)) => JobResult::Renewed(bad(&r.observation).map_or(Ok(r), Err)),
+            JobResult::Beat(Ok(b)) => match b.observation.as_ref().and_then(bad) {
+                Some(f) => JobResult::Beat(Err(f)),
+                None => JobResult::Beat(Ok(b)),
+            },
+            other => other,
+        };
+        // An issuer's expiry out of range is only a hint: drop it.
+        let obs = match &mut result {
+            JobResult::Observed(Ok(o)) => Some(o),
+            JobResult::Renewed(Ok(r)) => Some(&mut r.observation),
+            JobResult::Beat(Ok(b)) => b.observation.as_mut(),
+            _ => None,
+        };
+        if let Some(o) = obs {
+            let sane = |t: SystemTime| {
+                Lifetime {
+                    not_before: t,
+                    not_after: t,
+                }
+                .check()
+                .is_ok()
+            };
+            o.issuer_not_after = o.issuer_not_after.filter(|t| sane(*t));
+        }
+        result
+    }
+
+    /// Takes in what was read: a new lifetime gets its (jittered) deadline.
+    /// Returns whether the lifetime changed.
+    pub(super) fn set_lifetime(&mut self, slot: &mut Slot, obs: &Observation, now: SystemTime) -> bool {
+        slot.observed_at = Some(now);
+        slot.status.details = obs.details.clone();
+        let changed = slot.lifetime.map(|l| l.not_after) != Some(obs.lifetime.not_after)
+            || slot.lifetime.map(|l| l.not_before) != Some(obs.lifetime.not_before);
+        if changed {
+            slot.lifetime = Some(obs.lifetime);
+            let jitter = slot.cfg.jitter.unwrap_or(self.settings.jitter);
+            slot.deadline = Some(policy::deadline(
+                &slot.cfg.policy,
+                &obs.lifetime,
+                now,
+                jitter,
+                slot.source.min_wait(),
+                &mut self.rng,
+            ));
+            slot.announced = None;
+        }
+        // A capped renewal's floor holds for as long as the lifetime it
+        // capped is the one in place; a new one (renewed outside Evergreen,
+        // or by a renewal that was not capped) ends it.
+        if let Some(c) = slot.capped.clone() {
+            if c.not_after == unix_millis(obs.lifetime.not_after) {
+                let until = crate::clock::from_unix_millis(c.until);
+                slot.deadline = slot.deadline.map(|d| d.max(until)).or(Some(until));
+            } else {
+                slot.capped = None;
+                self.store_capped(&slot.cfg.name, None);
+            }
+        }
+        changed
+    }
+
+    pub(super) fn finished(&mut self, done: Done) {
+        let now = self.now();
+        if self.busy.get(&done.name) == Some(&done.gen) {
+            self.busy.remove(&done.name);
+        }
+        let name = done.name;
+        // Out of the map while its result is taken in, so the scheduler's
+        // other parts (rng, store, events) stay at hand.
+        let Some(mut slot) = self.slots.remove(&name) else {
+            return;
+        };
+        if slot.gen != done.gen {
+            // A job of the config before a reload: its result speaks of the
+            // old settings, but it may have changed the files. Look again.
+            slot.observe_requested = true;
+            self.slots.insert(name, slot);
+            return;
+        }
+        self.take_in(&mut slot, &name, Self::checked(&name, done.result), now);
+        let outcome = slot.outcome.take();
+        self.slots.insert(name.clone(), slot);
+        self.refresh(&name, now);
+        self.flush();
+        if let (Some(o), Some(slot)) = (outcome, self.slots.get_mut(&name)) {
+            Self::reply(slot, &o);
+        }
+    }
+
+    /// A finished job's result, taken into its slot.
+    pub(super) fn take_in(&mut self, slot: &mut Slot, name: &str, result: JobResult, now: SystemTime) {
+        let (op, started) = slot.op.take().unwrap_or((Op::Observe, now));
+        let manual = matches!(op, Op::Renew { manual: true });
+        let duration_ms = now.duration_since(started).unwrap_or_default().as_millis() as u64;
+        match result {
+            JobResult::Observed(Ok(obs)) => self.observed(slot, name, &obs, now),
+            JobResult::Observed(Err(f)) if f.class == FailureClass::Absent && slot.source.can_renew() => {
+                // Not issued yet: plan() renews at once, and that is no failure.
+                slot.status.problem = Some(f.message);
+                slot.lifetime = None;
+            }
+            JobResult::Observed(Err(f)) => {
+                slot.status.problem = Some(f.message.clone());
+                if slot.lifetime.is_none() || !slot.source.can_renew() {
+                    self.fail(slot, name, f, now, duration_ms, false);
+                } else if slot.deadline.is_some_and(|d| d <= now) && !slot.retry.failing() {
+                    // The look before a due renewal failed: renew anyway. If the
+                    // server is down, that fails and the backoff takes over.
+                    slot.observed_at = Some(now);
+                    self.emit(Some(name), EventKind::ReadFailed { message: f.message });
+                } else {
+                    // Keep the last good lifetime; look again with backoff.
+                    let delay = self.settings.backoff.delay(1, &mut self.rng);
+                    slot.retry.next_at = Some(now + delay);
+                    self.emit(Some(name), EventKind::ReadFailed { message: f.message });
+                }
+            }
+            JobResult::Renewed(Ok(renewed)) => self.renewed(slot, name, renewed, now, duration_ms, manual),
+            JobResult::Renewed(Err(f)) => self.fail(slot, name, f, now, duration_ms, true),
+            JobResult::Beat(r) => self.beaten(slot, name, r, now, duration_ms),
+        }
+    }
+
+    pub(super) fn observed(&mut self, slot: &mut Slot, name: &str, obs: &Observation, now: SystemTime) {
+        let old = slot.lifetime;
+        let changed = self.set_lifetime(slot, obs, now);
+        slot.status.problem = None;
+        if changed {
+            let remaining = obs.lifetime.remaining_fraction(now);
+            let fresh = !slot.cfg.policy.is_due(&obs.lifetime, now);
+            let recovered = slot.retry.failing() && (fresh || !slot.source.can_renew());
+            // The first read after read failures ends them; a run that
+            // holds a failed renewal (one carried over a restart, too)
+            // ends only with a fresh credential or a renewal that works.
+            let reads_only = slot
+                .status
+                .last_result
+                .as_ref()
+                .is_none_or(|r| r.ok || slot.retry.since.is_some_and(|since| r.at < since));
+            let run = slot.retry;
+            if recovered || (slot.retry.failing() && old.is_none() && reads_only) {
+                slot.retry.end();
+            }
+            self.emit(
+                Some(name),
+                EventKind::Observed {
+                    not_after: unix_millis(obs.lifetime.not_after),
+                    remaining_fraction: remaining,
+                },
+            );
+            if recovered {
+                self.emit(
+                    Some(name),
+                    EventKind::Recovered {
+                        after_failures: run.failures,
+                        since: run.since.unwrap_or_default(),
+                    },
+                );
+            }
+            if old.is_some() {
+                self.history(
+                    name,
+                    "observe",
+                    "changed",
+                    "its lifetime changed outside Evergreen",
+                    None,
+                    (old.map(|l| l.not_after), Some(obs.lifetime.not_after)),
+                );
+            }
+        } else if slot.retry.failing() && !slot.source.can_renew() {
+            // A read that works again after read failures.
+            if let Some((after_failures, since)) = slot.retry.end() {
+                self.emit(Some(name), EventKind::Recovered { after_failures, since });
+            }
+        }
+        self.limit(slot, name, obs.limit.as_ref());
+    }
+
+    pub(super) fn renewed(
+        &mut self,
+        slot: &mut Slot,
+        name: &str,
+        renewed: Renewed,
+        now: SystemTime,
+        duration_ms: u64,
+        manual: bool,
+    ) {
+        let old = slot.lifetime;
+        let run = slot.retry.end();
+        slot.status.problem = None;
+        let new = renewed.observation.lifetime;
+        let noun = if slot.kind_issues_certificates() {
+            "certificate"
+        } else {
+            "credential"
+        };
+        // A limit (a token at its maximum TTL) is the server saying
+        // so itself, and stops renewals on its own.
+        let why = renewed.observation.limit.is_none().then(|| {
+            let r = policy::Renewal {
+                old: old.as_ref(),
+                new: &new,
+                issuer_not_after: renewed.observation.issuer_not_after,
+                took: Duration::from_millis(duration_ms),
+                manual,
+            };
+            policy::capped(&slot.cfg.policy, &r, now, noun)
+        });
+        let capped_since = slot.capped.as_ref().map_or(unix_millis(now), |c| c.since);
+        let capped = why.flatten().map(|why| {
+            let until = now + policy::capped_floor(&new, now, self.settings.backoff.base);
+            Capped {
+                not_after: unix_millis(new.not_after),
+                until: unix_millis(until),
+                since: capped_since,
+                reason: why,
+            }
+        });
+        let was_capped = slot.capped.is_some();
+        slot.capped = capped.clone();
+        if capped.is_some() || was_capped {
+            self.store_capped(name, capped.as_ref());
+        }
+        self.set_lifetime(slot, &renewed.observation, now);
+        let new_after = new.not_after;
+        let mut msg = match &capped {
+            Some(c) => format!(
+                "renewed, but capped: {}; Evergreen renews it again at {} at the earliest (Renew now tries at once)",
+                c.reason,
+                crate::clock::rfc3339(crate::clock::from_unix_millis(c.until))
+            ),
+            None => format!("renewed; valid until {}", crate::clock::rfc3339(new_after)),
+        };
+        if !renewed.note.is_empty() {
+            msg = format!("{msg}, {}", renewed.note);
+        }
+        slot.status.renewals.success += 1;
+        slot.status.last_result = Some(LastResult {
+            at: unix_millis(now),
+            ok: true,
+            message: msg.clone(),
+            duration_ms,
+            stderr_tail: None,
+        });
+        slot.outcome = Some(RenewOutcome {
+            credential: name.to_string(),
+            ok: true,
+            message: msg.clone(),
+            not_after: Some(unix_millis(new_after)),
+            duration_ms,
+        });
+        self.history(
+            name,
+            "renew",
+            if capped.is_some() { "capped" } else { "success" },
+            &msg,
+            Some(duration_ms),
+            (old.map(|l| l.not_after), Some(new_after)),
+        );
+        self.emit(
+            Some(name),
+            EventKind::RenewalSucceeded {
+                old_not_after: old.map(|l| unix_millis(l.not_after)),
+                new_not_after: unix_millis(new_after),
+                duration_ms,
+                message: renewed.note,
+            },
+        );
+        if let Some(c) = capped {
+            tracing::warn!("{name}: {msg}");
+            self.emit(
+                Some(name),
+                EventKind::Capped {
+                    reason: c.reason,
+                    not_after: c.not_after,
+                    next_try_at: c.until,
+                    since: c.since,
+                },
+            );
+        }
+        if let Some((after_failures, since)) = run {
+            self.emit(Some(name), EventKind::Recovered { after_failures, since });
+        }
+        self.limit(slot, name, renewed.observation.limit.as_ref());
+    }
+
+    /// A heartbeat's result: the next one is due an interval later whatever
+    /// happened; network failures count toward `paused`, a success recovers.
+    pub(super) fn beaten(
+        &mut self,
+        slot: &mut Slot,
+        name: &str,
+        r: std::result::Result<Beat, Failure>,
+        now: SystemTime,
+        duration_ms: u64,
+    ) {
+        let Some(hb) = slot.source.heartbeat() else { return };
+        slot.next_beat = slot.source.next_beat(now, false);
+        match r {
+            Ok(beat) => {
+                slot.last_beat = Some(unix_millis(now));
+                if beat.renew {
+                    slot.renew_requested = true;
+                }
+                if let Some((after_failures, since)) = slot.beats.end() {
+                    self.emit(Some(name), EventKind::Recovered { after_failures, since });
+                }
+                if let Some(obs) = beat.observation {
+                    let old = slot.lifetime.map(|l| l.not_after);
+                    if self.set_lifetime(slot, &obs, now) {
+                        self.history(
+                            name,
+                            "refresh",
+                            "success",
+                            "the control plane refused the old token; refreshed and swapped in",
+                            Some(duration_ms),
+                            (old, Some(obs.lifetime.not_after)),
+                        );
+                        self.emit(
+                            Some(name),
+                            EventKind::Observed {
+                                not_after: unix_millis(obs.lifetime.not_after),
+                                remaining_fraction: obs.lifetime.remaining_fraction(now),
+                            },
+                        );
+                    }
+                }
+            }
+            // Nothing to beat for yet (not registered): not the control plane's failure.
+            Err(f) if f.class == FailureClass::Absent => {}
+            Err(f) if f.class == FailureClass::Transient => {
+                let (streak, _) = slot.beats.fail(unix_millis(now), None);
+                self.emit(
+                    Some(name),
+                    EventKind::HeartbeatFailed {
+                        message: f.message.clone(),
+                        streak,
+                    },
+                );
+                if hb.pause_after == Some(streak) {
+                    let reason = format!(
+                        "the control plane was unreachable for {streak} heartbeats in a row ({}); heartbeats go on and the next one that works ends the pause",
+                        f.message
+                    );
+                    self.history(name, "heartbeat", "paused", &reason, Some(duration_ms), (None, None));
+                    self.emit(Some(name), EventKind::Paused { reason });
+                }
+            }
+            Err(f) => {
+                slot.next_beat = None;
+                self.fail(slot, name, f, now, duration_ms, false);
+            }
+        }
+    }
+
+    /// The server said the current lifetime cannot be extended: stop renewing,
+    /// keep watching it run out.
+    pub(super) fn limit(&mut self, slot: &mut Slot, name: &str, limit: Option<&Limit>) {
+        let Some(limit) = limit else { return };
+        let Some(l) = slot.lifetime else { return };
+        let (state, event, message) = match limit {
+            Limit::Final => {
+                let at = unix_millis(l.not_after);
+                (
+                    State::Final { expires_at: at },
+                    EventKind::Final { expires_at: at },
+                    format!(
+                        "it reached its maximum lifetime: it expires for good at {} and only a new login helps",
+                        crate::clock::rfc3339(l.not_after)
+                    ),
+                )
+            }
+            Limit::NotRenewable { reason } => (
+                State::NotRenewable,
+                EventKind::NotRenewable { reason: reason.clone() },
+                reason.clone(),
+            ),
+        };
+        let stop = Stop::Verdict(state);
+        if slot.stop.as_ref() == Some(&stop) {
+            return;
+        }
+        if matches!(limit, Limit::NotRenewable { .. }) {
+            slot.status.renewals.not_renewable += 1;
+        }
+        let outcome = stop.state();
+        slot.stop = Some(stop);
+        slot.retry.end();
+        tracing::warn!("{name}: {message}");
+        self.history(
+            name,
+            "observe",
+            outcome.name(),
+            &message,
+            None,
+            (Some(l.not_after), None),
+        );
+        self.emit(Some(name), event);
+    }
+
+    pub(super) fn fail(
+        &mut self,
+        slot: &mut Slot,
+        name: &str,
+        f: Failure,
+        now: SystemTime,
+        duration_ms: u64,
+        renewal: bool,
+    ) {
+        let delay = self.settings.backoff.delay(slot.retry.failures + 1, &mut self.rng);
+        let at = unix_millis(now);
+        let not_after = slot.lifetime.map(|l| l.not_after);
+        let verdict = match f.class {
+            FailureClass::Transient | FailureClass::Absent => None,
+            FailureClass::Retired => Some((
+                State::Retired {
+                    reason: f.message.clone(),
+                },
+                EventKind::Retired {
+                    reason: f.message.clone(),
+                },
+            )),
+            FailureClass::Paused => Some((
+                State::Paused {
+                    reason: f.message.clone(),
+                },
+                EventKind::Paused {
+                    reason: f.message.clone(),
+                },
+            )),
+            FailureClass::NotRenewable => Some((
+                State::NotRenewable,
+                EventKind::NotRenewable {
+                    reason: f.message.clone(),
+                },
+            )),
+            FailureClass::Rejected => Some((
+                State::Expired,
+                EventKind::Rejected {
+                    reason: f.message.clone(),
+                },
+            )),
+        };
+        match f.class {
+            FailureClass::NotRenewable => slot.status.renewals.not_renewable += 1,
+            _ if renewal => slot.status.renewals.failure += 1,
+            _ => {}
+        }
+        if renewal {
+            slot.status.last_result = Some(LastResult {
+                at,
+                ok: false,
+                message: f.message.clone(),
+                duration_ms,
+                stderr_tail: f.stderr_tail.clone(),
+            });
+        }
+        slot.outcome = Some(RenewOutcome {
+            credential: name.to_string(),
+            ok: false,
+            message: f.message.clone(),
+            not_after: not_after.map(unix_millis),
+            duration_ms,
+        });
+        let action = if renewal { "renew" } else { "observe" };
+        if let Some((state, event)) = verdict {
+            self.history(
+                name,
+                action,
+                state.name(),
+                &f.message,
+                Some(duration_ms),
+                (not_after, None),
+            );
+            slot.stop = Some(Stop::Verdict(state));
+            slot.retry.next_at = None;
+            self.emit(Some(name), event);
+            return;
+        }
+        let (streak, since) = slot.retry.fail(at, Some(now + delay));
+        self.history(
+            name,
+            action,
+            "failure",
+            &f.message,
+            Some(duration_ms),
+            (not_after, None),
+        );
+        self.emit(
+            Some(name),
+            EventKind::RenewalFailed {
+                message: f.message,
+                streak,
+                since,
+                next_retry_at: Some(unix_millis(now + delay)),
+            },
+        );
+    }
+}

@@ -1,0 +1,549 @@
+//! The scheduler: one task that drives every credential's deadlines.
+//!
+//! Deadlines are wall-clock instants, because a laptop that slept through a
+//! renewal must renew the moment it wakes, and tokio's monotonic clock does
+//! not advance during suspend. The task sleeps until the earliest deadline
+//! (capped by a drift-check interval that also notices the wall clock jumping
+//! ahead of the monotonic one), wakes for commands (manual renew, config
+//! reload, resume, file changed) and for finished jobs, and is otherwise idle.
+//!
+//! Observations and renewals run as spawned jobs, at most one per credential
+//! at a time, also across config reloads; a manual renew that arrives while
+//! one runs joins it and gets the same result (single flight). A job that
+//! panics ends as a failure of its credential, never as a wedge, and every
+//! lifetime a job brings back is checked before any arithmetic is done on it.
+//!
+//! The rooms: `handle` (what faces hold and the commands it sends), `slot`
+//! (one credential's state: a `Retry` run for renewals and one for
+//! heartbeats, and why it is stopped, if it is), `plan` (what to start now
+//! and when to wake), `finish` (a finished job's result taken in) and
+//! `publish` (the state the faces see, announced and stored). This file
+//! holds the loop and the commands.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, SystemTime};
+
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+use serde::{Deserialize, Serialize};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use crate::clock::{unix_millis, ClockHandle};
+use crate::config::{Config, CredentialConfig, EngineSettings};
+use crate::error::{Error, Result};
+use crate::events::{Event, EventBus, EventKind};
+use crate::model::{CredentialStatus, LastResult, Lifetime, NextAction, State, Streak};
+use crate::policy;
+use crate::sources::{
+    self, Beat, Failure, FailureClass, Limit, Observation, RenewRequest, Renewed, Source, SourceFactory,
+};
+use crate::store::{HistoryEntry, Store};
+
+mod finish;
+mod handle;
+mod plan;
+mod publish;
+mod slot;
+
+use handle::Cmd;
+pub use handle::Handle;
+use slot::{Op, Retry, Slot, Stop};
+
+/// A wall clock that runs this much ahead of the monotonic one between two
+/// looks means the machine slept (or the clock was stepped).
+const JUMP_THRESHOLD: Duration = Duration::from_secs(30);
+
+/// The result of a renewal, as `evergreen renew` and the UI report it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct RenewOutcome {
+    pub credential: String,
+    pub ok: bool,
+    pub message: String,
+    pub not_after: Option<i64>,
+    pub duration_ms: u64,
+}
+
+/// What the scheduler needs from the outside world.
+#[derive(Clone)]
+pub struct SchedulerDeps {
+    pub clock: ClockHandle,
+    pub store: Arc<Store>,
+    pub bus: EventBus,
+    /// Longest sleep between two looks at the wall clock.
+    pub drift_check: Duration,
+    /// Seed for jitter; `None` draws one from the OS.
+    pub seed: Option<u64>,
+    pub sources: SourceFactory,
+}
+
+impl SchedulerDeps {
+    /// Real sources, a 60 s drift check, OS-seeded jitter.
+    pub fn new(clock: ClockHandle, store: Arc<Store>, bus: EventBus) -> Self {
+        SchedulerDeps {
+            clock,
+            store,
+            bus,
+            drift_check: DEFAULT_DRIFT_CHECK,
+            seed: None,
+            sources: Arc::new(sources::build),
+        }
+    }
+}
+
+/// How often the scheduler looks at the wall clock even with nothing due. It
+/// bounds how late a renewal can be after a suspend that logind did not
+/// announce; one cheap wakeup a minute is not busy polling.
+pub const DEFAULT_DRIFT_CHECK: Duration = Duration::from_secs(60);
+
+/// The reason shown for a credential the user paused.
+pub const USER_PAUSE_REASON: &str = "paused by you; resume it to renew it again";
+
+/// Store meta key remembering a user's pause across restarts.
+fn pause_key(name: &str) -> String {
+    format!("user_paused/{name}")
+}
+
+/// Store meta key remembering a capped renewal's floor across restarts, so a
+/// restart does not buy a capping CA one more request.
+fn capped_key(name: &str) -> String {
+    format!("capped/{name}")
+}
+
+/// A renewal whose issuer capped the lifetime: no automatic renewal of this
+/// `not_after` before `until`; `since` is the first capped renewal in a row
+/// (all Unix ms).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Capped {
+    not_after: i64,
+    until: i64,
+    since: i64,
+    reason: String,
+}
+
+enum JobResult {
+    Observed(std::result::Result<Observation, Failure>),
+    Renewed(std::result::Result<Renewed, Failure>),
+    Beat(std::result::Result<Beat, Failure>),
+}
+
+struct Done {
+    name: String,
+    gen: u64,
+    result: JobResult,
+}
+
+/// Starts the scheduler task.
+pub fn spawn(config: Config, deps: SchedulerDeps) -> (Handle, JoinHandle<()>) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let statuses = Arc::new(RwLock::new(BTreeMap::new()));
+    let handle = Handle {
+        tx,
+        statuses: statuses.clone(),
+        clock: deps.clock.clone(),
+        bus: deps.bus.clone(),
+    };
+    let (done_tx, done_rx) = mpsc::unbounded_channel();
+    let rng = match deps.seed {
+        Some(s) => StdRng::seed_from_u64(s),
+        None => StdRng::from_entropy(),
+    };
+    let mut sched = Scheduler {
+        settings: config.engine.clone(),
+        slots: BTreeMap::new(),
+        deps,
+        statuses,
+        done_tx,
+        rng,
+        next_gen: 0,
+        pending: Default::default(),
+        settling: Vec::new(),
+        busy: BTreeMap::new(),
+    };
+    crate::command::set_secret_env(config.secret_env());
+    // Before the task runs: from the moment `spawn` returns, every
+    // credential is in `statuses` (a client asking at once sees them all).
+    sched.start(config);
+    let join = tokio::spawn(async move {
+        sched.run(rx, done_rx).await;
+    });
+    (handle, join)
+}
+
+struct Scheduler {
+    settings: EngineSettings,
+    slots: BTreeMap<String, Slot>,
+    deps: SchedulerDeps,
+    statuses: Arc<RwLock<BTreeMap<String, CredentialStatus>>>,
+    done_tx: mpsc::UnboundedSender<Done>,
+    rng: StdRng,
+    next_gen: u64,
+    pending: std::cell::RefCell<Vec<Event>>,
+    /// Answered after the next full pass (see [`Handle::settle`]).
+    settling: Vec<oneshot::Sender<()>>,
+    /// The generation of the job running for each credential name. Kept
+    /// apart from the slots: a reloaded credential gets a new slot while its
+    /// old job may still be writing its files, and must wait for it.
+    busy: BTreeMap<String, u64>,
+}
+
+impl Scheduler {
+    fn now(&self) -> SystemTime {
+        self.deps.clock.now()
+    }
+
+    /// Queues an event; [`Scheduler::flush`] sends them once the statuses
+    /// they describe are published, so a face that reacts to an event and
+    /// reads the status sees the new one.
+    fn emit(&self, credential: Option<&str>, kind: EventKind) {
+        self.pending.borrow_mut().push(Event {
+            at: unix_millis(self.now()),
+            credential: credential.map(str::to_string),
+            kind,
+        });
+    }
+
+    /// What one step did goes out as one batch: a face redraws once.
+    fn flush(&self) {
+        let events = self.pending.take();
+        if !events.is_empty() {
+            self.deps.bus.send_all(events);
+        }
+    }
+
+    /// Answers everyone waiting on this credential's renewal.
+    fn reply(slot: &mut Slot, outcome: &RenewOutcome) {
+        for w in slot.waiters.drain(..) {
+            let _ = w.send(Ok(outcome.clone()));
+        }
+    }
+
+    fn history(
+        &self,
+        name: &str,
+        action: &str,
+        outcome: &str,
+        message: &str,
+        duration_ms: Option<u64>,
+        (old, new): (Option<SystemTime>, Option<SystemTime>),
+    ) {
+        let e = HistoryEntry {
+            id: 0,
+            at: unix_millis(self.now()),
+            credential: name.to_string(),
+            action: action.to_string(),
+            outcome: outcome.to_string(),
+            message: message.to_string(),
+            duration_ms,
+            old_not_after: old.map(unix_millis),
+            new_not_after: new.map(unix_millis),
+        };
+        if let Err(err) = self.deps.store.append_history(&e) {
+            tracing::error!("could not record history for {name}: {err}");
+        }
+    }
+
+    fn new_slot(&mut self, cfg: CredentialConfig, previous: Option<&CredentialStatus>) -> Slot {
+        self.next_gen += 1;
+        let source = (self.deps.sources)(&cfg);
+        let mut status = CredentialStatus::new(&cfg.name, cfg.kind(), self.now());
+        status.can_renew = source.can_renew();
+        let first_beat = source.next_beat(self.now(), true);
+        let mut stop = None;
+        let mut streak = None;
+        if let Some(prev) = previous.filter(|p| p.kind == cfg.kind()) {
+            status.last_result = prev.last_result.clone();
+            // A run of failures goes on where it was: the same episode.
+            streak = prev.failure_streak;
+            status.failure_streak = prev.failure_streak;
+            // Only the server's verdict survives a restart; every other
+            // terminal state is found again by looking at the credential.
+            if matches!(prev.state, State::Retired { .. }) {
+                stop = Some(Stop::Verdict(prev.state.clone()));
+            }
+            status.renewals = prev.renewals;
+        }
+        if matches!(self.deps.store.get_meta(&pause_key(&cfg.name)), Ok(Some(v)) if v == "1") {
+            stop = Some(Stop::ByUser);
+        }
+        if !cfg.enabled {
+            stop = Some(Stop::Disabled);
+        }
+        let capped = match self.deps.store.get_meta(&capped_key(&cfg.name)) {
+            Ok(Some(v)) => serde_json::from_str(&v).ok(),
+            _ => None,
+        };
+        Slot {
+            cfg,
+            source,
+            gen: self.next_gen,
+            status,
+            lifetime: None,
+            observed_at: None,
+            deadline: None,
+            retry: Retry::carried(streak),
+            op: None,
+            waiters: Vec::new(),
+            outcome: None,
+            renew_requested: false,
+            observe_requested: true,
+            announced: None,
+            expired_announced: None,
+            stop,
+            next_beat: first_beat,
+            beats: Retry::default(),
+            last_beat: None,
+            capped,
+            tidied: false,
+        }
+    }
+
+    /// Remembers (or forgets) a slot's capped floor in the store.
+    fn store_capped(&self, name: &str, capped: Option<&Capped>) {
+        // An empty value reads back as no floor.
+        let value = capped.and_then(|c| serde_json::to_string(c).ok()).unwrap_or_default();
+        if let Err(e) = self.deps.store.set_meta(&capped_key(name), &value) {
+            tracing::error!("could not store the capped floor of {name}: {e}");
+        }
+    }
+
+    fn start(&mut self, config: Config) {
+        let stored: BTreeMap<String, CredentialStatus> = match self.deps.store.statuses() {
+            Ok(v) => v.into_iter().map(|s| (s.name.clone(), s)).collect(),
+            Err(e) => {
+                tracing::error!("could not read stored statuses: {e}");
+                BTreeMap::new()
+            }
+        };
+        for name in stored.keys() {
+            if !config.credentials.iter().any(|c| &c.name == name) {
+                let _ = self.deps.store.remove_status(name);
+            }
+        }
+        for cfg in config.credentials {
+            let prev = stored.get(&cfg.name).cloned();
+            let slot = self.new_slot(cfg, prev.as_ref());
+            self.slots.insert(slot.cfg.name.clone(), slot);
+        }
+        // Shown at once as they stand (stored or new); the first tick
+        // brings each up to date.
+        let mut shown = self.statuses.write().unwrap_or_else(|p| p.into_inner());
+        for (name, slot) in &self.slots {
+            shown.insert(name.clone(), slot.status.clone());
+        }
+        drop(shown);
+        self.emit(
+            None,
+            EventKind::Started {
+                credentials: self.slots.len(),
+            },
+        );
+    }
+
+    async fn run(&mut self, mut rx: mpsc::UnboundedReceiver<Cmd>, mut done_rx: mpsc::UnboundedReceiver<Done>) {
+        // After a finished job only that credential needs another look; a full
+        // pass over every credential happens on wakeups and commands.
+        let mut only: Option<String> = None;
+        loop {
+            match only.take() {
+                None => self.tick(),
+                Some(name) => {
+                    let now = self.now();
+                    self.plan(&name, now);
+                    self.refresh(&name, now);
+                }
+            }
+            self.flush();
+            for s in self.settling.drain(..) {
+                let _ = s.send(());
+            }
+            let wall_before = self.now();
+            let mono_before = tokio::time::Instant::now();
+            let nap = self
+                .next_wake(wall_before)
+                .map(|t| t.duration_since(wall_before).unwrap_or_default());
+            let nap = nap.unwrap_or(self.deps.drift_check).min(self.deps.drift_check);
+            tokio::select! {
+                _ = tokio::time::sleep(nap) => {}
+                cmd = rx.recv() => match cmd {
+                    None | Some(Cmd::Shutdown) => break,
+                    Some(cmd) => self.command(cmd),
+                },
+                Some(done) = done_rx.recv() => {
+                    only = Some(done.name.clone());
+                    self.finished(done);
+                }
+            }
+            let wall = self.now().duration_since(wall_before).unwrap_or_default();
+            let mono = mono_before.elapsed();
+            if wall > mono + JUMP_THRESHOLD {
+                self.resumed((wall - mono).as_secs(), "wall clock jumped ahead".into());
+                only = None;
+            }
+        }
+        for slot in self.slots.values_mut() {
+            for w in slot.waiters.drain(..) {
+                let _ = w.send(Err(Error::EngineStopped));
+            }
+        }
+        self.emit(None, EventKind::Stopped);
+        self.flush();
+    }
+
+    fn resumed(&mut self, slept_secs: u64, source: String) {
+        self.emit(None, EventKind::Resumed { slept_secs, source });
+        for slot in self.slots.values_mut() {
+            slot.observe_requested = true;
+        }
+    }
+
+    fn command(&mut self, cmd: Cmd) {
+        match cmd {
+            Cmd::Renew { name, reply } => self.request_renew(&name, reply),
+            Cmd::RenewAllDue { reply } => {
+                let now = self.now();
+                let mut names = Vec::new();
+                for (name, slot) in self.slots.iter_mut() {
+                    let due = slot.lifetime.is_none_or(|l| slot.cfg.policy.is_due(&l, now)) || slot.retry.failing();
+                    if due && slot.stop.is_none() && slot.source.can_renew() {
+                        slot.renew_requested = true;
+                        names.push(name.clone());
+                    }
+                }
+                let _ = reply.send(names);
+            }
+            Cmd::Apply { config, reply } => {
+                let r = self.apply(*config);
+                let _ = reply.send(r);
+            }
+            Cmd::Reevaluate { name, resumed } => {
+                if let Some((secs, source)) = resumed {
+                    self.resumed(secs, source);
+                } else {
+                    for (n, slot) in self.slots.iter_mut() {
+                        if name.as_ref().is_none_or(|want| want == n) {
+                            slot.observe_requested = true;
+                        }
+                        // A file of this credential changed (a new login, a fixed
+                        // token file): what stopped it may be over, so start over.
+                        // A pause the user made is ended only by the user.
+                        if name.as_ref() == Some(n) && slot.stop.as_ref().is_some_and(Stop::ends_with_new_files) {
+                            slot.stop = None;
+                            slot.retry.end();
+                        }
+                    }
+                }
+            }
+            Cmd::SetPaused { name, paused, reply } => {
+                let r = self.set_paused(&name, paused);
+                let _ = reply.send(r);
+            }
+            Cmd::Settle { reply } => self.settling.push(reply),
+            Cmd::Shutdown => {}
+        }
+    }
+
+    fn set_paused(&mut self, name: &str, paused: bool) -> Result<()> {
+        let Some(slot) = self.slots.get_mut(name) else {
+            return Err(Error::UnknownCredential { name: name.to_string() });
+        };
+        if paused == slot.user_paused() {
+            return Ok(());
+        }
+        if paused {
+            if let Some(t) = slot
+                .stop
+                .as_ref()
+                .filter(|t| !matches!(t, Stop::Verdict(State::Paused { .. })))
+            {
+                return Err(Error::Refused(format!(
+                    "{name} is {}; there is nothing to pause",
+                    t.state()
+                )));
+            }
+            slot.stop = Some(Stop::ByUser);
+        } else {
+            slot.stop = None;
+            slot.retry.end();
+            slot.beats.end();
+            slot.observe_requested = true;
+            if slot.source.heartbeat().is_some() {
+                slot.next_beat = Some(self.deps.clock.now());
+            }
+        }
+        let value = if paused { "1" } else { "0" };
+        self.deps.store.set_meta(&pause_key(name), value)?;
+        let what = if paused {
+            "paused by the user"
+        } else {
+            "resumed by the user"
+        };
+        self.history(
+            name,
+            "state",
+            if paused { "paused" } else { "resumed" },
+            what,
+            None,
+            (None, None),
+        );
+        Ok(())
+    }
+
+    fn apply(&mut self, config: Config) -> (usize, usize, usize) {
+        crate::command::set_secret_env(config.secret_env());
+        self.settings = config.engine.clone();
+        let (mut added, mut removed, mut changed) = (0, 0, 0);
+        let wanted: BTreeMap<String, CredentialConfig> =
+            config.credentials.into_iter().map(|c| (c.name.clone(), c)).collect();
+        let gone: Vec<String> = self
+            .slots
+            .keys()
+            .filter(|n| !wanted.contains_key(*n))
+            .cloned()
+            .collect();
+        for name in gone {
+            if let Some(mut slot) = self.slots.remove(&name) {
+                for w in slot.waiters.drain(..) {
+                    let _ = w.send(Err(Error::UnknownCredential { name: name.clone() }));
+                }
+            }
+            let _ = self.deps.store.remove_status(&name);
+            self.statuses.write().unwrap_or_else(|p| p.into_inner()).remove(&name);
+            self.emit(Some(&name), EventKind::CredentialRemoved);
+            removed += 1;
+        }
+        for (name, cfg) in wanted {
+            match self.slots.get(&name) {
+                Some(s) if s.cfg == cfg => {}
+                Some(s) => {
+                    let prev = s.status.clone();
+                    let mut old = self.slots.remove(&name).map(|s| s.waiters).unwrap_or_default();
+                    let mut slot = self.new_slot(cfg, Some(&prev));
+                    slot.waiters.append(&mut old);
+                    if !slot.waiters.is_empty() {
+                        slot.renew_requested = true;
+                    }
+                    self.slots.insert(name, slot);
+                    changed += 1;
+                }
+                None => {
+                    let slot = self.new_slot(cfg, None);
+                    self.slots.insert(name.clone(), slot);
+                    self.emit(Some(&name), EventKind::CredentialAdded);
+                    added += 1;
+                }
+            }
+        }
+        self.emit(
+            None,
+            EventKind::ConfigReloaded {
+                added,
+                removed,
+                changed,
+            },
+        );
+        (added, removed, changed)
+    }
+}

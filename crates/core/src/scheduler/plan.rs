@@ -1,0 +1,206 @@
+//! What to start now, and when to wake next.
+
+use super::*;
+
+impl Scheduler {
+    /// Starts whatever jobs are due and refreshes every status.
+    pub(super) fn tick(&mut self) {
+        let now = self.now();
+        let names: Vec<String> = self.slots.keys().cloned().collect();
+        for name in names {
+            self.plan(&name, now);
+            self.refresh(&name, now);
+        }
+    }
+
+    pub(super) fn plan(&mut self, name: &str, now: SystemTime) {
+        let busy = self.busy.contains_key(name);
+        let Some(slot) = self.slots.get_mut(name) else { return };
+        if slot.op.is_some() || busy {
+            return;
+        }
+        if slot.stop.is_some() {
+            // Nothing runs for a stopped credential; a request left standing
+            // would make `next_wake` say "now" forever and spin the loop.
+            slot.renew_requested = false;
+            slot.observe_requested = false;
+            return;
+        }
+        let retry_ready = slot.retry.ready(now);
+        let can_renew = slot.source.can_renew();
+        let op = if slot.renew_requested {
+            Some(Op::Renew { manual: true })
+        } else if slot.observe_requested {
+            Some(Op::Observe)
+        } else if slot.lifetime.is_none() && retry_ready {
+            // Nothing readable yet: renew if we can (the command may create the file), else re-read.
+            Some(if can_renew {
+                Op::Renew { manual: false }
+            } else {
+                Op::Observe
+            })
+        } else if slot.next_beat.is_some_and(|t| t <= now) {
+            // Heartbeats go on while a retry waits, even with nothing readable
+            // yet (a certctl agent heartbeats before its first certificate).
+            Some(Op::Beat)
+        } else if slot.lifetime.is_none() {
+            None
+        } else if slot.retry.failing() && retry_ready {
+            Some(if can_renew {
+                Op::Renew { manual: false }
+            } else {
+                Op::Observe
+            })
+        } else if can_renew && !slot.retry.failing() && slot.deadline.is_some_and(|d| d <= now) {
+            // Look at the file once more before renewing: someone may have renewed it already.
+            if slot.observed_at.is_some_and(|o| o >= slot.deadline.unwrap_or(o)) {
+                Some(Op::Renew { manual: false })
+            } else {
+                Some(Op::Observe)
+            }
+        } else {
+            None
+        };
+        let Some(op) = op else { return };
+        slot.renew_requested = false;
+        slot.observe_requested = false;
+        slot.op = Some((op, now));
+        let tidy = !std::mem::replace(&mut slot.tidied, true);
+        let source = slot.source.clone();
+        let gen = slot.gen;
+        let current = slot.lifetime;
+        let tx = self.done_tx.clone();
+        let job_name = name.to_string();
+        if let Op::Renew { manual } = op {
+            self.emit(Some(name), EventKind::RenewalStarted { manual });
+        }
+        self.busy.insert(name.to_string(), gen);
+        tokio::spawn(async move {
+            // The job runs in a task of its own so that a panic in it (a bug,
+            // an absurd value) ends as this credential's failure: the
+            // scheduler hears back either way and nobody waits forever.
+            let job = tokio::spawn(async move {
+                if tidy {
+                    for p in source.tidy() {
+                        tracing::info!("removed {}, left half-written by an earlier run", p.display());
+                    }
+                }
+                match op {
+                    Op::Observe => JobResult::Observed(source.observe().await),
+                    Op::Renew { manual } => JobResult::Renewed(source.renew(RenewRequest { current, manual }).await),
+                    Op::Beat => JobResult::Beat(source.beat().await),
+                }
+            });
+            let result = match job.await {
+                Ok(r) => r,
+                Err(e) => {
+                    let panic: Box<dyn std::any::Any + Send> = if e.is_panic() {
+                        e.into_panic()
+                    } else {
+                        Box::new("the job was cancelled")
+                    };
+                    let f = |doing: &str| Failure::internal(&job_name, doing, panic.as_ref());
+                    match op {
+                        Op::Observe => JobResult::Observed(Err(f("reading"))),
+                        Op::Renew { .. } => JobResult::Renewed(Err(f("renewing"))),
+                        Op::Beat => JobResult::Beat(Err(f("sending a heartbeat for"))),
+                    }
+                }
+            };
+            let _ = tx.send(Done {
+                name: job_name,
+                gen,
+                result,
+            });
+        });
+    }
+
+    /// The earliest instant anything needs to happen.
+    pub(super) fn next_wake(&self, now: SystemTime) -> Option<SystemTime> {
+        let mut best: Option<SystemTime> = None;
+        let mut consider = |t: SystemTime| best = Some(best.map_or(t, |b| b.min(t)));
+        for (name, slot) in &self.slots {
+            // A credential with a job running waits for it: its end wakes the
+            // loop, and a request standing until then must not read as "now"
+            // (that would spin the loop instead of sleeping).
+            if slot.op.is_some() || self.busy.contains_key(name) {
+                continue;
+            }
+            if slot.renew_requested || slot.observe_requested {
+                consider(now);
+            }
+            // Final and not-renewable credentials still run out: wake for
+            // their expiry and bands, but never to renew.
+            let runs_out = slot.stop.as_ref().is_some_and(Stop::runs_out);
+            if slot.stop.is_some() && !runs_out {
+                continue;
+            }
+            if let Some(t) = slot.retry.next_at {
+                consider(t);
+            }
+            if let Some(t) = slot.next_beat {
+                consider(t);
+            }
+            let Some(l) = slot.lifetime else { continue };
+            if !slot.retry.failing() && slot.source.can_renew() && !runs_out {
+                if let Some(d) = slot.deadline {
+                    consider(d);
+                }
+            }
+            // State flips (healthy → due → expired) and expiry bands.
+            for t in [slot.cfg.policy.renewal_point(&l), l.not_after] {
+                if t > now {
+                    consider(t);
+                }
+            }
+            for band in &self.settings.notify_before {
+                if let Some(t) = l.not_after.checked_sub(*band) {
+                    if t > now {
+                        consider(t);
+                    }
+                }
+            }
+        }
+        best
+    }
+
+    pub(super) fn request_renew(&mut self, name: &str, reply: oneshot::Sender<Result<RenewOutcome>>) {
+        let Some(slot) = self.slots.get_mut(name) else {
+            let _ = reply.send(Err(Error::UnknownCredential { name: name.to_string() }));
+            return;
+        };
+        let refuse = |msg: String| RenewOutcome {
+            credential: name.to_string(),
+            ok: false,
+            message: msg,
+            not_after: None,
+            duration_ms: 0,
+        };
+        if let Some(stop) = &slot.stop {
+            let why = match &stop.state() {
+                State::Disabled => "it is disabled in the config; set enabled = true to renew it".to_string(),
+                State::Retired { reason } => format!("it was retired ({reason}); it needs a new registration"),
+                State::Paused { reason } => format!("it is paused ({reason})"),
+                State::NotRenewable => "the server will not renew it any more; it needs a new login".to_string(),
+                State::Final { expires_at } => format!(
+                    "it reached its maximum lifetime and expires for good at {}; only a new login helps",
+                    crate::clock::rfc3339(crate::clock::from_unix_millis(*expires_at))
+                ),
+                State::Expired => "the server rejected it (expired or revoked); it needs a new login".to_string(),
+                other => format!("it is {other}"),
+            };
+            let _ = reply.send(Ok(refuse(format!("{name} was not renewed: {why}"))));
+            return;
+        }
+        if !slot.source.can_renew() {
+            let _ = reply.send(Ok(refuse(format!(
+                "{name} cannot be renewed by Evergreen: it has no renew_command; add one in the config (`evergreen config path` shows where)"
+            ))));
+            return;
+        }
+        slot.waiters.push(reply);
+        if !matches!(slot.op, Some((Op::Renew { .. }, _))) {
+            slot.renew_requested = true;
+        }
+    }
+}

@@ -1,0 +1,165 @@
+//! A slot's state as the faces see it: derived, announced, stored.
+
+use super::*;
+
+impl Scheduler {
+    /// The state a slot is in at `now`.
+    pub(super) fn derive_state(slot: &Slot, now: SystemTime) -> State {
+        if let Some(stop) = &slot.stop {
+            if stop.runs_out() && slot.lifetime.is_some_and(|l| l.is_expired(now)) {
+                return State::Expired;
+            }
+            return stop.state();
+        }
+        if matches!(slot.op, Some((Op::Renew { .. }, _))) {
+            return State::Renewing;
+        }
+        if let Some(n) = slot.source.heartbeat().and_then(|h| h.pause_after) {
+            if slot.beats.failures >= n {
+                return State::Paused {
+                    reason: format!(
+                        "control plane unreachable ({} heartbeats failed in a row)",
+                        slot.beats.failures
+                    ),
+                };
+            }
+        }
+        if slot.lifetime.is_some_and(|l| l.is_expired(now)) {
+            return State::Expired;
+        }
+        if slot.retry.failing() {
+            return State::Failing {
+                streak: slot.retry.failures,
+                next_retry_at: slot.retry.next_at.map(unix_millis).unwrap_or_default(),
+            };
+        }
+        if let Some(c) = &slot.capped {
+            return State::Capped {
+                reason: c.reason.clone(),
+                next_try_at: c.until,
+            };
+        }
+        // Heartbeats that never pause (certctl) show their failures as failing.
+        if slot.beats.failing() && slot.source.heartbeat().is_some_and(|h| h.pause_after.is_none()) {
+            return State::Failing {
+                streak: slot.beats.failures,
+                next_retry_at: slot.next_beat.map(unix_millis).unwrap_or_default(),
+            };
+        }
+        match slot.lifetime {
+            Some(l) if !slot.cfg.policy.is_due(&l, now) => State::Healthy,
+            _ => State::Due,
+        }
+    }
+
+    /// Updates the visible status, announces state changes and expiry bands, persists.
+    pub(super) fn refresh(&mut self, name: &str, now: SystemTime) {
+        let thresholds = self.settings.notify_before.clone();
+        let Some(slot) = self.slots.get_mut(name) else { return };
+        let state = Self::derive_state(slot, now);
+        let mut events = Vec::new();
+        if let Some(l) = slot.lifetime {
+            let total = l.not_after.duration_since(l.not_before).unwrap_or_default();
+            let worrying = slot.stop.is_some() || slot.retry.failing() || !slot.source.can_renew();
+            if l.is_expired(now) {
+                if slot.expired_announced != Some(l.not_after) {
+                    slot.expired_announced = Some(l.not_after);
+                    events.push(EventKind::Expired {
+                        not_after: unix_millis(l.not_after),
+                    });
+                }
+            } else if worrying {
+                let left = l.not_after.duration_since(now).unwrap_or_default();
+                let band = thresholds.iter().copied().filter(|t| left <= *t && total > *t).min();
+                if let Some(band) = band {
+                    let already = slot.announced.is_some_and(|(na, b)| na == l.not_after && b <= band);
+                    if !already {
+                        slot.announced = Some((l.not_after, band));
+                        events.push(EventKind::ExpiryApproaching {
+                            threshold_secs: band.as_secs(),
+                            not_after: unix_millis(l.not_after),
+                        });
+                    }
+                }
+            }
+        }
+        let old_state = slot.status.state.clone();
+        let mut st = slot.status.clone();
+        st.state = state.clone();
+        st.can_renew = slot.source.can_renew();
+        if let Some(l) = slot.lifetime {
+            st.not_before = Some(unix_millis(l.not_before));
+            st.not_after = Some(unix_millis(l.not_after));
+            st.remaining_fraction = Some(l.remaining_fraction(now));
+        }
+        st.renew_at = slot.deadline.filter(|_| st.can_renew).map(unix_millis);
+        st.last_heartbeat = slot.last_beat.or(st.last_heartbeat);
+        st.next_action = Self::next_action(slot, &state);
+        st.user_paused = slot.user_paused();
+        st.failure_streak = slot.retry.as_streak(now);
+        // Only a change other than the fraction ticking down is worth a write.
+        // (A heartbeat's time is shown at once but not worth a write either.)
+        let mut cmp = st.clone();
+        cmp.remaining_fraction = slot.status.remaining_fraction;
+        cmp.last_heartbeat = slot.status.last_heartbeat;
+        cmp.updated_at = slot.status.updated_at;
+        let changed = cmp != slot.status;
+        let beat_changed = st.last_heartbeat != slot.status.last_heartbeat;
+        if changed {
+            st.updated_at = unix_millis(now);
+        }
+        slot.status = st.clone();
+        if changed {
+            if let Err(e) = self.deps.store.put_status(&st) {
+                tracing::error!("could not store the status of {name}: {e}");
+            }
+        }
+        if changed || beat_changed {
+            self.statuses
+                .write()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(name.to_string(), st);
+        }
+        if old_state.name() != state.name() {
+            events.insert(
+                0,
+                EventKind::StateChanged {
+                    from: old_state.name().into(),
+                    to: state.name().into(),
+                },
+            );
+        }
+        for e in events {
+            self.emit(Some(name), e);
+        }
+    }
+
+    pub(super) fn next_action(slot: &Slot, state: &State) -> Option<NextAction> {
+        let at = |t: SystemTime, what: &str| {
+            Some(NextAction {
+                at: unix_millis(t),
+                what: what.to_string(),
+            })
+        };
+        match state {
+            State::Renewing => at(slot.op.map(|(_, t)| t)?, "renewing now"),
+            State::Failing { .. } => at(
+                slot.retry.next_at.or(slot.next_beat)?,
+                if slot.source.can_renew() {
+                    "retry renewal"
+                } else {
+                    "read again"
+                },
+            ),
+            State::Healthy | State::Due | State::Expired if slot.source.can_renew() => at(slot.deadline?, "renew"),
+            State::Healthy | State::Due => at(slot.lifetime?.not_after, "expires (renew by hand)"),
+            State::Final { .. } => at(slot.lifetime?.not_after, "expires for good (log in again)"),
+            State::Capped { next_try_at, .. } => {
+                at(crate::clock::from_unix_millis(*next_try_at), "renew again (capped)")
+            }
+            State::Paused { .. } if slot.stop.is_none() => at(slot.next_beat?, "heartbeat"),
+            State::NotRenewable => at(slot.lifetime?.not_after, "expires (cannot be renewed)"),
+            _ => None,
+        }
+    }
+}

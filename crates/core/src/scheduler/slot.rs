@@ -1,0 +1,196 @@
+//! One credential as the scheduler keeps it: what it knows, what runs, and
+//! why nothing does.
+
+use super::*;
+
+pub(super) struct Slot {
+    pub(super) cfg: CredentialConfig,
+    pub(super) source: Arc<dyn Source>,
+    pub(super) gen: u64,
+    pub(super) status: CredentialStatus,
+    pub(super) lifetime: Option<Lifetime>,
+    pub(super) observed_at: Option<SystemTime>,
+    /// Jittered renewal deadline for the current lifetime.
+    pub(super) deadline: Option<SystemTime>,
+    /// Failed reads and renewals in a row.
+    pub(super) retry: Retry,
+    pub(super) op: Option<(Op, SystemTime)>,
+    pub(super) waiters: Vec<oneshot::Sender<Result<RenewOutcome>>>,
+    /// The finished renewal's result, sent to the waiters once the status shows it.
+    pub(super) outcome: Option<RenewOutcome>,
+    pub(super) renew_requested: bool,
+    pub(super) observe_requested: bool,
+    /// The expiry band already announced for the current not_after.
+    pub(super) announced: Option<(SystemTime, Duration)>,
+    pub(super) expired_announced: Option<SystemTime>,
+    /// Why nothing runs for it, if nothing does.
+    pub(super) stop: Option<Stop>,
+    /// When the next heartbeat is due (fleet kinds).
+    pub(super) next_beat: Option<SystemTime>,
+    /// Failed heartbeats in a row.
+    pub(super) beats: Retry,
+    pub(super) last_beat: Option<i64>,
+    /// The last renewal was capped by its issuer.
+    pub(super) capped: Option<Capped>,
+    /// Stale files of an earlier run were looked for.
+    pub(super) tidied: bool,
+}
+
+/// A run of failures in a row: how many, since when (Unix ms), and when the
+/// next attempt is due. Renewals (with reads) and heartbeats each keep one;
+/// it starts at the first failure and ends at the first success.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(super) struct Retry {
+    pub(super) failures: u32,
+    pub(super) since: Option<i64>,
+    pub(super) next_at: Option<SystemTime>,
+}
+
+impl Retry {
+    /// A run carried over from the stored status (the same episode after a restart).
+    pub(super) fn carried(streak: Option<Streak>) -> Retry {
+        Retry {
+            failures: streak.map_or(0, |k| k.failures),
+            since: streak.map(|k| k.since),
+            next_at: None,
+        }
+    }
+
+    pub(super) fn failing(&self) -> bool {
+        self.failures > 0
+    }
+
+    pub(super) fn ready(&self, now: SystemTime) -> bool {
+        self.next_at.is_none_or(|t| t <= now)
+    }
+
+    /// One more failure at `at` (Unix ms), tried again at `next_at`: the
+    /// count so far and when the run began.
+    pub(super) fn fail(&mut self, at: i64, next_at: Option<SystemTime>) -> (u32, i64) {
+        self.failures += 1;
+        self.next_at = next_at;
+        (self.failures, *self.since.get_or_insert(at))
+    }
+
+    /// Ends the run; what it was (failures, since), if there was one.
+    pub(super) fn end(&mut self) -> Option<(u32, i64)> {
+        let run = std::mem::take(self);
+        run.failing().then(|| (run.failures, run.since.unwrap_or_default()))
+    }
+
+    pub(super) fn as_streak(&self, now: SystemTime) -> Option<Streak> {
+        self.failing().then(|| Streak {
+            failures: self.failures,
+            since: self.since.unwrap_or_else(|| unix_millis(now)),
+        })
+    }
+}
+
+/// Why nothing runs for a credential.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum Stop {
+    /// `enabled = false` in the config.
+    Disabled,
+    /// The user paused it; only the user resumes it.
+    ByUser,
+    /// The server's or the engine's verdict: retired, paused, final, not
+    /// renewable, rejected.
+    Verdict(State),
+}
+
+impl Stop {
+    pub(super) fn state(&self) -> State {
+        match self {
+            Stop::Disabled => State::Disabled,
+            Stop::ByUser => State::Paused {
+                reason: USER_PAUSE_REASON.into(),
+            },
+            Stop::Verdict(s) => s.clone(),
+        }
+    }
+
+    /// Final and not-renewable credentials still run out: their expiry and
+    /// bands are watched, but nothing renews them.
+    pub(super) fn runs_out(&self) -> bool {
+        matches!(self, Stop::Verdict(State::Final { .. } | State::NotRenewable))
+    }
+
+    /// A new login or a fixed file may end it (the user's pause only the user ends).
+    pub(super) fn ends_with_new_files(&self) -> bool {
+        matches!(self, Stop::Verdict(s) if s.ends_with_new_files())
+    }
+}
+
+impl Slot {
+    pub(super) fn user_paused(&self) -> bool {
+        self.stop == Some(Stop::ByUser)
+    }
+
+    /// Whether what this credential's renewals bring back is a certificate.
+    pub(super) fn kind_issues_certificates(&self) -> bool {
+        use crate::model::Kind::*;
+        matches!(self.source.kind(), X509File | VaultPki | Nixfleet | Certctl)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Op {
+    Observe,
+    Renew { manual: bool },
+    Beat,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(secs: u64) -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(secs)
+    }
+
+    #[test]
+    fn a_run_counts_from_its_first_failure_and_ends_once() {
+        let mut r = Retry::default();
+        assert!(!r.failing() && r.ready(at(0)));
+        assert_eq!(r.fail(1_000, Some(at(30))), (1, 1_000));
+        assert_eq!(r.fail(31_000, Some(at(90))), (2, 1_000), "the run keeps its start");
+        assert!(!r.ready(at(89)) && r.ready(at(90)));
+        assert_eq!(r.as_streak(at(100)).map(|s| (s.failures, s.since)), Some((2, 1_000)));
+        assert_eq!(r.end(), Some((2, 1_000)));
+        assert_eq!(r, Retry::default(), "nothing of it is left");
+        assert_eq!(r.end(), None, "an ended run ends no more");
+        assert_eq!(r.fail(200_000, None), (1, 200_000), "a new run starts anew");
+    }
+
+    #[test]
+    fn a_run_carried_over_a_restart_is_the_same_run() {
+        let r = Retry::carried(Some(Streak {
+            failures: 3,
+            since: 5_000,
+        }));
+        assert_eq!((r.failures, r.since, r.next_at), (3, Some(5_000), None));
+        assert!(r.ready(at(0)), "a carried run is tried at once");
+        assert_eq!(Retry::carried(None), Retry::default());
+    }
+
+    #[test]
+    fn only_a_verdict_ends_with_new_files_and_only_final_ones_run_out() {
+        let paused = Stop::Verdict(State::Paused { reason: "x".into() });
+        assert!(paused.ends_with_new_files());
+        assert!(
+            !Stop::ByUser.ends_with_new_files(),
+            "the user's pause is the user's to end"
+        );
+        assert!(!Stop::Disabled.ends_with_new_files());
+        assert!(Stop::Verdict(State::Final { expires_at: 1 }).runs_out());
+        assert!(Stop::Verdict(State::NotRenewable).runs_out());
+        assert!(!Stop::Verdict(State::Retired { reason: "x".into() }).runs_out());
+        assert_eq!(
+            Stop::ByUser.state(),
+            State::Paused {
+                reason: USER_PAUSE_REASON.into()
+            }
+        );
+        assert_eq!(Stop::Disabled.state(), State::Disabled);
+    }
+}
