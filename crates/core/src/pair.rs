@@ -267,8 +267,7 @@ impl Pair {
 /// tell), else the answer.
 pub fn key_matches(cert_der: &[u8], key_pem: &str) -> Option<bool> {
     let key = rcgen::KeyPair::from_pem(key_pem).ok()?;
-    let (_, cert) = x509_parser::parse_x509_certificate(cert_der).ok()?;
-    Some(cert.tbs_certificate.subject_pki.subject_public_key.data.as_ref() == key.public_key_raw())
+    crate::csr::carries_key(cert_der, &key).ok()
 }
 
 /// Reads the certificate and key at their paths and says what is wrong with

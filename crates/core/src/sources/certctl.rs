@@ -49,7 +49,7 @@ use std::time::{Duration, Instant, SystemTime};
 use async_trait::async_trait;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
-use rcgen::{CertificateParams, DistinguishedName, DnType, KeyPair, SanType};
+use rcgen::KeyPair;
 use reqwest::Method;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
@@ -74,14 +74,6 @@ const MAX_ROUNDS: usize = 3;
 const SCAN_MAX_ENTRIES: usize = 10_000;
 const SCAN_MAX_FILE: u64 = 1024 * 1024;
 const SCAN_MAX_DEPTH: usize = 32;
-
-fn failure(class: FailureClass, message: String) -> Failure {
-    Failure {
-        class,
-        message,
-        stderr_tail: None,
-    }
-}
 
 // ---------------------------------------------------------------------------
 // The wire
@@ -139,39 +131,12 @@ impl HttpWire {
     /// The API key, read now. Problems are failures the next poll retries,
     /// so fixing the file is all it takes.
     fn api_key(&self) -> Result<SecretString, Failure> {
-        match &self.api_key {
-            TokenSource::File(path) => {
-                let meta = std::fs::metadata(path).map_err(|e| {
-                    Failure::transient(if e.kind() == std::io::ErrorKind::NotFound {
-                        format!(
-                            "the API key file {} does not exist; put the agent's certctl API key in it (mode 0600)",
-                            path.display()
-                        )
-                    } else {
-                        format!("could not read the API key file {}: {e}", path.display())
-                    })
-                })?;
-                if let Some(problem) = fsutil::exposed_secret(&meta, "API key file", path) {
-                    return Err(Failure::transient(format!("{problem}; the key was not sent")));
-                }
-                let raw = std::fs::read_to_string(path)
-                    .map_err(|e| Failure::transient(format!("could not read the API key file {}: {e}", path.display())))?;
-                let k = raw.trim();
-                if k.is_empty() || k.contains(char::is_whitespace) {
-                    return Err(Failure::transient(format!(
-                        "the API key file {} does not hold one key (it is empty or has several words)",
-                        path.display()
-                    )));
-                }
-                Ok(SecretString::from(k.to_string()))
-            }
-            TokenSource::Env(var) => match std::env::var(var) {
-                Ok(k) if !k.trim().is_empty() => Ok(SecretString::from(k.trim().to_string())),
-                _ => Err(Failure::transient(format!(
-                    "the environment variable {var} (api_key_env) is not set in Evergreen's environment; set it to the agent's certctl API key"
-                ))),
-            },
-        }
+        crate::secret::read(&self.api_key, "API key").map_err(|e| {
+            Failure::transient(format!(
+                "{}; put the agent's certctl API key there (a file of mode 0600, or api_key_env); the key was not sent",
+                e.message()
+            ))
+        })
     }
 }
 
@@ -544,7 +509,7 @@ impl Certctl {
     }
 
     fn retired(&self, what: &str, r: &Reply) -> Failure {
-        failure(
+        Failure::new(
             FailureClass::Retired,
             format!(
                 "{} answered 410 Gone to the {what}: the control plane retired agent {} ({}). Evergreen sends it nothing more; a new agent needs a new agent_id and API key",
@@ -579,9 +544,9 @@ impl Certctl {
     async fn heartbeat_body(&self) -> Value {
         json!({
             "version": env!("CARGO_PKG_VERSION"),
-            "hostname": hostname(),
-            "os": go_os(),
-            "architecture": super::wrenn::go_arch(),
+            "hostname": crate::host::hostname().unwrap_or_else(|| "unknown".into()),
+            "os": crate::host::go_os(),
+            "architecture": crate::host::go_arch(),
             "ip_address": outbound_ip(&self.spec.url).await.unwrap_or_default(),
         })
     }
@@ -749,28 +714,19 @@ impl Certctl {
         let key_path = self.key_file(cert_id, true);
         fsutil::atomic_write(&key_path, key.serialize_pem().as_bytes(), SECRET_FILE_MODE)
             .map_err(|e| JobError::Failed(format!("could not store the new key: {e}")))?;
-        let mut params = CertificateParams::default();
-        let mut dn = DistinguishedName::new();
-        dn.push(DnType::CommonName, cn);
-        params.distinguished_name = dn;
+        let mut sans = Vec::new();
         for san in job.sans.iter().flatten() {
-            let san = san.trim();
-            let entry = if san.contains('@') {
-                san.to_string().try_into().ok().map(SanType::Rfc822Name)
-            } else if let Ok(ip) = san.parse() {
-                Some(SanType::IpAddress(ip))
-            } else {
-                san.to_string().try_into().ok().map(SanType::DnsName)
-            };
-            match entry {
-                Some(e) => params.subject_alt_names.push(e),
-                None => return Err(JobError::Failed(format!("the SAN {san:?} cannot go into a CSR"))),
+            match crate::csr::san(san) {
+                Some(e) => sans.push(e),
+                None => {
+                    return Err(JobError::Failed(format!(
+                        "the SAN {:?} cannot go into a CSR",
+                        san.trim()
+                    )))
+                }
             }
         }
-        let csr = params
-            .serialize_request(&key)
-            .and_then(|r| r.pem())
-            .map_err(|e| JobError::Failed(format!("could not make the CSR: {e}")))?;
+        let csr = crate::csr::request(&key, cn, sans).map_err(JobError::Failed)?;
         let path = self.agent_path("/csr");
         let r = self
             .wire
@@ -795,8 +751,6 @@ impl Certctl {
             |why: String| format!("{url} sent a certificate Evergreen did not deploy: {why}; nothing was written");
         let reply = crate::x509::parse_reply(pem).map_err(|e| bad(format!("it does not parse ({e})")))?;
         let parsed = &reply.file;
-        let (_, c) = x509_parser::parse_x509_certificate(&parsed.der_leaf).map_err(|e| bad(e.to_string()))?;
-        let cert_key = c.tbs_certificate.subject_pki.subject_public_key.data.to_vec();
         let leaf = parsed.leaf().clone();
         if leaf.lifetime.not_after <= SystemTime::now() {
             return Err(bad(format!(
@@ -818,7 +772,7 @@ impl Certctl {
             );
             let key = KeyPair::from_pem(text.expose_secret())
                 .map_err(|e| format!("{} is not a private key Evergreen can use ({e})", p.display()))?;
-            if key.public_key_raw() == cert_key.as_slice() {
+            if crate::csr::carries_key(&parsed.der_leaf, &key).map_err(bad)? {
                 found = Some((text, next));
                 break;
             }
@@ -1017,7 +971,7 @@ impl Certctl {
                 .values()
                 .map(|t| t.cert_path.display().to_string())
                 .collect();
-            failure(
+            Failure::new(
                 FailureClass::Absent,
                 format!(
                     "no certificate deployed yet ({} does not exist); Evergreen asks {} for work",
@@ -1210,18 +1164,6 @@ impl Source for Certctl {
 
 // ---------------------------------------------------------------------------
 // Facts about this machine, for the heartbeat
-
-fn hostname() -> String {
-    crate::host::hostname().unwrap_or_else(|| "unknown".into())
-}
-
-/// Go's names (`runtime.GOOS`), as certctl reports them.
-fn go_os() -> &'static str {
-    match std::env::consts::OS {
-        "macos" => "darwin",
-        other => other,
-    }
-}
 
 /// The local address this machine reaches the control plane from (a UDP
 /// "connect" sends nothing; it only picks the route).
@@ -1418,6 +1360,7 @@ fn escape_dn_value(v: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rcgen::{CertificateParams, DistinguishedName, DnType, SanType};
     use std::collections::BTreeMap;
 
     fn spec(dirs: Vec<PathBuf>) -> CertctlSpec {

@@ -142,12 +142,26 @@ pub struct Failure {
 }
 
 impl Failure {
-    pub fn transient(message: impl Into<String>) -> Self {
+    pub fn new(class: FailureClass, message: impl Into<String>) -> Self {
         Failure {
-            class: FailureClass::Transient,
+            class,
             message: message.into(),
             stderr_tail: None,
         }
+    }
+
+    pub fn transient(message: impl Into<String>) -> Self {
+        Failure::new(FailureClass::Transient, message)
+    }
+
+    /// Only the user can fix it (a token file, a setting).
+    pub fn paused(message: impl Into<String>) -> Self {
+        Failure::new(FailureClass::Paused, message)
+    }
+
+    /// Not there yet; a renewal makes it.
+    pub fn absent(message: impl Into<String>) -> Self {
+        Failure::new(FailureClass::Absent, message)
     }
 
     /// A job that panicked: a bug of Evergreen's, retried with backoff like

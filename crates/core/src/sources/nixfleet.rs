@@ -18,7 +18,7 @@ use std::sync::Mutex;
 use std::time::SystemTime;
 
 use async_trait::async_trait;
-use rcgen::{CertificateParams, DistinguishedName, DnType, KeyPair};
+use rcgen::KeyPair;
 use serde_json::{json, Value};
 
 use super::{Failure, FailureClass, Observation, RenewRequest, Renewed, Source};
@@ -38,14 +38,6 @@ pub struct Nixfleet {
     spec: NixfleetSpec,
     /// The client of the current identity, and the serial it presents.
     client: Mutex<Option<(String, reqwest::Client)>>,
-}
-
-fn failure(class: FailureClass, message: String) -> Failure {
-    Failure {
-        class,
-        message,
-        stderr_tail: None,
-    }
 }
 
 /// The SSH host key as a signing key: an OpenSSH ed25519 private key,
@@ -102,14 +94,7 @@ fn normalized_armor(text: &str) -> Option<String> {
 
 /// A CSR for `machine_id` signed by `key`, PEM.
 pub fn csr(key: &KeyPair, machine_id: &str) -> Result<String, String> {
-    let mut params = CertificateParams::default();
-    let mut dn = DistinguishedName::new();
-    dn.push(DnType::CommonName, machine_id);
-    params.distinguished_name = dn;
-    params
-        .serialize_request(key)
-        .and_then(|r| r.pem())
-        .map_err(|e| format!("could not make a CSR: {e}"))
+    crate::csr::request(key, machine_id, Vec::new())
 }
 
 impl Nixfleet {
@@ -142,7 +127,7 @@ impl Nixfleet {
             identity: Some(ClientIdentity(pem.into_bytes().into())),
             ..ClientOptions::default()
         })
-        .map_err(|e| failure(FailureClass::Paused, e.to_string()))?;
+        .map_err(|e| Failure::new(FailureClass::Paused, e.to_string()))?;
         *cached = Some((serial.to_string(), c.clone()));
         Ok(c)
     }
@@ -212,7 +197,7 @@ impl Nixfleet {
         let text = match std::fs::read_to_string(tf) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(failure(
+                return Err(Failure::new(
                     FailureClass::Paused,
                     format!(
                         "{} does not exist: this machine is not enrolled yet; {register}",
@@ -221,14 +206,14 @@ impl Nixfleet {
                 ))
             }
             Err(e) => {
-                return Err(failure(
+                return Err(Failure::new(
                     FailureClass::Paused,
                     format!("cannot read {}: {e}", tf.display()),
                 ))
             }
         };
         let token: Value = serde_json::from_str(text.trim()).map_err(|e| {
-            failure(
+            Failure::new(
                 FailureClass::Paused,
                 format!("{} is not a nixfleet enrolment token ({e}); {register}", tf.display()),
             )
@@ -238,7 +223,7 @@ impl Nixfleet {
             tls13_only: true,
             ..ClientOptions::default()
         })
-        .map_err(|e| failure(FailureClass::Paused, e.to_string()))?;
+        .map_err(|e| Failure::new(FailureClass::Paused, e.to_string()))?;
         let csr = csr(key, &self.spec.machine_id).map_err(Failure::transient)?;
         let url = format!("{}/v1/enroll", self.spec.url);
         let (status, body, content_type) = self
@@ -248,13 +233,13 @@ impl Nixfleet {
         match status {
             200 => {}
             409 => {
-                return Err(failure(
+                return Err(Failure::new(
                     FailureClass::Paused,
                     format!("{url} has seen this enrolment token before (HTTP 409: a token is good for one enrolment); {register}"),
                 ))
             }
             401 | 403 => {
-                return Err(failure(
+                return Err(Failure::new(
                     FailureClass::Paused,
                     format!(
                         "{url} refused the enrolment token (HTTP {status}: {}): it expired, is not for machine {}, was not signed by the fleet's key, or names another host key than {}; {register}",
@@ -302,7 +287,7 @@ impl Source for Nixfleet {
             // one, only the user can act (the token file appearing ends it).
             let tf = &self.spec.enrollment_token_file;
             return Err(if tf.exists() {
-                failure(
+                Failure::new(
                     FailureClass::Absent,
                     format!(
                         "{} does not exist yet; Evergreen enrols with the token in {} now",
@@ -311,7 +296,7 @@ impl Source for Nixfleet {
                     ),
                 )
             } else {
-                failure(
+                Failure::new(
                     FailureClass::Paused,
                     format!(
                         "{} does not exist: this machine is not enrolled yet; get an enrolment token from the fleet operator and run `evergreen register NAME --token-file TOKEN.json`",
@@ -324,7 +309,7 @@ impl Source for Nixfleet {
     }
 
     async fn renew(&self, _req: RenewRequest) -> Result<Renewed, Failure> {
-        let key = host_key(&self.spec.ssh_host_key).map_err(|m| failure(FailureClass::Paused, m))?;
+        let key = host_key(&self.spec.ssh_host_key).map_err(|m| Failure::new(FailureClass::Paused, m))?;
         if !self.spec.cert_path.exists() {
             return self.enroll(&key).await;
         }
@@ -342,7 +327,7 @@ impl Source for Nixfleet {
         match status {
             200 => {}
             410 => {
-                return Err(failure(
+                return Err(Failure::new(
                     FailureClass::Retired,
                     format!(
                         "{url} answered 410 Gone: the control plane retired this machine; it needs a new enrolment"
@@ -350,7 +335,7 @@ impl Source for Nixfleet {
                 ))
             }
             401 | 403 => {
-                return Err(failure(
+                return Err(Failure::new(
                     FailureClass::Paused,
                     format!(
                         "{url} refused the client certificate (HTTP {status}: {}): it is unknown to the control plane or revoked, or the CSR's key is not the host key the fleet declares; the machine needs a new enrolment",
@@ -399,8 +384,7 @@ pub(crate) fn check_renewed(
         .ok_or_else(|| bad("the reply has no \"certPem\" string".into()))?;
     let reply = crate::x509::parse_reply(pem).map_err(|e| bad(format!("it does not parse ({e})")))?;
     let parsed = &reply.file;
-    let (_, c) = x509_parser::parse_x509_certificate(&parsed.der_leaf).map_err(|e| bad(e.to_string()))?;
-    if c.tbs_certificate.subject_pki.subject_public_key.data.as_ref() != key.public_key_raw() {
+    if !crate::csr::carries_key(&parsed.der_leaf, key).map_err(bad)? {
         return Err(bad(format!(
             "its public key is not the host key {}",
             host_key.display()

@@ -85,55 +85,24 @@ impl VaultClient {
             ca_bundle: self.conn.ca_bundle.clone(),
             ..ClientOptions::default()
         })
-        .map_err(|e| Failure {
-            class: FailureClass::Paused,
-            message: format!("{}: {e}", self.conn.address),
-            stderr_tail: None,
-        })?;
+        .map_err(|e| Failure::paused(format!("{}: {e}", self.conn.address)))?;
         Ok(self.http.get_or_init(|| c))
     }
 
     /// Reads the token now. A missing, empty or world-readable token file is
     /// a pause: only the user can fix it, and the file watch ends the pause.
     pub fn token(&self) -> Result<SecretString, Failure> {
-        let paused = |message: String| Failure {
-            class: FailureClass::Paused,
-            message,
-            stderr_tail: None,
-        };
-        match &self.conn.token {
-            TokenSource::File(path) => {
-                let meta = std::fs::metadata(path).map_err(|e| {
-                    paused(if e.kind() == std::io::ErrorKind::NotFound {
-                        format!(
-                            "the token file {} does not exist; log in (`bao login` or `vault login` writes it) and Evergreen picks the token up at once",
-                            path.display()
-                        )
-                    } else {
-                        format!("could not read the token file {}: {e}", path.display())
-                    })
-                })?;
-                if let Some(problem) = crate::fsutil::exposed_secret(&meta, "token file", path) {
-                    return Err(paused(problem));
+        use crate::secret::SecretError;
+        crate::secret::read(&self.conn.token, "token").map_err(|e| {
+            let hint = match (&e, &self.conn.token) {
+                (SecretError::Missing(_), TokenSource::File(_)) => {
+                    "log in (`bao login` or `vault login` writes it) and Evergreen picks the token up at once"
                 }
-                let raw = std::fs::read_to_string(path)
-                    .map_err(|e| paused(format!("could not read the token file {}: {e}", path.display())))?;
-                let t = raw.trim();
-                if t.is_empty() || t.contains(char::is_whitespace) {
-                    return Err(paused(format!(
-                        "the token file {} does not hold a token (it is empty or has several words); log in again",
-                        path.display()
-                    )));
-                }
-                Ok(SecretString::from(t.to_string()))
-            }
-            TokenSource::Env(var) => match std::env::var(var) {
-                Ok(t) if !t.trim().is_empty() => Ok(SecretString::from(t.trim().to_string())),
-                _ => Err(paused(format!(
-                    "the environment variable {var} is not set for the Evergreen engine; export it before `evergreen run`, or use token_file"
-                ))),
-            },
-        }
+                (SecretError::Missing(_), TokenSource::Env(_)) => "export it before `evergreen run`, or use token_file",
+                (SecretError::Unusable(_), _) => "log in again, or fix the file",
+            };
+            Failure::paused(format!("{}; {hint}", e.message()))
+        })
     }
 
     /// One API call: `path` is below `/v1/`. Returns the parsed JSON body of a
@@ -193,16 +162,15 @@ impl VaultClient {
                     503 if a.text().contains("sealed") => "; the server is sealed: unseal it",
                     _ => "",
                 };
-                Failure {
+                Failure::new(
                     class,
-                    message: format!(
+                    format!(
                         "{what} at {} failed: HTTP {}: {}{hint}",
                         self.conn.address,
                         a.status.as_u16(),
                         a.text()
                     ),
-                    stderr_tail: None,
-                }
+                )
             }
         }
     }

@@ -17,13 +17,13 @@
 use std::time::SystemTime;
 
 use async_trait::async_trait;
-use rcgen::{CertificateParams, DistinguishedName, DnType, KeyPair, SanType};
+use rcgen::{KeyPair, SanType};
 use reqwest::Method;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{json, Value};
 
 use super::vault::{field, VaultClient};
-use super::{Failure, FailureClass, Observation, RenewRequest, Renewed, Source};
+use super::{Failure, Observation, RenewRequest, Renewed, Source};
 use crate::clock::rfc3339;
 use crate::command;
 use crate::config::{KeyType, PkiMode, VaultPkiSpec};
@@ -48,14 +48,6 @@ pub(crate) struct Issued {
     observation: Observation,
 }
 
-fn paused(message: String) -> Failure {
-    Failure {
-        class: FailureClass::Paused,
-        message,
-        stderr_tail: None,
-    }
-}
-
 impl VaultPki {
     pub fn new(name: &str, spec: VaultPkiSpec) -> Self {
         let client = VaultClient::new(spec.conn.clone());
@@ -69,27 +61,19 @@ impl VaultPki {
     fn read(&self) -> Result<Observation, Failure> {
         let path = &self.spec.cert_path;
         if !path.exists() {
-            return Err(Failure {
-                class: FailureClass::Absent,
-                stderr_tail: None,
-                ..Failure::transient(format!(
-                    "{} does not exist yet; Evergreen requests it from {}/{}/{} now",
-                    path.display(),
-                    self.client.address(),
-                    self.spec.mount,
-                    self.spec.role
-                ))
-            });
+            return Err(Failure::absent(format!(
+                "{} does not exist yet; Evergreen requests it from {}/{}/{} now",
+                path.display(),
+                self.client.address(),
+                self.spec.mount,
+                self.spec.role
+            )));
         }
         let f = crate::x509::read_file(path).map_err(|e| Failure::transient(e.to_string()))?;
         if let Some(why) = crate::pair::mismatch(path, &f.der_leaf, &self.spec.key_path) {
             // What a crash between two writes (or another tool) leaves: the
             // credential is not usable as it is, and a renewal makes a pair.
-            return Err(Failure {
-                class: FailureClass::Absent,
-                stderr_tail: None,
-                ..Failure::transient(format!("{why}; Evergreen renews the pair now"))
-            });
+            return Err(Failure::absent(format!("{why}; Evergreen renews the pair now")));
         }
         Ok(Observation::of_cert(&f))
     }
@@ -101,12 +85,12 @@ impl VaultPki {
         match std::fs::metadata(path) {
             Ok(meta) => {
                 if let Some(problem) = fsutil::exposed_secret(&meta, "private key", path) {
-                    return Err(paused(problem));
+                    return Err(Failure::paused(problem));
                 }
                 let pem = std::fs::read_to_string(path)
-                    .map_err(|e| paused(format!("could not read the private key {}: {e}", path.display())))?;
+                    .map_err(|e| Failure::paused(format!("could not read the private key {}: {e}", path.display())))?;
                 let key = KeyPair::from_pem(&pem).map_err(|e| {
-                    paused(format!(
+                    Failure::paused(format!(
                         "{} is not a PKCS#8 PEM private key Evergreen can use ({e}); move it away and Evergreen makes a new key",
                         path.display()
                     ))
@@ -131,7 +115,7 @@ impl VaultPki {
                 let pem = key.serialize_pem();
                 Ok((key, Some(pem)))
             }
-            Err(e) => Err(paused(format!(
+            Err(e) => Err(Failure::paused(format!(
                 "could not read the private key {}: {e}",
                 path.display()
             ))),
@@ -143,10 +127,7 @@ impl VaultPki {
     }
 
     fn csr(&self, key: &KeyPair) -> Result<String, Failure> {
-        let mut params = CertificateParams::default();
-        let mut dn = DistinguishedName::new();
-        dn.push(DnType::CommonName, self.spec.common_name.clone());
-        params.distinguished_name = dn;
+        // The names are DNS names here (the role decides), the addresses IPs.
         let mut sans = Vec::new();
         for n in std::iter::once(&self.spec.common_name).chain(&self.spec.alt_names) {
             if let Ok(ia5) = n.clone().try_into() {
@@ -158,11 +139,7 @@ impl VaultPki {
                 sans.push(SanType::IpAddress(ip));
             }
         }
-        params.subject_alt_names = sans;
-        params
-            .serialize_request(key)
-            .and_then(|r| r.pem())
-            .map_err(|e| Failure::transient(format!("could not make a CSR for {}: {e}", self.spec.common_name)))
+        crate::csr::request(key, &self.spec.common_name, sans).map_err(Failure::transient)
     }
 
     fn request_body(&self, csr: Option<String>) -> Value {
@@ -209,19 +186,19 @@ impl VaultPki {
                 .parent()
                 .filter(|d| !d.as_os_str().is_empty() && !d.exists())
             {
-                fsutil::ensure_private_dir(dir).map_err(|e| paused(e.to_string()))?;
+                fsutil::ensure_private_dir(dir).map_err(|e| Failure::paused(e.to_string()))?;
             }
             // The previous pair stays as the backup generation.
             return self
                 .pair()
                 .commit(issued.cert_pem.as_bytes(), key.expose_secret().as_bytes())
-                .map_err(|e| paused(e.to_string()));
+                .map_err(|e| Failure::paused(e.to_string()));
         }
         if let Some(dir) = self.spec.cert_path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)
-                .map_err(|e| paused(format!("could not create the directory {}: {e}", dir.display())))?;
+                .map_err(|e| Failure::paused(format!("could not create the directory {}: {e}", dir.display())))?;
         }
-        fsutil::backup(&self.spec.cert_path, PUBLIC_FILE_MODE).map_err(|e| paused(e.to_string()))?;
+        fsutil::backup(&self.spec.cert_path, PUBLIC_FILE_MODE).map_err(|e| Failure::paused(e.to_string()))?;
         fsutil::atomic_write(&self.spec.cert_path, issued.cert_pem.as_bytes(), PUBLIC_FILE_MODE)
             .map_err(|e| Failure::transient(e.to_string()))
     }
@@ -310,10 +287,7 @@ pub(crate) fn check_issued(
         }
     };
     let key = key.or(server_key.as_ref()).expect("a key either way");
-    let cert_key = x509_parser::parse_x509_certificate(&parsed.der_leaf)
-        .map(|(_, c)| c.tbs_certificate.subject_pki.subject_public_key.data.to_vec())
-        .map_err(|e| bad(format!("it does not parse ({e})")))?;
-    if cert_key != key.public_key_raw() {
+    if !crate::csr::carries_key(&parsed.der_leaf, key).map_err(bad)? {
         return Err(bad(format!(
             "its public key is not the one of {}",
             if key_pem.is_some() {

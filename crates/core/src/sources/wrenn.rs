@@ -184,14 +184,6 @@ pub(crate) fn parse_auth(
     Ok((c, l))
 }
 
-fn failure(class: FailureClass, message: String) -> Failure {
-    Failure {
-        class,
-        message,
-        stderr_tail: None,
-    }
-}
-
 #[derive(Debug)]
 pub struct Wrenn {
     spec: WrennSpec,
@@ -215,7 +207,7 @@ impl Wrenn {
             timeout: Some(Duration::from_secs(15)),
             ..ClientOptions::default()
         })
-        .map_err(|e| failure(FailureClass::Paused, e.to_string()))?;
+        .map_err(|e| Failure::new(FailureClass::Paused, e.to_string()))?;
         Ok(self.client.get_or_init(|| c))
     }
 
@@ -228,7 +220,7 @@ impl Wrenn {
             Err(e) => return Err(Failure::transient(format!("cannot read {}: {e}", path.display()))),
         };
         if let Some(problem) = fsutil::exposed_secret(&meta, "host credentials", path) {
-            return Err(failure(FailureClass::Paused, problem));
+            return Err(Failure::new(FailureClass::Paused, problem));
         }
         let text =
             std::fs::read(path).map_err(|e| Failure::transient(format!("cannot read {}: {e}", path.display())))?;
@@ -271,7 +263,7 @@ impl Wrenn {
     }
 
     fn reregister(&self, why: String) -> Failure {
-        failure(
+        Failure::new(
             FailureClass::Paused,
             format!(
                 "{why}; re-registration needed: get a one-time token from the control plane and run `evergreen register NAME --token TOKEN` (it writes {})",
@@ -294,9 +286,9 @@ impl Wrenn {
         };
         let body = json!({
             "token": token,
-            "arch": go_arch(),
-            "cpu_cores": std::thread::available_parallelism().map_or(1, |n| n.get()) as i32,
-            "memory_mb": memory_mb(),
+            "arch": crate::host::go_arch(),
+            "cpu_cores": crate::host::cpu_cores(),
+            "memory_mb": crate::host::memory_mb(),
             "disk_gb": 0,
             "address": self.spec.host_address,
         });
@@ -306,7 +298,7 @@ impl Wrenn {
             // A bad request is not a bad token (wrenn checks the body first,
             // and the token is not spent): say what the server said.
             400 => {
-                return Err(failure(
+                return Err(Failure::new(
                     FailureClass::Paused,
                     format!(
                         "{}: the control plane refused the registration (HTTP 400: {}); fix the credential's settings (host_address is sent as the address) and Evergreen registers again",
@@ -371,27 +363,6 @@ impl Wrenn {
     }
 }
 
-/// Go's name for this architecture (`runtime.GOARCH`), as Go agents report it.
-pub(crate) fn go_arch() -> &'static str {
-    match std::env::consts::ARCH {
-        "x86_64" => "amd64",
-        "aarch64" => "arm64",
-        other => other,
-    }
-}
-
-fn memory_mb() -> i32 {
-    std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|m| {
-            m.lines()
-                .find(|l| l.starts_with("MemTotal:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<i64>().ok())
-        })
-        .map_or(0, |kb| (kb / 1024) as i32)
-}
-
 #[async_trait]
 impl Source for Wrenn {
     fn kind(&self) -> Kind {
@@ -417,7 +388,7 @@ impl Source for Wrenn {
         let tf = &self.spec.registration_token_file;
         if self.spec.credentials_file.exists() && tf.exists() {
             // `evergreen register` left a token: the user asks for a new registration.
-            return Err(failure(
+            return Err(Failure::new(
                 FailureClass::Absent,
                 format!("a one-time token is waiting in {}: registering again", tf.display()),
             ));
@@ -426,7 +397,7 @@ impl Source for Wrenn {
             Some(c) => lifetime(&c)
                 .map(Self::observation)
                 .map_err(|e| Failure::transient(format!("{}: {e}", self.spec.credentials_file.display()))),
-            None => Err(failure(
+            None => Err(Failure::new(
                 FailureClass::Absent,
                 format!(
                     "not registered yet ({} does not exist); Evergreen registers with the one-time token in {}",
@@ -451,7 +422,7 @@ impl Source for Wrenn {
 
     async fn beat(&self) -> Result<Beat, Failure> {
         let Some(c) = self.load()? else {
-            return Err(failure(FailureClass::Absent, "not registered yet".into()));
+            return Err(Failure::new(FailureClass::Absent, "not registered yet"));
         };
         let path = format!("/v1/hosts/{}/heartbeat", c.host_id);
         let (status, reply) = self.post(&path, None, Some(c.jwt.expose_secret())).await?;
@@ -475,7 +446,7 @@ impl Source for Wrenn {
                     }
                     Err(e) => format!("{} was kept, since it could not be backed up ({e})", f.display()),
                 };
-                Err(failure(
+                Err(Failure::new(
                     FailureClass::Retired,
                     format!(
                         "the control plane no longer knows host {} (404 on heartbeat): it was deleted; {kept}",
