@@ -94,7 +94,14 @@ pub fn fleet(data: &[u8]) {
         _ => {
             if let Ok(v) = serde_json::from_slice::<Value>(body) {
                 let (cert, host) = (Path::new("agent.pem"), Path::new("ssh_host_ed25519_key"));
-                let _ = nixfleet::check_renewed(&v, key(), "https://cp/v1/agent/renew", cert, host);
+                let _ = nixfleet::check_renewed(
+                    &v,
+                    key(),
+                    "https://cp/v1/agent/renew",
+                    cert,
+                    host,
+                    std::time::SystemTime::now(),
+                );
             }
         }
     }

@@ -86,7 +86,7 @@ impl Source for Scripted {
             pause_after: Some(3),
         })
     }
-    async fn beat(&self) -> Result<Beat, Failure> {
+    async fn beat(&self, _now: SystemTime) -> Result<Beat, Failure> {
         let mut s = self.s.lock().unwrap();
         s.beats_at.push(self.clock.now());
         if s.beat_fail_next > 0 {

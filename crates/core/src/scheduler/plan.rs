@@ -87,8 +87,10 @@ impl Scheduler {
                 }
                 match op {
                     Op::Observe => JobResult::Observed(source.observe().await),
-                    Op::Renew { manual } => JobResult::Renewed(source.renew(RenewRequest { current, manual }).await),
-                    Op::Beat => JobResult::Beat(source.beat().await),
+                    Op::Renew { manual } => {
+                        JobResult::Renewed(source.renew(RenewRequest { current, manual, now }).await)
+                    }
+                    Op::Beat => JobResult::Beat(source.beat(now).await),
                 }
             });
             let result = match job.await {

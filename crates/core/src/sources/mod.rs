@@ -187,6 +187,9 @@ pub struct RenewRequest {
     /// Asked for (by the user, or by the control plane through
     /// [`Beat::renew`]) rather than planned at a deadline.
     pub manual: bool,
+    /// The scheduler's clock when the renewal started: what a reply is
+    /// judged by (already expired?), so tests can move time.
+    pub now: SystemTime,
 }
 
 #[async_trait]
@@ -216,7 +219,7 @@ pub trait Source: Send + Sync + std::fmt::Debug + 'static {
     }
 
     /// One heartbeat. Only called when [`Source::heartbeat`] says so.
-    async fn beat(&self) -> Result<Beat, Failure> {
+    async fn beat(&self, _now: SystemTime) -> Result<Beat, Failure> {
         Ok(Beat::default())
     }
 

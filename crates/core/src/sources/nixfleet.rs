@@ -132,8 +132,14 @@ impl Nixfleet {
         Ok(c)
     }
 
-    fn check(&self, reply: &Value, key: &KeyPair, url: &str) -> Result<(String, Observation), Failure> {
-        check_renewed(reply, key, url, &self.spec.cert_path, &self.spec.ssh_host_key)
+    fn check(
+        &self,
+        reply: &Value,
+        key: &KeyPair,
+        url: &str,
+        now: SystemTime,
+    ) -> Result<(String, Observation), Failure> {
+        check_renewed(reply, key, url, &self.spec.cert_path, &self.spec.ssh_host_key, now)
     }
 }
 
@@ -174,21 +180,21 @@ impl Nixfleet {
     }
 
     /// A 200's `{"certPem", "notAfter"}`, checked against the host key.
-    fn accept(&self, url: &str, body: &[u8], key: &KeyPair) -> Result<(String, Observation), Failure> {
+    fn accept(&self, url: &str, body: &[u8], key: &KeyPair, now: SystemTime) -> Result<(String, Observation), Failure> {
         let reply: Value = serde_json::from_slice(body).map_err(|e| {
             Failure::transient(format!(
                 "{url} answered 200 but not with JSON ({e}); {} is unchanged",
                 self.spec.cert_path.display()
             ))
         })?;
-        self.check(&reply, key, url)
+        self.check(&reply, key, url, now)
     }
 
     /// `POST /v1/enroll`: the machine's first certificate, for the one-time
     /// bootstrap token the fleet operator minted for it (over TLS, without
     /// a client certificate). The token is spent: it is removed once the
     /// certificate is written.
-    async fn enroll(&self, key: &KeyPair) -> Result<Renewed, Failure> {
+    async fn enroll(&self, key: &KeyPair, now: SystemTime) -> Result<Renewed, Failure> {
         let tf = &self.spec.enrollment_token_file;
         let register = format!(
             "get an enrolment token from the fleet operator and run `evergreen register NAME --token-file TOKEN.json` (it writes {})",
@@ -251,7 +257,7 @@ impl Nixfleet {
             }
             s => return Err(refusal(&url, s, &text())),
         }
-        let (pem, observation) = self.accept(&url, &body, key)?;
+        let (pem, observation) = self.accept(&url, &body, key, now)?;
         if let Some(dir) = self.spec.cert_path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)
                 .map_err(|e| Failure::transient(format!("could not create {}: {e}", dir.display())))?;
@@ -308,10 +314,10 @@ impl Source for Nixfleet {
         Ok(Observation::of_cert(&self.read()?))
     }
 
-    async fn renew(&self, _req: RenewRequest) -> Result<Renewed, Failure> {
+    async fn renew(&self, req: RenewRequest) -> Result<Renewed, Failure> {
         let key = host_key(&self.spec.ssh_host_key).map_err(|m| Failure::new(FailureClass::Paused, m))?;
         if !self.spec.cert_path.exists() {
-            return self.enroll(&key).await;
+            return self.enroll(&key, req.now).await;
         }
         let current = self.read()?;
         let cert_pem = std::fs::read_to_string(&self.spec.cert_path)
@@ -345,7 +351,7 @@ impl Source for Nixfleet {
             }
             s => return Err(refusal(&url, s, &text())),
         }
-        let (pem, observation) = self.accept(&url, &body, &key)?;
+        let (pem, observation) = self.accept(&url, &body, &key, req.now)?;
         fsutil::backup(&self.spec.cert_path, PUBLIC_FILE_MODE).map_err(|e| Failure::transient(e.to_string()))?;
         fsutil::atomic_write(&self.spec.cert_path, pem.as_bytes(), PUBLIC_FILE_MODE)
             .map_err(|e| Failure::transient(e.to_string()))?;
@@ -371,6 +377,7 @@ pub(crate) fn check_renewed(
     url: &str,
     cert_path: &Path,
     host_key: &Path,
+    now: SystemTime,
 ) -> Result<(String, Observation), Failure> {
     let bad = |why: String| {
         Failure::transient(format!(
@@ -391,7 +398,7 @@ pub(crate) fn check_renewed(
         )));
     }
     let life = parsed.leaf().lifetime;
-    if life.not_after <= SystemTime::now() {
+    if life.not_after <= now {
         return Err(bad(format!(
             "it expired already (not_after {})",
             rfc3339(life.not_after)

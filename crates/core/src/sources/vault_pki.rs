@@ -222,7 +222,7 @@ impl Source for VaultPki {
         self.read()
     }
 
-    async fn renew(&self, _req: RenewRequest) -> Result<Renewed, Failure> {
+    async fn renew(&self, req: RenewRequest) -> Result<Renewed, Failure> {
         let (key, new_key, op) = match self.spec.mode {
             PkiMode::Sign => {
                 let (k, pem) = self.key()?;
@@ -237,7 +237,7 @@ impl Source for VaultPki {
             .call(Method::POST, &path, Some(&self.request_body(csr)))
             .await
             .map_err(|e| self.client.failure(&format!("certificate request to {path}"), e))?;
-        let mut issued = self.check(&path, &reply, key.as_ref(), SystemTime::now())?;
+        let mut issued = self.check(&path, &reply, key.as_ref(), req.now)?;
         issued.key_pem = issued.key_pem.or(new_key.map(SecretString::from));
         self.write(&issued)?;
         let note = command::reload(

@@ -273,12 +273,18 @@ impl Wrenn {
     }
 
     /// Turns a register/refresh reply into credentials, checked before saving.
-    fn accept(&self, what: &str, body: &[u8], host_id: Option<&str>) -> Result<(Credentials, Lifetime), Failure> {
-        parse_auth(body, host_id, SystemTime::now())
+    fn accept(
+        &self,
+        what: &str,
+        body: &[u8],
+        host_id: Option<&str>,
+        now: SystemTime,
+    ) -> Result<(Credentials, Lifetime), Failure> {
+        parse_auth(body, host_id, now)
             .map_err(|e| Failure::transient(format!("{}: {e}; nothing was saved", self.url(what))))
     }
 
-    async fn register(&self) -> Result<Lifetime, Failure> {
+    async fn register(&self, now: SystemTime) -> Result<Lifetime, Failure> {
         let tf = &self.spec.registration_token_file;
         let token = match std::fs::read_to_string(tf) {
             Ok(t) if !t.trim().is_empty() => t.trim().to_string(),
@@ -321,7 +327,7 @@ impl Wrenn {
                 )))
             }
         }
-        let (c, l) = self.accept("/v1/hosts/register", &reply, None)?;
+        let (c, l) = self.accept("/v1/hosts/register", &reply, None, now)?;
         self.save(&c)?;
         // One-time: it is spent now.
         let _ = std::fs::remove_file(tf);
@@ -329,7 +335,7 @@ impl Wrenn {
     }
 
     /// Exchanges the refresh token; a refusal means only a new registration helps.
-    async fn refresh(&self, old: &Credentials) -> Result<Lifetime, Failure> {
+    async fn refresh(&self, old: &Credentials, now: SystemTime) -> Result<Lifetime, Failure> {
         let (status, reply) = self
             .post(
                 "/v1/hosts/auth/refresh",
@@ -353,7 +359,7 @@ impl Wrenn {
                 )))
             }
         }
-        let (c, l) = self.accept("/v1/hosts/auth/refresh", &reply, Some(&old.host_id))?;
+        let (c, l) = self.accept("/v1/hosts/auth/refresh", &reply, Some(&old.host_id), now)?;
         self.save(&c)?;
         Ok(l)
     }
@@ -408,11 +414,11 @@ impl Source for Wrenn {
         }
     }
 
-    async fn renew(&self, _req: RenewRequest) -> Result<Renewed, Failure> {
+    async fn renew(&self, req: RenewRequest) -> Result<Renewed, Failure> {
         let pending = self.spec.registration_token_file.exists();
         let (l, note) = match self.load()? {
-            Some(c) if !pending => (self.refresh(&c).await?, String::new()),
-            _ => (self.register().await?, "registered".to_string()),
+            Some(c) if !pending => (self.refresh(&c, req.now).await?, String::new()),
+            _ => (self.register(req.now).await?, "registered".to_string()),
         };
         Ok(Renewed {
             observation: Self::observation(l),
@@ -420,7 +426,7 @@ impl Source for Wrenn {
         })
     }
 
-    async fn beat(&self) -> Result<Beat, Failure> {
+    async fn beat(&self, now: SystemTime) -> Result<Beat, Failure> {
         let Some(c) = self.load()? else {
             return Err(Failure::new(FailureClass::Absent, "not registered yet"));
         };
@@ -429,7 +435,7 @@ impl Source for Wrenn {
         match status {
             204 | 200 => Ok(Beat::default()),
             401 | 403 => {
-                let l = self.refresh(&c).await?;
+                let l = self.refresh(&c, now).await?;
                 Ok(Beat {
                     observation: Some(Self::observation(l)),
                     ..Beat::default()

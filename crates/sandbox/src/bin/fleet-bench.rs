@@ -185,6 +185,7 @@ async fn renewals(n: usize, dir: &Path) -> anyhow::Result<Renewals> {
         source.renew(RenewRequest {
             current: None,
             manual: true,
+            now: std::time::SystemTime::now(),
         })
     };
     renew()

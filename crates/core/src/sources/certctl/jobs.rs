@@ -225,13 +225,14 @@ impl Certctl {
         cert_id: &str,
         pem: &str,
         url: &str,
+        now: SystemTime,
     ) -> Result<(String, SecretString, bool, Observation), String> {
         let bad =
             |why: String| format!("{url} sent a certificate Evergreen did not deploy: {why}; nothing was written");
         let reply = crate::x509::parse_reply(pem).map_err(|e| bad(format!("it does not parse ({e})")))?;
         let parsed = &reply.file;
         let leaf = parsed.leaf().clone();
-        if leaf.lifetime.not_after <= SystemTime::now() {
+        if leaf.lifetime.not_after <= now {
             return Err(bad(format!(
                 "it expired already (not_after {})",
                 rfc3339(leaf.lifetime.not_after)
@@ -280,7 +281,7 @@ impl Certctl {
     }
 
     /// `Deployment`: fetch, check, deploy to a configured target, report.
-    pub(super) async fn deploy_job(&self, job: &Job) -> Result<String, JobError> {
+    pub(super) async fn deploy_job(&self, job: &Job, now: SystemTime) -> Result<String, JobError> {
         let cert_id = crate::sources::safe_id("certificate_id", &job.certificate_id).map_err(JobError::Failed)?;
         let target_id = job
             .target_id
@@ -322,7 +323,7 @@ impl Certctl {
                 "{url} answered without a \"certificate_pem\" string; nothing was written"
             ))
         })?;
-        let (cert_pem, key_pem, from_next, obs) = self.check(cert_id, pem, &url).map_err(JobError::Failed)?;
+        let (cert_pem, key_pem, from_next, obs) = self.check(cert_id, pem, &url, now).map_err(JobError::Failed)?;
         self.write_target(target, &cert_pem, &key_pem)
             .map_err(|e| JobError::Failed(format!("deployment to {} failed: {e}", target.cert_path.display())))?;
         if from_next {
@@ -340,10 +341,11 @@ impl Certctl {
     pub(super) async fn deploy_in_turn<'a>(
         &self,
         group: Vec<&'a ClaimedJob>,
+        now: SystemTime,
     ) -> Vec<(&'a ClaimedJob, Result<String, JobError>)> {
         let mut results = Vec::new();
         for c in group {
-            let r = self.deploy_job(&c.job).await;
+            let r = self.deploy_job(&c.job, now).await;
             let retired = matches!(r, Err(JobError::Retired(_)));
             results.push((c, r));
             if retired {
@@ -356,7 +358,7 @@ impl Certctl {
     /// Runs one poll's jobs: CSR jobs first (a deployment needs the key one
     /// makes), then deployments, each group concurrently; one deployment per
     /// target at a time. A failed job is reported with its error text.
-    pub(super) async fn run(&self, jobs: Vec<Job>, round: &mut Round) -> Result<usize, Failure> {
+    pub(super) async fn run(&self, jobs: Vec<Job>, round: &mut Round, now: SystemTime) -> Result<usize, Failure> {
         let csr: Vec<&Job> = jobs.iter().filter(|j| j.is_csr()).collect();
         let mut submitted = 0;
         let csr_results = futures_util::future::join_all(csr.iter().map(|j| self.csr_job(j))).await;
@@ -394,7 +396,8 @@ impl Certctl {
                 None => by_target.push((target, vec![c])),
             }
         }
-        let results = futures_util::future::join_all(by_target.into_iter().map(|(_, g)| self.deploy_in_turn(g))).await;
+        let results =
+            futures_util::future::join_all(by_target.into_iter().map(|(_, g)| self.deploy_in_turn(g, now))).await;
         for (c, r) in results.into_iter().flatten() {
             match r {
                 Ok(what) => self.settle(&c.job.id, Outcome::Deployed(what)),

@@ -325,7 +325,7 @@ impl Certctl {
             if !jobs.iter().any(Job::is_csr) && !self.owes() {
                 break;
             }
-            let submitted = self.run(jobs, &mut round).await?;
+            let submitted = self.run(jobs, &mut round, req.now).await?;
             if submitted == 0 || i + 1 == MAX_ROUNDS {
                 break;
             }
@@ -411,7 +411,7 @@ impl Source for Certctl {
         Some(p.next())
     }
 
-    async fn beat(&self) -> Result<Beat, Failure> {
+    async fn beat(&self, _now: SystemTime) -> Result<Beat, Failure> {
         let due = {
             let mut p = lock(&self.plan);
             let due = if p.due.is_empty() {
