@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
@@ -16,11 +16,11 @@ use tokio::task::JoinHandle;
 use crate::activity::Activity;
 use crate::clock::{unix_millis, ClockHandle};
 use crate::config::{self, Config};
-use crate::error::{Error, Result};
+pub use crate::control::{Control, MAX_NOTIFICATION_PAUSE_MINUTES};
+use crate::error::Result;
 use crate::events::{Event, EventBus, EventKind};
 use crate::ipc;
 use crate::lock::{self, EngineLock};
-use crate::model::Snapshot;
 use crate::notify_policy::{Notification, Notifier};
 use crate::paths::Paths;
 use crate::scheduler::{self, Handle, SchedulerDeps};
@@ -66,74 +66,6 @@ impl EngineOptions {
             demo: None,
             demo_extra: Vec::new(),
         }
-    }
-}
-
-/// What the faces of a running engine (the local socket, the tray) use to
-/// look at it and steer it; cheap to clone.
-#[derive(Clone)]
-pub struct Control {
-    pub handle: Handle,
-    pub store: Arc<Store>,
-    pub notifier: Notifier,
-    pub activity: Activity,
-    bus: EventBus,
-    clock: ClockHandle,
-    demo: bool,
-    config_file: PathBuf,
-}
-
-/// The longest notification pause a face may ask for: a week.
-pub const MAX_NOTIFICATION_PAUSE_MINUTES: u32 = 7 * 24 * 60;
-
-impl Control {
-    /// Every credential's status and the engine's own facts.
-    pub fn snapshot(&self) -> Snapshot {
-        Snapshot::of(
-            self.handle.statuses(),
-            self.clock.now(),
-            self.notifier.paused_until(),
-            self.demo,
-            &self.config_file,
-        )
-    }
-
-    /// Silences desktop notifications for `minutes` (1 minute to a week).
-    pub fn pause_notifications(&self, minutes: u32) -> Result<SystemTime> {
-        if !(1..=MAX_NOTIFICATION_PAUSE_MINUTES).contains(&minutes) {
-            return Err(Error::Refused(format!(
-                "notifications can be paused for 1 to {MAX_NOTIFICATION_PAUSE_MINUTES} minutes, not {minutes}"
-            )));
-        }
-        let now = self.clock.now();
-        let until = self.notifier.pause(now, Duration::from_secs(u64::from(minutes) * 60))?;
-        self.announce_pause(Some(unix_millis(until)));
-        Ok(until)
-    }
-
-    pub fn resume_notifications(&self) -> Result<()> {
-        self.notifier.resume()?;
-        self.announce_pause(None);
-        Ok(())
-    }
-
-    /// Other faces redraw on events; a pause changes no credential, so say it.
-    fn announce_pause(&self, until: Option<i64>) {
-        self.bus.send(Event {
-            at: unix_millis(self.clock.now()),
-            credential: None,
-            kind: EventKind::NotificationsPaused { until },
-        });
-    }
-
-    /// Events as they happen.
-    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
-        self.handle.subscribe()
-    }
-
-    /// Events in bursts of whole batches, for faces that redraw.
-    pub fn follow(&self) -> crate::events::Follower {
-        self.handle.follow()
     }
 }
 

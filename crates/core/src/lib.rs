@@ -11,6 +11,7 @@ pub mod clock;
 pub mod command;
 pub mod config;
 pub mod config_edit;
+pub mod control;
 pub mod csr;
 pub mod demo;
 pub mod engine;

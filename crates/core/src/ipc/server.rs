@@ -21,7 +21,7 @@ use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
 use super::{Reply, Request};
-use crate::engine::Control;
+use crate::control::Control;
 use crate::error::{Error, Result};
 use crate::fsutil::SECRET_DIR_MODE;
 

@@ -6,6 +6,7 @@
 //! kind.
 
 pub mod certctl;
+mod kinds;
 pub mod nixfleet;
 pub mod vault;
 pub mod vault_pki;
@@ -13,12 +14,14 @@ pub mod vault_token;
 pub mod wrenn;
 pub mod x509_file;
 
+pub use kinds::build;
+
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 
-use crate::config::{CredentialConfig, CredentialSpec};
+use crate::config::CredentialConfig;
 use crate::model::{CertDetails, Kind, Lifetime};
 
 /// An id a server sent (`what`) that Evergreen puts into a file name or a
@@ -241,18 +244,6 @@ pub trait Source: Send + Sync + std::fmt::Debug + 'static {
 /// Makes the source for a configured credential; the engine uses [`build`],
 /// tests may hand the scheduler their own.
 pub type SourceFactory = Arc<dyn Fn(&CredentialConfig) -> Arc<dyn Source> + Send + Sync>;
-
-/// Builds the source for a configured credential.
-pub fn build(cfg: &CredentialConfig) -> Arc<dyn Source> {
-    match &cfg.spec {
-        CredentialSpec::X509File(spec) => Arc::new(x509_file::X509File::new(&cfg.name, spec.clone())),
-        CredentialSpec::VaultToken(spec) => Arc::new(vault_token::VaultToken::new(&cfg.name, spec.clone())),
-        CredentialSpec::Wrenn(spec) => Arc::new(wrenn::Wrenn::new(&cfg.name, spec.clone())),
-        CredentialSpec::Nixfleet(spec) => Arc::new(nixfleet::Nixfleet::new(&cfg.name, spec.clone())),
-        CredentialSpec::VaultPki(spec) => Arc::new(vault_pki::VaultPki::new(&cfg.name, spec.as_ref().clone())),
-        CredentialSpec::Certctl(spec) => Arc::new(certctl::Certctl::new(&cfg.name, spec.as_ref().clone())),
-    }
-}
 
 #[cfg(test)]
 mod tests {
