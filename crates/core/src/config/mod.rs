@@ -1,0 +1,743 @@
+//! The configuration file: schema, validation and errors people can act on.
+//!
+//! The file is TOML (`~/.config/evergreen/config.toml` on Linux). Parsing keeps
+//! source spans so every mistake is reported with the file, line and column,
+//! the field, what was wrong and what would be right. Unknown fields are
+//! rejected: a typo must never silently turn a setting off. A config that
+//! fails validation is never applied; the engine keeps the last good one.
+//!
+//! The rooms: this file holds the validated types and `load`; `raw` is the
+//! file as serde reads it, `validate` turns it into a [`Config`] (with a
+//! room per kind family), and `diagnostics` renders the problems.
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::backoff::Backoff;
+use crate::error::{Error, Result};
+use crate::model::Kind;
+use crate::policy::RenewPolicy;
+
+mod diagnostics;
+mod raw;
+mod validate;
+
+pub use diagnostics::Problem;
+use diagnostics::*;
+use raw::*;
+pub(crate) use raw::{fields_of, KINDS};
+use validate::Validator;
+
+/// A validated configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub engine: EngineSettings,
+    pub credentials: Vec<CredentialConfig>,
+    /// Things that work but deserve a second look (e.g. plain HTTP to a
+    /// loopback Vault); shown by `evergreen config check` and logged at start.
+    pub warnings: Vec<String>,
+}
+
+/// Engine-wide settings (`[engine]`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct EngineSettings {
+    /// Symmetric jitter on every renewal deadline, as a fraction of the wait.
+    pub jitter: f64,
+    /// Time-left thresholds that deserve an "expires soon" notification.
+    pub notify_before: Vec<Duration>,
+    /// History older than this is pruned.
+    pub history_max_age: Duration,
+    /// At most this many history rows are kept per credential.
+    pub history_per_credential: usize,
+    /// Retry policy after a failed renewal.
+    pub backoff: Backoff,
+}
+
+impl Default for EngineSettings {
+    fn default() -> Self {
+        EngineSettings {
+            jitter: 0.1,
+            notify_before: vec![
+                Duration::from_secs(7 * 86_400),
+                Duration::from_secs(86_400),
+                Duration::from_secs(3600),
+            ],
+            history_max_age: Duration::from_secs(90 * 86_400),
+            history_per_credential: 5000,
+            backoff: Backoff::default(),
+        }
+    }
+}
+
+/// One `[[credential]]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CredentialConfig {
+    pub name: String,
+    pub enabled: bool,
+    pub policy: RenewPolicy,
+    /// Overrides the engine's jitter for this credential.
+    pub jitter: Option<f64>,
+    pub spec: CredentialSpec,
+}
+
+impl CredentialConfig {
+    pub fn kind(&self) -> Kind {
+        match self.spec {
+            CredentialSpec::X509File(_) => Kind::X509File,
+            CredentialSpec::VaultToken(_) => Kind::VaultToken,
+            CredentialSpec::VaultPki(_) => Kind::VaultPki,
+            CredentialSpec::Nixfleet(_) => Kind::Nixfleet,
+            CredentialSpec::Wrenn(_) => Kind::Wrenn,
+            CredentialSpec::Certctl(_) => Kind::Certctl,
+        }
+    }
+}
+
+/// Kind-specific settings.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CredentialSpec {
+    X509File(X509FileSpec),
+    VaultToken(VaultTokenSpec),
+    VaultPki(Box<VaultPkiSpec>),
+    Nixfleet(NixfleetSpec),
+    Wrenn(WrennSpec),
+    Certctl(Box<CertctlSpec>),
+}
+
+impl Config {
+    /// The environment variables this config reads secrets from: no command
+    /// Evergreen runs inherits them.
+    pub fn secret_env(&self) -> Vec<String> {
+        self.credentials
+            .iter()
+            .filter_map(|c| match &c.spec {
+                CredentialSpec::VaultToken(s) => Some(&s.conn.token),
+                CredentialSpec::VaultPki(s) => Some(&s.conn.token),
+                CredentialSpec::Certctl(s) => Some(&s.api_key),
+                _ => None,
+            })
+            .filter_map(|t| match t {
+                TokenSource::Env(v) if !v.is_empty() => Some(v.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+impl CredentialSpec {
+    /// Files whose change means the credential should be looked at again
+    /// (the certificate, the token file a `bao login` rewrites).
+    pub fn watched_paths(&self) -> Vec<PathBuf> {
+        let token_file = |c: &VaultConn| match &c.token {
+            TokenSource::File(p) => Some(p.clone()),
+            TokenSource::Env(_) => None,
+        };
+        match self {
+            CredentialSpec::X509File(s) => vec![s.path.clone()],
+            CredentialSpec::VaultToken(s) => token_file(&s.conn).into_iter().collect(),
+            CredentialSpec::VaultPki(s) => std::iter::once(s.cert_path.clone())
+                .chain(token_file(&s.conn))
+                .collect(),
+            CredentialSpec::Nixfleet(s) => vec![s.cert_path.clone(), s.enrollment_token_file.clone()],
+            CredentialSpec::Wrenn(s) => vec![s.credentials_file.clone(), s.registration_token_file.clone()],
+            CredentialSpec::Certctl(s) => s
+                .targets
+                .values()
+                .map(|t| t.cert_path.clone())
+                .chain(match &s.api_key {
+                    TokenSource::File(p) => Some(p.clone()),
+                    TokenSource::Env(_) => None,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// How to reach a Vault or OpenBao server, shared by both Vault kinds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VaultConn {
+    /// Base URL without a trailing slash, e.g. `https://vault.example:8200`.
+    pub address: String,
+    pub namespace: Option<String>,
+    pub ca_bundle: Option<PathBuf>,
+    pub token: TokenSource,
+}
+
+/// Where the Vault token is read from, at every request (so a new login is
+/// picked up at once). The token itself is never part of the config.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenSource {
+    /// A file holding only the token, mode 0600 (`~/.vault-token` by default).
+    File(PathBuf),
+    /// An environment variable of the engine's process.
+    Env(String),
+}
+
+impl std::fmt::Display for TokenSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TokenSource::File(p) => write!(f, "token file {}", p.display()),
+            TokenSource::Env(v) => write!(f, "environment variable {v}"),
+        }
+    }
+}
+
+/// A Vault/OpenBao token kept alive with `renew-self`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VaultTokenSpec {
+    pub conn: VaultConn,
+    /// The TTL asked for at each renewal; default: the token's own TTL.
+    pub increment: Option<Duration>,
+}
+
+/// A nixfleet agent's mTLS client certificate, renewed with a CSR
+/// signed by the host's SSH ed25519 key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NixfleetSpec {
+    /// The control plane, `https://…` (no path).
+    pub url: String,
+    /// The client certificate, rewritten in place.
+    pub cert_path: PathBuf,
+    /// The host's OpenSSH ed25519 private key: the certificate's key.
+    pub ssh_host_key: PathBuf,
+    pub machine_id: String,
+    pub ca_bundle: Option<PathBuf>,
+    /// Where an enrolment token waits (`evergreen register` writes it): with
+    /// no certificate yet, Evergreen enrols with it and then removes it.
+    pub enrollment_token_file: PathBuf,
+}
+
+/// A wrenn host registration: host JWT, refresh token and
+/// certificate in one credentials file, kept alive with heartbeats.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WrennSpec {
+    /// The control plane, `https://…` (plain HTTP only on loopback).
+    pub url: String,
+    /// The credentials file (JSON, 0600), written at registration.
+    pub credentials_file: PathBuf,
+    /// A file holding a one-time registration token, used (and then
+    /// removed) when there is no credentials file.
+    pub registration_token_file: PathBuf,
+    pub heartbeat_interval: Duration,
+    /// This host's externally reachable address, sent at registration.
+    pub host_address: String,
+    pub ca_bundle: Option<PathBuf>,
+}
+
+/// A certctl agent: heartbeats, work polls, CSR and deployment
+/// jobs for the targets configured here, and certificate discovery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertctlSpec {
+    /// The control plane, `https://…` only (no path).
+    pub url: String,
+    /// The agent's id at the control plane.
+    pub agent_id: String,
+    /// Where the agent's API key is read from, at every request.
+    pub api_key: TokenSource,
+    pub ca_bundle: Option<PathBuf>,
+    /// Where the keys made for CSR jobs live (0700; keys 0600).
+    pub key_dir: PathBuf,
+    /// Target id (as the control plane names it) → where it is deployed.
+    pub targets: BTreeMap<String, CertctlTarget>,
+    /// Directories scanned for certificates to report.
+    pub discovery_dirs: Vec<PathBuf>,
+    pub heartbeat_interval: Duration,
+    pub poll_interval: Duration,
+    pub discovery_interval: Duration,
+}
+
+/// Where one certctl target's certificate and key are written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertctlTarget {
+    pub cert_path: PathBuf,
+    pub key_path: PathBuf,
+}
+
+/// How a PKI certificate is obtained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PkiMode {
+    /// Generate the key here, send a CSR to `<mount>/sign/<role>`: the key never leaves the machine.
+    Sign,
+    /// Let the server make the key too (`<mount>/issue/<role>`).
+    Issue,
+}
+
+/// Key algorithm of a PKI credential.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyType {
+    EcP256,
+    EcP384,
+    Ed25519,
+}
+
+impl KeyType {
+    pub const NAMES: &'static [&'static str] = &["ec-p256", "ec-p384", "ed25519"];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            KeyType::EcP256 => "ec-p256",
+            KeyType::EcP384 => "ec-p384",
+            KeyType::Ed25519 => "ed25519",
+        }
+    }
+}
+
+/// A certificate and key pair from a Vault/OpenBao PKI role.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VaultPkiSpec {
+    pub conn: VaultConn,
+    pub mount: String,
+    pub role: String,
+    pub common_name: String,
+    pub alt_names: Vec<String>,
+    pub ip_sans: Vec<String>,
+    /// The TTL asked for; default: the role's.
+    pub ttl: Option<Duration>,
+    pub key_type: KeyType,
+    pub mode: PkiMode,
+    /// The certificate (leaf first, then the chain).
+    pub cert_path: PathBuf,
+    pub key_path: PathBuf,
+    pub reload_command: Option<CommandSpec>,
+    pub command_timeout: Duration,
+}
+
+/// An X.509 certificate file, optionally renewed by a command.
+#[derive(Debug, Clone, PartialEq)]
+pub struct X509FileSpec {
+    pub path: PathBuf,
+    pub renew_command: Option<CommandSpec>,
+    pub reload_command: Option<CommandSpec>,
+    /// How long a renew or reload command may run before it is killed.
+    pub command_timeout: Duration,
+}
+
+/// A command to run: an argv array, or a string for `/bin/sh -c` when the
+/// credential sets `shell = true`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CommandSpec {
+    Argv(Vec<String>),
+    Shell(String),
+}
+
+impl CommandSpec {
+    /// The argv that is actually executed.
+    pub fn argv(&self) -> Vec<String> {
+        match self {
+            CommandSpec::Argv(v) => v.clone(),
+            CommandSpec::Shell(s) => vec!["/bin/sh".into(), "-c".into(), s.clone()],
+        }
+    }
+}
+
+/// Default timeout for renew and reload commands.
+pub const DEFAULT_COMMAND_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// The shortest duration any setting takes: anything shorter is a typo that
+/// would have Evergreen hammer a server.
+pub const MIN_DURATION: Duration = Duration::from_millis(100);
+/// The longest duration any setting takes.
+pub const MAX_DURATION: Duration = Duration::from_secs(100 * 365 * 86_400);
+
+// ---------------------------------------------------------------------------
+// Raw, spanned form as it is written in the file.
+
+/// Whether `name` may name a credential: 1–64 letters, digits, '-', '_' or
+/// '.', because it is typed on the command line and sent over the socket.
+pub fn valid_name(name: &str) -> bool {
+    !name.is_empty() && name.len() <= 64 && name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+}
+
+/// Reads and validates the config file at `path`.
+pub fn load(path: &Path) -> Result<Config> {
+    let src = std::fs::read_to_string(path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            Error::Config(format!(
+                "{} does not exist; create it (see docs/configuration.md), or run `evergreen run` without a config for the demo",
+                path.display()
+            ))
+        } else {
+            Error::io("read config", path, e)
+        }
+    })?;
+    if let Ok(meta) = std::fs::metadata(path) {
+        if let Some(problem) = unsafe_config(&meta, path, rustix::process::geteuid().as_raw()) {
+            return Err(Error::Config(problem));
+        }
+    }
+    parse(&src, path)
+}
+
+/// A config names programs Evergreen runs: one another user can change is
+/// refused, as ssh refuses such a config. The problem, with the fix.
+fn unsafe_config(meta: &std::fs::Metadata, path: &Path, uid: u32) -> Option<String> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let mode = meta.permissions().mode() & 0o777;
+    if meta.uid() != uid {
+        return Some(format!(
+            "{} is owned by uid {}, not by you (uid {uid}); it names programs Evergreen runs, so Evergreen only reads a config of your own: copy it and `chown` the copy",
+            path.display(),
+            meta.uid()
+        ));
+    }
+    (mode & 0o022 != 0).then(|| {
+        format!(
+            "{} can be changed by other users (mode {mode:04o}); it names programs Evergreen runs, so Evergreen refuses it: run `chmod 600 {}`",
+            path.display(),
+            path.display()
+        )
+    })
+}
+
+/// Validates config text; `file` names it in errors and anchors relative paths.
+pub fn parse(src: &str, file: &Path) -> Result<Config> {
+    validate(src, file).map_err(|problems| render(file, src, problems))
+}
+
+/// Validates config text, returning every problem with its span (for a
+/// face that places them itself, like the settings form).
+pub fn validate(src: &str, file: &Path) -> std::result::Result<Config, Vec<Problem>> {
+    let raw: RawConfig = toml::from_str(src).map_err(|e| {
+        let msg = e.message().trim_end().to_string();
+        let msg = friendlier_serde_message(&msg);
+        vec![Problem {
+            span: e.span(),
+            message: msg,
+        }]
+    })?;
+    let base = file.parent().map(Path::to_path_buf).unwrap_or_default();
+    let mut v = Validator {
+        problems: Vec::new(),
+        warnings: Vec::new(),
+        base,
+    };
+    let cfg = v.config(raw);
+    if v.problems.is_empty() {
+        Ok(cfg)
+    } else {
+        Err(v.problems)
+    }
+}
+
+fn friendlier_serde_message(msg: &str) -> String {
+    if let Some(rest) = msg.strip_prefix("unknown field `") {
+        if let Some((field, expected)) = rest.split_once('`') {
+            return format!(
+                "unknown field `{field}`{}; check the spelling (docs/configuration.md lists every field)",
+                expected.trim_start_matches(',')
+            );
+        }
+    }
+    if msg.contains("data did not match any variant of untagged enum RawCommand") {
+        return "a command must be an array of strings, e.g. [\"step\", \"ca\", \"renew\", \"cert.pem\", \"key.pem\"], or a string with `shell = true`".into();
+    }
+    msg.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file() -> &'static Path {
+        Path::new("/home/u/.config/evergreen/config.toml")
+    }
+
+    fn err(src: &str) -> String {
+        match parse(src, file()) {
+            Ok(c) => panic!("expected an error, got {c:?}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    const GOOD: &str = r#"
+[engine]
+jitter = 0.05
+notify_before = ["1d", "7d"]
+
+[[credential]]
+name = "web"
+kind = "x509_file"
+path = "certs/web.pem"
+renew_at_fraction = 0.25
+renew_command = ["step", "ca", "renew", "--force", "certs/web.pem", "certs/web.key"]
+reload_command = "systemctl --user reload nginx"
+shell = true
+command_timeout = "30s"
+
+[[credential]]
+name = "api"
+kind = "x509_file"
+path = "/etc/api/cert.pem"
+renew_before = "72h"
+enabled = false
+"#;
+
+    #[test]
+    fn a_good_config_parses_completely() {
+        let c = parse(GOOD, file()).unwrap();
+        assert_eq!(c.engine.jitter, 0.05);
+        assert_eq!(
+            c.engine.notify_before,
+            vec![Duration::from_secs(7 * 86_400), Duration::from_secs(86_400)]
+        );
+        assert_eq!(c.credentials.len(), 2);
+        let web = &c.credentials[0];
+        assert_eq!(web.policy, RenewPolicy::Fraction(0.25));
+        let CredentialSpec::X509File(s) = &web.spec else {
+            panic!("web is an x509_file")
+        };
+        assert_eq!(s.path, PathBuf::from("/home/u/.config/evergreen/certs/web.pem"));
+        assert_eq!(s.renew_command.as_ref().unwrap().argv()[0], "step");
+        assert_eq!(s.reload_command.as_ref().unwrap().argv()[0], "/bin/sh");
+        assert_eq!(s.command_timeout, Duration::from_secs(30));
+        let api = &c.credentials[1];
+        assert!(!api.enabled);
+        assert_eq!(api.policy, RenewPolicy::Before(Duration::from_secs(72 * 3600)));
+    }
+
+    #[test]
+    fn a_nixfleet_machine_is_named_by_its_certificate_or_else_its_hostname() {
+        let dir = tempfile::tempdir().unwrap();
+        let cert = dir.path().join("client.pem");
+        let cfg = format!(
+            "[[credential]]\nname = \"fleet\"\nkind = \"nixfleet\"\nurl = \"https://cp.example\"\npath = \"{}\"\n",
+            cert.display()
+        );
+        let id = |c: &Config| match &c.credentials[0].spec {
+            CredentialSpec::Nixfleet(n) => n.machine_id.clone(),
+            other => panic!("{other:?}"),
+        };
+        // not enrolled yet: the hostname, as nixfleet's agent defaults to
+        assert_eq!(Some(id(&parse(&cfg, file()).unwrap())), crate::host::hostname());
+        // enrolled under a name of its own: that name, from the certificate
+        let ca = crate::pki::Ca::new("t", std::time::SystemTime::now(), Duration::from_secs(3600)).unwrap();
+        let issued = ca
+            .issue("ws-42", std::time::SystemTime::now(), Duration::from_secs(600))
+            .unwrap();
+        std::fs::write(&cert, issued.cert_pem).unwrap();
+        assert_eq!(id(&parse(&cfg, file()).unwrap()), "ws-42");
+        // and a name in the config wins
+        let named = cfg.replace("path =", "machine_id = \"m-7\"\npath =");
+        assert_eq!(id(&parse(&named, file()).unwrap()), "m-7");
+    }
+
+    #[test]
+    fn a_config_others_can_change_is_refused_with_the_fix() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("config.toml");
+        std::fs::write(&p, "").unwrap();
+        for mode in [0o600, 0o644] {
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
+            assert!(load(&p).is_ok(), "{mode:o}");
+        }
+        for mode in [0o666, 0o620, 0o602] {
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
+            let e = load(&p).unwrap_err().to_string();
+            assert!(
+                e.contains("can be changed by other users") && e.contains("chmod 600"),
+                "{e}"
+            );
+        }
+        // someone else's file, whatever its mode
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let meta = std::fs::metadata(&p).unwrap();
+        let mine = rustix::process::geteuid().as_raw();
+        let why = unsafe_config(&meta, &p, mine.wrapping_add(1)).unwrap();
+        assert!(why.contains("not by you"), "{why}");
+    }
+
+    #[test]
+    fn a_wrenn_host_needs_its_address() {
+        let e = err("[[credential]]\nname = \"w\"\nkind = \"wrenn\"\nurl = \"https://cp.example\"\ncredentials_file = \"/w.json\"\n");
+        assert!(
+            e.contains("needs `host_address`") && e.contains("refuses a registration without one"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn durations_are_bounded_with_their_line() {
+        let base = "[[credential]]\nname = \"w\"\nkind = \"wrenn\"\nurl = \"https://cp.example\"\ncredentials_file = \"/w.json\"\nhost_address = \"10.0.0.1:5000\"\n";
+        let e = err(&format!("{base}heartbeat_interval = \"300000000000y\"\n"));
+        assert!(
+            e.contains("heartbeat_interval") && e.contains("longer than 100 years"),
+            "{e}"
+        );
+        assert!(e.contains(":7:"), "names the line: {e}");
+        let e = err(&format!("{base}heartbeat_interval = \"10ms\"\n"));
+        assert!(e.contains("too short") && e.contains("\"100ms\""), "{e}");
+        let e = err(
+            "[[credential]]\nname = \"web\"\nkind = \"x509_file\"\npath = \"/c.pem\"\nrenew_before = \"200years\"\n",
+        );
+        assert!(e.contains("renew_before") && e.contains("longer than 100 years"), "{e}");
+        let e = err("[engine]\nretry_max = \"50ms\"\n");
+        assert!(e.contains("retry_max") && e.contains("too short"), "{e}");
+    }
+
+    #[test]
+    fn an_empty_file_is_an_empty_config() {
+        let c = parse("", file()).unwrap();
+        assert!(c.credentials.is_empty());
+        assert_eq!(c.engine, EngineSettings::default());
+    }
+
+    #[test]
+    fn fraction_out_of_range_names_value_line_and_column() {
+        for bad in ["1.5", "0.0", "1.0", "-0.2"] {
+            let e = err(&format!(
+                "[[credential]]\nname = \"web\"\nkind = \"x509_file\"\npath = \"/c.pem\"\nrenew_at_fraction = {bad}\n"
+            ));
+            assert!(
+                e.contains(&format!("renew_at_fraction = {}", bad.parse::<f64>().unwrap())),
+                "{e}"
+            );
+            assert!(e.contains("strictly between 0 and 1"), "{e}");
+            assert!(e.contains("config.toml:5:21"), "{e}");
+            assert!(e.contains("credential \"web\""), "{e}");
+        }
+    }
+
+    #[test]
+    fn unknown_fields_are_rejected_with_their_location() {
+        let e =
+            err("[[credential]]\nname = \"web\"\nkind = \"x509_file\"\npath = \"/c.pem\"\nrenew_at_fracton = 0.3\n");
+        assert!(e.contains("unknown field `renew_at_fracton`"), "{e}");
+        assert!(e.contains(":5:1"), "{e}");
+        let e = err("[engine]\njiter = 0.1\n");
+        assert!(e.contains("unknown field `jiter`"), "{e}");
+        let e = err("[enigne]\n");
+        assert!(e.contains("unknown field `enigne`"), "{e}");
+    }
+
+    #[test]
+    fn each_kind_of_mistake_gets_its_own_message() {
+        let cases: &[(&str, &str)] = &[
+            ("[[credential]]\nkind = \"x509_file\"\npath = \"/c\"\n", "has no `name`"),
+            ("[[credential]]\nname = \"a\"\npath = \"/c\"\n", "has no `kind`"),
+            ("[[credential]]\nname = \"a\"\nkind = \"x509\"\npath = \"/c\"\n", "did you mean \"x509_file\""),
+            ("[[credential]]\nname = \"a\"\nkind = \"x509_file\"\n", "needs `path`"),
+            ("[[credential]]\nname = \"a b\"\nkind = \"x509_file\"\npath = \"/c\"\n", "is not allowed"),
+            ("[[credential]]\nname = \"a\"\nkind = \"x509_file\"\npath = \"/c\"\nrenew_before = \"soon\"\n", "is not a duration"),
+            ("[[credential]]\nname = \"a\"\nkind = \"x509_file\"\npath = \"/c\"\nrenew_before = \"1h\"\nrenew_at_fraction = 0.3\n", "not both"),
+            ("[[credential]]\nname = \"a\"\nkind = \"x509_file\"\npath = \"/c\"\nrenew_command = \"step ca renew\"\n", "add `shell = true`"),
+            ("[[credential]]\nname = \"a\"\nkind = \"x509_file\"\npath = \"/c\"\nrenew_command = []\n", "renew_command is empty"),
+            ("[[credential]]\nname = \"a\"\nkind = \"x509_file\"\npath = \"/c\"\nrenew_command = [1, 2]\n", "array of strings"),
+            ("[[credential]]\nname = \"a\"\nkind = \"x509_file\"\npath = \"/c\"\n[[credential]]\nname = \"a\"\nkind = \"x509_file\"\npath = \"/d\"\n", "duplicate credential name"),
+            ("[engine]\njitter = 0.9\n", "jitter = 0.9 is out of range"),
+            ("[engine]\nnotify_before = [\"7 days-ish\"]\n", "is not a duration"),
+            ("[engine]\nhistory_days = 0\n", "at least 1"),
+            ("[[credential]]\nname = \"a\"\nkind = \"x509_file\"\npath = 5\n", "invalid type"),
+            ("[[credential]\nname = \"a\"\n", "config.toml:1:"),
+            ("name = \"a\"\n", "unknown field `name`"),
+        ];
+        for (src, want) in cases {
+            let e = err(src);
+            assert!(e.contains(want), "for {src:?}\nwanted {want:?} in:\n{e}");
+            assert!(e.contains("config.toml"), "error must name the file: {e}");
+        }
+    }
+
+    #[test]
+    fn several_problems_are_all_reported() {
+        let e = err("[[credential]]\nname = \"a\"\nkind = \"x509_file\"\npath = \"/c\"\nrenew_at_fraction = 2.0\njitter = 0.7\n");
+        assert!(e.contains("2 problems"), "{e}");
+        assert!(e.contains(":5:") && e.contains(":6:"), "{e}");
+    }
+
+    #[test]
+    fn missing_file_says_how_to_start() {
+        let e = load(Path::new("/nonexistent/evergreen/config.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("does not exist") && e.contains("docs/configuration.md"),
+            "{e}"
+        );
+    }
+
+    const VAULT: &str = r#"
+[[credential]]
+name = "vault"
+kind = "vault_token"
+address = "https://vault.example.test:8200/"
+namespace = "team/"
+token_file = "~/tokens/vault"
+increment = "1h"
+
+[[credential]]
+name = "ws"
+kind = "vault_pki"
+address = "http://127.0.0.1:8200"
+token_env = "VAULT_TOKEN"
+role = "workstation"
+common_name = "ws.example.test"
+alt_names = ["ws", "ws.local"]
+ip_sans = ["127.0.0.1"]
+ttl = "24h"
+path = "certs/ws.pem"
+reload_command = ["systemctl", "--user", "reload", "app"]
+"#;
+
+    #[test]
+    fn vault_kinds_parse_with_their_defaults() {
+        let c = parse(VAULT, file()).unwrap();
+        let CredentialSpec::VaultToken(t) = &c.credentials[0].spec else {
+            panic!("vault is a vault_token")
+        };
+        assert_eq!(t.conn.address, "https://vault.example.test:8200");
+        assert_eq!(t.conn.namespace.as_deref(), Some("team"));
+        assert!(matches!(&t.conn.token, TokenSource::File(p) if p.ends_with("tokens/vault") && p.is_absolute()));
+        assert_eq!(t.increment, Some(Duration::from_secs(3600)));
+        // Tokens renew at half their TTL unless told otherwise.
+        assert_eq!(c.credentials[0].policy, RenewPolicy::Fraction(0.5));
+        let CredentialSpec::VaultPki(p) = &c.credentials[1].spec else {
+            panic!("ws is a vault_pki")
+        };
+        assert_eq!(p.mount, "pki");
+        assert_eq!((p.mode, p.key_type), (PkiMode::Sign, KeyType::EcP256));
+        assert_eq!(p.cert_path, PathBuf::from("/home/u/.config/evergreen/certs/ws.pem"));
+        assert_eq!(p.key_path, PathBuf::from("/home/u/.config/evergreen/certs/ws.key"));
+        assert_eq!(p.alt_names, vec!["ws", "ws.local"]);
+        assert_eq!(p.conn.token, TokenSource::Env("VAULT_TOKEN".into()));
+        assert_eq!(c.credentials[1].policy, RenewPolicy::default());
+        // Plain HTTP is accepted for loopback only, with a warning.
+        assert_eq!(c.warnings.len(), 1, "{:?}", c.warnings);
+        assert!(c.warnings[0].contains("plain HTTP") && c.warnings[0].contains("\"ws\""));
+        assert_eq!(
+            c.credentials[1].spec.watched_paths(),
+            vec![PathBuf::from("/home/u/.config/evergreen/certs/ws.pem")]
+        );
+    }
+
+    #[test]
+    fn vault_mistakes_are_named() {
+        let head = "[[credential]]\nname = \"v\"\n";
+        let cases: &[(&str, &str)] = &[
+            ("kind = \"vault_token\"\naddress = \"http://vault.example.test\"\n", "clear text"),
+            ("kind = \"vault_token\"\naddress = \"ftp://vault.example.test\"\n", "has scheme \"ftp\""),
+            ("kind = \"vault_token\"\naddress = \"not a url\"\n", "is not a URL"),
+            ("kind = \"vault_token\"\naddress = \"https://v\"\ntoken_file = \"/t\"\ntoken_env = \"T\"\n", "not both"),
+            ("kind = \"vault_token\"\naddress = \"https://v\"\ntoken_env = \"MY TOKEN\"\n", "not an environment variable name"),
+            ("kind = \"vault_token\"\naddress = \"https://v\"\nrole = \"r\"\n", "`role` does not apply to kind vault_token; it belongs to vault_pki"),
+            ("kind = \"x509_file\"\npath = \"/c\"\naddress = \"https://v\"\n", "`address` does not apply to kind x509_file"),
+            ("kind = \"vault_pki\"\naddress = \"https://v\"\ncommon_name = \"a\"\npath = \"/c\"\n", "needs `role`"),
+            ("kind = \"vault_pki\"\naddress = \"https://v\"\nrole = \"r\"\ncommon_name = \"a\"\npath = \"/c\"\nkey_type = \"rsa-512\"\n", "key_type = \"rsa-512\" is not supported"),
+            ("kind = \"vault_pki\"\naddress = \"https://v\"\nrole = \"r\"\ncommon_name = \"a\"\npath = \"/c\"\nmode = \"fetch\"\n", "mode = \"fetch\" is unknown"),
+            ("kind = \"vault_pki\"\naddress = \"https://v\"\nrole = \"r\"\ncommon_name = \"a\"\npath = \"/c\"\nip_sans = [\"localhost\"]\n", "is not an IP address"),
+            ("kind = \"vault_pki\"\naddress = \"https://v\"\nrole = \"r\"\ncommon_name = \"a\"\npath = \"/c\"\nkey_path = \"/c\"\n", "the same file"),
+            ("kind = \"vault_pki\"\naddress = \"https://v\"\nrole = \"r\"\ncommon_name = \"a\"\npath = \"/c\"\nttl = \"a day\"\n", "is not a duration"),
+        ];
+        for (body, want) in cases {
+            let src = format!("{head}{body}");
+            let e = err(&src);
+            assert!(e.contains(want), "for {src:?}\nwanted {want:?} in:\n{e}");
+            assert!(e.contains("credential \"v\""), "{e}");
+        }
+    }
+}

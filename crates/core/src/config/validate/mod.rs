@@ -1,0 +1,410 @@
+//! From the raw file to a [`Config`]: every field checked, every problem
+//! kept with its span. The kind families have rooms of their own.
+
+use super::*;
+
+mod fleet;
+mod vault;
+
+pub(super) struct Validator {
+    pub(super) problems: Vec<Problem>,
+    pub(super) warnings: Vec<String>,
+    pub(super) base: PathBuf,
+}
+
+impl Validator {
+    pub(super) fn err(&mut self, span: Option<Range<usize>>, message: String) {
+        self.problems.push(Problem { span, message });
+    }
+
+    pub(super) fn config(&mut self, raw: RawConfig) -> Config {
+        let engine = match raw.engine {
+            Some(e) => self.engine(e.into_inner()),
+            None => EngineSettings::default(),
+        };
+        let mut credentials = Vec::new();
+        let mut seen: BTreeMap<String, Range<usize>> = BTreeMap::new();
+        for c in raw.credential {
+            let span = c.span();
+            if let Some(cfg) = self.credential(c.into_inner(), span.clone()) {
+                if seen.contains_key(&cfg.name) {
+                    self.err(
+                        Some(span),
+                        format!(
+                            "duplicate credential name {:?}; every credential needs its own name",
+                            cfg.name
+                        ),
+                    );
+                    continue;
+                }
+                seen.insert(cfg.name.clone(), span);
+                credentials.push(cfg);
+            }
+        }
+        Config {
+            engine,
+            credentials,
+            warnings: std::mem::take(&mut self.warnings),
+        }
+    }
+
+    pub(super) fn engine(&mut self, raw: RawEngine) -> EngineSettings {
+        let mut e = EngineSettings::default();
+        if let Some(j) = raw.jitter {
+            e.jitter = self.jitter("[engine] jitter", j);
+        }
+        if let Some(list) = raw.notify_before {
+            let mut out = Vec::new();
+            for item in list.into_inner() {
+                if let Some(d) = self.duration("[engine] notify_before", &item) {
+                    out.push(d);
+                }
+            }
+            out.sort_by(|a, b| b.cmp(a));
+            out.dedup();
+            e.notify_before = out;
+        }
+        if let Some(days) = raw.history_days {
+            if *days.get_ref() < 1 {
+                self.err(
+                    Some(days.span()),
+                    format!("[engine] history_days = {} must be at least 1", days.get_ref()),
+                );
+            } else {
+                e.history_max_age = Duration::from_secs(*days.get_ref() as u64 * 86_400);
+            }
+        }
+        if let Some(n) = raw.history_per_credential {
+            if *n.get_ref() < 10 {
+                self.err(
+                    Some(n.span()),
+                    format!("[engine] history_per_credential = {} must be at least 10", n.get_ref()),
+                );
+            } else {
+                e.history_per_credential = *n.get_ref() as usize;
+            }
+        }
+        if let Some(b) = raw.retry_base {
+            if let Some(d) = self.duration("[engine] retry_base", &b) {
+                e.backoff.base = d.max(Duration::from_secs(1));
+            }
+        }
+        if let Some(m) = raw.retry_max {
+            if let Some(d) = self.duration("[engine] retry_max", &m) {
+                e.backoff.cap = d;
+            }
+        }
+        if e.backoff.cap < e.backoff.base {
+            self.err(None, "[engine] retry_max must not be shorter than retry_base".into());
+        }
+        e
+    }
+
+    pub(super) fn jitter(&mut self, what: &str, j: Spanned<f64>) -> f64 {
+        let v = *j.get_ref();
+        if !(0.0..=0.5).contains(&v) || v.is_nan() {
+            self.err(
+                Some(j.span()),
+                format!("{what} = {v} is out of range; use a fraction from 0 to 0.5 (0.1 means ±10 %)"),
+            );
+            0.1
+        } else {
+            v
+        }
+    }
+
+    /// A duration from [`MIN_DURATION`] to [`MAX_DURATION`]: the engine adds
+    /// durations to instants, so an absurd one is refused here, with its line.
+    pub(super) fn duration(&mut self, what: &str, s: &Spanned<String>) -> Option<Duration> {
+        let min = MIN_DURATION;
+        match humantime::parse_duration(s.get_ref().trim()) {
+            Ok(d) if d.is_zero() => {
+                self.err(
+                    Some(s.span()),
+                    format!("{what} = {:?} must be longer than zero", s.get_ref()),
+                );
+                None
+            }
+            Ok(d) if d < min => {
+                self.err(
+                    Some(s.span()),
+                    format!(
+                        "{what} = {:?} is too short; use at least \"{}\"",
+                        s.get_ref(),
+                        humantime::format_duration(min)
+                    ),
+                );
+                None
+            }
+            Ok(d) if d > MAX_DURATION => {
+                self.err(
+                    Some(s.span()),
+                    format!(
+                        "{what} = {:?} is longer than 100 years; write a real duration like \"72h\", \"30m\" or \"7d\"",
+                        s.get_ref()
+                    ),
+                );
+                None
+            }
+            Ok(d) => Some(d),
+            Err(e) => {
+                self.err(
+                    Some(s.span()),
+                    format!(
+                        "{what} = {:?} is not a duration ({e}); write it like \"72h\", \"30m\" or \"7d\"",
+                        s.get_ref()
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    pub(super) fn path(&self, p: &str) -> PathBuf {
+        let expanded = match p.strip_prefix("~/") {
+            Some(rest) => match std::env::var_os("HOME") {
+                Some(home) => PathBuf::from(home).join(rest),
+                None => PathBuf::from(p),
+            },
+            None => PathBuf::from(p),
+        };
+        if expanded.is_absolute() {
+            expanded
+        } else {
+            self.base.join(expanded)
+        }
+    }
+
+    pub(super) fn command(
+        &mut self,
+        who: &str,
+        field: &str,
+        raw: Option<Spanned<RawCommand>>,
+        shell: bool,
+    ) -> Option<CommandSpec> {
+        let raw = raw?;
+        let span = raw.span();
+        match raw.into_inner() {
+            RawCommand::Argv(v) if v.is_empty() || v[0].trim().is_empty() => {
+                self.err(Some(span), format!("{who}: {field} is empty; give the program and its arguments, e.g. [\"step\", \"ca\", \"renew\", …]"));
+                None
+            }
+            RawCommand::Argv(v) => Some(CommandSpec::Argv(v)),
+            RawCommand::Shell(s) if shell => Some(CommandSpec::Shell(s)),
+            RawCommand::Shell(s) => {
+                let hint: Vec<String> = s.split_whitespace().map(|w| format!("{w:?}")).collect();
+                self.err(
+                    Some(span),
+                    format!(
+                        "{who}: {field} is a string, but commands run without a shell; write it as an array, e.g. [{}], or add `shell = true` to run it through /bin/sh",
+                        hint.join(", ")
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    /// A required, non-empty string field.
+    pub(super) fn required(
+        &mut self,
+        who: &str,
+        kind: &str,
+        field: &str,
+        why: &str,
+        v: &Option<Spanned<String>>,
+        span: &Range<usize>,
+    ) -> String {
+        match v {
+            Some(s) if !s.get_ref().trim().is_empty() => s.get_ref().trim().to_string(),
+            Some(s) => {
+                self.err(Some(s.span()), format!("{who}: {field} is empty; give {why}"));
+                String::new()
+            }
+            None => {
+                self.err(Some(span.clone()), format!("{who}: kind {kind} needs `{field}`, {why}"));
+                String::new()
+            }
+        }
+    }
+
+    pub(super) fn interval(
+        &mut self,
+        who: &str,
+        field: &str,
+        raw: &Option<Spanned<String>>,
+        default: Duration,
+    ) -> Duration {
+        match raw {
+            Some(v) => self.duration(&format!("{who}: {field}"), v).unwrap_or(default),
+            None => default,
+        }
+    }
+
+    pub(super) fn credential(&mut self, mut raw: RawCredential, span: Range<usize>) -> Option<CredentialConfig> {
+        let before = self.problems.len();
+        let kind_fields = raw.kind_fields();
+        let Some(name) = raw.name.take() else {
+            self.err(
+                Some(span),
+                "a [[credential]] has no `name`; add e.g. name = \"web\"".into(),
+            );
+            return None;
+        };
+        if !valid_name(name.get_ref()) {
+            self.err(
+                Some(name.span()),
+                format!(
+                    "name {:?} is not allowed; use 1–64 letters, digits, '-', '_' or '.' (it is typed on the command line)",
+                    name.get_ref()
+                ),
+            );
+        }
+        let who = format!("credential {:?}", name.get_ref());
+        let Some(kind) = raw.kind.take() else {
+            self.err(
+                Some(span),
+                format!("{who} has no `kind`; use one of: {}", KINDS.join(", ")),
+            );
+            return None;
+        };
+        let explicit_policy = raw.renew_at_fraction.is_some() || raw.renew_before.is_some();
+        let policy = match (raw.renew_at_fraction.take(), raw.renew_before.take()) {
+            (Some(_), Some(b)) => {
+                self.err(
+                    Some(b.span()),
+                    format!("{who}: set either renew_at_fraction or renew_before, not both"),
+                );
+                RenewPolicy::default()
+            }
+            (Some(f), None) => {
+                let v = *f.get_ref();
+                if v > 0.0 && v < 1.0 {
+                    RenewPolicy::Fraction(v)
+                } else {
+                    self.err(
+                        Some(f.span()),
+                        format!("{who}: renew_at_fraction = {v} is out of range; it must be strictly between 0 and 1 (0.33 renews when a third of the lifetime is left)"),
+                    );
+                    RenewPolicy::default()
+                }
+            }
+            (None, Some(b)) => match self.duration(&format!("{who}: renew_before"), &b) {
+                Some(d) => RenewPolicy::Before(d),
+                None => RenewPolicy::default(),
+            },
+            (None, None) => RenewPolicy::default(),
+        };
+        let jitter = raw.jitter.take().map(|j| self.jitter(&format!("{who}: jitter"), j));
+        let shell = raw.shell.as_ref().is_some_and(|s| *s.get_ref());
+        if KINDS.contains(&kind.get_ref().as_str()) {
+            let allowed = fields_of(kind.get_ref());
+            for (field, at) in kind_fields {
+                if !allowed.contains(&field) {
+                    let owners: Vec<&str> = KINDS
+                        .iter()
+                        .copied()
+                        .filter(|k| fields_of(k).contains(&field))
+                        .collect();
+                    self.err(
+                        Some(at),
+                        format!(
+                            "{who}: `{field}` does not apply to kind {}; it belongs to {}. Remove it, or change `kind`",
+                            kind.get_ref(),
+                            owners.join(" and ")
+                        ),
+                    );
+                }
+            }
+        }
+        // Tokens renew at half their TTL, as Vault's own agents and certctl's renewer do.
+        let policy = match (&kind.get_ref()[..], explicit_policy) {
+            ("vault_token", false) => RenewPolicy::Fraction(0.5),
+            _ => policy,
+        };
+        let spec = match kind.get_ref().as_str() {
+            "x509_file" => {
+                let path = match raw.path {
+                    Some(p) if !p.get_ref().trim().is_empty() => self.path(p.get_ref()),
+                    Some(p) => {
+                        self.err(
+                            Some(p.span()),
+                            format!("{who}: path is empty; give the certificate file's path"),
+                        );
+                        PathBuf::new()
+                    }
+                    None => {
+                        self.err(
+                            Some(span.clone()),
+                            format!("{who}: kind x509_file needs `path`, the certificate file to watch"),
+                        );
+                        PathBuf::new()
+                    }
+                };
+                let renew_command = self.command(&who, "renew_command", raw.renew_command, shell);
+                let reload_command = self.command(&who, "reload_command", raw.reload_command, shell);
+                let command_timeout = match raw.command_timeout {
+                    Some(t) => self
+                        .duration(&format!("{who}: command_timeout"), &t)
+                        .unwrap_or(DEFAULT_COMMAND_TIMEOUT),
+                    None => DEFAULT_COMMAND_TIMEOUT,
+                };
+                CredentialSpec::X509File(X509FileSpec {
+                    path,
+                    renew_command,
+                    reload_command,
+                    command_timeout,
+                })
+            }
+            "vault_token" => {
+                let conn = self.vault_conn(&who, &raw, span.clone());
+                let increment = raw
+                    .increment
+                    .as_ref()
+                    .and_then(|i| self.duration(&format!("{who}: increment"), i));
+                CredentialSpec::VaultToken(VaultTokenSpec { conn, increment })
+            }
+            "nixfleet" => CredentialSpec::Nixfleet(self.nixfleet(&who, &raw, span.clone())),
+            "wrenn" => CredentialSpec::Wrenn(self.wrenn(&who, &raw, span.clone())),
+            "certctl" => CredentialSpec::Certctl(Box::new(self.certctl(name.get_ref(), &who, &raw, span.clone()))),
+            "vault_pki" => {
+                let conn = self.vault_conn(&who, &raw, span.clone());
+                let pki = self.vault_pki(&who, &raw, span.clone(), conn);
+                let reload_command = self.command(&who, "reload_command", raw.reload_command, shell);
+                let command_timeout = match raw.command_timeout {
+                    Some(t) => self
+                        .duration(&format!("{who}: command_timeout"), &t)
+                        .unwrap_or(DEFAULT_COMMAND_TIMEOUT),
+                    None => DEFAULT_COMMAND_TIMEOUT,
+                };
+                CredentialSpec::VaultPki(Box::new(VaultPkiSpec {
+                    reload_command,
+                    command_timeout,
+                    ..pki
+                }))
+            }
+            other => {
+                let hint = KINDS
+                    .iter()
+                    .find(|k| k.contains(other) || other.contains(*k))
+                    .map(|k| format!(" (did you mean {k:?}?)"))
+                    .unwrap_or_default();
+                self.err(
+                    Some(kind.span()),
+                    format!("{who}: unknown kind {other:?}{hint}; use one of: {}", KINDS.join(", ")),
+                );
+                return None;
+            }
+        };
+        if self.problems.len() > before {
+            return None;
+        }
+        Some(CredentialConfig {
+            name: name.into_inner(),
+            enabled: raw.enabled.unwrap_or(true),
+            policy,
+            jitter,
+            spec,
+        })
+    }
+}
