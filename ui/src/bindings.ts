@@ -121,6 +121,10 @@ export type FieldType = "text" | "path" | "url" | "duration" | "list" | "bool" |
 
 export type FieldSchema = { key: string, label: string, help: string, field_type: FieldType, required: boolean, choices: Array<string>, placeholder: string, 
 /**
+ * What an unset field means, where that is a value (a checkbox's state).
+ */
+default?: string, 
+/**
  * The field names a program Evergreen runs (or how it runs it): the
  * window shows it but cannot set or change it; the config file can.
  */

@@ -15,26 +15,12 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use toml_edit::{Array, Document, Item, Table, Value};
 
+pub use crate::config::fields::FieldType;
+use crate::config::fields::{self, Field};
 use crate::config::{self, Problem};
 use crate::error::{Error, Result};
 use crate::fsutil::atomic_write;
 use crate::model::Kind;
-
-/// How a field is entered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-#[serde(rename_all = "snake_case")]
-pub enum FieldType {
-    Text,
-    Path,
-    Url,
-    Duration,
-    /// One item per line.
-    List,
-    Bool,
-    Number,
-    Choice,
-}
 
 /// One field of a credential kind.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -47,15 +33,14 @@ pub struct FieldSchema {
     pub required: bool,
     pub choices: Vec<String>,
     pub placeholder: String,
+    /// What an unset field means, where that is a value (a checkbox's state).
+    #[cfg_attr(feature = "ts", ts(optional))]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<String>,
     /// The field names a program Evergreen runs (or how it runs it): the
     /// window shows it but cannot set or change it; the config file can.
     pub runs_program: bool,
 }
-
-/// Fields that run programs. A script injected into the webview must not
-/// be able to make the engine run one, so the form never writes them: a
-/// saved credential keeps what its file says.
-const PROGRAM_FIELDS: &[&str] = &["renew_command", "reload_command", "shell"];
 
 /// A credential kind and the fields its form shows.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -94,473 +79,28 @@ pub struct SaveResult {
     pub problems: Vec<FormProblem>,
 }
 
-type F = (&'static str, &'static str, FieldType, bool, &'static str, &'static str);
-
-const COMMON: &[F] = &[
-    (
-        "enabled",
-        "Enabled",
-        FieldType::Bool,
-        false,
-        "Off keeps it listed as disabled and never touches it.",
-        "true",
-    ),
-    (
-        "renew_at_fraction",
-        "Renew when this fraction is left",
-        FieldType::Number,
-        false,
-        "Strictly between 0 and 1. Default 1/3 (1/2 for Vault tokens).",
-        "0.33",
-    ),
-    (
-        "renew_before",
-        "Or renew this long before expiry",
-        FieldType::Duration,
-        false,
-        "Instead of a fraction, e.g. 72h. Not both.",
-        "72h",
-    ),
-    (
-        "jitter",
-        "Jitter",
-        FieldType::Number,
-        false,
-        "Random shift of each deadline, a fraction from 0 to 0.5.",
-        "0.1",
-    ),
-];
-
-const VAULT_CONN: &[F] = &[
-    (
-        "address",
-        "Server address",
-        FieldType::Url,
-        false,
-        "https://… of the Vault/OpenBao server; default $BAO_ADDR or $VAULT_ADDR.",
-        "https://vault.example.com:8200",
-    ),
-    (
-        "token_file",
-        "Token file",
-        FieldType::Path,
-        false,
-        "A file holding only the token, mode 0600; default ~/.vault-token.",
-        "~/.vault-token",
-    ),
-    (
-        "token_env",
-        "Or token environment variable",
-        FieldType::Text,
-        false,
-        "Instead of a file: a variable of the engine's process.",
-        "VAULT_TOKEN",
-    ),
-    (
-        "ca_bundle",
-        "CA bundle",
-        FieldType::Path,
-        false,
-        "PEM file of the CAs that signed the server's certificate; only these are trusted.",
-        "",
-    ),
-    (
-        "namespace",
-        "Namespace",
-        FieldType::Text,
-        false,
-        "Sent as X-Vault-Namespace.",
-        "",
-    ),
-];
-
-const COMMANDS: &[F] = &[
-    (
-        "reload_command",
-        "Reload command",
-        FieldType::List,
-        false,
-        "Run after each renewal; one argument per line.",
-        "systemctl\n--user\nreload\nnginx",
-    ),
-    (
-        "command_timeout",
-        "Command timeout",
-        FieldType::Duration,
-        false,
-        "A command still running after this is killed. Default 2m.",
-        "2m",
-    ),
-    (
-        "shell",
-        "Commands are shell strings",
-        FieldType::Bool,
-        false,
-        "Run each command as one line with /bin/sh -c.",
-        "false",
-    ),
-];
-
-/// The fleet kinds' CA bundle field.
-const FLEET_CA_BUNDLE: F = (
-    "ca_bundle",
-    "CA bundle",
-    FieldType::Path,
-    false,
-    "The control plane's CA (PEM).",
-    "",
-);
-
-fn kind_fields(kind: Kind) -> Vec<F> {
-    let mut v: Vec<F> = match kind {
-        Kind::X509File => vec![
-            (
-                "path",
-                "Certificate file",
-                FieldType::Path,
-                true,
-                "The certificate Evergreen watches.",
-                "~/certs/web.pem",
-            ),
-            (
-                "renew_command",
-                "Renew command",
-                FieldType::List,
-                false,
-                "The program that renews it, one argument per line. Without it Evergreen only watches.",
-                "step\nca\nrenew\n--force\ncert.pem\nkey.pem",
-            ),
-        ],
-        Kind::VaultToken => vec![(
-            "increment",
-            "Renewal increment",
-            FieldType::Duration,
-            false,
-            "The TTL asked for at each renewal; default the token's own.",
-            "1h",
-        )],
-        Kind::VaultPki => vec![
-            (
-                "role",
-                "PKI role",
-                FieldType::Text,
-                true,
-                "The role under <mount>/roles/.",
-                "workstation",
-            ),
-            (
-                "common_name",
-                "Common name",
-                FieldType::Text,
-                true,
-                "The certificate's CN, also sent as a DNS SAN.",
-                "ws-42.corp.example.com",
-            ),
-            (
-                "path",
-                "Certificate file",
-                FieldType::Path,
-                true,
-                "Where the certificate (leaf, then chain) is written.",
-                "~/.local/share/certs/ws.pem",
-            ),
-            (
-                "key_path",
-                "Key file",
-                FieldType::Path,
-                false,
-                "Default: the certificate path with .key.",
-                "",
-            ),
-            (
-                "mount",
-                "Mount",
-                FieldType::Text,
-                false,
-                "Where the PKI engine is mounted; default pki.",
-                "pki",
-            ),
-            (
-                "alt_names",
-                "More DNS names",
-                FieldType::List,
-                false,
-                "One per line.",
-                "",
-            ),
-            ("ip_sans", "IP addresses", FieldType::List, false, "One per line.", ""),
-            (
-                "ttl",
-                "TTL",
-                FieldType::Duration,
-                false,
-                "Asked of the server; default the role's.",
-                "24h",
-            ),
-            (
-                "key_type",
-                "Key type",
-                FieldType::Choice,
-                false,
-                "Used when a key is generated.",
-                "ec-p256",
-            ),
-            (
-                "mode",
-                "Mode",
-                FieldType::Choice,
-                false,
-                "sign: the key is made here (recommended); issue: the server makes it.",
-                "sign",
-            ),
-        ],
-        Kind::Nixfleet => vec![
-            (
-                "url",
-                "Control plane",
-                FieldType::Url,
-                true,
-                "https://… (mutual TLS).",
-                "https://fleet.example.com",
-            ),
-            (
-                "path",
-                "Client certificate",
-                FieldType::Path,
-                true,
-                "Rewritten in place at each renewal.",
-                "/var/lib/nixfleet/agent.pem",
-            ),
-            (
-                "ssh_host_key",
-                "SSH host key",
-                FieldType::Path,
-                false,
-                "OpenSSH ed25519 private key; default /etc/ssh/ssh_host_ed25519_key.",
-                "",
-            ),
-            (
-                "machine_id",
-                "Machine id",
-                FieldType::Text,
-                false,
-                "Default: the certificate's common name, else the hostname.",
-                "",
-            ),
-            (
-                "enrollment_token_file",
-                "Enrolment token file",
-                FieldType::Path,
-                false,
-                "Where an enrolment token waits; default <certificate>.token.",
-                "",
-            ),
-            FLEET_CA_BUNDLE,
-        ],
-        Kind::Wrenn => vec![
-            (
-                "url",
-                "Control plane",
-                FieldType::Url,
-                true,
-                "https://…",
-                "https://wrenn.example.com",
-            ),
-            (
-                "credentials_file",
-                "Credentials file",
-                FieldType::Path,
-                true,
-                "The host credentials (JSON, 0600), written at registration.",
-                "~/.local/share/wrenn/host.json",
-            ),
-            (
-                "registration_token_file",
-                "Registration token file",
-                FieldType::Path,
-                false,
-                "Where a one-time token waits; default <credentials file>.token.",
-                "",
-            ),
-            (
-                "heartbeat_interval",
-                "Heartbeat interval",
-                FieldType::Duration,
-                false,
-                "Default 30s.",
-                "30s",
-            ),
-            (
-                "host_address",
-                "Host address",
-                FieldType::Text,
-                true,
-                "This host's ip:port as the control plane reaches it; wrenn refuses a registration without one.",
-                "10.0.0.5:9000",
-            ),
-            FLEET_CA_BUNDLE,
-        ],
-        Kind::Certctl => vec![
-            (
-                "url",
-                "Control plane",
-                FieldType::Url,
-                true,
-                "https://… only (TLS 1.3).",
-                "https://certctl.example.com:8443",
-            ),
-            (
-                "agent_id",
-                "Agent id",
-                FieldType::Text,
-                true,
-                "The agent's id at the control plane.",
-                "agent-ws42",
-            ),
-            (
-                "api_key_file",
-                "API key file",
-                FieldType::Path,
-                false,
-                "A file holding only the agent's API key, mode 0600.",
-                "~/.config/evergreen/certctl.key",
-            ),
-            (
-                "api_key_env",
-                "Or API key variable",
-                FieldType::Text,
-                false,
-                "Instead of a file: a variable of the engine's process.",
-                "CERTCTL_API_KEY",
-            ),
-            (
-                "targets",
-                "Targets",
-                FieldType::List,
-                true,
-                "One per line: TARGET_ID=certificate path; the key goes next to it (.key).",
-                "t-web=~/certs/web.pem",
-            ),
-            (
-                "key_dir",
-                "Key directory",
-                FieldType::Path,
-                false,
-                "Where keys made for CSRs live (0700). Default: Evergreen's data directory.",
-                "",
-            ),
-            (
-                "discovery_dirs",
-                "Discovery directories",
-                FieldType::List,
-                false,
-                "Scanned for certificates every 6 h; one per line.",
-                "/etc/ssl/certs",
-            ),
-            (
-                "heartbeat_interval",
-                "Heartbeat interval",
-                FieldType::Duration,
-                false,
-                "Default 60s.",
-                "60s",
-            ),
-            (
-                "poll_interval",
-                "Poll interval",
-                FieldType::Duration,
-                false,
-                "Default 30s.",
-                "30s",
-            ),
-            (
-                "discovery_interval",
-                "Discovery interval",
-                FieldType::Duration,
-                false,
-                "Default 6h.",
-                "6h",
-            ),
-            FLEET_CA_BUNDLE,
-        ],
-        #[allow(unreachable_patterns)]
-        _ => vec![],
-    };
-    match kind {
-        Kind::VaultToken => v.extend_from_slice(VAULT_CONN),
-        Kind::VaultPki => {
-            v.extend_from_slice(VAULT_CONN);
-            v.extend_from_slice(COMMANDS);
-        }
-        Kind::X509File => v.extend_from_slice(COMMANDS),
-        _ => {}
-    }
-    v.extend_from_slice(COMMON);
-    v
-}
-
-fn kind_label(kind: Kind) -> (&'static str, &'static str) {
-    match kind {
-        Kind::X509File => (
-            "X.509 file",
-            "A certificate file, renewed by a command you give (step, certbot, a script) or only watched.",
-        ),
-        Kind::VaultToken => ("Vault token", "A Vault/OpenBao login token kept alive with renew-self."),
-        Kind::VaultPki => (
-            "Vault PKI certificate",
-            "A certificate from a Vault/OpenBao PKI role; the key stays on this machine.",
-        ),
-        Kind::Nixfleet => (
-            "nixfleet agent",
-            "A nixfleet agent's mTLS client certificate, renewed with a CSR signed by the SSH host key.",
-        ),
-        Kind::Wrenn => ("wrenn host", "A wrenn host registration kept alive with heartbeats."),
-        Kind::Certctl => (
-            "certctl agent",
-            "A certctl agent: heartbeats, work polls, and the certificates it deploys (keys made here).",
-        ),
-        #[allow(unreachable_patterns)]
-        _ => ("credential", ""),
-    }
-}
-
-fn choices(key: &str) -> Vec<String> {
-    let v: &[&str] = match key {
-        "key_type" => config::KeyType::NAMES,
-        "mode" => &["sign", "issue"],
-        _ => &[],
-    };
-    v.iter().map(|s| s.to_string()).collect()
-}
-
-fn all_kinds() -> Vec<Kind> {
-    config::KINDS
-        .iter()
-        .filter_map(|k| serde_json::from_value(serde_json::Value::String(k.to_string())).ok())
-        .collect()
-}
-
 /// Every credential kind with its form fields, in the order the form shows them.
 pub fn kinds() -> Vec<KindSchema> {
-    all_kinds()
-        .into_iter()
-        .map(|kind| {
-            let (label, description) = kind_label(kind);
+    fields::KINDS
+        .iter()
+        .map(|&kind| {
+            let (label, description) = fields::label_of(kind);
             KindSchema {
                 kind,
                 label: label.into(),
                 description: description.into(),
-                fields: kind_fields(kind)
+                fields: fields::of(kind)
                     .into_iter()
-                    .map(|(key, label, field_type, required, help, placeholder)| FieldSchema {
-                        key: key.into(),
-                        label: label.into(),
-                        help: help.into(),
-                        field_type,
-                        required,
-                        choices: choices(key),
-                        placeholder: placeholder.into(),
-                        runs_program: PROGRAM_FIELDS.contains(&key),
+                    .map(|f| FieldSchema {
+                        key: f.key.into(),
+                        label: f.label.into(),
+                        help: f.help.into(),
+                        field_type: f.ty,
+                        required: f.required,
+                        choices: fields::choices(f.key),
+                        placeholder: f.placeholder.into(),
+                        default: f.default.map(str::to_string),
+                        runs_program: f.runs_program,
                     })
                     .collect(),
             }
@@ -634,12 +174,12 @@ fn item_text(item: &Item) -> Option<String> {
 }
 
 /// The TOML value a form field's text stands for; `None` removes the key.
-fn to_value(field: &F, text: &str, shell: bool) -> std::result::Result<Option<Value>, String> {
+fn to_value(field: &Field, text: &str, shell: bool) -> std::result::Result<Option<Value>, String> {
     let text = text.trim();
     if text.is_empty() {
         return Ok(None);
     }
-    Ok(Some(match field.2 {
+    Ok(Some(match field.ty {
         FieldType::Bool => match text {
             "true" => Value::from(true),
             "false" => Value::from(false),
@@ -652,7 +192,7 @@ fn to_value(field: &F, text: &str, shell: bool) -> std::result::Result<Option<Va
                 _ => return Err(format!("{text:?} is not a number")),
             },
         },
-        FieldType::List if shell && field.0.ends_with("_command") => Value::from(
+        FieldType::List if shell && field.key.ends_with("_command") => Value::from(
             text.lines()
                 .map(str::trim)
                 .filter(|l| !l.is_empty())
@@ -680,10 +220,10 @@ fn normalized(text: &str) -> Vec<&str> {
 /// name being edited; `None` adds a credential.
 pub fn save(path: &Path, original: Option<&str>, form: &CredentialForm) -> Result<SaveResult> {
     let mut doc = read_doc(path)?;
-    let fields = kind_fields(form.kind);
+    let fields = fields::of(form.kind);
     let mut problems = Vec::new();
     for key in form.values.keys() {
-        if !form.values[key].trim().is_empty() && !fields.iter().any(|f| f.0 == key) {
+        if !form.values[key].trim().is_empty() && !fields.iter().any(|f| f.key == key) {
             problems.push(FormProblem {
                 field: Some(key.clone()),
                 message: format!("{key} is not a field of a {} credential", form.kind),
@@ -717,38 +257,38 @@ pub fn save(path: &Path, original: Option<&str>, form: &CredentialForm) -> Resul
     table.insert("kind", toml_edit::value(form.kind.as_str()));
     let before = existing.and_then(|i| credentials(&doc).and_then(|a| a.get(i)));
     for f in &fields {
-        if PROGRAM_FIELDS.contains(&f.0) {
+        if f.runs_program {
             // Kept exactly as the file has it; a change is refused by name.
-            let old = before.and_then(|t| t.get(f.0));
+            let old = before.and_then(|t| t.get(f.key));
             let was = old.and_then(item_text).unwrap_or_default();
-            let asked = form.values.get(f.0).map(String::as_str).unwrap_or("");
-            let same = match f.2 {
+            let asked = form.values.get(f.key).map(String::as_str).unwrap_or("");
+            let same = match f.ty {
                 FieldType::Bool => (asked.trim() == "true") == (was.trim() == "true"),
                 _ => normalized(asked) == normalized(&was),
             };
             if !same {
                 problems.push(FormProblem {
-                    field: Some(f.0.into()),
+                    field: Some(f.key.into()),
                     message: format!(
                         "{} runs a program, so the window cannot set or change it: edit `{}` in {} (Evergreen applies the file as soon as it is saved)",
-                        f.1,
-                        f.0,
+                        f.label,
+                        f.key,
                         path.display()
                     ),
                 });
             } else if let Some(item) = old {
-                table.insert(f.0, item.clone());
+                table.insert(f.key, item.clone());
             }
             continue;
         }
-        match to_value(f, form.values.get(f.0).map(String::as_str).unwrap_or(""), shell) {
+        match to_value(f, form.values.get(f.key).map(String::as_str).unwrap_or(""), shell) {
             Ok(Some(v)) => {
-                table.insert(f.0, Item::Value(v));
+                table.insert(f.key, Item::Value(v));
             }
             Ok(None) => {}
             Err(message) => problems.push(FormProblem {
-                field: Some(f.0.into()),
-                message: format!("{}: {message}", f.1),
+                field: Some(f.key.into()),
+                message: format!("{}: {message}", f.label),
             }),
         }
     }
@@ -869,22 +409,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_kind_has_exactly_the_fields_the_validator_accepts() {
-        for kind in config::KINDS {
-            let k: Kind = serde_json::from_value(serde_json::Value::String(kind.to_string())).unwrap();
-            let mut form: Vec<&str> = kind_fields(k)
-                .iter()
-                .map(|f| f.0)
-                .filter(|f| !COMMON.iter().any(|c| c.0 == *f))
-                .collect();
-            let mut accepted = config::fields_of(kind);
-            form.sort();
-            accepted.sort();
-            accepted.dedup();
-            form.dedup();
-            assert_eq!(form, accepted, "form fields of {kind}");
-            assert_ne!(kind_label(k).1, "", "{kind} needs a description");
+    fn the_form_shows_every_field_of_the_table_with_its_default() {
+        for schema in kinds() {
+            let table = fields::of(schema.kind);
+            assert_eq!(schema.fields.len(), table.len(), "{:?}", schema.kind);
+            assert_ne!(schema.description, "", "{:?} needs a description", schema.kind);
+            for (shown, f) in schema.fields.iter().zip(&table) {
+                assert_eq!(shown.key, f.key);
+                assert_eq!(shown.runs_program, f.runs_program, "{}", f.key);
+                assert_eq!(shown.default.as_deref(), f.default, "{}", f.key);
+            }
         }
+        let x509 = kinds().into_iter().find(|k| k.kind == Kind::X509File).unwrap();
+        let enabled = x509.fields.iter().find(|f| f.key == "enabled").unwrap();
+        assert_eq!(
+            enabled.default.as_deref(),
+            Some("true"),
+            "a checkbox's default is stated, not guessed"
+        );
     }
 
     fn form(name: &str, kind: Kind, values: &[(&str, &str)]) -> CredentialForm {

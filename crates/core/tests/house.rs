@@ -48,3 +48,78 @@ fn only_the_clock_reads_the_wall_clock() {
         offenders.join("\n")
     );
 }
+
+/// docs/configuration.md documents each kind's fields: exactly the fields
+/// of its table (in its own section, the shared Vault section or the section
+/// every kind has), and "yes" in the required column exactly where the table
+/// requires the field.
+#[test]
+fn the_configuration_docs_list_each_kinds_fields_as_the_table_does() {
+    use evergreen_core::config::fields;
+    use evergreen_core::model::Kind;
+    let doc =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/configuration.md")).unwrap();
+    // Section title → rows of (keys, required column).
+    type Row = (Vec<String>, String);
+    let mut sections: Vec<(String, Vec<Row>)> = Vec::new();
+    for line in doc.lines() {
+        if let Some(title) = line.strip_prefix("## ").or_else(|| line.strip_prefix("### ")) {
+            sections.push((title.to_string(), Vec::new()));
+        } else if line.starts_with("| `") {
+            let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+            let keys = cells[1]
+                .split(',')
+                .map(|k| k.trim().trim_matches('`').to_string())
+                .collect();
+            if let Some((_, rows)) = sections.last_mut() {
+                rows.push((keys, cells[2].to_string()));
+            }
+        }
+    }
+    let rows_of = |title: &str| -> Vec<Row> {
+        sections
+            .iter()
+            .filter(|(t, _)| t.starts_with(title))
+            .flat_map(|(_, r)| r.clone())
+            .collect()
+    };
+    let mut wrong = Vec::new();
+    for kind in fields::KINDS {
+        let mut rows = rows_of(&format!("`kind = \"{}\"`", kind.as_str()));
+        rows.extend(rows_of("`[[credential]]`: fields every kind has"));
+        if matches!(kind, Kind::VaultToken | Kind::VaultPki) {
+            rows.extend(rows_of("Vault and OpenBao: fields both Vault kinds have"));
+        }
+        let documented: Vec<(String, String)> = rows
+            .iter()
+            .flat_map(|(keys, req)| keys.iter().map(move |k| (k.clone(), req.clone())))
+            .filter(|(k, _)| k != "name" && k != "kind")
+            .collect();
+        let table = fields::of(*kind);
+        for f in &table {
+            match documented.iter().find(|(k, _)| k == f.key) {
+                None => wrong.push(format!("{}: `{}` is not documented", kind.as_str(), f.key)),
+                Some((_, req)) if (req == "yes") != f.required => wrong.push(format!(
+                    "{}: `{}` is {} in the table but \"{req}\" in the docs",
+                    kind.as_str(),
+                    f.key,
+                    if f.required { "required" } else { "optional" }
+                )),
+                Some(_) => {}
+            }
+        }
+        for (k, _) in &documented {
+            if !table.iter().any(|f| f.key == k) {
+                wrong.push(format!(
+                    "{}: the docs list `{k}`, which it does not have",
+                    kind.as_str()
+                ));
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "docs/configuration.md and the field table disagree:\n{}",
+        wrong.join("\n")
+    );
+}

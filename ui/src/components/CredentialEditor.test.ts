@@ -18,7 +18,7 @@ const KINDS: KindSchema[] = [
       { key: "path", label: "Certificate file", help: "PEM file to watch.", field_type: "path", required: true, choices: [], placeholder: "~/certs/web.pem", runs_program: false },
       { key: "alt_names", label: "Alternative names", help: "One name per line.", field_type: "list", required: true, choices: [], placeholder: "step", runs_program: false },
       { key: "reload_command", label: "Reload command", help: "", field_type: "list", required: false, choices: [], placeholder: "", runs_program: true },
-      { key: "enabled", label: "Enabled", help: "", field_type: "bool", required: false, choices: [], placeholder: "true", runs_program: false },
+      { key: "enabled", label: "Enabled", help: "", field_type: "bool", required: false, choices: [], placeholder: "true", default: "true", runs_program: false },
       { key: "key_type", label: "Key type", help: "", field_type: "choice", required: false, choices: ["ec", "rsa"], placeholder: "", runs_program: false },
       { key: "ttl", label: "TTL hours", help: "", field_type: "number", required: false, choices: [], placeholder: "24", runs_program: false },
     ],

@@ -9,8 +9,8 @@ const schema: KindSchema = {
   fields: [
     { key: "path", label: "Path", help: "", field_type: "path", required: true, choices: [], placeholder: "", runs_program: false },
     { key: "renew_command", label: "Cmd", help: "", field_type: "list", required: false, choices: [], placeholder: "", runs_program: false },
-    { key: "enabled", label: "Enabled", help: "", field_type: "bool", required: false, choices: [], placeholder: "true", runs_program: false },
-    { key: "verbose", label: "Verbose", help: "", field_type: "bool", required: false, choices: [], placeholder: "", runs_program: false },
+    { key: "enabled", label: "Enabled", help: "", field_type: "bool", required: false, choices: [], placeholder: "true", default: "true", runs_program: false },
+    { key: "verbose", label: "Verbose", help: "", field_type: "bool", required: false, choices: [], placeholder: "true", runs_program: false },
     { key: "renew_at", label: "At", help: "", field_type: "duration", required: false, choices: [], placeholder: "33%", runs_program: false },
   ],
 };

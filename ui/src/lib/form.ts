@@ -7,12 +7,13 @@ import type { CredentialForm, FieldSchema, FormProblem, Kind, KindSchema } from 
 export const FIXED_KEYS = ["name", "kind"] as const;
 
 /**
- * Initial value of a field when it has none. FieldSchema carries no default, so
- * a checkbox starts unchecked unless its placeholder says "true".
+ * Initial value of a field when it has none: a checkbox starts as its stated
+ * default (unchecked when the engine states none); other inputs start empty,
+ * which means "not set".
  */
 export function initialValue(field: FieldSchema): string {
   if (field.field_type === "bool") {
-    return field.placeholder.trim().toLowerCase() === "true" ? "true" : "false";
+    return field.default === "true" ? "true" : "false";
   }
   return "";
 }

@@ -41,7 +41,7 @@ const KINDS: KindSchema[] = [
       { key: "renew_command", label: "Renew command", help: "One argument per line.", field_type: "list", required: true, choices: [], placeholder: "step\nca\nrenew\n--force\n/home/me/certs/web.pem", runs_program: true },
       { key: "reload_command", label: "Reload command", help: "Run after a successful renewal. One argument per line.", field_type: "list", required: false, choices: [], placeholder: "systemctl\n--user\nreload\nnginx", runs_program: true },
       { key: "renew_at", label: "Renew at", help: "Fraction of the lifetime left when renewal starts, or a duration before expiry.", field_type: "duration", required: false, choices: [], placeholder: "33%", runs_program: false },
-      { key: "enabled", label: "Enabled", help: "Off keeps it in the config without renewing it.", field_type: "bool", required: false, choices: [], placeholder: "true", runs_program: false },
+      { key: "enabled", label: "Enabled", help: "Off keeps it in the config without renewing it.", field_type: "bool", required: false, choices: [], placeholder: "true", default: "true", runs_program: false },
     ],
   },
   {

@@ -24,6 +24,7 @@ use crate::model::Kind;
 use crate::policy::RenewPolicy;
 
 mod diagnostics;
+pub mod fields;
 mod raw;
 mod validate;
 

@@ -134,63 +134,14 @@ impl RawCredential {
     }
 }
 
-pub(crate) const KINDS: &[&str] = &["x509_file", "vault_token", "vault_pki", "nixfleet", "wrenn", "certctl"];
+/// The kinds by the names the file gives them (from [`super::fields::KINDS`]).
+pub(crate) static KINDS: std::sync::LazyLock<Vec<&'static str>> =
+    std::sync::LazyLock::new(|| super::fields::KINDS.iter().map(|k| k.as_str()).collect());
 
-pub(super) const VAULT_CONN_FIELDS: &[&str] = &["address", "namespace", "ca_bundle", "token_file", "token_env"];
-
-/// The kind-specific fields each kind accepts.
+/// The kind-specific fields a kind accepts (from its field table).
 pub(crate) fn fields_of(kind: &str) -> Vec<&'static str> {
-    let mut v: Vec<&'static str> = match kind {
-        "x509_file" => vec!["path", "renew_command", "reload_command", "command_timeout", "shell"],
-        "vault_token" => vec!["increment"],
-        "nixfleet" => vec![
-            "url",
-            "path",
-            "ssh_host_key",
-            "machine_id",
-            "enrollment_token_file",
-            "ca_bundle",
-        ],
-        "wrenn" => vec![
-            "url",
-            "credentials_file",
-            "registration_token_file",
-            "heartbeat_interval",
-            "host_address",
-            "ca_bundle",
-        ],
-        "certctl" => vec![
-            "url",
-            "agent_id",
-            "api_key_file",
-            "api_key_env",
-            "ca_bundle",
-            "key_dir",
-            "targets",
-            "discovery_dirs",
-            "heartbeat_interval",
-            "poll_interval",
-            "discovery_interval",
-        ],
-        "vault_pki" => vec![
-            "path",
-            "key_path",
-            "mount",
-            "role",
-            "common_name",
-            "alt_names",
-            "ip_sans",
-            "ttl",
-            "key_type",
-            "mode",
-            "reload_command",
-            "command_timeout",
-            "shell",
-        ],
-        _ => vec![],
-    };
-    if kind.starts_with("vault_") {
-        v.extend_from_slice(VAULT_CONN_FIELDS);
-    }
-    v
+    super::fields::KINDS
+        .iter()
+        .find(|k| k.as_str() == kind)
+        .map_or_else(Vec::new, |k| super::fields::accepted(*k))
 }
