@@ -9,7 +9,6 @@
 //! the file, and a save never drops another credential.
 
 use std::collections::BTreeMap;
-use std::ops::Range;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -358,7 +357,7 @@ pub fn delete(path: &Path, name: &str) -> Result<()> {
 
 /// Attaches each problem to the field of credential `name` whose text it points into.
 fn place(text: &str, name: &str, problems: Vec<Problem>) -> Vec<FormProblem> {
-    let spans: Vec<(String, Range<usize>)> = field_spans(text, name);
+    let spans = config::field_spans(text, name);
     problems
         .into_iter()
         .map(|p| {
@@ -366,7 +365,7 @@ fn place(text: &str, name: &str, problems: Vec<Problem>) -> Vec<FormProblem> {
                 spans
                     .iter()
                     .find(|(_, r)| r.start <= s.start && s.start < r.end.max(r.start + 1))
-                    .map(|(k, _)| k.clone())
+                    .map(|(k, _)| k.to_string())
             });
             FormProblem {
                 field,
@@ -374,34 +373,6 @@ fn place(text: &str, name: &str, problems: Vec<Problem>) -> Vec<FormProblem> {
             }
         })
         .collect()
-}
-
-/// Byte ranges of each `key = value` line of credential `name`.
-fn field_spans(text: &str, name: &str) -> Vec<(String, Range<usize>)> {
-    let mut out = Vec::new();
-    let mut offset = 0;
-    let mut inside = false;
-    let mut current: Vec<(String, Range<usize>)> = Vec::new();
-    for line in text.split_inclusive('\n') {
-        let trimmed = line.trim();
-        if trimmed.starts_with('[') {
-            if inside {
-                break;
-            }
-            current.clear();
-        } else if let Some((k, v)) = trimmed.split_once('=') {
-            let key = k.trim().to_string();
-            if key == "name" && v.trim().trim_matches('"') == name {
-                inside = true;
-            }
-            current.push((key, offset..offset + line.len()));
-        }
-        offset += line.len();
-        if inside {
-            out = current.clone();
-        }
-    }
-    out
 }
 
 #[cfg(test)]
@@ -474,6 +445,25 @@ mod tests {
             ["web"]
         );
         assert!(matches!(read_form(&path, "api"), Err(Error::UnknownCredential { .. })));
+    }
+
+    #[test]
+    fn a_problem_inside_a_value_over_several_lines_is_placed_on_its_field() {
+        let text = "[[credential]]\nname = \"web\"\nkind = \"x509_file\"\npath = \"/w.pem\"\n\n[[credential]]\nname = \"edge\"\nkind = \"certctl\"\ntargets = [\n  \"t-1=/a.pem\",\n  \"bad\",\n]\nagent_id = \"a\"\n";
+        let at = |needle: &str| {
+            let i = text.find(needle).unwrap();
+            Problem {
+                span: Some(i..i + needle.len()),
+                message: "m".into(),
+            }
+        };
+        let placed = place(text, "edge", vec![at("\"bad\""), at("\"a\"\n"), at("/w.pem")]);
+        let fields: Vec<Option<&str>> = placed.iter().map(|p| p.field.as_deref()).collect();
+        assert_eq!(
+            fields,
+            [Some("targets"), Some("agent_id"), None],
+            "the second line of an array is still the array; another credential's line is none of this one's"
+        );
     }
 
     #[test]

@@ -31,7 +31,7 @@ mod validate;
 pub use diagnostics::Problem;
 use diagnostics::*;
 use raw::*;
-pub(crate) use raw::{fields_of, KINDS};
+pub(crate) use raw::{field_spans, fields_of, KINDS};
 use validate::Validator;
 
 /// A validated configuration.
@@ -437,6 +437,9 @@ fn friendlier_serde_message(msg: &str) -> String {
     if msg.contains("data did not match any variant of untagged enum RawCommand") {
         return "a command must be an array of strings, e.g. [\"step\", \"ca\", \"renew\", \"cert.pem\", \"key.pem\"], or a string with `shell = true`".into();
     }
+    if msg.starts_with("invalid type: map, expected a sequence") {
+        return "this field is a list, written [\"…\", \"…\"], not a table { … } (certctl targets are [\"TARGET_ID=/path/cert.pem\"])".into();
+    }
     msg.to_string()
 }
 
@@ -636,6 +639,10 @@ enabled = false
             ("[[credential]]\nname = \"a\"\nkind = \"x509_file\"\npath = 5\n", "invalid type"),
             ("[[credential]\nname = \"a\"\n", "config.toml:1:"),
             ("name = \"a\"\n", "unknown field `name`"),
+            (
+                "[[credential]]\nname = \"a\"\nkind = \"certctl\"\ntargets = { web = \"/w.pem\" }\n",
+                "is a list, written [",
+            ),
         ];
         for (src, want) in cases {
             let e = err(src);

@@ -35,7 +35,7 @@ pub(super) enum RawCommand {
 pub(super) struct RawCredential {
     pub(super) name: Option<Spanned<String>>,
     pub(super) kind: Option<Spanned<String>>,
-    pub(super) enabled: Option<bool>,
+    pub(super) enabled: Option<Spanned<bool>>,
     pub(super) renew_at_fraction: Option<Spanned<f64>>,
     pub(super) renew_before: Option<Spanned<String>>,
     pub(super) jitter: Option<Spanned<f64>>,
@@ -132,6 +132,39 @@ impl RawCredential {
         .flatten()
         .collect()
     }
+}
+
+/// Where each field of credential `name` is in `src` (its value, by toml's
+/// own spans, so a value over several lines is one range). Empty when the
+/// file does not parse or has no such credential.
+pub(crate) fn field_spans(src: &str, name: &str) -> Vec<(&'static str, Range<usize>)> {
+    let Ok(raw) = toml::from_str::<RawConfig>(src) else {
+        return Vec::new();
+    };
+    let Some(c) = raw
+        .credential
+        .iter()
+        .map(|c| c.get_ref())
+        .find(|c| c.name.as_ref().is_some_and(|n| n.get_ref() == name))
+    else {
+        return Vec::new();
+    };
+    fn at<T>(key: &'static str, f: &Option<Spanned<T>>) -> Option<(&'static str, Range<usize>)> {
+        f.as_ref().map(|s| (key, s.span()))
+    }
+    let mut v: Vec<_> = [
+        at("name", &c.name),
+        at("kind", &c.kind),
+        at("enabled", &c.enabled),
+        at("renew_at_fraction", &c.renew_at_fraction),
+        at("renew_before", &c.renew_before),
+        at("jitter", &c.jitter),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    v.extend(c.kind_fields());
+    v
 }
 
 /// The kinds by the names the file gives them (from [`super::fields::KINDS`]).

@@ -401,7 +401,7 @@ impl Validator {
         }
         Some(CredentialConfig {
             name: name.into_inner(),
-            enabled: raw.enabled.unwrap_or(true),
+            enabled: raw.enabled.as_ref().is_none_or(|e| *e.get_ref()),
             policy,
             jitter,
             spec,
