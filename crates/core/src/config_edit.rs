@@ -78,6 +78,16 @@ pub struct SaveResult {
     pub problems: Vec<FormProblem>,
 }
 
+/// A field's help, with the kind's own default where the policy decides it.
+fn help_of(kind: Kind, f: &Field) -> String {
+    match (f.key, crate::policy::RenewPolicy::default_for(kind)) {
+        ("renew_at_fraction", crate::policy::RenewPolicy::Fraction(d)) => {
+            format!("{} Default for this kind: {}.", f.help, (d * 100.0).round() / 100.0)
+        }
+        _ => f.help.to_string(),
+    }
+}
+
 /// Every credential kind with its form fields, in the order the form shows them.
 pub fn kinds() -> Vec<KindSchema> {
     fields::KINDS
@@ -93,7 +103,7 @@ pub fn kinds() -> Vec<KindSchema> {
                     .map(|f| FieldSchema {
                         key: f.key.into(),
                         label: f.label.into(),
-                        help: f.help.into(),
+                        help: help_of(kind, &f),
                         field_type: f.ty,
                         required: f.required,
                         choices: fields::choices(f.key),
@@ -391,6 +401,24 @@ mod tests {
                 assert_eq!(shown.default.as_deref(), f.default, "{}", f.key);
             }
         }
+        let help = |kind: Kind| {
+            let k = kinds().into_iter().find(|k| k.kind == kind).unwrap();
+            k.fields
+                .into_iter()
+                .find(|f| f.key == "renew_at_fraction")
+                .unwrap()
+                .help
+        };
+        assert!(
+            help(Kind::VaultToken).ends_with("Default for this kind: 0.5."),
+            "{}",
+            help(Kind::VaultToken)
+        );
+        assert!(
+            help(Kind::X509File).ends_with("Default for this kind: 0.33."),
+            "{}",
+            help(Kind::X509File)
+        );
         let x509 = kinds().into_iter().find(|k| k.kind == Kind::X509File).unwrap();
         let enabled = x509.fields.iter().find(|f| f.key == "enabled").unwrap();
         assert_eq!(

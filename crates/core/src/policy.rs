@@ -32,6 +32,17 @@ impl Default for RenewPolicy {
 }
 
 impl RenewPolicy {
+    /// The policy of a credential whose config sets none. Vault tokens renew
+    /// at half their TTL, as Vault's own agent and certctl's renewer do;
+    /// everything else when a third of its lifetime is left, as step-ca and
+    /// cert-manager do.
+    pub fn default_for(kind: crate::model::Kind) -> RenewPolicy {
+        match kind {
+            crate::model::Kind::VaultToken => RenewPolicy::Fraction(0.5),
+            _ => RenewPolicy::default(),
+        }
+    }
+
     /// The instant the credential becomes due.
     pub fn renewal_point(&self, l: &Lifetime) -> SystemTime {
         match *self {

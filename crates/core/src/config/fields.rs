@@ -113,7 +113,7 @@ const COMMON: &[Field] = &[
         "Renew when this fraction is left",
         FieldType::Number,
         false,
-        "Strictly between 0 and 1. Default 1/3 (1/2 for Vault tokens).",
+        "Strictly between 0 and 1.",
         "0.33",
     )
     .common(),

@@ -317,9 +317,8 @@ impl Validator {
                 }
             }
         }
-        // Tokens renew at half their TTL, as Vault's own agents and certctl's renewer do.
-        let policy = match (&kind.get_ref()[..], explicit_policy) {
-            ("vault_token", false) => RenewPolicy::Fraction(0.5),
+        let policy = match fields::KINDS.iter().find(|k| k.as_str() == kind.get_ref()) {
+            Some(k) if !explicit_policy => RenewPolicy::default_for(*k),
             _ => policy,
         };
         let spec = match kind.get_ref().as_str() {
