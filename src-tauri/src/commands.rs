@@ -5,7 +5,7 @@
 use evergreen_core::ipc::{Reply, Request};
 use tauri::{AppHandle, Emitter, State};
 
-use crate::error::{AppError, Result};
+use crate::error::{AppError, ErrorKind, Result};
 use crate::models::*;
 use crate::remote::{unexpected, Remote};
 
@@ -113,7 +113,7 @@ pub fn save_credential(
     // itself and applies it.
     if let Some(dir) = remote.config_file.parent() {
         std::fs::create_dir_all(dir)
-            .map_err(|e| AppError::new("config", format!("could not create {}: {e}", dir.display())))?;
+            .map_err(|e| AppError::new(ErrorKind::Config, format!("could not create {}: {e}", dir.display())))?;
     }
     Ok(evergreen_core::config_edit::save(
         &remote.config_file,

@@ -14,7 +14,7 @@ pub use evergreen_core::model::{
 pub use evergreen_core::scheduler::RenewOutcome;
 pub use evergreen_core::store::HistoryEntry;
 
-use crate::error::AppError;
+use crate::error::{AppError, ErrorKind};
 
 /// Payload of `evergreen://navigate`: show this credential (or the dashboard).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
@@ -50,6 +50,7 @@ pub fn typescript_bindings() -> String {
         CredentialForm::decl(),
         FormProblem::decl(),
         SaveResult::decl(),
+        ErrorKind::decl(),
         AppError::decl(),
         EventKind::decl(),
         Event::decl(),

@@ -11,7 +11,7 @@ use evergreen_core::ipc::{Client, Reply, Request};
 use evergreen_core::model::Snapshot;
 use evergreen_core::paths::Paths;
 
-use crate::error::{AppError, Result};
+use crate::error::{AppError, ErrorKind, Result};
 
 pub(crate) struct Remote {
     socket: PathBuf,
@@ -36,7 +36,7 @@ impl Remote {
     pub async fn call(&self, req: Request) -> Result<Reply> {
         let mut c = Client::connect(&self.socket).await?;
         match c.request(&req).await? {
-            Reply::Error { message } => Err(AppError::new("engine", message)),
+            Reply::Error { message } => Err(AppError::new(ErrorKind::Engine, message)),
             r => Ok(r),
         }
     }
@@ -77,7 +77,7 @@ impl Remote {
 
 pub(crate) fn unexpected(r: Reply) -> AppError {
     AppError::new(
-        "internal",
+        ErrorKind::Internal,
         format!("unexpected reply from the engine: {r:?}; are the app and the engine the same Evergreen version?"),
     )
 }

@@ -138,11 +138,9 @@ export type FormProblem = { field: string | null, message: string, };
 
 export type SaveResult = { ok: boolean, problems: Array<FormProblem>, };
 
-export type AppError = { 
-/**
- * "unknown_credential", "config", "refused", "engine" (the engine refused over its socket), "engine_stopped", "no_engine", "invalid_input" or "internal".
- */
-kind: string, message: string, };
+export type ErrorKind = "unknown_credential" | "config" | "refused" | "engine" | "engine_stopped" | "no_engine" | "invalid_input" | "internal";
+
+export type AppError = { kind: ErrorKind, message: string, };
 
 export type EventKind = { "event": "started", credentials: number, } | { "event": "observed", not_after: number, remaining_fraction: number, } | { "event": "read_failed", message: string, } | { "event": "state_changed", from: string, to: string, } | { "event": "renewal_started", manual: boolean, } | { "event": "renewal_succeeded", old_not_after: number | null, new_not_after: number, duration_ms: number, message: string, } | { "event": "renewal_failed", message: string, streak: number, since: number, next_retry_at: number | null, } | { "event": "recovered", after_failures: number, since: number, } | { "event": "expiry_approaching", threshold_secs: number, not_after: number, } | { "event": "expired", not_after: number, } | { "event": "retired", reason: string, } | { "event": "paused", reason: string, } | { "event": "not_renewable", reason: string, } | { "event": "final", expires_at: number, } | { "event": "capped", reason: string, not_after: number, next_try_at: number, since: number, } | { "event": "heartbeat_failed", message: string, streak: number, } | { "event": "rejected", reason: string, } | { "event": "credential_added" } | { "event": "credential_removed" } | { "event": "config_reloaded", added: number, removed: number, changed: number, } | { "event": "config_rejected", message: string, } | { "event": "notifications_paused", until: number | null, } | { "event": "resumed", slept_secs: number, source: string, } | { "event": "stopped" };
 

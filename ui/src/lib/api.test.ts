@@ -25,7 +25,7 @@ afterEach(() => {
 describe("outside Tauri", () => {
   it("refuses to work without ?preview", async () => {
     await expect(api.snapshot()).rejects.toEqual(api.NOT_IN_TAURI);
-    await expect(api.renew("web")).rejects.toMatchObject({ kind: "not_in_app" });
+    await expect(api.renew("web")).rejects.toMatchObject({ kind: "no_engine" });
     expect(api.previewRequested()).toBe(false);
     expect(invoke).not.toHaveBeenCalled();
   });
@@ -88,7 +88,7 @@ describe("inside Tauri", () => {
     invoke.mockRejectedValueOnce({ kind: "refused", message: "no" });
     await expect(api.renew("web")).rejects.toEqual({ kind: "refused", message: "no" });
     invoke.mockRejectedValueOnce("plain string");
-    await expect(api.renew("web")).rejects.toEqual({ kind: "error", message: "plain string" });
+    await expect(api.renew("web")).rejects.toEqual({ kind: "internal", message: "plain string" });
   });
 
   it("listens to the snapshot and navigate events and unwraps payloads", async () => {

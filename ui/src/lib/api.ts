@@ -49,7 +49,7 @@ export function previewRequested(): boolean {
 }
 
 export const NOT_IN_TAURI: AppError = {
-  kind: "not_in_app",
+  kind: "no_engine",
   message: "This page is the Evergreen window; it only works inside the Evergreen app.",
 };
 
@@ -85,13 +85,13 @@ async function call<T>(cmd: string, args?: Record<string, unknown>): Promise<T> 
 /** Any rejection as an AppError {kind, message}. */
 export function toAppError(e: unknown): AppError {
   if (e && typeof e === "object" && "message" in e && typeof (e as AppError).message === "string") {
-    const kind = "kind" in e && typeof (e as AppError).kind === "string" ? (e as AppError).kind : "error";
+    const kind = "kind" in e && typeof (e as AppError).kind === "string" ? (e as AppError).kind : "internal";
     return { kind, message: (e as AppError).message };
   }
   if (typeof e === "string") {
-    return { kind: "error", message: e };
+    return { kind: "internal", message: e };
   }
-  return { kind: "error", message: "Unknown error" };
+  return { kind: "internal", message: "Unknown error" };
 }
 
 export const snapshot = (): Promise<Snapshot> => call("snapshot");
