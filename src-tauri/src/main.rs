@@ -4,101 +4,98 @@
 //! it as `--window --attached`). `demo-renew …` is the demo's renew command,
 //! so the demo needs nothing but this binary.
 
-use std::time::{Duration, SystemTime};
+use clap::{Parser, Subcommand};
 
-fn demo_renew(args: &[String]) -> i32 {
-    let mut dir = None;
-    let mut name = None;
-    let mut lifetime = None;
-    let mut flaky = false;
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "--dir" => dir = it.next().cloned(),
-            "--name" => name = it.next().cloned(),
-            "--lifetime" => lifetime = it.next().and_then(|v| v.trim_end_matches('s').parse::<u64>().ok()),
-            "--flaky" => flaky = true,
-            other => {
-                eprintln!("demo-renew: unexpected argument {other:?}");
-                return 2;
-            }
-        }
-    }
-    let (Some(dir), Some(name), Some(secs)) = (dir, name, lifetime) else {
-        eprintln!("demo-renew needs --dir DIR --name NAME --lifetime SECONDSs");
-        return 2;
-    };
-    match evergreen_core::demo::reissue(dir.as_ref(), &name, Duration::from_secs(secs), flaky, SystemTime::now()) {
-        Ok(()) => 0,
-        Err(e) => {
-            eprintln!("{e}");
-            1
-        }
-    }
+/// Evergreen's tray app: keeps short-lived credentials alive and shows them.
+#[derive(Parser, Debug)]
+#[command(
+    name = "evergreen-app",
+    version,
+    after_help = "Without arguments: the tray, and its window opened."
+)]
+struct Cli {
+    /// Start in the tray only, as start-at-login does.
+    #[arg(long, conflicts_with = "window")]
+    hidden: bool,
+    /// Open the window of a running Evergreen.
+    #[arg(long)]
+    window: bool,
+    /// With --window: open this credential's details.
+    #[arg(long, requires = "window", value_name = "NAME", value_parser = credential_name)]
+    show: Option<String>,
+    /// With --window: started by the tray, which steers it over stdin.
+    #[arg(long, requires = "window", hide = true)]
+    attached: bool,
+    #[command(subcommand)]
+    command: Option<Command>,
 }
 
-const USAGE: &str = "run it without arguments, with --hidden to start in the tray only, or with --window [--show NAME] to open the window of a running Evergreen";
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Re-issue one demo certificate (the demo's renew_command).
+    #[command(hide = true)]
+    DemoRenew(evergreen_core::demo::RenewArgs),
+}
 
-fn window_options(args: &[String]) -> Result<evergreen_app::WindowOptions, String> {
-    let mut o = evergreen_app::WindowOptions::default();
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "--attached" => o.attached = true,
-            "--show" => match it.next() {
-                Some(name) if evergreen_core::config::valid_name(name) => o.show = Some(name.clone()),
-                Some(name) => {
-                    return Err(format!(
-                        "{name:?} is not a credential name; `evergreen status` lists them"
-                    ))
-                }
-                None => return Err("--show needs a credential name; `evergreen status` lists them".into()),
-            },
-            other => return Err(format!("unexpected argument {other:?} after --window")),
-        }
+fn credential_name(name: &str) -> Result<String, String> {
+    if evergreen_core::config::valid_name(name) {
+        Ok(name.to_string())
+    } else {
+        Err(format!(
+            "{name:?} is not a credential name; `evergreen status` lists them"
+        ))
     }
-    Ok(o)
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match args.first().map(String::as_str) {
-        Some("demo-renew") => std::process::exit(demo_renew(&args[1..])),
-        Some("--version") => println!("evergreen-app {}", env!("CARGO_PKG_VERSION")),
-        Some("--hidden") if args.len() == 1 => evergreen_app::run_tray(true),
-        None => evergreen_app::run_tray(false),
-        Some("--window") => match window_options(&args[1..]) {
-            Ok(o) => evergreen_app::run_window(o),
-            Err(e) => {
-                eprintln!("evergreen-app: {e}; {USAGE}");
-                std::process::exit(2);
-            }
-        },
-        Some(other) => {
-            eprintln!("evergreen-app: unexpected argument {other:?}; {USAGE}");
-            std::process::exit(2);
-        }
+    let cli = Cli::parse();
+    match cli.command {
+        Some(Command::DemoRenew(args)) => std::process::exit(args.run(std::time::SystemTime::now())),
+        None if cli.window => evergreen_app::run_window(evergreen_app::WindowOptions {
+            show: cli.show,
+            attached: cli.attached,
+        }),
+        None => evergreen_app::run_tray(cli.hidden),
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::window_options;
+    use super::*;
 
-    fn args(a: &[&str]) -> Vec<String> {
-        a.iter().map(|s| s.to_string()).collect()
+    fn parse(a: &[&str]) -> Result<Cli, String> {
+        Cli::try_parse_from(std::iter::once("evergreen-app").chain(a.iter().copied())).map_err(|e| e.to_string())
     }
 
     #[test]
     fn window_arguments_are_checked() {
-        let o = window_options(&args(&["--attached", "--show", "web"])).unwrap();
-        assert!(o.attached);
+        let o = parse(&["--window", "--attached", "--show", "web"]).unwrap();
+        assert!(o.window && o.attached);
         assert_eq!(o.show.as_deref(), Some("web"));
-        let e = window_options(&args(&["--show"])).unwrap_err();
-        assert!(e.contains("needs a credential name"), "{e}");
-        let e = window_options(&args(&["--show", "../etc"])).unwrap_err();
+        let e = parse(&["--window", "--show"]).unwrap_err();
+        assert!(e.contains("--show <NAME>"), "{e}");
+        let e = parse(&["--window", "--show", "../etc"]).unwrap_err();
         assert!(e.contains("is not a credential name"), "{e}");
-        let e = window_options(&args(&["--bogus"])).unwrap_err();
-        assert!(e.contains("\"--bogus\""), "{e}");
+        let e = parse(&["--bogus"]).unwrap_err();
+        assert!(e.contains("'--bogus'"), "{e}");
+        let e = parse(&["--show", "web"]).unwrap_err();
+        assert!(e.contains("--window"), "--show is for the window: {e}");
+        assert!(parse(&["--hidden", "--window"]).is_err());
+    }
+
+    #[test]
+    fn the_demo_renew_command_the_demo_writes_is_the_one_parsed() {
+        let args = evergreen_core::demo::RenewArgs {
+            dir: "/tmp/demo".into(),
+            name: "demo-web".into(),
+            lifetime: std::time::Duration::from_secs(90),
+            flaky: true,
+        };
+        let argv = args.argv(std::path::Path::new("evergreen-app"));
+        let cli = Cli::try_parse_from(&argv).unwrap();
+        let Some(Command::DemoRenew(parsed)) = cli.command else {
+            panic!("{argv:?} is not demo-renew")
+        };
+        assert_eq!(parsed, args);
     }
 }

@@ -49,7 +49,7 @@ enum Commands {
     Config(config_cmd::ConfigCmd),
     /// Re-issue one demo certificate (the demo's renew_command).
     #[command(hide = true)]
-    DemoRenew(run::DemoRenewArgs),
+    DemoRenew(evergreen_core::demo::RenewArgs),
 }
 
 fn paths(cli: &Cli) -> anyhow::Result<Paths> {

@@ -1,7 +1,6 @@
 //! `evergreen run`: the engine in the foreground, one readable line per event.
 
-use std::path::PathBuf;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use clap::Args;
 use evergreen_core::clock::{from_unix_millis, rfc3339};
@@ -19,26 +18,8 @@ pub struct RunArgs {
     demo: bool,
 }
 
-#[derive(Args, Debug)]
-pub struct DemoRenewArgs {
-    #[arg(long)]
-    dir: PathBuf,
-    #[arg(long)]
-    name: String,
-    #[arg(long, value_parser = humantime::parse_duration)]
-    lifetime: Duration,
-    #[arg(long)]
-    flaky: bool,
-}
-
-pub fn demo_renew(a: &DemoRenewArgs) -> anyhow::Result<i32> {
-    match demo::reissue(&a.dir, &a.name, a.lifetime, a.flaky, SystemTime::now()) {
-        Ok(()) => Ok(0),
-        Err(e) => {
-            eprintln!("{e}");
-            Ok(1)
-        }
-    }
+pub fn demo_renew(a: &demo::RenewArgs) -> anyhow::Result<i32> {
+    Ok(a.run(SystemTime::now()))
 }
 
 fn init_logging() {

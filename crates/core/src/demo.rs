@@ -79,20 +79,13 @@ pub fn prepare(dir: &Path, evergreen_exe: &Path, now: SystemTime) -> Result<Conf
         let path = dir.join(format!("{}.pem", c.name));
         write_pair(&ca, dir, c.name, now - c.aged, c.lifetime)?;
         let renew_command = c.renews.then(|| {
-            let mut argv = vec![
-                evergreen_exe.display().to_string(),
-                "demo-renew".into(),
-                "--dir".into(),
-                dir.display().to_string(),
-                "--name".into(),
-                c.name.into(),
-                "--lifetime".into(),
-                format!("{}s", c.lifetime.as_secs()),
-            ];
-            if c.flaky {
-                argv.push("--flaky".into());
-            }
-            CommandSpec::Argv(argv)
+            let args = RenewArgs {
+                dir: dir.to_path_buf(),
+                name: c.name.into(),
+                lifetime: c.lifetime,
+                flaky: c.flaky,
+            };
+            CommandSpec::Argv(args.argv(evergreen_exe))
         });
         credentials.push(CredentialConfig {
             name: c.name.into(),
@@ -130,6 +123,57 @@ fn write_pair(ca: &Ca, dir: &Path, name: &str, not_before: SystemTime, lifetime:
         issued.cert_pem.as_bytes(),
         PUBLIC_FILE_MODE,
     )
+}
+
+/// The arguments of the demo's renew command: [`prepare`] writes them into
+/// each demo credential's `renew_command`, and both binaries parse them
+/// with this one definition.
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
+pub struct RenewArgs {
+    /// The demo's directory.
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub dir: PathBuf,
+    /// The demo certificate to re-issue.
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub name: String,
+    /// Its lifetime, e.g. 90s.
+    #[cfg_attr(feature = "clap", arg(long, value_parser = humantime::parse_duration))]
+    pub lifetime: Duration,
+    /// Fail every other attempt, as an unreachable CA would.
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub flaky: bool,
+}
+
+impl RenewArgs {
+    /// The command line that runs it with `exe`.
+    pub fn argv(&self, exe: &Path) -> Vec<String> {
+        let mut argv = vec![
+            exe.display().to_string(),
+            "demo-renew".into(),
+            "--dir".into(),
+            self.dir.display().to_string(),
+            "--name".into(),
+            self.name.clone(),
+            "--lifetime".into(),
+            format!("{}s", self.lifetime.as_secs()),
+        ];
+        if self.flaky {
+            argv.push("--flaky".into());
+        }
+        argv
+    }
+
+    /// Re-issues the certificate as of `now`; the exit code to end with.
+    pub fn run(&self, now: SystemTime) -> i32 {
+        match reissue(&self.dir, &self.name, self.lifetime, self.flaky, now) {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("{e}");
+                1
+            }
+        }
+    }
 }
 
 /// What `evergreen demo-renew` does: re-issue one demo certificate. With
