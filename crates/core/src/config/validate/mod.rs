@@ -241,6 +241,97 @@ impl Validator {
         }
     }
 
+    /// The renewal policy: a fraction or a lead time (not both), else the kind's default.
+    fn policy(&mut self, who: &str, raw: &mut RawCredential, kind: Option<Kind>) -> RenewPolicy {
+        let default = kind.map_or_else(RenewPolicy::default, RenewPolicy::default_for);
+        match (raw.renew_at_fraction.take(), raw.renew_before.take()) {
+            (Some(_), Some(b)) => {
+                self.err(
+                    Some(b.span()),
+                    format!("{who}: set either renew_at_fraction or renew_before, not both"),
+                );
+                default
+            }
+            (Some(f), None) => {
+                let v = *f.get_ref();
+                if v > 0.0 && v < 1.0 {
+                    RenewPolicy::Fraction(v)
+                } else {
+                    self.err(
+                        Some(f.span()),
+                        format!("{who}: renew_at_fraction = {v} is out of range; it must be strictly between 0 and 1 (0.33 renews when a third of the lifetime is left)"),
+                    );
+                    default
+                }
+            }
+            (None, Some(b)) => match self.duration(&format!("{who}: renew_before"), &b) {
+                Some(d) => RenewPolicy::Before(d),
+                None => default,
+            },
+            (None, None) => default,
+        }
+    }
+
+    /// Every kind-specific field set must be one of `kind`'s; a stray one is
+    /// named with the kinds it belongs to.
+    fn fields_belong(&mut self, who: &str, kind: &str, set: Vec<(&'static str, Range<usize>)>) {
+        let allowed = fields_of(kind);
+        for (field, at) in set {
+            if !allowed.contains(&field) {
+                let owners: Vec<&str> = KINDS
+                    .iter()
+                    .copied()
+                    .filter(|k| fields_of(k).contains(&field))
+                    .collect();
+                self.err(
+                    Some(at),
+                    format!(
+                        "{who}: `{field}` does not apply to kind {kind}; it belongs to {}. Remove it, or change `kind`",
+                        owners.join(" and ")
+                    ),
+                );
+            }
+        }
+    }
+
+    fn command_timeout(&mut self, who: &str, raw: &RawCredential) -> Duration {
+        match &raw.command_timeout {
+            Some(t) => self
+                .duration(&format!("{who}: command_timeout"), t)
+                .unwrap_or(DEFAULT_COMMAND_TIMEOUT),
+            None => DEFAULT_COMMAND_TIMEOUT,
+        }
+    }
+
+    fn x509_file(&mut self, who: &str, raw: &mut RawCredential, span: Range<usize>, shell: bool) -> CredentialSpec {
+        let path = match raw.path.take() {
+            Some(p) if !p.get_ref().trim().is_empty() => self.path(p.get_ref()),
+            Some(p) => {
+                self.err(
+                    Some(p.span()),
+                    format!("{who}: path is empty; give the certificate file's path"),
+                );
+                PathBuf::new()
+            }
+            None => {
+                self.err(
+                    Some(span),
+                    format!("{who}: kind x509_file needs `path`, the certificate file to watch"),
+                );
+                PathBuf::new()
+            }
+        };
+        let renew_command = self.command(who, "renew_command", raw.renew_command.take(), shell);
+        let reload_command = self.command(who, "reload_command", raw.reload_command.take(), shell);
+        let command_timeout = self.command_timeout(who, raw);
+        CredentialSpec::X509File(X509FileSpec {
+            path,
+            renew_command,
+            reload_command,
+            command_timeout,
+        })
+    }
+
     pub(super) fn credential(&mut self, mut raw: RawCredential, span: Range<usize>) -> Option<CredentialConfig> {
         let before = self.problems.len();
         let kind_fields = raw.kind_fields();
@@ -268,93 +359,15 @@ impl Validator {
             );
             return None;
         };
-        let explicit_policy = raw.renew_at_fraction.is_some() || raw.renew_before.is_some();
-        let policy = match (raw.renew_at_fraction.take(), raw.renew_before.take()) {
-            (Some(_), Some(b)) => {
-                self.err(
-                    Some(b.span()),
-                    format!("{who}: set either renew_at_fraction or renew_before, not both"),
-                );
-                RenewPolicy::default()
-            }
-            (Some(f), None) => {
-                let v = *f.get_ref();
-                if v > 0.0 && v < 1.0 {
-                    RenewPolicy::Fraction(v)
-                } else {
-                    self.err(
-                        Some(f.span()),
-                        format!("{who}: renew_at_fraction = {v} is out of range; it must be strictly between 0 and 1 (0.33 renews when a third of the lifetime is left)"),
-                    );
-                    RenewPolicy::default()
-                }
-            }
-            (None, Some(b)) => match self.duration(&format!("{who}: renew_before"), &b) {
-                Some(d) => RenewPolicy::Before(d),
-                None => RenewPolicy::default(),
-            },
-            (None, None) => RenewPolicy::default(),
-        };
+        let known = fields::KINDS.iter().copied().find(|k| k.as_str() == kind.get_ref());
+        let policy = self.policy(&who, &mut raw, known);
         let jitter = raw.jitter.take().map(|j| self.jitter(&format!("{who}: jitter"), j));
         let shell = raw.shell.as_ref().is_some_and(|s| *s.get_ref());
-        if KINDS.contains(&kind.get_ref().as_str()) {
-            let allowed = fields_of(kind.get_ref());
-            for (field, at) in kind_fields {
-                if !allowed.contains(&field) {
-                    let owners: Vec<&str> = KINDS
-                        .iter()
-                        .copied()
-                        .filter(|k| fields_of(k).contains(&field))
-                        .collect();
-                    self.err(
-                        Some(at),
-                        format!(
-                            "{who}: `{field}` does not apply to kind {}; it belongs to {}. Remove it, or change `kind`",
-                            kind.get_ref(),
-                            owners.join(" and ")
-                        ),
-                    );
-                }
-            }
+        if known.is_some() {
+            self.fields_belong(&who, kind.get_ref(), kind_fields);
         }
-        let policy = match fields::KINDS.iter().find(|k| k.as_str() == kind.get_ref()) {
-            Some(k) if !explicit_policy => RenewPolicy::default_for(*k),
-            _ => policy,
-        };
         let spec = match kind.get_ref().as_str() {
-            "x509_file" => {
-                let path = match raw.path {
-                    Some(p) if !p.get_ref().trim().is_empty() => self.path(p.get_ref()),
-                    Some(p) => {
-                        self.err(
-                            Some(p.span()),
-                            format!("{who}: path is empty; give the certificate file's path"),
-                        );
-                        PathBuf::new()
-                    }
-                    None => {
-                        self.err(
-                            Some(span.clone()),
-                            format!("{who}: kind x509_file needs `path`, the certificate file to watch"),
-                        );
-                        PathBuf::new()
-                    }
-                };
-                let renew_command = self.command(&who, "renew_command", raw.renew_command, shell);
-                let reload_command = self.command(&who, "reload_command", raw.reload_command, shell);
-                let command_timeout = match raw.command_timeout {
-                    Some(t) => self
-                        .duration(&format!("{who}: command_timeout"), &t)
-                        .unwrap_or(DEFAULT_COMMAND_TIMEOUT),
-                    None => DEFAULT_COMMAND_TIMEOUT,
-                };
-                CredentialSpec::X509File(X509FileSpec {
-                    path,
-                    renew_command,
-                    reload_command,
-                    command_timeout,
-                })
-            }
+            "x509_file" => self.x509_file(&who, &mut raw, span.clone(), shell),
             "vault_token" => {
                 let conn = self.vault_conn(&who, &raw, span.clone());
                 let increment = raw
@@ -369,13 +382,8 @@ impl Validator {
             "vault_pki" => {
                 let conn = self.vault_conn(&who, &raw, span.clone());
                 let pki = self.vault_pki(&who, &raw, span.clone(), conn);
-                let reload_command = self.command(&who, "reload_command", raw.reload_command, shell);
-                let command_timeout = match raw.command_timeout {
-                    Some(t) => self
-                        .duration(&format!("{who}: command_timeout"), &t)
-                        .unwrap_or(DEFAULT_COMMAND_TIMEOUT),
-                    None => DEFAULT_COMMAND_TIMEOUT,
-                };
+                let reload_command = self.command(&who, "reload_command", raw.reload_command.take(), shell);
+                let command_timeout = self.command_timeout(&who, &raw);
                 CredentialSpec::VaultPki(Box::new(VaultPkiSpec {
                     reload_command,
                     command_timeout,
