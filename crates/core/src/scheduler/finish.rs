@@ -43,6 +43,113 @@ impl Scheduler {
         result
     }
 
+    pub(super) fn finished(&mut self, done: Done) {
+        let now = self.now();
+        if self.busy.get(&done.name) == Some(&done.gen) {
+            self.busy.remove(&done.name);
+        }
+        let name = done.name;
+        // Out of the map while its result is taken in, so the scheduler's
+        // other parts (rng, store, events) stay at hand.
+        let Some(mut slot) = self.slots.remove(&name) else {
+            return;
+        };
+        if slot.gen != done.gen {
+            // A job of the config before a reload: its result speaks of the
+            // old settings, but it may have changed the files. Look again.
+            slot.observe_requested = true;
+            self.slots.insert(name, slot);
+            return;
+        }
+        let mut fx = Apply {
+            settings: &self.settings,
+            rng: &mut self.rng,
+            effects: Vec::new(),
+        };
+        fx.take_in(&mut slot, &name, Self::checked(&name, done.result), now);
+        let effects = fx.effects;
+        self.carry_out(&name, effects);
+        let outcome = slot.outcome.take();
+        self.slots.insert(name.clone(), slot);
+        self.refresh(&name, now);
+        self.flush();
+        if let (Some(o), Some(slot)) = (outcome, self.slots.get_mut(&name)) {
+            Self::reply(slot, &o);
+        }
+    }
+
+    /// Does what taking a result in asked for, in order.
+    fn carry_out(&mut self, name: &str, effects: Vec<Effect>) {
+        for e in effects {
+            match e {
+                Effect::Event(kind) => self.emit(Some(name), kind),
+                Effect::History {
+                    action,
+                    outcome,
+                    message,
+                    duration_ms,
+                    old,
+                    new,
+                } => self.history(name, action, &outcome, &message, duration_ms, (old, new)),
+                Effect::StoreCapped(c) => self.store_capped(name, c.as_ref()),
+            }
+        }
+    }
+}
+
+/// What taking a job's result in asks the scheduler to do: announce,
+/// record, store. The transition itself ([`Apply::take_in`]) only changes
+/// the slot and lists these, so it is tested without a runtime.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum Effect {
+    Event(EventKind),
+    History {
+        action: &'static str,
+        outcome: String,
+        message: String,
+        duration_ms: Option<u64>,
+        old: Option<SystemTime>,
+        new: Option<SystemTime>,
+    },
+    StoreCapped(Option<Capped>),
+}
+
+/// A result being taken in: the settings and randomness it may use, and
+/// the effects it asks for.
+pub(super) struct Apply<'a> {
+    pub(super) settings: &'a EngineSettings,
+    pub(super) rng: &'a mut StdRng,
+    pub(super) effects: Vec<Effect>,
+}
+
+impl Apply<'_> {
+    fn emit(&mut self, _credential: Option<&str>, kind: EventKind) {
+        self.effects.push(Effect::Event(kind));
+    }
+
+    fn history(
+        &mut self,
+        _name: &str,
+        action: &'static str,
+        outcome: &str,
+        message: &str,
+        duration_ms: Option<u64>,
+        (old, new): (Option<SystemTime>, Option<SystemTime>),
+    ) {
+        self.effects.push(Effect::History {
+            action,
+            outcome: outcome.to_string(),
+            message: message.to_string(),
+            duration_ms,
+            old,
+            new,
+        });
+    }
+
+    fn store_capped(&mut self, _name: &str, capped: Option<&Capped>) {
+        self.effects.push(Effect::StoreCapped(capped.cloned()));
+    }
+
     /// Takes in what was read: a new lifetime gets its (jittered) deadline.
     /// Returns whether the lifetime changed.
     pub(super) fn set_lifetime(&mut self, slot: &mut Slot, obs: &Observation, now: SystemTime) -> bool {
@@ -76,34 +183,6 @@ impl Scheduler {
             }
         }
         changed
-    }
-
-    pub(super) fn finished(&mut self, done: Done) {
-        let now = self.now();
-        if self.busy.get(&done.name) == Some(&done.gen) {
-            self.busy.remove(&done.name);
-        }
-        let name = done.name;
-        // Out of the map while its result is taken in, so the scheduler's
-        // other parts (rng, store, events) stay at hand.
-        let Some(mut slot) = self.slots.remove(&name) else {
-            return;
-        };
-        if slot.gen != done.gen {
-            // A job of the config before a reload: its result speaks of the
-            // old settings, but it may have changed the files. Look again.
-            slot.observe_requested = true;
-            self.slots.insert(name, slot);
-            return;
-        }
-        self.take_in(&mut slot, &name, Self::checked(&name, done.result), now);
-        let outcome = slot.outcome.take();
-        self.slots.insert(name.clone(), slot);
-        self.refresh(&name, now);
-        self.flush();
-        if let (Some(o), Some(slot)) = (outcome, self.slots.get_mut(&name)) {
-            Self::reply(slot, &o);
-        }
     }
 
     /// A finished job's result, taken into its slot.
@@ -514,5 +593,167 @@ impl Scheduler {
                 next_retry_at: Some(unix_millis(now + delay)),
             },
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The transition alone: a slot, a result, the effects. No runtime, no
+    //! store, no clock but the instants passed in.
+
+    use super::*;
+    use crate::config::{CredentialSpec, X509FileSpec};
+    use crate::model::Kind;
+    use async_trait::async_trait;
+    use rand::SeedableRng;
+
+    #[derive(Debug)]
+    struct Renews;
+
+    #[async_trait]
+    impl Source for Renews {
+        fn kind(&self) -> Kind {
+            Kind::X509File
+        }
+        fn can_renew(&self) -> bool {
+            true
+        }
+        async fn observe(&self) -> std::result::Result<Observation, Failure> {
+            unreachable!("a transition runs no job")
+        }
+        async fn renew(&self, _: RenewRequest) -> std::result::Result<Renewed, Failure> {
+            unreachable!("a transition runs no job")
+        }
+    }
+
+    fn at(secs: u64) -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(1_900_000_000 + secs)
+    }
+
+    fn slot() -> Slot {
+        let cfg = CredentialConfig {
+            name: "web".into(),
+            enabled: true,
+            policy: crate::policy::RenewPolicy::default(),
+            jitter: Some(0.0),
+            spec: CredentialSpec::X509File(X509FileSpec {
+                path: "/web.pem".into(),
+                renew_command: None,
+                reload_command: None,
+                command_timeout: Duration::from_secs(1),
+            }),
+        };
+        Slot {
+            status: CredentialStatus::new("web", Kind::X509File, at(0)),
+            cfg,
+            source: Arc::new(Renews),
+            gen: 1,
+            lifetime: Some(Lifetime {
+                not_before: at(0),
+                not_after: at(900),
+            }),
+            observed_at: Some(at(0)),
+            deadline: Some(at(600)),
+            retry: Retry::default(),
+            op: None,
+            waiters: Vec::new(),
+            outcome: None,
+            renew_requested: false,
+            observe_requested: false,
+            announced: None,
+            expired_announced: None,
+            stop: None,
+            next_beat: None,
+            beats: Retry::default(),
+            last_beat: None,
+            capped: None,
+            tidied: true,
+        }
+    }
+
+    /// Takes in one renewal result at `now`, started a second before.
+    fn renewal(slot: &mut Slot, r: std::result::Result<Renewed, Failure>, now: SystemTime) -> Vec<Effect> {
+        let settings = EngineSettings::default();
+        let mut rng = StdRng::seed_from_u64(1);
+        let mut fx = Apply {
+            settings: &settings,
+            rng: &mut rng,
+            effects: Vec::new(),
+        };
+        slot.op = Some((Op::Renew { manual: false }, now - Duration::from_secs(1)));
+        fx.take_in(slot, "web", JobResult::Renewed(r), now);
+        fx.effects
+    }
+
+    fn events(fx: &[Effect]) -> Vec<&'static str> {
+        fx.iter()
+            .filter_map(|e| match e {
+                Effect::Event(k) => Some(k.name()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn failures_make_one_run_and_a_success_ends_it_with_one_recovery() {
+        let mut s = slot();
+        for (n, t) in [(1u32, 600), (2, 640), (3, 730)] {
+            let fx = renewal(&mut s, Err(Failure::transient("CA down")), at(t));
+            assert_eq!(events(&fx), ["renewal_failed"], "{fx:?}");
+            let Some(Effect::Event(EventKind::RenewalFailed { streak, since, .. })) = fx.last() else {
+                panic!("{fx:?}")
+            };
+            assert_eq!(
+                (*streak, *since),
+                (n, crate::clock::unix_millis(at(600))),
+                "one run, from its first failure"
+            );
+            assert!(
+                matches!(fx.first(), Some(Effect::History { action: "renew", outcome, .. }) if outcome == "failure")
+            );
+            assert!(
+                s.retry.next_at.is_some_and(|r| r > at(t)),
+                "a retry is planned after the failure"
+            );
+            assert!(s.outcome.as_ref().is_some_and(|o| !o.ok));
+        }
+        let renewed = Renewed {
+            observation: Observation::of(Lifetime {
+                not_before: at(800),
+                not_after: at(1700),
+            }),
+            note: String::new(),
+        };
+        let fx = renewal(&mut s, Ok(renewed), at(800));
+        assert_eq!(events(&fx), ["renewal_succeeded", "recovered"], "{fx:?}");
+        assert!(fx.contains(&Effect::Event(EventKind::Recovered {
+            after_failures: 3,
+            since: crate::clock::unix_millis(at(600)),
+        })));
+        assert_eq!(s.retry, Retry::default(), "the run is over");
+        assert_eq!(
+            s.deadline,
+            Some(at(800 + 600)),
+            "the next renewal two thirds into the new lifetime"
+        );
+        assert_eq!(s.status.renewals.success, 1);
+        assert_eq!(s.status.renewals.failure, 3);
+    }
+
+    #[test]
+    fn a_verdict_stops_the_slot_without_a_retry() {
+        let mut s = slot();
+        let fx = renewal(
+            &mut s,
+            Err(Failure::new(FailureClass::Retired, "the control plane retired it")),
+            at(600),
+        );
+        assert_eq!(events(&fx), ["retired"], "{fx:?}");
+        assert!(
+            matches!(&s.stop, Some(Stop::Verdict(State::Retired { .. }))),
+            "{:?}",
+            s.stop
+        );
+        assert_eq!(s.retry.next_at, None, "nothing is tried again");
     }
 }
