@@ -8,6 +8,7 @@ use ts_rs::TS;
 pub use evergreen_core::activity::LogLine;
 pub use evergreen_core::config_edit::{CredentialForm, FieldSchema, FieldType, FormProblem, KindSchema, SaveResult};
 pub use evergreen_core::events::{Event, EventKind};
+pub use evergreen_core::history::{Action, Outcome};
 pub use evergreen_core::model::{
     CertDetails, CredentialStatus, Health, Kind, LastResult, NextAction, RenewalCounts, Snapshot, State, Streak,
 };
@@ -40,6 +41,8 @@ pub fn typescript_bindings() -> String {
         NextAction::decl(),
         CredentialStatus::decl(),
         RenewOutcome::decl(),
+        Action::decl(),
+        Outcome::decl(),
         HistoryEntry::decl(),
         LogLine::decl(),
         Snapshot::decl(),

@@ -69,6 +69,10 @@ failure_streak?: Streak, updated_at: number, } & ({ "state": "healthy" } | { "st
 
 export type RenewOutcome = { credential: string, ok: boolean, message: string, not_after: number | null, duration_ms: number, };
 
+export type Action = "renew" | "observe" | "refresh" | "heartbeat" | "state" | "store" | "other";
+
+export type Outcome = "success" | "failure" | "capped" | "changed" | "paused" | "resumed" | "retired" | "not_renewable" | "final" | "expired" | "recovered" | "other";
+
 export type HistoryEntry = { 
 /**
  * Assigned by the store; ignored by [`Store::append_history`].
@@ -77,15 +81,7 @@ id: number,
 /**
  * Unix milliseconds.
  */
-at: number, credential: string, 
-/**
- * e.g. "renew", "observe", "heartbeat", "state".
- */
-action: string, 
-/**
- * e.g. "success", "failure", "retired".
- */
-outcome: string, message: string, duration_ms: number | null, 
+at: number, credential: string, action: Action, outcome: Outcome, message: string, duration_ms: number | null, 
 /**
  * Unix ms.
  */

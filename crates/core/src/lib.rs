@@ -20,6 +20,7 @@ pub mod events;
 pub mod fsutil;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod history;
 pub(crate) mod host;
 pub mod http;
 pub mod ipc;

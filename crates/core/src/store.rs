@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use crate::clock::unix_millis;
 use crate::error::{Error, Result};
 use crate::fsutil::{ensure_private_dir, SECRET_FILE_MODE};
+use crate::history::{Action, Outcome};
 use crate::model::CredentialStatus;
 
 /// Schema steps; `PRAGMA user_version` counts how many have been applied.
@@ -78,10 +79,8 @@ pub struct HistoryEntry {
     /// Unix milliseconds.
     pub at: i64,
     pub credential: String,
-    /// e.g. "renew", "observe", "heartbeat", "state".
-    pub action: String,
-    /// e.g. "success", "failure", "retired".
-    pub outcome: String,
+    pub action: Action,
+    pub outcome: Outcome,
     pub message: String,
     pub duration_ms: Option<u64>,
     /// Unix ms.
@@ -284,8 +283,8 @@ impl Store {
             st.execute(params![
                 e.at,
                 e.credential,
-                e.action,
-                e.outcome,
+                e.action.as_str(),
+                e.outcome.as_str(),
                 e.message,
                 // SQLite integers are signed; no real duration comes near the limit.
                 e.duration_ms.map(|d| i64::try_from(d).unwrap_or(i64::MAX)),
@@ -470,8 +469,8 @@ fn history_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<HistoryEntry> {
         id: r.get(0)?,
         at: r.get(1)?,
         credential: r.get(2)?,
-        action: r.get(3)?,
-        outcome: r.get(4)?,
+        action: Action::parse(&r.get::<_, String>(3)?),
+        outcome: Outcome::parse(&r.get::<_, String>(4)?),
         message: r.get(5)?,
         duration_ms: r.get::<_, Option<i64>>(6)?.map(|d| u64::try_from(d).unwrap_or(0)),
         old_not_after: r.get(7)?,
@@ -519,8 +518,8 @@ mod tests {
             id,
             at,
             credential: credential.into(),
-            action: "renew".into(),
-            outcome: "success".into(),
+            action: Action::Renew,
+            outcome: Outcome::Success,
             message: format!("{credential} at {at}"),
             duration_ms: Some(1234),
             old_not_after: Some(at + 1000),

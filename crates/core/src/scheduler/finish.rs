@@ -90,7 +90,7 @@ impl Scheduler {
                     duration_ms,
                     old,
                     new,
-                } => self.history(name, action, &outcome, &message, duration_ms, (old, new)),
+                } => self.history(name, action, outcome, &message, duration_ms, (old, new)),
                 Effect::StoreCapped(c) => self.store_capped(name, c.as_ref()),
             }
         }
@@ -104,8 +104,8 @@ impl Scheduler {
 pub(super) enum Effect {
     Event(EventKind),
     History {
-        action: &'static str,
-        outcome: String,
+        action: Action,
+        outcome: Outcome,
         message: String,
         duration_ms: Option<u64>,
         old: Option<SystemTime>,
@@ -130,15 +130,15 @@ impl Apply<'_> {
     fn history(
         &mut self,
         _name: &str,
-        action: &'static str,
-        outcome: &str,
+        action: Action,
+        outcome: Outcome,
         message: &str,
         duration_ms: Option<u64>,
         (old, new): (Option<SystemTime>, Option<SystemTime>),
     ) {
         self.effects.push(Effect::History {
             action,
-            outcome: outcome.to_string(),
+            outcome,
             message: message.to_string(),
             duration_ms,
             old,
@@ -258,8 +258,8 @@ impl Apply<'_> {
             if old.is_some() {
                 self.history(
                     name,
-                    "observe",
-                    "changed",
+                    Action::Observe,
+                    Outcome::Changed,
                     "its lifetime changed outside Evergreen",
                     None,
                     (old.map(|l| l.not_after), Some(obs.lifetime.not_after)),
@@ -349,8 +349,12 @@ impl Apply<'_> {
         });
         self.history(
             name,
-            "renew",
-            if capped.is_some() { "capped" } else { "success" },
+            Action::Renew,
+            if capped.is_some() {
+                Outcome::Capped
+            } else {
+                Outcome::Success
+            },
             &msg,
             Some(duration_ms),
             (old.map(|l| l.not_after), Some(new_after)),
@@ -408,8 +412,8 @@ impl Apply<'_> {
                     if self.set_lifetime(slot, &obs, now) {
                         self.history(
                             name,
-                            "refresh",
-                            "success",
+                            Action::Refresh,
+                            Outcome::Success,
                             "the control plane refused the old token; refreshed and swapped in",
                             Some(duration_ms),
                             (old, Some(obs.lifetime.not_after)),
@@ -440,7 +444,14 @@ impl Apply<'_> {
                         "the control plane was unreachable for {streak} heartbeats in a row ({}); heartbeats go on and the next one that works ends the pause",
                         f.message
                     );
-                    self.history(name, "heartbeat", "paused", &reason, Some(duration_ms), (None, None));
+                    self.history(
+                        name,
+                        Action::Heartbeat,
+                        Outcome::Paused,
+                        &reason,
+                        Some(duration_ms),
+                        (None, None),
+                    );
                     self.emit(Some(name), EventKind::Paused { reason });
                 }
             }
@@ -487,8 +498,8 @@ impl Apply<'_> {
         tracing::warn!("{name}: {message}");
         self.history(
             name,
-            "observe",
-            outcome.name(),
+            Action::Observe,
+            Outcome::of_verdict(&outcome),
             &message,
             None,
             (Some(l.not_after), None),
@@ -560,12 +571,12 @@ impl Apply<'_> {
             not_after: not_after.map(unix_millis),
             duration_ms,
         });
-        let action = if renewal { "renew" } else { "observe" };
+        let action = if renewal { Action::Renew } else { Action::Observe };
         if let Some((state, event)) = verdict {
             self.history(
                 name,
                 action,
-                state.name(),
+                Outcome::of_verdict(&state),
                 &f.message,
                 Some(duration_ms),
                 (not_after, None),
@@ -579,7 +590,7 @@ impl Apply<'_> {
         self.history(
             name,
             action,
-            "failure",
+            Outcome::Failure,
             &f.message,
             Some(duration_ms),
             (not_after, None),
@@ -708,9 +719,14 @@ mod tests {
                 (n, crate::clock::unix_millis(at(600))),
                 "one run, from its first failure"
             );
-            assert!(
-                matches!(fx.first(), Some(Effect::History { action: "renew", outcome, .. }) if outcome == "failure")
-            );
+            assert!(matches!(
+                fx.first(),
+                Some(Effect::History {
+                    action: Action::Renew,
+                    outcome: Outcome::Failure,
+                    ..
+                })
+            ));
             assert!(
                 s.retry.next_at.is_some_and(|r| r > at(t)),
                 "a retry is planned after the failure"

@@ -34,6 +34,7 @@ use crate::clock::{unix_millis, ClockHandle};
 use crate::config::{Config, CredentialConfig, EngineSettings};
 use crate::error::{Error, Result};
 use crate::events::{Event, EventBus, EventKind};
+use crate::history::{Action, Outcome};
 use crate::model::{CredentialStatus, LastResult, Lifetime, NextAction, State, Streak};
 use crate::policy;
 use crate::sources::{
@@ -223,8 +224,8 @@ impl Scheduler {
     fn history(
         &self,
         name: &str,
-        action: &str,
-        outcome: &str,
+        action: Action,
+        outcome: Outcome,
         message: &str,
         duration_ms: Option<u64>,
         (old, new): (Option<SystemTime>, Option<SystemTime>),
@@ -233,8 +234,8 @@ impl Scheduler {
             id: 0,
             at: unix_millis(self.now()),
             credential: name.to_string(),
-            action: action.to_string(),
-            outcome: outcome.to_string(),
+            action,
+            outcome,
             message: message.to_string(),
             duration_ms,
             old_not_after: old.map(unix_millis),
@@ -482,8 +483,8 @@ impl Scheduler {
         };
         self.history(
             name,
-            "state",
-            if paused { "paused" } else { "resumed" },
+            Action::State,
+            if paused { Outcome::Paused } else { Outcome::Resumed },
             what,
             None,
             (None, None),
