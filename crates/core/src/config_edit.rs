@@ -148,12 +148,16 @@ pub fn read_form(path: &Path, name: &str) -> Result<CredentialForm> {
         .and_then(|a| a.iter().find(|t| name_of(t) == Some(name)))
         .ok_or_else(|| Error::UnknownCredential { name: name.into() })?;
     let kind_str = t.get("kind").and_then(Item::as_str).unwrap_or_default();
-    let kind: Kind = serde_json::from_value(serde_json::Value::String(kind_str.into())).map_err(|_| {
-        Error::Config(format!(
-            "credential {name:?} in {} has kind {kind_str:?}, which the form cannot edit; edit the file by hand",
-            path.display()
-        ))
-    })?;
+    let kind = fields::KINDS
+        .iter()
+        .copied()
+        .find(|k| k.as_str() == kind_str)
+        .ok_or_else(|| {
+            Error::Config(format!(
+                "credential {name:?} in {} has kind {kind_str:?}, which the form cannot edit; edit the file by hand",
+                path.display()
+            ))
+        })?;
     let mut values = BTreeMap::new();
     for (key, item) in t.iter() {
         if key == "name" || key == "kind" {

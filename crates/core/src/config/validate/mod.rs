@@ -366,9 +366,9 @@ impl Validator {
         if known.is_some() {
             self.fields_belong(&who, kind.get_ref(), kind_fields);
         }
-        let spec = match kind.get_ref().as_str() {
-            "x509_file" => self.x509_file(&who, &mut raw, span.clone(), shell),
-            "vault_token" => {
+        let spec = match known {
+            Some(Kind::X509File) => self.x509_file(&who, &mut raw, span.clone(), shell),
+            Some(Kind::VaultToken) => {
                 let conn = self.vault_conn(&who, &raw, span.clone());
                 let increment = raw
                     .increment
@@ -376,10 +376,12 @@ impl Validator {
                     .and_then(|i| self.duration(&format!("{who}: increment"), i));
                 CredentialSpec::VaultToken(VaultTokenSpec { conn, increment })
             }
-            "nixfleet" => CredentialSpec::Nixfleet(self.nixfleet(&who, &raw, span.clone())),
-            "wrenn" => CredentialSpec::Wrenn(self.wrenn(&who, &raw, span.clone())),
-            "certctl" => CredentialSpec::Certctl(Box::new(self.certctl(name.get_ref(), &who, &raw, span.clone()))),
-            "vault_pki" => {
+            Some(Kind::Nixfleet) => CredentialSpec::Nixfleet(self.nixfleet(&who, &raw, span.clone())),
+            Some(Kind::Wrenn) => CredentialSpec::Wrenn(self.wrenn(&who, &raw, span.clone())),
+            Some(Kind::Certctl) => {
+                CredentialSpec::Certctl(Box::new(self.certctl(name.get_ref(), &who, &raw, span.clone())))
+            }
+            Some(Kind::VaultPki) => {
                 let conn = self.vault_conn(&who, &raw, span.clone());
                 let pki = self.vault_pki(&who, &raw, span.clone(), conn);
                 let reload_command = self.command(&who, "reload_command", raw.reload_command.take(), shell);
@@ -390,7 +392,8 @@ impl Validator {
                     ..pki
                 }))
             }
-            other => {
+            None => {
+                let other = kind.get_ref().as_str();
                 let hint = KINDS
                     .iter()
                     .find(|k| k.contains(other) || other.contains(*k))
