@@ -64,6 +64,24 @@ async fn wait_last_result_change(s: &Session, name: &str, before: &str, timeout:
     }
 }
 
+/// The control plane answers the next renewal with a 503; Renew now on the
+/// nixfleet card asks for that renewal.
+async fn renew_into_a_503(s: &Session, sb: &Sandbox) {
+    sb.state.lock().add_fault(Fault {
+        path_prefix: "/v1/agent/renew".into(),
+        count: 1,
+        kind: FaultKind::Status {
+            status: 503,
+            body: String::new(),
+            content_type: None,
+        },
+    });
+    let button = s
+        .wait_for(&format!("{} [data-testid=renew]", card(NIX)), Duration::from_secs(5))
+        .await;
+    s.click(&button).await;
+}
+
 /// A user's files on the test desktop: config, data and runtime directories,
 /// and how to start the app and the CLI on them.
 struct Home {
@@ -327,19 +345,7 @@ async fn the_window_shows_renews_fails_notifies_and_recovers() {
     s.wait_for("[data-testid=notifications-paused]", Duration::from_secs(10))
         .await;
     let seen = desk.notifications().len();
-    sb.state.lock().add_fault(Fault {
-        path_prefix: "/v1/agent/renew".into(),
-        count: 1,
-        kind: FaultKind::Status {
-            status: 503,
-            body: String::new(),
-            content_type: None,
-        },
-    });
-    let button = s
-        .wait_for(&format!("{} [data-testid=renew]", card(NIX)), Duration::from_secs(5))
-        .await;
-    s.click(&button).await;
+    renew_into_a_503(&s, &sb).await;
     wait_state(&s, NIX, "failing", Duration::from_secs(30)).await;
     let button = s
         .wait_for(&format!("{} [data-testid=renew]", card(NIX)), Duration::from_secs(5))
@@ -355,19 +361,7 @@ async fn the_window_shows_renews_fails_notifies_and_recovers() {
     s.click(&resume).await;
     s.wait_for("[data-testid=pause-notifications]", Duration::from_secs(10))
         .await;
-    sb.state.lock().add_fault(Fault {
-        path_prefix: "/v1/agent/renew".into(),
-        count: 1,
-        kind: FaultKind::Status {
-            status: 503,
-            body: String::new(),
-            content_type: None,
-        },
-    });
-    let button = s
-        .wait_for(&format!("{} [data-testid=renew]", card(NIX)), Duration::from_secs(5))
-        .await;
-    s.click(&button).await;
+    renew_into_a_503(&s, &sb).await;
     poll("a failure notification once resumed", Duration::from_secs(15), || {
         desk.notifications()[seen..]
             .iter()
