@@ -69,6 +69,70 @@ impl EngineOptions {
     }
 }
 
+/// Opens (or recovers) the store and prunes old history. A store that had
+/// to be recovered says so in its own history.
+fn open_store(paths: &Paths, demo: bool, config: &Config, now: std::time::SystemTime) -> Result<Arc<Store>> {
+    let file = if demo {
+        paths.demo_store_file()
+    } else {
+        paths.store_file()
+    };
+    let (store, problem) = Store::open_or_recover(&file, now)?;
+    let store = Arc::new(store);
+    if let Some(problem) = problem {
+        tracing::error!("{problem}");
+        let _ = store.append_history(&crate::store::HistoryEntry {
+            id: 0,
+            at: unix_millis(now),
+            credential: String::new(),
+            action: crate::history::Action::Store,
+            outcome: crate::history::Outcome::Recovered,
+            message: problem,
+            duration_ms: None,
+            old_not_after: None,
+            new_not_after: None,
+        });
+    }
+    match store.prune(now, config.engine.history_max_age, config.engine.history_per_credential) {
+        Ok(n) if n > 0 => tracing::info!("pruned {n} old history rows"),
+        Ok(_) => {}
+        Err(e) => tracing::warn!("could not prune history: {e}"),
+    }
+    Ok(store)
+}
+
+/// Every event: into the activity log, and to the desktop when the policy
+/// says it deserves a notification.
+async fn notify_and_record(
+    mut events: broadcast::Receiver<Event>,
+    notifier: Notifier,
+    notifications: broadcast::Sender<Notification>,
+    activity: Activity,
+) {
+    loop {
+        match events.recv().await {
+            Ok(ev) => {
+                activity.record(&ev);
+                if let Some(n) = notifier.consider(&ev) {
+                    let _ = notifications.send(n);
+                }
+            }
+            Err(broadcast::error::RecvError::Lagged(k)) => tracing::warn!("notifier fell behind by {k} events"),
+            Err(broadcast::error::RecvError::Closed) => break,
+        }
+    }
+}
+
+/// Daily retention upkeep, with the retention settings the engine started with.
+async fn prune_daily(store: Arc<Store>, clock: ClockHandle, engine: crate::config::EngineSettings) {
+    let mut tick = tokio::time::interval(Duration::from_secs(86_400));
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        let _ = store.prune(clock.now(), engine.history_max_age, engine.history_per_credential);
+    }
+}
+
 pub struct Engine {
     control: Control,
     notifications: broadcast::Sender<Notification>,
@@ -98,59 +162,24 @@ impl Engine {
                 (c, true)
             }
         };
-        let now = opts.clock.now();
-        let store_file = if demo {
-            opts.paths.demo_store_file()
-        } else {
-            opts.paths.store_file()
-        };
-        let (store, store_problem) = Store::open_or_recover(&store_file, now)?;
-        let store = Arc::new(store);
-        if let Some(problem) = store_problem {
-            tracing::error!("{problem}");
-            let _ = store.append_history(&crate::store::HistoryEntry {
-                id: 0,
-                at: unix_millis(now),
-                credential: String::new(),
-                action: crate::history::Action::Store,
-                outcome: crate::history::Outcome::Recovered,
-                message: problem,
-                duration_ms: None,
-                old_not_after: None,
-                new_not_after: None,
-            });
-        }
-        match store.prune(now, config.engine.history_max_age, config.engine.history_per_credential) {
-            Ok(n) if n > 0 => tracing::info!("pruned {n} old history rows"),
-            Ok(_) => {}
-            Err(e) => tracing::warn!("could not prune history: {e}"),
-        }
+        let store = open_store(&opts.paths, demo, &config, opts.clock.now())?;
         let bus = opts.bus.clone();
         let notifier = Notifier::new(store.clone());
         let notifications = opts.notifications.clone();
         let mut tasks = Vec::new();
 
         // Subscribe before the scheduler starts so no early event is missed.
-        let mut events = bus.subscribe();
+        let events = bus.subscribe();
         let deps = SchedulerDeps::new(opts.clock.clone(), store.clone(), bus.clone());
         let (handle, scheduler) = scheduler::spawn(config.clone(), deps);
 
         let activity = Activity::default();
-        let (n2, tx, a2) = (notifier.clone(), notifications.clone(), activity.clone());
-        tasks.push(tokio::spawn(async move {
-            loop {
-                match events.recv().await {
-                    Ok(ev) => {
-                        a2.record(&ev);
-                        if let Some(n) = n2.consider(&ev) {
-                            let _ = tx.send(n);
-                        }
-                    }
-                    Err(broadcast::error::RecvError::Lagged(k)) => tracing::warn!("notifier fell behind by {k} events"),
-                    Err(broadcast::error::RecvError::Closed) => break,
-                }
-            }
-        }));
+        tasks.push(tokio::spawn(notify_and_record(
+            events,
+            notifier.clone(),
+            notifications.clone(),
+            activity.clone(),
+        )));
 
         match FileWatcher::new() {
             Ok(w) => {
@@ -189,16 +218,11 @@ impl Engine {
                 opts.clock.clone(),
             )));
         }
-        let (s2, clock, engine) = (store.clone(), opts.clock.clone(), config.engine.clone());
-        tasks.push(tokio::spawn(async move {
-            // Daily retention upkeep, with the retention settings the engine started with.
-            let mut tick = tokio::time::interval(Duration::from_secs(86_400));
-            tick.tick().await;
-            loop {
-                tick.tick().await;
-                let _ = s2.prune(clock.now(), engine.history_max_age, engine.history_per_credential);
-            }
-        }));
+        tasks.push(tokio::spawn(prune_daily(
+            store.clone(),
+            opts.clock.clone(),
+            config.engine.clone(),
+        )));
         Ok(Engine {
             control,
             notifications,
