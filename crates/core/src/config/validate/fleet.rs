@@ -139,73 +139,8 @@ impl Validator {
                 TokenSource::Env(String::new())
             }
         };
-        let key_dir = match &raw.key_dir {
-            Some(d) if !d.get_ref().trim().is_empty() => self.path(d.get_ref().trim()),
-            Some(d) => {
-                self.err(
-                    Some(d.span()),
-                    format!("{who}: key_dir is empty; give a directory for the private keys"),
-                );
-                PathBuf::new()
-            }
-            None => match crate::paths::Paths::from_env() {
-                Ok(p) => p.data_dir.join("certctl").join(name).join("keys"),
-                Err(_) => {
-                    self.err(
-                        Some(span.clone()),
-                        format!("{who}: no data directory to keep the keys in; set key_dir = \"…\""),
-                    );
-                    PathBuf::new()
-                }
-            },
-        };
-        let mut targets = BTreeMap::new();
-        match &raw.targets {
-            None => self.err(
-                Some(span.clone()),
-                format!("{who}: kind certctl needs `targets`, the target ids the control plane deploys to and where each certificate goes, e.g. targets = [\"t-web=~/certs/web.pem\"] (its key goes next to it, .key)"),
-            ),
-            Some(t) if t.get_ref().is_empty() => self.err(
-                Some(t.span()),
-                format!("{who}: targets is empty; name at least one target id and its certificate file"),
-            ),
-            Some(t) => {
-                for entry in t.get_ref() {
-                    let (id, path) = entry.split_once('=').map(|(i, p)| (i.trim(), p.trim())).unwrap_or(("", ""));
-                    if id.is_empty() || path.is_empty() {
-                        self.err(
-                            Some(t.span()),
-                            format!("{who}: target {entry:?} is not TARGET_ID=CERTIFICATE_PATH, e.g. \"t-web=~/certs/web.pem\""),
-                        );
-                        continue;
-                    }
-                    if !id.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
-                        self.err(
-                            Some(t.span()),
-                            format!("{who}: target id {id:?} may only hold letters, digits, '-', '_' and '.'"),
-                        );
-                    }
-                    if targets.contains_key(id) {
-                        self.err(Some(t.span()), format!("{who}: target {id:?} is listed twice"));
-                    }
-                    let cert_path = self.path(path.trim());
-                    let key_path = cert_path.with_extension("key");
-                    if key_path == cert_path {
-                        self.err(
-                            Some(t.span()),
-                            format!("{who}: target {id:?}: {path} ends in .key; give the certificate's path (the key goes next to it)"),
-                        );
-                    }
-                    if targets.values().any(|o: &CertctlTarget| o.cert_path == cert_path) {
-                        self.err(
-                            Some(t.span()),
-                            format!("{who}: two targets write {path}; each target needs its own file"),
-                        );
-                    }
-                    targets.insert(id.to_string(), CertctlTarget { cert_path, key_path });
-                }
-            }
-        }
+        let key_dir = self.key_dir(name, who, raw, &span);
+        let targets = self.targets(who, raw, &span);
         let discovery_dirs = raw
             .discovery_dirs
             .as_ref()
@@ -240,6 +175,82 @@ impl Validator {
                 Duration::from_secs(6 * 3600),
             ),
         }
+    }
+
+    /// Where the keys made for CSR jobs live: `key_dir`, else under the data directory.
+    fn key_dir(&mut self, name: &str, who: &str, raw: &RawCredential, span: &Range<usize>) -> PathBuf {
+        match &raw.key_dir {
+            Some(d) if !d.get_ref().trim().is_empty() => self.path(d.get_ref().trim()),
+            Some(d) => {
+                self.err(
+                    Some(d.span()),
+                    format!("{who}: key_dir is empty; give a directory for the private keys"),
+                );
+                PathBuf::new()
+            }
+            None => match crate::paths::Paths::from_env() {
+                Ok(p) => p.data_dir.join("certctl").join(name).join("keys"),
+                Err(_) => {
+                    self.err(
+                        Some(span.clone()),
+                        format!("{who}: no data directory to keep the keys in; set key_dir = \"…\""),
+                    );
+                    PathBuf::new()
+                }
+            },
+        }
+    }
+
+    /// `targets = ["ID=CERT_PATH", …]`: each id once, each file once, the key beside it.
+    fn targets(&mut self, who: &str, raw: &RawCredential, span: &Range<usize>) -> BTreeMap<String, CertctlTarget> {
+        let mut targets = BTreeMap::new();
+        match &raw.targets {
+        None => self.err(
+            Some(span.clone()),
+            format!("{who}: kind certctl needs `targets`, the target ids the control plane deploys to and where each certificate goes, e.g. targets = [\"t-web=~/certs/web.pem\"] (its key goes next to it, .key)"),
+        ),
+        Some(t) if t.get_ref().is_empty() => self.err(
+            Some(t.span()),
+            format!("{who}: targets is empty; name at least one target id and its certificate file"),
+        ),
+        Some(t) => {
+            for entry in t.get_ref() {
+                let (id, path) = entry.split_once('=').map(|(i, p)| (i.trim(), p.trim())).unwrap_or(("", ""));
+                if id.is_empty() || path.is_empty() {
+                    self.err(
+                        Some(t.span()),
+                        format!("{who}: target {entry:?} is not TARGET_ID=CERTIFICATE_PATH, e.g. \"t-web=~/certs/web.pem\""),
+                    );
+                    continue;
+                }
+                if !id.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+                    self.err(
+                        Some(t.span()),
+                        format!("{who}: target id {id:?} may only hold letters, digits, '-', '_' and '.'"),
+                    );
+                }
+                if targets.contains_key(id) {
+                    self.err(Some(t.span()), format!("{who}: target {id:?} is listed twice"));
+                }
+                let cert_path = self.path(path.trim());
+                let key_path = cert_path.with_extension("key");
+                if key_path == cert_path {
+                    self.err(
+                        Some(t.span()),
+                        format!("{who}: target {id:?}: {path} ends in .key; give the certificate's path (the key goes next to it)"),
+                    );
+                }
+                if targets.values().any(|o: &CertctlTarget| o.cert_path == cert_path) {
+                    self.err(
+                        Some(t.span()),
+                        format!("{who}: two targets write {path}; each target needs its own file"),
+                    );
+                }
+                targets.insert(id.to_string(), CertctlTarget { cert_path, key_path });
+            }
+        }
+    }
+        targets
     }
 
     pub(super) fn nixfleet(&mut self, who: &str, raw: &RawCredential, span: Range<usize>) -> NixfleetSpec {
