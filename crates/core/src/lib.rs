@@ -4,6 +4,26 @@
 //! tokens, fleet registrations) from expiring unnoticed. This crate holds all
 //! of its logic; the `evergreen` CLI, the tray app and the tests are thin
 //! faces over the same [`engine::Engine`] API and the same event stream.
+//!
+//! A face in a few lines: start the engine on the user's directories (it
+//! takes the one-engine lock, loads the config, and renews from then on),
+//! look at every credential, and stop it.
+//!
+//! ```no_run
+//! use evergreen_core::engine::{Engine, EngineOptions};
+//! use evergreen_core::paths::Paths;
+//!
+//! # async fn face() -> evergreen_core::Result<()> {
+//! let engine = Engine::start(EngineOptions::new(Paths::from_env()?)).await?;
+//! for status in engine.handle().statuses() {
+//!     println!("{}: {}", status.name, status.state);
+//! }
+//! let outcome = engine.handle().renew("web").await?;
+//! println!("{}", outcome.message);
+//! engine.shutdown().await;
+//! # Ok(())
+//! # }
+//! ```
 
 pub mod activity;
 pub mod backoff;

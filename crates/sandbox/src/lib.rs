@@ -10,6 +10,15 @@
 //! Tests use it in-process through [`Sandbox::start`]; the
 //! `evergreen-sandbox` binary runs the same thing for `make bench`.
 //!
+//! ```no_run
+//! # async fn test() -> anyhow::Result<()> {
+//! let sb = evergreen_sandbox::Sandbox::start(evergreen_sandbox::Options::default()).await?;
+//! // An agent's config points at `sb.url` and trusts the sandbox's CA.
+//! println!("control plane at {}", sb.url);
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! The admin API is the cargo feature `admin` (on by default). The tray
 //! app's demo runs the control plane in its own process without it: nothing
 //! on a port can steer the demo, and the shipped app carries no test-only code.
