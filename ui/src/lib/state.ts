@@ -234,7 +234,7 @@ export function expiryText(s: Pick<CredentialStatus, "not_after">, now: number):
   return `${formatExpiry(s.not_after, now)} (${formatClock(s.not_after, now)})`;
 }
 
-// NextAction.what as the engine writes it (crates/core scheduler.rs), in the
+// NextAction.what as the engine writes it (crates/core scheduler/publish.rs), in the
 // words of the UI; anything else is shown as the engine wrote it.
 const NEXT_VERBS: Record<string, string> = {
   renew: "renews",

@@ -84,12 +84,14 @@ pub(super) struct RawCredential {
     pub(super) enrollment_token_file: Option<Spanned<String>>,
 }
 
+/// A field, if it is set, with where its value is.
+fn at<T>(key: &'static str, f: &Option<Spanned<T>>) -> Option<(&'static str, Range<usize>)> {
+    f.as_ref().map(|s| (key, s.span()))
+}
+
 impl RawCredential {
     /// The kind-specific fields that are set, with where they are.
     pub(super) fn kind_fields(&self) -> Vec<(&'static str, Range<usize>)> {
-        fn at<T>(name: &'static str, f: &Option<Spanned<T>>) -> Option<(&'static str, Range<usize>)> {
-            f.as_ref().map(|s| (name, s.span()))
-        }
         [
             at("path", &self.path),
             at("renew_command", &self.renew_command),
@@ -149,9 +151,6 @@ pub(crate) fn field_spans(src: &str, name: &str) -> Vec<(&'static str, Range<usi
     else {
         return Vec::new();
     };
-    fn at<T>(key: &'static str, f: &Option<Spanned<T>>) -> Option<(&'static str, Range<usize>)> {
-        f.as_ref().map(|s| (key, s.span()))
-    }
     let mut v: Vec<_> = [
         at("name", &c.name),
         at("kind", &c.kind),
