@@ -123,3 +123,33 @@ fn the_configuration_docs_list_each_kinds_fields_as_the_table_does() {
         wrong.join("\n")
     );
 }
+
+/// The promise checklist names tests as `path::name`; each must still be
+/// there, so a move or a rename cannot leave a promise held by nothing.
+#[test]
+fn every_test_the_docs_name_exists_where_they_say() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let doc = std::fs::read_to_string(root.join("docs/architecture.md")).unwrap();
+    let mut missing = Vec::new();
+    let mut seen = 0;
+    for cell in doc.split('`') {
+        let Some((file, name)) = cell.split_once("::") else {
+            continue;
+        };
+        if !file.ends_with(".rs") || name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            continue;
+        }
+        seen += 1;
+        match std::fs::read_to_string(root.join(file)) {
+            Err(_) => missing.push(format!("{file} (no such file)")),
+            Ok(text) if !text.contains(&format!("fn {name}(")) => missing.push(format!("{file}::{name}")),
+            Ok(_) => {}
+        }
+    }
+    assert!(seen > 50, "only {seen} test names found in the checklist");
+    assert!(
+        missing.is_empty(),
+        "docs/architecture.md names tests that are not there:\n{}",
+        missing.join("\n")
+    );
+}
