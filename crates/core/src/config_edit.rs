@@ -232,23 +232,67 @@ fn normalized(text: &str) -> Vec<&str> {
 /// right, writes the file (atomically, comments kept). `original` is the
 /// name being edited; `None` adds a credential.
 pub fn save(path: &Path, original: Option<&str>, form: &CredentialForm) -> Result<SaveResult> {
+    let refused = |problems| Ok(SaveResult { ok: false, problems });
     let mut doc = read_doc(path)?;
+    let (existing, mut problems) = check_names(&doc, path, original, form);
+    let before = existing.and_then(|i| credentials(&doc).and_then(|a| a.get(i)));
+    let table = form_table(path, form, before, &mut problems);
+    if !problems.is_empty() {
+        return refused(problems);
+    }
+    if doc.get("credential").is_none() {
+        doc.insert("credential", Item::ArrayOfTables(Default::default()));
+    }
+    let Some(arr) = doc.get_mut("credential").and_then(Item::as_array_of_tables_mut) else {
+        return refused(vec![FormProblem {
+            field: None,
+            message: format!(
+                "`credential` in {} is not a list of [[credential]] tables; fix it by hand",
+                path.display()
+            ),
+        }]);
+    };
+    match existing.and_then(|i| arr.get_mut(i)) {
+        Some(t) => {
+            // Keep the table's comments and its position in the file.
+            let decor = t.decor().clone();
+            *t = table;
+            *t.decor_mut() = decor;
+        }
+        None => arr.push(table),
+    }
+    let text = doc.to_string();
+    if let Err(problems) = config::validate(&text, path) {
+        return refused(place(&text, &form.name, problems));
+    }
+    atomic_write(path, text.as_bytes(), 0o600)?;
+    Ok(SaveResult {
+        ok: true,
+        problems: Vec::new(),
+    })
+}
+
+/// Where the edited credential sits in the file (`None`: a new one), and
+/// what is wrong with the form's name and fields before any value is read.
+fn check_names(
+    doc: &Document,
+    path: &Path,
+    original: Option<&str>,
+    form: &CredentialForm,
+) -> (Option<usize>, Vec<FormProblem>) {
     let fields = fields::of(form.kind);
     let mut problems = Vec::new();
-    for key in form.values.keys() {
-        if !form.values[key].trim().is_empty() && !fields.iter().any(|f| f.key == key) {
+    for (key, value) in &form.values {
+        if !value.trim().is_empty() && !fields.iter().any(|f| f.key == key) {
             problems.push(FormProblem {
                 field: Some(key.clone()),
                 message: format!("{key} is not a field of a {} credential", form.kind),
             });
         }
     }
-    let existing = credentials(&doc)
-        .map(|a| a.iter().position(|t| name_of(t) == original))
-        .unwrap_or(None);
-    let clash = credentials(&doc)
-        .map(|a| a.iter().any(|t| name_of(t) == Some(form.name.as_str())))
-        .unwrap_or(false);
+    let tables = credentials(doc);
+    let existing = tables.and_then(|a| a.iter().position(|t| name_of(t) == original));
+    let clash = tables.is_some_and(|a| a.iter().any(|t| name_of(t) == Some(form.name.as_str())));
     if original != Some(form.name.as_str()) && clash {
         problems.push(FormProblem {
             field: Some("name".into()),
@@ -264,17 +308,22 @@ pub fn save(path: &Path, original: Option<&str>, form: &CredentialForm) -> Resul
             ),
         });
     }
+    (existing, problems)
+}
+
+/// The `[[credential]]` table the form asks for. A field that runs a
+/// program is kept exactly as the file (`before`) has it; a change to one
+/// is refused by name, with where to make it instead.
+fn form_table(path: &Path, form: &CredentialForm, before: Option<&Table>, problems: &mut Vec<FormProblem>) -> Table {
     let shell = form.values.get("shell").is_some_and(|v| v.trim() == "true");
     let mut table = Table::new();
     table.insert("name", toml_edit::value(form.name.as_str()));
     table.insert("kind", toml_edit::value(form.kind.as_str()));
-    let before = existing.and_then(|i| credentials(&doc).and_then(|a| a.get(i)));
-    for f in &fields {
+    for f in fields::of(form.kind) {
+        let asked = form.values.get(f.key).map(String::as_str).unwrap_or("");
         if f.runs_program {
-            // Kept exactly as the file has it; a change is refused by name.
             let old = before.and_then(|t| t.get(f.key));
             let was = old.and_then(item_text).unwrap_or_default();
-            let asked = form.values.get(f.key).map(String::as_str).unwrap_or("");
             let same = match f.ty {
                 FieldType::Bool => (asked.trim() == "true") == (was.trim() == "true"),
                 _ => normalized(asked) == normalized(&was),
@@ -294,7 +343,7 @@ pub fn save(path: &Path, original: Option<&str>, form: &CredentialForm) -> Resul
             }
             continue;
         }
-        match to_value(f, form.values.get(f.key).map(String::as_str).unwrap_or(""), shell) {
+        match to_value(&f, asked, shell) {
             Ok(Some(v)) => {
                 table.insert(f.key, Item::Value(v));
             }
@@ -305,45 +354,7 @@ pub fn save(path: &Path, original: Option<&str>, form: &CredentialForm) -> Resul
             }),
         }
     }
-    if !problems.is_empty() {
-        return Ok(SaveResult { ok: false, problems });
-    }
-    if doc.get("credential").is_none() {
-        doc.insert("credential", Item::ArrayOfTables(Default::default()));
-    }
-    let Some(arr) = doc.get_mut("credential").and_then(Item::as_array_of_tables_mut) else {
-        return Ok(SaveResult {
-            ok: false,
-            problems: vec![FormProblem {
-                field: None,
-                message: format!(
-                    "`credential` in {} is not a list of [[credential]] tables; fix it by hand",
-                    path.display()
-                ),
-            }],
-        });
-    };
-    match existing.and_then(|i| arr.get_mut(i)) {
-        Some(t) => {
-            // Keep the table's comments and its position in the file.
-            let decor = t.decor().clone();
-            *t = table;
-            *t.decor_mut() = decor;
-        }
-        None => arr.push(table),
-    }
-    let text = doc.to_string();
-    if let Err(problems) = config::validate(&text, path) {
-        return Ok(SaveResult {
-            ok: false,
-            problems: place(&text, &form.name, problems),
-        });
-    }
-    atomic_write(path, text.as_bytes(), 0o600)?;
-    Ok(SaveResult {
-        ok: true,
-        problems: Vec::new(),
-    })
+    table
 }
 
 /// Removes the credential `name` from the config file.

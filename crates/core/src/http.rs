@@ -44,7 +44,12 @@ pub struct ClientOptions {
 /// Reads a PEM CA bundle; an unreadable file or one without certificates is an error naming it.
 pub fn read_ca_bundle(path: &Path) -> Result<Vec<reqwest::Certificate>> {
     let pem = std::fs::read(path).map_err(|e| Error::io("read CA bundle", path, e))?;
-    let certs: Vec<reqwest::Certificate> = x509_parser::pem::Pem::iter_from_buffer(&pem)
+    parse_ca_bundle(&pem, path)
+}
+
+/// The certificates of a PEM CA bundle read from `path`.
+pub fn parse_ca_bundle(pem: &[u8], path: &Path) -> Result<Vec<reqwest::Certificate>> {
+    let certs: Vec<reqwest::Certificate> = x509_parser::pem::Pem::iter_from_buffer(pem)
         .filter_map(|p| p.ok())
         .filter(|p| p.label == "CERTIFICATE")
         .filter_map(|p| reqwest::Certificate::from_der(&p.contents).ok())

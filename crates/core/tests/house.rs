@@ -49,6 +49,45 @@ fn only_the_clock_reads_the_wall_clock() {
     );
 }
 
+/// Checking a config is a pure function of its text and the
+/// `Surroundings` handed in: the validator's rooms read no environment
+/// variable, no file and no machine fact themselves.
+#[test]
+fn validation_reads_nothing_from_outside() {
+    // config/mod.rs (`load`) and surroundings.rs are the edge that reads.
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/config");
+    let mut files: Vec<PathBuf> = ["raw.rs", "diagnostics.rs", "fields.rs"]
+        .iter()
+        .map(|f| dir.join(f))
+        .collect();
+    sources(&dir.join("validate"), &mut files);
+    assert!(files.iter().any(|f| f.ends_with("validate/vault.rs")), "{files:?}");
+    let reaches = [
+        "std::env",
+        "std::fs",
+        "fs::read",
+        "crate::host",
+        "Paths::from_env",
+        "read_ca_bundle",
+        "read_file",
+    ];
+    let mut offenders = Vec::new();
+    for f in &files {
+        for (i, line) in shipped(f).lines().enumerate() {
+            if let Some(r) = reaches.iter().find(|r| line.contains(*r)) {
+                if !line.trim_start().starts_with("//") {
+                    offenders.push(format!("{}:{}: {r}", f.display(), i + 1));
+                }
+            }
+        }
+    }
+    assert!(
+        offenders.is_empty(),
+        "take it from the validator's `around` (config::Surroundings) instead:\n{}",
+        offenders.join("\n")
+    );
+}
+
 /// docs/configuration.md documents each kind's fields: exactly the fields
 /// of its table (in its own section, the shared Vault section or the section
 /// every kind has), and "yes" in the required column exactly where the table

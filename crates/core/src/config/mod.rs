@@ -26,12 +26,14 @@ use crate::policy::RenewPolicy;
 mod diagnostics;
 pub mod fields;
 mod raw;
+mod surroundings;
 mod validate;
 
 pub use diagnostics::Problem;
 use diagnostics::*;
 use raw::*;
 pub(crate) use raw::{field_spans, fields_of, KINDS};
+pub use surroundings::Surroundings;
 use validate::Validator;
 
 /// A validated configuration.
@@ -395,14 +397,25 @@ fn unsafe_config(meta: &std::fs::Metadata, path: &Path, uid: u32) -> Option<Stri
     })
 }
 
-/// Validates config text; `file` names it in errors and anchors relative paths.
+/// Validates config text; `file` names it in errors and anchors relative
+/// paths. What it needs from outside is read from this process.
 pub fn parse(src: &str, file: &Path) -> Result<Config> {
-    validate(src, file).map_err(|problems| render(file, src, problems))
+    parse_in(src, file, &Surroundings::of_process())
+}
+
+/// [`parse`] in the given surroundings.
+pub fn parse_in(src: &str, file: &Path, around: &Surroundings) -> Result<Config> {
+    validate_in(src, file, around).map_err(|problems| render(file, src, problems))
 }
 
 /// Validates config text, returning every problem with its span (for a
 /// face that places them itself, like the settings form).
 pub fn validate(src: &str, file: &Path) -> std::result::Result<Config, Vec<Problem>> {
+    validate_in(src, file, &Surroundings::of_process())
+}
+
+/// [`validate`] in the given surroundings: a pure function of its inputs.
+pub fn validate_in(src: &str, file: &Path, around: &Surroundings) -> std::result::Result<Config, Vec<Problem>> {
     let raw: RawConfig = toml::from_str(src).map_err(|e| {
         let msg = e.message().trim_end().to_string();
         let msg = friendlier_serde_message(&msg);
@@ -416,6 +429,7 @@ pub fn validate(src: &str, file: &Path) -> std::result::Result<Config, Vec<Probl
         problems: Vec::new(),
         warnings: Vec::new(),
         base,
+        around,
     };
     let cfg = v.config(raw);
     if v.problems.is_empty() {
@@ -506,28 +520,64 @@ enabled = false
 
     #[test]
     fn a_nixfleet_machine_is_named_by_its_certificate_or_else_its_hostname() {
-        let dir = tempfile::tempdir().unwrap();
-        let cert = dir.path().join("client.pem");
-        let cfg = format!(
-            "[[credential]]\nname = \"fleet\"\nkind = \"nixfleet\"\nurl = \"https://cp.example\"\npath = \"{}\"\n",
-            cert.display()
-        );
+        let home = Path::new("/home/u");
+        let cert = home.join("client.pem");
+        let cfg = "[[credential]]\nname = \"fleet\"\nkind = \"nixfleet\"\nurl = \"https://cp.example\"\npath = \"~/client.pem\"\n";
         let id = |c: &Config| match &c.credentials[0].spec {
             CredentialSpec::Nixfleet(n) => n.machine_id.clone(),
             other => panic!("{other:?}"),
         };
         // not enrolled yet: the hostname, as nixfleet's agent defaults to
-        assert_eq!(Some(id(&parse(&cfg, file()).unwrap())), crate::host::hostname());
+        let mut around = Surroundings::fixed(home, BTreeMap::new());
+        around.hostname = Some("ws-host".into());
+        assert_eq!(id(&parse_in(cfg, file(), &around).unwrap()), "ws-host");
         // enrolled under a name of its own: that name, from the certificate
         let ca = crate::pki::Ca::new("t", std::time::SystemTime::now(), Duration::from_secs(3600)).unwrap();
         let issued = ca
             .issue("ws-42", std::time::SystemTime::now(), Duration::from_secs(600))
             .unwrap();
-        std::fs::write(&cert, issued.cert_pem).unwrap();
-        assert_eq!(id(&parse(&cfg, file()).unwrap()), "ws-42");
+        let mut around = Surroundings::fixed(home, BTreeMap::from([(cert, issued.cert_pem.into_bytes())]));
+        around.hostname = Some("ws-host".into());
+        assert_eq!(id(&parse_in(cfg, file(), &around).unwrap()), "ws-42");
         // and a name in the config wins
         let named = cfg.replace("path =", "machine_id = \"m-7\"\npath =");
-        assert_eq!(id(&parse(&named, file()).unwrap()), "m-7");
+        assert_eq!(id(&parse_in(&named, file(), &around).unwrap()), "m-7");
+        // with none of them, the fix
+        let e = parse_in(cfg, file(), &Surroundings::fixed(home, BTreeMap::new())).unwrap_err();
+        assert!(e.to_string().contains("set machine_id"), "{e}");
+    }
+
+    /// Validation reads the Vault address, the CA bundle, `~` and the data
+    /// directory from what it is handed, not from the process.
+    #[test]
+    fn validation_takes_what_it_needs_from_its_surroundings() {
+        let home = Path::new("/home/someone");
+        let ca = crate::pki::Ca::new("t", std::time::SystemTime::now(), Duration::from_secs(3600)).unwrap();
+        let bundle = home.join("ca.pem");
+        let cfg = "[[credential]]\nname = \"t\"\nkind = \"vault_token\"\nca_bundle = \"~/ca.pem\"\n\n\
+                   [[credential]]\nname = \"c\"\nkind = \"certctl\"\nurl = \"https://cp.example\"\n\
+                   agent_id = \"a-1\"\napi_key_env = \"K\"\ntargets = [\"t-1=~/web.pem\"]\n";
+        let mut around = Surroundings::fixed(home, BTreeMap::from([(bundle.clone(), ca.cert_pem().into_bytes())]));
+        around.vault_addr = Some("https://bao.example:8200/".into());
+        let c = parse_in(cfg, file(), &around).unwrap();
+        match &c.credentials[0].spec {
+            CredentialSpec::VaultToken(v) => {
+                assert_eq!(v.conn.address, "https://bao.example:8200");
+                assert_eq!(v.conn.ca_bundle.as_deref(), Some(bundle.as_path()));
+                assert_eq!(v.conn.token, TokenSource::File(home.join(".vault-token")));
+            }
+            other => panic!("{other:?}"),
+        }
+        match &c.credentials[1].spec {
+            CredentialSpec::Certctl(s) => assert_eq!(s.key_dir, home.join(".local/share/evergreen/certctl/c/keys")),
+            other => panic!("{other:?}"),
+        }
+        // without the address or the bundle's file: the problems, each with its fix
+        let e = parse_in(cfg, file(), &Surroundings::fixed(home, BTreeMap::new()))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("no Vault address") && e.contains("VAULT_ADDR"), "{e}");
+        assert!(e.contains("ca_bundle") && e.contains("ca.pem"), "{e}");
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use super::*;
 
-impl Validator {
+impl Validator<'_> {
     /// A control plane URL: https, or plain http on loopback (with a warning)
     /// when `loopback_http` allows it.
     pub(super) fn control_plane_url(
@@ -188,9 +188,9 @@ impl Validator {
                 );
                 PathBuf::new()
             }
-            None => match crate::paths::Paths::from_env() {
-                Ok(p) => p.data_dir.join("certctl").join(name).join("keys"),
-                Err(_) => {
+            None => match &self.around.data_dir {
+                Some(d) => d.join("certctl").join(name).join("keys"),
+                None => {
                     self.err(
                         Some(span.clone()),
                         format!("{who}: no data directory to keep the keys in; set key_dir = \"…\""),
@@ -254,16 +254,16 @@ impl Validator {
     }
 
     pub(super) fn nixfleet(&mut self, who: &str, raw: &RawCredential, span: Range<usize>) -> NixfleetSpec {
-        /// The common name of the certificate at `path`, if it has one.
-        fn enrolled_name(path: &std::path::Path) -> Option<String> {
-            let f = crate::x509::read_file(path).ok()?;
+        // The common name of the certificate at `path`, if it has one.
+        let enrolled_name = |path: &std::path::Path| -> Option<String> {
+            let f = crate::x509::parse(&(self.around.read)(path).ok()?).ok()?;
             let subject = f.leaf().details.subject.clone();
             subject
                 .split(", ")
                 .find_map(|rdn| rdn.strip_prefix("CN="))
                 .map(str::to_string)
                 .filter(|cn| !cn.is_empty())
-        }
+        };
         let k = "nixfleet";
         self.required(who, k, "url", "the control plane's https:// URL", &raw.url, &span);
         let url = self.control_plane_url(who, &raw.url, false);
@@ -280,7 +280,7 @@ impl Validator {
             }
             // nixfleet names a machine by its hostname; a machine enrolled
             // under another name keeps it (its certificate's common name).
-            None => match enrolled_name(&self.path(&cert)).or_else(crate::host::hostname) {
+            None => match enrolled_name(&self.path(&cert)).or_else(|| self.around.hostname.clone()) {
                 Some(id) => id,
                 None => {
                     self.err(

@@ -6,13 +6,15 @@ use super::*;
 mod fleet;
 mod vault;
 
-pub(super) struct Validator {
+pub(super) struct Validator<'a> {
     pub(super) problems: Vec<Problem>,
     pub(super) warnings: Vec<String>,
     pub(super) base: PathBuf,
+    /// Everything read from outside the text, handed in.
+    pub(super) around: &'a Surroundings,
 }
 
-impl Validator {
+impl Validator<'_> {
     pub(super) fn err(&mut self, span: Option<Range<usize>>, message: String) {
         self.problems.push(Problem { span, message });
     }
@@ -162,8 +164,8 @@ impl Validator {
 
     pub(super) fn path(&self, p: &str) -> PathBuf {
         let expanded = match p.strip_prefix("~/") {
-            Some(rest) => match std::env::var_os("HOME") {
-                Some(home) => PathBuf::from(home).join(rest),
+            Some(rest) => match &self.around.home {
+                Some(home) => home.join(rest),
                 None => PathBuf::from(p),
             },
             None => PathBuf::from(p),

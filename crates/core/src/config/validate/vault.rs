@@ -2,14 +2,11 @@
 
 use super::*;
 
-impl Validator {
+impl Validator<'_> {
     pub(super) fn vault_conn(&mut self, who: &str, raw: &RawCredential, span: Range<usize>) -> VaultConn {
-        let from_env = ["BAO_ADDR", "VAULT_ADDR"]
-            .iter()
-            .find_map(|v| std::env::var(v).ok().filter(|a| !a.trim().is_empty()).map(|a| (*v, a)));
-        let (address, at) = match (&raw.address, from_env) {
+        let (address, at) = match (&raw.address, &self.around.vault_addr) {
             (Some(a), _) => (a.get_ref().trim().to_string(), Some(a.span())),
-            (None, Some((_, a))) => (a.trim().to_string(), None),
+            (None, Some(a)) => (a.trim().to_string(), None),
             (None, None) => {
                 self.err(
                     Some(span),
@@ -68,7 +65,6 @@ impl Validator {
         }
     }
 
-    /// The CA bundle field, checked now so a bad one is a startup error.
     /// A secret read from a file or an environment variable (`*_file` or
     /// `*_env`, not both); `None` when neither is set.
     pub(super) fn secret_source(
@@ -101,10 +97,12 @@ impl Validator {
         }
     }
 
+    /// The CA bundle field, checked now so a bad one is a startup error.
     pub(super) fn ca_bundle(&mut self, who: &str, raw: &Option<Spanned<String>>) -> Option<PathBuf> {
         let c = raw.as_ref()?;
         let path = self.path(c.get_ref());
-        match crate::http::read_ca_bundle(&path) {
+        let read = (self.around.read)(&path).map_err(|e| Error::io("read CA bundle", &path, e));
+        match read.and_then(|pem| crate::http::parse_ca_bundle(&pem, &path)) {
             Ok(_) => Some(path),
             Err(e) => {
                 self.err(Some(c.span()), format!("{who}: ca_bundle: {e}"));
@@ -139,6 +137,47 @@ impl Validator {
         );
         let cert = self.required(who, k, "path", "where the certificate is written", &raw.path, &span);
         let cert_path = self.path(&cert);
+        let key_path = self.key_path(who, raw, &cert, &cert_path);
+        let mount = raw
+            .mount
+            .as_ref()
+            .map(|m| m.get_ref().trim().trim_matches('/').to_string())
+            .unwrap_or_else(|| "pki".into());
+        if mount.is_empty() {
+            self.err(
+                raw.mount.as_ref().map(|m| m.span()),
+                format!("{who}: mount is empty; the default is \"pki\""),
+            );
+        }
+        let ttl = raw.ttl.as_ref().and_then(|t| self.duration(&format!("{who}: ttl"), t));
+        let ip_sans = list(&raw.ip_sans);
+        for ip in &ip_sans {
+            if ip.parse::<std::net::IpAddr>().is_err() {
+                self.err(
+                    raw.ip_sans.as_ref().map(|l| l.span()),
+                    format!("{who}: ip_sans entry {ip:?} is not an IP address"),
+                );
+            }
+        }
+        VaultPkiSpec {
+            conn,
+            mount,
+            role,
+            common_name,
+            alt_names: list(&raw.alt_names),
+            ip_sans,
+            ttl,
+            key_type: self.key_type(who, &raw.key_type),
+            mode: self.pki_mode(who, &raw.mode),
+            cert_path,
+            key_path,
+            reload_command: None,
+            command_timeout: DEFAULT_COMMAND_TIMEOUT,
+        }
+    }
+
+    /// `key_path`, else the certificate's path with `.key`; never the certificate itself.
+    fn key_path(&mut self, who: &str, raw: &RawCredential, cert: &str, cert_path: &Path) -> PathBuf {
         let key_path = match &raw.key_path {
             Some(p) if !p.get_ref().trim().is_empty() => self.path(p.get_ref()),
             Some(p) => {
@@ -156,84 +195,53 @@ impl Validator {
                 format!("{who}: key_path and path are the same file; the key needs its own file"),
             );
         }
-        let mount = raw
-            .mount
-            .as_ref()
-            .map(|m| m.get_ref().trim().trim_matches('/').to_string())
-            .unwrap_or_else(|| "pki".into());
-        if mount.is_empty() {
-            self.err(
-                raw.mount.as_ref().map(|m| m.span()),
-                format!("{who}: mount is empty; the default is \"pki\""),
-            );
-        }
-        let ttl = raw.ttl.as_ref().and_then(|t| self.duration(&format!("{who}: ttl"), t));
-        let key_type = match raw.key_type.as_ref() {
-            None => KeyType::EcP256,
-            Some(t) => match t.get_ref().as_str() {
-                "ec-p256" => KeyType::EcP256,
-                "ec-p384" => KeyType::EcP384,
-                "ed25519" => KeyType::Ed25519,
-                other => {
-                    self.err(
-                        Some(t.span()),
-                        format!(
-                            "{who}: key_type = {other:?} is not supported; use one of: {}",
-                            KeyType::NAMES.join(", ")
-                        ),
-                    );
-                    KeyType::EcP256
-                }
-            },
-        };
-        let mode = match raw.mode.as_ref() {
-            None => PkiMode::Sign,
-            Some(m) => match m.get_ref().as_str() {
-                "sign" => PkiMode::Sign,
-                "issue" => PkiMode::Issue,
-                other => {
-                    self.err(
-                        Some(m.span()),
-                        format!("{who}: mode = {other:?} is unknown; use \"sign\" (key made here, CSR sent; the default) or \"issue\" (the server makes the key)"),
-                    );
-                    PkiMode::Sign
-                }
-            },
-        };
-        let list = |v: &Option<Spanned<Vec<String>>>| {
-            v.as_ref()
-                .map(|l| {
-                    l.get_ref()
-                        .iter()
-                        .map(|s| s.trim().to_string())
-                        .filter(|s| !s.is_empty())
-                        .collect()
-                })
-                .unwrap_or_default()
-        };
-        let ip_sans: Vec<String> = list(&raw.ip_sans);
-        for ip in &ip_sans {
-            if ip.parse::<std::net::IpAddr>().is_err() {
+        key_path
+    }
+
+    fn key_type(&mut self, who: &str, raw: &Option<Spanned<String>>) -> KeyType {
+        let Some(t) = raw else { return KeyType::EcP256 };
+        match t.get_ref().as_str() {
+            "ec-p256" => KeyType::EcP256,
+            "ec-p384" => KeyType::EcP384,
+            "ed25519" => KeyType::Ed25519,
+            other => {
                 self.err(
-                    raw.ip_sans.as_ref().map(|l| l.span()),
-                    format!("{who}: ip_sans entry {ip:?} is not an IP address"),
+                    Some(t.span()),
+                    format!(
+                        "{who}: key_type = {other:?} is not supported; use one of: {}",
+                        KeyType::NAMES.join(", ")
+                    ),
                 );
+                KeyType::EcP256
             }
         }
-        VaultPkiSpec {
-            conn,
-            mount,
-            role,
-            common_name,
-            alt_names: list(&raw.alt_names),
-            ip_sans,
-            ttl,
-            key_type,
-            mode,
-            cert_path,
-            key_path,
-            reload_command: None,
-            command_timeout: DEFAULT_COMMAND_TIMEOUT,
+    }
+
+    fn pki_mode(&mut self, who: &str, raw: &Option<Spanned<String>>) -> PkiMode {
+        let Some(m) = raw else { return PkiMode::Sign };
+        match m.get_ref().as_str() {
+            "sign" => PkiMode::Sign,
+            "issue" => PkiMode::Issue,
+            other => {
+                self.err(
+                    Some(m.span()),
+                    format!("{who}: mode = {other:?} is unknown; use \"sign\" (key made here, CSR sent; the default) or \"issue\" (the server makes the key)"),
+                );
+                PkiMode::Sign
+            }
         }
     }
+}
+
+/// A list field's entries, trimmed, the empty ones dropped.
+fn list(v: &Option<Spanned<Vec<String>>>) -> Vec<String> {
+    v.as_ref()
+        .map(|l| {
+            l.get_ref()
+                .iter()
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect()
+        })
+        .unwrap_or_default()
 }
