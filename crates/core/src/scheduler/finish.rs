@@ -123,13 +123,12 @@ pub(super) struct Apply<'a> {
 }
 
 impl Apply<'_> {
-    fn emit(&mut self, _credential: Option<&str>, kind: EventKind) {
+    fn event(&mut self, kind: EventKind) {
         self.effects.push(Effect::Event(kind));
     }
 
     fn history(
         &mut self,
-        _name: &str,
         action: Action,
         outcome: Outcome,
         message: &str,
@@ -146,7 +145,7 @@ impl Apply<'_> {
         });
     }
 
-    fn store_capped(&mut self, _name: &str, capped: Option<&Capped>) {
+    fn store_capped(&mut self, capped: Option<&Capped>) {
         self.effects.push(Effect::StoreCapped(capped.cloned()));
     }
 
@@ -179,7 +178,7 @@ impl Apply<'_> {
                 slot.deadline = slot.deadline.map(|d| d.max(until)).or(Some(until));
             } else {
                 slot.capped = None;
-                self.store_capped(&slot.cfg.name, None);
+                self.store_capped(None);
             }
         }
         changed
@@ -205,12 +204,12 @@ impl Apply<'_> {
                     // The look before a due renewal failed: renew anyway. If the
                     // server is down, that fails and the backoff takes over.
                     slot.observed_at = Some(now);
-                    self.emit(Some(name), EventKind::ReadFailed { message: f.message });
+                    self.event(EventKind::ReadFailed { message: f.message });
                 } else {
                     // Keep the last good lifetime; look again with backoff.
                     let delay = self.settings.backoff.delay(1, &mut self.rng);
                     slot.retry.next_at = Some(now + delay);
-                    self.emit(Some(name), EventKind::ReadFailed { message: f.message });
+                    self.event(EventKind::ReadFailed { message: f.message });
                 }
             }
             JobResult::Renewed(Ok(renewed)) => self.renewed(slot, name, renewed, now, duration_ms, manual),
@@ -239,25 +238,18 @@ impl Apply<'_> {
             if recovered || (slot.retry.failing() && old.is_none() && reads_only) {
                 slot.retry.end();
             }
-            self.emit(
-                Some(name),
-                EventKind::Observed {
-                    not_after: unix_millis(obs.lifetime.not_after),
-                    remaining_fraction: remaining,
-                },
-            );
+            self.event(EventKind::Observed {
+                not_after: unix_millis(obs.lifetime.not_after),
+                remaining_fraction: remaining,
+            });
             if recovered {
-                self.emit(
-                    Some(name),
-                    EventKind::Recovered {
-                        after_failures: run.failures,
-                        since: run.since.unwrap_or_default(),
-                    },
-                );
+                self.event(EventKind::Recovered {
+                    after_failures: run.failures,
+                    since: run.since.unwrap_or_default(),
+                });
             }
             if old.is_some() {
                 self.history(
-                    name,
                     Action::Observe,
                     Outcome::Changed,
                     "its lifetime changed outside Evergreen",
@@ -268,7 +260,7 @@ impl Apply<'_> {
         } else if slot.retry.failing() && !slot.source.can_renew() {
             // A read that works again after read failures.
             if let Some((after_failures, since)) = slot.retry.end() {
-                self.emit(Some(name), EventKind::Recovered { after_failures, since });
+                self.event(EventKind::Recovered { after_failures, since });
             }
         }
         self.limit(slot, name, obs.limit.as_ref());
@@ -286,41 +278,14 @@ impl Apply<'_> {
         let old = slot.lifetime;
         let run = slot.retry.end();
         slot.status.problem = None;
-        let new = renewed.observation.lifetime;
-        let noun = if slot.kind_issues_certificates() {
-            "certificate"
-        } else {
-            "credential"
-        };
-        // A limit (a token at its maximum TTL) is the server saying
-        // so itself, and stops renewals on its own.
-        let why = renewed.observation.limit.is_none().then(|| {
-            let r = policy::Renewal {
-                old: old.as_ref(),
-                new: &new,
-                issuer_not_after: renewed.observation.issuer_not_after,
-                took: Duration::from_millis(duration_ms),
-                manual,
-            };
-            policy::capped(&slot.cfg.policy, &r, now, noun)
-        });
-        let capped_since = slot.capped.as_ref().map_or(unix_millis(now), |c| c.since);
-        let capped = why.flatten().map(|why| {
-            let until = now + policy::capped_floor(&new, now, self.settings.backoff.base);
-            Capped {
-                not_after: unix_millis(new.not_after),
-                until: unix_millis(until),
-                since: capped_since,
-                reason: why,
-            }
-        });
+        let new_after = renewed.observation.lifetime.not_after;
+        let capped = self.capped(slot, &renewed, now, duration_ms, manual);
         let was_capped = slot.capped.is_some();
         slot.capped = capped.clone();
         if capped.is_some() || was_capped {
-            self.store_capped(name, capped.as_ref());
+            self.store_capped(capped.as_ref());
         }
         self.set_lifetime(slot, &renewed.observation, now);
-        let new_after = new.not_after;
         let mut msg = match &capped {
             Some(c) => format!(
                 "renewed, but capped: {}; Evergreen renews it again at {} at the earliest (Renew now tries at once)",
@@ -333,61 +298,85 @@ impl Apply<'_> {
             msg = format!("{msg}, {}", renewed.note);
         }
         slot.status.renewals.success += 1;
-        slot.status.last_result = Some(LastResult {
+        let result = LastResult {
             at: unix_millis(now),
             ok: true,
             message: msg.clone(),
             duration_ms,
             stderr_tail: None,
-        });
-        slot.outcome = Some(RenewOutcome {
-            credential: name.to_string(),
-            ok: true,
-            message: msg.clone(),
-            not_after: Some(unix_millis(new_after)),
-            duration_ms,
-        });
+        };
+        record(slot, name, result, Some(new_after), true);
+        let outcome = if capped.is_some() {
+            Outcome::Capped
+        } else {
+            Outcome::Success
+        };
         self.history(
-            name,
             Action::Renew,
-            if capped.is_some() {
-                Outcome::Capped
-            } else {
-                Outcome::Success
-            },
+            outcome,
             &msg,
             Some(duration_ms),
             (old.map(|l| l.not_after), Some(new_after)),
         );
-        self.emit(
-            Some(name),
-            EventKind::RenewalSucceeded {
-                old_not_after: old.map(|l| unix_millis(l.not_after)),
-                new_not_after: unix_millis(new_after),
-                duration_ms,
-                message: renewed.note,
-            },
-        );
+        self.event(EventKind::RenewalSucceeded {
+            old_not_after: old.map(|l| unix_millis(l.not_after)),
+            new_not_after: unix_millis(new_after),
+            duration_ms,
+            message: renewed.note,
+        });
         if let Some(c) = capped {
             tracing::warn!("{name}: {msg}");
-            self.emit(
-                Some(name),
-                EventKind::Capped {
-                    reason: c.reason,
-                    not_after: c.not_after,
-                    next_try_at: c.until,
-                    since: c.since,
-                },
-            );
+            self.event(EventKind::Capped {
+                reason: c.reason,
+                not_after: c.not_after,
+                next_try_at: c.until,
+                since: c.since,
+            });
         }
         if let Some((after_failures, since)) = run {
-            self.emit(Some(name), EventKind::Recovered { after_failures, since });
+            self.event(EventKind::Recovered { after_failures, since });
         }
         self.limit(slot, name, renewed.observation.limit.as_ref());
     }
 
-    /// A heartbeat's result: the next one is due an interval later whatever
-    /// happened; network failures count toward `paused`, a success recovers.
+    /// Whether a renewal came back capped (too short to be worth having,
+    /// by the policy), and so until when the next one waits.
+    fn capped(
+        &mut self,
+        slot: &Slot,
+        renewed: &Renewed,
+        now: SystemTime,
+        duration_ms: u64,
+        manual: bool,
+    ) -> Option<Capped> {
+        // A limit (a token at its maximum TTL) is the server saying
+        // so itself, and stops renewals on its own.
+        if renewed.observation.limit.is_some() {
+            return None;
+        }
+        let new = renewed.observation.lifetime;
+        let noun = if slot.kind_issues_certificates() {
+            "certificate"
+        } else {
+            "credential"
+        };
+        let r = policy::Renewal {
+            old: slot.lifetime.as_ref(),
+            new: &new,
+            issuer_not_after: renewed.observation.issuer_not_after,
+            took: Duration::from_millis(duration_ms),
+            manual,
+        };
+        let reason = policy::capped(&slot.cfg.policy, &r, now, noun)?;
+        let until = now + policy::capped_floor(&new, now, self.settings.backoff.base);
+        Some(Capped {
+            not_after: unix_millis(new.not_after),
+            until: unix_millis(until),
+            since: slot.capped.as_ref().map_or(unix_millis(now), |c| c.since),
+            reason,
+        })
+    }
+
     pub(super) fn beaten(
         &mut self,
         slot: &mut Slot,
@@ -405,26 +394,22 @@ impl Apply<'_> {
                     slot.renew_requested = true;
                 }
                 if let Some((after_failures, since)) = slot.beats.end() {
-                    self.emit(Some(name), EventKind::Recovered { after_failures, since });
+                    self.event(EventKind::Recovered { after_failures, since });
                 }
                 if let Some(obs) = beat.observation {
                     let old = slot.lifetime.map(|l| l.not_after);
                     if self.set_lifetime(slot, &obs, now) {
                         self.history(
-                            name,
                             Action::Refresh,
                             Outcome::Success,
                             "the control plane refused the old token; refreshed and swapped in",
                             Some(duration_ms),
                             (old, Some(obs.lifetime.not_after)),
                         );
-                        self.emit(
-                            Some(name),
-                            EventKind::Observed {
-                                not_after: unix_millis(obs.lifetime.not_after),
-                                remaining_fraction: obs.lifetime.remaining_fraction(now),
-                            },
-                        );
+                        self.event(EventKind::Observed {
+                            not_after: unix_millis(obs.lifetime.not_after),
+                            remaining_fraction: obs.lifetime.remaining_fraction(now),
+                        });
                     }
                 }
             }
@@ -432,27 +417,23 @@ impl Apply<'_> {
             Err(f) if f.class == FailureClass::Absent => {}
             Err(f) if f.class == FailureClass::Transient => {
                 let (streak, _) = slot.beats.fail(unix_millis(now), None);
-                self.emit(
-                    Some(name),
-                    EventKind::HeartbeatFailed {
-                        message: f.message.clone(),
-                        streak,
-                    },
-                );
+                self.event(EventKind::HeartbeatFailed {
+                    message: f.message.clone(),
+                    streak,
+                });
                 if hb.pause_after == Some(streak) {
                     let reason = format!(
                         "the control plane was unreachable for {streak} heartbeats in a row ({}); heartbeats go on and the next one that works ends the pause",
                         f.message
                     );
                     self.history(
-                        name,
                         Action::Heartbeat,
                         Outcome::Paused,
                         &reason,
                         Some(duration_ms),
                         (None, None),
                     );
-                    self.emit(Some(name), EventKind::Paused { reason });
+                    self.event(EventKind::Paused { reason });
                 }
             }
             Err(f) => {
@@ -497,14 +478,13 @@ impl Apply<'_> {
         slot.retry.end();
         tracing::warn!("{name}: {message}");
         self.history(
-            name,
             Action::Observe,
             Outcome::of_verdict(&outcome),
             &message,
             None,
             (Some(l.not_after), None),
         );
-        self.emit(Some(name), event);
+        self.event(event);
     }
 
     pub(super) fn fail(
@@ -516,65 +496,23 @@ impl Apply<'_> {
         duration_ms: u64,
         renewal: bool,
     ) {
-        let delay = self.settings.backoff.delay(slot.retry.failures + 1, &mut self.rng);
-        let at = unix_millis(now);
         let not_after = slot.lifetime.map(|l| l.not_after);
-        let verdict = match f.class {
-            FailureClass::Transient | FailureClass::Absent => None,
-            FailureClass::Retired => Some((
-                State::Retired {
-                    reason: f.message.clone(),
-                },
-                EventKind::Retired {
-                    reason: f.message.clone(),
-                },
-            )),
-            FailureClass::Paused => Some((
-                State::Paused {
-                    reason: f.message.clone(),
-                },
-                EventKind::Paused {
-                    reason: f.message.clone(),
-                },
-            )),
-            FailureClass::NotRenewable => Some((
-                State::NotRenewable,
-                EventKind::NotRenewable {
-                    reason: f.message.clone(),
-                },
-            )),
-            FailureClass::Rejected => Some((
-                State::Expired,
-                EventKind::Rejected {
-                    reason: f.message.clone(),
-                },
-            )),
-        };
         match f.class {
             FailureClass::NotRenewable => slot.status.renewals.not_renewable += 1,
             _ if renewal => slot.status.renewals.failure += 1,
             _ => {}
         }
-        if renewal {
-            slot.status.last_result = Some(LastResult {
-                at,
-                ok: false,
-                message: f.message.clone(),
-                duration_ms,
-                stderr_tail: f.stderr_tail.clone(),
-            });
-        }
-        slot.outcome = Some(RenewOutcome {
-            credential: name.to_string(),
+        let result = LastResult {
+            at: unix_millis(now),
             ok: false,
             message: f.message.clone(),
-            not_after: not_after.map(unix_millis),
             duration_ms,
-        });
+            stderr_tail: f.stderr_tail.clone(),
+        };
+        record(slot, name, result, not_after, renewal);
         let action = if renewal { Action::Renew } else { Action::Observe };
-        if let Some((state, event)) = verdict {
+        if let Some((state, event)) = verdict(&f) {
             self.history(
-                name,
                 action,
                 Outcome::of_verdict(&state),
                 &f.message,
@@ -583,27 +521,52 @@ impl Apply<'_> {
             );
             slot.stop = Some(Stop::Verdict(state));
             slot.retry.next_at = None;
-            self.emit(Some(name), event);
+            self.event(event);
             return;
         }
-        let (streak, since) = slot.retry.fail(at, Some(now + delay));
+        let delay = self.settings.backoff.delay(slot.retry.failures + 1, &mut self.rng);
+        let (streak, since) = slot.retry.fail(unix_millis(now), Some(now + delay));
         self.history(
-            name,
             action,
             Outcome::Failure,
             &f.message,
             Some(duration_ms),
             (not_after, None),
         );
-        self.emit(
-            Some(name),
-            EventKind::RenewalFailed {
-                message: f.message,
-                streak,
-                since,
-                next_retry_at: Some(unix_millis(now + delay)),
-            },
-        );
+        self.event(EventKind::RenewalFailed {
+            message: f.message,
+            streak,
+            since,
+            next_retry_at: Some(unix_millis(now + delay)),
+        });
+    }
+}
+
+/// The state and the event a failure that is a verdict stops its
+/// credential with; `None` for one that is retried.
+fn verdict(f: &Failure) -> Option<(State, EventKind)> {
+    let reason = f.message.clone();
+    Some(match f.class {
+        FailureClass::Transient | FailureClass::Absent => return None,
+        FailureClass::Retired => (State::Retired { reason: reason.clone() }, EventKind::Retired { reason }),
+        FailureClass::Paused => (State::Paused { reason: reason.clone() }, EventKind::Paused { reason }),
+        FailureClass::NotRenewable => (State::NotRenewable, EventKind::NotRenewable { reason }),
+        FailureClass::Rejected => (State::Expired, EventKind::Rejected { reason }),
+    })
+}
+
+/// A job's result: what a caller of a manual renewal is answered, and, for
+/// a renewal, what its card shows as the last result.
+fn record(slot: &mut Slot, name: &str, result: LastResult, not_after: Option<SystemTime>, renewal: bool) {
+    slot.outcome = Some(RenewOutcome {
+        credential: name.to_string(),
+        ok: result.ok,
+        message: result.message.clone(),
+        not_after: not_after.map(unix_millis),
+        duration_ms: result.duration_ms,
+    });
+    if renewal {
+        slot.status.last_result = Some(result);
     }
 }
 
