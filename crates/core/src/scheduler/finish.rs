@@ -575,75 +575,9 @@ mod tests {
     //! The transition alone: a slot, a result, the effects. No runtime, no
     //! store, no clock but the instants passed in.
 
+    use super::super::testing::{at, slot};
     use super::*;
-    use crate::config::{CredentialSpec, X509FileSpec};
-    use crate::model::Kind;
-    use async_trait::async_trait;
     use rand::SeedableRng;
-
-    #[derive(Debug)]
-    struct Renews;
-
-    #[async_trait]
-    impl Source for Renews {
-        fn kind(&self) -> Kind {
-            Kind::X509File
-        }
-        fn can_renew(&self) -> bool {
-            true
-        }
-        async fn observe(&self) -> std::result::Result<Observation, Failure> {
-            unreachable!("a transition runs no job")
-        }
-        async fn renew(&self, _: RenewRequest) -> std::result::Result<Renewed, Failure> {
-            unreachable!("a transition runs no job")
-        }
-    }
-
-    fn at(secs: u64) -> SystemTime {
-        SystemTime::UNIX_EPOCH + Duration::from_secs(1_900_000_000 + secs)
-    }
-
-    fn slot() -> Slot {
-        let cfg = CredentialConfig {
-            name: "web".into(),
-            enabled: true,
-            policy: crate::policy::RenewPolicy::default(),
-            jitter: Some(0.0),
-            spec: CredentialSpec::X509File(X509FileSpec {
-                path: "/web.pem".into(),
-                renew_command: None,
-                reload_command: None,
-                command_timeout: Duration::from_secs(1),
-            }),
-        };
-        Slot {
-            status: CredentialStatus::new("web", Kind::X509File, at(0)),
-            cfg,
-            source: Arc::new(Renews),
-            gen: 1,
-            lifetime: Some(Lifetime {
-                not_before: at(0),
-                not_after: at(900),
-            }),
-            observed_at: Some(at(0)),
-            deadline: Some(at(600)),
-            retry: Retry::default(),
-            op: None,
-            waiters: Vec::new(),
-            outcome: None,
-            renew_requested: false,
-            observe_requested: false,
-            announced: None,
-            expired_announced: None,
-            stop: None,
-            next_beat: None,
-            beats: Retry::default(),
-            last_beat: None,
-            capped: None,
-            tidied: true,
-        }
-    }
 
     /// Takes in one renewal result at `now`, started a second before.
     fn renewal(slot: &mut Slot, r: std::result::Result<Renewed, Failure>, now: SystemTime) -> Vec<Effect> {

@@ -47,6 +47,8 @@ mod handle;
 mod plan;
 mod publish;
 mod slot;
+#[cfg(test)]
+mod testing;
 
 use handle::Cmd;
 pub use handle::Handle;

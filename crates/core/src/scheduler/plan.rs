@@ -26,95 +26,24 @@ impl Scheduler {
             slot.observe_requested = false;
             return;
         }
-        let retry_ready = slot.retry.ready(now);
-        let can_renew = slot.source.can_renew();
-        let op = if slot.renew_requested {
-            Some(Op::Renew { manual: true })
-        } else if slot.observe_requested {
-            Some(Op::Observe)
-        } else if slot.lifetime.is_none() && retry_ready {
-            // Nothing readable yet: renew if we can (the command may create the file), else re-read.
-            Some(if can_renew {
-                Op::Renew { manual: false }
-            } else {
-                Op::Observe
-            })
-        } else if slot.next_beat.is_some_and(|t| t <= now) {
-            // Heartbeats go on while a retry waits, even with nothing readable
-            // yet (a certctl agent heartbeats before its first certificate).
-            Some(Op::Beat)
-        } else if slot.lifetime.is_none() {
-            None
-        } else if slot.retry.failing() && retry_ready {
-            Some(if can_renew {
-                Op::Renew { manual: false }
-            } else {
-                Op::Observe
-            })
-        } else if can_renew && !slot.retry.failing() && slot.deadline.is_some_and(|d| d <= now) {
-            // Look at the file once more before renewing: someone may have renewed it already.
-            if slot.observed_at.is_some_and(|o| o >= slot.deadline.unwrap_or(o)) {
-                Some(Op::Renew { manual: false })
-            } else {
-                Some(Op::Observe)
-            }
-        } else {
-            None
-        };
-        let Some(op) = op else { return };
+        let Some(op) = slot.next_op(now) else { return };
         slot.renew_requested = false;
         slot.observe_requested = false;
         slot.op = Some((op, now));
-        let tidy = !std::mem::replace(&mut slot.tidied, true);
-        let source = slot.source.clone();
-        let gen = slot.gen;
-        let current = slot.lifetime;
-        let tx = self.done_tx.clone();
-        let job_name = name.to_string();
+        let job = Job {
+            name: name.to_string(),
+            op,
+            tidy: !std::mem::replace(&mut slot.tidied, true),
+            source: slot.source.clone(),
+            gen: slot.gen,
+            current: slot.lifetime,
+            now,
+        };
         if let Op::Renew { manual } = op {
             self.emit(Some(name), EventKind::RenewalStarted { manual });
         }
-        self.busy.insert(name.to_string(), gen);
-        tokio::spawn(async move {
-            // The job runs in a task of its own so that a panic in it (a bug,
-            // an absurd value) ends as this credential's failure: the
-            // scheduler hears back either way and nobody waits forever.
-            let job = tokio::spawn(async move {
-                if tidy {
-                    for p in source.tidy() {
-                        tracing::info!("removed {}, left half-written by an earlier run", p.display());
-                    }
-                }
-                match op {
-                    Op::Observe => JobResult::Observed(source.observe().await),
-                    Op::Renew { manual } => {
-                        JobResult::Renewed(source.renew(RenewRequest { current, manual, now }).await)
-                    }
-                    Op::Beat => JobResult::Beat(source.beat(now).await),
-                }
-            });
-            let result = match job.await {
-                Ok(r) => r,
-                Err(e) => {
-                    let panic: Box<dyn std::any::Any + Send> = if e.is_panic() {
-                        e.into_panic()
-                    } else {
-                        Box::new("the job was cancelled")
-                    };
-                    let f = |doing: &str| Failure::internal(&job_name, doing, panic.as_ref());
-                    match op {
-                        Op::Observe => JobResult::Observed(Err(f("reading"))),
-                        Op::Renew { .. } => JobResult::Renewed(Err(f("renewing"))),
-                        Op::Beat => JobResult::Beat(Err(f("sending a heartbeat for"))),
-                    }
-                }
-            };
-            let _ = tx.send(Done {
-                name: job_name,
-                gen,
-                result,
-            });
-        });
+        self.busy.insert(name.to_string(), job.gen);
+        job.spawn(self.done_tx.clone());
     }
 
     /// The earliest instant anything needs to happen.
@@ -204,5 +133,161 @@ impl Scheduler {
         if !matches!(slot.op, Some((Op::Renew { .. }, _))) {
             slot.renew_requested = true;
         }
+    }
+}
+
+impl Slot {
+    /// What this credential should do now, if anything: a request first,
+    /// then a first renewal (or read), a heartbeat that is due, a retry
+    /// that is due, and a renewal at its deadline.
+    pub(super) fn next_op(&self, now: SystemTime) -> Option<Op> {
+        let retry_ready = self.retry.ready(now);
+        let can_renew = self.source.can_renew();
+        let renew_or_read = if can_renew {
+            Op::Renew { manual: false }
+        } else {
+            Op::Observe
+        };
+        if self.renew_requested {
+            Some(Op::Renew { manual: true })
+        } else if self.observe_requested {
+            Some(Op::Observe)
+        } else if self.lifetime.is_none() && retry_ready {
+            // Nothing readable yet: renew if we can (the command may create the file), else re-read.
+            Some(renew_or_read)
+        } else if self.next_beat.is_some_and(|t| t <= now) {
+            // Heartbeats go on while a retry waits, even with nothing readable
+            // yet (a certctl agent heartbeats before its first certificate).
+            Some(Op::Beat)
+        } else if self.lifetime.is_none() {
+            None
+        } else if self.retry.failing() && retry_ready {
+            Some(renew_or_read)
+        } else if can_renew && !self.retry.failing() && self.deadline.is_some_and(|d| d <= now) {
+            // Look at the file once more before renewing: someone may have renewed it already.
+            if self.observed_at.is_some_and(|o| o >= self.deadline.unwrap_or(o)) {
+                Some(Op::Renew { manual: false })
+            } else {
+                Some(Op::Observe)
+            }
+        } else {
+            None
+        }
+    }
+}
+
+/// One job for one credential, with what it needs from the slot.
+struct Job {
+    name: String,
+    op: Op,
+    /// Whether to tidy what an earlier run left half-written first.
+    tidy: bool,
+    source: Arc<dyn Source>,
+    gen: u64,
+    current: Option<Lifetime>,
+    now: SystemTime,
+}
+
+impl Job {
+    /// Runs the job in a task of its own, so that a panic in it (a bug, an
+    /// absurd value) ends as this credential's failure: the scheduler hears
+    /// back either way and nobody waits forever.
+    fn spawn(self, tx: mpsc::UnboundedSender<Done>) {
+        let Job {
+            name,
+            op,
+            tidy,
+            source,
+            gen,
+            current,
+            now,
+        } = self;
+        tokio::spawn(async move {
+            let job = tokio::spawn(async move {
+                if tidy {
+                    for p in source.tidy() {
+                        tracing::info!("removed {}, left half-written by an earlier run", p.display());
+                    }
+                }
+                match op {
+                    Op::Observe => JobResult::Observed(source.observe().await),
+                    Op::Renew { manual } => {
+                        JobResult::Renewed(source.renew(RenewRequest { current, manual, now }).await)
+                    }
+                    Op::Beat => JobResult::Beat(source.beat(now).await),
+                }
+            });
+            let result = match job.await {
+                Ok(r) => r,
+                Err(e) => {
+                    let panic: Box<dyn std::any::Any + Send> = if e.is_panic() {
+                        e.into_panic()
+                    } else {
+                        Box::new("the job was cancelled")
+                    };
+                    let f = |doing: &str| Failure::internal(&name, doing, panic.as_ref());
+                    match op {
+                        Op::Observe => JobResult::Observed(Err(f("reading"))),
+                        Op::Renew { .. } => JobResult::Renewed(Err(f("renewing"))),
+                        Op::Beat => JobResult::Beat(Err(f("sending a heartbeat for"))),
+                    }
+                }
+            };
+            let _ = tx.send(Done { name, gen, result });
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! What to do next, decided from the slot alone.
+
+    use super::super::testing::{at, slot};
+    use super::*;
+
+    #[test]
+    fn a_due_credential_is_looked_at_once_more_then_renewed() {
+        let mut s = slot();
+        assert_eq!(s.next_op(at(599)), None, "not due yet");
+        assert_eq!(
+            s.next_op(at(600)),
+            Some(Op::Observe),
+            "last looked at before its deadline"
+        );
+        s.observed_at = Some(at(600));
+        assert_eq!(s.next_op(at(600)), Some(Op::Renew { manual: false }));
+    }
+
+    #[test]
+    fn a_request_comes_first_and_a_failure_waits_for_its_retry() {
+        let mut s = slot();
+        s.observe_requested = true;
+        assert_eq!(s.next_op(at(10)), Some(Op::Observe));
+        s.renew_requested = true;
+        assert_eq!(
+            s.next_op(at(10)),
+            Some(Op::Renew { manual: true }),
+            "Renew now beats a read"
+        );
+        let mut s = slot();
+        s.observed_at = Some(at(600));
+        s.retry.fail(unix_millis(at(600)), Some(at(630)));
+        assert_eq!(s.next_op(at(629)), None, "a failing credential waits out its backoff");
+        assert_eq!(s.next_op(at(630)), Some(Op::Renew { manual: false }));
+    }
+
+    #[test]
+    fn with_nothing_readable_it_renews_at_once_and_heartbeats_go_on() {
+        let mut s = slot();
+        s.lifetime = None;
+        assert_eq!(s.next_op(at(1)), Some(Op::Renew { manual: false }));
+        s.retry.fail(unix_millis(at(1)), Some(at(60)));
+        assert_eq!(s.next_op(at(2)), None);
+        s.next_beat = Some(at(2));
+        assert_eq!(
+            s.next_op(at(2)),
+            Some(Op::Beat),
+            "a heartbeat does not wait for the retry"
+        );
     }
 }
