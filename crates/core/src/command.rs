@@ -99,76 +99,69 @@ pub async fn run(spec: &CommandSpec, name: &str, cert_path: &Path, timeout: Dura
         }
     };
     let group = child.id().and_then(|id| rustix::process::Pid::from_raw(id as i32));
-    let mut stderr = child.stderr.take();
     let tail = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let kept = tail.clone();
-    let reader = tokio::spawn(async move {
-        if let Some(s) = stderr.as_mut() {
-            // Read everything (so the child never blocks on a full pipe) but keep only the tail.
-            let mut chunk = [0u8; 4096];
-            loop {
-                match s.read(&mut chunk).await {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => {
-                        let mut buf = kept.lock().unwrap_or_else(PoisonError::into_inner);
-                        buf.extend_from_slice(&chunk[..n]);
-                        if buf.len() > STDERR_TAIL_BYTES * 2 {
-                            let cut = buf.len() - STDERR_TAIL_BYTES;
-                            buf.drain(..cut);
-                        }
-                    }
+    let reader = tokio::spawn(keep_tail(child.stderr.take(), tail.clone()));
+    let Ok(status) = tokio::time::timeout(timeout, child.wait()).await else {
+        stop_group(&mut child, group).await;
+        return CommandOutcome {
+            success: false,
+            summary: format!(
+                "`{program}` timed out after {}; raise command_timeout if it needs longer",
+                crate::clock::short_duration(timeout)
+            ),
+            stderr_tail: None,
+        };
+    };
+    // What it wrote before exiting; a grandchild still holding the pipe
+    // does not make the command wait.
+    let _ = tokio::time::timeout(STDERR_AFTER_EXIT, reader).await;
+    let stderr_tail = tail_text(&tail.lock().unwrap_or_else(PoisonError::into_inner));
+    let (success, summary) = match status {
+        Ok(s) if s.success() => (true, "exited 0".to_string()),
+        Ok(s) => match s.code() {
+            Some(c) => (false, format!("`{program}` exited with status {c}")),
+            None => (false, format!("`{program}` was killed by a signal")),
+        },
+        Err(e) => (false, format!("waiting for `{program}` failed: {e}")),
+    };
+    CommandOutcome {
+        success,
+        summary,
+        stderr_tail,
+    }
+}
+
+/// Reads all of stderr (so the child never blocks on a full pipe) but
+/// keeps only its tail.
+async fn keep_tail(stderr: Option<tokio::process::ChildStderr>, kept: std::sync::Arc<std::sync::Mutex<Vec<u8>>>) {
+    let Some(mut s) = stderr else { return };
+    let mut chunk = [0u8; 4096];
+    loop {
+        match s.read(&mut chunk).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                let mut buf = kept.lock().unwrap_or_else(PoisonError::into_inner);
+                buf.extend_from_slice(&chunk[..n]);
+                if buf.len() > STDERR_TAIL_BYTES * 2 {
+                    let cut = buf.len() - STDERR_TAIL_BYTES;
+                    buf.drain(..cut);
                 }
             }
         }
-    });
-    let waited = tokio::time::timeout(timeout, child.wait()).await;
-    match waited {
-        Ok(status) => {
-            // What it wrote before exiting; a grandchild still holding the
-            // pipe does not make the command wait.
-            let _ = tokio::time::timeout(STDERR_AFTER_EXIT, reader).await;
-            let tail = tail_text(&tail.lock().unwrap_or_else(PoisonError::into_inner));
-            match status {
-                Ok(s) if s.success() => CommandOutcome {
-                    success: true,
-                    summary: "exited 0".into(),
-                    stderr_tail: tail,
-                },
-                Ok(s) => CommandOutcome {
-                    success: false,
-                    summary: match s.code() {
-                        Some(c) => format!("`{program}` exited with status {c}"),
-                        None => format!("`{program}` was killed by a signal"),
-                    },
-                    stderr_tail: tail,
-                },
-                Err(e) => CommandOutcome {
-                    success: false,
-                    summary: format!("waiting for `{program}` failed: {e}"),
-                    stderr_tail: tail,
-                },
-            }
-        }
-        Err(_) => {
-            // The whole group, politely first: a script's children go too.
-            if let Some(pg) = group {
-                let _ = rustix::process::kill_process_group(pg, rustix::process::Signal::TERM);
-            }
-            if tokio::time::timeout(KILL_GRACE, child.wait()).await.is_err() {
-                let _ = child.kill().await;
-            }
-            if let Some(pg) = group {
-                let _ = rustix::process::kill_process_group(pg, rustix::process::Signal::KILL);
-            }
-            CommandOutcome {
-                success: false,
-                summary: format!(
-                    "`{program}` timed out after {}; raise command_timeout if it needs longer",
-                    crate::clock::short_duration(timeout)
-                ),
-                stderr_tail: None,
-            }
-        }
+    }
+}
+
+/// Ends a command that ran out of time: the whole group, politely first,
+/// so a script's children go too.
+async fn stop_group(child: &mut tokio::process::Child, group: Option<rustix::process::Pid>) {
+    if let Some(pg) = group {
+        let _ = rustix::process::kill_process_group(pg, rustix::process::Signal::TERM);
+    }
+    if tokio::time::timeout(KILL_GRACE, child.wait()).await.is_err() {
+        let _ = child.kill().await;
+    }
+    if let Some(pg) = group {
+        let _ = rustix::process::kill_process_group(pg, rustix::process::Signal::KILL);
     }
 }
 
