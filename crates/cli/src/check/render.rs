@@ -127,7 +127,6 @@ pub(super) fn write_table(
             write_row(out, row, &widths)?;
         }
     }
-
     let mut failures = 0;
     for e in entries {
         if let Report::Failed(reason) = &e.result {
@@ -135,69 +134,92 @@ pub(super) fn write_table(
             writeln!(out, "error: {}: {reason}", e.path.display())?;
         }
     }
-
-    let count = |s: CertState| {
-        entries
-            .iter()
-            .filter(|e| matches!(&e.result, Report::Cert(c) if c.state == s))
-            .count()
-    };
-    let (ok, due, warned, expired) = (
-        count(CertState::Ok),
-        count(CertState::Due),
-        count(CertState::Warn),
-        count(CertState::Expired),
-    );
     if !rows.is_empty() || failures > 0 {
         writeln!(out)?;
     }
-    let mut summary = if rows.is_empty() {
-        "no certificates found".to_string()
-    } else {
-        let mut parts = vec![format!("{ok} ok")];
-        if due > 0 {
-            parts.push(format!("{due} due for renewal"));
-        }
-        if warned > 0 {
-            let within = warn.map_or_else(String::new, clock::short_duration);
-            parts.push(format!("{warned} within {within}"));
-        }
-        if expired > 0 {
-            parts.push(format!("{expired} expired"));
-        }
-        format!(
-            "{}: {}",
-            plural(rows.len(), "certificate", "certificates"),
-            parts.join(", ")
-        )
-    };
-    if failures > 0 {
-        summary += &format!("; {} unreadable", plural(failures, "file", "files"));
-    }
-    if skipped > 0 {
-        summary += &format!(
-            " ({} skipped: not certificates)",
-            plural(skipped, "other file", "other files")
-        );
-    }
-    writeln!(out, "{summary}")?;
+    let tally = Tally::of(entries, failures, skipped);
+    writeln!(out, "{}", tally.summary(warn))?;
+    tally.write_hints(out)
+}
 
-    let attention = due + warned + expired;
-    if attention > 0 {
-        let them = if attention == 1 { "it" } else { "them" };
-        writeln!(
-            out,
-            "hint: renew {them}, or let Evergreen do it: add {them} to the config (`evergreen config path` shows where it is)"
-        )?;
+/// How many certificates are in each state, and how many files were not.
+struct Tally {
+    ok: usize,
+    due: usize,
+    warned: usize,
+    expired: usize,
+    failures: usize,
+    skipped: usize,
+}
+
+impl Tally {
+    fn of(entries: &[Entry], failures: usize, skipped: usize) -> Tally {
+        let count = |s: CertState| {
+            entries
+                .iter()
+                .filter(|e| matches!(&e.result, Report::Cert(c) if c.state == s))
+                .count()
+        };
+        Tally {
+            ok: count(CertState::Ok),
+            due: count(CertState::Due),
+            warned: count(CertState::Warn),
+            expired: count(CertState::Expired),
+            failures,
+            skipped,
+        }
     }
-    if failures > 0 {
-        writeln!(
-            out,
-            "hint: fix or replace the {} marked error above; each line says what is wrong",
-            if failures == 1 { "file" } else { "files" }
-        )?;
+
+    /// "3 certificates: 1 ok, 1 due for renewal, 1 expired; 1 unreadable file".
+    fn summary(&self, warn: Option<Duration>) -> String {
+        let certs = self.ok + self.due + self.warned + self.expired;
+        let mut summary = if certs == 0 {
+            "no certificates found".to_string()
+        } else {
+            let mut parts = vec![format!("{} ok", self.ok)];
+            if self.due > 0 {
+                parts.push(format!("{} due for renewal", self.due));
+            }
+            if self.warned > 0 {
+                let within = warn.map_or_else(String::new, clock::short_duration);
+                parts.push(format!("{} within {within}", self.warned));
+            }
+            if self.expired > 0 {
+                parts.push(format!("{} expired", self.expired));
+            }
+            format!("{}: {}", plural(certs, "certificate", "certificates"), parts.join(", "))
+        };
+        if self.failures > 0 {
+            summary += &format!("; {} unreadable", plural(self.failures, "file", "files"));
+        }
+        if self.skipped > 0 {
+            summary += &format!(
+                " ({} skipped: not certificates)",
+                plural(self.skipped, "other file", "other files")
+            );
+        }
+        summary
     }
-    Ok(())
+
+    /// The next step for what needs attention.
+    fn write_hints(&self, out: &mut impl Write) -> io::Result<()> {
+        let attention = self.due + self.warned + self.expired;
+        if attention > 0 {
+            let them = if attention == 1 { "it" } else { "them" };
+            writeln!(
+                out,
+                "hint: renew {them}, or let Evergreen do it: add {them} to the config (`evergreen config path` shows where it is)"
+            )?;
+        }
+        if self.failures > 0 {
+            writeln!(
+                out,
+                "hint: fix or replace the {} marked error above; each line says what is wrong",
+                if self.failures == 1 { "file" } else { "files" }
+            )?;
+        }
+        Ok(())
+    }
 }
 
 pub(super) fn table_row(path: &Path, c: &Checked, now: SystemTime) -> [String; 8] {
