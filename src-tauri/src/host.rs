@@ -4,72 +4,16 @@
 //! small as the desktop libraries it links.
 
 use std::path::{Path, PathBuf};
-use std::sync::RwLock;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
-use evergreen_core::engine::{Control, Engine, EngineOptions};
+use evergreen_core::engine::{Engine, EngineOptions};
 use evergreen_core::events::Follower;
-use evergreen_core::model::Snapshot;
 use evergreen_core::paths::Paths;
 use evergreen_sandbox::{Options as SandboxOptions, Sandbox};
 use tauri::{AppHandle, Manager, RunEvent};
 
+use crate::state::{AppExt, Current, HostState};
 use crate::{launch, notify, tray};
-
-/// Tauri-managed state of the tray process.
-pub(crate) struct HostState {
-    current: RwLock<Current>,
-    config_file: PathBuf,
-}
-
-/// The engine running now: the user's config, the demo, or none (a broken config).
-#[derive(Default)]
-struct Current {
-    /// Kept to shut it down cleanly on quit or when the config takes over.
-    engine: Option<Engine>,
-    /// The demo's embedded control plane, alive while the demo runs.
-    _sandbox: Option<Sandbox>,
-    problem: Option<String>,
-    demo: bool,
-    /// The engine's notifications, subscribed to before it started (so the
-    /// first one is not lost), until `attach` hands them to the desktop.
-    notes: Option<tokio::sync::broadcast::Receiver<evergreen_core::notify_policy::Notification>>,
-}
-
-impl HostState {
-    /// The running engine's controls; `None` when none runs.
-    pub fn control(&self) -> Option<Control> {
-        self.read().engine.as_ref().map(|e| e.control().clone())
-    }
-
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, Current> {
-        self.current.read().unwrap_or_else(|p| p.into_inner())
-    }
-
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Current> {
-        self.current.write().unwrap_or_else(|p| p.into_inner())
-    }
-
-    pub fn snapshot(&self) -> Snapshot {
-        let cur = self.read();
-        match &cur.engine {
-            Some(e) => e.control().snapshot(),
-            None => Snapshot::without_engine(
-                SystemTime::now(),
-                &self.config_file,
-                cur.problem
-                    .clone()
-                    .unwrap_or_else(|| "the engine is not running".into()),
-            ),
-        }
-    }
-}
-
-/// Brings the tray up to date.
-pub(crate) fn refresh(app: &AppHandle) {
-    let snap = app.state::<HostState>().snapshot();
-    tray::update(app, &snap);
-}
 
 /// The demo's fleet credentials: a control plane (the sandbox) running in
 /// this process on loopback, issuing certificates that live 90 s, so the
@@ -130,7 +74,7 @@ async fn start_engine(paths: &Paths, demo_exe: PathBuf) -> Current {
 
 /// Connects the running engine to the tray and the notifications.
 fn attach(app: &AppHandle) {
-    let state = app.state::<HostState>();
+    let state = app.host();
     let mut cur = state.write();
     let notes = cur.notes.take();
     if let Some(e) = &cur.engine {
@@ -158,7 +102,7 @@ async fn adopt_config(app: AppHandle, paths: Paths) {
             // The window shows the file's own error; the tray keeps what it runs.
             continue;
         }
-        let state = app.state::<HostState>();
+        let state = app.host();
         let old = state.write().engine.take();
         if let Some(old) = old {
             old.shutdown().await;
@@ -169,7 +113,7 @@ async fn adopt_config(app: AppHandle, paths: Paths) {
         *state.write() = next;
         tracing::info!("now running the config at {}", paths.config_file.display());
         attach(&app);
-        refresh(&app);
+        tray::refresh(&app);
         if running {
             return;
         }
@@ -195,10 +139,7 @@ pub fn run(hidden: bool) {
             let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("evergreen-app"));
             let current = tauri::async_runtime::block_on(start_engine(&paths, exe));
             let provisional = current.demo || current.problem.is_some();
-            app.manage(HostState {
-                current: RwLock::new(current),
-                config_file: paths.config_file.clone(),
-            });
+            app.manage(HostState::new(current, paths.config_file.clone()));
             app.manage(launch::WindowProcess::default());
             tray::create(app.handle())?;
             tracing::info!("tray icon ready");
@@ -224,7 +165,7 @@ pub fn run(hidden: bool) {
         RunEvent::ExitRequested { code: None, api, .. } => api.prevent_exit(),
         RunEvent::Exit => {
             launch::close(app);
-            let engine = app.state::<HostState>().write().engine.take();
+            let engine = app.host().write().engine.take();
             if let Some(engine) = engine {
                 tauri::async_runtime::block_on(engine.shutdown());
             }
@@ -245,9 +186,9 @@ async fn follow_engine(app: AppHandle, mut events: Follower) {
                 if burst.ended {
                     return;
                 }
-                refresh(&app);
+                tray::refresh(&app);
             }
-            _ = idle.tick() => refresh(&app),
+            _ = idle.tick() => tray::refresh(&app),
         }
     }
 }

@@ -23,6 +23,7 @@ mod launch;
 pub mod models;
 mod notify;
 mod remote;
+mod state;
 mod tray;
 mod window;
 

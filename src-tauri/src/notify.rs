@@ -6,8 +6,7 @@ use evergreen_core::notify_policy::{Notification, NotifyAction, Urgency};
 use tauri::AppHandle;
 use tokio::sync::broadcast;
 
-use crate::host::HostState;
-use tauri::Manager;
+use crate::state::AppExt;
 
 pub fn spawn(app: AppHandle, mut rx: broadcast::Receiver<Notification>) {
     tauri::async_runtime::spawn(async move {
@@ -81,7 +80,7 @@ fn deliver(app: &AppHandle, n: Notification) {
     let credential = n.credential.clone();
     shown.wait_for_action(|action| match action {
         "renew_now" => {
-            if let (Some(name), Some(control)) = (credential.clone(), app.state::<HostState>().control()) {
+            if let (Some(name), Some(control)) = (credential.clone(), app.control()) {
                 let handle = control.handle.clone();
                 tauri::async_runtime::spawn(async move {
                     let _ = handle.renew(&name).await;

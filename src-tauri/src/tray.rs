@@ -3,15 +3,15 @@
 
 use std::sync::Mutex;
 
-use evergreen_core::model::{summary, Health, State};
+use evergreen_core::model::{summary, CredentialStatus, Health, State};
 use tauri::image::Image;
 use tauri::menu::{CheckMenuItem, Menu, MenuItem, PredefinedMenuItem, Submenu};
 use tauri::tray::TrayIconBuilder;
 use tauri::{AppHandle, Manager, Wry};
 use tauri_plugin_autostart::ManagerExt;
 
-use crate::host::HostState;
 use crate::models::Snapshot;
+use crate::state::AppExt;
 
 const TRAY_ID: &str = "evergreen";
 
@@ -39,7 +39,7 @@ fn icon(health: Health) -> Image<'static> {
 }
 
 pub fn create(app: &AppHandle) -> tauri::Result<()> {
-    let snap = app.state::<HostState>().snapshot();
+    let snap = app.snapshot();
     let (menu, summary) = menu(app, &snap)?;
     app.manage(Built(Mutex::new(Shown {
         health: Some(snap.worst),
@@ -53,6 +53,11 @@ pub fn create(app: &AppHandle) -> tauri::Result<()> {
         .on_menu_event(|app, event| on_menu(app, event.id().as_ref()))
         .build(app)?;
     Ok(())
+}
+
+/// Brings the tray up to date with the engine.
+pub fn refresh(app: &AppHandle) {
+    update(app, &app.snapshot());
 }
 
 /// Brings the tray up to date with a snapshot; the icon and the menu are
@@ -120,88 +125,24 @@ fn menu(app: &AppHandle, snap: &Snapshot) -> tauri::Result<(Menu<Wry>, MenuItem<
     let menu = Menu::new(app)?;
     // Linux tray hosts show no tooltips (StatusNotifierItem via appindicator
     // has none), so the summary is also the menu's first, inert line.
-    let summary = MenuItem::with_id(app, "summary", summary_of(snap), false, None::<&str>)?;
+    let summary = item(app, "summary", &summary_of(snap), false)?;
     menu.append(&summary)?;
-    menu.append(&MenuItem::with_id(app, "open", "Open Evergreen", true, None::<&str>)?)?;
+    menu.append(&item(app, "open", "Open Evergreen", true)?)?;
     if snap.demo {
-        menu.append(&MenuItem::with_id(
-            app,
-            "demo",
-            "Demo mode: nothing real is touched",
-            false,
-            None::<&str>,
-        )?)?;
+        menu.append(&item(app, "demo", "Demo mode: nothing real is touched", false)?)?;
     }
     menu.append(&PredefinedMenuItem::separator(app)?)?;
     for c in &snap.credentials {
-        let user_paused = c.user_paused;
-        let renewable = c.can_renew && !c.state.is_terminal();
-        let sub = Submenu::with_id(
-            app,
-            format!("c:{}", c.name),
-            format!("{} — {}", c.name, state_words(&c.state)),
-            true,
-        )?;
-        sub.append(&MenuItem::with_id(
-            app,
-            format!("renew:{}", c.name),
-            "Renew now",
-            renewable,
-            None::<&str>,
-        )?)?;
-        if user_paused {
-            sub.append(&MenuItem::with_id(
-                app,
-                format!("resume:{}", c.name),
-                "Resume",
-                true,
-                None::<&str>,
-            )?)?;
-        } else {
-            sub.append(&MenuItem::with_id(
-                app,
-                format!("pause:{}", c.name),
-                "Pause",
-                !c.state.is_terminal(),
-                None::<&str>,
-            )?)?;
-        }
-        sub.append(&MenuItem::with_id(
-            app,
-            format!("show:{}", c.name),
-            "Details…",
-            true,
-            None::<&str>,
-        )?)?;
-        menu.append(&sub)?;
+        menu.append(&credential_menu(app, c)?)?;
     }
     if !snap.credentials.is_empty() {
         menu.append(&PredefinedMenuItem::separator(app)?)?;
     }
-    menu.append(&MenuItem::with_id(
-        app,
-        "renew_all",
-        "Renew all due",
-        true,
-        None::<&str>,
-    )?)?;
-    if snap.notifications_paused_until.is_some() {
-        menu.append(&MenuItem::with_id(
-            app,
-            "resume_notes",
-            "Resume notifications",
-            true,
-            None::<&str>,
-        )?)?;
-    } else {
-        menu.append(&MenuItem::with_id(
-            app,
-            "pause_notes",
-            "Pause notifications for 1 hour",
-            true,
-            None::<&str>,
-        )?)?;
-    }
+    menu.append(&item(app, "renew_all", "Renew all due", true)?)?;
+    menu.append(&match snap.notifications_paused_until {
+        Some(_) => item(app, "resume_notes", "Resume notifications", true)?,
+        None => item(app, "pause_notes", "Pause notifications for 1 hour", true)?,
+    })?;
     let at_login = app.autolaunch().is_enabled().unwrap_or(false);
     menu.append(&CheckMenuItem::with_id(
         app,
@@ -212,13 +153,36 @@ fn menu(app: &AppHandle, snap: &Snapshot) -> tauri::Result<(Menu<Wry>, MenuItem<
         None::<&str>,
     )?)?;
     menu.append(&PredefinedMenuItem::separator(app)?)?;
-    menu.append(&MenuItem::with_id(app, "quit", "Quit Evergreen", true, None::<&str>)?)?;
+    menu.append(&item(app, "quit", "Quit Evergreen", true)?)?;
     Ok((menu, summary))
 }
 
+/// One credential's submenu: renew, pause or resume, details.
+fn credential_menu(app: &AppHandle, c: &CredentialStatus) -> tauri::Result<Submenu<Wry>> {
+    let name = &c.name;
+    let sub = Submenu::with_id(
+        app,
+        format!("c:{name}"),
+        format!("{name} — {}", state_words(&c.state)),
+        true,
+    )?;
+    let renewable = c.can_renew && !c.state.is_terminal();
+    sub.append(&item(app, &format!("renew:{name}"), "Renew now", renewable)?)?;
+    sub.append(&if c.user_paused {
+        item(app, &format!("resume:{name}"), "Resume", true)?
+    } else {
+        item(app, &format!("pause:{name}"), "Pause", !c.state.is_terminal())?
+    })?;
+    sub.append(&item(app, &format!("show:{name}"), "Details…", true)?)?;
+    Ok(sub)
+}
+
+fn item(app: &AppHandle, id: &str, label: &str, enabled: bool) -> tauri::Result<MenuItem<Wry>> {
+    MenuItem::with_id(app, id, label, enabled, None::<&str>)
+}
+
 fn on_menu(app: &AppHandle, id: &str) {
-    let state = app.state::<HostState>();
-    let Some(control) = state.control() else {
+    let Some(control) = app.control() else {
         match id {
             "open" => crate::launch::open(app, None),
             "quit" => app.exit(0),
@@ -271,7 +235,7 @@ fn on_menu(app: &AppHandle, id: &str) {
             if let Err(e) = r {
                 tracing::warn!("could not change start at login: {e}");
             }
-            crate::host::refresh(app);
+            refresh(app);
         }
         "quit" => app.exit(0),
         _ => {}

@@ -192,3 +192,70 @@ fn every_test_the_docs_name_exists_where_they_say() {
         missing.join("\n")
     );
 }
+
+/// The tray app's modules lean on each other one way only: a module that
+/// needs the tray process's state reaches it through `state::AppExt`, not
+/// through the module that started it.
+#[test]
+fn the_tray_apps_modules_have_no_cycles() {
+    use std::collections::{BTreeMap, BTreeSet};
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../src-tauri/src");
+    let mut files = Vec::new();
+    sources(&src, &mut files);
+    let module = |p: &Path| p.file_stem().unwrap().to_string_lossy().to_string();
+    let names: BTreeSet<String> = files.iter().map(|f| module(f)).collect();
+    assert!(names.contains("tray") && names.contains("state"), "{names:?}");
+    let mut uses: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for f in &files {
+        let me = module(f);
+        if me == "lib" || me == "main" {
+            continue;
+        }
+        let text = shipped(f);
+        let deps = uses.entry(me.clone()).or_default();
+        for other in &names {
+            let named = [format!("crate::{other}::"), format!("crate::{other};")];
+            let grouped = text
+                .lines()
+                .filter(|l| l.trim_start().starts_with("use crate::{"))
+                .any(|l| l.split(['{', '}', ',', ' ']).any(|w| w == other));
+            if other != &me && (named.iter().any(|n| text.contains(n)) || grouped) {
+                deps.insert(other.clone());
+            }
+        }
+    }
+    // Depth-first: a module met again on the current path is a cycle.
+    fn visit(
+        m: &str,
+        uses: &BTreeMap<String, BTreeSet<String>>,
+        path: &mut Vec<String>,
+        done: &mut BTreeSet<String>,
+    ) -> Option<Vec<String>> {
+        if let Some(i) = path.iter().position(|p| p == m) {
+            let mut cycle = path[i..].to_vec();
+            cycle.push(m.to_string());
+            return Some(cycle);
+        }
+        if !done.insert(m.to_string()) {
+            return None;
+        }
+        path.push(m.to_string());
+        for d in uses.get(m).into_iter().flatten() {
+            if let Some(c) = visit(d, uses, path, done) {
+                return Some(c);
+            }
+        }
+        path.pop();
+        None
+    }
+    let mut done = BTreeSet::new();
+    for m in uses.keys() {
+        if let Some(cycle) = visit(m, &uses, &mut Vec::new(), &mut done) {
+            panic!("src-tauri modules form a cycle: {}", cycle.join(" → "));
+        }
+    }
+    assert!(
+        uses["host"].contains("tray") && uses["tray"].contains("state"),
+        "{uses:?}"
+    );
+}
