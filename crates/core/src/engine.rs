@@ -69,6 +69,26 @@ impl EngineOptions {
     }
 }
 
+/// The config to run, and whether to watch its file: the one handed in,
+/// the demo's, or the user's file.
+fn which_config(opts: &mut EngineOptions) -> Result<(Config, bool)> {
+    match (opts.config.take(), &opts.demo) {
+        (Some(c), _) => Ok((c, false)),
+        (None, Some((dir, exe))) => {
+            let mut c = crate::demo::prepare(dir, exe, opts.clock.now())?;
+            c.credentials.append(&mut opts.demo_extra);
+            Ok((c, false))
+        }
+        (None, None) => {
+            let c = config::load(&opts.paths.config_file)?;
+            for w in &c.warnings {
+                tracing::warn!("{w}");
+            }
+            Ok((c, true))
+        }
+    }
+}
+
 /// Opens (or recovers) the store and prunes old history. A store that had
 /// to be recovered says so in its own history.
 fn open_store(paths: &Paths, demo: bool, config: &Config, now: std::time::SystemTime) -> Result<Arc<Store>> {
@@ -144,24 +164,10 @@ pub struct Engine {
 }
 
 impl Engine {
-    pub async fn start(opts: EngineOptions) -> Result<Engine> {
+    pub async fn start(mut opts: EngineOptions) -> Result<Engine> {
         let lock = lock::acquire(&opts.paths)?;
         let demo = opts.config.is_none() && opts.demo.is_some();
-        let (config, watch_config) = match (opts.config, &opts.demo) {
-            (Some(c), _) => (c, false),
-            (None, Some((dir, exe))) => {
-                let mut c = crate::demo::prepare(dir, exe, opts.clock.now())?;
-                c.credentials.extend(opts.demo_extra);
-                (c, false)
-            }
-            (None, None) => {
-                let c = config::load(&opts.paths.config_file)?;
-                for w in &c.warnings {
-                    tracing::warn!("{w}");
-                }
-                (c, true)
-            }
-        };
+        let (config, watch_config) = which_config(&mut opts)?;
         let store = open_store(&opts.paths, demo, &config, opts.clock.now())?;
         let bus = opts.bus.clone();
         let notifier = Notifier::new(store.clone());

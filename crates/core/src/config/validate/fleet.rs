@@ -92,24 +92,7 @@ impl Validator<'_> {
     pub(super) fn certctl(&mut self, name: &str, who: &str, raw: &RawCredential, span: Range<usize>) -> CertctlSpec {
         let k = "certctl";
         self.required(who, k, "url", "the control plane's https:// URL", &raw.url, &span);
-        // certctl's agent's pre-flight check: plain http is refused before any network call.
-        let plain = raw
-            .url
-            .as_ref()
-            .filter(|u| reqwest::Url::parse(u.get_ref().trim()).is_ok_and(|p| p.scheme() == "http"));
-        let url = match plain {
-            Some(u) => {
-                self.err(
-                    Some(u.span()),
-                    format!(
-                        "{who}: url {} uses plain http://; the certctl control plane is HTTPS-only (the API key and the certificates travel over it). Use https://HOST:PORT",
-                        u.get_ref().trim()
-                    ),
-                );
-                String::new()
-            }
-            None => self.control_plane_url(who, &raw.url, false),
-        };
+        let url = self.certctl_url(who, raw);
         let agent_id = self.required(
             who,
             k,
@@ -124,21 +107,7 @@ impl Validator<'_> {
                 format!("{who}: agent_id {agent_id:?} may only hold letters, digits, '-', '_' and '.'"),
             );
         }
-        let api_key = match self.secret_source(
-            who,
-            ("api_key_file", &raw.api_key_file),
-            ("api_key_env", &raw.api_key_env),
-            "CERTCTL_API_KEY",
-        ) {
-            Some(source) => source,
-            None => {
-                self.err(
-                Some(span.clone()),
-                format!("{who}: kind certctl needs the agent's API key: api_key_file = \"…\" (a file holding only the key, mode 0600) or api_key_env = \"CERTCTL_API_KEY\""),
-            );
-                TokenSource::Env(String::new())
-            }
-        };
+        let api_key = self.api_key(who, raw, &span);
         let key_dir = self.key_dir(name, who, raw, &span);
         let targets = self.targets(who, raw, &span);
         let discovery_dirs = raw
@@ -175,6 +144,42 @@ impl Validator<'_> {
                 Duration::from_secs(6 * 3600),
             ),
         }
+    }
+
+    /// certctl's agent's pre-flight check: plain http is refused before any network call.
+    fn certctl_url(&mut self, who: &str, raw: &RawCredential) -> String {
+        let plain = raw
+            .url
+            .as_ref()
+            .filter(|u| reqwest::Url::parse(u.get_ref().trim()).is_ok_and(|p| p.scheme() == "http"));
+        let Some(u) = plain else {
+            return self.control_plane_url(who, &raw.url, false);
+        };
+        self.err(
+            Some(u.span()),
+            format!(
+                "{who}: url {} uses plain http://; the certctl control plane is HTTPS-only (the API key and the certificates travel over it). Use https://HOST:PORT",
+                u.get_ref().trim()
+            ),
+        );
+        String::new()
+    }
+
+    /// The agent's API key: from a file or an environment variable, one of them.
+    fn api_key(&mut self, who: &str, raw: &RawCredential, span: &Range<usize>) -> TokenSource {
+        let source = self.secret_source(
+            who,
+            ("api_key_file", &raw.api_key_file),
+            ("api_key_env", &raw.api_key_env),
+            "CERTCTL_API_KEY",
+        );
+        source.unwrap_or_else(|| {
+            self.err(
+                Some(span.clone()),
+                format!("{who}: kind certctl needs the agent's API key: api_key_file = \"…\" (a file holding only the key, mode 0600) or api_key_env = \"CERTCTL_API_KEY\""),
+            );
+            TokenSource::Env(String::new())
+        })
     }
 
     /// Where the keys made for CSR jobs live: `key_dir`, else under the data directory.

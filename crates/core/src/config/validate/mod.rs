@@ -368,46 +368,11 @@ impl Validator<'_> {
         if known.is_some() {
             self.fields_belong(&who, kind.get_ref(), kind_fields);
         }
-        let spec = match known {
-            Some(Kind::X509File) => self.x509_file(&who, &mut raw, span.clone(), shell),
-            Some(Kind::VaultToken) => {
-                let conn = self.vault_conn(&who, &raw, span.clone());
-                let increment = raw
-                    .increment
-                    .as_ref()
-                    .and_then(|i| self.duration(&format!("{who}: increment"), i));
-                CredentialSpec::VaultToken(VaultTokenSpec { conn, increment })
-            }
-            Some(Kind::Nixfleet) => CredentialSpec::Nixfleet(self.nixfleet(&who, &raw, span.clone())),
-            Some(Kind::Wrenn) => CredentialSpec::Wrenn(self.wrenn(&who, &raw, span.clone())),
-            Some(Kind::Certctl) => {
-                CredentialSpec::Certctl(Box::new(self.certctl(name.get_ref(), &who, &raw, span.clone())))
-            }
-            Some(Kind::VaultPki) => {
-                let conn = self.vault_conn(&who, &raw, span.clone());
-                let pki = self.vault_pki(&who, &raw, span.clone(), conn);
-                let reload_command = self.command(&who, "reload_command", raw.reload_command.take(), shell);
-                let command_timeout = self.command_timeout(&who, &raw);
-                CredentialSpec::VaultPki(Box::new(VaultPkiSpec {
-                    reload_command,
-                    command_timeout,
-                    ..pki
-                }))
-            }
-            None => {
-                let other = kind.get_ref().as_str();
-                let hint = KINDS
-                    .iter()
-                    .find(|k| k.contains(other) || other.contains(*k))
-                    .map(|k| format!(" (did you mean {k:?}?)"))
-                    .unwrap_or_default();
-                self.err(
-                    Some(kind.span()),
-                    format!("{who}: unknown kind {other:?}{hint}; use one of: {}", KINDS.join(", ")),
-                );
-                return None;
-            }
+        let Some(kind) = known else {
+            self.unknown_kind(&who, &kind);
+            return None;
         };
+        let spec = self.spec(kind, name.get_ref(), &who, &mut raw, span, shell);
         if self.problems.len() > before {
             return None;
         }
@@ -418,5 +383,56 @@ impl Validator<'_> {
             jitter,
             spec,
         })
+    }
+
+    /// The kind's own part of a credential, from its room.
+    fn spec(
+        &mut self,
+        kind: Kind,
+        name: &str,
+        who: &str,
+        raw: &mut RawCredential,
+        span: Range<usize>,
+        shell: bool,
+    ) -> CredentialSpec {
+        match kind {
+            Kind::X509File => self.x509_file(who, raw, span, shell),
+            Kind::VaultToken => {
+                let conn = self.vault_conn(who, raw, span);
+                let increment = raw
+                    .increment
+                    .as_ref()
+                    .and_then(|i| self.duration(&format!("{who}: increment"), i));
+                CredentialSpec::VaultToken(VaultTokenSpec { conn, increment })
+            }
+            Kind::Nixfleet => CredentialSpec::Nixfleet(self.nixfleet(who, raw, span)),
+            Kind::Wrenn => CredentialSpec::Wrenn(self.wrenn(who, raw, span)),
+            Kind::Certctl => CredentialSpec::Certctl(Box::new(self.certctl(name, who, raw, span))),
+            Kind::VaultPki => {
+                let conn = self.vault_conn(who, raw, span.clone());
+                let pki = self.vault_pki(who, raw, span, conn);
+                let reload_command = self.command(who, "reload_command", raw.reload_command.take(), shell);
+                let command_timeout = self.command_timeout(who, raw);
+                CredentialSpec::VaultPki(Box::new(VaultPkiSpec {
+                    reload_command,
+                    command_timeout,
+                    ..pki
+                }))
+            }
+        }
+    }
+
+    /// A kind Evergreen does not know, with the nearest one it does.
+    fn unknown_kind(&mut self, who: &str, kind: &Spanned<String>) {
+        let other = kind.get_ref().as_str();
+        let hint = KINDS
+            .iter()
+            .find(|k| k.contains(other) || other.contains(*k))
+            .map(|k| format!(" (did you mean {k:?}?)"))
+            .unwrap_or_default();
+        self.err(
+            Some(kind.span()),
+            format!("{who}: unknown kind {other:?}{hint}; use one of: {}", KINDS.join(", ")),
+        );
     }
 }
