@@ -21,13 +21,13 @@
 //! `--quick` runs small versions (for a smoke test); `--markdown` prints the
 //! section `docs/benchmarks.md` keeps.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Context;
+use clap::Parser;
 use evergreen_core::clock::SystemClock;
 use evergreen_core::config::{
     CertctlSpec, CertctlTarget, Config, CredentialConfig, CredentialSpec, EngineSettings, NixfleetSpec, TokenSource,
@@ -42,12 +42,41 @@ use evergreen_core::sources::{RenewRequest, Source};
 use evergreen_core::store::Store;
 use evergreen_sandbox::{Options, Sandbox};
 
+/// The fleet benchmarks of `make bench`, all on 127.0.0.1.
+#[derive(clap::Parser)]
+#[command(version)]
+struct Args {
+    /// Small versions of each benchmark, for a smoke test.
+    #[arg(long)]
+    quick: bool,
+    /// Also print the section docs/benchmarks.md keeps.
+    #[arg(long)]
+    markdown: bool,
+}
+
 struct Sizes {
     agents: usize,
     herd_secs: u64,
     renewals: usize,
     heartbeats: u64,
     throughput_limit: Duration,
+}
+
+impl Sizes {
+    const QUICK: Sizes = Sizes {
+        agents: 100,
+        herd_secs: 12,
+        renewals: 10,
+        heartbeats: 2_000,
+        throughput_limit: Duration::from_secs(5),
+    };
+    const FULL: Sizes = Sizes {
+        agents: 1_000,
+        herd_secs: 30,
+        renewals: 50,
+        heartbeats: 20_000,
+        throughput_limit: Duration::from_secs(20),
+    };
 }
 
 struct Herd {
@@ -58,6 +87,14 @@ struct Herd {
     mean: f64,
     polls: u64,
     first_second: u64,
+}
+
+impl Herd {
+    /// The busiest second against the average one: 1 is a perfectly even
+    /// spread, N a fleet heartbeating in lockstep.
+    fn ratio(&self) -> f64 {
+        self.peak as f64 / self.mean
+    }
 }
 
 struct Renewals {
@@ -274,30 +311,11 @@ fn yes(ok: bool) -> &'static str {
 
 #[tokio::main(flavor = "multi_thread")]
 async fn main() -> anyhow::Result<()> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let quick = args.iter().any(|a| a == "--quick");
-    let markdown = args.iter().any(|a| a == "--markdown");
-    let sizes = if quick {
-        Sizes {
-            agents: 100,
-            herd_secs: 12,
-            renewals: 10,
-            heartbeats: 2_000,
-            throughput_limit: Duration::from_secs(5),
-        }
-    } else {
-        Sizes {
-            agents: 1_000,
-            herd_secs: 30,
-            renewals: 50,
-            heartbeats: 20_000,
-            throughput_limit: Duration::from_secs(20),
-        }
-    };
+    let args = Args::parse();
+    let sizes = if args.quick { Sizes::QUICK } else { Sizes::FULL };
     let work = tempfile_dir()?;
     eprintln!("herd: {} agents for {} s …", sizes.agents, sizes.herd_secs);
     let h = herd(sizes.agents, sizes.herd_secs, &work.join("herd")).await?;
-    let ratio = h.peak as f64 / h.mean;
     println!(
         "herd: {} agents, {} heartbeats in {} s ({} polls): peak {} / mean {:.1} per second = {:.2}× (goal ≤ 2: {}); first second {}",
         h.agents,
@@ -306,8 +324,8 @@ async fn main() -> anyhow::Result<()> {
         h.polls,
         h.peak,
         h.mean,
-        ratio,
-        yes(ratio <= 2.0),
+        h.ratio(),
+        yes(h.ratio() <= 2.0),
         h.first_second
     );
     eprintln!("renewal: {} nixfleet renewals …", sizes.renewals);
@@ -332,49 +350,45 @@ async fn main() -> anyhow::Result<()> {
         t.handshakes
     );
     let _ = std::fs::remove_dir_all(&work);
-    if markdown {
-        let mut rows = BTreeMap::new();
-        rows.insert(
-            1,
-            format!(
-                "| herd: {} agents started at once, heartbeat arrivals per second over {} s | peak {} / mean {:.1} = **{:.2}×** | ≤ 2× ({}) |",
-                h.agents,
-                h.secs,
-                h.peak,
-                h.mean,
-                ratio,
-                yes(ratio <= 2.0)
-            ),
-        );
-        rows.insert(
-            2,
-            format!(
-                "| one nixfleet renewal round trip on loopback ({} runs) | median **{:.1} ms** (p90 {:.1}, max {:.1}) | < 50 ms ({}) |",
-                r.n,
-                r.median_ms,
-                r.p90_ms,
-                r.max_ms,
-                yes(r.median_ms < 50.0)
-            ),
-        );
-        rows.insert(
-            3,
-            format!(
-                "| sandbox heartbeat throughput, {} concurrent requests | **{:.0}/s** ({} in {:.2} s, {} TLS handshakes) | ≥ 2,000/s ({}) |",
-                t.concurrency,
-                t.per_sec,
-                t.requests,
-                t.secs,
-                t.handshakes,
-                yes(t.per_sec >= 2000.0)
-            ),
-        );
+    if args.markdown {
         println!("\n| benchmark | result | goal |\n|---|---|---|");
-        for row in rows.values() {
+        for row in markdown_rows(&h, &r, &t) {
             println!("{row}");
         }
     }
     Ok(())
+}
+
+/// The fleet section of docs/benchmarks.md, one row per benchmark.
+fn markdown_rows(h: &Herd, r: &Renewals, t: &Throughput) -> [String; 3] {
+    [
+        format!(
+            "| herd: {} agents started at once, heartbeat arrivals per second over {} s | peak {} / mean {:.1} = **{:.2}×** | ≤ 2× ({}) |",
+            h.agents,
+            h.secs,
+            h.peak,
+            h.mean,
+            h.ratio(),
+            yes(h.ratio() <= 2.0)
+        ),
+        format!(
+            "| one nixfleet renewal round trip on loopback ({} runs) | median **{:.1} ms** (p90 {:.1}, max {:.1}) | < 50 ms ({}) |",
+            r.n,
+            r.median_ms,
+            r.p90_ms,
+            r.max_ms,
+            yes(r.median_ms < 50.0)
+        ),
+        format!(
+            "| sandbox heartbeat throughput, {} concurrent requests | **{:.0}/s** ({} in {:.2} s, {} TLS handshakes) | ≥ 2,000/s ({}) |",
+            t.concurrency,
+            t.per_sec,
+            t.requests,
+            t.secs,
+            t.handshakes,
+            yes(t.per_sec >= 2000.0)
+        ),
+    ]
 }
 
 /// A private scratch directory under the system temp dir.
