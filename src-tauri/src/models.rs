@@ -68,7 +68,11 @@ pub fn typescript_bindings() -> String {
         out.push_str(&d.replace("bigint", "number"));
         out.push_str("\n\n");
     }
-    out.truncate(out.trim_end().len());
-    out.push('\n');
+    // The form's schema itself, for the browser preview (`?preview`), which
+    // has no engine to ask: the field tables as the engine serves them.
+    let kinds = serde_json::to_string_pretty(&evergreen_core::config_edit::kinds())
+        .expect("the form schema is plain data and always serialises");
+    out.push_str("/** Every kind's form schema, as the `kinds` command returns it. */\n");
+    out.push_str(&format!("export const KIND_SCHEMAS: KindSchema[] = {kinds};\n"));
     out
 }

@@ -149,3 +149,824 @@ at: number,
  * The credential it concerns; `None` for engine-wide events.
  */
 credential?: string, } & ({ "event": "started", credentials: number, } | { "event": "observed", not_after: number, remaining_fraction: number, } | { "event": "read_failed", message: string, } | { "event": "state_changed", from: string, to: string, } | { "event": "renewal_started", manual: boolean, } | { "event": "renewal_succeeded", old_not_after: number | null, new_not_after: number, duration_ms: number, message: string, } | { "event": "renewal_failed", message: string, streak: number, since: number, next_retry_at: number | null, } | { "event": "recovered", after_failures: number, since: number, } | { "event": "expiry_approaching", threshold_secs: number, not_after: number, } | { "event": "expired", not_after: number, } | { "event": "retired", reason: string, } | { "event": "paused", reason: string, } | { "event": "not_renewable", reason: string, } | { "event": "final", expires_at: number, } | { "event": "capped", reason: string, not_after: number, next_try_at: number, since: number, } | { "event": "heartbeat_failed", message: string, streak: number, } | { "event": "rejected", reason: string, } | { "event": "credential_added" } | { "event": "credential_removed" } | { "event": "config_reloaded", added: number, removed: number, changed: number, } | { "event": "config_rejected", message: string, } | { "event": "notifications_paused", until: number | null, } | { "event": "resumed", slept_secs: number, source: string, } | { "event": "stopped" });
+
+/** Every kind's form schema, as the `kinds` command returns it. */
+export const KIND_SCHEMAS: KindSchema[] = [
+  {
+    "kind": "x509_file",
+    "label": "X.509 file",
+    "description": "A certificate file, renewed by a command you give (step, certbot, a script) or only watched.",
+    "fields": [
+      {
+        "key": "path",
+        "label": "Certificate file",
+        "help": "The certificate Evergreen watches.",
+        "field_type": "path",
+        "required": true,
+        "choices": [],
+        "placeholder": "~/certs/web.pem",
+        "runs_program": false
+      },
+      {
+        "key": "renew_command",
+        "label": "Renew command",
+        "help": "The program that renews it, one argument per line. Without it Evergreen only watches.",
+        "field_type": "list",
+        "required": false,
+        "choices": [],
+        "placeholder": "step\nca\nrenew\n--force\ncert.pem\nkey.pem",
+        "runs_program": true
+      },
+      {
+        "key": "reload_command",
+        "label": "Reload command",
+        "help": "Run after each renewal; one argument per line.",
+        "field_type": "list",
+        "required": false,
+        "choices": [],
+        "placeholder": "systemctl\n--user\nreload\nnginx",
+        "runs_program": true
+      },
+      {
+        "key": "command_timeout",
+        "label": "Command timeout",
+        "help": "A command still running after this is killed. Default 2m.",
+        "field_type": "duration",
+        "required": false,
+        "choices": [],
+        "placeholder": "2m",
+        "runs_program": false
+      },
+      {
+        "key": "shell",
+        "label": "Commands are shell strings",
+        "help": "Run each command as one line with /bin/sh -c.",
+        "field_type": "bool",
+        "required": false,
+        "choices": [],
+        "placeholder": "false",
+        "default": "false",
+        "runs_program": true
+      },
+      {
+        "key": "enabled",
+        "label": "Enabled",
+        "help": "Off keeps it listed as disabled and never touches it.",
+        "field_type": "bool",
+        "required": false,
+        "choices": [],
+        "placeholder": "true",
+        "default": "true",
+        "runs_program": false
+      },
+      {
+        "key": "renew_at_fraction",
+        "label": "Renew when this fraction is left",
+        "help": "Strictly between 0 and 1. Default for this kind: 0.33.",
+        "field_type": "number",
+        "required": false,
+        "choices": [],
+        "placeholder": "0.33",
+        "runs_program": false
+      },
+      {
+        "key": "renew_before",
+        "label": "Or renew this long before expiry",
+        "help": "Instead of a fraction, e.g. 72h. Not both.",
+        "field_type": "duration",
+        "required": false,
+        "choices": [],
+        "placeholder": "72h",
+        "runs_program": false
+      },
+      {
+        "key": "jitter",
+        "label": "Jitter",
+        "help": "Random shift of each deadline, a fraction from 0 to 0.5.",
+        "field_type": "number",
+        "required": false,
+        "choices": [],
+        "placeholder": "0.1",
+        "runs_program": false
+      }
+    ]
+  },
+  {
+    "kind": "vault_token",
+    "label": "Vault token",
+    "description": "A Vault/OpenBao login token kept alive with renew-self.",
+    "fields": [
+      {
+        "key": "increment",
+        "label": "Renewal increment",
+        "help": "The TTL asked for at each renewal; default the token's own.",
+        "field_type": "duration",
+        "required": false,
+        "choices": [],
+        "placeholder": "1h",
+        "runs_program": false
+      },
+      {
+        "key": "address",
+        "label": "Server address",
+        "help": "https://… of the Vault/OpenBao server; default $BAO_ADDR or $VAULT_ADDR.",
+        "field_type": "url",
+        "required": false,
+        "choices": [],
+        "placeholder": "https://vault.example.com:8200",
+        "runs_program": false
+      },
+      {
+        "key": "token_file",
+        "label": "Token file",
+        "help": "A file holding only the token, mode 0600; default ~/.vault-token.",
+        "field_type": "path",
+        "required": false,
+        "choices": [],
+        "placeholder": "~/.vault-token",
+        "runs_program": false
+      },
+      {
+        "key": "token_env",
+        "label": "Or token environment variable",
+        "help": "Instead of a file: a variable of the engine's process.",
+        "field_type": "text",
+        "required": false,
+        "choices": [],
+        "placeholder": "VAULT_TOKEN",
+        "runs_program": false
+      },
+      {
+        "key": "ca_bundle",
+        "label": "CA bundle",
+        "help": "PEM file of the CAs that signed the server's certificate; only these are trusted.",
+        "field_type": "path",
+        "required": false,
+        "choices": [],
+        "placeholder": "",
+        "runs_program": false
+      },
+      {
+        "key": "namespace",
+        "label": "Namespace",
+        "help": "Sent as X-Vault-Namespace.",
+        "field_type": "text",
+        "required": false,
+        "choices": [],
+        "placeholder": "",
+        "runs_program": false
+      },
+      {
+        "key": "enabled",
+        "label": "Enabled",
+        "help": "Off keeps it listed as disabled and never touches it.",
+        "field_type": "bool",
+        "required": false,
+        "choices": [],
+        "placeholder": "true",
+        "default": "true",
+        "runs_program": false
+      },
+      {
+        "key": "renew_at_fraction",
+        "label": "Renew when this fraction is left",
+        "help": "Strictly between 0 and 1. Default for this kind: 0.5.",
+        "field_type": "number",
+        "required": false,
+        "choices": [],
+        "placeholder": "0.33",
+        "runs_program": false
+      },
+      {
+        "key": "renew_before",
+        "label": "Or renew this long before expiry",
+        "help": "Instead of a fraction, e.g. 72h. Not both.",
+        "field_type": "duration",
+        "required": false,
+        "choices": [],
+        "placeholder": "72h",
+        "runs_program": false
+      },
+      {
+        "key": "jitter",
+        "label": "Jitter",
+        "help": "Random shift of each deadline, a fraction from 0 to 0.5.",
+        "field_type": "number",
+        "required": false,
+        "choices": [],
+        "placeholder": "0.1",
+        "runs_program": false
+      }
+    ]
+  },
+  {
+    "kind": "vault_pki",
+    "label": "Vault PKI certificate",
+    "description": "A certificate from a Vault/OpenBao PKI role; the key stays on this machine.",
+    "fields": [
+      {
+        "key": "role",
+        "label": "PKI role",
+        "help": "The role under <mount>/roles/.",
+        "field_type": "text",
+        "required": true,
+        "choices": [],
+        "placeholder": "workstation",
+        "runs_program": false
+      },
+      {
+        "key": "common_name",
+        "label": "Common name",
+        "help": "The certificate's CN, also sent as a DNS SAN.",
+        "field_type": "text",
+        "required": true,
+        "choices": [],
+        "placeholder": "ws-42.corp.example.com",
+        "runs_program": false
+      },
+      {
+        "key": "path",
+        "label": "Certificate file",
+        "help": "Where the certificate (leaf, then chain) is written.",
+        "field_type": "path",
+        "required": true,
+        "choices": [],
+        "placeholder": "~/.local/share/certs/ws.pem",
+        "runs_program": false
+      },
+      {
+        "key": "key_path",
+        "label": "Key file",
+        "help": "Default: the certificate path with .key.",
+        "field_type": "path",
+        "required": false,
+        "choices": [],
+        "placeholder": "",
+        "runs_program": false
+      },
+      {
+        "key": "mount",
+        "label": "Mount",
+        "help": "Where the PKI engine is mounted; default pki.",
+        "field_type": "text",
+        "required": false,
+        "choices": [],
+        "placeholder": "pki",
+        "runs_program": false
+      },
+      {
+        "key": "alt_names",
+        "label": "More DNS names",
+        "help": "One per line.",
+        "field_type": "list",
+        "required": false,
+        "choices": [],
+        "placeholder": "",
+        "runs_program": false
+      },
+      {
+        "key": "ip_sans",
+        "label": "IP addresses",
+        "help": "One per line.",
+        "field_type": "list",
+        "required": false,
+        "choices": [],
+        "placeholder": "",
+        "runs_program": false
+      },
+      {
+        "key": "ttl",
+        "label": "TTL",
+        "help": "Asked of the server; default the role's.",
+        "field_type": "duration",
+        "required": false,
+        "choices": [],
+        "placeholder": "24h",
+        "runs_program": false
+      },
+      {
+        "key": "key_type",
+        "label": "Key type",
+        "help": "Used when a key is generated.",
+        "field_type": "choice",
+        "required": false,
+        "choices": [
+          "ec-p256",
+          "ec-p384",
+          "ed25519"
+        ],
+        "placeholder": "ec-p256",
+        "runs_program": false
+      },
+      {
+        "key": "mode",
+        "label": "Mode",
+        "help": "sign: the key is made here (recommended); issue: the server makes it.",
+        "field_type": "choice",
+        "required": false,
+        "choices": [
+          "sign",
+          "issue"
+        ],
+        "placeholder": "sign",
+        "runs_program": false
+      },
+      {
+        "key": "address",
+        "label": "Server address",
+        "help": "https://… of the Vault/OpenBao server; default $BAO_ADDR or $VAULT_ADDR.",
+        "field_type": "url",
+        "required": false,
+        "choices": [],
+        "placeholder": "https://vault.example.com:8200",
+        "runs_program": false
+      },
+      {
+        "key": "token_file",
+        "label": "Token file",
+        "help": "A file holding only the token, mode 0600; default ~/.vault-token.",
+        "field_type": "path",
+        "required": false,
+        "choices": [],
+        "placeholder": "~/.vault-token",
+        "runs_program": false
+      },
+      {
+        "key": "token_env",
+        "label": "Or token environment variable",
+        "help": "Instead of a file: a variable of the engine's process.",
+        "field_type": "text",
+        "required": false,
+        "choices": [],
+        "placeholder": "VAULT_TOKEN",
+        "runs_program": false
+      },
+      {
+        "key": "ca_bundle",
+        "label": "CA bundle",
+        "help": "PEM file of the CAs that signed the server's certificate; only these are trusted.",
+        "field_type": "path",
+        "required": false,
+        "choices": [],
+        "placeholder": "",
+        "runs_program": false
+      },
+      {
+        "key": "namespace",
+        "label": "Namespace",
+        "help": "Sent as X-Vault-Namespace.",
+        "field_type": "text",
+        "required": false,
+        "choices": [],
+        "placeholder": "",
+        "runs_program": false
+      },
+      {
+        "key": "reload_command",
+        "label": "Reload command",
+        "help": "Run after each renewal; one argument per line.",
+        "field_type": "list",
+        "required": false,
+        "choices": [],
+        "placeholder": "systemctl\n--user\nreload\nnginx",
+        "runs_program": true
+      },
+      {
+        "key": "command_timeout",
+        "label": "Command timeout",
+        "help": "A command still running after this is killed. Default 2m.",
+        "field_type": "duration",
+        "required": false,
+        "choices": [],
+        "placeholder": "2m",
+        "runs_program": false
+      },
+      {
+        "key": "shell",
+        "label": "Commands are shell strings",
+        "help": "Run each command as one line with /bin/sh -c.",
+        "field_type": "bool",
+        "required": false,
+        "choices": [],
+        "placeholder": "false",
+        "default": "false",
+        "runs_program": true
+      },
+      {
+        "key": "enabled",
+        "label": "Enabled",
+        "help": "Off keeps it listed as disabled and never touches it.",
+        "field_type": "bool",
+        "required": false,
+        "choices": [],
+        "placeholder": "true",
+        "default": "true",
+        "runs_program": false
+      },
+      {
+        "key": "renew_at_fraction",
+        "label": "Renew when this fraction is left",
+        "help": "Strictly between 0 and 1. Default for this kind: 0.33.",
+        "field_type": "number",
+        "required": false,
+        "choices": [],
+        "placeholder": "0.33",
+        "runs_program": false
+      },
+      {
+        "key": "renew_before",
+        "label": "Or renew this long before expiry",
+        "help": "Instead of a fraction, e.g. 72h. Not both.",
+        "field_type": "duration",
+        "required": false,
+        "choices": [],
+        "placeholder": "72h",
+        "runs_program": false
+      },
+      {
+        "key": "jitter",
+        "label": "Jitter",
+        "help": "Random shift of each deadline, a fraction from 0 to 0.5.",
+        "field_type": "number",
+        "required": false,
+        "choices": [],
+        "placeholder": "0.1",
+        "runs_program": false
+      }
+    ]
+  },
+  {
+    "kind": "nixfleet",
+    "label": "nixfleet agent",
+    "description": "A nixfleet agent's mTLS client certificate, renewed with a CSR signed by the SSH host key.",
+    "fields": [
+      {
+        "key": "url",
+        "label": "Control plane",
+        "help": "https://… (mutual TLS).",
+        "field_type": "url",
+        "required": true,
+        "choices": [],
+        "placeholder": "https://fleet.example.com",
+        "runs_program": false
+      },
+      {
+        "key": "path",
+        "label": "Client certificate",
+        "help": "Rewritten in place at each renewal.",
+        "field_type": "path",
+        "required": true,
+        "choices": [],
+        "placeholder": "/var/lib/nixfleet/agent.pem",
+        "runs_program": false
+      },
+      {
+        "key": "ssh_host_key",
+        "label": "SSH host key",
+        "help": "OpenSSH ed25519 private key; default /etc/ssh/ssh_host_ed25519_key.",
+        "field_type": "path",
+        "required": false,
+        "choices": [],
+        "placeholder": "",
+        "runs_program": false
+      },
+      {
+        "key": "machine_id",
+        "label": "Machine id",
+        "help": "Default: the certificate's common name, else the hostname.",
+        "field_type": "text",
+        "required": false,
+        "choices": [],
+        "placeholder": "",
+        "runs_program": false
+      },
+      {
+        "key": "enrollment_token_file",
+        "label": "Enrolment token file",
+        "help": "Where an enrolment token waits; default <certificate>.token.",
+        "field_type": "path",
+        "required": false,
+        "choices": [],
+        "placeholder": "",
+        "runs_program": false
+      },
+      {
+        "key": "ca_bundle",
+        "label": "CA bundle",
+        "help": "The control plane's CA (PEM).",
+        "field_type": "path",
+        "required": false,
+        "choices": [],
+        "placeholder": "",
+        "runs_program": false
+      },
+      {
+        "key": "enabled",
+        "label": "Enabled",
+        "help": "Off keeps it listed as disabled and never touches it.",
+        "field_type": "bool",
+        "required": false,
+        "choices": [],
+        "placeholder": "true",
+        "default": "true",
+        "runs_program": false
+      },
+      {
+        "key": "renew_at_fraction",
+        "label": "Renew when this fraction is left",
+        "help": "Strictly between 0 and 1. Default for this kind: 0.33.",
+        "field_type": "number",
+        "required": false,
+        "choices": [],
+        "placeholder": "0.33",
+        "runs_program": false
+      },
+      {
+        "key": "renew_before",
+        "label": "Or renew this long before expiry",
+        "help": "Instead of a fraction, e.g. 72h. Not both.",
+        "field_type": "duration",
+        "required": false,
+        "choices": [],
+        "placeholder": "72h",
+        "runs_program": false
+      },
+      {
+        "key": "jitter",
+        "label": "Jitter",
+        "help": "Random shift of each deadline, a fraction from 0 to 0.5.",
+        "field_type": "number",
+        "required": false,
+        "choices": [],
+        "placeholder": "0.1",
+        "runs_program": false
+      }
+    ]
+  },
+  {
+    "kind": "wrenn",
+    "label": "wrenn host",
+    "description": "A wrenn host registration kept alive with heartbeats.",
+    "fields": [
+      {
+        "key": "url",
+        "label": "Control plane",
+        "help": "https://…",
+        "field_type": "url",
+        "required": true,
+        "choices": [],
+        "placeholder": "https://wrenn.example.com",
+        "runs_program": false
+      },
+      {
+        "key": "credentials_file",
+        "label": "Credentials file",
+        "help": "The host credentials (JSON, 0600), written at registration.",
+        "field_type": "path",
+        "required": true,
+        "choices": [],
+        "placeholder": "~/.local/share/wrenn/host.json",
+        "runs_program": false
+      },
+      {
+        "key": "registration_token_file",
+        "label": "Registration token file",
+        "help": "Where a one-time token waits; default <credentials file>.token.",
+        "field_type": "path",
+        "required": false,
+        "choices": [],
+        "placeholder": "",
+        "runs_program": false
+      },
+      {
+        "key": "heartbeat_interval",
+        "label": "Heartbeat interval",
+        "help": "Default 30s.",
+        "field_type": "duration",
+        "required": false,
+        "choices": [],
+        "placeholder": "30s",
+        "runs_program": false
+      },
+      {
+        "key": "host_address",
+        "label": "Host address",
+        "help": "This host's ip:port as the control plane reaches it; wrenn refuses a registration without one.",
+        "field_type": "text",
+        "required": true,
+        "choices": [],
+        "placeholder": "10.0.0.5:9000",
+        "runs_program": false
+      },
+      {
+        "key": "ca_bundle",
+        "label": "CA bundle",
+        "help": "The control plane's CA (PEM).",
+        "field_type": "path",
+        "required": false,
+        "choices": [],
+        "placeholder": "",
+        "runs_program": false
+      },
+      {
+        "key": "enabled",
+        "label": "Enabled",
+        "help": "Off keeps it listed as disabled and never touches it.",
+        "field_type": "bool",
+        "required": false,
+        "choices": [],
+        "placeholder": "true",
+        "default": "true",
+        "runs_program": false
+      },
+      {
+        "key": "renew_at_fraction",
+        "label": "Renew when this fraction is left",
+        "help": "Strictly between 0 and 1. Default for this kind: 0.33.",
+        "field_type": "number",
+        "required": false,
+        "choices": [],
+        "placeholder": "0.33",
+        "runs_program": false
+      },
+      {
+        "key": "renew_before",
+        "label": "Or renew this long before expiry",
+        "help": "Instead of a fraction, e.g. 72h. Not both.",
+        "field_type": "duration",
+        "required": false,
+        "choices": [],
+        "placeholder": "72h",
+        "runs_program": false
+      },
+      {
+        "key": "jitter",
+        "label": "Jitter",
+        "help": "Random shift of each deadline, a fraction from 0 to 0.5.",
+        "field_type": "number",
+        "required": false,
+        "choices": [],
+        "placeholder": "0.1",
+        "runs_program": false
+      }
+    ]
+  },
+  {
+    "kind": "certctl",
+    "label": "certctl agent",
+    "description": "A certctl agent: heartbeats, work polls, and the certificates it deploys (keys made here).",
+    "fields": [
+      {
+        "key": "url",
+        "label": "Control plane",
+        "help": "https://… only (TLS 1.3).",
+        "field_type": "url",
+        "required": true,
+        "choices": [],
+        "placeholder": "https://certctl.example.com:8443",
+        "runs_program": false
+      },
+      {
+        "key": "agent_id",
+        "label": "Agent id",
+        "help": "The agent's id at the control plane.",
+        "field_type": "text",
+        "required": true,
+        "choices": [],
+        "placeholder": "agent-ws42",
+        "runs_program": false
+      },
+      {
+        "key": "api_key_file",
+        "label": "API key file",
+        "help": "A file holding only the agent's API key, mode 0600.",
+        "field_type": "path",
+        "required": false,
+        "choices": [],
+        "placeholder": "~/.config/evergreen/certctl.key",
+        "runs_program": false
+      },
+      {
+        "key": "api_key_env",
+        "label": "Or API key variable",
+        "help": "Instead of a file: a variable of the engine's process.",
+        "field_type": "text",
+        "required": false,
+        "choices": [],
+        "placeholder": "CERTCTL_API_KEY",
+        "runs_program": false
+      },
+      {
+        "key": "targets",
+        "label": "Targets",
+        "help": "One per line: TARGET_ID=certificate path; the key goes next to it (.key).",
+        "field_type": "list",
+        "required": true,
+        "choices": [],
+        "placeholder": "t-web=~/certs/web.pem",
+        "runs_program": false
+      },
+      {
+        "key": "key_dir",
+        "label": "Key directory",
+        "help": "Where keys made for CSRs live (0700). Default: Evergreen's data directory.",
+        "field_type": "path",
+        "required": false,
+        "choices": [],
+        "placeholder": "",
+        "runs_program": false
+      },
+      {
+        "key": "discovery_dirs",
+        "label": "Discovery directories",
+        "help": "Scanned for certificates every 6 h; one per line.",
+        "field_type": "list",
+        "required": false,
+        "choices": [],
+        "placeholder": "/etc/ssl/certs",
+        "runs_program": false
+      },
+      {
+        "key": "heartbeat_interval",
+        "label": "Heartbeat interval",
+        "help": "Default 60s.",
+        "field_type": "duration",
+        "required": false,
+        "choices": [],
+        "placeholder": "60s",
+        "runs_program": false
+      },
+      {
+        "key": "poll_interval",
+        "label": "Poll interval",
+        "help": "Default 30s.",
+        "field_type": "duration",
+        "required": false,
+        "choices": [],
+        "placeholder": "30s",
+        "runs_program": false
+      },
+      {
+        "key": "discovery_interval",
+        "label": "Discovery interval",
+        "help": "Default 6h.",
+        "field_type": "duration",
+        "required": false,
+        "choices": [],
+        "placeholder": "6h",
+        "runs_program": false
+      },
+      {
+        "key": "ca_bundle",
+        "label": "CA bundle",
+        "help": "The control plane's CA (PEM).",
+        "field_type": "path",
+        "required": false,
+        "choices": [],
+        "placeholder": "",
+        "runs_program": false
+      },
+      {
+        "key": "enabled",
+        "label": "Enabled",
+        "help": "Off keeps it listed as disabled and never touches it.",
+        "field_type": "bool",
+        "required": false,
+        "choices": [],
+        "placeholder": "true",
+        "default": "true",
+        "runs_program": false
+      },
+      {
+        "key": "renew_at_fraction",
+        "label": "Renew when this fraction is left",
+        "help": "Strictly between 0 and 1. Default for this kind: 0.33.",
+        "field_type": "number",
+        "required": false,
+        "choices": [],
+        "placeholder": "0.33",
+        "runs_program": false
+      },
+      {
+        "key": "renew_before",
+        "label": "Or renew this long before expiry",
+        "help": "Instead of a fraction, e.g. 72h. Not both.",
+        "field_type": "duration",
+        "required": false,
+        "choices": [],
+        "placeholder": "72h",
+        "runs_program": false
+      },
+      {
+        "key": "jitter",
+        "label": "Jitter",
+        "help": "Random shift of each deadline, a fraction from 0 to 0.5.",
+        "field_type": "number",
+        "required": false,
+        "choices": [],
+        "placeholder": "0.1",
+        "runs_program": false
+      }
+    ]
+  }
+];

@@ -15,6 +15,7 @@ import type {
   SaveResult,
   Snapshot,
 } from "../bindings";
+import { KIND_SCHEMAS } from "../bindings";
 import type { Backend, Unlisten } from "./api";
 
 const MIN = 60_000;
@@ -31,64 +32,7 @@ type Fake = {
   attempts: number;
 };
 
-const KINDS: KindSchema[] = [
-  {
-    kind: "x509_file",
-    label: "X.509 file",
-    description: "A certificate file renewed by a command you give (step, certbot, …).",
-    fields: [
-      { key: "path", label: "Certificate file", help: "PEM file to watch.", field_type: "path", required: true, choices: [], placeholder: "~/certs/web.pem", runs_program: false },
-      { key: "renew_command", label: "Renew command", help: "One argument per line.", field_type: "list", required: true, choices: [], placeholder: "step\nca\nrenew\n--force\n/home/me/certs/web.pem", runs_program: true },
-      { key: "reload_command", label: "Reload command", help: "Run after a successful renewal. One argument per line.", field_type: "list", required: false, choices: [], placeholder: "systemctl\n--user\nreload\nnginx", runs_program: true },
-      { key: "renew_at", label: "Renew at", help: "Fraction of the lifetime left when renewal starts, or a duration before expiry.", field_type: "duration", required: false, choices: [], placeholder: "33%", runs_program: false },
-      { key: "enabled", label: "Enabled", help: "Off keeps it in the config without renewing it.", field_type: "bool", required: false, choices: [], placeholder: "true", default: "true", runs_program: false },
-    ],
-  },
-  {
-    kind: "vault_token",
-    label: "Vault token",
-    description: "A Vault/OpenBao login token, renewed in place.",
-    fields: [
-      { key: "address", label: "Vault address", help: "Base URL of the server.", field_type: "url", required: true, choices: [], placeholder: "https://vault.example.com:8200", runs_program: false },
-      { key: "token_path", label: "Token file", help: "Where the login wrote the token.", field_type: "path", required: false, choices: [], placeholder: "~/.vault-token", runs_program: false },
-      { key: "increment", label: "Increment", help: "Requested TTL on each renewal.", field_type: "duration", required: false, choices: [], placeholder: "8h", runs_program: false },
-    ],
-  },
-  {
-    kind: "vault_pki",
-    label: "Vault PKI certificate",
-    description: "A certificate from Vault's PKI engine; the key never leaves the machine.",
-    fields: [
-      { key: "address", label: "Vault address", help: "", field_type: "url", required: true, choices: [], placeholder: "https://vault.example.com:8200", runs_program: false },
-      { key: "mount", label: "PKI mount", help: "", field_type: "text", required: false, choices: [], placeholder: "pki", runs_program: false },
-      { key: "role", label: "Role", help: "", field_type: "text", required: true, choices: [], placeholder: "workstation", runs_program: false },
-      { key: "common_name", label: "Common name", help: "", field_type: "text", required: true, choices: [], placeholder: "ws-42.corp.example.com", runs_program: false },
-      { key: "key_type", label: "Key type", help: "", field_type: "choice", required: true, choices: ["ec", "ed25519", "rsa"], placeholder: "", runs_program: false },
-      { key: "ttl_hours", label: "TTL (hours)", help: "", field_type: "number", required: false, choices: [], placeholder: "24", runs_program: false },
-      { key: "path", label: "Certificate file", help: "", field_type: "path", required: true, choices: [], placeholder: "~/.local/share/certs/ws.pem", runs_program: false },
-    ],
-  },
-  {
-    kind: "wrenn",
-    label: "wrenn host",
-    description: "A host registration kept alive with heartbeats.",
-    fields: [
-      { key: "server", label: "Server", help: "", field_type: "url", required: true, choices: [], placeholder: "https://wrenn.example.com", runs_program: false },
-      { key: "heartbeat", label: "Heartbeat interval", help: "", field_type: "duration", required: false, choices: [], placeholder: "30s", runs_program: false },
-    ],
-  },
-  {
-    kind: "certctl",
-    label: "certctl agent",
-    description: "A certctl agent: heartbeats, work polls, and the certificates it deploys (keys made here).",
-    fields: [
-      { key: "url", label: "Control plane", help: "https://… only (TLS 1.3).", field_type: "url", required: true, choices: [], placeholder: "https://certctl.example.com:8443", runs_program: false },
-      { key: "agent_id", label: "Agent id", help: "The agent's id at the control plane.", field_type: "text", required: true, choices: [], placeholder: "agent-ws42", runs_program: false },
-      { key: "targets", label: "Targets", help: "One per line: TARGET_ID=certificate path.", field_type: "list", required: true, choices: [], placeholder: "t-web=~/certs/web.pem", runs_program: false },
-      { key: "heartbeat_interval", label: "Heartbeat interval", help: "Default 60s.", field_type: "duration", required: false, choices: [], placeholder: "60s", runs_program: false },
-    ],
-  },
-];
+const KINDS: KindSchema[] = KIND_SCHEMAS;
 
 function fake(
   name: string,
