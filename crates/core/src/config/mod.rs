@@ -431,7 +431,7 @@ pub fn validate_in(src: &str, file: &Path, around: &Surroundings) -> std::result
         base,
         around,
     };
-    let cfg = v.config(raw);
+    let cfg = v.config(raw, set_fields(src));
     if v.problems.is_empty() {
         Ok(cfg)
     } else {

@@ -85,85 +85,77 @@ pub(super) struct RawCredential {
 }
 
 /// A field, if it is set, with where its value is.
-fn at<T>(key: &'static str, f: &Option<Spanned<T>>) -> Option<(&'static str, Range<usize>)> {
-    f.as_ref().map(|s| (key, s.span()))
+/// Each `[[credential]]` as a map from the keys the file gives it to its
+/// values, with toml's spans: which fields a credential sets, and where,
+/// read from the file itself rather than from a list of names kept here.
+#[derive(Deserialize, Default)]
+struct Keyed {
+    #[serde(default)]
+    credential: Vec<BTreeMap<String, Spanned<toml::Value>>>,
 }
 
-impl RawCredential {
-    /// The kind-specific fields that are set, with where they are.
-    pub(super) fn kind_fields(&self) -> Vec<(&'static str, Range<usize>)> {
-        [
-            at("path", &self.path),
-            at("renew_command", &self.renew_command),
-            at("reload_command", &self.reload_command),
-            at("command_timeout", &self.command_timeout),
-            at("shell", &self.shell),
-            at("address", &self.address),
-            at("namespace", &self.namespace),
-            at("ca_bundle", &self.ca_bundle),
-            at("token_file", &self.token_file),
-            at("token_env", &self.token_env),
-            at("increment", &self.increment),
-            at("mount", &self.mount),
-            at("role", &self.role),
-            at("common_name", &self.common_name),
-            at("alt_names", &self.alt_names),
-            at("ip_sans", &self.ip_sans),
-            at("ttl", &self.ttl),
-            at("key_type", &self.key_type),
-            at("mode", &self.mode),
-            at("key_path", &self.key_path),
-            at("url", &self.url),
-            at("ssh_host_key", &self.ssh_host_key),
-            at("machine_id", &self.machine_id),
-            at("enrollment_token_file", &self.enrollment_token_file),
-            at("credentials_file", &self.credentials_file),
-            at("registration_token_file", &self.registration_token_file),
-            at("heartbeat_interval", &self.heartbeat_interval),
-            at("host_address", &self.host_address),
-            at("agent_id", &self.agent_id),
-            at("api_key_file", &self.api_key_file),
-            at("api_key_env", &self.api_key_env),
-            at("key_dir", &self.key_dir),
-            at("targets", &self.targets),
-            at("discovery_dirs", &self.discovery_dirs),
-            at("poll_interval", &self.poll_interval),
-            at("discovery_interval", &self.discovery_interval),
-        ]
+/// The fields one credential sets, each with its value's span.
+pub(super) type SetFields = Vec<(&'static str, Range<usize>)>;
+
+/// The fields each credential of `src` sets, in the file's order (empty
+/// when the file does not parse). Keys the tables do not know are left to
+/// serde, which refuses them by name.
+pub(super) fn set_fields(src: &str) -> Vec<SetFields> {
+    let Ok(keyed) = toml::from_str::<Keyed>(src) else {
+        return Vec::new();
+    };
+    keyed
+        .credential
         .into_iter()
-        .flatten()
+        .map(|c| {
+            c.into_iter()
+                .filter_map(|(k, v)| Some((known_key(&k)?, v.span())))
+                .collect()
+        })
         .collect()
-    }
+}
+
+/// The table's own spelling of `key` (`name` and `kind` head every table).
+fn known_key(key: &str) -> Option<&'static str> {
+    ["name", "kind"]
+        .into_iter()
+        .chain(
+            super::fields::KINDS
+                .iter()
+                .flat_map(|k| super::fields::of(*k))
+                .map(|f| f.key),
+        )
+        .find(|k| *k == key)
+}
+
+/// The kind-specific ones among a credential's fields.
+pub(super) fn kind_fields(set: &SetFields) -> SetFields {
+    let common = |key: &str| {
+        key == "name"
+            || key == "kind"
+            || super::fields::KINDS
+                .iter()
+                .flat_map(|k| super::fields::of(*k))
+                .any(|f| f.key == key && f.common)
+    };
+    set.iter().filter(|(k, _)| !common(k)).cloned().collect()
 }
 
 /// Where each field of credential `name` is in `src` (its value, by toml's
 /// own spans, so a value over several lines is one range). Empty when the
 /// file does not parse or has no such credential.
 pub(crate) fn field_spans(src: &str, name: &str) -> Vec<(&'static str, Range<usize>)> {
-    let Ok(raw) = toml::from_str::<RawConfig>(src) else {
+    let Ok(keyed) = toml::from_str::<Keyed>(src) else {
         return Vec::new();
     };
-    let Some(c) = raw
+    let Some(i) = keyed
         .credential
         .iter()
-        .map(|c| c.get_ref())
-        .find(|c| c.name.as_ref().is_some_and(|n| n.get_ref() == name))
+        .position(|c| c.get("name").and_then(|n| n.get_ref().as_str()) == Some(name))
     else {
         return Vec::new();
     };
-    let mut v: Vec<_> = [
-        at("name", &c.name),
-        at("kind", &c.kind),
-        at("enabled", &c.enabled),
-        at("renew_at_fraction", &c.renew_at_fraction),
-        at("renew_before", &c.renew_before),
-        at("jitter", &c.jitter),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
-    v.extend(c.kind_fields());
-    v
+    set_fields(src).swap_remove(i)
 }
 
 /// The kinds by the names the file gives them (from [`super::fields::KINDS`]).

@@ -19,16 +19,17 @@ impl Validator<'_> {
         self.problems.push(Problem { span, message });
     }
 
-    pub(super) fn config(&mut self, raw: RawConfig) -> Config {
+    pub(super) fn config(&mut self, raw: RawConfig, mut set: Vec<SetFields>) -> Config {
         let engine = match raw.engine {
             Some(e) => self.engine(e.into_inner()),
             None => EngineSettings::default(),
         };
         let mut credentials = Vec::new();
         let mut seen: BTreeMap<String, Range<usize>> = BTreeMap::new();
-        for c in raw.credential {
+        set.resize_with(raw.credential.len(), Vec::new);
+        for (c, set) in raw.credential.into_iter().zip(set) {
             let span = c.span();
-            if let Some(cfg) = self.credential(c.into_inner(), span.clone()) {
+            if let Some(cfg) = self.credential(c.into_inner(), span.clone(), &set) {
                 if seen.contains_key(&cfg.name) {
                     self.err(
                         Some(span),
@@ -334,9 +335,14 @@ impl Validator<'_> {
         })
     }
 
-    pub(super) fn credential(&mut self, mut raw: RawCredential, span: Range<usize>) -> Option<CredentialConfig> {
+    pub(super) fn credential(
+        &mut self,
+        mut raw: RawCredential,
+        span: Range<usize>,
+        set: &SetFields,
+    ) -> Option<CredentialConfig> {
         let before = self.problems.len();
-        let kind_fields = raw.kind_fields();
+        let kind_fields = kind_fields(set);
         let Some(name) = raw.name.take() else {
             self.err(
                 Some(span),
