@@ -30,7 +30,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-use crate::clock::{unix_millis, ClockHandle};
+use crate::clock::{unix_millis, Alarm, ClockHandle, Ring};
 use crate::config::{Config, CredentialConfig, EngineSettings};
 use crate::error::{Error, Result};
 use crate::events::{Event, EventBus, EventKind};
@@ -103,6 +103,14 @@ pub const DEFAULT_DRIFT_CHECK: Duration = Duration::from_secs(60);
 
 /// The reason shown for a credential the user paused.
 pub const USER_PAUSE_REASON: &str = "paused by you; resume it to renew it again";
+
+/// The next ring of the alarm, or never without one.
+async fn ring(alarm: &mut Option<Box<dyn Alarm>>) -> Ring {
+    match alarm {
+        Some(a) => a.ring().await,
+        None => std::future::pending().await,
+    }
+}
 
 /// Store meta key remembering a user's pause across restarts.
 fn pause_key(name: &str) -> String {
@@ -349,6 +357,18 @@ impl Scheduler {
         // After a finished job only that credential needs another look; a full
         // pass over every credential happens on wakeups and commands.
         let mut only: Option<String> = None;
+        // The wall-clock alarm beside tokio's monotonic sleep: it fires at a
+        // deadline that passed while the machine slept, and rings when the
+        // wall clock is set.
+        let mut alarm = self.deps.clock.alarm();
+        tracing::debug!(
+            "wall-clock alarm: {}",
+            if alarm.is_some() {
+                "armed at each wake"
+            } else {
+                "none; the drift check alone"
+            }
+        );
         loop {
             match only.take() {
                 None => self.tick(),
@@ -368,8 +388,16 @@ impl Scheduler {
                 .next_wake(wall_before)
                 .map(|t| t.duration_since(wall_before).unwrap_or_default());
             let nap = nap.unwrap_or(self.deps.drift_check).min(self.deps.drift_check);
+            if let Some(a) = alarm.as_mut() {
+                a.arm(wall_before + nap);
+            }
+            let mut clock_set = false;
             tokio::select! {
                 _ = tokio::time::sleep(nap) => {}
+                ring = ring(&mut alarm) => {
+                    tracing::debug!("the wall-clock alarm rang: {ring:?}");
+                    clock_set = ring == Ring::ClockSet;
+                }
                 cmd = rx.recv() => match cmd {
                     None | Some(Cmd::Shutdown) => break,
                     Some(cmd) => self.command(cmd),
@@ -383,6 +411,12 @@ impl Scheduler {
             let mono = mono_before.elapsed();
             if wall > mono + JUMP_THRESHOLD {
                 self.resumed((wall - mono).as_secs(), "wall clock jumped ahead".into());
+                only = None;
+            } else if clock_set {
+                // Set back, or forward by less than a sleep: deadlines are
+                // wall-clock instants, so a new plan from the new time is all
+                // it takes, and nothing is renewed early.
+                tracing::info!("the wall clock was set; planning again");
                 only = None;
             }
         }

@@ -6,12 +6,25 @@
 //! `SystemTime::now()` directly; it asks a [`Clock`], so tests can move the wall
 //! clock by hand while tokio's own time is paused.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
+
+mod alarm;
+
+pub use alarm::{Alarm, Ring, TimerFd};
 
 /// A source of wall-clock time.
 pub trait Clock: Send + Sync + std::fmt::Debug + 'static {
     fn now(&self) -> SystemTime;
+
+    /// An alarm at wall-clock instants of this clock that also rings when
+    /// the clock is set or jumps; `None` when it has none, and the
+    /// scheduler's drift check alone notices jumps.
+    fn alarm(&self) -> Option<Box<dyn Alarm>> {
+        None
+    }
 }
 
 /// The real wall clock.
@@ -22,6 +35,18 @@ impl Clock for SystemClock {
     fn now(&self) -> SystemTime {
         SystemTime::now()
     }
+
+    fn alarm(&self) -> Option<Box<dyn Alarm>> {
+        match TimerFd::new() {
+            Ok(t) => Some(Box::new(t)),
+            Err(e) => {
+                tracing::warn!(
+                    "no wall-clock timer ({e}); a deadline passed during a suspend waits for the drift check"
+                );
+                None
+            }
+        }
+    }
 }
 
 /// A wall clock for tests: it follows tokio's (possibly paused) monotonic clock
@@ -29,6 +54,9 @@ impl Clock for SystemClock {
 #[derive(Debug, Clone)]
 pub struct ManualClock {
     inner: Arc<Mutex<ManualInner>>,
+    /// Counts jumps, so its alarms ring at each one as a real clock's
+    /// timer does when the clock is set.
+    jumps: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 #[derive(Debug)]
@@ -36,6 +64,7 @@ struct ManualInner {
     base: SystemTime,
     anchor: tokio::time::Instant,
     jumped: Duration,
+    set_back: Duration,
 }
 
 impl ManualClock {
@@ -46,7 +75,9 @@ impl ManualClock {
                 base: start,
                 anchor: tokio::time::Instant::now(),
                 jumped: Duration::ZERO,
+                set_back: Duration::ZERO,
             })),
+            jumps: Arc::new(tokio::sync::watch::Sender::new(0)),
         }
     }
 
@@ -54,6 +85,13 @@ impl ManualClock {
     /// suspend looks like to a process.
     pub fn jump(&self, by: Duration) {
         self.lock().jumped += by;
+        self.jumps.send_modify(|n| *n += 1);
+    }
+
+    /// Set the wall clock back, as an NTP step or a user can.
+    pub fn set_back(&self, by: Duration) {
+        self.lock().set_back += by;
+        self.jumps.send_modify(|n| *n += 1);
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, ManualInner> {
@@ -65,7 +103,51 @@ impl ManualClock {
 impl Clock for ManualClock {
     fn now(&self) -> SystemTime {
         let g = self.lock();
-        g.base + g.anchor.elapsed() + g.jumped
+        g.base + g.anchor.elapsed() + g.jumped - g.set_back
+    }
+
+    fn alarm(&self) -> Option<Box<dyn Alarm>> {
+        Some(Box::new(ManualAlarm {
+            clock: self.clone(),
+            at: None,
+            jumps: self.jumps.subscribe(),
+        }))
+    }
+}
+
+/// A [`ManualClock`]'s alarm: tokio's (paused) time up to the instant, and a
+/// ring at every jump.
+struct ManualAlarm {
+    clock: ManualClock,
+    at: Option<SystemTime>,
+    jumps: tokio::sync::watch::Receiver<u64>,
+}
+
+impl Alarm for ManualAlarm {
+    fn arm(&mut self, at: SystemTime) {
+        self.at = Some(at);
+    }
+
+    fn ring(&mut self) -> Pin<Box<dyn Future<Output = Ring> + Send + '_>> {
+        let wait = self
+            .at
+            .map(|at| at.duration_since(self.clock.now()).unwrap_or_default());
+        Box::pin(async move {
+            let due = async {
+                match wait {
+                    Some(w) => tokio::time::sleep(w).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                () = due => Ring::Due,
+                changed = self.jumps.changed() => match changed {
+                    Ok(()) => Ring::ClockSet,
+                    // The clock is gone with its last handle: nothing rings again.
+                    Err(_) => std::future::pending().await,
+                },
+            }
+        })
     }
 }
 
