@@ -4,8 +4,11 @@
 //! renewal must renew the moment it wakes, and tokio's monotonic clock does
 //! not advance during suspend. The task sleeps until the earliest deadline
 //! (capped by a drift-check interval that also notices the wall clock jumping
-//! ahead of the monotonic one), wakes for commands (manual renew, config
-//! reload, resume, file changed) and for finished jobs, and is otherwise idle.
+//! ahead of the monotonic one) and, beside that sleep, waits on the clock's
+//! alarm, which fires at the same wall-clock instant after a suspend and
+//! rings when the wall clock is set. It wakes for commands (manual renew,
+//! config reload, resume, file changed) and for finished jobs, and is
+//! otherwise idle.
 //!
 //! Observations and renewals run as spawned jobs, at most one per credential
 //! at a time, also across config reloads; a manual renew that arrives while
