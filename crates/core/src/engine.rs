@@ -170,7 +170,7 @@ impl Engine {
         let (config, watch_config) = which_config(&mut opts)?;
         let store = open_store(&opts.paths, demo, &config, opts.clock.now())?;
         let bus = opts.bus.clone();
-        let notifier = Notifier::new(store.clone());
+        let notifier = Notifier::new(store.clone()).with_flap_window(config.engine.flap_window);
         let notifications = opts.notifications.clone();
         let mut tasks = Vec::new();
 

@@ -169,25 +169,46 @@ pub fn decide(ev: &Event) -> Option<Notification> {
 #[derive(Debug, Clone)]
 pub struct Notifier {
     store: Arc<Store>,
+    /// At most one failure and one recovery notification per credential
+    /// in this window: a credential that flaps is told once, with a count.
+    flap_window: Duration,
 }
+
+/// The default [`Notifier`] flap window.
+pub const DEFAULT_FLAP_WINDOW: Duration = Duration::from_secs(3600);
 
 impl Notifier {
     pub fn new(store: Arc<Store>) -> Self {
-        Notifier { store }
+        Notifier {
+            store,
+            flap_window: DEFAULT_FLAP_WINDOW,
+        }
+    }
+
+    /// The same, telling a flapping credential's failures and recoveries at
+    /// most once per `window`.
+    pub fn with_flap_window(self, window: Duration) -> Self {
+        Notifier {
+            flap_window: window,
+            ..self
+        }
     }
 
     /// The notification to deliver for `ev`, or `None` when it deserves none,
     /// was delivered before, or notifications are paused.
     pub fn consider(&self, ev: &Event) -> Option<Notification> {
-        let n = decide(ev)?;
+        let mut n = decide(ev)?;
+        let c = ev.credential.as_deref().unwrap_or_default();
         if let EventKind::Recovered { since, .. } = &ev.kind {
             // "Renewed again" only makes sense to someone who was told it failed.
-            let c = ev.credential.as_deref().unwrap_or_default();
             if !self.store.was_notified(&format!("{c}/failed/{since}")).unwrap_or(false) {
                 return None;
             }
         }
         if self.paused_until().is_some_and(|until| from_unix_millis(ev.at) < until) {
+            return None;
+        }
+        if !self.past_flapping(c, ev, &mut n) {
             return None;
         }
         match self.store.mark_notified(&n.key, ev.at) {
@@ -198,6 +219,52 @@ impl Notifier {
                 Some(n)
             }
         }
+    }
+
+    /// Whether a failure or recovery notification may go out: the first of
+    /// its sort for this credential in the flap window goes, the others are
+    /// counted, and the next failure told says how many there were.
+    fn past_flapping(&self, c: &str, ev: &Event, n: &mut Notification) -> bool {
+        let sort = match &ev.kind {
+            EventKind::RenewalFailed { streak: 1, .. } => "failed",
+            EventKind::Recovered { .. } => "recovered",
+            _ => return true,
+        };
+        let window = i64::try_from(self.flap_window.as_millis()).unwrap_or(i64::MAX);
+        let last = self.store.last_notified(&format!("{c}/{sort}/")).unwrap_or(None);
+        let counter = format!("flaps/{c}");
+        if last.is_some_and(|at| ev.at.saturating_sub(at) < window) {
+            if sort == "failed" {
+                let seen: u64 = self
+                    .store
+                    .get_meta(&counter)
+                    .ok()
+                    .flatten()
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(0);
+                let _ = self.store.set_meta(&counter, &(seen + 1).to_string());
+            }
+            return false;
+        }
+        if sort == "failed" {
+            let flaps: u64 = self
+                .store
+                .get_meta(&counter)
+                .ok()
+                .flatten()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            if flaps > 0 {
+                n.title = format!("{c}: renewal failed again");
+                n.body = format!(
+                    "{}\nIt also failed {flaps} more time(s) within {} of the last notice, recovering in between; those were not announced one by one.",
+                    n.body,
+                    short_duration(self.flap_window)
+                );
+                let _ = self.store.set_meta(&counter, "0");
+            }
+        }
+        true
     }
 
     /// Silences notifications until `now + for_`.
@@ -305,6 +372,65 @@ mod tests {
         .is_none());
         let body = decide(&fail(1)).unwrap().body;
         assert!(body.contains("boom") && body.contains("retries at"), "{body}");
+    }
+
+    /// A credential that fails and recovers every few minutes: one failure
+    /// and one recovery notice per window, and the next failure after the
+    /// window says how many went unannounced.
+    #[test]
+    fn a_flapping_credential_is_told_once_per_window_with_a_count() {
+        let n = Notifier::new(Arc::new(Store::open_in_memory().unwrap()));
+        let min = 60_000;
+        let at = |ms: i64, kind| Event {
+            at: ms,
+            credential: Some("web".into()),
+            kind,
+        };
+        let mut told = Vec::new();
+        // Every 5 minutes a failure run starts, and ends a minute later.
+        for i in 0..12 {
+            let since = i * 5 * min;
+            let failed = at(
+                since,
+                EventKind::RenewalFailed {
+                    message: "connection refused".into(),
+                    streak: 1,
+                    since,
+                    next_retry_at: None,
+                },
+            );
+            let recovered = at(
+                since + min,
+                EventKind::Recovered {
+                    after_failures: 1,
+                    since,
+                },
+            );
+            told.extend(n.consider(&failed));
+            told.extend(n.consider(&recovered));
+        }
+        let titles: Vec<&str> = told.iter().map(|t| t.title.as_str()).collect();
+        assert_eq!(titles, ["web: renewal failed", "web: renewed again"], "within the hour");
+        // An hour after the first notice, the next failure is told, with the count.
+        let next = at(
+            60 * min,
+            EventKind::RenewalFailed {
+                message: "connection refused".into(),
+                streak: 1,
+                since: 60 * min,
+                next_retry_at: None,
+            },
+        );
+        let told = n.consider(&next).expect("a new window, a new notice");
+        assert!(told.body.contains("11 more time(s)"), "{}", told.body);
+        let recovered = at(
+            61 * min,
+            EventKind::Recovered {
+                after_failures: 1,
+                since: 60 * min,
+            },
+        );
+        assert!(n.consider(&recovered).is_some(), "and its recovery");
     }
 
     #[test]

@@ -367,6 +367,18 @@ impl Store {
         Ok(inserted == 1)
     }
 
+    /// When the latest notification whose key starts with `prefix` was
+    /// delivered (Unix ms), if one was.
+    pub fn last_notified(&self, prefix: &str) -> Result<Option<i64>> {
+        self.lock()
+            .query_row(
+                "SELECT max(at) FROM notified WHERE substr(key, 1, length(?1)) = ?1",
+                [prefix],
+                |r| r.get(0),
+            )
+            .map_err(|e| self.err(&format!("look up notifications {prefix:?}"), e))
+    }
+
     /// Whether `key` has been recorded by [`Store::mark_notified`].
     pub fn was_notified(&self, key: &str) -> Result<bool> {
         self.lock()

@@ -59,6 +59,9 @@ pub struct EngineSettings {
     pub history_per_credential: usize,
     /// Retry policy after a failed renewal.
     pub backoff: Backoff,
+    /// A flapping credential's failures and recoveries are each told at
+    /// most once in this window.
+    pub flap_window: Duration,
 }
 
 impl Default for EngineSettings {
@@ -73,6 +76,7 @@ impl Default for EngineSettings {
             history_max_age: Duration::from_secs(90 * 86_400),
             history_per_credential: 5000,
             backoff: Backoff::default(),
+            flap_window: crate::notify_policy::DEFAULT_FLAP_WINDOW,
         }
     }
 }
@@ -545,6 +549,15 @@ enabled = false
         // with none of them, the fix
         let e = parse_in(cfg, file(), &Surroundings::fixed(home, BTreeMap::new())).unwrap_err();
         assert!(e.to_string().contains("set machine_id"), "{e}");
+    }
+
+    #[test]
+    fn the_flap_window_is_a_bounded_duration() {
+        let c = parse("[engine]\nnotify_flap_window = \"30m\"\n", file()).unwrap();
+        assert_eq!(c.engine.flap_window, Duration::from_secs(1800));
+        assert_eq!(parse("", file()).unwrap().engine.flap_window, Duration::from_secs(3600));
+        let e = err("[engine]\nnotify_flap_window = \"soon\"\n");
+        assert!(e.contains("notify_flap_window") && e.contains("not a duration"), "{e}");
     }
 
     /// Validation reads the Vault address, the CA bundle, `~` and the data

@@ -21,6 +21,7 @@ pub(super) struct RawEngine {
     pub(super) history_per_credential: Option<Spanned<i64>>,
     pub(super) retry_base: Option<Spanned<String>>,
     pub(super) retry_max: Option<Spanned<String>>,
+    pub(super) notify_flap_window: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]

@@ -97,6 +97,11 @@ impl Validator<'_> {
                 e.backoff.cap = d;
             }
         }
+        if let Some(w) = raw.notify_flap_window {
+            if let Some(d) = self.duration("[engine] notify_flap_window", &w) {
+                e.flap_window = d;
+            }
+        }
         if e.backoff.cap < e.backoff.base {
             self.err(None, "[engine] retry_max must not be shorter than retry_base".into());
         }
