@@ -115,6 +115,7 @@ fn signature(app: &AppHandle, snap: &Snapshot) -> String {
 
 fn state_words(state: &State) -> String {
     match state {
+        State::Failing { offline: true, .. } => "offline, waiting for the network".into(),
         State::Failing { streak, .. } => format!("failing ({streak}×)"),
         other => other.name().replace('_', " "),
     }

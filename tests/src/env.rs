@@ -100,11 +100,28 @@ impl Env {
 
     /// [`Env::spawn`] with these environment variables set.
     pub fn spawn_with(&self, args: &[&str], vars: &[(&str, &str)]) -> Daemon {
+        self.spawn_in(&[], args, vars)
+    }
+
+    /// [`Env::spawn_with`] run through `wrapper` (e.g. `ip netns exec NAME`),
+    /// which is handed the `evergreen` binary and `args`.
+    pub fn spawn_in(&self, wrapper: &[&str], args: &[&str], vars: &[(&str, &str)]) -> Daemon {
         let n = rand_suffix();
         let log = self.dir.path().join(format!("run-{n}.log"));
         let err = self.dir.path().join(format!("run-{n}.err"));
-        let child = self
-            .cmd()
+        let mut cmd = self.cmd();
+        if let Some((program, rest)) = wrapper.split_first() {
+            let inner = cmd;
+            cmd = Command::new(program);
+            cmd.args(rest).arg(inner.get_program());
+            for (k, v) in inner.get_envs() {
+                match v {
+                    Some(v) => cmd.env(k, v),
+                    None => cmd.env_remove(k),
+                };
+            }
+        }
+        let child = cmd
             .args(args)
             .envs(vars.iter().copied())
             .stdout(std::fs::File::create(&log).unwrap())

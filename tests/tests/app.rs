@@ -218,6 +218,11 @@ async fn the_window_shows_renews_fails_notifies_and_recovers() {
     let mut desk = Desktop::start();
     let sb = Sandbox::start(Options::default()).await.unwrap();
     let home = Home::with_sandbox(&desk, &sb);
+    // This test fails the same credential several times within minutes and
+    // expects each failure after a resume told: a flap window of a second
+    // (the default is an hour, held by notify_policy's own test).
+    let text = std::fs::read_to_string(&home.config).unwrap();
+    std::fs::write(&home.config, format!("[engine]\nnotify_flap_window = \"1s\"\n\n{text}")).unwrap();
     let config = home.config.clone();
     let (_, s) = home.open_app(&mut desk).await;
 

@@ -89,7 +89,7 @@ describe("App", () => {
       snap({
         now: NOW + 34 * 60_000,
         demo: true,
-        credentials: [status({ state: "failing", streak: 1, next_retry_at: NOW + 40 * 60_000 })],
+        credentials: [status({ state: "failing", streak: 1, next_retry_at: NOW + 40 * 60_000, offline: false })],
       }),
     );
     await flush();

@@ -102,6 +102,7 @@ mod tests {
                 streak: 1,
                 since: 1_000,
                 next_retry_at: None,
+                offline: false,
             },
         ));
         a.record(&ev("db", 7, EventKind::CredentialAdded));

@@ -39,6 +39,8 @@ pub struct EngineOptions {
     pub listen: Option<ipc::Limits>,
     /// Follow logind's suspend/resume signals.
     pub follow_logind: bool,
+    /// Follow the kernel's network changes (netlink routes).
+    pub follow_network: bool,
     /// The event bus; subscribe to it before `start` to see every event.
     pub bus: EventBus,
     /// Where the notifications the policy decides on go; subscribe before
@@ -61,6 +63,7 @@ impl EngineOptions {
             config: None,
             listen: Some(ipc::Limits::default()),
             follow_logind: true,
+            follow_network: true,
             bus: EventBus::default(),
             notifications: broadcast::channel(256).0,
             demo: None,
@@ -218,6 +221,9 @@ impl Engine {
         } else {
             None
         };
+        if opts.follow_network {
+            tasks.push(tokio::spawn(crate::network::follow(handle.clone())));
+        }
         if opts.follow_logind {
             tasks.push(tokio::spawn(crate::sleep::follow_logind(
                 handle.clone(),

@@ -53,11 +53,15 @@ pub enum EventKind {
         message: String,
     },
     /// `since` is when the current failure streak began (stable per episode).
+    /// `offline`: the machine had no network; the failure waits for it
+    /// quietly (no notification).
     RenewalFailed {
         message: String,
         streak: u32,
         since: i64,
         next_retry_at: Option<i64>,
+        #[serde(default)]
+        offline: bool,
     },
     /// Renewals work again after a failure streak that began at `since`.
     Recovered {
@@ -123,6 +127,17 @@ pub enum EventKind {
         slept_secs: u64,
         source: String,
     },
+    /// The machine gained or lost its last route off itself.
+    Network {
+        online: bool,
+    },
+    /// The machine has had no network since `since` (Unix ms) for as long
+    /// as `[engine] notify_offline_after` says, and `waiting` credentials
+    /// wait for it: told once per offline spell.
+    StillOffline {
+        since: i64,
+        waiting: usize,
+    },
     Stopped,
 }
 
@@ -152,6 +167,8 @@ impl EventKind {
             EventKind::ConfigRejected { .. } => "config_rejected",
             EventKind::NotificationsPaused { .. } => "notifications_paused",
             EventKind::Resumed { .. } => "resumed",
+            EventKind::Network { .. } => "network",
+            EventKind::StillOffline { .. } => "still_offline",
             EventKind::Stopped => "stopped",
         }
     }
@@ -199,9 +216,14 @@ impl std::fmt::Display for Event {
                 message,
                 streak,
                 next_retry_at,
+                offline,
                 ..
             } => {
-                write!(f, "renewal failed ({streak} in a row): {message}")?;
+                if *offline {
+                    write!(f, "offline: waiting for the network ({message})")?;
+                } else {
+                    write!(f, "renewal failed ({streak} in a row): {message}")?;
+                }
                 if let Some(n) = next_retry_at {
                     write!(f, "; retrying at {}", t(*n))?;
                 }
@@ -263,6 +285,13 @@ impl std::fmt::Display for Event {
                 "woke up after {} ({source}); re-checking every credential",
                 short_duration(std::time::Duration::from_secs(*slept_secs))
             ),
+            EventKind::Network { online: true } => write!(f, "the network is back; re-trying what failed"),
+            EventKind::Network { online: false } => {
+                write!(f, "offline: no route off this machine; failures wait for the network")
+            }
+            EventKind::StillOffline { since, waiting } => {
+                write!(f, "no network since {}; {waiting} credential(s) wait for it", t(*since))
+            }
             EventKind::Stopped => write!(f, "engine stopped"),
         }
     }

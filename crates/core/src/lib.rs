@@ -46,6 +46,7 @@ pub mod http;
 pub mod ipc;
 pub(crate) mod lock;
 pub mod model;
+pub mod network;
 pub mod notify_policy;
 pub mod pair;
 pub mod paths;

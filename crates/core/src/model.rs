@@ -120,7 +120,14 @@ pub enum State {
     /// A renewal is running now.
     Renewing,
     /// The last `streak` renewals failed; the next try is at `next_retry_at`.
-    Failing { streak: u32, next_retry_at: i64 },
+    /// `offline`: the last one failed while the machine had no network, so
+    /// it waits for the network, quietly.
+    Failing {
+        streak: u32,
+        next_retry_at: i64,
+        #[serde(default)]
+        offline: bool,
+    },
     /// Past not_after.
     Expired,
     /// Stopped until the user acts (a refresh failed, or the server is unreachable).
@@ -164,6 +171,7 @@ impl State {
             State::Due | State::Renewing | State::Final { .. } | State::NotRenewable | State::Capped { .. } => {
                 Health::Attention
             }
+            State::Failing { offline: true, .. } => Health::Attention,
             State::Failing { .. } | State::Expired => Health::Failing,
             State::Paused { .. } | State::Retired { .. } => Health::Stopped,
         }
@@ -507,6 +515,7 @@ mod tests {
         b.state = State::Failing {
             streak: 2,
             next_retry_at: 0,
+            offline: false,
         };
         assert_eq!(summary(&[a.clone(), b.clone()], now), "db failing; 2 credentials");
         assert_eq!(summary(&[], now), "no credentials yet");
@@ -518,6 +527,7 @@ mod tests {
         s.state = State::Failing {
             streak: 2,
             next_retry_at: 5,
+            offline: false,
         };
         let v = serde_json::to_value(&s).unwrap();
         assert_eq!(v["state"], "failing");

@@ -46,6 +46,20 @@ const META_PAUSED_UNTIL: &str = "notifications_paused_until";
 
 /// The notification an event deserves, if any.
 pub fn decide(ev: &Event) -> Option<Notification> {
+    if let EventKind::StillOffline { since, waiting } = &ev.kind {
+        let spell = Duration::from_millis(ev.at.saturating_sub(*since).max(0) as u64);
+        return Some(Notification {
+            key: format!("offline/{since}"),
+            credential: None,
+            title: "Evergreen has no network".into(),
+            body: format!(
+                "There has been no route off this machine for {}; {waiting} credential(s) wait for it and renew as soon as the network is back.",
+                short_duration(spell)
+            ),
+            urgency: Urgency::Normal,
+            actions: vec![NotifyAction::Open],
+        });
+    }
     let c = ev.credential.clone()?;
     let t = |ms: i64| rfc3339(from_unix_millis(ms));
     let n = |key: String, title: String, body: String, urgency: Urgency, actions: Vec<NotifyAction>| Notification {
@@ -58,11 +72,14 @@ pub fn decide(ev: &Event) -> Option<Notification> {
     };
     use NotifyAction::{Open, RenewNow};
     Some(match &ev.kind {
+        // Offline is nobody's fault: it waits for the network quietly.
+        EventKind::RenewalFailed { offline: true, .. } => return None,
         EventKind::RenewalFailed {
             message,
             streak: 1,
             since,
             next_retry_at,
+            ..
         } => n(
             format!("{c}/failed/{since}"),
             format!("{c}: renewal failed"),
@@ -347,6 +364,7 @@ mod tests {
                 streak,
                 since: 5,
                 next_retry_at: Some(9),
+                offline: false,
             })
         };
         assert_eq!(decide(&fail(1)).unwrap().key, "web/failed/5");
@@ -397,6 +415,7 @@ mod tests {
                     streak: 1,
                     since,
                     next_retry_at: None,
+                    offline: false,
                 },
             );
             let recovered = at(
@@ -419,6 +438,7 @@ mod tests {
                 streak: 1,
                 since: 60 * min,
                 next_retry_at: None,
+                offline: false,
             },
         );
         let told = n.consider(&next).expect("a new window, a new notice");
@@ -482,6 +502,7 @@ mod tests {
             streak: 1,
             since: 5,
             next_retry_at: None,
+            offline: false,
         }))
         .unwrap();
         assert!(n.consider(&rec).is_some());

@@ -569,6 +569,7 @@ mod tests {
         web.state = State::Failing {
             streak: 3,
             next_retry_at: 1_700_000_060_000,
+            offline: false,
         };
         web.not_before = Some(1_600_000_000_000);
         web.not_after = Some(1_800_000_000_000);

@@ -301,7 +301,10 @@ async fn failures_back_off_by_consecutive_failures_times_the_poll_interval_cappe
     let failing_from = 120.0;
     advance(40 * 60).await;
     let state = r.state("edge");
-    let State::Failing { streak, next_retry_at } = state else {
+    let State::Failing {
+        streak, next_retry_at, ..
+    } = state
+    else {
         panic!("expected failing, got {state:?}")
     };
     assert!(streak > 5, "{streak}");

@@ -800,6 +800,7 @@ async fn a_panicking_renewal_is_a_failure_and_the_next_try_still_runs() {
         State::Failing {
             streak: 1,
             next_retry_at: evergreen_core::clock::unix_millis(t(31)),
+            offline: false,
         }
     );
     // the retry after the backoff runs, and works
@@ -1043,4 +1044,79 @@ async fn settle_returns_after_everything_due_has_started() {
         r.handle.shutdown();
         assert!(r.handle.settle().await.is_err(), "a stopped engine says so");
     }
+}
+
+#[tokio::test(start_paused = true)]
+async fn offline_failures_wait_quietly_and_the_network_coming_back_retries_at_once() {
+    use evergreen_core::notify_policy::Notifier;
+    // Due at 200 s; the first try fails while the machine has no network.
+    let mut s = renewable(life(0, 300), 300);
+    s.fail_next = 1;
+    let mut r = rig(s, vec![cred("a", RenewPolicy::default(), 0.0)], settings(), 1);
+    r.handle.network(false).unwrap();
+    advance(201).await;
+    assert_eq!(r.script.lock().unwrap().attempts_at.len(), 1);
+    let state = r.handle.statuses().remove(0).state;
+    assert!(matches!(state, State::Failing { offline: true, .. }), "{state:?}");
+    let notifier = Notifier::new(r.store.clone());
+    let mut told = Vec::new();
+    let mut kinds = Vec::new();
+    while let Ok(e) = r.events.try_recv() {
+        told.extend(notifier.consider(&e).map(|n| n.title));
+        kinds.push(e.kind);
+    }
+    assert!(
+        kinds
+            .iter()
+            .any(|k| matches!(k, EventKind::RenewalFailed { offline: true, .. })),
+        "{kinds:?}"
+    );
+    assert!(told.is_empty(), "offline is no news: {told:?}");
+    // The backoff would wait 30 s; the network is back after 5.
+    advance(5).await;
+    let back = tokio::time::Instant::now();
+    r.handle.network(true).unwrap();
+    while r.script.lock().unwrap().renewals_at.is_empty() {
+        advance(1).await;
+    }
+    assert!(
+        back.elapsed() < Duration::from_secs(2),
+        "renewed {:?} after",
+        back.elapsed()
+    );
+    assert_eq!(r.script.lock().unwrap().attempts_at.len(), 2);
+    let kinds = drain(&mut r);
+    assert!(
+        kinds.iter().any(|k| matches!(k, EventKind::Network { online: true })),
+        "{kinds:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_long_spell_without_network_is_told_once() {
+    use evergreen_core::notify_policy::Notifier;
+    let mut s = renewable(life(0, 300), 300);
+    s.fail_next = 1000;
+    let quiet = EngineSettings {
+        offline_notice: Duration::from_secs(600),
+        notify_before: Vec::new(),
+        ..settings()
+    };
+    let mut r = rig(s, vec![cred("a", RenewPolicy::default(), 0.0)], quiet, 1);
+    r.handle.network(false).unwrap();
+    advance(599).await;
+    assert!(!drain(&mut r)
+        .iter()
+        .any(|k| matches!(k, EventKind::StillOffline { .. })));
+    let notifier = Notifier::new(r.store.clone());
+    let mut told = Vec::new();
+    advance(3 * 3600).await;
+    while let Ok(e) = r.events.try_recv() {
+        if matches!(e.kind, EventKind::StillOffline { .. }) {
+            told.extend(notifier.consider(&e).map(|n| (n.title, n.body)));
+        }
+    }
+    assert_eq!(told.len(), 1, "once per spell: {told:?}");
+    assert_eq!(told[0].0, "Evergreen has no network");
+    assert!(told[0].1.contains("1 credential(s) wait"), "{}", told[0].1);
 }

@@ -45,8 +45,9 @@ describe("state -> words", () => {
     [{ state: "healthy" }, "Healthy"],
     [{ state: "due" }, "Due for renewal"],
     [{ state: "renewing" }, "Renewing"],
-    [{ state: "failing", streak: 3, next_retry_at: NOW }, "Failing (3 in a row)"],
-    [{ state: "failing", streak: 1, next_retry_at: NOW }, "Failing"],
+    [{ state: "failing", streak: 3, next_retry_at: NOW, offline: false }, "Failing (3 in a row)"],
+    [{ state: "failing", streak: 1, next_retry_at: NOW, offline: false }, "Failing"],
+    [{ state: "failing", streak: 4, next_retry_at: NOW, offline: true }, "Offline — waiting for the network"],
     [{ state: "expired" }, "Expired"],
     [{ state: "paused", reason: "x" }, "Paused"],
     [{ state: "retired", reason: "x" }, "Retired"],
@@ -65,8 +66,11 @@ describe("state -> words", () => {
     );
     expect(stateHint(status({ state: "not_renewable" }), NOW)).toContain("only a new login helps");
     expect(stateHint(status({ state: "final", expires_at: NOW + HOUR }), NOW)).toContain("only a new login helps");
-    expect(stateHint(status({ state: "failing", streak: 2, next_retry_at: NOW + 4 * MIN }), NOW)).toContain(
+    expect(stateHint(status({ state: "failing", streak: 2, next_retry_at: NOW + 4 * MIN, offline: false }), NOW)).toContain(
       "The last 2 renewals failed. Evergreen retries on its own; you can also renew now.",
+    );
+    expect(stateHint(status({ state: "failing", streak: 2, next_retry_at: NOW, offline: true }), NOW)).toContain(
+      "no network",
     );
     expect(stateHint(status({ state: "disabled" }), NOW)).toContain("Disabled");
     const capped = status({
@@ -124,7 +128,7 @@ describe("state -> words", () => {
       "Past its renewal point, and Evergreen only watches it: renew it yourself, or add a renew command (Edit).",
     );
     expect(stateHint(status({ state: "due" }), NOW)).toBe("Past its renewal point; Evergreen renews it shortly.");
-    expect(stateHint(status({ ...watched, state: "failing", streak: 2, next_retry_at: NOW + MIN }), NOW)).toBe(
+    expect(stateHint(status({ ...watched, state: "failing", streak: 2, next_retry_at: NOW + MIN, offline: false }), NOW)).toBe(
       "Evergreen could not read it (2 times in a row); it tries again on its own.",
     );
     expect(stateHint(status({ ...watched, state: "expired" }), NOW)).toBe(
@@ -134,7 +138,7 @@ describe("state -> words", () => {
       { state: "healthy" },
       { state: "due" },
       { state: "renewing" },
-      { state: "failing", streak: 1, next_retry_at: NOW + MIN },
+      { state: "failing", streak: 1, next_retry_at: NOW + MIN, offline: false },
       { state: "expired" },
       { state: "paused", reason: "r" },
       { state: "retired", reason: "r" },
@@ -178,7 +182,7 @@ describe("what can be done", () => {
       expect(isTerminal(s)).toBe(true);
       expect(renewOffered(status({ state: s, reason: "r", expires_at: NOW }))).toBe(false);
     }
-    expect(renewOffered(status({ state: "failing", streak: 1, next_retry_at: NOW }))).toBe(true);
+    expect(renewOffered(status({ state: "failing", streak: 1, next_retry_at: NOW, offline: false }))).toBe(true);
     expect(renewOffered(status({ state: "expired" }))).toBe(true);
     // The engine refuses to renew a paused credential, whoever paused it.
     expect(renewOffered(status({ state: "paused", reason: "r", user_paused: true }))).toBe(false);

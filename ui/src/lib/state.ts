@@ -98,6 +98,9 @@ export function stateLabel(s: State): string {
     case "renewing":
       return "Renewing";
     case "failing":
+      if (s.offline) {
+        return "Offline — waiting for the network";
+      }
       return s.streak > 1 ? `Failing (${s.streak} in a row)` : "Failing";
     case "expired":
       return "Expired";
@@ -136,6 +139,9 @@ export function stateHint(s: CredentialStatus, now: number): string | null {
     case "renewing":
       return "A renewal is running.";
     case "failing":
+      if (s.offline) {
+        return "This machine has no network. Evergreen tries again the moment it is back, without notifying you meanwhile.";
+      }
       if (!s.can_renew) {
         return `Evergreen could not read it${s.streak > 1 ? ` (${s.streak} times in a row)` : ""}; it tries again on its own.`;
       }

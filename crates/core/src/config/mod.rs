@@ -62,6 +62,9 @@ pub struct EngineSettings {
     /// A flapping credential's failures and recoveries are each told at
     /// most once in this window.
     pub flap_window: Duration,
+    /// A spell without network this long is told once (when something
+    /// waits for the network).
+    pub offline_notice: Duration,
 }
 
 impl Default for EngineSettings {
@@ -77,6 +80,7 @@ impl Default for EngineSettings {
             history_per_credential: 5000,
             backoff: Backoff::default(),
             flap_window: crate::notify_policy::DEFAULT_FLAP_WINDOW,
+            offline_notice: Duration::from_secs(3600),
         }
     }
 }

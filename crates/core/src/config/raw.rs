@@ -22,6 +22,7 @@ pub(super) struct RawEngine {
     pub(super) retry_base: Option<Spanned<String>>,
     pub(super) retry_max: Option<Spanned<String>>,
     pub(super) notify_flap_window: Option<Spanned<String>>,
+    pub(super) notify_offline_after: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]

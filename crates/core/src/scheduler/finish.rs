@@ -63,6 +63,7 @@ impl Scheduler {
         }
         let mut fx = Apply {
             settings: &self.settings,
+            online: self.online,
             rng: &mut self.rng,
             effects: Vec::new(),
         };
@@ -118,6 +119,9 @@ pub(super) enum Effect {
 /// the effects it asks for.
 pub(super) struct Apply<'a> {
     pub(super) settings: &'a EngineSettings,
+    /// Whether the machine has a network: a failure without one waits for
+    /// it quietly.
+    pub(super) online: bool,
     pub(super) rng: &'a mut StdRng,
     pub(super) effects: Vec<Effect>,
 }
@@ -417,11 +421,14 @@ impl Apply<'_> {
             Err(f) if f.class == FailureClass::Absent => {}
             Err(f) if f.class == FailureClass::Transient => {
                 let (streak, _) = slot.beats.fail(unix_millis(now), None);
+                slot.beats.offline = !self.online;
                 self.event(EventKind::HeartbeatFailed {
                     message: f.message.clone(),
                     streak,
                 });
-                if hb.pause_after == Some(streak) {
+                // Without a network the control plane is not unreachable
+                // through any fault of its own: no pause, no notice.
+                if hb.pause_after == Some(streak) && self.online {
                     let reason = format!(
                         "the control plane was unreachable for {streak} heartbeats in a row ({}); heartbeats go on and the next one that works ends the pause",
                         f.message
@@ -497,6 +504,15 @@ impl Apply<'_> {
         renewal: bool,
     ) {
         let not_after = slot.lifetime.map(|l| l.not_after);
+        let offline = !self.online && f.class == FailureClass::Transient;
+        let f = if offline {
+            Failure {
+                message: format!("offline: waiting for the network ({})", f.message),
+                ..f
+            }
+        } else {
+            f
+        };
         match f.class {
             FailureClass::NotRenewable => slot.status.renewals.not_renewable += 1,
             _ if renewal => slot.status.renewals.failure += 1,
@@ -526,6 +542,7 @@ impl Apply<'_> {
         }
         let delay = self.settings.backoff.delay(slot.retry.failures + 1, &mut self.rng);
         let (streak, since) = slot.retry.fail(unix_millis(now), Some(now + delay));
+        slot.retry.offline = offline;
         self.history(
             action,
             Outcome::Failure,
@@ -538,6 +555,7 @@ impl Apply<'_> {
             streak,
             since,
             next_retry_at: Some(unix_millis(now + delay)),
+            offline,
         });
     }
 }
@@ -585,6 +603,7 @@ mod tests {
         let mut rng = StdRng::seed_from_u64(1);
         let mut fx = Apply {
             settings: &settings,
+            online: true,
             rng: &mut rng,
             effects: Vec::new(),
         };

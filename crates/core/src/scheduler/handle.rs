@@ -26,6 +26,9 @@ pub(super) enum Cmd {
     Settle {
         reply: oneshot::Sender<()>,
     },
+    Network {
+        online: bool,
+    },
     Shutdown,
 }
 
@@ -110,6 +113,13 @@ impl Handle {
         let _ = self.tx.send(Cmd::Reevaluate { name, resumed: None });
     }
 
+    /// Where the network stands (after each change): coming online re-tries
+    /// what is failing at once; a failure while offline is shown as offline
+    /// and does not notify. `Err` once the scheduler has stopped.
+    pub fn network(&self, online: bool) -> std::result::Result<(), EngineGone> {
+        self.tx.send(Cmd::Network { online }).map_err(|_| EngineGone)
+    }
+
     /// The machine woke from suspend: look at everything again now.
     pub fn resumed(&self, slept_secs: u64, source: &str) {
         let _ = self.tx.send(Cmd::Reevaluate {
@@ -147,3 +157,7 @@ impl Handle {
         let _ = self.tx.send(Cmd::Shutdown);
     }
 }
+
+/// The scheduler this handle spoke to has stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EngineGone;

@@ -28,7 +28,7 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime};
 
 use rand::rngs::StdRng;
-use rand::SeedableRng;
+use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -54,7 +54,7 @@ mod slot;
 mod testing;
 
 use handle::Cmd;
-pub use handle::Handle;
+pub use handle::{EngineGone, Handle};
 use slot::{Op, Retry, Slot, Stop};
 
 /// A wall clock that runs this much ahead of the monotonic one between two
@@ -103,6 +103,10 @@ impl SchedulerDeps {
 /// bounds how late a renewal can be after a suspend that logind did not
 /// announce; one cheap wakeup a minute is not busy polling.
 pub const DEFAULT_DRIFT_CHECK: Duration = Duration::from_secs(60);
+
+/// A network change while online makes failing credentials try again at
+/// most this often: routes that churn must not become a retry storm.
+pub const NETWORK_KICK_GAP: Duration = Duration::from_secs(60);
 
 /// The reason shown for a credential the user paused.
 pub const USER_PAUSE_REASON: &str = "paused by you; resume it to renew it again";
@@ -175,6 +179,9 @@ pub fn spawn(config: Config, deps: SchedulerDeps) -> (Handle, JoinHandle<()>) {
         pending: Default::default(),
         settling: Vec::new(),
         busy: BTreeMap::new(),
+        online: true,
+        kicked_at: None,
+        offline_since: None,
     };
     crate::command::set_secret_env(config.secret_env());
     // Before the task runs: from the moment `spawn` returns, every
@@ -201,6 +208,13 @@ struct Scheduler {
     /// apart from the slots: a reloaded credential gets a new slot while its
     /// old job may still be writing its files, and must wait for it.
     busy: BTreeMap<String, u64>,
+    /// Whether the machine has a route off itself, as the network watch last
+    /// said (online until told otherwise).
+    online: bool,
+    /// When the network last made failing credentials try again.
+    kicked_at: Option<SystemTime>,
+    /// Since when the machine has had no network, and whether that was told.
+    offline_since: Option<(SystemTime, bool)>,
 }
 
 impl Scheduler {
@@ -432,6 +446,41 @@ impl Scheduler {
         self.flush();
     }
 
+    /// The network watch's news. Coming online re-tries every failing
+    /// renewal and heartbeat within a second (jittered, so a fleet that
+    /// shares a network does not arrive at once); a change while online (a
+    /// VPN joining) does the same, at most once every [`NETWORK_KICK_GAP`].
+    fn network(&mut self, online: bool) {
+        let was = std::mem::replace(&mut self.online, online);
+        let now = self.now();
+        if was != online {
+            self.emit(None, EventKind::Network { online });
+            self.offline_since = (!online).then_some((now, false));
+        }
+        if !online {
+            return;
+        }
+        let recent = self
+            .kicked_at
+            .is_some_and(|k| now.duration_since(k).unwrap_or_default() < NETWORK_KICK_GAP);
+        if was && recent {
+            return;
+        }
+        self.kicked_at = Some(now);
+        for slot in self.slots.values_mut() {
+            if slot.stop.is_some() {
+                continue;
+            }
+            let soon = now + Duration::from_millis(self.rng.gen_range(0..1000));
+            if slot.retry.failing() {
+                slot.retry.next_at = Some(soon);
+            }
+            if slot.beats.failing() && slot.next_beat.is_some() {
+                slot.next_beat = Some(soon);
+            }
+        }
+    }
+
     fn resumed(&mut self, slept_secs: u64, source: String) {
         self.emit(None, EventKind::Resumed { slept_secs, source });
         for slot in self.slots.values_mut() {
@@ -458,6 +507,7 @@ impl Scheduler {
                 let r = self.apply(*config);
                 let _ = reply.send(r);
             }
+            Cmd::Network { online } => self.network(online),
             Cmd::Reevaluate { name, resumed } => {
                 if let Some((secs, source)) = resumed {
                     self.resumed(secs, source);

@@ -6,6 +6,7 @@ impl Scheduler {
     /// Starts whatever jobs are due and refreshes every status.
     pub(super) fn tick(&mut self) {
         let now = self.now();
+        self.tell_long_offline(now);
         let names: Vec<String> = self.slots.keys().cloned().collect();
         for name in names {
             self.plan(&name, now);
@@ -92,7 +93,42 @@ impl Scheduler {
                 }
             }
         }
+        // The notice's moment; once past, any later tick tells it (a wake
+        // that stood at "now" would spin the loop).
+        if let Some((since, false)) = self.offline_since {
+            let at = since + self.settings.offline_notice;
+            if at > now {
+                consider(at);
+            }
+        }
         best
+    }
+
+    /// Once per spell without network, when it has lasted
+    /// `notify_offline_after` and something waits for it: say so.
+    fn tell_long_offline(&mut self, now: SystemTime) {
+        let Some((since, false)) = self.offline_since else {
+            return;
+        };
+        if now < since + self.settings.offline_notice {
+            return;
+        }
+        let waiting = self
+            .slots
+            .values()
+            .filter(|s| s.retry.offline || s.beats.offline)
+            .count();
+        if waiting == 0 {
+            return;
+        }
+        self.offline_since = Some((since, true));
+        self.emit(
+            None,
+            EventKind::StillOffline {
+                since: unix_millis(since),
+                waiting,
+            },
+        );
     }
 
     pub(super) fn request_renew(&mut self, name: &str, reply: oneshot::Sender<Result<RenewOutcome>>) {

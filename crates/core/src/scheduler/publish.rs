@@ -31,6 +31,7 @@ impl Scheduler {
             return State::Failing {
                 streak: slot.retry.failures,
                 next_retry_at: slot.retry.next_at.map(unix_millis).unwrap_or_default(),
+                offline: slot.retry.offline,
             };
         }
         if let Some(c) = &slot.capped {
@@ -44,6 +45,7 @@ impl Scheduler {
             return State::Failing {
                 streak: slot.beats.failures,
                 next_retry_at: slot.next_beat.map(unix_millis).unwrap_or_default(),
+                offline: slot.beats.offline,
             };
         }
         match slot.lifetime {

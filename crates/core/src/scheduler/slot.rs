@@ -44,6 +44,8 @@ pub(super) struct Retry {
     pub(super) failures: u32,
     pub(super) since: Option<i64>,
     pub(super) next_at: Option<SystemTime>,
+    /// The last failure came while the machine had no network.
+    pub(super) offline: bool,
 }
 
 impl Retry {
@@ -53,6 +55,7 @@ impl Retry {
             failures: streak.map_or(0, |k| k.failures),
             since: streak.map(|k| k.since),
             next_at: None,
+            offline: false,
         }
     }
 

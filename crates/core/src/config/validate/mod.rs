@@ -102,6 +102,11 @@ impl Validator<'_> {
                 e.flap_window = d;
             }
         }
+        if let Some(w) = raw.notify_offline_after {
+            if let Some(d) = self.duration("[engine] notify_offline_after", &w) {
+                e.offline_notice = d;
+            }
+        }
         if e.backoff.cap < e.backoff.base {
             self.err(None, "[engine] retry_max must not be shorter than retry_base".into());
         }
