@@ -939,3 +939,66 @@ async fn a_notifications_renew_now_renews_and_its_click_opens_the_window() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flapping_credential_is_told_once_per_window() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let mut desk = Desktop::start();
+    let home = Home::new(&desk);
+    // A nine-second certificate whose renew command fails every other time:
+    // a failure and a recovery every few seconds.
+    let now = std::time::SystemTime::now();
+    let ca =
+        evergreen_core::pki::Ca::new("Test CA", now - Duration::from_secs(3600), Duration::from_secs(86_400)).unwrap();
+    let certs = home.dir.join("certs");
+    std::fs::create_dir_all(&certs).unwrap();
+    ca.save(&certs.join("demo-ca.pem"), &certs.join("demo-ca.key")).unwrap();
+    let cert = certs.join("web.pem");
+    std::fs::write(
+        &cert,
+        ca.issue("web", now - Duration::from_secs(5), Duration::from_secs(9))
+            .unwrap()
+            .cert_pem,
+    )
+    .unwrap();
+    let marker = home.dir.join("renewed-last-time");
+    std::fs::write(
+        &home.config,
+        format!(
+            "[engine]\nretry_base = \"1s\"\nretry_max = \"1s\"\n\n[[credential]]\nname = \"web\"\nkind = \"x509_file\"\npath = \"{}\"\nshell = true\nrenew_command = \"if [ -e {m} ]; then rm {m}; exit 1; fi; touch {m}; exec {} demo-renew --dir {} --name web --lifetime 9s\"\n",
+            cert.display(),
+            evergreen_bin().display(),
+            certs.display(),
+            m = marker.display(),
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&home.config, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    home.start_tray(&mut desk);
+    let failed_runs = || -> u64 {
+        let out = home.cli(&["status", "--json"]);
+        serde_json::from_slice::<serde_json::Value>(&out.stdout)
+            .ok()
+            .and_then(|v| v[0]["renewals"]["failure"].as_u64())
+            .unwrap_or(0)
+    };
+    // The positive marker: it has failed and recovered four times.
+    poll(
+        "four failures, each followed by a recovery",
+        Duration::from_secs(90),
+        || (failed_runs() >= 4).then_some(()),
+    )
+    .await;
+    desk.wait_notification(Duration::from_secs(15), |n| n.summary == "web: renewed again");
+    let told: Vec<String> = desk
+        .notifications()
+        .into_iter()
+        .map(|n| n.summary)
+        .filter(|s| s.starts_with("web"))
+        .collect();
+    assert_eq!(
+        told,
+        ["web: renewal failed", "web: renewed again"],
+        "one of each within the hour, through the notification server"
+    );
+}

@@ -165,3 +165,67 @@ fn offline_the_renewal_waits_quietly_and_starts_when_the_link_comes_back() {
     eprintln!("renewal started {took:?} after the link came up");
     assert_eq!(daemon.stop(), 0);
 }
+
+struct Bus(std::process::Child);
+
+impl Drop for Bus {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// NetworkManager's verdict counts where it runs: a private D-Bus daemon
+/// stands in for the system bus, the test owns `org.freedesktop.NetworkManager`
+/// on it and emits `StateChanged`, and the real `evergreen run` hears it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn network_managers_state_changes_reach_the_engine() {
+    let env = Env::new();
+    let socket = env.dir.path().join("system_bus_socket");
+    let _bus = Bus(Command::new("dbus-daemon")
+        .args(["--session", "--nofork", "--nopidfile"])
+        .arg(format!("--address=unix:path={}", socket.display()))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("dbus-daemon runs"));
+    wait_for("the bus socket", Duration::from_secs(10), || socket.exists());
+    let address = format!("unix:path={}", socket.display());
+    let nm = zbus::connection::Builder::address(address.as_str())
+        .unwrap()
+        .name("org.freedesktop.NetworkManager")
+        .unwrap()
+        .build()
+        .await
+        .unwrap();
+    env.cert("web", Duration::from_secs(3600), Duration::from_secs(86_400));
+    env.write_config(&env.renewing("web", "24h", ""));
+    let daemon = env.start_with(&[("DBUS_SYSTEM_BUS_ADDRESS", &address), ("EVERGREEN_LOG", "debug")]);
+    wait_for("the engine to follow NetworkManager", Duration::from_secs(20), || {
+        daemon.stderr().contains("following NetworkManager's state")
+    });
+    let state = |s: u32| {
+        let nm = nm.clone();
+        async move {
+            nm.emit_signal(
+                None::<()>,
+                "/org/freedesktop/NetworkManager",
+                "org.freedesktop.NetworkManager",
+                "StateChanged",
+                &(s,),
+            )
+            .await
+            .unwrap()
+        }
+    };
+    // NM_STATE_DISCONNECTED, then NM_STATE_CONNECTED_GLOBAL.
+    state(20).await;
+    wait_for("offline, as NetworkManager says", Duration::from_secs(10), || {
+        daemon.has_event(|e| e["event"] == "network" && e["online"] == false)
+    });
+    state(70).await;
+    wait_for("online again", Duration::from_secs(10), || {
+        daemon.has_event(|e| e["event"] == "network" && e["online"] == true)
+    });
+    assert_eq!(daemon.stop(), 0);
+}

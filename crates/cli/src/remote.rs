@@ -110,7 +110,11 @@ pub fn status(args: &StatusArgs, paths: &Paths) -> anyhow::Result<i32> {
                 "{:<w$}  {:<k$}  {:<13}  {:<15}  {:<14}  {:<26}  {}",
                 c.name,
                 c.kind.as_str(),
-                c.state.name(),
+                match c.state {
+                    // Waiting for the network is no failure of the credential's.
+                    evergreen_core::model::State::Failing { offline: true, .. } => "offline",
+                    ref s => s.name(),
+                },
                 bar(c.remaining_fraction),
                 expires,
                 next,

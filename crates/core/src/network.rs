@@ -8,9 +8,17 @@
 //! machine. The scheduler hears the answer: coming online (or a change while
 //! online, such as a VPN joining) re-tries what is failing at once, and a
 //! failure while offline is shown as "offline" and does not notify.
+//!
+//! Where NetworkManager runs, its own verdict (`StateChanged` on the system
+//! bus) counts too: a machine whose routes are up but whose Wi-Fi has not
+//! finished connecting, or that NetworkManager reports disconnected, is
+//! offline.
 
 use std::io;
 use std::time::Duration;
+
+use futures_util::StreamExt;
+use tokio::sync::mpsc;
 
 use rustix::fd::OwnedFd;
 use rustix::net::netlink::SocketAddrNetlink;
@@ -97,35 +105,101 @@ async fn changed(sock: &AsyncFd<OwnedFd>) -> io::Result<()> {
     }
 }
 
+/// Whether a NetworkManager state (`NMState`) means a network to use:
+/// connected locally, to a site or globally (50, 60, 70). Unknown (0) is
+/// no verdict.
+fn nm_online(state: u32) -> Option<bool> {
+    (state != 0).then_some(state >= 50)
+}
+
+/// NetworkManager's state as it changes, where it runs; returns quietly
+/// where it does not.
+async fn follow_network_manager(tx: mpsc::UnboundedSender<bool>) {
+    let run = async {
+        let conn = zbus::Connection::system().await?;
+        let proxy = zbus::Proxy::new(
+            &conn,
+            "org.freedesktop.NetworkManager",
+            "/org/freedesktop/NetworkManager",
+            "org.freedesktop.NetworkManager",
+        )
+        .await?;
+        let mut signals = proxy.receive_signal("StateChanged").await?;
+        tracing::debug!("following NetworkManager's state");
+        // Bounded: a bus peer that owns the name but never answers must
+        // not keep the signals from being heard.
+        let state = tokio::time::timeout(Duration::from_secs(5), proxy.get_property::<u32>("State")).await;
+        if let Some(online) = state.ok().and_then(|s| s.ok()).and_then(nm_online) {
+            let _ = tx.send(online);
+        }
+        while let Some(msg) = signals.next().await {
+            if let Some(online) = msg.body().deserialize::<u32>().ok().and_then(nm_online) {
+                if tx.send(online).is_err() {
+                    break;
+                }
+            }
+        }
+        Ok::<(), zbus::Error>(())
+    };
+    if let Err(e) = run.await {
+        tracing::debug!("no NetworkManager state ({e}); the kernel's routes alone tell");
+    }
+}
+
 /// Tells the scheduler where the network stands now and after every burst
-/// of changes, until the engine stops.
+/// of changes (the kernel's, and NetworkManager's where it runs), until the
+/// engine stops.
 pub(crate) async fn follow(handle: Handle) {
     let sock = match route_socket() {
-        Ok(s) => s,
+        Ok(s) => {
+            tracing::debug!("watching network changes (netlink routes)");
+            Some(s)
+        }
         Err(e) => {
-            tracing::warn!("not watching the network ({e}); failures wait out their backoff");
-            return;
+            tracing::warn!("not watching the kernel's network changes ({e})");
+            None
         }
     };
-    tracing::debug!("watching network changes (netlink routes)");
-    if handle.network(online()).is_err() {
-        return;
-    }
-    loop {
-        if let Err(e) = changed(&sock).await {
-            tracing::warn!("stopped watching the network ({e}); failures wait out their backoff");
-            return;
-        }
-        // Let the burst finish.
-        while let Ok(r) = tokio::time::timeout(SETTLE, changed(&sock)).await {
-            if r.is_err() {
+    let (nm_tx, mut nm_rx) = mpsc::unbounded_channel();
+    let nm_task = tokio::spawn(follow_network_manager(nm_tx));
+    let mut nm: Option<bool> = None;
+    let mut nm_open = true;
+    let verdict = |nm: Option<bool>| online() && nm.unwrap_or(true);
+    if handle.network(verdict(nm)).is_ok() {
+        loop {
+            let kernel = async {
+                match &sock {
+                    Some(s) => changed(s).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                r = kernel => {
+                    if let Err(e) = r {
+                        tracing::warn!("stopped watching the network ({e}); failures wait out their backoff");
+                        break;
+                    }
+                    // Let the burst finish.
+                    if let Some(s) = &sock {
+                        while let Ok(Ok(())) = tokio::time::timeout(SETTLE, changed(s)).await {}
+                    }
+                }
+                state = nm_rx.recv(), if nm_open => match state {
+                    Some(online) => nm = Some(online),
+                    // NetworkManager is gone (or was never there): routes alone.
+                    None if sock.is_none() => break,
+                    None => {
+                        nm_open = false;
+                        nm = None;
+                    }
+                },
+            }
+            if handle.network(verdict(nm)).is_err() {
                 break;
             }
         }
-        if handle.network(online()).is_err() {
-            return;
-        }
     }
+    nm_task.abort();
 }
 
 #[cfg(test)]
@@ -146,5 +220,16 @@ mod tests {
         assert!(!has_v6_route(lo));
         let global = "20010db8000000000000000000000000 40 00000000000000000000000000000000 00 00000000000000000000000000000000 00000100 00000001 00000000 00000001     wlan0\n";
         assert!(has_v6_route(global));
+    }
+
+    #[test]
+    fn network_managers_states_map_to_online_and_offline() {
+        assert_eq!(nm_online(0), None, "unknown is no verdict");
+        for offline in [10, 20, 30, 40] {
+            assert_eq!(nm_online(offline), Some(false), "{offline}");
+        }
+        for online in [50, 60, 70] {
+            assert_eq!(nm_online(online), Some(true), "{online}");
+        }
     }
 }

@@ -2,8 +2,8 @@
 //!
 //! logind announces suspend and resume with `PrepareForSleep(bool)` on the
 //! system bus. On resume the scheduler re-evaluates every credential at once.
-//! Where there is no system bus (containers, CI), the scheduler's wall-clock
-//! jump detector still catches it within a minute.
+//! Where there is no system bus (containers, CI), the clock's alarm (see
+//! `clock/alarm.rs`) still catches the wake-up within about a second.
 
 use std::time::SystemTime;
 
