@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Offline and back: wake-up-to-renewal without logind (libfaketime moves the
-# wall clock 4 h) and network-up-to-renewal (a network namespace whose link
+# wall clock 5 h) and network-up-to-renewal (a network namespace whose link
 # goes down and up), each the median of several runs of the release build.
 # Needs root for the namespace, as CI has.
 # usage: scripts/bench-resume.sh [--quick]   (--quick: one run each, no write to docs)
@@ -20,7 +20,7 @@ Command: \`make bench\` (this part: \`scripts/bench-resume.sh\`, i.e. \`scripts/
 
 The release build of \`evergreen run\` with one certificate renewed by a command; times are on the
 monotonic clock from the change to the engine's \`renewal_started\` event, the median of $RUNS runs.
-Without logind, the engine runs under libfaketime and its wall clock moves 4 h ahead while its
+Without logind, the engine runs under libfaketime and its wall clock moves 5 h ahead while its
 monotonic clock does not, which is what a suspend looks like to a process; the certificate is then
 due. For the network, the engine runs in a network namespace joined by a veth pair, its renewal needs a
 TCP server on the other side, fails while the link is down (offline, no notification) and the link then

@@ -4,7 +4,7 @@ the renewal that was waiting starts. Runs the release `evergreen run`, reads
 its JSON event stream and times, on this machine's monotonic clock:
 
 - resume without logind: the engine under libfaketime; the wall clock moves
-  4 h ahead while the monotonic clock does not (what a suspend looks like to
+  5 h ahead while the monotonic clock does not (what a suspend looks like to
   a process) and the certificate is then due;
 - network up: the engine in a network namespace joined by a veth pair; the
   renewal needs a TCP server outside, fails while the link is down (offline),
@@ -15,6 +15,7 @@ usage: bench_resume.py EVERGREEN_BIN RUNS   (prints one JSON object)
 import glob
 import json
 import os
+import queue
 import socket
 import statistics
 import subprocess
@@ -38,17 +39,21 @@ def engine(d, config, wrapper=(), extra_env=None):
 
 
 def until(p, pred, limit=60):
+    if not hasattr(p, "lines"):
+        p.lines = queue.Queue()
+        threading.Thread(target=lambda: [p.lines.put(line) for line in p.stdout], daemon=True).start()
     deadline = time.monotonic() + limit
-    for line in p.stdout:
+    while True:
+        try:
+            line = p.lines.get(timeout=max(0.0, deadline - time.monotonic()))
+        except queue.Empty:
+            raise SystemExit(f"no such event within {limit} s")
         try:
             e = json.loads(line)
         except ValueError:
             continue
         if pred(e):
             return e
-        if time.monotonic() > deadline:
-            break
-    raise SystemExit(f"no such event within {limit} s")
 
 
 def stop(p):
@@ -57,6 +62,10 @@ def stop(p):
 
 
 def cert(d, lifetime):
+    if not os.path.exists(f"{d}/certs/demo-ca.pem"):
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                        "-keyout", f"{d}/certs/demo-ca.key", "-out", f"{d}/certs/demo-ca.pem", "-days", "2",
+                        "-subj", "/CN=bench CA"], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     subprocess.run([BIN, "demo-renew", "--dir", f"{d}/certs", "--name", "web", "--lifetime", lifetime],
                    check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
@@ -79,7 +88,8 @@ def resume_without_logind():
         try:
             until(p, lambda e: e.get("event") == "observed")
             time.sleep(0.5)
-            open(offset, "w").write("+4h")
+            # Past the renewal point of a fresh 6 h certificate (4 h, ±10 % jitter).
+            open(offset, "w").write("+5h")
             t0 = time.monotonic()
             until(p, lambda e: e.get("event") == "renewal_started")
             return time.monotonic() - t0
