@@ -6,6 +6,7 @@
 //! does both); [`evergreen_bin`] fails with that advice when it is missing.
 
 pub mod bao;
+pub mod bus;
 pub mod desktop;
 pub mod env;
 pub mod rig;

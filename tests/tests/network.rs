@@ -8,6 +8,7 @@ use std::net::TcpListener;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use evergreen_tests::bus::PrivateBus;
 use evergreen_tests::env::{rand_suffix, wait_for, Daemon, Env};
 use evergreen_tests::evergreen_bin;
 
@@ -166,38 +167,15 @@ fn offline_the_renewal_waits_quietly_and_starts_when_the_link_comes_back() {
     assert_eq!(daemon.stop(), 0);
 }
 
-struct Bus(std::process::Child);
-
-impl Drop for Bus {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// NetworkManager's verdict counts where it runs: a private D-Bus daemon
-/// stands in for the system bus, the test owns `org.freedesktop.NetworkManager`
-/// on it and emits `StateChanged`, and the real `evergreen run` hears it.
+/// NetworkManager's verdict counts where it runs: on a private system bus
+/// ([`evergreen_tests::bus`]) the test owns `org.freedesktop.NetworkManager`
+/// and emits `StateChanged`, and the real `evergreen run` hears it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn network_managers_state_changes_reach_the_engine() {
     let env = Env::new();
-    let socket = env.dir.path().join("system_bus_socket");
-    let _bus = Bus(Command::new("dbus-daemon")
-        .args(["--session", "--nofork", "--nopidfile"])
-        .arg(format!("--address=unix:path={}", socket.display()))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("dbus-daemon runs"));
-    wait_for("the bus socket", Duration::from_secs(10), || socket.exists());
-    let address = format!("unix:path={}", socket.display());
-    let nm = zbus::connection::Builder::address(address.as_str())
-        .unwrap()
-        .name("org.freedesktop.NetworkManager")
-        .unwrap()
-        .build()
-        .await
-        .unwrap();
+    let bus = PrivateBus::start(env.dir.path());
+    let address = bus.address.clone();
+    let nm = bus.own("org.freedesktop.NetworkManager").await;
     env.cert("web", Duration::from_secs(3600), Duration::from_secs(86_400));
     env.write_config(&env.renewing("web", "24h", ""));
     let daemon = env.start_with(&[("DBUS_SYSTEM_BUS_ADDRESS", &address), ("EVERGREEN_LOG", "debug")]);
