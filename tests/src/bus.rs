@@ -52,3 +52,17 @@ impl Drop for PrivateBus {
         let _ = self.child.wait();
     }
 }
+
+/// logind's `PrepareForSleep(going)`, sent from a connection owning its name.
+pub async fn prepare_for_sleep(login1: &zbus::Connection, going: bool) {
+    login1
+        .emit_signal(
+            None::<()>,
+            "/org/freedesktop/login1",
+            "org.freedesktop.login1.Manager",
+            "PrepareForSleep",
+            &(going,),
+        )
+        .await
+        .unwrap();
+}

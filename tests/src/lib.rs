@@ -9,6 +9,7 @@ pub mod bao;
 pub mod bus;
 pub mod desktop;
 pub mod env;
+pub mod faketime;
 pub mod rig;
 pub mod tray;
 pub mod webdriver;

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use evergreen_tests::bus::PrivateBus;
+use evergreen_tests::bus::{prepare_for_sleep, PrivateBus};
 use evergreen_tests::env::{wait_for, Env};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -22,16 +22,7 @@ async fn prepare_for_sleep_from_logind_on_the_system_bus_reaches_the_engine() {
         daemon.stderr().contains("following logind suspend/resume signals")
     });
     for going in [true, false] {
-        login1
-            .emit_signal(
-                None::<()>,
-                "/org/freedesktop/login1",
-                "org.freedesktop.login1.Manager",
-                "PrepareForSleep",
-                &(going,),
-            )
-            .await
-            .unwrap();
+        prepare_for_sleep(&login1, going).await;
     }
     wait_for("a resume from logind", Duration::from_secs(20), || {
         daemon.has_event(|e| e["event"] == "resumed" && e["source"] == "logind")

@@ -220,7 +220,8 @@ impl std::fmt::Display for Event {
                 ..
             } => {
                 if *offline {
-                    write!(f, "offline: waiting for the network ({message})")?;
+                    // The message already says so ("offline: waiting for the network (…)").
+                    write!(f, "{message}")?;
                 } else {
                     write!(f, "renewal failed ({streak} in a row): {message}")?;
                 }

@@ -249,37 +249,30 @@ impl Notifier {
         };
         let window = i64::try_from(self.flap_window.as_millis()).unwrap_or(i64::MAX);
         let last = self.store.last_notified(&format!("{c}/{sort}/")).unwrap_or(None);
+        let within = last.is_some_and(|at| ev.at.saturating_sub(at) < window);
+        if sort != "failed" {
+            return !within;
+        }
         let counter = format!("flaps/{c}");
-        if last.is_some_and(|at| ev.at.saturating_sub(at) < window) {
-            if sort == "failed" {
-                let seen: u64 = self
-                    .store
-                    .get_meta(&counter)
-                    .ok()
-                    .flatten()
-                    .and_then(|v| v.parse().ok())
-                    .unwrap_or(0);
-                let _ = self.store.set_meta(&counter, &(seen + 1).to_string());
-            }
+        let flaps: u64 = self
+            .store
+            .get_meta(&counter)
+            .ok()
+            .flatten()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        if within {
+            let _ = self.store.set_meta(&counter, &(flaps + 1).to_string());
             return false;
         }
-        if sort == "failed" {
-            let flaps: u64 = self
-                .store
-                .get_meta(&counter)
-                .ok()
-                .flatten()
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0);
-            if flaps > 0 {
-                n.title = format!("{c}: renewal failed again");
-                n.body = format!(
-                    "{}\nIt also failed {flaps} more time(s) within {} of the last notice, recovering in between; those were not announced one by one.",
-                    n.body,
-                    short_duration(self.flap_window)
-                );
-                let _ = self.store.set_meta(&counter, "0");
-            }
+        if flaps > 0 {
+            n.title = format!("{c}: renewal failed again");
+            n.body = format!(
+                "{}\nIt also failed {flaps} more time(s) within {} of the last notice, recovering in between; those were not announced one by one.",
+                n.body,
+                short_duration(self.flap_window)
+            );
+            let _ = self.store.set_meta(&counter, "0");
         }
         true
     }

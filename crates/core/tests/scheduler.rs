@@ -1061,8 +1061,10 @@ async fn offline_failures_wait_quietly_and_the_network_coming_back_retries_at_on
     let notifier = Notifier::new(r.store.clone());
     let mut told = Vec::new();
     let mut kinds = Vec::new();
+    let mut lines = Vec::new();
     while let Ok(e) = r.events.try_recv() {
         told.extend(notifier.consider(&e).map(|n| n.title));
+        lines.push(e.to_string());
         kinds.push(e.kind);
     }
     assert!(
@@ -1072,6 +1074,12 @@ async fn offline_failures_wait_quietly_and_the_network_coming_back_retries_at_on
         "{kinds:?}"
     );
     assert!(told.is_empty(), "offline is no news: {told:?}");
+    let said = lines.iter().find(|l| l.contains("waiting for the network")).unwrap();
+    assert_eq!(
+        said.matches("offline: waiting for the network").count(),
+        1,
+        "said once: {said}"
+    );
     // The backoff would wait 30 s; the network is back after 5.
     advance(5).await;
     let back = tokio::time::Instant::now();

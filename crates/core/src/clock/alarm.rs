@@ -92,15 +92,17 @@ async fn fired(fd: &AsyncFd<rustix::fd::OwnedFd>) -> io::Result<Ring> {
 impl Alarm for TimerFd {
     fn arm(&mut self, at: SystemTime) {
         // Before the epoch (a clock set absurdly far back): the smallest
-        // instant the timer takes, which has passed, so it fires at once.
+        // instant the timer takes, which has passed, so it fires at once
+        // (a zero instant would disarm it instead).
         let since = at
             .duration_since(SystemTime::UNIX_EPOCH)
-            .unwrap_or(Duration::from_nanos(1));
+            .unwrap_or_default()
+            .max(Duration::from_nanos(1));
         let spec = Itimerspec {
             it_interval: Timespec { tv_sec: 0, tv_nsec: 0 },
             it_value: Timespec {
                 tv_sec: since.as_secs().min(i64::MAX as u64) as i64,
-                tv_nsec: since.subsec_nanos().max(u32::from(since.is_zero())) as _,
+                tv_nsec: since.subsec_nanos() as _,
             },
         };
         match timerfd_settime(

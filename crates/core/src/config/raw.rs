@@ -106,14 +106,13 @@ pub(super) fn set_fields(src: &str) -> Vec<SetFields> {
     let Ok(keyed) = toml::from_str::<Keyed>(src) else {
         return Vec::new();
     };
-    keyed
-        .credential
-        .into_iter()
-        .map(|c| {
-            c.into_iter()
-                .filter_map(|(k, v)| Some((known_key(&k)?, v.span())))
-                .collect()
-        })
+    keyed.credential.into_iter().map(fields_set).collect()
+}
+
+/// One credential's fields, as its keys name them, with their spans.
+fn fields_set(c: BTreeMap<String, Spanned<toml::Value>>) -> SetFields {
+    c.into_iter()
+        .filter_map(|(k, v)| Some((known_key(&k)?, v.span())))
         .collect()
 }
 
@@ -150,14 +149,12 @@ pub(crate) fn field_spans(src: &str, name: &str) -> Vec<(&'static str, Range<usi
     let Ok(keyed) = toml::from_str::<Keyed>(src) else {
         return Vec::new();
     };
-    let Some(i) = keyed
+    keyed
         .credential
-        .iter()
-        .position(|c| c.get("name").and_then(|n| n.get_ref().as_str()) == Some(name))
-    else {
-        return Vec::new();
-    };
-    set_fields(src).swap_remove(i)
+        .into_iter()
+        .find(|c| c.get("name").and_then(|n| n.get_ref().as_str()) == Some(name))
+        .map(fields_set)
+        .unwrap_or_default()
 }
 
 /// The kinds by the names the file gives them (from [`super::fields::KINDS`]).

@@ -116,8 +116,8 @@ impl Handle {
     /// Where the network stands (after each change): coming online re-tries
     /// what is failing at once; a failure while offline is shown as offline
     /// and does not notify. `Err` once the scheduler has stopped.
-    pub fn network(&self, online: bool) -> std::result::Result<(), EngineGone> {
-        self.tx.send(Cmd::Network { online }).map_err(|_| EngineGone)
+    pub fn network(&self, online: bool) -> Result<()> {
+        self.tx.send(Cmd::Network { online }).map_err(|_| Error::EngineStopped)
     }
 
     /// The machine woke from suspend: look at everything again now.
@@ -157,7 +157,3 @@ impl Handle {
         let _ = self.tx.send(Cmd::Shutdown);
     }
 }
-
-/// The scheduler this handle spoke to has stopped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct EngineGone;

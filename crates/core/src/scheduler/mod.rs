@@ -54,7 +54,7 @@ mod slot;
 mod testing;
 
 use handle::Cmd;
-pub use handle::{EngineGone, Handle};
+pub use handle::Handle;
 use slot::{Op, Retry, Slot, Stop};
 
 /// A wall clock that runs this much ahead of the monotonic one between two
