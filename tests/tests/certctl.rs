@@ -958,3 +958,94 @@ async fn a_deployment_handed_out_before_a_restart_runs_exactly_once() {
     let owed: Value = serde_json::from_slice(&read(&d.join("keys/deployments.json"))).unwrap();
     assert_eq!(owed["pending"].as_array().unwrap().len(), 0, "{owed}");
 }
+
+/// The sandbox answers as upstream's handlers do (`internal/api/handler/
+/// agents.go`, `discovery.go`): the key first (401), 410 and 404 only from
+/// the heartbeat, 500 in each endpoint's own words for what its service
+/// refuses, and upstream's error body.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sandbox_answers_with_upstreams_codes_and_bodies() {
+    let sb = sandbox().await;
+    let (id, key) = agent(&sb);
+    let ca = reqwest::Certificate::from_pem(sb.ca_pem().as_bytes()).unwrap();
+    let http = reqwest::Client::builder().add_root_certificate(ca).build().unwrap();
+    let url = |p: &str| format!("{}/api/v1/agents/{id}{p}", sb.url);
+    let send = |r: reqwest::RequestBuilder, key: &str| {
+        let r = r.bearer_auth(key);
+        async move {
+            let r = r.send().await.unwrap();
+            let status = r.status().as_u16();
+            (status, r.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    let upstream_error = |body: &Value, status_text: &str, message: &str| {
+        assert_eq!(body["error"], status_text, "{body}");
+        assert_eq!(body["message"], message, "{body}");
+        assert!(body["request_id"].as_str().is_some_and(|r| !r.is_empty()), "{body}");
+    };
+
+    let (s, b) = send(http.post(url("/heartbeat")), "not-a-key").await;
+    assert_eq!(s, 401, "{b}");
+    // The metadata is optional: a heartbeat without a body counts.
+    let (s, b) = send(http.post(url("/heartbeat")), &key).await;
+    assert_eq!((s, &b["status"]), (200, &json!("heartbeat_recorded")), "{b}");
+    assert_eq!(heartbeats(&sb, &id), 1);
+    // An empty discovery report: 500, which is why agents never send one.
+    let (s, b) = send(
+        http.post(url("/discoveries"))
+            .json(&json!({ "agent_id": id, "certificates": [], "errors": [] })),
+        &key,
+    )
+    .await;
+    assert_eq!(s, 500);
+    upstream_error(&b, "Internal Server Error", "failed to process discovery report");
+    // A CSR nothing waits for, a job the server does not know, an empty status.
+    let csr = "-----BEGIN CERTIFICATE REQUEST-----\nnot one\n-----END CERTIFICATE REQUEST-----";
+    let (s, b) = send(
+        http.post(url("/csr"))
+            .json(&json!({ "csr_pem": csr, "certificate_id": "mc-none" })),
+        &key,
+    )
+    .await;
+    assert_eq!(s, 400, "a CSR that does not parse: {b}");
+    let kp = rcgen::KeyPair::generate().unwrap();
+    let real_csr = rcgen::CertificateParams::new(vec!["web.edge.test".to_string()])
+        .unwrap()
+        .serialize_request(&kp)
+        .unwrap()
+        .pem()
+        .unwrap();
+    let (s, b) = send(
+        http.post(url("/csr"))
+            .json(&json!({ "csr_pem": real_csr, "certificate_id": "mc-none" })),
+        &key,
+    )
+    .await;
+    assert_eq!(s, 500);
+    upstream_error(&b, "Internal Server Error", "Failed to submit CSR");
+    let (s, b) = send(
+        http.post(url("/jobs/job-none/status"))
+            .json(&json!({ "status": "Completed" })),
+        &key,
+    )
+    .await;
+    assert_eq!(s, 500);
+    upstream_error(&b, "Internal Server Error", "Failed to update job status");
+    let (s, b) = send(
+        http.post(url("/jobs/job-none/status")).json(&json!({ "status": "" })),
+        &key,
+    )
+    .await;
+    assert_eq!(s, 400);
+    upstream_error(&b, "Bad Request", "Status is required");
+    let (s, b) = send(http.get(url("/certificates/mc-none")), &key).await;
+    assert_eq!(s, 404);
+    upstream_error(&b, "Not Found", "Certificate not found or not ready");
+    // Retired: the heartbeat says so; a work poll lists nothing.
+    sb.state.lock().certctl.agents.get_mut(&id).unwrap().retired = true;
+    let (s, b) = send(http.post(url("/heartbeat")), &key).await;
+    assert_eq!(s, 410);
+    upstream_error(&b, "Gone", "Agent has been retired");
+    let (s, b) = send(http.get(url("/work")), &key).await;
+    assert_eq!((s, b), (200, json!({ "jobs": [], "count": 0 })));
+}

@@ -452,3 +452,53 @@ async fn a_machine_enrols_with_its_token_and_an_expired_or_replayed_token_is_ref
     assert!(!d2.join("client.pem").exists());
     again.stop().await;
 }
+
+/// A control plane that revoked the machine's certificate answers its
+/// renewals 401; the operator's new token, registered beside the old
+/// certificate, enrols the machine again (the old certificate kept as .bak).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_machine_is_paused_and_enrols_again_with_a_new_token() {
+    let sb = sandbox(Duration::from_secs(3600)).await;
+    sb.state.lock().nixfleet.strict = true;
+    let mut rig = Rig::start(|d| {
+        enrol(&sb, d);
+        config(&sb, d, "")
+    })
+    .await;
+    let d = rig.dir.path().to_path_buf();
+    rig.wait("the first look", Duration::from_secs(10), is("observed"))
+        .await;
+    let (old_serial, key, _) = cert_of(&d);
+    sb.state.lock().nixfleet.revoked.insert(plain(&old_serial));
+    let out = rig.engine().handle().renew("fleet").await.unwrap();
+    assert!(!out.ok && out.message.contains("401"), "{out:?}");
+    rig.wait(
+        "paused for a new enrolment",
+        Duration::from_secs(10),
+        paused_with("needs a new enrolment"),
+    )
+    .await;
+    let now = SystemTime::now();
+    let token = sb.state.lock().nixfleet.mint_token(
+        MACHINE,
+        &key,
+        now - Duration::from_secs(60),
+        now + Duration::from_secs(3600),
+    );
+    register(&d, &token);
+    let e = rig
+        .wait("enrolled again", Duration::from_secs(10), is("renewal_succeeded"))
+        .await;
+    let EventKind::RenewalSucceeded { message, .. } = e.kind else {
+        unreachable!()
+    };
+    assert_eq!(message, "enrolled");
+    let (new_serial, new_key, _) = cert_of(&d);
+    assert_ne!(new_serial, old_serial, "a new certificate");
+    assert_eq!(new_key, key, "for the same host key");
+    assert!(d.join("client.pem.bak").exists(), "the replaced certificate is kept");
+    assert!(!d.join("client.pem.token").exists(), "the spent token was kept");
+    let out = rig.engine().handle().renew("fleet").await.unwrap();
+    assert!(out.ok, "the new certificate renews over mutual TLS: {out:?}");
+    rig.stop().await;
+}

@@ -24,7 +24,6 @@ pub fn routes() -> Router<Shared> {
         .route("/admin/requests", get(requests))
         .route("/admin/faults", post(fault))
         .route("/admin/cert-lifetime", post(lifetime))
-        .route("/admin/nixfleet/enroll", post(nixfleet_enroll))
         .route("/admin/nixfleet/{machine}/retire", post(nixfleet_retire))
         .route("/admin/wrenn/tokens", post(crate::wrenn::admin_token))
         .route("/admin/wrenn/hosts", get(crate::wrenn::admin_hosts))
@@ -67,22 +66,7 @@ async fn lifetime(State(s): State<Shared>, Json(l): Json<Lifetime>) -> Response 
     StatusCode::NO_CONTENT.into_response()
 }
 
-#[derive(Deserialize)]
-struct Enroll {
-    machine_id: String,
-    csr: String,
-}
-
-/// First certificate of a machine (nixfleet enrols out of band, with a
-/// one-time credential; the sandbox leaves that to its admin).
-async fn nixfleet_enroll(State(s): State<Shared>, Json(e): Json<Enroll>) -> Response {
-    let lifetime = s.lock().cert_lifetime;
-    match crate::nixfleet::issue(&s, &e.machine_id, &e.csr, lifetime) {
-        Ok(cert) => Json(json!({ "cert": cert })).into_response(),
-        Err(e) => (StatusCode::BAD_REQUEST, e).into_response(),
-    }
-}
-
+/// A machine's renewals get 410 from now on (the sandbox's own retirement).
 async fn nixfleet_retire(State(s): State<Shared>, Path(machine): Path<String>) -> StatusCode {
     s.lock().nixfleet.retired.insert(machine, true);
     StatusCode::NO_CONTENT

@@ -1,15 +1,19 @@
 //! certctl's control plane: agents, heartbeats, work polls, the CSR job flow,
 //! deployments, job status reports and discovery reports.
 //!
-//! Paths and bodies follow upstream certctl's agent API (its
-//! `cmd/agent`): every request carries `Authorization: Bearer <API key>`; an
-//! unknown agent is 404, a wrong key 401, a retired agent 410 Gone on every
-//! endpoint. A certificate is asked for by an admin (a CSR job,
+//! Paths, bodies and status codes follow upstream certctl's agent API
+//! (`internal/api/handler/agents.go` and `discovery.go`, with its agent
+//! `cmd/agent/main.go`): every request carries `Authorization: Bearer <API
+//! key>` (a wrong key is 401); only the heartbeat tells a retired agent 410
+//! Gone (and an unknown one 404); the other endpoints answer a failure of
+//! their service with 500 and their own words ("Failed to submit CSR"),
+//! a certificate that is not there with 404. A certificate is asked for by an admin (a CSR job,
 //! `AwaitingCSR`); the agent's CSR is signed with the current certificate
 //! lifetime, the CSR job completes and a `Deployment` job is queued for the
 //! certificate's target. Like certctl's server, the sandbox renews on its
 //! own schedule: a certificate past half its lifetime gets a new CSR job at
-//! the agent's next poll. Errors are `{"error": "…"}`.
+//! the agent's next poll. Errors are upstream's `{"error": "<status text>",
+//! "message": "…", "request_id": "…"}`.
 
 use std::collections::BTreeMap;
 use std::time::SystemTime;
@@ -74,6 +78,9 @@ pub struct Agent {
 #[derive(Debug, Default)]
 pub struct Agents {
     pub agents: BTreeMap<String, Agent>,
+    /// Every API key handed out. Upstream's keys are the server's, not the
+    /// agent's: one stays valid when its agent is deleted.
+    keys: std::collections::BTreeSet<String>,
     next: u64,
     next_job: u64,
 }
@@ -84,6 +91,7 @@ impl Agents {
         self.next += 1;
         let id = format!("agent-{}", self.next);
         let key = format!("cc-{}", random_hex(16));
+        self.keys.insert(key.clone());
         self.agents.insert(
             id.clone(),
             Agent {
@@ -211,29 +219,38 @@ pub fn routes() -> Router<Shared> {
 /// A refused request: its status and error text.
 type Refusal = (StatusCode, &'static str);
 
-/// The agent behind a request: 404 unknown, 401 wrong key, 410 retired.
-fn agent<'a>(g: &'a mut Inner, id: &str, headers: &HeaderMap) -> Result<&'a mut Agent, Refusal> {
+/// Who is asking. The key is checked before anything else (upstream's
+/// auth middleware): 401 for a key no agent holds.
+enum Caller<'a> {
+    Agent(&'a mut Agent),
+    /// A key that is valid but not this agent's, or an agent that is gone:
+    /// upstream's service fails, and each endpoint says so its own way.
+    Unknown,
+    Retired,
+}
+
+fn caller<'a>(g: &'a mut Inner, id: &str, headers: &HeaderMap) -> Result<Caller<'a>, Refusal> {
     let key = headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or("");
-    let Some(a) = g.certctl.agents.get_mut(id) else {
-        return Err((StatusCode::NOT_FOUND, "agent not found"));
-    };
-    if key.is_empty() || key != a.api_key {
+    if key.is_empty() || !g.certctl.keys.contains(key) {
         return Err((StatusCode::UNAUTHORIZED, "invalid or missing API key"));
     }
-    if a.retired {
-        return Err((StatusCode::GONE, "agent has been retired"));
-    }
-    Ok(a)
+    Ok(match g.certctl.agents.get_mut(id) {
+        Some(a) if a.api_key != key => Caller::Unknown,
+        Some(a) if a.retired => Caller::Retired,
+        Some(a) => Caller::Agent(a),
+        None => Caller::Unknown,
+    })
 }
 
-fn json_object(body: &[u8]) -> Result<serde_json::Map<String, Value>, Refusal> {
-    match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Object(m)) => Ok(m),
-        _ => Err((StatusCode::BAD_REQUEST, "the body must be a JSON object")),
+/// The live agent behind a request, or the endpoint's own failure.
+fn live<'a>(g: &'a mut Inner, id: &str, headers: &HeaderMap, fails: Refusal) -> Result<&'a mut Agent, Refusal> {
+    match caller(g, id, headers)? {
+        Caller::Agent(a) => Ok(a),
+        Caller::Unknown | Caller::Retired => Err(fails),
     }
 }
 
@@ -244,32 +261,29 @@ async fn heartbeat(
     body: axum::body::Bytes,
 ) -> Response {
     let mut g = s.lock();
-    let a = match agent(&mut g, &id, &headers) {
-        Ok(a) => a,
+    let a = match caller(&mut g, &id, &headers) {
+        Ok(Caller::Agent(a)) => a,
+        Ok(Caller::Retired) => return error(StatusCode::GONE, "Agent has been retired"),
+        Ok(Caller::Unknown) => return error(StatusCode::NOT_FOUND, "Agent not found"),
         Err((status, why)) => return error(status, why),
     };
-    let m = match json_object(&body) {
-        Ok(m) => m,
-        Err((status, why)) => return error(status, why),
-    };
-    for field in ["version", "hostname", "os", "architecture", "ip_address"] {
-        if !m.get(field).is_some_and(Value::is_string) {
-            return error(StatusCode::BAD_REQUEST, &format!("heartbeat field {field} is missing"));
-        }
-    }
+    // The metadata is optional upstream: a body that is not the object is ignored.
     a.heartbeats += 1;
-    a.last_heartbeat = Some(Value::Object(m));
-    Json(json!({ "status": "ok" })).into_response()
+    a.last_heartbeat = serde_json::from_slice::<Value>(&body).ok().filter(Value::is_object);
+    Json(json!({ "status": "heartbeat_recorded" })).into_response()
 }
 
 async fn work(State(s): State<Shared>, Path(id): Path<String>, headers: HeaderMap) -> Response {
     let mut g = s.lock();
-    if let Err((status, why)) = agent(&mut g, &id, &headers) {
-        return error(status, why);
+    match caller(&mut g, &id, &headers) {
+        Ok(Caller::Agent(_)) => {}
+        // Upstream lists the jobs of the agent id asked about: none.
+        Ok(Caller::Unknown | Caller::Retired) => return Json(json!({ "jobs": [], "count": 0 })).into_response(),
+        Err((status, why)) => return error(status, why),
     }
     g.certctl.renew_due(&id, SystemTime::now());
     let Some(a) = g.certctl.agents.get_mut(&id) else {
-        return error(StatusCode::NOT_FOUND, "agent not found");
+        return error(StatusCode::INTERNAL_SERVER_ERROR, "Failed to get pending work");
     };
     a.polls += 1;
     // As certctl does (`internal/repository/postgres/job.go`): a pending
@@ -304,26 +318,25 @@ struct CsrRequest {
 async fn csr(State(s): State<Shared>, Path(id): Path<String>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
     let mut g = s.lock();
     let lifetime = g.cert_lifetime;
-    let a = match agent(&mut g, &id, &headers) {
+    const FAILED: Refusal = (StatusCode::INTERNAL_SERVER_ERROR, "Failed to submit CSR");
+    let a = match live(&mut g, &id, &headers, FAILED) {
         Ok(a) => a,
         Err((status, why)) => return error(status, why),
     };
     let Ok(req) = serde_json::from_slice::<CsrRequest>(&body) else {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "the body must be {\"csr_pem\", \"certificate_id\"}",
-        );
+        return error(StatusCode::BAD_REQUEST, "Invalid request body");
+    };
+    let parsed = match CertificateSigningRequestParams::from_pem(&req.csr_pem) {
+        Ok(p) => p,
+        Err(e) => return error(StatusCode::BAD_REQUEST, &format!("invalid CSR: {e}")),
     };
     let Some(job) = a
         .jobs
         .iter_mut()
         .find(|j| j.certificate_id == req.certificate_id && j.status == "AwaitingCSR")
     else {
-        return error(StatusCode::CONFLICT, "no CSR is awaited for this certificate");
-    };
-    let parsed = match CertificateSigningRequestParams::from_pem(&req.csr_pem) {
-        Ok(p) => p,
-        Err(e) => return error(StatusCode::BAD_REQUEST, &format!("the CSR does not parse: {e}")),
+        // Upstream's service refuses a CSR nothing waits for; the handler says 500.
+        return error(FAILED.0, FAILED.1);
     };
     let mut params = parsed.params;
     let now = SystemTime::now();
@@ -338,11 +351,7 @@ async fn csr(State(s): State<Shared>, Path(id): Path<String>, headers: HeaderMap
     cert.pem = Some(format!("{}\n{}", leaf.trim(), s.ca.cert_pem().trim()));
     cert.versions += 1;
     g.certctl.queue_deployment(&id, &req.certificate_id);
-    (
-        StatusCode::ACCEPTED,
-        Json(json!({ "certificate_id": req.certificate_id, "status": "signed" })),
-    )
-        .into_response()
+    (StatusCode::ACCEPTED, Json(json!({ "status": "Completed" }))).into_response()
 }
 
 async fn certificate(
@@ -351,13 +360,14 @@ async fn certificate(
     headers: HeaderMap,
 ) -> Response {
     let mut g = s.lock();
-    let a = match agent(&mut g, &id, &headers) {
+    const MISSING: Refusal = (StatusCode::NOT_FOUND, "Certificate not found or not ready");
+    let a = match live(&mut g, &id, &headers, MISSING) {
         Ok(a) => a,
         Err((status, why)) => return error(status, why),
     };
     match a.certificates.get(&cert).and_then(|c| c.pem.clone()) {
-        Some(pem) => Json(json!({ "certificate_id": cert, "certificate_pem": pem })).into_response(),
-        None => error(StatusCode::NOT_FOUND, "certificate not found"),
+        Some(pem) => Json(json!({ "certificate_pem": pem })).into_response(),
+        None => error(MISSING.0, MISSING.1),
     }
 }
 
@@ -375,23 +385,26 @@ async fn job_status(
     body: axum::body::Bytes,
 ) -> Response {
     let mut g = s.lock();
-    let a = match agent(&mut g, &id, &headers) {
+    const FAILED: Refusal = (StatusCode::INTERNAL_SERVER_ERROR, "Failed to update job status");
+    let a = match live(&mut g, &id, &headers, FAILED) {
         Ok(a) => a,
         Err((status, why)) => return error(status, why),
     };
     let Ok(r) = serde_json::from_slice::<StatusReport>(&body) else {
-        return error(StatusCode::BAD_REQUEST, "the body must be {\"status\", \"error\"?}");
+        return error(StatusCode::BAD_REQUEST, "Invalid request body");
     };
-    if !["Running", "Completed", "Failed"].contains(&r.status.as_str()) {
-        return error(StatusCode::BAD_REQUEST, "status must be Running, Completed or Failed");
+    if r.status.is_empty() {
+        return error(StatusCode::BAD_REQUEST, "Status is required");
     }
-    let Some(j) = a.jobs.iter_mut().find(|j| j.id == job) else {
-        return error(StatusCode::NOT_FOUND, "job not found");
+    // An unknown job or a status the service does not take: upstream's 500.
+    let known = ["Running", "Completed", "Failed"].contains(&r.status.as_str());
+    let Some(j) = a.jobs.iter_mut().find(|j| j.id == job).filter(|_| known) else {
+        return error(FAILED.0, FAILED.1);
     };
     j.reported.push(r.status.clone());
     j.status = r.status;
     j.error = r.error;
-    Json(json!({ "status": "ok" })).into_response()
+    Json(json!({ "status": "updated" })).into_response()
 }
 
 async fn discoveries(
@@ -401,27 +414,31 @@ async fn discoveries(
     body: axum::body::Bytes,
 ) -> Response {
     let mut g = s.lock();
-    let a = match agent(&mut g, &id, &headers) {
+    const FAILED: Refusal = (StatusCode::INTERNAL_SERVER_ERROR, "failed to process discovery report");
+    let a = match live(&mut g, &id, &headers, FAILED) {
         Ok(a) => a,
         Err((status, why)) => return error(status, why),
     };
-    let m = match json_object(&body) {
-        Ok(m) => m,
-        Err((status, why)) => return error(status, why),
+    let m = match serde_json::from_slice::<Value>(&body) {
+        Ok(Value::Object(m)) => m,
+        _ => return error(StatusCode::BAD_REQUEST, "invalid request body"),
     };
     let n = m.get("certificates").and_then(Value::as_array).map_or(0, Vec::len);
     let errors = m.get("errors").and_then(Value::as_array).map_or(0, Vec::len);
     if n == 0 && errors == 0 {
         // What certctl's server does with an empty report (its insert of
         // zero rows fails): a 500, which is why agents do not send one.
-        return error(StatusCode::INTERNAL_SERVER_ERROR, "failed to process discovery report");
+        return error(FAILED.0, FAILED.1);
     }
     a.discoveries.push(Value::Object(m));
-    (
-        StatusCode::ACCEPTED,
-        Json(json!({ "status": "accepted", "certificates": n })),
-    )
-        .into_response()
+    // Upstream answers with the scan it recorded.
+    let scan = json!({
+        "id": format!("scan-{}", random_hex(8)),
+        "agent_id": id,
+        "certificates_found": n,
+        "errors_count": errors,
+    });
+    (StatusCode::ACCEPTED, Json(scan)).into_response()
 }
 
 // --- admin -------------------------------------------------------------

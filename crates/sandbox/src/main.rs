@@ -30,6 +30,10 @@ struct Args {
     /// and print an Evergreen config that points at this sandbox
     #[arg(long, value_name = "DIR")]
     print_config: Option<std::path::PathBuf>,
+    /// nixfleet's `--strict`: refuse (400) a request without the
+    /// X-Nixfleet-Protocol header instead of serving it
+    #[arg(long)]
+    strict: bool,
 }
 
 #[tokio::main]
@@ -42,6 +46,7 @@ async fn main() -> anyhow::Result<()> {
         cert_lifetime: args.cert_lifetime,
     })
     .await?;
+    sb.state.lock().nixfleet.strict = args.strict;
     if let Some(p) = &args.ca_out {
         std::fs::write(p, sb.ca_pem()).with_context(|| format!("writing the CA certificate to {}", p.display()))?;
     }

@@ -9,8 +9,9 @@
 //! The wire is upstream's (nixfleet-proto `enroll_wire.rs`, the control
 //! plane's `server/middleware.rs`): camelCase bodies, `X-Nixfleet-Protocol:
 //! 1` on every request, 426 for another major, and in strict mode 400
-//! without the header. 410 for a retired machine is the sandbox's own: a
-//! real control plane revokes a machine, and answers it 401.
+//! without the header. A revoked certificate, and a CSR for another key than
+//! the machine's, get 401, as upstream's `require_cn` and renew route answer.
+//! 410 for a retired machine is the sandbox's own.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
@@ -31,6 +32,9 @@ use crate::Shared;
 pub struct Machines {
     /// Machines an admin retired: their renewals get 410 Gone.
     pub retired: BTreeMap<String, bool>,
+    /// Serials (lower-case hex) of revoked client certificates: their
+    /// renewals get 401, and only a new enrolment helps.
+    pub revoked: std::collections::BTreeSet<String>,
     /// Upstream's `--strict`: a request without the protocol header is
     /// refused (400) instead of accepted for older agents' sake.
     pub strict: bool,
@@ -275,6 +279,9 @@ async fn renew(
         if g.nixfleet.retired.get(&machine).copied().unwrap_or(false) {
             return error(StatusCode::GONE, "this machine was retired");
         }
+        if peer.serial().is_some_and(|serial| g.nixfleet.revoked.contains(&serial)) {
+            return error(StatusCode::UNAUTHORIZED, "this certificate was revoked");
+        }
         g.cert_lifetime
     };
     let req: RenewRequest = match serde_json::from_slice(&body) {
@@ -288,7 +295,7 @@ async fn renew(
         .is_some_and(|(csr, presented)| rcgen::PublicKeyData::der_bytes(&csr.public_key) == presented.as_slice());
     if !same_key {
         return error(
-            StatusCode::BAD_REQUEST,
+            StatusCode::UNAUTHORIZED,
             "the CSR's public key is not the one of the presented certificate",
         );
     }

@@ -262,6 +262,8 @@ impl Nixfleet {
             std::fs::create_dir_all(dir)
                 .map_err(|e| Failure::transient(format!("could not create {}: {e}", dir.display())))?;
         }
+        // A re-enrolment keeps the certificate it replaces, as a renewal does.
+        fsutil::backup(&self.spec.cert_path, PUBLIC_FILE_MODE).map_err(|e| Failure::transient(e.to_string()))?;
         fsutil::atomic_write(&self.spec.cert_path, pem.as_bytes(), PUBLIC_FILE_MODE)
             .map_err(|e| Failure::transient(e.to_string()))?;
         // Spent: the control plane will not take it again.
@@ -288,10 +290,22 @@ impl Source for Nixfleet {
     }
 
     async fn observe(&self) -> Result<Observation, Failure> {
+        let tf = &self.spec.enrollment_token_file;
+        if self.spec.cert_path.exists() && tf.exists() {
+            // A new token beside a certificate: the operator re-enrols the
+            // machine (its certificate was revoked, or it moves fleets);
+            // renewing enrols with it at once.
+            return Err(Failure::new(
+                FailureClass::Absent,
+                format!(
+                    "an enrolment token waits in {}; Evergreen enrols this machine again with it now",
+                    tf.display()
+                ),
+            ));
+        }
         if !self.spec.cert_path.exists() {
             // Not enrolled yet: with a token waiting, renewing enrols; without
             // one, only the user can act (the token file appearing ends it).
-            let tf = &self.spec.enrollment_token_file;
             return Err(if tf.exists() {
                 Failure::new(
                     FailureClass::Absent,
@@ -316,7 +330,7 @@ impl Source for Nixfleet {
 
     async fn renew(&self, req: RenewRequest) -> Result<Renewed, Failure> {
         let key = host_key(&self.spec.ssh_host_key).map_err(|m| Failure::new(FailureClass::Paused, m))?;
-        if !self.spec.cert_path.exists() {
+        if !self.spec.cert_path.exists() || self.spec.enrollment_token_file.exists() {
             return self.enroll(&key, req.now).await;
         }
         let current = self.read()?;
