@@ -428,6 +428,47 @@ async fn pki_issue_mode_writes_the_servers_ed25519_key_0600_matching_the_certifi
     rig.stop().await;
 }
 
+/// A key that no longer belongs to its certificate (another tool wrote it)
+/// is seen by the next look, and a renewal makes the pair whole again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_beside_the_wrong_certificate_is_seen_and_a_renewal_repairs_the_pair() {
+    let bao = Bao::dev();
+    bao.pki("1h");
+    let mut rig = Rig::start(|d| {
+        bao.pki_token_file(&d.join("token"), "1h");
+        pki_cred("ws", &bao, d, "mode = \"issue\"\nkey_type = \"ed25519\"\nttl = \"10m\"")
+    })
+    .await;
+    rig.wait(
+        "the first certificate",
+        Duration::from_secs(15),
+        is("renewal_succeeded"),
+    )
+    .await;
+    let (cert, key) = (rig.path("certs/ws.pem"), rig.path("keys/ws.key"));
+    // Another tool writes its own key in place (a new file renamed over the path).
+    let stranger = rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519).unwrap();
+    let tmp = rig.path("keys/.other-tool");
+    std::fs::write(&tmp, stranger.serialize_pem()).unwrap();
+    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600)).unwrap();
+    std::fs::rename(&tmp, &key).unwrap();
+    assert_ne!(leaf_key(&cert), key_public(&key));
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    // The file watcher's look finds the mismatch; the renewal it asks for repairs it.
+    rig.wait(
+        "the pair renewed after the mismatch",
+        Duration::from_secs(20),
+        is("renewal_succeeded"),
+    )
+    .await;
+    // A 10-minute certificate is not due for minutes: only the look's finding
+    // made Evergreen renew it now.
+    assert_eq!(leaf_key(&cert), key_public(&key), "the pair matches again");
+    assert_ne!(key_public(&key), stranger.public_key_raw().to_vec());
+    assert_eq!(rig.status("ws").problem, None, "the problem ends with the repair");
+    rig.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls_with_the_right_ca_bundle_works_and_a_wrong_one_says_why() {
     let bao = Bao::dev_tls();

@@ -258,6 +258,11 @@ impl Pair {
                 }
             }
         }
+        // A certificate alone rewritten through the link (sign mode keeps its
+        // key) leaves its temporary file inside the live generation.
+        if let Some(l) = live {
+            removed.extend(fsutil::clean_temps_in(&self.store.join(generation_name(l))));
+        }
         removed
     }
 }
@@ -410,8 +415,15 @@ mod tests {
         fs::write(p.store().join("g000009").join(KEY_NAME), "half").unwrap();
         std::os::unix::fs::symlink("g000009", p.store().join("live.tmp-1-0")).unwrap();
         fs::write(dir.path().join(".web.key.tmp-77-deadbeef"), "secret").unwrap();
+        // and a certificate rewritten alone through the link, cut short
+        fs::write(
+            p.store().join("g000001").join(format!(".{CERT_NAME}.tmp-78-0000beef")),
+            "half",
+        )
+        .unwrap();
         let removed = p.tidy();
-        assert_eq!(removed.len(), 3, "{removed:?}");
+        assert_eq!(removed.len(), 4, "{removed:?}");
+        assert_eq!(names(&p.store().join("g000001")), vec![CERT_NAME, KEY_NAME]);
         assert_eq!(names(p.store()), vec!["g000001", "live"]);
         assert_eq!(names(dir.path()), vec![".web.pem.pair", "web.key", "web.pem"]);
         assert_eq!(fs::read_to_string(&k).unwrap(), key);

@@ -142,7 +142,7 @@ impl Config {
 
 impl CredentialSpec {
     /// Files whose change means the credential should be looked at again
-    /// (the certificate, the token file a `bao login` rewrites).
+    /// (the certificate, its key, the token file a `bao login` rewrites).
     pub fn watched_paths(&self) -> Vec<PathBuf> {
         let token_file = |c: &VaultConn| match &c.token {
             TokenSource::File(p) => Some(p.clone()),
@@ -151,7 +151,8 @@ impl CredentialSpec {
         match self {
             CredentialSpec::X509File(s) => vec![s.path.clone()],
             CredentialSpec::VaultToken(s) => token_file(&s.conn).into_iter().collect(),
-            CredentialSpec::VaultPki(s) => std::iter::once(s.cert_path.clone())
+            CredentialSpec::VaultPki(s) => [s.cert_path.clone(), s.key_path.clone()]
+                .into_iter()
                 .chain(token_file(&s.conn))
                 .collect(),
             CredentialSpec::Nixfleet(s) => vec![s.cert_path.clone(), s.enrollment_token_file.clone()],
@@ -159,7 +160,7 @@ impl CredentialSpec {
             CredentialSpec::Certctl(s) => s
                 .targets
                 .values()
-                .map(|t| t.cert_path.clone())
+                .flat_map(|t| [t.cert_path.clone(), t.key_path.clone()])
                 .chain(match &s.api_key {
                     TokenSource::File(p) => Some(p.clone()),
                     TokenSource::Env(_) => None,
@@ -352,6 +353,12 @@ pub const DEFAULT_COMMAND_TIMEOUT: Duration = Duration::from_secs(120);
 /// The shortest duration any setting takes: anything shorter is a typo that
 /// would have Evergreen hammer a server.
 pub const MIN_DURATION: Duration = Duration::from_millis(100);
+
+/// The shortest heartbeat, poll or discovery interval against a control
+/// plane on another machine: Evergreen never asks a server more often.
+/// Shorter ones are for a control plane on this machine (a dev server, the
+/// sandbox).
+pub const MIN_SERVER_INTERVAL: Duration = Duration::from_secs(5);
 /// The longest duration any setting takes.
 pub const MAX_DURATION: Duration = Duration::from_secs(100 * 365 * 86_400);
 
@@ -652,6 +659,30 @@ enabled = false
     }
 
     #[test]
+    fn a_server_elsewhere_is_never_asked_more_often_than_every_5s() {
+        let at = |url: &str, extra: &str| {
+            format!("[[credential]]\nname = \"c\"\nkind = \"certctl\"\nurl = \"{url}\"\nagent_id = \"a-1\"\napi_key_env = \"K\"\nkey_dir = \"/k\"\ntargets = [\"t=/c.pem\"]\n{extra}")
+        };
+        for field in ["heartbeat_interval", "poll_interval", "discovery_interval"] {
+            let e = err(&at("https://cp.example", &format!("{field} = \"1s\"\n")));
+            assert!(
+                e.contains(field) && e.contains("more often than every 5s") && e.contains(":9:"),
+                "{e}"
+            );
+        }
+        // A control plane on this machine (a dev server, the sandbox) may be asked often.
+        let ok = parse(
+            &at(
+                "https://127.0.0.1:8443",
+                "heartbeat_interval = \"300ms\"\npoll_interval = \"200ms\"\n",
+            ),
+            file(),
+        );
+        assert!(ok.is_ok(), "{ok:?}");
+        assert!(parse(&at("https://cp.example", "poll_interval = \"5s\"\n"), file()).is_ok());
+    }
+
+    #[test]
     fn an_empty_file_is_an_empty_config() {
         let c = parse("", file()).unwrap();
         assert!(c.credentials.is_empty());
@@ -786,7 +817,10 @@ reload_command = ["systemctl", "--user", "reload", "app"]
         assert!(c.warnings[0].contains("plain HTTP") && c.warnings[0].contains("\"ws\""));
         assert_eq!(
             c.credentials[1].spec.watched_paths(),
-            vec![PathBuf::from("/home/u/.config/evergreen/certs/ws.pem")]
+            vec![
+                PathBuf::from("/home/u/.config/evergreen/certs/ws.pem"),
+                PathBuf::from("/home/u/.config/evergreen/certs/ws.key")
+            ]
         );
     }
 

@@ -523,6 +523,21 @@ mod tests {
     }
 
     #[test]
+    fn absurd_claim_times_are_an_error_not_a_panic() {
+        for (iat, exp, named) in [
+            (1_900_000_000u64, u64::MAX, "exp"),
+            (u64::MAX - 1, u64::MAX, "iat"),
+            (1_900_000_000, 300_000_000_000, "exp"),
+        ] {
+            let why = lifetime(&creds(jwt(json!({"host_id": "h", "iat": iat, "exp": exp})))).unwrap_err();
+            assert!(
+                why.contains(&format!("{named} claim")) && why.contains("year 10000"),
+                "{iat}..{exp}: {why}"
+            );
+        }
+    }
+
+    #[test]
     fn bad_tokens_say_what_is_wrong_and_debug_hides_secrets() {
         assert!(lifetime(&creds("nope".into())).unwrap_err().contains("not a JWT"));
         assert!(lifetime(&creds("a.!!!.c".into())).unwrap_err().contains("base64url"));

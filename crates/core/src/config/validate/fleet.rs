@@ -58,6 +58,7 @@ impl Validator<'_> {
             "heartbeat_interval",
             &raw.heartbeat_interval,
             Duration::from_secs(30),
+            &url,
         );
         WrennSpec {
             url,
@@ -122,6 +123,21 @@ impl Validator<'_> {
                     .collect()
             })
             .unwrap_or_default();
+        let heartbeat_interval = self.interval(
+            who,
+            "heartbeat_interval",
+            &raw.heartbeat_interval,
+            Duration::from_secs(60),
+            &url,
+        );
+        let poll_interval = self.interval(who, "poll_interval", &raw.poll_interval, Duration::from_secs(30), &url);
+        let discovery_interval = self.interval(
+            who,
+            "discovery_interval",
+            &raw.discovery_interval,
+            Duration::from_secs(6 * 3600),
+            &url,
+        );
         CertctlSpec {
             url,
             agent_id,
@@ -130,19 +146,9 @@ impl Validator<'_> {
             key_dir,
             targets,
             discovery_dirs,
-            heartbeat_interval: self.interval(
-                who,
-                "heartbeat_interval",
-                &raw.heartbeat_interval,
-                Duration::from_secs(60),
-            ),
-            poll_interval: self.interval(who, "poll_interval", &raw.poll_interval, Duration::from_secs(30)),
-            discovery_interval: self.interval(
-                who,
-                "discovery_interval",
-                &raw.discovery_interval,
-                Duration::from_secs(6 * 3600),
-            ),
+            heartbeat_interval,
+            poll_interval,
+            discovery_interval,
         }
     }
 

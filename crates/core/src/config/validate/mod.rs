@@ -241,17 +241,34 @@ impl Validator<'_> {
         }
     }
 
+    /// How often a control plane at `url` is asked: at least
+    /// [`MIN_SERVER_INTERVAL`] unless it is on this machine.
     pub(super) fn interval(
         &mut self,
         who: &str,
         field: &str,
         raw: &Option<Spanned<String>>,
         default: Duration,
+        url: &str,
     ) -> Duration {
-        match raw {
-            Some(v) => self.duration(&format!("{who}: {field}"), v).unwrap_or(default),
-            None => default,
+        let Some(v) = raw else { return default };
+        let Some(d) = self.duration(&format!("{who}: {field}"), v) else {
+            return default;
+        };
+        let on_this_machine = url::Url::parse(url).is_ok_and(|u| crate::http::is_loopback(&u));
+        if d < MIN_SERVER_INTERVAL && !on_this_machine {
+            self.err(
+                Some(v.span()),
+                format!(
+                    "{who}: {field} = {:?} would ask {url} more often than every {}; Evergreen never asks a server that often (intervals that short are for a control plane on this machine). Use at least \"{}\"",
+                    v.get_ref(),
+                    humantime::format_duration(MIN_SERVER_INTERVAL),
+                    humantime::format_duration(MIN_SERVER_INTERVAL)
+                ),
+            );
+            return default;
         }
+        d
     }
 
     /// The renewal policy: a fraction or a lead time (not both), else the kind's default.

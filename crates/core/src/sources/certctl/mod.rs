@@ -285,6 +285,14 @@ impl Certctl {
                 continue;
             }
             let f = crate::x509::read_file(&t.cert_path).map_err(|e| Failure::transient(e.to_string()))?;
+            if let Some(why) = crate::pair::mismatch(&t.cert_path, &f.der_leaf, &t.key_path) {
+                // Evergreen writes a target's pair as one; another tool (or a
+                // hand) broke it. The control plane decides deployments, so
+                // say what to do rather than pretend a renewal mends it.
+                return Err(Failure::transient(format!(
+                    "{why}; the service using it will fail: restore the pair kept as .bak, or have the control plane deploy the certificate again"
+                )));
+            }
             if best
                 .as_ref()
                 .is_none_or(|b| f.leaf().lifetime.not_after < b.lifetime.not_after)
@@ -534,6 +542,36 @@ mod tests {
 
     fn secs(t: SystemTime) -> f64 {
         t.duration_since(at(0.0)).unwrap().as_secs_f64()
+    }
+
+    #[test]
+    fn a_targets_key_that_is_not_its_certificates_is_reported_with_what_to_do() {
+        let dir = tempfile::tempdir().unwrap();
+        let (cert_path, key_path) = (dir.path().join("web.pem"), dir.path().join("web.key"));
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = CertificateParams::new(vec!["web.test".to_string()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        std::fs::write(&cert_path, cert.pem()).unwrap();
+        std::fs::write(&key_path, key.serialize_pem()).unwrap();
+        let mut sp = spec(vec![]);
+        sp.targets.insert(
+            "t-web".into(),
+            crate::config::CertctlTarget {
+                cert_path: cert_path.clone(),
+                key_path: key_path.clone(),
+            },
+        );
+        let source = Certctl::new("edge", sp);
+        assert!(source.read().is_ok(), "a matching pair is fine");
+        std::fs::write(&key_path, rcgen::KeyPair::generate().unwrap().serialize_pem()).unwrap();
+        let f = source.read().expect_err("a key of another certificate");
+        assert!(
+            f.message.contains("does not belong to the certificate") && f.message.contains(".bak"),
+            "{}",
+            f.message
+        );
     }
 
     #[test]
