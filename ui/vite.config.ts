@@ -26,6 +26,7 @@ export default defineConfig({
     include: ["src/**/*.test.ts"],
     // Deterministic clock-time formatting in tests.
     env: { TZ: "UTC" },
+    setupFiles: ["src/test/setup.ts"],
     restoreMocks: true,
   },
 });

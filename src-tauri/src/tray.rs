@@ -242,3 +242,55 @@ fn on_menu(app: &AppHandle, id: &str) {
         _ => {}
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The icon at 16 px as a shape alone: each pixel lighter or darker than
+    /// the icon's own mean (so its colour and brightness do not count).
+    fn shape_at_16(health: Health) -> Vec<bool> {
+        let img = icon(health);
+        let (w, h) = (img.width() as usize, img.height() as usize);
+        let rgba = img.rgba();
+        let luma = |x: usize, y: usize| {
+            let p = &rgba[(y * w + x) * 4..(y * w + x) * 4 + 4];
+            let a = f64::from(p[3]) / 255.0;
+            let l = 0.2126 * f64::from(p[0]) + 0.7152 * f64::from(p[1]) + 0.0722 * f64::from(p[2]);
+            l * a + 255.0 * (1.0 - a)
+        };
+        let (bw, bh) = (w / 16, h / 16);
+        let cells: Vec<f64> = (0..256)
+            .map(|i| {
+                let (cx, cy) = (i % 16, i / 16);
+                let mut sum = 0.0;
+                for y in cy * bh..(cy + 1) * bh {
+                    for x in cx * bw..(cx + 1) * bw {
+                        sum += luma(x, y);
+                    }
+                }
+                sum / (bw * bh) as f64
+            })
+            .collect();
+        let mean = cells.iter().sum::<f64>() / cells.len() as f64;
+        cells.iter().map(|c| *c > mean).collect()
+    }
+
+    #[test]
+    fn each_tray_icon_has_a_shape_of_its_own_at_16_px() {
+        let all = [Health::Healthy, Health::Attention, Health::Failing, Health::Stopped];
+        for (i, a) in all.iter().enumerate() {
+            for b in &all[i + 1..] {
+                let differ = shape_at_16(*a)
+                    .iter()
+                    .zip(shape_at_16(*b))
+                    .filter(|(x, y)| **x != *y)
+                    .count();
+                assert!(
+                    differ >= 8,
+                    "{a:?} and {b:?} differ in {differ} of 256 pixels once colour is gone: tell them apart by shape"
+                );
+            }
+        }
+    }
+}

@@ -30,6 +30,9 @@ pub fn run(options: WindowOptions) {
     let remote = Remote::new(&paths, options.show.clone());
     let app = tauri::Builder::default()
         .manage(remote)
+        // Size and position kept across openings (the window is a process
+        // of its own, so this is what "remembers" means here).
+        .plugin(tauri_plugin_window_state::Builder::default().build())
         .invoke_handler(tauri::generate_handler![
             commands::snapshot,
             commands::renew,
@@ -46,11 +49,12 @@ pub fn run(options: WindowOptions) {
             commands::register,
         ])
         .setup(move |app| {
-            WebviewWindowBuilder::new(app, WINDOW, WebviewUrl::App("index.html".into()))
+            let window = WebviewWindowBuilder::new(app, WINDOW, WebviewUrl::App("index.html".into()))
                 .title("Evergreen")
                 .inner_size(800.0, 600.0)
                 .min_inner_size(640.0, 480.0)
                 .build()?;
+            lighten(&window);
             tauri::async_runtime::spawn(follow_engine(app.handle().clone()));
             if options.attached {
                 let app = app.handle().clone();
@@ -67,6 +71,26 @@ pub fn run(options: WindowOptions) {
             std::process::exit(1);
         }
     }
+}
+
+/// WebKit settings for a small local page: no GPU compositing (a dashboard
+/// of text and bars draws faster on the CPU than through a GL context,
+/// which under software GL costs a core per animation frame), and the
+/// document-viewer cache model (one page, nothing to cache for later).
+fn lighten(window: &tauri::WebviewWindow) {
+    #[cfg(target_os = "linux")]
+    let _ = window.with_webview(|wv| {
+        use webkit2gtk::{CacheModel, HardwareAccelerationPolicy, SettingsExt, WebContextExt, WebViewExt};
+        let view = wv.inner();
+        if let Some(settings) = WebViewExt::settings(&view) {
+            settings.set_hardware_acceleration_policy(HardwareAccelerationPolicy::Never);
+        }
+        if let Some(context) = view.context() {
+            context.set_cache_model(CacheModel::DocumentViewer);
+        }
+    });
+    #[cfg(not(target_os = "linux"))]
+    let _ = window;
 }
 
 /// Shows the window and, optionally, one credential.

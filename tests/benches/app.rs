@@ -106,19 +106,30 @@ fn stop(mut c: Child) {
 
 struct World {
     env: Env,
+    /// No config file: the tray app runs its demo.
+    demo: bool,
 }
 
 impl World {
-    fn new() -> World {
+    /// `n` watched certificates, renewed by a local command, a day long.
+    fn certificates(n: usize) -> World {
         let env = Env::new();
         let mut cfg = String::new();
-        for i in 0..5 {
+        for i in 0..n {
             let name = format!("web{i}");
             env.cert(&name, Duration::from_secs(60), Duration::from_secs(86_400));
             cfg.push_str(&env.renewing(&name, "86400s", ""));
         }
         env.write_config(&cfg);
-        World { env }
+        World { env, demo: false }
+    }
+
+    /// What `make run` shows a newcomer: the demo, with its short lifetimes.
+    fn demo() -> World {
+        World {
+            env: Env::new(),
+            demo: true,
+        }
     }
 
     fn vars(&self) -> Vec<(&'static str, std::path::PathBuf)> {
@@ -131,11 +142,81 @@ impl World {
             ("EVERGREEN_LOG", "info".into()),
         ]
     }
+
+    fn command(&self, desk: &Desktop, args: &[&str]) -> Command {
+        let mut c = desk.command(app_bin().to_str().unwrap());
+        for (k, v) in self.vars() {
+            c.env(k, v);
+        }
+        c.args(args);
+        c
+    }
+}
+
+/// The window open and left alone, as a user leaves it on screen.
+struct OpenWindow {
+    /// A new window process to the page showing its first snapshot (median).
+    first_snapshot_ms: f64,
+    /// The window process and its WebKit processes.
+    window_rss: f64,
+    window_cpu: f64,
+    credentials: usize,
+}
+
+/// Starts the tray hidden for `world`, opens the window over WebDriver, lets
+/// it settle and measures it over IDLE; the tray is stopped again after.
+fn open_window_idle(desk: &mut Desktop, rt: &tokio::runtime::Runtime, world: &World) -> OpenWindow {
+    let (tray, _) = start_until(world.command(desk, &["--hidden"]), "tray icon ready");
+    let mut opens = Vec::new();
+    for _ in 0..3 {
+        let (window, took) = start_until(world.command(desk, &["--window"]), "window showing its first snapshot");
+        opens.push(took.as_secs_f64() * 1000.0);
+        stop(window);
+    }
+    let vars = world.vars();
+    let env: Vec<(&str, &Path)> = vars.iter().map(|(k, v)| (*k, v.as_path())).collect();
+    let driver = desk.tauri_driver(&env);
+    let out = rt.block_on(async {
+        let s = Session::start(&driver, &app_bin(), &["--window"]).await;
+        let first = if world.demo {
+            "[data-testid=demo-banner]"
+        } else {
+            "[data-testid=credential]"
+        };
+        s.wait_for(first, Duration::from_secs(30)).await;
+        let credentials = s.find_all("[data-testid=credential]").await.len();
+        let window_pid = processes(&app_bin(), "--window", world.env.config().to_str().unwrap())[0];
+        // Past the page's start-up work (fonts, the first layouts).
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        let window = tree(window_pid);
+        let window_rss = rss_mb(&window);
+        let window_cpu = tokio::task::block_in_place(|| cpu_percent(window_pid, IDLE));
+        s.close().await;
+        OpenWindow {
+            first_snapshot_ms: median(opens),
+            window_rss,
+            window_cpu,
+            credentials,
+        }
+    });
+    stop(tray);
+    out
 }
 
 fn main() {
     let mut desk = Desktop::start();
-    let world = World::new();
+    if std::env::args().any(|a| a == "--window-only") {
+        // Only the open-window part (scripts/bench-app.sh --window-only).
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let open_idle = open_idle_scenarios(&mut desk, &rt);
+        drop(desk);
+        print_open_idle(&open_idle);
+        return;
+    }
+    let world = World::certificates(5);
     let with_env = |mut c: Command| {
         for (k, v) in world.vars() {
             c.env(k, v);
@@ -187,7 +268,10 @@ fn main() {
     }
 
     // The window open (over WebDriver), then closed.
-    let rt = tokio::runtime::Runtime::new().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let vars = world.vars();
     let env: Vec<(&str, &Path)> = vars.iter().map(|(k, v)| (*k, v.as_path())).collect();
     let driver = desk.tauri_driver(&env);
@@ -248,6 +332,8 @@ fn main() {
     });
     let (closed_rss, closed_pss, closed_procs) = closed;
     stop(tray);
+
+    let open_idle = open_idle_scenarios(&mut desk, &rt);
     drop(desk);
 
     let lat_median = median(latencies.clone());
@@ -284,5 +370,36 @@ fn main() {
         "| renewal request (`evergreen renew`) to the window changing, median / max of {LATENCY_RUNS} | {lat_median:.0} / {lat_max:.0} ms | — | < 200 ms: {} |",
         yes(lat_median < 200.0)
     );
+    print_open_idle(&open_idle);
     println!("\nThe latency includes starting the `evergreen` CLI and the renewal itself (a local command); the engine event to the UI is a part of it. The window is a process of its own (`evergreen-app --window`) that ends when it is closed, so \"window closed\" is the tray process alone.");
+}
+
+/// The window left open on screen: the demo a newcomer sees, and many credentials.
+fn open_idle_scenarios(desk: &mut Desktop, rt: &tokio::runtime::Runtime) -> Vec<(&'static str, OpenWindow)> {
+    let scenarios = [
+        ("5 watched certificates", World::certificates(5)),
+        ("the demo (`make run` without a config)", World::demo()),
+        ("50 watched certificates", World::certificates(50)),
+    ];
+    scenarios
+        .iter()
+        .map(|(what, w)| (*what, open_window_idle(desk, rt, w)))
+        .collect()
+}
+
+fn print_open_idle(open_idle: &[(&str, OpenWindow)]) {
+    let yes = |ok: bool| if ok { "yes" } else { "NO" };
+    println!("\nThe window left open and untouched for {} s, after 10 s to settle: CPU and RSS of the window process and the WebKit processes below it (the tray process apart); first snapshot: a new window process to the page showing its first snapshot, median of 3.\n", IDLE.as_secs());
+    println!("| window open, idle | credentials on screen | CPU, window + WebKit | RSS, window + WebKit | first snapshot | goal: CPU < 2 % |");
+    println!("|---|---|---|---|---|---|");
+    for (what, o) in open_idle {
+        println!(
+            "| {what} | {} | {:.2} % | {:.1} MB | {:.0} ms | {} |",
+            o.credentials,
+            o.window_cpu,
+            o.window_rss,
+            o.first_snapshot_ms,
+            yes(o.window_cpu < 2.0)
+        );
+    }
 }

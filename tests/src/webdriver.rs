@@ -56,6 +56,22 @@ impl Session {
         v["value"].clone()
     }
 
+    /// The window's outer size in CSS pixels (W3C "Get Window Rect").
+    pub async fn window_size(&self) -> (i64, i64) {
+        let r = self.call(reqwest::Method::GET, "/window/rect", None).await;
+        (r["width"].as_i64().unwrap_or(0), r["height"].as_i64().unwrap_or(0))
+    }
+
+    /// Resizes the window (W3C "Set Window Rect"), as a user dragging its edge.
+    pub async fn set_window_size(&self, width: i64, height: i64) {
+        self.call(
+            reqwest::Method::POST,
+            "/window/rect",
+            Some(json!({ "width": width, "height": height })),
+        )
+        .await;
+    }
+
     /// Runs a script in the page and returns its value.
     pub async fn script(&self, script: &str) -> Value {
         self.call(

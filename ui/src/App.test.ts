@@ -45,7 +45,7 @@ let pushSnapshot: (s: Snapshot) => void;
 let navigate: (p: { name: string | null }) => void;
 
 beforeEach(() => {
-  vi.useFakeTimers({ toFake: ["setInterval", "clearInterval", "Date"] });
+  vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "setInterval", "clearInterval", "Date"] });
   vi.setSystemTime(NOW);
   vi.mocked(api.snapshot).mockResolvedValue(snap());
   vi.mocked(api.onSnapshot).mockImplementation(async (h) => {

@@ -21,7 +21,13 @@ message: string, duration_ms: number,
 /**
  * The tail of a renew command's stderr, when there was one.
  */
-stderr_tail?: string, };
+stderr_tail?: string, 
+/**
+ * What the source said beside "renewed" (a reload that failed, a capped
+ * TTL, a deployment), without the engine's own words: the window writes
+ * its own sentence around it.
+ */
+note?: string, };
 
 export type RenewalCounts = { success: number, failure: number, 
 /**
@@ -67,7 +73,12 @@ user_paused: boolean,
  */
 failure_streak?: Streak, updated_at: number, } & ({ "state": "healthy" } | { "state": "due" } | { "state": "renewing" } | { "state": "failing", streak: number, next_retry_at: number, offline: boolean, } | { "state": "expired" } | { "state": "paused", reason: string, } | { "state": "retired", reason: string, } | { "state": "not_renewable" } | { "state": "final", expires_at: number, } | { "state": "capped", reason: string, next_try_at: number, } | { "state": "disabled" });
 
-export type RenewOutcome = { credential: string, ok: boolean, message: string, not_after: number | null, duration_ms: number, };
+export type RenewOutcome = { credential: string, ok: boolean, message: string, not_after: number | null, duration_ms: number, 
+/**
+ * When the result was recorded as the credential's last result (Unix
+ * ms); none for a renewal refused before it started (paused, busy).
+ */
+recorded_at: number | null, };
 
 export type Action = "renew" | "observe" | "refresh" | "heartbeat" | "state" | "store" | "other";
 

@@ -237,6 +237,12 @@ pub struct LastResult {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "ts", ts(optional))]
     pub stderr_tail: Option<String>,
+    /// What the source said beside "renewed" (a reload that failed, a capped
+    /// TTL, a deployment), without the engine's own words: the window writes
+    /// its own sentence around it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub note: Option<String>,
 }
 
 /// Failures in a row (reads or renewals) and when the run began. Kept with

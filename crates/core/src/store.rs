@@ -580,6 +580,7 @@ mod tests {
             message: "renew command exited 1".into(),
             duration_ms: 800,
             stderr_tail: Some("connection refused".into()),
+            note: None,
         });
         let vpn = CredentialStatus::new("vpn", Kind::X509File, now);
 

@@ -45,9 +45,9 @@ describe("CredentialCard", () => {
     expect(within(c).getByTestId("state").textContent).toBe("Healthy");
     expect(within(c).getByTestId("fraction").textContent).toBe("63 %");
     expect(within(c).getByText("X.509 file")).toBeTruthy();
-    expect(within(c).getByTestId("last-result").textContent).toContain("renewed 37 min ago");
-    expect(within(c).getByText(/expires in 1 h 3 min/)).toBeTruthy();
-    expect(within(c).getByText(/renews at 12:30:00 \(in 30 min\)/)).toBeTruthy();
+    expect(within(c).getByTestId("last-result").textContent).toBe("Renewed 37 minutes ago");
+    expect(within(c).getByText(/expires in 1 hour/)).toBeTruthy();
+    expect(within(c).getByText(/renews at 12:30:00 \(in 30 minutes\)/)).toBeTruthy();
 
     const bar = within(c).getByRole("progressbar");
     expect(bar.getAttribute("aria-valuenow")).toBe("63");
@@ -82,7 +82,7 @@ describe("CredentialCard", () => {
     });
     expect(card().dataset.state).toBe("failing");
     expect(screen.getByTestId("state").textContent).toBe("Failing (3 in a row)");
-    expect(screen.getByTestId("last-result").textContent).toContain("renewal failed 1 min ago: permission denied");
+    expect(screen.getByTestId("last-result").textContent).toBe("Failed 1 minute ago: permission denied");
     expect(screen.getByText(/retry at 12:04:00/)).toBeTruthy();
     expect(screen.getByTestId("renew")).toBeTruthy();
   });
@@ -105,8 +105,9 @@ describe("CredentialCard", () => {
     expect(api.renew).toHaveBeenCalledTimes(1);
     expect(api.renew).toHaveBeenCalledWith("web");
 
-    d.resolve({ credential: "web", ok: true, message: "valid until 13:00", not_after: NOW + HOUR, duration_ms: 300 });
-    await vi.waitFor(() => expect(screen.getByTestId("renew-result").textContent).toContain("Renewed: valid until 13:00"));
+    d.resolve({ credential: "web", ok: true, message: "valid until 13:00", not_after: NOW + HOUR, duration_ms: 300, recorded_at: NOW });
+    // The engine's words belong to the last-result line; the button's side only marks the outcome.
+    await vi.waitFor(() => expect(screen.getByTestId("renew-result").textContent).toBe("✓ Renewed"));
     expect(button.disabled).toBe(false);
     expect(button.textContent).toContain("Renew now");
   });
@@ -115,7 +116,7 @@ describe("CredentialCard", () => {
     vi.mocked(api.renew).mockRejectedValueOnce({ kind: "refused", message: "server said no" });
     render(CredentialCard, { props: { status: status(), now: NOW, onopen: () => {} } });
     await fireEvent.click(screen.getByTestId("renew"));
-    await vi.waitFor(() => expect(screen.getByTestId("renew-result").textContent).toContain("Failed: server said no"));
+    await vi.waitFor(() => expect(screen.getByTestId("renew-result").textContent).toContain("Not renewed: server said no"));
     expect((screen.getByTestId("renew") as HTMLButtonElement).disabled).toBe(false);
 
     vi.mocked(api.renew).mockResolvedValueOnce({
@@ -124,9 +125,32 @@ describe("CredentialCard", () => {
       message: "CA unreachable",
       not_after: null,
       duration_ms: 9,
+      recorded_at: NOW,
     });
     await fireEvent.click(screen.getByTestId("renew"));
-    await vi.waitFor(() => expect(screen.getByTestId("renew-result").textContent).toContain("Failed: CA unreachable"));
+    await vi.waitFor(() => expect(screen.getByTestId("renew-result").textContent).toBe("✗ Failed"));
+  });
+
+  it("drops the mark beside Renew now once a later result comes", async () => {
+    vi.mocked(api.renew).mockResolvedValueOnce({
+      credential: "web",
+      ok: false,
+      message: "CA unreachable",
+      not_after: null,
+      duration_ms: 9,
+      recorded_at: NOW,
+    });
+    const failed = { at: NOW, ok: false, message: "CA unreachable", duration_ms: 9 };
+    const { rerender } = render(CredentialCard, {
+      props: { status: status({ last_result: failed }), now: NOW, onopen: () => {} },
+    });
+    await fireEvent.click(screen.getByTestId("renew"));
+    await vi.waitFor(() => expect(screen.getByTestId("renew-result").textContent).toBe("✗ Failed"));
+    // The engine renews it on its own a minute later: no stale "Failed" beside "Healthy".
+    const later = { at: NOW + MIN, ok: true, message: "renewed", duration_ms: 9 };
+    await rerender({ status: status({ last_result: later }), now: NOW + MIN, onopen: () => {} });
+    expect(screen.queryByTestId("renew-result")).toBeNull();
+    expect(screen.getByTestId("last-result").textContent).toBe("Renewed just now");
   });
 
   it("shows an engine-started renewal as in progress", () => {
@@ -165,7 +189,7 @@ describe("CredentialCard", () => {
       },
     });
     expect(card().dataset.state).toBe("paused");
-    expect(screen.getByText("last heartbeat 20 s ago")).toBeTruthy();
+    expect(screen.getByText("last heartbeat just now")).toBeTruthy();
     expect(screen.getByText("Paused by you: Evergreen does not renew it until you resume it.")).toBeTruthy();
     expect(screen.queryByRole("button", { name: "Re-register…" })).toBeNull();
     expect(screen.queryByTestId("renew")).toBeNull();
@@ -202,7 +226,7 @@ describe("CredentialCard", () => {
       props: { status: status({ kind: "certctl", last_heartbeat: NOW - 20_000 }), now: NOW, onopen: () => {} },
     });
     expect(screen.getByText("certctl agent")).toBeTruthy();
-    expect(screen.getByTestId("heartbeat").textContent).toBe("last heartbeat 20 s ago");
+    expect(screen.getByTestId("heartbeat").textContent).toBe("last heartbeat just now");
   });
 
   it("does not promise a renewal for a watched file past its renewal point", () => {

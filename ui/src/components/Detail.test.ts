@@ -86,13 +86,13 @@ describe("Detail: certctl and watched files", () => {
   it("labels a certctl agent and shows its heartbeat", () => {
     show(status({ kind: "certctl", last_heartbeat: NOW - 20_000 }));
     expect(screen.getByText("certctl agent")).toBeTruthy();
-    expect(screen.getByTestId("heartbeat").textContent).toBe("last heartbeat 20 s ago");
+    expect(screen.getByTestId("heartbeat").textContent).toBe("last heartbeat just now");
   });
 
   it("tells the user to renew a watched file past its renewal point", () => {
     show(status({ state: "due", can_renew: false, renew_at: null, last_result: null, next_action: null }));
     expect(screen.getByText(/Evergreen only watches it: renew it yourself, or add a renew command \(Edit\)/)).toBeTruthy();
     expect(screen.queryByTestId("renew")).toBeNull();
-    expect(screen.getByTestId("last-result").textContent).toContain("none; Evergreen only watches it");
+    expect(screen.getByTestId("last-result").textContent).toContain("Never renewed: Evergreen only watches it");
   });
 });

@@ -60,7 +60,7 @@ describe("Header", () => {
     render(Header, {
       props: { snapshot: snap({ notifications_paused_until: NOW + 3 * 3600_000 }), now: NOW, onadd: () => {} },
     });
-    expect(screen.getByTestId("notifications-paused").textContent).toContain("Notifications paused until 15:00 (in 3 h)");
+    expect(screen.getByTestId("notifications-paused").textContent).toContain("Notifications paused until 15:00 (in 3 hours)");
     await fireEvent.click(screen.getByRole("button", { name: "Resume" }));
     expect(api.resumeNotifications).toHaveBeenCalled();
   });

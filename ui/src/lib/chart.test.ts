@@ -114,11 +114,25 @@ describe("toPlotData", () => {
 });
 
 describe("timeAxisLabels", () => {
-  it("is as fine as the span needs (local time, 24 h)", () => {
+  it("is as fine as the ticks are apart (local time, the user's locale)", () => {
     const t = NOW / 1000 + 2 * 3600 + 5 * 60 + 30; // 14:05:30 UTC, a Wednesday
-    expect(timeAxisLabels([t], 300)).toEqual(["14:05:30"]);
+    expect(timeAxisLabels([t], 30)).toEqual(["14:05:30"]);
     expect(timeAxisLabels([t], 3 * 3600)).toEqual(["14:05"]);
     expect(timeAxisLabels([t], 3 * 86400)).toEqual(["Wed 14:05"]);
-    expect(timeAxisLabels([t], 30 * 86400)).toEqual(["25 Nov"]);
+    expect(timeAxisLabels([t, t + 86400], 30 * 86400)).toEqual(["25 Nov", "26 Nov"]);
+    expect(timeAxisLabels([t], 3 * 3600, "en-US")).toEqual(["2:05 PM"]);
+  });
+
+  it("never repeats a label", () => {
+    // Ticks 30 s apart over 11 minutes: minutes alone would say each one twice.
+    const start = NOW / 1000;
+    const ticks = Array.from({ length: 22 }, (_, i) => start + i * 30);
+    const labels = timeAxisLabels(ticks, 11 * 60);
+    expect(labels[1]).toBe("12:00:30");
+    const shown = labels.filter(Boolean);
+    expect(new Set(shown).size).toBe(shown.length);
+    // Hourly ticks over a day whose labels are dates: each date once.
+    const days = timeAxisLabels(Array.from({ length: 48 }, (_, i) => start + i * 3600), 86400 * 2, "en-GB");
+    expect(days.filter(Boolean).length).toBe(days.length);
   });
 });

@@ -3,6 +3,7 @@
 // a renewal replaces it, so the curve jumps up at the renewal's time.
 
 import type { CredentialStatus, HistoryEntry } from "../bindings";
+import { axisLabel, userLocale } from "./format";
 
 export type ValidityPoint = { t: number; fraction: number };
 
@@ -109,25 +110,22 @@ export function toPlotData(points: readonly ValidityPoint[]): [number[], number[
   return [xs, ys];
 }
 
-const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-const WEEKDAYS = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
-
-function pad2(n: number): string {
-  return n < 10 ? `0${n}` : `${n}`;
-}
-
 /**
- * Labels for the time axis (ticks in seconds, local time, 24 h), as fine as the
- * visible span needs: "14:05:30" within 10 min, "14:05" within 2 days,
- * "Wed 14:00" within 5 days, "25 Nov" beyond.
+ * Labels for the time axis (ticks in seconds, local time, the user's locale),
+ * as fine as the ticks are apart: seconds when they are less than a minute
+ * apart, a weekday once the span passes two days, a date once they are a day
+ * apart. A label equal to the one before it is left blank, so no label repeats.
  */
-export function timeAxisLabels(ticks: readonly number[], spanSeconds: number): string[] {
+export function timeAxisLabels(ticks: readonly number[], spanSeconds: number, locale = userLocale()): string[] {
+  // The ticks' spacing, or for a lone tick a fraction of the span.
+  let step = ticks.length > 1 ? Infinity : spanSeconds / 4;
+  for (let i = 1; i < ticks.length; i++) step = Math.min(step, ticks[i] - ticks[i - 1]);
+  const shape = step < 60 ? "seconds" : step >= 86400 ? "date" : spanSeconds > 2 * 86400 ? "weekday" : "time";
+  let prev: string | null = null;
   return ticks.map((sec) => {
-    const d = new Date(sec * 1000);
-    const hm = `${pad2(d.getHours())}:${pad2(d.getMinutes())}`;
-    if (spanSeconds <= 600) return `${hm}:${pad2(d.getSeconds())}`;
-    if (spanSeconds <= 2 * 86400) return hm;
-    if (spanSeconds <= 5 * 86400) return `${WEEKDAYS[d.getDay()]} ${hm}`;
-    return `${d.getDate()} ${MONTHS[d.getMonth()]}`;
+    const label = axisLabel(sec * 1000, shape, locale);
+    const shown = label === prev ? "" : label;
+    prev = label;
+    return shown;
   });
 }

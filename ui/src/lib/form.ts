@@ -87,3 +87,26 @@ export function splitProblems(
   }
   return { byField, general };
 }
+
+/**
+ * The files a credential's config names, for the detail view: every path
+ * field that is set, and the paths of list fields written as `ID=path`
+ * (certctl's targets). Summaries stay short because the paths live here.
+ */
+export function filesOf(schema: KindSchema | undefined, form: CredentialForm): Array<{ label: string; path: string }> {
+  if (!schema) return [];
+  const out: Array<{ label: string; path: string }> = [];
+  for (const f of schema.fields) {
+    const v = form.values[f.key]?.trim();
+    if (!v) continue;
+    if (f.field_type === "path") {
+      out.push({ label: f.label, path: v });
+    } else if (f.field_type === "list") {
+      for (const line of v.split("\n")) {
+        const m = /^\s*([^=\s]+)\s*=\s*([~/].*?)\s*$/.exec(line);
+        if (m) out.push({ label: `${f.label}: ${m[1]}`, path: m[2] });
+      }
+    }
+  }
+  return out;
+}

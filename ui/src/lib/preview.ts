@@ -263,7 +263,7 @@ export function createPreviewBackend(): Backend {
       c.history.unshift({ id: nextId++, at: now, credential: c.status.name, action: "renew", outcome: "failure", message, duration_ms: 1500, old_not_after: before.not_after, new_not_after: null });
       c.logs.push({ at: now, level: "warn", message: `${c.status.name}: renewal failed: ${message}` });
       changed();
-      return { credential: c.status.name, ok: false, message, not_after: before.not_after, duration_ms: 1500 };
+      return { credential: c.status.name, ok: false, message, not_after: before.not_after, duration_ms: 1500, recorded_at: now };
     }
     const na = now + c.lifetime;
     c.status = {
@@ -281,7 +281,7 @@ export function createPreviewBackend(): Backend {
     c.history.unshift({ id: nextId++, at: now, credential: c.status.name, action: "renew", outcome: "success", message: "renewed", duration_ms: 1500, old_not_after: before.not_after, new_not_after: na });
     c.logs.push({ at: now, level: "info", message: `${c.status.name}: renewed, valid until ${new Date(na).toISOString()}` });
     changed();
-    return { credential: c.status.name, ok: true, message: "renewed", not_after: na, duration_ms: 1500 };
+    return { credential: c.status.name, ok: true, message: "renewed", not_after: na, duration_ms: 1500, recorded_at: now };
   };
 
   const commands: Record<string, (a: Record<string, unknown>) => unknown> = {

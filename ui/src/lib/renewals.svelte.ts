@@ -7,7 +7,12 @@ import { announce } from "./live.svelte";
 
 export type RenewUi = {
   inFlight: boolean;
-  result: { ok: boolean; message: string; at: number } | null;
+  /**
+   * What the last click came to. `recordedAt`: when the engine recorded it as
+   * the credential's last result (whose line then says it, not this one
+   * twice); null when it was refused before it ran or the call failed.
+   */
+  result: { ok: boolean; message: string; recordedAt: number | null } | null;
 };
 
 export const renewals: Record<string, RenewUi> = $state({});
@@ -31,13 +36,29 @@ export async function renewNow(name: string): Promise<void> {
   announce(`Renewing ${name}…`);
   try {
     const out = await api.renew(name);
-    renewals[name] = { inFlight: false, result: { ok: out.ok, message: out.message, at: Date.now() } };
+    renewals[name] = {
+      inFlight: false,
+      result: { ok: out.ok, message: out.message, recordedAt: out.recorded_at ?? null },
+    };
     announce(out.ok ? `${name} renewed${detail(out.message)}` : `${name}: renewal failed${detail(out.message)}`);
   } catch (e) {
     const err = api.toAppError(e);
-    renewals[name] = { inFlight: false, result: { ok: false, message: err.message, at: Date.now() } };
+    renewals[name] = { inFlight: false, result: { ok: false, message: err.message, recordedAt: null } };
     announce(`${name}: renewal failed: ${err.message}`);
   }
+}
+
+/**
+ * The words beside the button after a click: a short mark when the engine
+ * recorded the result (the last-result line has its words), the reason when
+ * it did not; null once a later result has come (nothing stale stays).
+ */
+export function inlineResult(ui: RenewUi, lastResultAt: number | null): string | null {
+  const r = ui.result;
+  if (!r || ui.inFlight) return null;
+  if (r.recordedAt === null) return `✗ Not renewed: ${r.message}`;
+  if (lastResultAt !== null && lastResultAt > r.recordedAt) return null;
+  return r.ok ? "✓ Renewed" : "✗ Failed";
 }
 
 /** For tests. */

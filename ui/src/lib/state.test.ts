@@ -154,7 +154,7 @@ describe("state -> words", () => {
     }
     // A stale renew_at is not turned into "renews at …" for a watched file either.
     expect(nextActionText(status({ can_renew: false, renew_at: NOW + MIN, next_action: null }), NOW)).toBeNull();
-    expect(lastResultText(status({ can_renew: false, last_result: null }), NOW)).toBe("none; Evergreen only watches it");
+    expect(lastResultText(status({ can_renew: false, last_result: null }), NOW)).toBe("Never renewed: Evergreen only watches it");
   });
 
   it("labels kinds plainly", () => {
@@ -222,26 +222,26 @@ describe("derived texts", () => {
   });
 
   it("phrases expiry with the clock time", () => {
-    expect(expiryText(status({ not_after: NOW + 3 * HOUR + 12 * MIN }), NOW)).toBe("expires in 3 h 12 min (15:12)");
+    expect(expiryText(status({ not_after: NOW + 3 * HOUR + 12 * MIN }), NOW)).toBe("expires in 3 hours (15:12)");
     expect(expiryText(status({ not_after: null }), NOW)).toBeNull();
   });
 
   it("phrases the next action", () => {
     expect(nextActionText(status({ next_action: { at: NOW + 2 * HOUR + 5 * MIN, what: "renew" } }), NOW)).toBe(
-      "renews at 14:05 (in 2 h 5 min)",
+      "renews at 14:05 (in 2 hours)",
     );
     expect(
       nextActionText(
         status({ state: "failing", streak: 2, next_retry_at: NOW + 40_000, next_action: { at: NOW + 40_000, what: "retry renewal" } }),
         NOW,
       ),
-    ).toBe("retry at 12:00:40 (in 40 s)");
+    ).toBe("retry at 12:00:40 (in 40 seconds)");
     expect(
       nextActionText(status({ state: "failing", streak: 2, next_retry_at: NOW + 40_000, next_action: null }), NOW),
-    ).toBe("retry at 12:00:40 (in 40 s)");
+    ).toBe("retry at 12:00:40 (in 40 seconds)");
     expect(
       nextActionText(status({ state: "final", expires_at: NOW + 3 * HOUR, next_action: { at: NOW + 3 * HOUR, what: "expires for good (log in again)" } }), NOW),
-    ).toBe("expires for good at 15:00 (in 3 h) — log in again");
+    ).toBe("expires for good at 15:00 (in 3 hours) — log in again");
     expect(
       nextActionText(
         status({ can_renew: false, not_after: NOW + HOUR, next_action: { at: NOW + HOUR, what: "expires (renew by hand)" } }),
@@ -255,29 +255,91 @@ describe("derived texts", () => {
   });
 
   it("phrases heartbeats", () => {
-    expect(heartbeatText({ kind: "wrenn", last_heartbeat: NOW - 20_000 }, NOW)).toBe("last heartbeat 20 s ago");
+    expect(heartbeatText({ kind: "wrenn", last_heartbeat: NOW - 20_000 }, NOW)).toBe("last heartbeat just now");
+    expect(heartbeatText({ kind: "wrenn", last_heartbeat: NOW - 3 * MIN }, NOW)).toBe("last heartbeat 3 minutes ago");
     expect(heartbeatText({ kind: "wrenn", last_heartbeat: undefined }, NOW)).toBe("no heartbeat yet");
     expect(heartbeatText({ kind: "x509_file", last_heartbeat: undefined }, NOW)).toBeNull();
     // certctl agents heartbeat like wrenn hosts.
-    expect(heartbeatText({ kind: "certctl", last_heartbeat: NOW - 90_000 }, NOW)).toBe("last heartbeat 1 min 30 s ago");
+    expect(heartbeatText({ kind: "certctl", last_heartbeat: NOW - 90_000 }, NOW)).toBe("last heartbeat 1 minute ago");
     expect(heartbeatText({ kind: "certctl", last_heartbeat: undefined }, NOW)).toBe("no heartbeat yet");
     expect(heartbeatText({ kind: "nixfleet", last_heartbeat: undefined }, NOW)).toBeNull();
   });
 
   it("phrases the last result", () => {
-    expect(lastResultText(status({ last_result: null }), NOW)).toBe("not renewed yet");
-    expect(lastResultText(status(), NOW)).toBe("renewed 37 min ago");
+    expect(lastResultText(status({ last_result: null }), NOW)).toBe("Not renewed yet");
+    expect(lastResultText(status(), NOW)).toBe("Renewed 37 minutes ago");
     expect(
       lastResultText(
-        status({ last_result: { at: NOW - 5 * MIN, ok: true, message: "valid for 24 h", duration_ms: 1 } }),
+        status({ last_result: { at: NOW - 5 * MIN, ok: true, message: "renewed; valid until 2026-11-26T12:00:00Z", duration_ms: 1 } }),
         NOW,
       ),
-    ).toBe("renewed 5 min ago: valid for 24 h");
+    ).toBe("Renewed 5 minutes ago");
+    // The engine's note, not its log line: one sentence, nothing twice.
+    expect(
+      lastResultText(
+        status({
+          last_result: {
+            at: NOW - 5 * MIN,
+            ok: true,
+            message: "renewed; valid until 2026-11-26T12:00:00Z, reload command failed: exit 1",
+            note: "reload command failed: exit 1",
+            duration_ms: 1,
+          },
+        }),
+        NOW,
+      ),
+    ).toBe("Renewed 5 minutes ago; reload command failed: exit 1");
+    expect(
+      lastResultText(
+        status({
+          state: "capped",
+          reason: "the CA caps it",
+          next_try_at: NOW + HOUR,
+          last_result: { at: NOW - MIN, ok: true, message: "renewed, but capped: …", duration_ms: 1 },
+        }),
+        NOW,
+      ),
+    ).toBe("Renewed 1 minute ago, but capped by its issuer");
     expect(
       lastResultText(
         status({ last_result: { at: NOW - 2 * MIN, ok: false, message: "403 denied", duration_ms: 1 } }),
         NOW,
       ),
-    ).toBe("renewal failed 2 min ago: 403 denied");
+    ).toBe("Failed 2 minutes ago: 403 denied");
+  });
+});
+
+describe("one place per fact", () => {
+  it("does not repeat a failed renewal's error as the card's problem", async () => {
+    const { problemText } = await import("./state");
+    const failed = { at: NOW, ok: false, message: "CA unreachable.", duration_ms: 1 };
+    expect(problemText({ problem: "CA unreachable", last_result: failed })).toBeNull();
+    expect(problemText({ problem: "the key file is unreadable", last_result: failed })).toBe("the key file is unreadable");
+    expect(problemText({ problem: null, last_result: failed })).toBeNull();
+  });
+
+  it("lets the clock sleep while nothing shown changes", async () => {
+    const { clockDelay } = await import("./state");
+    const snap = (credentials: ReturnType<typeof status>[]) => ({
+      credentials,
+      now: NOW,
+      worst: "healthy" as const,
+      notifications_paused_until: null,
+      demo: false,
+      config_path: "",
+      config_problem: null,
+    });
+    // A 90-day certificate renewed yesterday: nothing on its card moves for a minute.
+    const long = status({
+      not_before: NOW - 24 * HOUR,
+      not_after: NOW + 89 * 24 * HOUR + 5 * HOUR,
+      renew_at: NOW + 59 * 24 * HOUR + 5 * HOUR,
+      next_action: { at: NOW + 59 * 24 * HOUR + 5 * HOUR, what: "renew" },
+      last_result: { at: NOW - 24 * HOUR - 30 * 1000, ok: true, message: "renewed", duration_ms: 1 },
+    });
+    expect(clockDelay(snap([long]), NOW)).toBe(60_000);
+    // A retry 40 s away is a countdown in seconds.
+    const soon = status({ name: "soon", state: "failing", streak: 1, next_retry_at: NOW + 40_500, offline: false });
+    expect(clockDelay(snap([long, soon]), NOW)).toBe(1000);
   });
 });

@@ -1,8 +1,8 @@
 // Pure mapping from the engine's status to what the UI shows: plain words,
 // colours, what the user can do. No renewal logic lives here: it only reads.
 
-import type { CredentialStatus, Health, Kind, State } from "../bindings";
-import { formatClock, formatDuration, formatExpiry, formatRelative } from "./format";
+import type { CredentialStatus, Health, Kind, Snapshot, State } from "../bindings";
+import { formatClock, formatExpiry, formatRelative, nextChange } from "./format";
 
 export type StateName = State["state"];
 
@@ -291,28 +291,133 @@ export function nextActionText(s: CredentialStatus, now: number): string | null 
 }
 
 /**
- * "last heartbeat 20 s ago" when the engine reported one; "no heartbeat yet"
- * for kinds that live on heartbeats (wrenn); null otherwise.
+ * "last heartbeat 5 minutes ago" when the engine reported one; "no heartbeat
+ * yet" for kinds that live on heartbeats (wrenn); null otherwise.
  */
 export function heartbeatText(s: Pick<CredentialStatus, "kind" | "last_heartbeat">, now: number): string | null {
   if (s.last_heartbeat === undefined || s.last_heartbeat === null) {
     return HEARTBEAT_KINDS.has(s.kind) ? "no heartbeat yet" : null;
   }
-  const diff = now - s.last_heartbeat;
-  return diff < 1000 ? "last heartbeat just now" : `last heartbeat ${formatDuration(diff)} ago`;
+  const rel = formatRelative(s.last_heartbeat, now);
+  return `last heartbeat ${rel === "now" ? "just now" : rel}`;
 }
 
-/** The last renewal result in words: "renewed 5 min ago" / "failed 2 min ago: message". */
-export function lastResultText(s: Pick<CredentialStatus, "last_result" | "can_renew">, now: number): string {
+/**
+ * The last renewal result as one sentence: "Renewed 5 minutes ago",
+ * "Renewed 5 minutes ago; the reload command failed: …", "Failed 2 minutes
+ * ago: <what went wrong>". The engine's own words for a success (its
+ * `message`, written for the log) are not repeated; only its note is.
+ */
+export function lastResultText(s: Pick<CredentialStatus, "last_result" | "can_renew" | "state">, now: number): string {
   const r = s.last_result;
   if (!r) {
-    return s.can_renew ? "not renewed yet" : "none; Evergreen only watches it";
+    return s.can_renew ? "Not renewed yet" : "Never renewed: Evergreen only watches it";
   }
   const rel = formatRelative(r.at, now);
   const when = rel === "now" ? "just now" : rel;
   if (r.ok) {
-    const extra = r.message && r.message.trim().toLowerCase() !== "renewed" ? `: ${r.message}` : "";
-    return `renewed ${when}${extra}`;
+    const capped = s.state === "capped" ? ", but capped by its issuer" : "";
+    const note = r.note?.trim() ? `; ${clause(r.note)}` : "";
+    return `Renewed ${when}${capped}${note}`;
   }
-  return `renewal failed ${when}: ${r.message || "no message"}`;
+  return `Failed ${when}: ${clause(r.message || "no message")}`;
+}
+
+/**
+ * The credential's problem, unless it says what the last result already says
+ * (a failed renewal's message is its problem too): one place per error.
+ */
+export function problemText(s: Pick<CredentialStatus, "problem" | "last_result">): string | null {
+  const p = s.problem?.trim();
+  if (!p) return null;
+  const r = s.last_result;
+  if (r && !r.ok && clause(r.message) === clause(p)) return null;
+  return p;
+}
+
+/**
+ * Every instant the window phrases relative to now for this credential, and
+ * its lifetime (for the bar): what the clock must follow to stay true.
+ */
+export function shownTimes(s: CredentialStatus): { times: number[]; lifetime: [number, number] | null } {
+  const times: number[] = [];
+  const push = (t: number | null | undefined) => {
+    if (t !== null && t !== undefined && Number.isFinite(t)) times.push(t);
+  };
+  push(s.not_after);
+  push(s.renew_at);
+  push(s.next_action?.at);
+  push(s.last_result?.at);
+  push(s.last_heartbeat);
+  if (s.state === "failing") push(s.next_retry_at);
+  if (s.state === "capped") push(s.next_try_at);
+  if (s.state === "final") push(s.expires_at);
+  const lifetime: [number, number] | null =
+    s.not_before !== null && s.not_after !== null && s.not_after > s.not_before ? [s.not_before, s.not_after] : null;
+  return { times, lifetime };
+}
+
+// Most urgent first: what needs the user (or a renewal) now, then what
+// Evergreen is handling, then what is fine, then what is stopped.
+const URGENCY: Record<StateName, number> = {
+  failing: 0,
+  expired: 1,
+  due: 2,
+  renewing: 3,
+  capped: 4,
+  final: 5,
+  not_renewable: 6,
+  healthy: 7,
+  paused: 8,
+  retired: 9,
+  disabled: 10,
+};
+
+/** The rank of a credential in the urgency order (an offline failure waits, like a due one). */
+export function urgency(s: State): number {
+  if (s.state === "failing" && s.offline) return URGENCY.due;
+  return URGENCY[s.state] ?? URGENCY.disabled;
+}
+
+export type SortOrder = "urgency" | "name";
+
+/** Credentials in the order asked: by urgency (then soonest expiry, then name), or by name. */
+export function sortCredentials<T extends State & Pick<CredentialStatus, "name" | "not_after">>(
+  list: readonly T[],
+  order: SortOrder,
+): T[] {
+  const byName = (a: T, b: T) => a.name.localeCompare(b.name);
+  if (order === "name") return [...list].sort(byName);
+  const expiry = (s: T) => s.not_after ?? Number.POSITIVE_INFINITY;
+  return [...list].sort((a, b) => urgency(a) - urgency(b) || expiry(a) - expiry(b) || byName(a, b));
+}
+
+/** Whether a credential matches what was typed in the filter box: every word in its name, kind or state. */
+export function matchesFilter(s: CredentialStatus, query: string): boolean {
+  const words = query.toLowerCase().split(/\s+/).filter(Boolean);
+  if (words.length === 0) return true;
+  const hay = `${s.name} ${s.kind} ${kindLabel(s.kind)} ${s.state} ${stateLabel(s)}`.toLowerCase();
+  return words.every((w) => hay.includes(w));
+}
+
+/** Renew now is the loud button only where renewing helps now. */
+export function renewUrgent(s: State): boolean {
+  return s.state === "due" || s.state === "expired" || (s.state === "failing" && !s.offline);
+}
+
+/**
+ * How long the window's clock may wait before something it shows reads
+ * differently (a relative time, a bar's percent): seconds only while a
+ * countdown under a minute is on screen, otherwise up to a minute.
+ */
+export function clockDelay(snapshot: Snapshot, now: number): number {
+  const times: number[] = [];
+  const lifetimes: Array<[number, number]> = [];
+  for (const c of snapshot.credentials) {
+    const shown = shownTimes(c);
+    times.push(...shown.times);
+    if (shown.lifetime) lifetimes.push(shown.lifetime);
+  }
+  if (snapshot.notifications_paused_until !== null) times.push(snapshot.notifications_paused_until);
+  return nextChange(times, lifetimes, now);
 }

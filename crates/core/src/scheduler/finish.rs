@@ -298,8 +298,9 @@ impl Apply<'_> {
             ),
             None => format!("renewed; valid until {}", crate::clock::rfc3339(new_after)),
         };
-        if !renewed.note.is_empty() {
-            msg = format!("{msg}, {}", renewed.note);
+        let note = (!renewed.note.is_empty()).then(|| renewed.note.clone());
+        if let Some(note) = &note {
+            msg = format!("{msg}, {note}");
         }
         slot.status.renewals.success += 1;
         let result = LastResult {
@@ -308,6 +309,7 @@ impl Apply<'_> {
             message: msg.clone(),
             duration_ms,
             stderr_tail: None,
+            note,
         };
         record(slot, name, result, Some(new_after), true);
         let outcome = if capped.is_some() {
@@ -524,6 +526,7 @@ impl Apply<'_> {
             message: f.message.clone(),
             duration_ms,
             stderr_tail: f.stderr_tail.clone(),
+            note: None,
         };
         record(slot, name, result, not_after, renewal);
         let action = if renewal { Action::Renew } else { Action::Observe };
@@ -582,6 +585,7 @@ fn record(slot: &mut Slot, name: &str, result: LastResult, not_after: Option<Sys
         message: result.message.clone(),
         not_after: not_after.map(unix_millis),
         duration_ms: result.duration_ms,
+        recorded_at: renewal.then_some(result.at),
     });
     if renewal {
         slot.status.last_result = Some(result);
@@ -670,6 +674,43 @@ mod tests {
         );
         assert_eq!(s.status.renewals.success, 1);
         assert_eq!(s.status.renewals.failure, 3);
+    }
+
+    #[test]
+    fn a_success_keeps_the_sources_note_apart_and_says_when_it_was_recorded() {
+        let mut s = slot();
+        let renewed = Renewed {
+            observation: Observation::of(Lifetime {
+                not_before: at(800),
+                not_after: at(1700),
+            }),
+            note: "reload command failed: exit 1".into(),
+        };
+        renewal(&mut s, Ok(renewed), at(800));
+        let last = s.status.last_result.clone().expect("a last result");
+        assert!(last.ok);
+        assert_eq!(last.note.as_deref(), Some("reload command failed: exit 1"));
+        assert!(
+            last.message.starts_with("renewed; valid until") && last.message.ends_with("reload command failed: exit 1"),
+            "the log's line keeps the whole story: {}",
+            last.message
+        );
+        let outcome = s.outcome.clone().expect("an outcome");
+        assert_eq!(
+            outcome.recorded_at,
+            Some(last.at),
+            "the caller can tell a later result from this one"
+        );
+
+        let plain = Renewed {
+            observation: Observation::of(Lifetime {
+                not_before: at(900),
+                not_after: at(1800),
+            }),
+            note: String::new(),
+        };
+        renewal(&mut s, Ok(plain), at(900));
+        assert_eq!(s.status.last_result.as_ref().and_then(|r| r.note.clone()), None);
     }
 
     #[test]

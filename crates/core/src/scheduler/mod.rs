@@ -70,6 +70,10 @@ pub struct RenewOutcome {
     pub message: String,
     pub not_after: Option<i64>,
     pub duration_ms: u64,
+    /// When the result was recorded as the credential's last result (Unix
+    /// ms); none for a renewal refused before it started (paused, busy).
+    #[serde(default)]
+    pub recorded_at: Option<i64>,
 }
 
 /// What the scheduler needs from the outside world.

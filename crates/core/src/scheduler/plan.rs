@@ -142,6 +142,7 @@ impl Scheduler {
             message: msg,
             not_after: None,
             duration_ms: 0,
+            recorded_at: None,
         };
         if let Some(stop) = &slot.stop {
             let why = match &stop.state() {

@@ -323,18 +323,16 @@ impl Certctl {
                 "{url} answered without a \"certificate_pem\" string; nothing was written"
             ))
         })?;
-        let (cert_pem, key_pem, from_next, obs) = self.check(cert_id, pem, &url, now).map_err(JobError::Failed)?;
+        let (cert_pem, key_pem, from_next, _) = self.check(cert_id, pem, &url, now).map_err(JobError::Failed)?;
         self.write_target(target, &cert_pem, &key_pem)
             .map_err(|e| JobError::Failed(format!("deployment to {} failed: {e}", target.cert_path.display())))?;
         if from_next {
             // The new key is the deployed one now.
             let _ = std::fs::rename(self.key_file(cert_id, true), self.key_file(cert_id, false));
         }
-        Ok(format!(
-            "deployed certificate {cert_id} to target {target_id} ({}, valid until {})",
-            target.cert_path.display(),
-            rfc3339(obs.lifetime.not_after)
-        ))
+        // No path here: this line ends up on a card, and the detail view
+        // lists the target's files from the config.
+        Ok(format!("deployed certificate {cert_id} to target {target_id}"))
     }
 
     /// Deploys `group` (one target's) one job after another; a retirement ends it.
