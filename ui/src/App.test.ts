@@ -4,7 +4,7 @@ import { tick } from "svelte";
 import type { Snapshot } from "./bindings";
 import App from "./App.svelte";
 import * as api from "./lib/api";
-import { NOW, status } from "./test/fixtures";
+import { NOW, snapshot, status } from "./test/fixtures";
 
 vi.mock(import("./lib/api"), async (importOriginal) => {
   const real = await importOriginal();
@@ -28,18 +28,7 @@ vi.mock("uplot", () => ({
   },
 }));
 
-function snap(extra: Partial<Snapshot> = {}): Snapshot {
-  return {
-    credentials: [status()],
-    now: NOW,
-    worst: "healthy",
-    notifications_paused_until: null,
-    demo: false,
-    config_path: "/home/me/.config/evergreen/config.toml",
-    config_problem: null,
-    ...extra,
-  };
-}
+const snap = snapshot;
 
 let pushSnapshot: (s: Snapshot) => void;
 let navigate: (p: { name: string | null }) => void;

@@ -1,20 +1,10 @@
 import { beforeEach, describe, expect, it } from "vitest";
 import { fireEvent, render, screen, within } from "@testing-library/svelte";
-import type { CredentialStatus, Snapshot } from "../bindings";
+import type { CredentialStatus } from "../bindings";
 import Dashboard from "./Dashboard.svelte";
-import { HOUR, MIN, NOW, status } from "../test/fixtures";
+import { HOUR, MIN, NOW, snapshot, status } from "../test/fixtures";
 
-function snap(credentials: CredentialStatus[]): Snapshot {
-  return {
-    credentials,
-    now: NOW,
-    worst: "healthy",
-    notifications_paused_until: null,
-    demo: false,
-    config_path: "/home/me/.config/evergreen/config.toml",
-    config_problem: null,
-  };
-}
+const snap = (credentials: CredentialStatus[]) => snapshot({ credentials });
 
 function names(): string[] {
   return screen.getAllByTestId("credential").map((c) => c.dataset.name as string);

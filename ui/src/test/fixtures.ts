@@ -1,4 +1,4 @@
-import type { CredentialStatus, HistoryEntry } from "../bindings";
+import type { CredentialStatus, HistoryEntry, Snapshot } from "../bindings";
 
 export const NOW = Date.UTC(2026, 10, 25, 12, 0, 0); // 2026-11-25 12:00:00 UTC
 export const MIN = 60_000;
@@ -38,6 +38,19 @@ export function entry(extra: Partial<HistoryEntry>): HistoryEntry {
     duration_ms: 100,
     old_not_after: null,
     new_not_after: null,
+    ...extra,
+  };
+}
+
+export function snapshot(extra: Partial<Snapshot> = {}): Snapshot {
+  return {
+    credentials: [status()],
+    now: NOW,
+    worst: "healthy",
+    notifications_paused_until: null,
+    demo: false,
+    config_path: "/home/me/.config/evergreen/config.toml",
+    config_problem: null,
     ...extra,
   };
 }
