@@ -16,9 +16,17 @@ const MINUTE = 60 * SECOND;
 const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
 
+// usableLanguage builds Intl objects to test a tag; every formatted string
+// asks for the locale, so it is worked out once per navigator.language.
+let known: { language: string | undefined; locale: string } | null = null;
+
 /** The user's locale as Intl takes it. */
 export function userLocale(): string {
-  return usableLanguage(typeof navigator === "undefined" ? undefined : navigator.language);
+  const language = typeof navigator === "undefined" ? undefined : navigator.language;
+  if (known === null || known.language !== language) {
+    known = { language, locale: usableLanguage(language) };
+  }
+  return known.locale;
 }
 
 /** The locale of relative phrases: the user's if it is an English one, else "en". */
@@ -48,18 +56,14 @@ function relativeFormat(locale: string): Intl.RelativeTimeFormat | null {
   return cached(`r ${words}`, () => new Intl.RelativeTimeFormat(words, { numeric: "auto" }));
 }
 
-/** What `format` gives, or null when Intl refused (no formatter, or it threw). */
-function attempt(format: (() => string) | null): string | null {
-  if (!format) return null;
+/** What `use` makes of formatter `f`, or null when Intl refused (no formatter, or it threw). */
+function attempt<F>(f: F | null, use: (f: F) => string): string | null {
+  if (!f) return null;
   try {
-    return format();
+    return use(f);
   } catch {
     return null;
   }
-}
-
-function with_<F>(f: F | null, use: (f: F) => string): (() => string) | null {
-  return f ? () => use(f) : null;
 }
 
 type Unit = "second" | "minute" | "hour" | "day";
@@ -96,7 +100,7 @@ export function formatRelative(at: number, now: number, locale = userLocale()): 
   }
   const [unit, size] = unitOf(diff);
   const n = Math.trunc(diff / size);
-  return attempt(with_(relativeFormat(locale), (f) => f.format(n, unit))) ?? (n > 0 ? `in ${fixedUnit(unit, n)}` : `${fixedUnit(unit, -n)} ago`);
+  return attempt(relativeFormat(locale), (f) => f.format(n, unit)) ?? (n > 0 ? `in ${fixedUnit(unit, n)}` : `${fixedUnit(unit, -n)} ago`);
 }
 
 /** "expires in 3 hours", "expired 5 minutes ago", "expires now". */
@@ -149,7 +153,7 @@ function clockShape(d: Date, n: Date, at: number, now: number): ClockShape {
 // Hours as the locale writes them: "08:07" where the day has 24 hours,
 // "8:07 AM" where it has two halves.
 function clockOptions(shape: ClockShape, locale: string): Intl.DateTimeFormatOptions {
-  const cycle = dateFormat(locale, { hour: "numeric" })?.resolvedOptions().hourCycle;
+  const cycle = cached(`h ${locale}`, () => dateFormat(locale, { hour: "numeric" })?.resolvedOptions().hourCycle);
   const hour = cycle === "h23" || cycle === "h24" ? "2-digit" : "numeric";
   const time: Intl.DateTimeFormatOptions = { hour, minute: "2-digit" };
   switch (shape) {
@@ -175,7 +179,7 @@ function clockOptions(shape: ClockShape, locale: string): Intl.DateTimeFormatOpt
 export function formatClock(at: number, now: number, locale = userLocale()): string {
   const d = new Date(at);
   const shape = clockShape(d, new Date(now), at, now);
-  return attempt(with_(dateFormat(locale, clockOptions(shape, locale)), (f) => f.format(d))) ?? fixedClock(d, shape);
+  return attempt(dateFormat(locale, clockOptions(shape, locale)), (f) => f.format(d)) ?? fixedClock(d, shape);
 }
 
 function fixedClock(d: Date, shape: ClockShape): string {
@@ -200,7 +204,7 @@ export function axisLabel(at: number, shape: "seconds" | "time" | "weekday" | "d
   const options: Intl.DateTimeFormatOptions =
     shape === "date" ? { day: "numeric", month: "short" } : clockOptions(shape, locale);
   return (
-    attempt(with_(dateFormat(locale, options), (f) => f.format(d))) ??
+    attempt(dateFormat(locale, options), (f) => f.format(d)) ??
     (shape === "date" ? `${d.getDate()} ${MONTHS[d.getMonth()]}` : fixedClock(d, shape))
   );
 }
@@ -210,7 +214,7 @@ export function formatTimestamp(at: number, locale = userLocale()): string {
   const d = new Date(at);
   const f = dateFormat(locale, { dateStyle: "medium", timeStyle: "long" });
   return (
-    attempt(with_(f, (fmt) => fmt.format(d))) ??
+    attempt(f, (fmt) => fmt.format(d)) ??
     `${d.getFullYear()}-${pad2(d.getMonth() + 1)}-${pad2(d.getDate())} ` +
       `${pad2(d.getHours())}:${pad2(d.getMinutes())}:${pad2(d.getSeconds())}`
   );
