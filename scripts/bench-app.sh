@@ -2,7 +2,7 @@
 # The tray app beside the headless engine: cold start, memory, idle CPU,
 # request-to-window latency, and the window left open (the demo, 5 and 50
 # credentials). Writes its section of docs/benchmarks.md.
-# usage: scripts/bench-app.sh [--window-only]
+# usage: scripts/bench-app.sh [--window-only]  (BENCH_ONLY=demo: only the scenarios whose name holds that word)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 (cd ui && npm run --silent build >/dev/null)

@@ -25,7 +25,6 @@ pub struct Navigate {
 
 /// Event names the UI listens to.
 pub const SNAPSHOT_EVENT: &str = "evergreen://snapshot";
-pub const ENGINE_EVENT: &str = "evergreen://event";
 pub const NAVIGATE_EVENT: &str = "evergreen://navigate";
 
 /// The TypeScript declarations of every type above, as `ui/src/bindings.ts` holds them.

@@ -9,7 +9,7 @@ use evergreen_core::ipc::Reply;
 use tauri::{AppHandle, Emitter, Manager, WebviewUrl, WebviewWindowBuilder};
 
 use crate::commands;
-use crate::models::{Navigate, ENGINE_EVENT, NAVIGATE_EVENT, SNAPSHOT_EVENT};
+use crate::models::{Navigate, NAVIGATE_EVENT, SNAPSHOT_EVENT};
 use crate::remote::Remote;
 
 const WINDOW: &str = "main";
@@ -134,9 +134,6 @@ async fn follow_engine(app: AppHandle) {
                     match stream.next().await {
                         Ok(Some(Reply::Snapshot { snapshot })) => {
                             let _ = app.emit(SNAPSHOT_EVENT, &*snapshot);
-                        }
-                        Ok(Some(Reply::Event { event })) => {
-                            let _ = app.emit(ENGINE_EVENT, &*event);
                         }
                         Ok(Some(_)) => {}
                         Ok(None) => break,

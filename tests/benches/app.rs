@@ -381,8 +381,11 @@ fn open_idle_scenarios(desk: &mut Desktop, rt: &tokio::runtime::Runtime) -> Vec<
         ("the demo (`make run` without a config)", World::demo()),
         ("50 watched certificates", World::certificates(50)),
     ];
+    // BENCH_ONLY=demo (a word of a scenario's name) measures only that one.
+    let only = std::env::var("BENCH_ONLY").unwrap_or_default();
     scenarios
         .iter()
+        .filter(|(what, _)| what.contains(only.as_str()))
         .map(|(what, w)| (*what, open_window_idle(desk, rt, w)))
         .collect()
 }

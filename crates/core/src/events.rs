@@ -5,6 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use tokio::sync::broadcast;
 
@@ -385,6 +386,29 @@ impl Follower {
         burst
     }
 
+    /// `burst` together with the bursts that follow it closely, each within
+    /// `quiet` of the one before and all within `most`: a renewal that starts
+    /// and ends a few milliseconds apart is one change on a screen, drawn
+    /// once. Stops early at the engine's end.
+    pub async fn settle(&mut self, mut burst: Burst, quiet: Duration, most: Duration) -> Burst {
+        let deadline = tokio::time::Instant::now() + most;
+        while !burst.ended {
+            let wait = quiet.min(deadline.saturating_duration_since(tokio::time::Instant::now()));
+            if wait.is_zero() {
+                break;
+            }
+            // next_burst is cancel-safe, so a timeout loses nothing.
+            match tokio::time::timeout(wait, self.next_burst()).await {
+                Ok(more) => {
+                    burst.events.extend(more.events);
+                    burst.ended = more.ended;
+                }
+                Err(_) => break,
+            }
+        }
+        burst
+    }
+
     fn drain(&mut self, mut next: Option<Event>, burst: &mut Burst) {
         use broadcast::error::TryRecvError;
         // The first event's batch is complete once the sender lets go; while
@@ -446,6 +470,60 @@ mod tests {
         drop(bus);
         let _ = rx.next_burst().await;
         assert!(rx.next_burst().await.ended, "a closed bus ends the follower");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn bursts_close_together_settle_into_one_and_a_steady_stream_still_ends() {
+        const QUIET: Duration = Duration::from_millis(30);
+        const MOST: Duration = Duration::from_millis(250);
+        let bus = EventBus::new(256);
+        let mut rx = bus.follow();
+        let sender = {
+            let bus = bus.clone();
+            tokio::spawn(async move {
+                // A renewal: started, then done 6 ms later; a change 100 ms after that.
+                bus.send(ev(EventKind::CredentialAdded));
+                tokio::time::sleep(Duration::from_millis(6)).await;
+                bus.send(ev(EventKind::CredentialRemoved));
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                bus.send(ev(EventKind::CredentialAdded));
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                // A steady stream, one event every 10 ms for a second.
+                for _ in 0..100 {
+                    bus.send(ev(EventKind::CredentialAdded));
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+            })
+        };
+        let first = rx.next_burst().await;
+        let b = rx.settle(first, QUIET, MOST).await;
+        let kinds: Vec<_> = b.events.iter().map(|e| e.kind.name()).collect();
+        assert_eq!(kinds, ["credential_added", "credential_removed"]);
+        let first = rx.next_burst().await;
+        assert_eq!(
+            rx.settle(first, QUIET, MOST).await.events.len(),
+            1,
+            "100 ms later is a change of its own"
+        );
+
+        let first = rx.next_burst().await;
+        let started = tokio::time::Instant::now();
+        let b = rx.settle(first, QUIET, MOST).await;
+        assert!(
+            tokio::time::Instant::now() - started <= MOST,
+            "a steady stream is cut at `most`"
+        );
+        assert!(
+            (20..=30).contains(&b.events.len()),
+            "{} events in 250 ms",
+            b.events.len()
+        );
+        sender.await.unwrap();
+
+        bus.send(ev(EventKind::Stopped));
+        let first = rx.next_burst().await;
+        let b = rx.settle(first, QUIET, MOST).await;
+        assert!(b.ended);
     }
 
     /// A follower on another thread wakes at a batch's first event; it must

@@ -55,7 +55,8 @@ pub enum Request {
     },
     ResumeNotifications,
     /// From now on this connection only streams `Event`s and `Snapshot`s: a
-    /// snapshot at once, one after every burst of events, and one every 30 s
+    /// snapshot at once, one after every burst of events (bursts within 40 ms
+    /// of each other count as one), and one after 30 s without any
     /// (heartbeats and the passing of time change what a dashboard shows).
     Subscribe,
 }

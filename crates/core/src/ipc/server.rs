@@ -30,6 +30,12 @@ const MAX_REQUEST: usize = 64 * 1024;
 
 /// How often a subscriber gets a snapshot when nothing happens.
 const IDLE_SNAPSHOT: Duration = Duration::from_secs(30);
+/// Bursts of events this close together share one snapshot (a local renewal
+/// starts and ends within a few milliseconds); each window redraw costs far
+/// more than this wait.
+const SETTLE_QUIET: Duration = Duration::from_millis(40);
+/// However busy the engine, a subscriber sees a snapshot at least this often.
+const SETTLE_MOST: Duration = Duration::from_millis(250);
 
 /// What one client may hold of the engine.
 #[derive(Debug, Clone, Copy)]
@@ -282,6 +288,7 @@ async fn stream_to<R: AsyncBufRead + Unpin>(
     loop {
         tokio::select! {
             burst = events.next_burst() => {
+                let burst = events.settle(burst, SETTLE_QUIET, SETTLE_MOST).await;
                 for event in burst.events {
                     send(&mut w, &Reply::Event { event: Box::new(event) }, limits.write).await?;
                 }
@@ -290,6 +297,7 @@ async fn stream_to<R: AsyncBufRead + Unpin>(
                     return Ok(());
                 }
                 send(&mut w, &snapshot(control), limits.write).await?;
+                idle.reset();
             }
             _ = idle.tick() => send(&mut w, &snapshot(control), limits.write).await?,
             // Anything more from a subscriber is ignored; its end ends the stream.
