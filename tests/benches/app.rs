@@ -163,8 +163,10 @@ struct OpenWindow {
     credentials: usize,
 }
 
-/// Starts the tray hidden for `world`, opens the window over WebDriver, lets
-/// it settle and measures it over IDLE; the tray is stopped again after.
+/// Starts the tray hidden for `world`, counts the cards a window shows (over
+/// WebDriver), then opens a window as a user would, with no automation
+/// attached (a WebDriver session makes WebKit do work of its own), lets it
+/// settle and measures it over IDLE; the tray is stopped again after.
 fn open_window_idle(desk: &mut Desktop, rt: &tokio::runtime::Runtime, world: &World) -> OpenWindow {
     let (tray, _) = start_until(world.command(desk, &["--hidden"]), "tray icon ready");
     let mut opens = Vec::new();
@@ -176,7 +178,7 @@ fn open_window_idle(desk: &mut Desktop, rt: &tokio::runtime::Runtime, world: &Wo
     let vars = world.vars();
     let env: Vec<(&str, &Path)> = vars.iter().map(|(k, v)| (*k, v.as_path())).collect();
     let driver = desk.tauri_driver(&env);
-    let out = rt.block_on(async {
+    let credentials = rt.block_on(async {
         let s = Session::start(&driver, &app_bin(), &["--window"]).await;
         let first = if world.demo {
             "[data-testid=demo-banner]"
@@ -184,23 +186,24 @@ fn open_window_idle(desk: &mut Desktop, rt: &tokio::runtime::Runtime, world: &Wo
             "[data-testid=credential]"
         };
         s.wait_for(first, Duration::from_secs(30)).await;
-        let credentials = s.find_all("[data-testid=credential]").await.len();
-        let window_pid = processes(&app_bin(), "--window", world.env.config().to_str().unwrap())[0];
-        // Past the page's start-up work (fonts, the first layouts).
-        tokio::time::sleep(Duration::from_secs(10)).await;
-        let window = tree(window_pid);
-        let window_rss = rss_mb(&window);
-        let window_cpu = tokio::task::block_in_place(|| cpu_percent(window_pid, IDLE));
+        let n = s.find_all("[data-testid=credential]").await.len();
         s.close().await;
-        OpenWindow {
-            first_snapshot_ms: median(opens),
-            window_rss,
-            window_cpu,
-            credentials,
-        }
+        n
     });
+    let (window, _) = start_until(world.command(desk, &["--window"]), "window showing its first snapshot");
+    // Past the page's start-up work (fonts, the first layouts).
+    std::thread::sleep(Duration::from_secs(10));
+    let pids = tree(window.id());
+    let window_rss = rss_mb(&pids);
+    let window_cpu = cpu_percent(window.id(), IDLE);
+    stop(window);
     stop(tray);
-    out
+    OpenWindow {
+        first_snapshot_ms: median(opens),
+        window_rss,
+        window_cpu,
+        credentials,
+    }
 }
 
 fn main() {
