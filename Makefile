@@ -4,7 +4,7 @@ CARGO ?= cargo
 BIN := target/debug/evergreen
 APP := target/debug/evergreen-app
 
-.PHONY: run test bench fuzz deps ui build lint bindings e2e clean
+.PHONY: run test bench fuzz deps ui build lint bindings e2e man clean
 
 ## make run: install what is missing, build, start Evergreen (a demo without a config)
 run: deps ui build
@@ -51,6 +51,14 @@ bindings:
 e2e: deps ui
 	$(CARGO) build -p evergreen-cli -p evergreen-app --quiet
 	$(CARGO) test -p evergreen-tests --test app
+
+## man pages and shell completions, generated from the CLI's own definitions
+man:
+	$(CARGO) build -p evergreen-cli --quiet
+	@mkdir -p target/man target/completions
+	$(BIN) man target/man
+	@for s in bash zsh fish; do $(BIN) completions $$s > target/completions/evergreen.$$s; done
+	@echo "man pages in target/man, completions in target/completions"
 
 lint:
 	$(CARGO) fmt --all -- --check

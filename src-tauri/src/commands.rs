@@ -75,7 +75,13 @@ pub async fn log_lines(remote: State<'_, Remote>, name: String) -> Result<Vec<Lo
 #[tauri::command]
 pub async fn set_paused(remote: State<'_, Remote>, name: String, paused: bool) -> Result<()> {
     check_name(&name)?;
-    remote.act(Request::SetPaused { name, paused }).await
+    remote
+        .act(Request::SetPaused {
+            name,
+            paused,
+            until: None,
+        })
+        .await
 }
 
 #[tauri::command]

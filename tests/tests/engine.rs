@@ -98,7 +98,7 @@ fn a_second_engine_is_refused_and_status_without_one_says_how_to_start() {
     env.cert("web", Duration::from_secs(60), Duration::from_secs(3600));
     env.write_config(&env.renewing("web", "1h", ""));
     let r = env.run(&["status"]);
-    assert_eq!(r.code, 2);
+    assert_eq!(r.code, 3, "no engine is exit status 3");
     assert!(
         r.stderr.contains("no Evergreen engine is running") && r.stderr.contains("evergreen run"),
         "{r:?}"
@@ -317,7 +317,8 @@ async fn the_window_protocol_streams_snapshots_and_steers_the_engine() {
             &socket,
             Request::SetPaused {
                 name: "web".into(),
-                paused: true
+                paused: true,
+                until: None,
             }
         )
         .await,
@@ -338,6 +339,7 @@ async fn the_window_protocol_streams_snapshots_and_steers_the_engine() {
         Request::SetPaused {
             name: "nope".into(),
             paused: true,
+            until: None,
         },
     )
     .await

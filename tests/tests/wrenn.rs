@@ -470,8 +470,31 @@ async fn evergreen_register_with_a_token_then_run_registers_the_host() {
     let d = env.dir.path();
     env.write_config(&config(&sb, d));
     let t = sb.state.lock().wrenn.new_token();
-    // As a user runs it: the token on the command line, written 0600, never echoed.
-    let out = env.run(&["register", "host", "--token", &t]);
+    // As a user runs it: the token piped in (a command line is visible to
+    // every user), written 0600, never echoed.
+    let mut child = env
+        .cmd()
+        .args(["register", "host"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write as _;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(format!("{t}\n").as_bytes())
+            .unwrap();
+    }
+    let o = child.wait_with_output().unwrap();
+    let out = evergreen_tests::Run {
+        code: o.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+    };
     assert_eq!(out.code, 0, "{out:?}");
     assert!(!out.stdout.contains(&t) && !out.stderr.contains(&t), "{out:?}");
     let file = d.join("host-credentials.json.token");

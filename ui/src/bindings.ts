@@ -69,6 +69,10 @@ last_heartbeat?: number,
  */
 user_paused: boolean, 
 /**
+ * When the user's pause ends on its own (Unix ms); none for a pause until resumed.
+ */
+paused_until?: number, 
+/**
  * The failures in a row now, if any.
  */
 failure_streak?: Streak, updated_at: number, } & ({ "state": "healthy" } | { "state": "due" } | { "state": "renewing" } | { "state": "failing", streak: number, next_retry_at: number, offline: boolean, } | { "state": "expired" } | { "state": "paused", reason: string, } | { "state": "retired", reason: string, } | { "state": "not_renewable" } | { "state": "final", expires_at: number, } | { "state": "capped", reason: string, next_try_at: number, } | { "state": "disabled" });

@@ -1,17 +1,22 @@
 //! The `evergreen` command: a thin face over evergreen-core.
 //!
-//! Each subcommand lives in its own module and returns the process exit code;
-//! only here does an error become a message on stderr and exit status 2.
+//! Each subcommand lives in its own module and returns the process exit
+//! status; only here does an error become a message on stderr, with the
+//! status `exit::of` gives it. Every command's help ends with the same
+//! table of exit statuses (`exit::HELP`).
 
 mod check;
 mod config_cmd;
+mod docs;
+mod exit;
 mod register;
 mod remote;
 mod run;
+mod term;
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use evergreen_core::paths::Paths;
 
 #[derive(Parser, Debug)]
@@ -36,20 +41,44 @@ enum Commands {
     Check(check::CheckArgs),
     /// Run the engine in the foreground (headless), printing one line per event.
     Run(run::RunArgs),
-    /// Show every credential of the running engine.
+    /// Show the credentials of the running engine (all, or the ones named).
     Status(remote::StatusArgs),
-    /// Renew one credential now, through the running engine, and wait for the result.
+    /// Show one credential in full: certificate details, files, recent history.
+    Show(remote::ShowArgs),
+    /// Renew one credential now (or every due one), through the running engine.
     Renew(remote::RenewArgs),
+    /// Pause one credential's renewals and heartbeats, until resumed or for a while.
+    Pause(remote::PauseArgs),
+    /// Resume a paused credential.
+    Resume(remote::ResumeArgs),
+    /// Pause or resume desktop notifications.
+    #[command(subcommand)]
+    Notifications(remote::NotificationsCmd),
+    /// Follow the engine's events as they happen, until Ctrl-C.
+    Events(remote::EventsArgs),
     /// Show the renewal history kept by the running engine.
     History(remote::HistoryArgs),
-    /// Give a fleet (wrenn) credential the one-time token to register with.
+    /// Give a fleet (wrenn or nixfleet) credential the one-time token to register with.
     Register(register::RegisterArgs),
     /// Inspect the configuration.
     #[command(subcommand)]
     Config(config_cmd::ConfigCmd),
+    /// Print a shell's completion script (bash, zsh, fish, elvish, powershell).
+    Completions(docs::CompletionsArgs),
+    /// Write the man pages into a directory (`make man`).
+    #[command(hide = true)]
+    Man(docs::ManArgs),
     /// Re-issue one demo certificate (the demo's renew_command).
     #[command(hide = true)]
     DemoRenew(evergreen_core::demo::RenewArgs),
+}
+
+/// The whole command line, with the exit statuses at the end of every command's help.
+pub(crate) fn command() -> clap::Command {
+    fn with_exit_help(c: clap::Command) -> clap::Command {
+        c.after_long_help(exit::HELP).mut_subcommands(with_exit_help)
+    }
+    with_exit_help(Cli::command())
 }
 
 fn paths(cli: &Cli) -> anyhow::Result<Paths> {
@@ -61,16 +90,26 @@ fn paths(cli: &Cli) -> anyhow::Result<Paths> {
 }
 
 fn main() {
-    let cli = Cli::parse();
+    let cli = match Cli::from_arg_matches(&command().get_matches()) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
     let result = (|| -> anyhow::Result<i32> {
         match &cli.command {
             Commands::Check(args) => check::run(args),
             Commands::Run(args) => run::run(args, paths(&cli)?),
             Commands::Status(args) => remote::status(args, &paths(&cli)?),
+            Commands::Show(args) => remote::show(args, &paths(&cli)?),
             Commands::Renew(args) => remote::renew(args, &paths(&cli)?),
+            Commands::Pause(args) => remote::pause(args, &paths(&cli)?),
+            Commands::Resume(args) => remote::resume(args, &paths(&cli)?),
+            Commands::Notifications(cmd) => remote::notifications(cmd, &paths(&cli)?),
+            Commands::Events(args) => remote::events(args, &paths(&cli)?),
             Commands::History(args) => remote::history(args, &paths(&cli)?),
             Commands::Config(cmd) => config_cmd::run(cmd, &paths(&cli)?),
             Commands::Register(args) => register::run(args, &paths(&cli)?),
+            Commands::Completions(args) => docs::completions(args),
+            Commands::Man(args) => docs::man(args),
             Commands::DemoRenew(args) => run::demo_renew(args),
         }
     })();
@@ -78,7 +117,7 @@ fn main() {
         Ok(code) => std::process::exit(code),
         Err(e) => {
             eprintln!("error: {e:#}");
-            std::process::exit(2);
+            std::process::exit(exit::of(&e));
         }
     }
 }

@@ -1,6 +1,9 @@
-//! `evergreen register NAME --token TOKEN` (or `--token-file FILE`): hand a
-//! fleet credential the one-time token it registers, or enrols, with. The
-//! work is the core's (`evergreen_core::register`); the token is never printed.
+//! `evergreen register NAME` (the token on standard input, or
+//! `--token-file FILE`): hand a fleet credential the one-time token it
+//! registers, or enrols, with. A token on the command line is visible to
+//! every user of the machine (`ps`), so it is read from a file or standard
+//! input. The work is the core's (`evergreen_core::register`); the token is
+//! never printed.
 
 use std::path::PathBuf;
 
@@ -13,31 +16,53 @@ use evergreen_core::register::save_token;
 pub struct RegisterArgs {
     /// The credential (a `wrenn` or `nixfleet` one) as named in the config.
     pub name: String,
-    /// The one-time token: wrenn's registration token, or nixfleet's JSON
-    /// enrolment token.
+    /// The one-time token itself (wrenn's registration token, or nixfleet's
+    /// JSON enrolment token). Other users can see a command line: prefer
+    /// standard input or --token-file.
     #[arg(
         long,
         env = "EVERGREEN_REGISTRATION_TOKEN",
         hide_env_values = true,
-        required_unless_present = "token_file",
         conflicts_with = "token_file"
     )]
     pub token: Option<String>,
-    /// Read the token from this file instead (a nixfleet enrolment token as
-    /// the fleet operator handed it over).
+    /// Read the token from this file (`-` for standard input, which is also
+    /// where it is read from when neither option is given).
     #[arg(long, value_name = "FILE")]
     pub token_file: Option<PathBuf>,
+}
+
+/// The token from standard input: everything up to its end, or one line when
+/// someone types or pastes it at a terminal.
+fn from_stdin() -> anyhow::Result<String> {
+    use std::io::{BufRead, IsTerminal, Read};
+    let stdin = std::io::stdin();
+    let mut token = String::new();
+    if stdin.is_terminal() {
+        eprint!("Paste the one-time token, then press Enter: ");
+        stdin.lock().read_line(&mut token)
+    } else {
+        stdin.lock().take(1 << 20).read_to_string(&mut token)
+    }
+    .context("cannot read the token from standard input")?;
+    Ok(token)
 }
 
 pub fn run(args: &RegisterArgs, paths: &Paths) -> anyhow::Result<i32> {
     let token = match (&args.token, &args.token_file) {
         (Some(t), _) => t.clone(),
-        (None, Some(f)) => {
+        (None, Some(f)) if f.as_os_str() != "-" => {
             std::fs::read_to_string(f).with_context(|| format!("cannot read the token file {}", f.display()))?
         }
-        (None, None) => anyhow::bail!("give the token with --token TOKEN or --token-file FILE"),
+        _ => from_stdin()?,
     };
-    let token = token.into();
+    if token.trim().is_empty() {
+        anyhow::bail!(
+            "the token is empty; pipe it in (`evergreen register {} < token-file`) or give --token-file FILE",
+            args.name
+        );
+    }
+    let token = token.trim().to_string().into();
     match save_token(&paths.config_file, &args.name, &token) {
         Ok(saved) => {
             let again = if saved.again { " again" } else { "" };

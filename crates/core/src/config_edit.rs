@@ -400,9 +400,66 @@ fn place(text: &str, name: &str, problems: Vec<Problem>) -> Vec<FormProblem> {
         .collect()
 }
 
+/// The files a credential's config names, labelled by field: every path field
+/// that is set, and the paths of list items written as `ID=path` (certctl's
+/// targets). What the detail view's "Files" panel and `evergreen show` list.
+pub fn files_of(form: &CredentialForm) -> Vec<(String, String)> {
+    let Some(schema) = kinds().into_iter().find(|k| k.kind == form.kind) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for f in &schema.fields {
+        let Some(v) = form.values.get(&f.key).map(|v| v.trim()).filter(|v| !v.is_empty()) else {
+            continue;
+        };
+        match f.field_type {
+            FieldType::Path => out.push((f.label.clone(), v.to_string())),
+            FieldType::List => {
+                for line in v.lines() {
+                    if let Some((id, path)) = line.split_once('=') {
+                        let (id, path) = (id.trim(), path.trim());
+                        if !id.is_empty()
+                            && !id.contains(char::is_whitespace)
+                            && (path.starts_with('/') || path.starts_with('~'))
+                        {
+                            out.push((format!("{}: {id}", f.label), path.to_string()));
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_files_of_a_credential_are_its_path_fields_and_its_id_equals_path_items() {
+        let mut values = BTreeMap::new();
+        values.insert("url".into(), "https://certctl.example".into());
+        values.insert("api_key_file".into(), "/etc/evergreen/certctl.key".into());
+        values.insert(
+            "targets".into(),
+            "web=/srv/web.pem\nnot a target\napi = ~/api.pem".into(),
+        );
+        let form = CredentialForm {
+            name: "fleet".into(),
+            kind: Kind::Certctl,
+            values,
+        };
+        let files = files_of(&form);
+        let paths: Vec<_> = files.iter().map(|(_, p)| p.as_str()).collect();
+        assert_eq!(
+            paths,
+            ["/etc/evergreen/certctl.key", "/srv/web.pem", "~/api.pem"],
+            "{files:?}"
+        );
+        assert!(files[1].0.ends_with(": web"), "{files:?}");
+    }
 
     #[test]
     fn the_form_shows_every_field_of_the_table_with_its_default() {

@@ -304,6 +304,10 @@ pub struct CredentialStatus {
     /// Paused by the user (Resume ends it), as opposed to by the server or the engine.
     #[serde(default)]
     pub user_paused: bool,
+    /// When the user's pause ends on its own (Unix ms); none for a pause until resumed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub paused_until: Option<i64>,
     /// The failures in a row now, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "ts", ts(optional))]
@@ -329,6 +333,7 @@ impl CredentialStatus {
             renewals: RenewalCounts::default(),
             last_heartbeat: None,
             user_paused: false,
+            paused_until: None,
             failure_streak: None,
             updated_at: unix_millis(now),
         }

@@ -701,6 +701,66 @@ async fn a_user_pause_stops_renewals_survives_a_restart_and_resume_catches_up() 
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_pause_for_a_while_ends_on_its_own_even_across_a_restart_and_renews_what_fell_due() {
+    let r = rig(
+        renewable(life(0, 900), 900),
+        vec![cred("a", RenewPolicy::default(), 0.0)],
+        settings(),
+        1,
+    );
+    advance(1).await;
+    // Paused from 1 s until 1000 s, past the renewal point (600 s).
+    r.handle.pause_until("a", true, Some(t(1000))).await.unwrap();
+    advance(1).await;
+    let st = &r.handle.statuses()[0];
+    assert_eq!(st.state.name(), "paused");
+    assert_eq!(st.paused_until, Some(evergreen_core::clock::unix_millis(t(1000))));
+    assert!(
+        r.handle.pause_until("a", true, Some(t(1))).await.is_err(),
+        "a pause that ended already is refused"
+    );
+
+    // A restart on the same store keeps the pause and its end.
+    let clock: ClockHandle = Arc::new(r.clock.clone());
+    let src = Scripted {
+        clock: clock.clone(),
+        s: r.script.clone(),
+    };
+    let mut deps = SchedulerDeps::new(clock, r.store.clone(), EventBus::default());
+    deps.sources = Arc::new(move |_cfg: &CredentialConfig| Arc::new(src.clone()) as Arc<dyn Source>);
+    let (again, _join) = scheduler::spawn(
+        Config {
+            engine: settings(),
+            credentials: vec![cred("a", RenewPolicy::default(), 0.0)],
+            warnings: Vec::new(),
+        },
+        deps,
+    );
+    advance(1).await;
+    assert_eq!(again.statuses()[0].paused_until, st.paused_until);
+    again.shutdown();
+
+    advance(900).await;
+    assert!(r.script.lock().unwrap().renewals_at.is_empty(), "renewed while paused");
+    // At 1000 s the pause is over: no one resumed it, and the overdue renewal runs.
+    advance(100).await;
+    let renewals = r.script.lock().unwrap().renewals_at.clone();
+    assert_eq!(renewals.len(), 1, "renewed once the pause ended");
+    assert!(renewals[0] >= t(1000) && renewals[0] <= t(1002), "{renewals:?}");
+    let st = &r.handle.statuses()[0];
+    assert_eq!(
+        (st.state.name(), st.paused_until, st.user_paused),
+        ("healthy", None, false)
+    );
+    let h = r.store.history(Some("a"), 20).unwrap();
+    assert!(
+        h.iter().any(|e| e.message.contains("paused by the user until")),
+        "{h:?}"
+    );
+    assert!(h.iter().any(|e| e.outcome == "resumed"), "{h:?}");
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_capped_renewal_is_not_retried_before_its_floor() {
     // A CA that backdates each certificate by 10 h and lets it live 1 h more:
     // every one is past its renewal point the moment it is issued.

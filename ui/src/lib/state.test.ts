@@ -95,6 +95,9 @@ describe("state -> words", () => {
         "Paused by you: Evergreen does not renew it until you resume it.",
       );
     }
+    // A pause for a while says when it ends.
+    const until = stateHint(status({ state: "paused", reason: "x", user_paused: true, paused_until: NOW + 2 * 3600_000 }), NOW);
+    expect(until).toMatch(/^Paused by you until .+: Evergreen renews it again then, or when you resume it\.$/);
     // Paused by the engine or the server, even when the reason sounds like the user's.
     expect(
       stateHint(status({ state: "paused", reason: "paused by you; resume it to renew it again", user_paused: false }), NOW),

@@ -152,7 +152,9 @@ export function stateHint(s: CredentialStatus, now: number): string | null {
         : "It has expired, and Evergreen only watches it: renew it yourself, or add a renew command (Edit).";
     case "paused":
       if (s.user_paused) {
-        return "Paused by you: Evergreen does not renew it until you resume it.";
+        return s.paused_until
+          ? `Paused by you until ${formatClock(s.paused_until, now)}: Evergreen renews it again then, or when you resume it.`
+          : "Paused by you: Evergreen does not renew it until you resume it.";
       }
       if (s.kind === "wrenn") {
         // Paused after failed heartbeats, the engine goes on beating (there is

@@ -1,38 +1,22 @@
-//! Commands that talk to the running engine over its local socket:
-//! `status`, `renew`, `history`.
+//! Commands that talk to the running engine over its local socket. They work
+//! the same whether the engine lives in the tray app, in `evergreen run` or
+//! in the user service.
 
-use std::time::SystemTime;
+mod events;
+mod show;
+mod status;
+mod steer;
 
-use clap::Args;
-use evergreen_core::clock::{from_unix_millis, relative, rfc3339};
+pub use events::{events, EventsArgs};
+pub use show::{show, ShowArgs};
+pub use status::{history, status, HistoryArgs, StatusArgs};
+pub use steer::{notifications, pause, renew, resume, NotificationsCmd, PauseArgs, RenewArgs, ResumeArgs};
+
 use evergreen_core::ipc::{Client, Reply, Request};
-use evergreen_core::model::{CredentialStatus, Health};
+use evergreen_core::model::Snapshot;
 use evergreen_core::paths::Paths;
 
-#[derive(Args, Debug)]
-pub struct StatusArgs {
-    /// Print JSON instead of a table.
-    #[arg(long)]
-    json: bool,
-}
-
-#[derive(Args, Debug)]
-pub struct RenewArgs {
-    /// The credential's name, as `evergreen status` shows it.
-    name: String,
-}
-
-#[derive(Args, Debug)]
-pub struct HistoryArgs {
-    /// Only this credential.
-    name: Option<String>,
-    /// How many entries, newest first.
-    #[arg(long, default_value_t = 20)]
-    limit: usize,
-    #[arg(long)]
-    json: bool,
-}
-
+/// One request, one reply.
 fn ask(paths: &Paths, req: Request) -> anyhow::Result<Reply> {
     crate::runtime()?.block_on(async {
         let mut c = Client::connect(&paths.socket()).await?;
@@ -40,144 +24,37 @@ fn ask(paths: &Paths, req: Request) -> anyhow::Result<Reply> {
     })
 }
 
-fn unexpected(r: Reply) -> anyhow::Error {
-    match r {
-        Reply::Error { message } => anyhow::anyhow!(message),
-        other => anyhow::anyhow!("unexpected reply from the engine: {other:?}"),
-    }
-}
-
-/// A ten-cell bar for the remaining fraction.
-pub fn bar(fraction: Option<f64>) -> String {
-    match fraction {
-        Some(f) => {
-            let filled = (f * 10.0).round() as usize;
-            format!(
-                "{}{} {:>3.0}%",
-                "█".repeat(filled),
-                "░".repeat(10 - filled.min(10)),
-                f * 100.0
-            )
-        }
-        None => format!("{:<10} {:>4}", "?", ""),
-    }
-}
-
-fn describe(s: &CredentialStatus, now: SystemTime) -> (String, String, String) {
-    let expires = match s.not_after {
-        Some(na) => relative(from_unix_millis(na), now),
-        None => s
-            .problem
-            .clone()
-            .map(|_| "unreadable".to_string())
-            .unwrap_or_else(|| "-".into()),
-    };
-    let next = match &s.next_action {
-        Some(a) => format!("{} {}", a.what, relative(from_unix_millis(a.at), now)),
-        None => "-".into(),
-    };
-    let last = match &s.last_result {
-        Some(r) if r.ok => format!("ok {}", relative(from_unix_millis(r.at), now)),
-        Some(r) => format!("FAILED {}: {}", relative(from_unix_millis(r.at), now), r.message),
-        None => s.problem.clone().unwrap_or_else(|| "-".into()),
-    };
-    (expires, next, last)
-}
-
-pub fn status(args: &StatusArgs, paths: &Paths) -> anyhow::Result<i32> {
-    let creds = match ask(paths, Request::Status)? {
-        Reply::Status { credentials } => credentials,
-        other => return Err(unexpected(other)),
-    };
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&creds)?);
-    } else if creds.is_empty() {
-        println!(
-            "The engine holds no credentials. Add some to {} and it picks them up.",
-            paths.config_file.display()
-        );
-    } else {
-        let now = SystemTime::now();
-        let w = creds.iter().map(|c| c.name.len()).max().unwrap_or(4).max(4);
-        let k = creds.iter().map(|c| c.kind.as_str().len()).max().unwrap_or(4).max(4);
-        println!(
-            "{:<w$}  {:<k$}  {:<13}  {:<15}  {:<14}  {:<26}  LAST RESULT",
-            "NAME", "KIND", "STATE", "REMAINING", "EXPIRES", "NEXT"
-        );
-        for c in &creds {
-            let (expires, next, last) = describe(c, now);
-            println!(
-                "{:<w$}  {:<k$}  {:<13}  {:<15}  {:<14}  {:<26}  {}",
-                c.name,
-                c.kind.as_str(),
-                match c.state {
-                    // Waiting for the network is no failure of the credential's.
-                    evergreen_core::model::State::Failing { offline: true, .. } => "offline",
-                    ref s => s.name(),
-                },
-                bar(c.remaining_fraction),
-                expires,
-                next,
-                last
-            );
-        }
-    }
-    let worst = creds.iter().map(|c| c.state.health()).max().unwrap_or(Health::Healthy);
-    Ok(if worst >= Health::Stopped { 1 } else { 0 })
-}
-
-pub fn renew(args: &RenewArgs, paths: &Paths) -> anyhow::Result<i32> {
-    eprintln!("renewing {}…", args.name);
-    match ask(
-        paths,
-        Request::Renew {
-            name: args.name.clone(),
-        },
-    )? {
-        Reply::Renewed { outcome } if outcome.ok => {
-            println!(
-                "✓ {}: {} ({} ms)",
-                outcome.credential, outcome.message, outcome.duration_ms
-            );
-            Ok(0)
-        }
-        Reply::Renewed { outcome } => {
-            println!("✗ {}: {}", outcome.credential, outcome.message);
-            println!("  `evergreen history {}` shows earlier attempts.", outcome.credential);
-            Ok(1)
-        }
+fn snapshot(paths: &Paths) -> anyhow::Result<Snapshot> {
+    match ask(paths, Request::Snapshot)? {
+        Reply::Snapshot { snapshot } => Ok(*snapshot),
         other => Err(unexpected(other)),
     }
 }
 
-pub fn history(args: &HistoryArgs, paths: &Paths) -> anyhow::Result<i32> {
-    let entries = match ask(
-        paths,
-        Request::History {
-            name: args.name.clone(),
-            limit: args.limit,
-        },
-    )? {
-        Reply::History { entries } => entries,
-        other => return Err(unexpected(other)),
-    };
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&entries)?);
-        return Ok(0);
+/// A refusal is the engine's own words; anything else is a version mismatch.
+fn unexpected(r: Reply) -> anyhow::Error {
+    match r {
+        Reply::Error { message } => anyhow::Error::new(Refused(message)),
+        other => anyhow::anyhow!(
+            "unexpected reply from the engine: {other:?}; are the engine and this command the same Evergreen version?"
+        ),
     }
-    for e in &entries {
-        let dur = e.duration_ms.map(|d| format!(" ({d} ms)")).unwrap_or_default();
-        println!(
-            "{}  {:<16} {:<8} {:<8} {}{dur}",
-            rfc3339(from_unix_millis(e.at)),
-            e.credential,
-            e.action,
-            e.outcome,
-            e.message
-        );
+}
+
+/// The engine said no, in its own words.
+#[derive(Debug)]
+struct Refused(String);
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
     }
-    if entries.is_empty() {
-        println!("no history yet");
-    }
-    Ok(0)
+}
+
+impl std::error::Error for Refused {}
+
+/// Prints `value` as one pretty JSON document.
+fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
 }

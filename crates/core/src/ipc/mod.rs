@@ -49,6 +49,9 @@ pub enum Request {
     SetPaused {
         name: String,
         paused: bool,
+        /// A pause that ends on its own (Unix ms).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        until: Option<i64>,
     },
     PauseNotifications {
         minutes: u32,

@@ -338,7 +338,10 @@ async fn answer(req: Request, control: &Control) -> Reply {
         Request::Activity { name } => Reply::Lines {
             lines: control.activity.lines(&name),
         },
-        Request::SetPaused { name, paused } => match handle.set_paused(&name, paused).await {
+        Request::SetPaused { name, paused, until } => match handle
+            .pause_until(&name, paused, until.map(crate::clock::from_unix_millis))
+            .await
+        {
             Ok(()) => Reply::Done,
             Err(e) => err(e),
         },

@@ -1,6 +1,7 @@
 //! The handle every face holds, and the commands it sends the scheduler.
 
 use super::*;
+use std::time::SystemTime;
 
 pub(super) enum Cmd {
     Renew {
@@ -21,6 +22,7 @@ pub(super) enum Cmd {
     SetPaused {
         name: String,
         paused: bool,
+        until: Option<SystemTime>,
         reply: oneshot::Sender<Result<()>>,
     },
     Settle {
@@ -132,11 +134,17 @@ impl Handle {
     /// user's request; the pause survives a restart. Resuming only ends a
     /// pause the user made: a pause the server caused needs what its reason says.
     pub async fn set_paused(&self, name: &str, paused: bool) -> Result<()> {
+        self.pause_until(name, paused, None).await
+    }
+
+    /// Pauses (or resumes) `name`; a pause with `until` ends on its own then.
+    pub async fn pause_until(&self, name: &str, paused: bool, until: Option<SystemTime>) -> Result<()> {
         let (reply, rx) = oneshot::channel();
         self.tx
             .send(Cmd::SetPaused {
                 name: name.to_string(),
                 paused,
+                until,
                 reply,
             })
             .map_err(|_| Error::EngineStopped)?;

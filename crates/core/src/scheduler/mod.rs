@@ -124,6 +124,25 @@ async fn ring(alarm: &mut Option<Box<dyn Alarm>>) -> Ring {
 }
 
 /// Store meta key remembering a user's pause across restarts.
+/// How a user's pause is kept in the store: "1" until resumed, or when it ends.
+fn pause_meta(until: Option<SystemTime>) -> String {
+    match until {
+        None => "1".into(),
+        Some(t) => format!("until {}", crate::clock::unix_millis(t)),
+    }
+}
+
+/// A stored pause: `Some(until)` when there is one ("0" is none).
+fn pause_from_meta(v: &str) -> Option<Option<SystemTime>> {
+    match v {
+        "1" => Some(None),
+        v => v
+            .strip_prefix("until ")
+            .and_then(|ms| ms.parse::<i64>().ok())
+            .map(|ms| Some(crate::clock::from_unix_millis(ms))),
+    }
+}
+
 fn pause_key(name: &str) -> String {
     format!("user_paused/{name}")
 }
@@ -297,8 +316,10 @@ impl Scheduler {
             }
             status.renewals = prev.renewals;
         }
-        if matches!(self.deps.store.get_meta(&pause_key(&cfg.name)), Ok(Some(v)) if v == "1") {
-            stop = Some(Stop::ByUser);
+        if let Ok(Some(v)) = self.deps.store.get_meta(&pause_key(&cfg.name)) {
+            if let Some(until) = pause_from_meta(&v) {
+                stop = Some(Stop::ByUser { until });
+            }
         }
         if !cfg.enabled {
             stop = Some(Stop::Disabled);
@@ -530,8 +551,13 @@ impl Scheduler {
                     }
                 }
             }
-            Cmd::SetPaused { name, paused, reply } => {
-                let r = self.set_paused(&name, paused);
+            Cmd::SetPaused {
+                name,
+                paused,
+                until,
+                reply,
+            } => {
+                let r = self.set_paused(&name, paused, until);
                 let _ = reply.send(r);
             }
             Cmd::Settle { reply } => self.settling.push(reply),
@@ -539,10 +565,22 @@ impl Scheduler {
         }
     }
 
-    fn set_paused(&mut self, name: &str, paused: bool) -> Result<()> {
+    fn set_paused(&mut self, name: &str, paused: bool, until: Option<SystemTime>) -> Result<()> {
+        let now = self.deps.clock.now();
         let Some(slot) = self.slots.get_mut(name) else {
             return Err(Error::UnknownCredential { name: name.to_string() });
         };
+        if until.is_some_and(|t| t <= now) {
+            return Err(Error::Refused(format!("a pause of {name} must end in the future")));
+        }
+        if paused && slot.user_paused() {
+            // Paused already: only how long may change.
+            if slot.paused_until() != until {
+                slot.stop = Some(Stop::ByUser { until });
+                self.deps.store.set_meta(&pause_key(name), &pause_meta(until))?;
+            }
+            return Ok(());
+        }
         if paused == slot.user_paused() {
             return Ok(());
         }
@@ -557,7 +595,7 @@ impl Scheduler {
                     t.state()
                 )));
             }
-            slot.stop = Some(Stop::ByUser);
+            slot.stop = Some(Stop::ByUser { until });
         } else {
             slot.stop = None;
             slot.retry.end();
@@ -567,18 +605,18 @@ impl Scheduler {
                 slot.next_beat = Some(self.deps.clock.now());
             }
         }
-        let value = if paused { "1" } else { "0" };
-        self.deps.store.set_meta(&pause_key(name), value)?;
-        let what = if paused {
-            "paused by the user"
-        } else {
-            "resumed by the user"
+        let value = if paused { pause_meta(until) } else { "0".into() };
+        self.deps.store.set_meta(&pause_key(name), &value)?;
+        let what = match (paused, until) {
+            (true, None) => "paused by the user".to_string(),
+            (true, Some(t)) => format!("paused by the user until {}", crate::clock::rfc3339(t)),
+            (false, _) => "resumed by the user".to_string(),
         };
         self.history(
             name,
             Action::State,
             if paused { Outcome::Paused } else { Outcome::Resumed },
-            what,
+            &what,
             None,
             (None, None),
         );

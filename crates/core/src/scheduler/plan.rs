@@ -7,6 +7,18 @@ impl Scheduler {
     pub(super) fn tick(&mut self) {
         let now = self.now();
         self.tell_long_offline(now);
+        let over: Vec<String> = self
+            .slots
+            .iter()
+            .filter(|(_, s)| s.paused_until().is_some_and(|t| t <= now))
+            .map(|(n, _)| n.clone())
+            .collect();
+        for name in over {
+            // The pause the user gave a length to is over: as if they resumed it.
+            if let Err(e) = self.set_paused(&name, false, None) {
+                tracing::warn!("{name}: could not end its pause: {e}");
+            }
+        }
         let names: Vec<String> = self.slots.keys().cloned().collect();
         for name in names {
             self.plan(&name, now);
@@ -63,6 +75,10 @@ impl Scheduler {
             }
             // Final and not-renewable credentials still run out: wake for
             // their expiry and bands, but never to renew.
+            // A pause's end wakes the loop once; past it, tick ends the pause.
+            if let Some(t) = slot.paused_until().filter(|t| *t > now) {
+                consider(t);
+            }
             let runs_out = slot.stop.as_ref().is_some_and(Stop::runs_out);
             if slot.stop.is_some() && !runs_out {
                 continue;

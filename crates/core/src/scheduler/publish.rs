@@ -98,6 +98,7 @@ impl Scheduler {
         st.last_heartbeat = slot.last_beat.or(st.last_heartbeat);
         st.next_action = Self::next_action(slot, &state);
         st.user_paused = slot.user_paused();
+        st.paused_until = slot.paused_until().map(unix_millis);
         st.failure_streak = slot.retry.as_streak(now);
         // Only a change other than the fraction ticking down is worth a write.
         // (A heartbeat's time is shown at once but not worth a write either.)

@@ -94,8 +94,9 @@ impl Retry {
 pub(super) enum Stop {
     /// `enabled = false` in the config.
     Disabled,
-    /// The user paused it; only the user resumes it.
-    ByUser,
+    /// The user paused it; only the user resumes it, or the time they
+    /// gave (`evergreen pause NAME --for 2h`).
+    ByUser { until: Option<SystemTime> },
     /// The server's or the engine's verdict: retired, paused, final, not
     /// renewable, rejected.
     Verdict(State),
@@ -105,7 +106,7 @@ impl Stop {
     pub(super) fn state(&self) -> State {
         match self {
             Stop::Disabled => State::Disabled,
-            Stop::ByUser => State::Paused {
+            Stop::ByUser { .. } => State::Paused {
                 reason: USER_PAUSE_REASON.into(),
             },
             Stop::Verdict(s) => s.clone(),
@@ -126,7 +127,15 @@ impl Stop {
 
 impl Slot {
     pub(super) fn user_paused(&self) -> bool {
-        self.stop == Some(Stop::ByUser)
+        matches!(self.stop, Some(Stop::ByUser { .. }))
+    }
+
+    /// When the user's pause ends on its own.
+    pub(super) fn paused_until(&self) -> Option<SystemTime> {
+        match self.stop {
+            Some(Stop::ByUser { until }) => until,
+            _ => None,
+        }
     }
 
     /// Whether what this credential's renewals bring back is a certificate.
@@ -181,7 +190,7 @@ mod tests {
         let paused = Stop::Verdict(State::Paused { reason: "x".into() });
         assert!(paused.ends_with_new_files());
         assert!(
-            !Stop::ByUser.ends_with_new_files(),
+            !Stop::ByUser { until: None }.ends_with_new_files(),
             "the user's pause is the user's to end"
         );
         assert!(!Stop::Disabled.ends_with_new_files());
@@ -189,7 +198,7 @@ mod tests {
         assert!(Stop::Verdict(State::NotRenewable).runs_out());
         assert!(!Stop::Verdict(State::Retired { reason: "x".into() }).runs_out());
         assert_eq!(
-            Stop::ByUser.state(),
+            Stop::ByUser { until: None }.state(),
             State::Paused {
                 reason: USER_PAUSE_REASON.into()
             }
