@@ -62,6 +62,12 @@ impl Session {
         (r["width"].as_i64().unwrap_or(0), r["height"].as_i64().unwrap_or(0))
     }
 
+    /// The window's position on the screen (W3C "Get Window Rect").
+    pub async fn window_position(&self) -> (i64, i64) {
+        let r = self.call(reqwest::Method::GET, "/window/rect", None).await;
+        (r["x"].as_i64().unwrap_or(-1), r["y"].as_i64().unwrap_or(-1))
+    }
+
     /// Resizes the window (W3C "Set Window Rect"), as a user dragging its edge.
     pub async fn set_window_size(&self, width: i64, height: i64) {
         self.call(
@@ -70,6 +76,12 @@ impl Session {
             Some(json!({ "width": width, "height": height })),
         )
         .await;
+    }
+
+    /// Moves the window (W3C "Set Window Rect"), as a user dragging its title bar.
+    pub async fn set_window_position(&self, x: i64, y: i64) {
+        self.call(reqwest::Method::POST, "/window/rect", Some(json!({ "x": x, "y": y })))
+            .await;
     }
 
     /// Runs a script in the page and returns its value.

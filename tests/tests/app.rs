@@ -583,14 +583,17 @@ async fn without_a_config_a_labelled_demo_renews_within_a_minute() {
     // tray keeps the engine running, and the CLI still reaches it.
     let windows = processes(&app_bin(), "--window", home.config.to_str().unwrap());
     assert_eq!(windows.len(), 1, "one window process");
-    // The user makes it larger before closing it: the next window opens so.
+    // The user makes it larger and moves it before closing it: the next
+    // window opens so, there.
     s.set_window_size(1000, 720).await;
+    s.set_window_position(140, 60).await;
     let start = Instant::now();
-    while s.window_size().await != (1000, 720) {
+    while (s.window_size().await, s.window_position().await) != ((1000, 720), (140, 60)) {
         assert!(
             start.elapsed() < Duration::from_secs(10),
-            "the window kept {:?}",
-            s.window_size().await
+            "the window kept {:?} at {:?}",
+            s.window_size().await,
+            s.window_position().await
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -612,6 +615,11 @@ async fn without_a_config_a_labelled_demo_renews_within_a_minute() {
     // A window opened for one credential (as a notification's Open does) shows its detail.
     let s = home.open_window(&mut desk, &["--show", "demo-web"]).await;
     assert_eq!(s.window_size().await, (1000, 720), "the window remembers its size");
+    assert_eq!(
+        s.window_position().await,
+        (140, 60),
+        "the window remembers its position"
+    );
     let detail = s.wait_for("[data-testid=detail]", Duration::from_secs(30)).await;
     assert!(s.text(&detail).await.contains("demo-web"));
 
