@@ -78,7 +78,12 @@ impl Env {
         c.env("EVERGREEN_CONFIG", self.config())
             .env("EVERGREEN_DATA_DIR", self.dir.path().join("data"))
             .env("EVERGREEN_RUNTIME_DIR", self.dir.path().join("run"))
-            .env_remove("EVERGREEN_LOG");
+            .env_remove("EVERGREEN_LOG")
+            // Output in a UTF-8 locale, whatever the machine's: marks and bars
+            // are ✓ and █ (the ASCII ones have a test of their own).
+            .env_remove("LC_ALL")
+            .env_remove("LC_CTYPE")
+            .env("LANG", "C.UTF-8");
         c
     }
 

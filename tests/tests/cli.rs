@@ -7,15 +7,15 @@ use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 use std::time::Duration;
 
-use evergreen_tests::env::{wait_for, Env};
+use evergreen_tests::env::{wait_for, Daemon, Env};
 use serde_json::Value;
 
 fn json(r: &evergreen_tests::Run) -> Value {
     serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {r:?}"))
 }
 
-#[test]
-fn show_pause_resume_renew_due_and_notifications_reach_the_engine() {
+/// An engine keeping one certificate, "web", healthy for an hour.
+fn engine_with_web() -> (Env, Daemon) {
     let env = Env::new();
     env.cert("web", Duration::from_secs(60), Duration::from_secs(3600));
     env.write_config(&env.renewing("web", "1h", ""));
@@ -23,6 +23,12 @@ fn show_pause_resume_renew_due_and_notifications_reach_the_engine() {
     wait_for("web observed", Duration::from_secs(10), || {
         env.status_of("web")["state"] == "healthy"
     });
+    (env, d)
+}
+
+#[test]
+fn show_pause_resume_renew_due_and_notifications_reach_the_engine() {
+    let (env, d) = engine_with_web();
 
     // show: what the detail view shows, with the renewal in its recent history.
     assert_eq!(env.run(&["renew", "web"]).code, 0);
@@ -142,13 +148,7 @@ fn events_follow_the_engine_until_it_stops_and_no_engine_is_status_3() {
 
 #[test]
 fn status_is_ascii_outside_utf8_and_every_help_names_the_exit_statuses() {
-    let env = Env::new();
-    env.cert("web", Duration::from_secs(60), Duration::from_secs(3600));
-    env.write_config(&env.renewing("web", "1h", ""));
-    let d = env.start();
-    wait_for("web observed", Duration::from_secs(10), || {
-        env.status_of("web")["state"] == "healthy"
-    });
+    let (env, d) = engine_with_web();
     let run_in = |lang: &str| {
         let out = env
             .cmd()

@@ -565,7 +565,7 @@ fn evergreen_run_keeps_a_token_and_a_pki_certificate_alive_and_status_shows_them
     });
     let table = env.run(&["status"]);
     assert_eq!(table.code, 0, "{table:?}");
-    for want in ["login", "vault_token", "ws", "vault_pki", "healthy", "ok "] {
+    for want in ["login", "vault_token", "ws", "vault_pki", "healthy", "✓ "] {
         assert!(table.stdout.contains(want), "{want:?} missing from:\n{}", table.stdout);
     }
     let history = env.run(&["history"]);

@@ -227,6 +227,26 @@ fn rig_on(
     }
 }
 
+/// A second scheduler on `r`'s store, clock and script: the engine started again.
+fn restarted(r: &Rig, creds: Vec<CredentialConfig>) -> Handle {
+    let clock: ClockHandle = Arc::new(r.clock.clone());
+    let src = Scripted {
+        clock: clock.clone(),
+        s: r.script.clone(),
+    };
+    let mut deps = SchedulerDeps::new(clock, r.store.clone(), EventBus::default());
+    deps.sources = Arc::new(move |_cfg: &CredentialConfig| Arc::new(src.clone()) as Arc<dyn Source>);
+    scheduler::spawn(
+        Config {
+            engine: settings(),
+            credentials: creds,
+            warnings: Vec::new(),
+        },
+        deps,
+    )
+    .0
+}
+
 fn life(from: u64, to: u64) -> Option<Lifetime> {
     Some(Lifetime {
         not_before: t(from),
@@ -668,21 +688,7 @@ async fn a_user_pause_stops_renewals_survives_a_restart_and_resume_catches_up() 
     ));
 
     // A second engine on the same store starts paused too.
-    let clock: ClockHandle = Arc::new(r.clock.clone());
-    let src = Scripted {
-        clock: clock.clone(),
-        s: r.script.clone(),
-    };
-    let mut deps = SchedulerDeps::new(clock, r.store.clone(), EventBus::default());
-    deps.sources = Arc::new(move |_cfg: &CredentialConfig| Arc::new(src.clone()) as Arc<dyn Source>);
-    let (again, _join) = scheduler::spawn(
-        Config {
-            engine: settings(),
-            credentials: vec![cred("a", RenewPolicy::default(), 0.0)],
-            warnings: Vec::new(),
-        },
-        deps,
-    );
+    let again = restarted(&r, vec![cred("a", RenewPolicy::default(), 0.0)]);
     advance(1).await;
     assert_eq!(again.statuses()[0].state.name(), "paused");
     again.shutdown();
@@ -721,21 +727,7 @@ async fn a_pause_for_a_while_ends_on_its_own_even_across_a_restart_and_renews_wh
     );
 
     // A restart on the same store keeps the pause and its end.
-    let clock: ClockHandle = Arc::new(r.clock.clone());
-    let src = Scripted {
-        clock: clock.clone(),
-        s: r.script.clone(),
-    };
-    let mut deps = SchedulerDeps::new(clock, r.store.clone(), EventBus::default());
-    deps.sources = Arc::new(move |_cfg: &CredentialConfig| Arc::new(src.clone()) as Arc<dyn Source>);
-    let (again, _join) = scheduler::spawn(
-        Config {
-            engine: settings(),
-            credentials: vec![cred("a", RenewPolicy::default(), 0.0)],
-            warnings: Vec::new(),
-        },
-        deps,
-    );
+    let again = restarted(&r, vec![cred("a", RenewPolicy::default(), 0.0)]);
     advance(1).await;
     assert_eq!(again.statuses()[0].paused_until, st.paused_until);
     again.shutdown();
