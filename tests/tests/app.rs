@@ -1070,3 +1070,112 @@ async fn many_credentials_fit_as_a_list_at_800_by_600() {
     assert!(fits >= 15.0, "only {fits} of 16 rows fit at 800×600 without scrolling");
     s.close().await;
 }
+
+/// The views a user looks at, at 800×600 in the light theme and in the dark
+/// one (GTK's `Adwaita:dark`, which WebKit reports as
+/// `prefers-color-scheme: dark`): the cards, the list, a failing card and the
+/// detail view, saved to `.artifacts/e2e/{light,dark}-*.png` for a person to
+/// look at.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_views_at_800_by_600_in_light_and_dark() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let mut desk = Desktop::start();
+    let home = Home::new(&desk);
+    let now = std::time::SystemTime::now();
+    let day = Duration::from_secs(86_400);
+    let ca = evergreen_core::pki::Ca::new("Example CA", now - 60 * day, 365 * day).unwrap();
+    // (name, days since issue, days valid, renewed by)
+    let certs = [
+        ("web", 25, 30, Some("false")),
+        ("api", 2, 30, Some("true")),
+        ("mail", 40, 90, None),
+        ("old-vpn", 40, 30, None),
+    ];
+    let mut config = String::from("[engine]\nretry_base = \"1h\"\nretry_max = \"2h\"\n");
+    for (name, age, valid, command) in certs {
+        let path = home.dir.join(format!("{name}.pem"));
+        let pem = ca
+            .issue(&format!("{name}.example.org"), now - age * day, valid * day)
+            .unwrap();
+        std::fs::write(&path, pem.cert_pem).unwrap();
+        config += &format!(
+            "\n[[credential]]\nname = \"{name}\"\nkind = \"x509_file\"\npath = \"{}\"\n",
+            path.display()
+        );
+        if let Some(c) = command {
+            config += &format!("renew_command = [\"{c}\"]\n");
+        }
+    }
+    std::fs::write(&home.config, config).unwrap();
+    std::fs::set_permissions(&home.config, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    home.start_tray(&mut desk);
+
+    for (theme, gtk_theme) in [("light", "Adwaita"), ("dark", "Adwaita:dark")] {
+        let mut env = home.env().to_vec();
+        env.push(("GTK_THEME", Path::new(gtk_theme)));
+        let driver = desk.tauri_driver(&env);
+        let s = Session::start(&driver, &app_bin(), &["--window"]).await;
+        s.set_window_size(800, 600).await;
+        wait_state(&s, "web", "failing", Duration::from_secs(30)).await;
+        wait_state(&s, "old-vpn", "expired", Duration::from_secs(10)).await;
+        let start = Instant::now();
+        loop {
+            let v = s.script("return [window.innerWidth, window.innerHeight]").await;
+            if v[0].as_f64().unwrap_or(0.0) <= 800.0 && v[1].as_f64().unwrap_or(0.0) <= 600.0 {
+                break;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "the window did not become 800×600: {v}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let dark = s
+            .script("return matchMedia('(prefers-color-scheme: dark)').matches")
+            .await;
+        assert_eq!(
+            dark.as_bool(),
+            Some(theme == "dark"),
+            "the page's colour scheme under {gtk_theme}"
+        );
+        let background = s.script("return getComputedStyle(document.body).backgroundColor").await;
+        let channels: Vec<f64> = background
+            .as_str()
+            .unwrap_or_default()
+            .trim_start_matches("rgba(")
+            .trim_start_matches("rgb(")
+            .trim_end_matches(')')
+            .split(',')
+            .take(3)
+            .filter_map(|c| c.trim().parse().ok())
+            .collect();
+        let light = channels.iter().sum::<f64>() / 3.0;
+        assert_eq!(channels.len(), 3, "a background colour: {background}");
+        assert_eq!(light < 128.0, theme == "dark", "the {theme} background is {background}");
+
+        let shot = |view: &str| artifacts().join(format!("{theme}-{view}.png"));
+        let cards = s.wait_for("[data-testid=view-cards]", Duration::from_secs(5)).await;
+        s.click(&cards).await;
+        s.wait_for(&card("web"), Duration::from_secs(5)).await;
+        s.screenshot(&shot("cards")).await;
+        let list = s.wait_for("[data-testid=view-list]", Duration::from_secs(5)).await;
+        s.click(&list).await;
+        s.wait_for("[data-testid=list]", Duration::from_secs(5)).await;
+        s.screenshot(&shot("list")).await;
+        let open = s
+            .wait_for(&format!("{} [data-testid=open]", card("web")), Duration::from_secs(5))
+            .await;
+        s.click(&open).await;
+        s.wait_for("[data-testid=detail]", Duration::from_secs(10)).await;
+        s.wait_for("[data-testid=history] li", Duration::from_secs(10)).await;
+        s.screenshot(&shot("detail")).await;
+        // The next window starts on the cards again.
+        let back = s.wait_for("[data-testid=back]", Duration::from_secs(5)).await;
+        s.click(&back).await;
+        let cards = s.wait_for("[data-testid=view-cards]", Duration::from_secs(5)).await;
+        s.click(&cards).await;
+        let failing = s.wait_for(&card("web"), Duration::from_secs(5)).await;
+        s.element_screenshot(&failing, &shot("failing-card")).await;
+        s.close().await;
+    }
+}

@@ -7,6 +7,7 @@ import {
   heartbeatText,
   isTerminal,
   kindLabel,
+  lastResultRepeatsHint,
   lastResultText,
   liveFraction,
   nextActionText,
@@ -158,6 +159,20 @@ describe("state -> words", () => {
     // A stale renew_at is not turned into "renews at …" for a watched file either.
     expect(nextActionText(status({ can_renew: false, renew_at: NOW + MIN, next_action: null }), NOW)).toBeNull();
     expect(lastResultText(status({ can_renew: false, last_result: null }), NOW)).toBe("Never renewed: Evergreen only watches it");
+  });
+
+  it("leaves out a last result that only repeats the hint", () => {
+    const watched = { can_renew: false, last_result: null };
+    for (const st of ["due", "expired"] as const) {
+      const s = status({ ...watched, state: st });
+      expect(stateHint(s, NOW)).toContain("only watches it");
+      expect(lastResultRepeatsHint(s), st).toBe(true);
+    }
+    // A healthy watched file has no hint: its last result says it is watched.
+    expect(stateHint(status({ ...watched, state: "healthy" }), NOW)).toBeNull();
+    expect(lastResultRepeatsHint(status({ ...watched, state: "healthy" }))).toBe(false);
+    // A renewable credential, or one with a result, keeps its line.
+    expect(lastResultRepeatsHint(status({ state: "expired", last_result: null }))).toBe(false);
   });
 
   it("labels kinds plainly", () => {

@@ -305,6 +305,15 @@ export function heartbeatText(s: Pick<CredentialStatus, "kind" | "last_heartbeat
 }
 
 /**
+ * Whether the last-result line would only repeat the hint: a watched file
+ * never renewed, whose hint (past its renewal point, expired) already says
+ * Evergreen only watches it.
+ */
+export function lastResultRepeatsHint(s: Pick<CredentialStatus, "last_result" | "can_renew" | "state">): boolean {
+  return !s.can_renew && !s.last_result && (s.state === "due" || s.state === "expired");
+}
+
+/**
  * The last renewal result as one sentence: "Renewed 5 minutes ago",
  * "Renewed 5 minutes ago; the reload command failed: …", "Failed 2 minutes
  * ago: <what went wrong>". The engine's own words for a success (its
