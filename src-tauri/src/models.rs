@@ -10,7 +10,8 @@ pub use evergreen_core::config_edit::{CredentialForm, FieldSchema, FieldType, Fo
 pub use evergreen_core::events::{Event, EventKind};
 pub use evergreen_core::history::{Action, Outcome};
 pub use evergreen_core::model::{
-    CertDetails, CredentialStatus, Health, Kind, LastResult, NextAction, RenewalCounts, Snapshot, State, Streak,
+    CertDetails, CredentialStatus, Health, HeartbeatCounts, Kind, LastResult, NextAction, RenewalCounts, Snapshot,
+    State, Streak,
 };
 pub use evergreen_core::scheduler::RenewOutcome;
 pub use evergreen_core::store::HistoryEntry;
@@ -36,6 +37,7 @@ pub fn typescript_bindings() -> String {
         CertDetails::decl(),
         LastResult::decl(),
         RenewalCounts::decl(),
+        HeartbeatCounts::decl(),
         Streak::decl(),
         NextAction::decl(),
         CredentialStatus::decl(),

@@ -100,6 +100,19 @@ async fn registers_once_with_the_token_then_heartbeats_every_interval() {
         rig.drain_for(Duration::from_millis(100)).await;
     }
     assert!(heartbeats(&sb) >= 3, "heartbeats: {}", heartbeats(&sb));
+    // The metrics count what the control plane took (one may be on its way back).
+    let taken = heartbeats(&sb);
+    let text = rig.engine().control().metrics().unwrap();
+    let counted: u64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("evergreen_heartbeats_total{credential=\"host\",result=\"success\"} "))
+        .unwrap_or_else(|| panic!("no heartbeat series in\n{text}"))
+        .parse()
+        .unwrap();
+    assert!(
+        counted + 1 >= taken && counted <= heartbeats(&sb),
+        "counted {counted}, the server took {taken}"
+    );
     let st = rig.status("host");
     assert_eq!(st.state, State::Healthy);
     assert!(st.last_heartbeat.is_some());

@@ -29,11 +29,21 @@ stderr_tail?: string,
  */
 note?: string, };
 
-export type RenewalCounts = { success: number, failure: number, 
+export type RenewalCounts = { 
+/**
+ * Renewed in full.
+ */
+success: number, failure: number, 
 /**
  * Renewals (or start-up checks) that found the server would not renew it.
  */
-not_renewable: number, };
+not_renewable: number, 
+/**
+ * Renewed, but the server gave back too short a lifetime (capped).
+ */
+capped: number, };
+
+export type HeartbeatCounts = { success: number, failure: number, };
 
 export type Streak = { failures: number, 
 /**
@@ -59,7 +69,7 @@ can_renew: boolean,
 /**
  * Why the credential could not be read, when it could not.
  */
-problem: string | null, renewals: RenewalCounts, 
+problem: string | null, renewals: RenewalCounts, heartbeats: HeartbeatCounts, 
 /**
  * When the control plane last accepted a heartbeat (fleet kinds).
  */
@@ -72,6 +82,10 @@ user_paused: boolean,
  * When the user's pause ends on its own (Unix ms); none for a pause until resumed.
  */
 paused_until?: number, 
+/**
+ * When a renewal last succeeded (Unix ms), capped or not.
+ */
+last_renewed_at?: number, 
 /**
  * The failures in a row now, if any.
  */

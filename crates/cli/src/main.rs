@@ -56,6 +56,8 @@ enum Commands {
     Notifications(remote::NotificationsCmd),
     /// Follow the engine's events as they happen, until Ctrl-C.
     Events(remote::EventsArgs),
+    /// Print the running engine's Prometheus metrics once (or write them for node-exporter).
+    Metrics(remote::MetricsArgs),
     /// Show the renewal history kept by the running engine.
     History(remote::HistoryArgs),
     /// Give a fleet (wrenn or nixfleet) credential the one-time token to register with.
@@ -106,6 +108,7 @@ fn main() {
             Commands::Notifications(cmd) => remote::notifications(cmd, &paths(&cli)?),
             Commands::Events(args) => remote::events(args, &paths(&cli)?),
             Commands::History(args) => remote::history(args, &paths(&cli)?),
+            Commands::Metrics(args) => remote::metrics(args, &paths(&cli)?),
             Commands::Config(cmd) => config_cmd::run(cmd, &paths(&cli)?),
             Commands::Register(args) => register::run(args, &paths(&cli)?),
             Commands::Completions(args) => docs::completions(args),

@@ -30,6 +30,8 @@ pub struct Control {
     pub(crate) clock: ClockHandle,
     pub(crate) demo: bool,
     pub(crate) config_file: PathBuf,
+    /// The config running now (edits replace it).
+    pub(crate) config: tokio::sync::watch::Receiver<Arc<crate::config::Config>>,
 }
 
 /// The longest notification pause a face may ask for: a week.

@@ -190,12 +190,13 @@ impl Engine {
             activity.clone(),
         )));
 
+        let (config_tx, config_rx) = tokio::sync::watch::channel(Arc::new(config.clone()));
         match FileWatcher::new() {
             Ok(w) => {
                 let config_file = watch_config.then(|| absolute(&opts.paths.config_file));
                 tasks.push(tokio::spawn(watch_files(
                     w,
-                    config.clone(),
+                    config_tx,
                     config_file,
                     handle.clone(),
                     bus.clone(),
@@ -213,7 +214,9 @@ impl Engine {
             clock: opts.clock.clone(),
             demo,
             config_file: opts.paths.config_file.clone(),
+            config: config_rx.clone(),
         };
+        tasks.push(tokio::spawn(crate::metrics::follow(control.clone(), config_rx)));
         let server = if let Some(limits) = opts.listen {
             let (server, listener) = ipc::Server::bind(&opts.paths.socket())?;
             tasks.push(tokio::spawn(ipc::Server::serve(listener, control.clone(), limits)));
@@ -294,12 +297,13 @@ fn credential_files(config: &Config) -> BTreeMap<PathBuf, Vec<String>> {
 
 async fn watch_files(
     mut w: FileWatcher,
-    mut config: Config,
+    running: tokio::sync::watch::Sender<Arc<Config>>,
     config_file: Option<PathBuf>,
     handle: Handle,
     bus: EventBus,
     clock: ClockHandle,
 ) {
+    let mut config = Config::clone(&running.borrow());
     let mut files = credential_files(&config);
     let watch_set = |files: &BTreeMap<PathBuf, Vec<String>>| -> Vec<PathBuf> {
         files.keys().cloned().chain(config_file.clone()).collect()
@@ -314,6 +318,7 @@ async fn watch_files(
                     if handle.apply(new).await.is_err() {
                         return;
                     }
+                    running.send_replace(Arc::new(config.clone()));
                     files = credential_files(&config);
                     w.set_files(watch_set(&files).iter().map(PathBuf::as_path));
                 }

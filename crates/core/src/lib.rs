@@ -45,6 +45,7 @@ pub(crate) mod host;
 pub mod http;
 pub mod ipc;
 pub(crate) mod lock;
+pub mod metrics;
 pub mod model;
 pub mod network;
 pub mod notify_policy;

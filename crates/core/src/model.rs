@@ -148,6 +148,21 @@ pub enum State {
 }
 
 impl State {
+    /// Every state's [`State::name`], in the order the metrics list them.
+    pub const NAMES: [&'static str; 11] = [
+        "healthy",
+        "due",
+        "renewing",
+        "failing",
+        "expired",
+        "paused",
+        "retired",
+        "not_renewable",
+        "final",
+        "capped",
+        "disabled",
+    ];
+
     pub fn name(&self) -> &'static str {
         match self {
             State::Healthy => "healthy",
@@ -256,14 +271,28 @@ pub struct Streak {
     pub since: i64,
 }
 
-/// How many renewals ended how, since the credential was configured.
+/// How many renewals ended how, since the credential was configured (kept
+/// in the store across restarts; the counters of `evergreen_renewals_total`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct RenewalCounts {
+    /// Renewed in full.
     pub success: u64,
     pub failure: u64,
     /// Renewals (or start-up checks) that found the server would not renew it.
     pub not_renewable: u64,
+    /// Renewed, but the server gave back too short a lifetime (capped).
+    #[serde(default)]
+    pub capped: u64,
+}
+
+/// How many heartbeats the control plane took or missed, since the engine
+/// started running the credential (fleet kinds).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct HeartbeatCounts {
+    pub success: u64,
+    pub failure: u64,
 }
 
 /// What the engine will do next for a credential, and when.
@@ -297,6 +326,8 @@ pub struct CredentialStatus {
     pub problem: Option<String>,
     #[serde(default)]
     pub renewals: RenewalCounts,
+    #[serde(default)]
+    pub heartbeats: HeartbeatCounts,
     /// When the control plane last accepted a heartbeat (fleet kinds).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "ts", ts(optional))]
@@ -308,6 +339,10 @@ pub struct CredentialStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "ts", ts(optional))]
     pub paused_until: Option<i64>,
+    /// When a renewal last succeeded (Unix ms), capped or not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub last_renewed_at: Option<i64>,
     /// The failures in a row now, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "ts", ts(optional))]
@@ -331,9 +366,11 @@ impl CredentialStatus {
             can_renew: false,
             problem: None,
             renewals: RenewalCounts::default(),
+            heartbeats: HeartbeatCounts::default(),
             last_heartbeat: None,
             user_paused: false,
             paused_until: None,
+            last_renewed_at: None,
             failure_streak: None,
             updated_at: unix_millis(now),
         }

@@ -19,6 +19,12 @@ use crate::model::{CertDetails, Lifetime};
 pub struct CertInfo {
     pub lifetime: Lifetime,
     pub details: CertDetails,
+    /// The subject's and the issuer's common names, where they have one
+    /// (the labels certificate monitoring keys on).
+    pub subject_cn: Option<String>,
+    pub issuer_cn: Option<String>,
+    /// The serial number in decimal, as certificate monitoring labels it.
+    pub serial_number: String,
 }
 
 /// Certificates read from one file, leaf first.
@@ -45,9 +51,27 @@ impl CertFile {
     }
 }
 
-/// Reads and parses a certificate file.
+/// The largest certificate file read: a chain of a dozen certificates is a
+/// few tens of KiB, so anything near this is some other file.
+pub const MAX_FILE: u64 = 1024 * 1024;
+
+/// Reads and parses a certificate file (at most [`MAX_FILE`] bytes).
 pub fn read_file(path: &Path) -> Result<CertFile> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io("read certificate", path, e))?;
+    use std::io::Read as _;
+    let file = std::fs::File::open(path).map_err(|e| Error::io("read certificate", path, e))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_FILE + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::io("read certificate", path, e))?;
+    if bytes.len() as u64 > MAX_FILE {
+        return Err(Error::cert(
+            path,
+            format!(
+                "the file is larger than {} KiB, far more than any certificate chain; is this the certificate file?",
+                MAX_FILE / 1024
+            ),
+        ));
+    }
     parse(&bytes).map_err(|reason| Error::cert(path, reason))
 }
 
@@ -192,9 +216,18 @@ fn parse_der(der: &[u8]) -> std::result::Result<CertInfo, String> {
         not_before: ts(nb),
         not_after: ts(na),
     };
+    let cn = |name: &x509_parser::x509::X509Name<'_>| {
+        name.iter_common_name()
+            .next()
+            .and_then(|a| a.as_str().ok())
+            .map(String::from)
+    };
     Ok(CertInfo {
         lifetime,
         details: details(&cert, der),
+        subject_cn: cn(cert.subject()),
+        issuer_cn: cn(cert.issuer()),
+        serial_number: cert.serial.to_string(),
     })
 }
 
@@ -247,6 +280,48 @@ fn fmt_ts(secs: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_huge_file_is_refused_without_being_read_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = SystemTime::now();
+        let ca = crate::pki::Ca::new("CA", now, Duration::from_secs(86_400)).unwrap();
+        let leaf = ca.issue("web", now, Duration::from_secs(3600)).unwrap();
+        let path = dir.path().join("cert.pem");
+        // A real certificate followed by 2 MiB of padding.
+        let mut bytes = leaf.cert_pem.into_bytes();
+        bytes.resize(2 * 1024 * 1024, b'\n');
+        std::fs::write(&path, bytes).unwrap();
+        let e = read_file(&path).unwrap_err().to_string();
+        assert!(e.contains("larger than 1024 KiB") && e.contains("cert.pem"), "{e}");
+        let info = read_file(&dir.path().join("missing.pem")).unwrap_err().to_string();
+        assert!(info.contains("missing.pem"), "{info}");
+    }
+
+    #[test]
+    fn common_names_and_the_decimal_serial_are_read() {
+        let now = SystemTime::now();
+        let ca = crate::pki::Ca::new("Example CA", now, Duration::from_secs(86_400)).unwrap();
+        let leaf = ca.issue("web.example.org", now, Duration::from_secs(3600)).unwrap();
+        let f = parse(leaf.cert_pem.as_bytes()).unwrap();
+        let l = f.leaf();
+        assert_eq!(l.subject_cn.as_deref(), Some("web.example.org"));
+        assert_eq!(l.issuer_cn.as_deref(), Some("Example CA"));
+        // The hex serial the detail view shows, in decimal by long division.
+        let mut digits: Vec<u32> = l.details.serial.chars().filter_map(|c| c.to_digit(16)).collect();
+        let mut decimal = Vec::new();
+        while digits.iter().any(|d| *d != 0) {
+            let mut rest = 0;
+            for d in digits.iter_mut() {
+                let v = rest * 16 + *d;
+                *d = v / 10;
+                rest = v % 10;
+            }
+            decimal.push(char::from_digit(rest, 10).unwrap());
+        }
+        let decimal: String = decimal.into_iter().rev().collect();
+        assert_eq!(l.serial_number, decimal);
+    }
 
     #[test]
     fn a_certificate_reply_carries_certificates_only_armoured_afresh() {

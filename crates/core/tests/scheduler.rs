@@ -786,6 +786,10 @@ async fn a_capped_renewal_is_not_retried_before_its_floor() {
     assert_eq!(gaps, vec![900, 900, 900, 900]);
     let history = r.store.history(Some("a"), 20).unwrap();
     assert_eq!(history.iter().filter(|h| h.outcome == "capped").count(), 5);
+    // counted as capped, not as full renewals (evergreen_renewals_total's result)
+    let counts = r.handle.statuses().remove(0).renewals;
+    assert_eq!((counts.capped, counts.success), (5, 0), "{counts:?}");
+    assert!(r.handle.statuses().remove(0).last_renewed_at.is_some());
     // one episode: every Capped event names the same start, so it notifies once
     let since: std::collections::BTreeSet<i64> = drain(&mut r)
         .into_iter()

@@ -3,11 +3,13 @@
 //! in the user service.
 
 mod events;
+mod metrics;
 mod show;
 mod status;
 mod steer;
 
 pub use events::{events, EventsArgs};
+pub use metrics::{metrics, MetricsArgs};
 pub use show::{show, ShowArgs};
 pub use status::{history, status, HistoryArgs, StatusArgs};
 pub use steer::{notifications, pause, renew, resume, NotificationsCmd, PauseArgs, RenewArgs, ResumeArgs};

@@ -132,8 +132,8 @@ fn print_text(s: &Shown) {
     row(
         "Renewals",
         &format!(
-            "{} succeeded, {} failed, {} not renewable",
-            n.success, n.failure, n.not_renewable
+            "{} succeeded, {} capped, {} failed, {} not renewable",
+            n.success, n.capped, n.failure, n.not_renewable
         ),
     );
     if !s.files.is_empty() {

@@ -65,7 +65,18 @@ pub struct EngineSettings {
     /// A spell without network this long is told once (when something
     /// waits for the network).
     pub offline_notice: Duration,
+    /// The Prometheus endpoint (`[metrics]`), when one is asked for.
+    pub metrics: Option<MetricsSettings>,
 }
+
+/// `[metrics]`: where `/metrics` is served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MetricsSettings {
+    pub listen: std::net::SocketAddr,
+}
+
+/// The port `[metrics] listen` uses when it names an address alone.
+pub const METRICS_PORT: u16 = 9419;
 
 impl Default for EngineSettings {
     fn default() -> Self {
@@ -81,6 +92,7 @@ impl Default for EngineSettings {
             backoff: Backoff::default(),
             flap_window: crate::notify_policy::DEFAULT_FLAP_WINDOW,
             offline_notice: Duration::from_secs(3600),
+            metrics: None,
         }
     }
 }
@@ -143,6 +155,17 @@ impl Config {
 impl CredentialSpec {
     /// Files whose change means the credential should be looked at again
     /// (the certificate, its key, the token file a `bao login` rewrites).
+    /// The certificate files it keeps (what certificate monitoring reads).
+    pub fn certificate_files(&self) -> Vec<PathBuf> {
+        match self {
+            CredentialSpec::X509File(s) => vec![s.path.clone()],
+            CredentialSpec::VaultPki(s) => vec![s.cert_path.clone()],
+            CredentialSpec::Nixfleet(s) => vec![s.cert_path.clone()],
+            CredentialSpec::Certctl(s) => s.targets.values().map(|t| t.cert_path.clone()).collect(),
+            CredentialSpec::VaultToken(_) | CredentialSpec::Wrenn(_) => Vec::new(),
+        }
+    }
+
     pub fn watched_paths(&self) -> Vec<PathBuf> {
         let token_file = |c: &VaultConn| match &c.token {
             TokenSource::File(p) => Some(p.clone()),
@@ -656,6 +679,37 @@ enabled = false
         assert!(e.contains("renew_before") && e.contains("longer than 100 years"), "{e}");
         let e = err("[engine]\nretry_max = \"50ms\"\n");
         assert!(e.contains("retry_max") && e.contains("too short"), "{e}");
+    }
+
+    #[test]
+    fn metrics_stay_on_this_machine_unless_asked_for_beyond_it() {
+        let listen = |v: &str| {
+            parse(&format!("[metrics]\nlisten = \"{v}\"\n"), file())
+                .map(|c| c.engine.metrics.unwrap().listen.to_string())
+        };
+        assert_eq!(listen("127.0.0.1:9419").unwrap(), "127.0.0.1:9419");
+        assert_eq!(listen("[::1]:9500").unwrap(), "[::1]:9500");
+        assert_eq!(listen("127.0.0.1").unwrap(), "127.0.0.1:9419");
+        assert_eq!(listen("localhost:9500").unwrap(), "127.0.0.1:9500");
+        assert_eq!(parse("", file()).unwrap().engine.metrics, None);
+
+        let e = err("[metrics]\nlisten = \"0.0.0.0:9419\"\n");
+        assert!(
+            e.contains("reachable from other machines") && e.contains("allow_remote = true") && e.contains(":2:"),
+            "{e}"
+        );
+        let open = parse("[metrics]\nlisten = \"0.0.0.0:9419\"\nallow_remote = true\n", file()).unwrap();
+        assert_eq!(open.engine.metrics.unwrap().listen.to_string(), "0.0.0.0:9419");
+
+        let e = err("[metrics]\nlisten = \"metrics.example:80\"\n");
+        assert!(
+            e.contains("not an address and port") && e.contains("127.0.0.1:9419"),
+            "{e}"
+        );
+        let e = err("[metrics]\nallow_remote = true\n");
+        assert!(e.contains("[metrics] needs `listen`"), "{e}");
+        let e = err("[metrics]\nlisten = \"127.0.0.1:9419\"\nport = 1\n");
+        assert!(e.contains("port"), "{e}");
     }
 
     #[test]

@@ -10,6 +10,15 @@ pub(super) struct RawConfig {
     pub(super) engine: Option<Spanned<RawEngine>>,
     #[serde(default)]
     pub(super) credential: Vec<Spanned<RawCredential>>,
+    #[serde(default)]
+    pub(super) metrics: Option<Spanned<RawMetrics>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawMetrics {
+    pub(super) listen: Option<Spanned<String>>,
+    pub(super) allow_remote: Option<Spanned<bool>>,
 }
 
 #[derive(Deserialize, Default)]

@@ -57,6 +57,8 @@ pub enum Request {
         minutes: u32,
     },
     ResumeNotifications,
+    /// The Prometheus series, in the text exposition format.
+    Metrics,
     /// From now on this connection only streams `Event`s and `Snapshot`s: a
     /// snapshot at once, one after every burst of events (bursts within 40 ms
     /// of each other count as one), and one after 30 s without any
@@ -75,6 +77,7 @@ pub enum Reply {
     Snapshot { snapshot: Box<Snapshot> },
     Lines { lines: Vec<LogLine> },
     Event { event: Box<Event> },
+    Metrics { text: String },
     Done,
     Error { message: String },
 }

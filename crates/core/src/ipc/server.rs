@@ -332,6 +332,16 @@ async fn answer(req: Request, control: &Control) -> Reply {
             Ok(entries) => Reply::History { entries },
             Err(e) => err(e),
         },
+        Request::Metrics => {
+            let control = control.clone();
+            match tokio::task::spawn_blocking(move || control.metrics()).await {
+                Ok(Ok(text)) => Reply::Metrics { text },
+                Ok(Err(e)) => err(e),
+                Err(e) => Reply::Error {
+                    message: format!("the metrics could not be put together: {e}"),
+                },
+            }
+        }
         Request::Snapshot => Reply::Snapshot {
             snapshot: Box::new(control.snapshot()),
         },

@@ -302,7 +302,12 @@ impl Apply<'_> {
         if let Some(note) = &note {
             msg = format!("{msg}, {note}");
         }
-        slot.status.renewals.success += 1;
+        slot.status.last_renewed_at = Some(unix_millis(now));
+        if capped.is_some() {
+            slot.status.renewals.capped += 1;
+        } else {
+            slot.status.renewals.success += 1;
+        }
         let result = LastResult {
             at: unix_millis(now),
             ok: true,
@@ -395,6 +400,7 @@ impl Apply<'_> {
         slot.next_beat = slot.source.next_beat(now, false);
         match r {
             Ok(beat) => {
+                slot.beat_counts.success += 1;
                 slot.last_beat = Some(unix_millis(now));
                 if beat.renew {
                     slot.renew_requested = true;
@@ -422,6 +428,7 @@ impl Apply<'_> {
             // Nothing to beat for yet (not registered): not the control plane's failure.
             Err(f) if f.class == FailureClass::Absent => {}
             Err(f) if f.class == FailureClass::Transient => {
+                slot.beat_counts.failure += 1;
                 let (streak, _) = slot.beats.fail(unix_millis(now), None);
                 slot.beats.offline = !self.online;
                 self.event(EventKind::HeartbeatFailed {
@@ -446,6 +453,7 @@ impl Apply<'_> {
                 }
             }
             Err(f) => {
+                slot.beat_counts.failure += 1;
                 slot.next_beat = None;
                 self.fail(slot, name, f, now, duration_ms, false);
             }

@@ -348,6 +348,7 @@ impl Scheduler {
             next_beat: first_beat,
             beats: Retry::default(),
             last_beat: None,
+            beat_counts: Default::default(),
             capped,
             tidied: false,
         }

@@ -96,6 +96,7 @@ impl Scheduler {
         }
         st.renew_at = slot.deadline.filter(|_| st.can_renew).map(unix_millis);
         st.last_heartbeat = slot.last_beat.or(st.last_heartbeat);
+        st.heartbeats = slot.beat_counts;
         st.next_action = Self::next_action(slot, &state);
         st.user_paused = slot.user_paused();
         st.paused_until = slot.paused_until().map(unix_millis);
@@ -105,9 +106,10 @@ impl Scheduler {
         let mut cmp = st.clone();
         cmp.remaining_fraction = slot.status.remaining_fraction;
         cmp.last_heartbeat = slot.status.last_heartbeat;
+        cmp.heartbeats = slot.status.heartbeats;
         cmp.updated_at = slot.status.updated_at;
         let changed = cmp != slot.status;
-        let beat_changed = st.last_heartbeat != slot.status.last_heartbeat;
+        let beat_changed = st.last_heartbeat != slot.status.last_heartbeat || st.heartbeats != slot.status.heartbeats;
         if changed {
             st.updated_at = unix_millis(now);
         }

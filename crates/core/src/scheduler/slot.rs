@@ -30,6 +30,9 @@ pub(super) struct Slot {
     /// Failed heartbeats in a row.
     pub(super) beats: Retry,
     pub(super) last_beat: Option<i64>,
+    /// Heartbeats taken and missed since the engine started (published
+    /// with the status, never written to the store for their own sake).
+    pub(super) beat_counts: crate::model::HeartbeatCounts,
     /// The last renewal was capped by its issuer.
     pub(super) capped: Option<Capped>,
     /// Stale files of an earlier run were looked for.

@@ -65,6 +65,7 @@ pub(super) fn slot() -> Slot {
         next_beat: None,
         beats: Retry::default(),
         last_beat: None,
+        beat_counts: Default::default(),
         capped: None,
         tidied: true,
     }

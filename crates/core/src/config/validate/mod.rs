@@ -20,10 +20,14 @@ impl Validator<'_> {
     }
 
     pub(super) fn config(&mut self, raw: RawConfig, mut set: Vec<SetFields>) -> Config {
-        let engine = match raw.engine {
+        let mut engine = match raw.engine {
             Some(e) => self.engine(e.into_inner()),
             None => EngineSettings::default(),
         };
+        if let Some(m) = raw.metrics {
+            let span = m.span();
+            engine.metrics = self.metrics(m.into_inner(), span);
+        }
         let mut credentials = Vec::new();
         let mut seen: BTreeMap<String, Range<usize>> = BTreeMap::new();
         set.resize_with(raw.credential.len(), Vec::new);
@@ -111,6 +115,61 @@ impl Validator<'_> {
             self.err(None, "[engine] retry_max must not be shorter than retry_base".into());
         }
         e
+    }
+
+    /// `[metrics]`: an address and port to serve `/metrics` on, loopback
+    /// unless `allow_remote` says otherwise (the series name every
+    /// credential and when it expires, which is nobody else's business).
+    pub(super) fn metrics(&mut self, raw: RawMetrics, table: Range<usize>) -> Option<MetricsSettings> {
+        let Some(listen) = raw.listen else {
+            self.err(
+                Some(table),
+                format!(
+                    "[metrics] needs `listen`, the address to serve /metrics on, e.g. listen = \"127.0.0.1:{METRICS_PORT}\""
+                ),
+            );
+            return None;
+        };
+        let text = listen.get_ref().trim();
+        let addr = text
+            .parse::<std::net::SocketAddr>()
+            .ok()
+            .or_else(|| {
+                text.parse::<std::net::IpAddr>()
+                    .ok()
+                    .map(|ip| (ip, METRICS_PORT).into())
+            })
+            .or_else(|| match text.strip_prefix("localhost") {
+                Some("") => Some(([127, 0, 0, 1], METRICS_PORT).into()),
+                Some(port) => port
+                    .strip_prefix(':')
+                    .and_then(|p| p.parse::<u16>().ok())
+                    .map(|p| ([127, 0, 0, 1], p).into()),
+                None => None,
+            });
+        let Some(addr) = addr else {
+            self.err(
+                Some(listen.span()),
+                format!(
+                    "[metrics] listen = {:?} is not an address and port; write e.g. \"127.0.0.1:{METRICS_PORT}\" or \"[::1]:{METRICS_PORT}\"",
+                    listen.get_ref()
+                ),
+            );
+            return None;
+        };
+        let remote = raw.allow_remote.as_ref().is_some_and(|a| *a.get_ref());
+        if !addr.ip().is_loopback() && !remote {
+            self.err(
+                Some(listen.span()),
+                format!(
+                    "[metrics] listen = {:?} is reachable from other machines, and the metrics name every credential and when it expires; \
+                     listen on 127.0.0.1 (a local Prometheus or node-exporter reads it there), or add allow_remote = true to [metrics] to serve it beyond this machine on purpose",
+                    listen.get_ref()
+                ),
+            );
+            return None;
+        }
+        Some(MetricsSettings { listen: addr })
     }
 
     pub(super) fn jitter(&mut self, what: &str, j: Spanned<f64>) -> f64 {
