@@ -12,6 +12,7 @@ mod exit;
 mod register;
 mod remote;
 mod run;
+mod service;
 mod term;
 
 use std::path::PathBuf;

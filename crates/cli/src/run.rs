@@ -23,14 +23,19 @@ pub fn demo_renew(a: &demo::RenewArgs) -> anyhow::Result<i32> {
 }
 
 fn init_logging() {
+    use crate::service::LogStyle;
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_env("EVERGREEN_LOG").unwrap_or_else(|_| EnvFilter::new("warn"));
     let json = std::env::var("EVERGREEN_LOG_FORMAT").is_ok_and(|v| v == "json");
+    let style = LogStyle::of_stderr();
     let b = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        .with_ansi(matches!(style, LogStyle::Terminal { colour: true }));
     if json {
         b.json().init();
+    } else if style == LogStyle::Journal {
+        b.event_format(crate::service::JournalLine).init();
     } else {
         b.init();
     }
@@ -64,6 +69,8 @@ pub fn run(args: &RunArgs, paths: Paths) -> anyhow::Result<i32> {
             }
             Err(e) => return Err(e.into()),
         };
+        crate::service::ready(engine.handle().statuses().len());
+        let watchdog = tokio::spawn(crate::service::watchdog(engine.handle().clone()));
         if !args.json {
             println!(
                 "Evergreen is running ({}). `evergreen status` in another terminal shows every credential; Ctrl-C stops.",
@@ -90,6 +97,8 @@ pub fn run(args: &RunArgs, paths: Paths) -> anyhow::Result<i32> {
                 _ = term.recv() => break,
             }
         }
+        crate::service::stopping();
+        watchdog.abort();
         engine.shutdown().await;
         if !args.json {
             println!("Evergreen stopped.");

@@ -67,6 +67,16 @@ pub async fn reload(spec: Option<&CommandSpec>, name: &str, cert_path: &Path, ti
     note
 }
 
+/// What systemd hands the service's main process only.
+const SERVICE_ENV: [&str; 6] = [
+    "NOTIFY_SOCKET",
+    "WATCHDOG_USEC",
+    "WATCHDOG_PID",
+    "JOURNAL_STREAM",
+    "LISTEN_FDS",
+    "LISTEN_PID",
+];
+
 /// Runs `spec` for credential `name`, killing it after `timeout`.
 pub async fn run(spec: &CommandSpec, name: &str, cert_path: &Path, timeout: Duration) -> CommandOutcome {
     let argv = spec.argv();
@@ -74,6 +84,11 @@ pub async fn run(spec: &CommandSpec, name: &str, cert_path: &Path, timeout: Dura
     let mut cmd = tokio::process::Command::new(program);
     for secret in SECRET_ENV.read().unwrap_or_else(PoisonError::into_inner).iter() {
         cmd.env_remove(secret);
+    }
+    // Addressed to the engine by systemd, not to what it runs: a command
+    // would speak for the service, and its stderr is our pipe, not the journal.
+    for ours in SERVICE_ENV {
+        cmd.env_remove(ours);
     }
     cmd.args(&argv[1..])
         .env("EVERGREEN_CREDENTIAL", name)
