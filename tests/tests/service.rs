@@ -87,7 +87,7 @@ fn the_renew_command_does_not_inherit_what_systemd_told_the_engine() {
         out.display()
     ));
     let sock = UnixDatagram::bind(env.dir.path().join("notify.sock")).unwrap();
-    let _engine = env
+    let mut engine = env
         .cmd()
         .args(["run"])
         .env("NOTIFY_SOCKET", env.dir.path().join("notify.sock"))
@@ -101,6 +101,8 @@ fn the_renew_command_does_not_inherit_what_systemd_told_the_engine() {
         std::fs::read_to_string(&out).is_ok_and(|t| t.contains("EVERGREEN_CREDENTIAL=web"))
     });
     let child = std::fs::read_to_string(&out).unwrap();
+    let _ = engine.kill();
+    let _ = engine.wait();
     for var in ["NOTIFY_SOCKET", "JOURNAL_STREAM"] {
         assert!(
             !child.contains(&format!("{var}=")),
