@@ -4,7 +4,7 @@ CARGO ?= cargo
 BIN := target/debug/evergreen
 APP := target/debug/evergreen-app
 
-.PHONY: run test bench fuzz deps ui build lint bindings e2e man clean
+.PHONY: run test bench fuzz deps ui build release deb install uninstall lint bindings e2e man clean
 
 ## make run: install what is missing, build, start Evergreen (a demo without a config)
 run: deps ui build
@@ -22,7 +22,26 @@ test: deps ui
 	$(CARGO) clippy --workspace --all-targets --quiet -- -D warnings
 	cd ui && npm run --silent check && npm test --silent
 	$(CARGO) build --workspace --quiet
+	@$(MAKE) --no-print-directory deb
 	$(CARGO) test --workspace
+
+## make deb: a Debian package of both binaries, the desktop entry, icons, the
+## user unit, man pages and completions, in target/debian
+deb: deps ui release
+	@scripts/dist.sh target/release target/release/dist /usr/bin
+	cargo deb -p evergreen-app --no-build --quiet
+	@ls target/debian/*.deb
+
+## make install: the same files without a package, under PREFIX (default ~/.local)
+PREFIX ?= $(HOME)/.local
+install: deps ui release
+	@scripts/install.sh install "$(PREFIX)"
+
+uninstall:
+	@scripts/install.sh uninstall "$(PREFIX)"
+
+release:
+	$(CARGO) build --release -p evergreen-cli -p evergreen-app --quiet
 
 ## make bench: the benchmarks; results land in docs/benchmarks.md
 bench: deps ui
