@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
-use toml_edit::{Array, Document, Item, Table, Value};
+use toml_edit::{Array, DocumentMut, Item, Table, Value};
 
 pub use crate::config::fields::FieldType;
 use crate::config::fields::{self, Field};
@@ -117,13 +117,13 @@ pub fn kinds() -> Vec<KindSchema> {
         .collect()
 }
 
-fn read_doc(path: &Path) -> Result<Document> {
+fn read_doc(path: &Path) -> Result<DocumentMut> {
     let src = match std::fs::read_to_string(path) {
         Ok(s) => s,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
         Err(e) => return Err(Error::io("read config", path, e)),
     };
-    let doc: Document = src.parse().map_err(|e: toml_edit::TomlError| {
+    let doc: DocumentMut = src.parse().map_err(|e: toml_edit::TomlError| {
         Error::Config(format!(
             "{} is not valid TOML ({}); fix it by hand first (`evergreen config check` shows where)",
             path.display(),
@@ -133,7 +133,7 @@ fn read_doc(path: &Path) -> Result<Document> {
     Ok(doc)
 }
 
-fn credentials(doc: &Document) -> Option<&toml_edit::ArrayOfTables> {
+fn credentials(doc: &DocumentMut) -> Option<&toml_edit::ArrayOfTables> {
     doc.get("credential").and_then(Item::as_array_of_tables)
 }
 
@@ -275,7 +275,7 @@ pub fn save(path: &Path, original: Option<&str>, form: &CredentialForm) -> Resul
 /// Where the edited credential sits in the file (`None`: a new one), and
 /// what is wrong with the form's name and fields before any value is read.
 fn check_names(
-    doc: &Document,
+    doc: &DocumentMut,
     path: &Path,
     original: Option<&str>,
     form: &CredentialForm,

@@ -8,7 +8,8 @@ use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, KeyPair, KeyUsagePurpose, SerialNumber,
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose,
+    SerialNumber,
 };
 
 use crate::error::{Error, Result};
@@ -16,9 +17,9 @@ use crate::fsutil::{atomic_write, PUBLIC_FILE_MODE, SECRET_FILE_MODE};
 
 /// A CA: its certificate and signing key.
 pub struct Ca {
-    params: CertificateParams,
-    cert: rcgen::Certificate,
-    key: KeyPair,
+    issuer: Issuer<'static, KeyPair>,
+    cert_pem: String,
+    cert_der: Vec<u8>,
 }
 
 /// An issued certificate and its private key, PEM-encoded.
@@ -55,8 +56,12 @@ impl Ca {
         params.not_after = odt(not_before + lifetime);
         params.serial_number = Some(random_serial());
         let key = KeyPair::generate().map_err(rc)?;
-        let cert = params.clone().self_signed(&key).map_err(rc)?;
-        Ok(Ca { params, cert, key })
+        let cert = params.self_signed(&key).map_err(rc)?;
+        Ok(Ca {
+            issuer: Issuer::new(params, key),
+            cert_pem: cert.pem(),
+            cert_der: cert.der().to_vec(),
+        })
     }
 
     /// Loads a CA previously written by [`Ca::save`].
@@ -66,29 +71,30 @@ impl Ca {
         let key_pem = std::fs::read_to_string(key_path).map_err(|e| Error::io("read CA key", key_path, e))?;
         let key =
             KeyPair::from_pem(&key_pem).map_err(|e| Error::cert(key_path, format!("not a usable CA key: {e}")))?;
-        let params = CertificateParams::from_ca_cert_pem(&cert_pem)
+        let cert_der = crate::x509::parse(cert_pem.as_bytes())
+            .map_err(|e| Error::cert(cert_path, format!("not a usable CA certificate: {e}")))?
+            .der_leaf;
+        let issuer = Issuer::from_ca_cert_pem(&cert_pem, key)
             .map_err(|e| Error::cert(cert_path, format!("not a usable CA certificate: {e}")))?;
-        let cert = params.clone().self_signed(&key).map_err(rc)?;
-        Ok(Ca { params, cert, key })
+        Ok(Ca {
+            issuer,
+            cert_pem: crate::x509::pem_of(&cert_der),
+            cert_der,
+        })
     }
 
     /// Writes the CA certificate (0644) and key (0600).
     pub fn save(&self, cert_path: &Path, key_path: &Path) -> Result<()> {
-        atomic_write(cert_path, self.cert.pem().as_bytes(), PUBLIC_FILE_MODE)?;
-        atomic_write(key_path, self.key.serialize_pem().as_bytes(), SECRET_FILE_MODE)
+        atomic_write(cert_path, self.cert_pem.as_bytes(), PUBLIC_FILE_MODE)?;
+        atomic_write(key_path, self.issuer.key().serialize_pem().as_bytes(), SECRET_FILE_MODE)
     }
 
     pub fn cert_pem(&self) -> String {
-        self.cert.pem()
+        self.cert_pem.clone()
     }
 
     pub fn cert_der(&self) -> Vec<u8> {
-        self.cert.der().to_vec()
-    }
-
-    /// The CA's distinguished name as rcgen holds it.
-    pub fn params(&self) -> &CertificateParams {
-        &self.params
+        self.cert_der.clone()
     }
 
     /// Issues a leaf for `common_name` (also its DNS SAN) with a fresh key.
@@ -105,7 +111,7 @@ impl Ca {
     /// a fresh random serial is set. Returns the PEM certificate.
     pub fn sign(&self, mut params: CertificateParams, public_key: &impl rcgen::PublicKeyData) -> Result<String> {
         params.serial_number = Some(random_serial());
-        let cert = params.signed_by(public_key, &self.cert, &self.key).map_err(rc)?;
+        let cert = params.signed_by(public_key, &self.issuer).map_err(rc)?;
         Ok(cert.pem())
     }
 
@@ -124,7 +130,7 @@ impl Ca {
         params.not_before = odt(not_before);
         params.not_after = odt(not_before + lifetime);
         params.serial_number = Some(random_serial());
-        let cert = params.signed_by(public_key, &self.cert, &self.key).map_err(rc)?;
+        let cert = params.signed_by(public_key, &self.issuer).map_err(rc)?;
         Ok(cert.pem())
     }
 }
