@@ -19,11 +19,11 @@ run: deps ui build
 ## make test: install what is missing, build, run every check and test
 test: deps ui
 	$(CARGO) fmt --all -- --check
-	$(CARGO) clippy --workspace --all-targets --quiet -- -D warnings
+	$(CARGO) clippy --workspace --all-targets --features evergreen-app/bindings --quiet -- -D warnings
 	cd ui && npm run --silent check && npm test --silent
-	$(CARGO) build --workspace --quiet
+	$(CARGO) build --workspace --features evergreen-app/bindings --quiet
 	@$(MAKE) --no-print-directory deb
-	$(CARGO) test --workspace
+	$(CARGO) test --workspace --features evergreen-app/bindings
 
 ## make deb: a Debian package of both binaries, the desktop entry, icons, the
 ## user unit, man pages and completions, in target/debian
@@ -64,7 +64,7 @@ build:
 
 ## rewrite ui/src/bindings.ts from the Rust types
 bindings:
-	UPDATE_BINDINGS=1 $(CARGO) test -p evergreen-app --test bindings --quiet
+	UPDATE_BINDINGS=1 $(CARGO) test -p evergreen-app --features bindings --test bindings --quiet
 
 ## only the desktop end-to-end test (a real window under Xvfb)
 e2e: deps ui
@@ -81,7 +81,7 @@ man:
 
 lint:
 	$(CARGO) fmt --all -- --check
-	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) clippy --workspace --all-targets --features evergreen-app/bindings -- -D warnings
 
 clean:
 	$(CARGO) clean

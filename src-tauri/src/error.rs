@@ -5,7 +5,8 @@
 use serde::Serialize;
 
 /// What kind of failure an [`AppError`] is, for the UI to branch on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ts_rs::TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "bindings", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorKind {
     /// No credential of that name.
@@ -26,7 +27,8 @@ pub enum ErrorKind {
     Internal,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, thiserror::Error, ts_rs::TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, thiserror::Error)]
+#[cfg_attr(feature = "bindings", derive(ts_rs::TS))]
 #[error("{message}")]
 pub struct AppError {
     pub kind: ErrorKind,

@@ -3,7 +3,6 @@
 //! dashboard renders and is pushed after every engine change.
 
 use serde::{Deserialize, Serialize};
-use ts_rs::TS;
 
 pub use evergreen_core::activity::LogLine;
 pub use evergreen_core::config_edit::{CredentialForm, FieldSchema, FieldType, FormProblem, KindSchema, SaveResult};
@@ -16,10 +15,12 @@ pub use evergreen_core::model::{
 pub use evergreen_core::scheduler::RenewOutcome;
 pub use evergreen_core::store::HistoryEntry;
 
+#[cfg(feature = "bindings")]
 use crate::error::{AppError, ErrorKind};
 
 /// Payload of `evergreen://navigate`: show this credential (or the dashboard).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "bindings", derive(ts_rs::TS))]
 pub struct Navigate {
     pub name: Option<String>,
 }
@@ -29,7 +30,9 @@ pub const SNAPSHOT_EVENT: &str = "evergreen://snapshot";
 pub const NAVIGATE_EVENT: &str = "evergreen://navigate";
 
 /// The TypeScript declarations of every type above, as `ui/src/bindings.ts` holds them.
+#[cfg(feature = "bindings")]
 pub fn typescript_bindings() -> String {
+    use ts_rs::TS;
     let decls = [
         Kind::decl(),
         Health::decl(),
