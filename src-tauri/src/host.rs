@@ -4,14 +4,17 @@
 //! small as the desktop libraries it links.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use evergreen_core::engine::{Engine, EngineOptions};
 use evergreen_core::events::Follower;
+use evergreen_core::ipc::{Reply, Request};
 use evergreen_core::paths::Paths;
 use evergreen_sandbox::{Options as SandboxOptions, Sandbox};
 use tauri::{AppHandle, Manager, RunEvent};
 
+use crate::remote::Remote;
 use crate::state::{AppExt, Current, HostState};
 use crate::{launch, notify, tray};
 
@@ -30,8 +33,29 @@ async fn demo_fleet(dir: &Path) -> Result<(Sandbox, Vec<evergreen_core::config::
     Ok((sb, cfg.credentials))
 }
 
-/// Starts the engine: the user's config, or the demo when there is none.
+/// The engine another process runs for this user (the user service,
+/// `evergreen run`), if one answers: one engine per user, so the tray
+/// attaches to it rather than starting its own.
+async fn attach_to_running(paths: &Paths) -> Option<Current> {
+    let remote = Arc::new(Remote::new(paths, None));
+    match remote.call(Request::Ping).await {
+        Ok(Reply::Pong { pid, .. }) => {
+            tracing::info!("attached to the engine already running (pid {pid})");
+            Some(Current {
+                service: Some((remote, None)),
+                ..Current::default()
+            })
+        }
+        _ => None,
+    }
+}
+
+/// Starts the engine (the user's config, or the demo when there is none),
+/// or attaches to the one already running.
 async fn start_engine(paths: &Paths, demo_exe: PathBuf) -> Current {
+    if let Some(running) = attach_to_running(paths).await {
+        return running;
+    }
     let mut opts = EngineOptions::new(paths.clone());
     let notes = opts.notifications.subscribe();
     let mut sandbox = None;
@@ -51,12 +75,17 @@ async fn start_engine(paths: &Paths, demo_exe: PathBuf) -> Current {
     match Engine::start(opts).await {
         Ok(e) => Current {
             engine: Some(e),
+            service: None,
             _sandbox: sandbox,
             problem: None,
             demo,
             notes: Some(notes),
         },
         Err(e @ evergreen_core::Error::AlreadyRunning { .. }) => {
+            // One started between the look above and now.
+            if let Some(running) = attach_to_running(paths).await {
+                return running;
+            }
             // Launched from a menu, stderr goes nowhere: say it on the desktop too.
             eprintln!("error: {e}");
             notify::plain("Evergreen is already running", &e.to_string());
@@ -80,6 +109,59 @@ fn attach(app: &AppHandle) {
     if let Some(e) = &cur.engine {
         tauri::async_runtime::spawn(follow_engine(app.clone(), e.handle().follow()));
         notify::spawn(app.clone(), notes.unwrap_or_else(|| e.notifications()));
+    } else if let Some((remote, _)) = &cur.service {
+        tauri::async_runtime::spawn(follow_service(app.clone(), remote.clone()));
+    }
+}
+
+/// The service's engine → the tray and the desktop: its snapshots into the
+/// tray, its notifications onto the desktop, until it stops. Then the tray
+/// runs an engine of its own, or attaches again to one that came back
+/// (systemd restarting the service).
+async fn follow_service(app: AppHandle, remote: Arc<Remote>) {
+    let notes = {
+        let (app, remote) = (app.clone(), remote.clone());
+        tauri::async_runtime::spawn(async move {
+            let Ok(mut c) = remote.notifications().await else {
+                return;
+            };
+            while let Ok(Some(reply)) = c.next().await {
+                if let Reply::Notification { notification } = reply {
+                    notify::show(&app, *notification);
+                }
+            }
+        })
+    };
+    if let Ok(mut c) = remote.subscribe().await {
+        while let Ok(Some(reply)) = c.next().await {
+            if let Reply::Snapshot { snapshot } = reply {
+                if let Some((_, last)) = app.host().write().service.as_mut() {
+                    *last = Some(*snapshot);
+                }
+                tray::refresh(&app);
+            }
+        }
+    }
+    notes.abort();
+    tracing::info!("the engine the tray was attached to has stopped");
+    app.host().write().service = None;
+    tray::refresh(&app);
+    let paths = crate::paths_or_exit();
+    loop {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("evergreen-app"));
+        let next = start_engine(&paths, exe).await;
+        let provisional = next.demo || next.problem.is_some();
+        let running = next.engine.is_some() || next.service.is_some();
+        *app.host().write() = next;
+        attach(&app);
+        tray::refresh(&app);
+        if provisional {
+            tauri::async_runtime::spawn(adopt_config(app.clone(), paths.clone()));
+        }
+        if running {
+            return;
+        }
     }
 }
 

@@ -12,11 +12,7 @@ pub fn spawn(app: AppHandle, mut rx: broadcast::Receiver<Notification>) {
     tauri::async_runtime::spawn(async move {
         loop {
             match rx.recv().await {
-                Ok(n) => {
-                    let app = app.clone();
-                    // Waiting for a button blocks until the notification closes.
-                    std::thread::spawn(move || deliver(&app, n));
-                }
+                Ok(n) => show(&app, n),
                 Err(broadcast::error::RecvError::Lagged(k)) => tracing::warn!("{k} notifications were dropped"),
                 Err(broadcast::error::RecvError::Closed) => break,
             }
@@ -41,6 +37,12 @@ fn action_id(a: NotifyAction) -> (&'static str, &'static str) {
         NotifyAction::RenewNow => ("renew_now", "Renew now"),
         NotifyAction::Open => ("open", "Open"),
     }
+}
+
+/// Shows one notification (on a thread of its own: waiting for a button blocks).
+pub fn show(app: &AppHandle, n: Notification) {
+    let app = app.clone();
+    std::thread::spawn(move || deliver(&app, n));
 }
 
 fn deliver(app: &AppHandle, n: Notification) {
@@ -80,10 +82,9 @@ fn deliver(app: &AppHandle, n: Notification) {
     let credential = n.credential.clone();
     shown.wait_for_action(|action| match action {
         "renew_now" => {
-            if let (Some(name), Some(control)) = (credential.clone(), app.control()) {
-                let handle = control.handle.clone();
+            if let (Some(name), Some(steer)) = (credential.clone(), app.steer()) {
                 tauri::async_runtime::spawn(async move {
-                    let _ = handle.renew(&name).await;
+                    let _ = steer.renew(&name).await;
                 });
             }
         }

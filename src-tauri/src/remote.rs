@@ -56,6 +56,13 @@ impl Remote {
         Ok(c)
     }
 
+    /// A connection streaming the engine's notifications.
+    pub async fn notifications(&self) -> evergreen_core::Result<Client> {
+        let mut c = Client::connect(&self.socket).await?;
+        c.notifications().await?;
+        Ok(c)
+    }
+
     pub async fn snapshot(&self) -> Snapshot {
         match self.call(Request::Snapshot).await {
             Ok(Reply::Snapshot { snapshot }) => *snapshot,

@@ -183,7 +183,7 @@ fn item(app: &AppHandle, id: &str, label: &str, enabled: bool) -> tauri::Result<
 }
 
 fn on_menu(app: &AppHandle, id: &str) {
-    let Some(control) = app.control() else {
+    let Some(steer) = app.steer() else {
         match id {
             "open" => crate::launch::open(app, None),
             "quit" => app.exit(0),
@@ -191,41 +191,32 @@ fn on_menu(app: &AppHandle, id: &str) {
         }
         return;
     };
-    let handle = control.handle.clone();
     let (verb, name) = id.split_once(':').unwrap_or((id, ""));
     let name = name.to_string();
+    // The engine announces what each did; every face redraws on its event.
+    let spawn = |f: std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send>>| {
+        tauri::async_runtime::spawn(async move {
+            if let Err(e) = f.await {
+                tracing::warn!("{e}");
+            }
+        });
+    };
     match verb {
         "open" => crate::launch::open(app, None),
         "show" => crate::launch::open(app, Some(name)),
+        // A failed renewal is the engine's to tell (its state, a notification).
         "renew" => {
             tauri::async_runtime::spawn(async move {
-                let _ = handle.renew(&name).await;
+                let _ = steer.renew(&name).await;
             });
         }
         "pause" | "resume" => {
             let pause = verb == "pause";
-            tauri::async_runtime::spawn(async move {
-                if let Err(e) = handle.set_paused(&name, pause).await {
-                    tracing::warn!("{e}");
-                }
-            });
+            spawn(Box::pin(async move { steer.set_paused(&name, pause).await }));
         }
-        "renew_all" => {
-            tauri::async_runtime::spawn(async move {
-                let _ = handle.renew_all_due().await;
-            });
-        }
-        // The engine announces both; every face redraws on its event.
-        "pause_notes" => {
-            if let Err(e) = control.pause_notifications(60) {
-                tracing::warn!("{e}");
-            }
-        }
-        "resume_notes" => {
-            if let Err(e) = control.resume_notifications() {
-                tracing::warn!("{e}");
-            }
-        }
+        "renew_all" => spawn(Box::pin(async move { steer.renew_all_due().await })),
+        "pause_notes" => spawn(Box::pin(async move { steer.pause_notifications(60).await })),
+        "resume_notes" => spawn(Box::pin(async move { steer.resume_notifications().await })),
         "autostart" => {
             let a = app.autolaunch();
             let r = if a.is_enabled().unwrap_or(false) {

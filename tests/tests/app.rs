@@ -1179,3 +1179,90 @@ async fn the_views_at_800_by_600_in_light_and_dark() {
         s.close().await;
     }
 }
+
+/// The engine as the user service runs it (`evergreen run`), and the tray
+/// app started after it: the tray attaches instead of refusing, its menu
+/// shows the service's credentials, the service's notifications reach the
+/// desktop through it and their Renew now reaches the service; once the
+/// service stops, the tray runs an engine of its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tray_attaches_to_the_engine_of_the_user_service() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let mut desk = Desktop::start();
+    let home = Home::new(&desk);
+    home.failing_web("1h", "2h");
+    let failing = std::fs::read_to_string(&home.config).unwrap();
+    std::fs::write(&home.config, format!("{failing}enabled = false\n")).unwrap();
+
+    let mut service = desk.command(evergreen_bin().to_str().unwrap());
+    service.arg("run").env("EVERGREEN_LOG", "info");
+    for (k, v) in home.env() {
+        service.env(k, v);
+    }
+    let (child, _, service_log) = start_logged(service, "engine started");
+    let service_pid = child.id();
+    desk.keep(child);
+
+    let (tray_pid, log) = home.start_tray_logged(&mut desk);
+    poll("the tray to attach", Duration::from_secs(10), || {
+        log.text()
+            .contains("attached to the engine already running")
+            .then_some(())
+    })
+    .await;
+    assert!(!ended(tray_pid), "the tray refused the running engine:\n{}", log.text());
+    let tray = Tray::find(&desk.bus, Duration::from_secs(20)).await;
+    tray.wait_menu("the service's credential", Duration::from_secs(20), |m| {
+        m.find("web — disabled").is_some()
+    })
+    .await;
+
+    // An edit the service picks up: its failure is told on the desktop by the tray.
+    std::fs::write(&home.config, &failing).unwrap();
+    let failed = desk.wait_notification(Duration::from_secs(20), |n| n.summary == "web: renewal failed");
+    assert!(failed.actions.iter().any(|a| a == "renew_now"), "{failed:?}");
+    tray.wait_menu("the failure in the menu", Duration::from_secs(20), |m| {
+        m.find("web — failing").is_some()
+    })
+    .await;
+
+    // Its Renew now reaches the service: one more attempt in the service's history.
+    let attempts = || {
+        let out = home.cli(&["history", "web", "--json"]);
+        serde_json::from_slice::<serde_json::Value>(&out.stdout)
+            .ok()
+            .and_then(|v| {
+                v.as_array()
+                    .map(|a| a.iter().filter(|e| e["action"] == "renew").count())
+            })
+            .unwrap_or(0)
+    };
+    let before = attempts();
+    assert!(before >= 1, "{}", service_log.text());
+    desk.invoke_action("Renew now");
+    poll(
+        "the renewal asked from the notification",
+        Duration::from_secs(20),
+        || (attempts() > before).then_some(()),
+    )
+    .await;
+
+    // The service stops: the tray runs the same config itself.
+    std::process::Command::new("kill")
+        .args(["-TERM", &service_pid.to_string()])
+        .status()
+        .unwrap();
+    poll("the tray to notice", Duration::from_secs(20), || {
+        log.text().contains("has stopped").then_some(())
+    })
+    .await;
+    poll("the tray's own engine", Duration::from_secs(20), || {
+        (home.cli(&["status"]).status.code() == Some(1)).then_some(())
+    })
+    .await;
+    assert!(!ended(tray_pid));
+    tray.wait_menu("the tray's own engine", Duration::from_secs(20), |m| {
+        m.find("web — failing").is_some()
+    })
+    .await;
+}

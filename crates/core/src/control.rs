@@ -30,6 +30,9 @@ pub struct Control {
     pub(crate) clock: ClockHandle,
     pub(crate) demo: bool,
     pub(crate) config_file: PathBuf,
+    /// Where the notifications the policy decides on go (a tray attached
+    /// over the socket listens here).
+    pub(crate) notifications: broadcast::Sender<crate::notify_policy::Notification>,
     /// The config running now (edits replace it).
     pub(crate) config: tokio::sync::watch::Receiver<Arc<crate::config::Config>>,
 }

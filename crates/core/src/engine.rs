@@ -215,6 +215,7 @@ impl Engine {
             demo,
             config_file: opts.paths.config_file.clone(),
             config: config_rx.clone(),
+            notifications: notifications.clone(),
         };
         tasks.push(tokio::spawn(crate::metrics::follow(control.clone(), config_rx)));
         let server = if let Some(limits) = opts.listen {

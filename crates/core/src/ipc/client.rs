@@ -94,6 +94,18 @@ impl Client {
         self.send(&Request::Subscribe).await
     }
 
+    /// Turns this connection into a stream of the engine's notifications
+    /// (each a [`Reply::Notification`]); read it with [`Client::next`].
+    pub async fn notifications(&mut self) -> Result<()> {
+        match self.request(&Request::Notifications).await? {
+            Reply::Done => Ok(()),
+            Reply::Error { message } => Err(Error::Refused(message)),
+            other => Err(Error::Ipc(format!(
+                "unexpected reply to a notification stream: {other:?}"
+            ))),
+        }
+    }
+
     async fn send(&mut self, req: &Request) -> Result<()> {
         let mut line = serde_json::to_vec(req).map_err(|e| Error::Ipc(e.to_string()))?;
         line.push(b'\n');

@@ -64,20 +64,48 @@ pub enum Request {
     /// of each other count as one), and one after 30 s without any
     /// (heartbeats and the passing of time change what a dashboard shows).
     Subscribe,
+    /// From now on this connection only streams the desktop notifications
+    /// the engine decides on, one `Notification` each: how a tray shows them
+    /// for an engine running elsewhere (the user service).
+    Notifications,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "reply", rename_all = "snake_case")]
 pub enum Reply {
-    Pong { pid: u32, version: String },
-    Status { credentials: Vec<CredentialStatus> },
-    Renewed { outcome: RenewOutcome },
-    Started { names: Vec<String> },
-    History { entries: Vec<HistoryEntry> },
-    Snapshot { snapshot: Box<Snapshot> },
-    Lines { lines: Vec<LogLine> },
-    Event { event: Box<Event> },
-    Metrics { text: String },
+    Pong {
+        pid: u32,
+        version: String,
+    },
+    Status {
+        credentials: Vec<CredentialStatus>,
+    },
+    Renewed {
+        outcome: RenewOutcome,
+    },
+    Started {
+        names: Vec<String>,
+    },
+    History {
+        entries: Vec<HistoryEntry>,
+    },
+    Snapshot {
+        snapshot: Box<Snapshot>,
+    },
+    Lines {
+        lines: Vec<LogLine>,
+    },
+    Event {
+        event: Box<Event>,
+    },
+    Metrics {
+        text: String,
+    },
+    Notification {
+        notification: Box<crate::notify_policy::Notification>,
+    },
     Done,
-    Error { message: String },
+    Error {
+        message: String,
+    },
 }

@@ -260,6 +260,7 @@ async fn connection(stream: UnixStream, control: Control, limits: Limits) -> std
             Read::TooLong => return send(&mut w, &too_long(), limits.write).await,
             Read::Line => match serde_json::from_slice::<Request>(&buf) {
                 Ok(Request::Subscribe) => return stream_to(r, w, &control, limits).await,
+                Ok(Request::Notifications) => return notifications_to(r, w, &control, limits).await,
                 Ok(req) => answer(req, &control).await,
                 Err(e) => Reply::Error {
                     message: format!("malformed request: {e}"),
@@ -301,6 +302,33 @@ async fn stream_to<R: AsyncBufRead + Unpin>(
             }
             _ = idle.tick() => send(&mut w, &snapshot(control), limits.write).await?,
             // Anything more from a subscriber is ignored; its end ends the stream.
+            read = read_line(&mut r, &mut buf) => match read? {
+                Read::Line => {}
+                Read::End | Read::TooLong => return Ok(()),
+            },
+        }
+    }
+}
+
+/// Streams the notifications the engine decides on until the listener
+/// hangs up or the engine stops. Each is decided once: a listener gets those
+/// decided while it listens.
+async fn notifications_to<R: AsyncBufRead + Unpin>(
+    mut r: R,
+    mut w: OwnedWriteHalf,
+    control: &Control,
+    limits: Limits,
+) -> std::io::Result<()> {
+    let mut notes = control.notifications.subscribe();
+    send(&mut w, &Reply::Done, limits.write).await?;
+    let mut buf = Vec::new();
+    loop {
+        tokio::select! {
+            n = notes.recv() => match n {
+                Ok(n) => send(&mut w, &Reply::Notification { notification: Box::new(n) }, limits.write).await?,
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(k)) => tracing::warn!("a notification listener fell behind by {k}"),
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return Ok(()),
+            },
             read = read_line(&mut r, &mut buf) => match read? {
                 Read::Line => {}
                 Read::End | Read::TooLong => return Ok(()),
@@ -363,8 +391,8 @@ async fn answer(req: Request, control: &Control) -> Reply {
             Ok(()) => Reply::Done,
             Err(e) => err(e),
         },
-        Request::Subscribe => Reply::Error {
-            message: "subscribe is answered by a stream".into(),
+        Request::Subscribe | Request::Notifications => Reply::Error {
+            message: "this request is answered by a stream".into(),
         },
     }
 }
