@@ -220,3 +220,54 @@ fn completions_and_man_pages_come_from_the_command_line_itself() {
         }
     }
 }
+
+/// A pipe whose reader has already gone, as `evergreen … | head -0` leaves one.
+fn closed_pipe() -> std::io::PipeWriter {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    writer
+}
+
+#[test]
+fn a_reader_that_goes_away_ends_a_command_quietly_and_never_stops_the_engine() {
+    let (env, _engine) = engine_with_web();
+    for args in [
+        &["status"][..],
+        &["show", "web"],
+        &["history"],
+        &["completions", "bash"],
+    ] {
+        let out = env.cmd().args(args).stdout(closed_pipe()).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "evergreen {args:?}: {stderr}");
+        assert_eq!(out.status.code(), Some(0), "evergreen {args:?}: {stderr}");
+    }
+
+    // The engine itself, its stdout gone from the start: it keeps renewing.
+    let env = Env::new();
+    env.cert(
+        "web",
+        Duration::from_secs(29 * 86_400),
+        Duration::from_secs(30 * 86_400),
+    );
+    env.write_config(&env.renewing("web", "30d", ""));
+    let err = env.dir.path().join("engine.err");
+    let mut engine = env
+        .cmd()
+        .arg("run")
+        .stdout(closed_pipe())
+        .stderr(std::fs::File::create(&err).unwrap())
+        .spawn()
+        .unwrap();
+    wait_for("the renewal", Duration::from_secs(20), || {
+        env.run(&["status", "--json"]).code < 2 && env.status_of("web")["renewals"]["success"].as_u64() >= Some(1)
+    });
+    assert!(
+        engine.try_wait().unwrap().is_none(),
+        "{}",
+        std::fs::read_to_string(&err).unwrap()
+    );
+    let _ = engine.kill();
+    let _ = engine.wait();
+    assert!(!std::fs::read_to_string(&err).unwrap().contains("panicked"));
+}

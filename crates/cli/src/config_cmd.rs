@@ -1,5 +1,6 @@
 //! `evergreen config check` and `evergreen config path`.
 
+use crate::out::say;
 use std::path::PathBuf;
 
 use clap::Subcommand;
@@ -20,7 +21,7 @@ pub enum ConfigCmd {
 pub fn run(cmd: &ConfigCmd, paths: &Paths) -> anyhow::Result<i32> {
     match cmd {
         ConfigCmd::Path => {
-            println!("{}", paths.config_file.display());
+            say!("{}", paths.config_file.display());
             if !paths.config_file.exists() {
                 eprintln!("(it does not exist yet; docs/configuration.md shows what to put in it)");
             }
@@ -30,13 +31,13 @@ pub fn run(cmd: &ConfigCmd, paths: &Paths) -> anyhow::Result<i32> {
             let file = file.clone().unwrap_or_else(|| paths.config_file.clone());
             match config::load(&file) {
                 Ok(cfg) => {
-                    println!("{}: ok, {} credential(s)", file.display(), cfg.credentials.len());
+                    say!("{}: ok, {} credential(s)", file.display(), cfg.credentials.len());
                     for c in &cfg.credentials {
                         let state = if c.enabled { "" } else { " (disabled)" };
-                        println!("  {} ({}){state}", c.name, c.kind());
+                        say!("  {} ({}){state}", c.name, c.kind());
                     }
                     for w in &cfg.warnings {
-                        println!("warning: {w}");
+                        say!("warning: {w}");
                     }
                     Ok(0)
                 }

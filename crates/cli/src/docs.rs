@@ -21,7 +21,9 @@ pub struct ManArgs {
 
 pub fn completions(args: &CompletionsArgs) -> anyhow::Result<i32> {
     let mut cmd = crate::command();
-    clap_complete::generate(args.shell, &mut cmd, "evergreen", &mut std::io::stdout());
+    let mut script = Vec::new();
+    clap_complete::generate(args.shell, &mut cmd, "evergreen", &mut script);
+    crate::out::say!("{}", String::from_utf8_lossy(&script).trim_end());
     Ok(crate::exit::FINE)
 }
 

@@ -9,6 +9,7 @@ mod check;
 mod config_cmd;
 mod docs;
 mod exit;
+mod out;
 mod register;
 mod remote;
 mod run;

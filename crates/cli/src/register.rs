@@ -5,6 +5,7 @@
 //! input. The work is the core's (`evergreen_core::register`); the token is
 //! never printed.
 
+use crate::out::say;
 use std::path::PathBuf;
 
 use anyhow::Context as _;
@@ -66,7 +67,7 @@ pub fn run(args: &RegisterArgs, paths: &Paths) -> anyhow::Result<i32> {
     match save_token(&paths.config_file, &args.name, &token) {
         Ok(saved) => {
             let again = if saved.again { " again" } else { "" };
-            println!(
+            say!(
                 "token saved to {}; a running engine registers {}{again} now (`evergreen status` shows it), or start one with `evergreen run`",
                 saved.token_file.display(),
                 args.name

@@ -1,5 +1,6 @@
 //! `evergreen run`: the engine in the foreground, one readable line per event.
 
+use crate::out::tell;
 use std::time::SystemTime;
 
 use clap::Args;
@@ -49,8 +50,8 @@ pub fn run(args: &RunArgs, paths: Paths) -> anyhow::Result<i32> {
         let dir = paths.runtime_dir.join("demo");
         opts.demo = Some((dir.clone(), std::env::current_exe()?));
         if !args.json {
-            println!("{}", demo::BANNER);
-            println!("Demo certificates live in {}.", dir.display());
+            tell!("{}", demo::BANNER);
+            tell!("Demo certificates live in {}.", dir.display());
         }
     }
     let mut events = opts.bus.subscribe();
@@ -72,7 +73,7 @@ pub fn run(args: &RunArgs, paths: Paths) -> anyhow::Result<i32> {
         crate::service::ready(engine.handle().statuses().len());
         let watchdog = tokio::spawn(crate::service::watchdog(engine.handle().clone()));
         if !args.json {
-            println!(
+            tell!(
                 "Evergreen is running ({}). `evergreen status` in another terminal shows every credential; Ctrl-C stops.",
                 if demo_mode { "demo".to_string() } else { paths.config_file.display().to_string() }
             );
@@ -81,16 +82,16 @@ pub fn run(args: &RunArgs, paths: Paths) -> anyhow::Result<i32> {
         loop {
             tokio::select! {
                 ev = events.recv() => match ev {
-                    Ok(ev) if args.json => println!("{}", serde_json::to_string(&ev)?),
-                    Ok(ev) => println!("{}  {ev}", rfc3339(from_unix_millis(ev.at))),
+                    Ok(ev) if args.json => tell!("{}", serde_json::to_string(&ev)?),
+                    Ok(ev) => tell!("{}  {ev}", rfc3339(from_unix_millis(ev.at))),
                     Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
                     Err(_) => break,
                 },
                 n = notes.recv() => if let Ok(n) = n {
                     if args.json {
-                        println!("{}", serde_json::json!({"notification": n}));
+                        tell!("{}", serde_json::json!({"notification": n}));
                     } else {
-                        println!("{}  notify: {} — {}", rfc3339(SystemTime::now()), n.title, n.body.replace('\n', " "));
+                        tell!("{}  notify: {} — {}", rfc3339(SystemTime::now()), n.title, n.body.replace('\n', " "));
                     }
                 },
                 _ = tokio::signal::ctrl_c() => break,
@@ -101,7 +102,7 @@ pub fn run(args: &RunArgs, paths: Paths) -> anyhow::Result<i32> {
         watchdog.abort();
         engine.shutdown().await;
         if !args.json {
-            println!("Evergreen stopped.");
+            tell!("Evergreen stopped.");
         }
         Ok(0)
     })

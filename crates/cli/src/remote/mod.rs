@@ -14,6 +14,7 @@ pub use show::{show, ShowArgs};
 pub use status::{history, status, HistoryArgs, StatusArgs};
 pub use steer::{notifications, pause, renew, resume, NotificationsCmd, PauseArgs, RenewArgs, ResumeArgs};
 
+use crate::out::say;
 use evergreen_core::ipc::{Client, Reply, Request};
 use evergreen_core::model::Snapshot;
 use evergreen_core::paths::Paths;
@@ -57,6 +58,6 @@ impl std::error::Error for Refused {}
 
 /// Prints `value` as one pretty JSON document.
 fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(value)?);
+    say!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
 }

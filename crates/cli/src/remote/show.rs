@@ -1,5 +1,6 @@
 //! `evergreen show NAME`: what the window's detail view shows, in a terminal.
 
+use crate::out::say;
 use std::time::SystemTime;
 
 use clap::Args;
@@ -93,8 +94,8 @@ fn print_text(s: &Shown) {
             rfc3339(from_unix_millis(ms))
         )
     };
-    let row = |label: &str, value: &str| println!("  {label:<14}{value}");
-    println!("{} ({})", c.name, c.kind.as_str());
+    let row = |label: &str, value: &str| say!("  {label:<14}{value}");
+    say!("{} ({})", c.name, c.kind.as_str());
     row("State", state_word(&c.state));
     if let Some(p) = &c.problem {
         row("Problem", p);
@@ -137,16 +138,16 @@ fn print_text(s: &Shown) {
         ),
     );
     if !s.files.is_empty() {
-        println!("  Files");
+        say!("  Files");
         let w = s.files.iter().map(|f| f.label.len()).max().unwrap_or(0);
         for f in &s.files {
-            println!("    {:<w$}  {}", f.label, f.path);
+            say!("    {:<w$}  {}", f.label, f.path);
         }
     }
     if !s.recent.is_empty() {
-        println!("  Recent (`evergreen history {}` shows more)", c.name);
+        say!("  Recent (`evergreen history {}` shows more)", c.name);
         for e in &s.recent {
-            println!(
+            say!(
                 "    {}  {:<8} {:<8} {}",
                 rfc3339(from_unix_millis(e.at)),
                 e.action,

@@ -1,5 +1,6 @@
 //! `evergreen status [NAME…]` and `evergreen history`.
 
+use crate::out::say;
 use std::time::SystemTime;
 
 use clap::Args;
@@ -96,7 +97,7 @@ pub fn status(args: &StatusArgs, paths: &Paths) -> anyhow::Result<i32> {
     if args.json {
         print_json(&creds)?;
     } else if creds.is_empty() {
-        println!(
+        say!(
             "The engine holds no credentials. Add some to {} and it picks them up.",
             paths.config_file.display()
         );
@@ -105,13 +106,18 @@ pub fn status(args: &StatusArgs, paths: &Paths) -> anyhow::Result<i32> {
         let m = marks();
         let w = creds.iter().map(|c| c.name.len()).max().unwrap_or(4).max(4);
         let k = creds.iter().map(|c| c.kind.as_str().len()).max().unwrap_or(4).max(4);
-        println!(
+        say!(
             "{:<w$}  {:<k$}  {:<13}  {:<15}  {:<14}  {:<26}  LAST RESULT",
-            "NAME", "KIND", "STATE", "REMAINING", "EXPIRES", "NEXT"
+            "NAME",
+            "KIND",
+            "STATE",
+            "REMAINING",
+            "EXPIRES",
+            "NEXT"
         );
         for c in &creds {
             let (expires, next, last) = describe(c, now, m);
-            println!(
+            say!(
                 "{:<w$}  {:<k$}  {:<13}  {:<15}  {:<14}  {:<26}  {}",
                 c.name,
                 c.kind.as_str(),
@@ -143,7 +149,7 @@ pub fn history(args: &HistoryArgs, paths: &Paths) -> anyhow::Result<i32> {
     }
     for e in &entries {
         let dur = e.duration_ms.map(|d| format!(" ({d} ms)")).unwrap_or_default();
-        println!(
+        say!(
             "{}  {:<16} {:<8} {:<8} {}{dur}",
             rfc3339(from_unix_millis(e.at)),
             e.credential,
@@ -153,7 +159,7 @@ pub fn history(args: &HistoryArgs, paths: &Paths) -> anyhow::Result<i32> {
         );
     }
     if entries.is_empty() {
-        println!("no history yet");
+        say!("no history yet");
     }
     Ok(exit::FINE)
 }

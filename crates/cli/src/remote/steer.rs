@@ -1,6 +1,7 @@
 //! Commands that ask the engine to do something: `renew`, `pause`, `resume`,
 //! `notifications pause|resume`.
 
+use crate::out::say;
 use std::time::{Duration, SystemTime};
 
 use clap::{Args, Subcommand};
@@ -95,9 +96,9 @@ pub fn renew(args: &RenewArgs, paths: &Paths) -> anyhow::Result<i32> {
         if args.json {
             print_json(&serde_json::json!({ "started": names }))?;
         } else if names.is_empty() {
-            println!("Nothing is due; `evergreen status` shows when each renews.");
+            say!("Nothing is due; `evergreen status` shows when each renews.");
         } else {
-            println!(
+            say!(
                 "Renewing {}; `evergreen events` follows them, `evergreen status` shows the results.",
                 names.join(", ")
             );
@@ -113,13 +114,16 @@ pub fn renew(args: &RenewArgs, paths: &Paths) -> anyhow::Result<i32> {
             if args.json {
                 print_json(&outcome)?;
             } else if outcome.ok {
-                println!(
+                say!(
                     "{} {}: {} ({} ms)",
-                    m.ok, outcome.credential, outcome.message, outcome.duration_ms
+                    m.ok,
+                    outcome.credential,
+                    outcome.message,
+                    outcome.duration_ms
                 );
             } else {
-                println!("{} {}: {}", m.failed, outcome.credential, outcome.message);
-                println!("  `evergreen history {}` shows earlier attempts.", outcome.credential);
+                say!("{} {}: {}", m.failed, outcome.credential, outcome.message);
+                say!("  `evergreen history {}` shows earlier attempts.", outcome.credential);
             }
             Ok(code)
         }
@@ -215,7 +219,7 @@ pub fn notifications(cmd: &NotificationsCmd, paths: &Paths) -> anyhow::Result<i3
 fn done(reply: Reply, what: Done<'_>, json: bool, text: &str) -> anyhow::Result<i32> {
     match reply {
         Reply::Done if json => print_json(&what)?,
-        Reply::Done => println!("{text}"),
+        Reply::Done => say!("{text}"),
         other => return Err(unexpected(other)),
     }
     Ok(exit::FINE)
