@@ -224,8 +224,8 @@ impl Tally {
 
 pub(super) fn table_row(path: &Path, c: &Checked, now: SystemTime) -> [String; 8] {
     let leaf = c.file.leaf();
-    let subject = common_name(&leaf.details.subject).unwrap_or(&leaf.details.subject);
-    let issuer = common_name(&leaf.details.issuer).unwrap_or(&leaf.details.issuer);
+    let subject = leaf.subject_cn.as_deref().unwrap_or(&leaf.details.subject);
+    let issuer = leaf.issuer_cn.as_deref().unwrap_or(&leaf.details.issuer);
     let not_after = leaf.lifetime.not_after;
     let time_left = if c.state == CertState::Expired {
         format!("expired {}", clock::relative(not_after, now))
@@ -261,14 +261,6 @@ pub(super) fn write_row(out: &mut impl Write, cells: &[impl AsRef<str>], widths:
         }
     }
     out.write_all(b"\n")
-}
-
-/// The last CN of a distinguished name as x509-parser prints it ("C=US, O=X, CN=y").
-/// A CN holding ", CN=" would fool this; it only picks what the table shows.
-pub(super) fn common_name(dn: &str) -> Option<&str> {
-    dn.rsplit(", ")
-        .find_map(|rdn| rdn.strip_prefix("CN="))
-        .filter(|cn| !cn.is_empty())
 }
 
 pub(super) fn truncate(s: &str, max: usize) -> String {
