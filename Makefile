@@ -16,21 +16,23 @@ run: deps ui build
 	  $(APP); \
 	fi
 
-## make test: install what is missing, build, run every check and test
+## make test: install what is missing, build, run every check and test.
+## One feature set for clippy, the build and the tests, so nothing is
+## compiled twice; the package test packs this same debug build (`make deb`
+## packs the release build); every test binary runs even after one fails,
+## and a summary ends the run (scripts/test.sh; docs/testing.md).
 test: deps ui
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets --features evergreen-app/bindings --quiet -- -D warnings
 	cd ui && npm run --silent check && npm test --silent
 	$(CARGO) build --workspace --features evergreen-app/bindings --quiet
-	@$(MAKE) --no-print-directory deb
-	$(CARGO) test --workspace --features evergreen-app/bindings
+	@scripts/deb.sh debug >/dev/null
+	@scripts/test.sh
 
 ## make deb: a Debian package of both binaries, the desktop entry, icons, the
 ## user unit, man pages and completions, in target/debian
 deb: deps ui release
-	@scripts/dist.sh target/release target/release/dist /usr/bin
-	cargo deb -p evergreen-app --no-build --quiet
-	@ls target/debian/*.deb
+	@scripts/deb.sh release
 
 ## make install: the same files without a package, under PREFIX (default ~/.local)
 PREFIX ?= $(HOME)/.local

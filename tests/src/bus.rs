@@ -3,11 +3,10 @@
 //! and the real `evergreen run`, told the bus address the way any system-bus
 //! client is (`DBUS_SYSTEM_BUS_ADDRESS`), hears them.
 
+use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
-
-use crate::env::wait_for;
 
 /// The daemon, stopped on drop.
 pub struct PrivateBus {
@@ -19,18 +18,10 @@ pub struct PrivateBus {
 impl PrivateBus {
     /// A bus listening on a socket in `dir`.
     pub fn start(dir: &Path) -> PrivateBus {
-        let socket = dir.join("system_bus_socket");
-        let child = Command::new("dbus-daemon")
-            .args(["--session", "--nofork", "--nopidfile"])
-            .arg(format!("--address=unix:path={}", socket.display()))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("dbus-daemon runs");
-        wait_for("the bus socket", Duration::from_secs(10), || socket.exists());
+        let address = format!("unix:path={}", dir.join("system_bus_socket").display());
         PrivateBus {
-            child,
-            address: format!("unix:path={}", socket.display()),
+            child: daemon(&address),
+            address,
         }
     }
 
@@ -43,6 +34,37 @@ impl PrivateBus {
             .build()
             .await
             .unwrap()
+    }
+}
+
+/// A `dbus-daemon` listening at `address`, returned once it accepts
+/// connections: it prints its address only after it listens
+/// (`--print-address`). The socket file alone is no such sign: it exists
+/// from `bind`, before `listen`, and a client connecting in between is
+/// refused.
+pub fn daemon(address: &str) -> Child {
+    let mut child = Command::new("dbus-daemon")
+        .args(["--session", "--nofork", "--nopidfile", "--print-address=1"])
+        .arg(format!("--address={address}"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("dbus-daemon runs");
+    let out = child.stdout.take().expect("dbus-daemon's stdout is piped");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(out).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    match rx.recv_timeout(Duration::from_secs(20)) {
+        Ok(line) if line.starts_with("unix:") => child,
+        Ok(line) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("dbus-daemon at {address} ended before it listened (it printed {line:?})")
+        }
+        Err(_) => panic!("dbus-daemon at {address} did not listen within 20 s"),
     }
 }
 

@@ -198,21 +198,9 @@ impl Desktop {
     }
 
     fn start_bus(&mut self) {
-        let socket = self.dir.path().join("bus");
-        self.bus = format!("unix:path={}", socket.display());
-        let child = Command::new("dbus-daemon")
-            .args([
-                "--session",
-                "--nofork",
-                "--nopidfile",
-                &format!("--address={}", self.bus),
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("dbus-daemon starts");
+        self.bus = format!("unix:path={}", self.dir.path().join("bus").display());
+        let child = crate::bus::daemon(&self.bus);
         self.children.push(child);
-        wait_for("the session bus", Duration::from_secs(10), || socket.exists());
     }
 
     fn start_monitor(&mut self) {
@@ -225,7 +213,9 @@ impl Desktop {
             .expect("dbus-monitor starts");
         let out = child.stdout.take().unwrap();
         let notes = self.notes.clone();
+        let (ready, monitoring) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
+            let mut ready = Some(ready);
             let mut current: Option<Vec<String>> = None;
             let mut in_actions = false;
             let mut actions = Vec::new();
@@ -250,6 +240,15 @@ impl Desktop {
                     }
                     t
                 };
+                // The bus takes a monitor's unique name away once it has
+                // become one (BecomeMonitor): from that signal on, every
+                // Notify call is seen. Before it, one can be missed.
+                if t.starts_with("signal") && t.contains("member=NameLost") {
+                    if let Some(r) = ready.take() {
+                        let _ = r.send(());
+                    }
+                    continue;
+                }
                 if t.starts_with("method call") && t.contains("member=Notify") {
                     current = Some(Vec::new());
                     actions.clear();
@@ -283,6 +282,12 @@ impl Desktop {
                 }
             }
         });
+        let became = monitoring.recv_timeout(Duration::from_secs(20));
+        if became.is_err() {
+            let _ = child.kill();
+            let status = child.wait();
+            panic!("dbus-monitor did not become a monitor of the test bus within 20 s (it ended: {status:?})");
+        }
         self.children.push(child);
     }
 
@@ -415,6 +420,26 @@ impl Desktop {
         }
         conn.flush().unwrap();
         asked
+    }
+
+    /// Sends a notification as any program on this desktop does (a `Notify`
+    /// call to the notification server over the session bus).
+    pub async fn send_notification(&self, summary: &str) {
+        let conn = zbus::connection::Builder::address(self.bus.as_str())
+            .expect("the test bus's address")
+            .build()
+            .await
+            .expect("the test bus accepts a connection");
+        let hints: std::collections::HashMap<&str, zbus::zvariant::Value<'_>> = std::collections::HashMap::new();
+        conn.call_method(
+            Some("org.freedesktop.Notifications"),
+            "/org/freedesktop/Notifications",
+            Some("org.freedesktop.Notifications"),
+            "Notify",
+            &("probe", 0u32, "", summary, "", Vec::<&str>::new(), hints, 1000i32),
+        )
+        .await
+        .expect("the notification server answers Notify");
     }
 
     /// Every Notify call seen so far.

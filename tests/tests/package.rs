@@ -1,4 +1,5 @@
-//! The Debian package `make deb` built (`make test` builds it first),
+//! The Debian package of the build under test (`make test` packs its debug
+//! build with `scripts/deb.sh debug`; `make deb` packs the release build),
 //! unpacked into a temporary root with `dpkg-deb -x`: every file a user
 //! expects where Debian puts it, a desktop entry that `desktop-file-validate`
 //! accepts, a unit that `systemd-analyze verify` accepts, dependencies
@@ -12,8 +13,16 @@ fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
+/// The package of the build these tests belong to: `make test` packs its
+/// debug build into target/debian-debug, `make deb` the release build into
+/// target/debian.
 fn the_deb() -> PathBuf {
-    let dir = root().join("target/debian");
+    let profile = evergreen_tests::evergreen_bin();
+    let debug = profile
+        .parent()
+        .and_then(|p| p.file_name())
+        .is_some_and(|n| n == "debug");
+    let dir = root().join(if debug { "target/debian-debug" } else { "target/debian" });
     let debs: Vec<PathBuf> = std::fs::read_dir(&dir)
         .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
         .unwrap_or_default();
@@ -25,7 +34,7 @@ fn the_deb() -> PathBuf {
         })
         .unwrap_or_else(|| {
             panic!(
-                "no evergreen_{version}-*.deb in {}; run `make deb` (`make test` does)",
+                "no evergreen_{version}-*.deb in {}; run `scripts/deb.sh debug` (`make test` does) or `make deb`",
                 dir.display()
             )
         })

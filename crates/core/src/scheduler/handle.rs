@@ -79,35 +79,19 @@ impl Handle {
     /// Renews `name` now and waits for the result. A request while a renewal
     /// of the same credential runs joins that renewal.
     pub async fn renew(&self, name: &str) -> Result<RenewOutcome> {
-        let (reply, rx) = oneshot::channel();
-        self.tx
-            .send(Cmd::Renew {
-                name: name.to_string(),
-                reply,
-            })
-            .map_err(|_| Error::EngineStopped)?;
-        rx.await.map_err(|_| Error::EngineStopped)?
+        let name = name.to_string();
+        self.ask(|reply| Cmd::Renew { name, reply }).await?
     }
 
     /// Starts a renewal of every credential that is due or failing; returns their names.
     pub async fn renew_all_due(&self) -> Result<Vec<String>> {
-        let (reply, rx) = oneshot::channel();
-        self.tx
-            .send(Cmd::RenewAllDue { reply })
-            .map_err(|_| Error::EngineStopped)?;
-        rx.await.map_err(|_| Error::EngineStopped)
+        self.ask(|reply| Cmd::RenewAllDue { reply }).await
     }
 
     /// Applies a validated config; returns (added, removed, changed).
     pub async fn apply(&self, config: Config) -> Result<(usize, usize, usize)> {
-        let (reply, rx) = oneshot::channel();
-        self.tx
-            .send(Cmd::Apply {
-                config: Box::new(config),
-                reply,
-            })
-            .map_err(|_| Error::EngineStopped)?;
-        rx.await.map_err(|_| Error::EngineStopped)
+        let config = Box::new(config);
+        self.ask(|reply| Cmd::Apply { config, reply }).await
     }
 
     /// Looks at one credential (or all) again, e.g. because its file changed.
@@ -139,16 +123,14 @@ impl Handle {
 
     /// Pauses (or resumes) `name`; a pause with `until` ends on its own then.
     pub async fn pause_until(&self, name: &str, paused: bool, until: Option<SystemTime>) -> Result<()> {
-        let (reply, rx) = oneshot::channel();
-        self.tx
-            .send(Cmd::SetPaused {
-                name: name.to_string(),
-                paused,
-                until,
-                reply,
-            })
-            .map_err(|_| Error::EngineStopped)?;
-        rx.await.map_err(|_| Error::EngineStopped)?
+        let name = name.to_string();
+        self.ask(|reply| Cmd::SetPaused {
+            name,
+            paused,
+            until,
+            reply,
+        })
+        .await?
     }
 
     /// Returns once the scheduler has made a full pass after this call:
@@ -156,12 +138,66 @@ impl Handle {
     /// witness for "nothing happened": what has not happened after it was
     /// not merely late on a busy machine.
     pub async fn settle(&self) -> Result<()> {
+        self.ask(|reply| Cmd::Settle { reply }).await
+    }
+
+    /// Sends the command `make` builds around a reply's sender, and waits for
+    /// the reply. The scheduler stopping ends the wait with
+    /// [`Error::EngineStopped`], also when the command was sent in the very
+    /// instant it stopped reading: a channel whose receiver is dropped while
+    /// a send is under way keeps that message, and the reply's sender in
+    /// it, until the last sender is gone, so waiting for the reply alone
+    /// could last as long as this handle.
+    async fn ask<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> Cmd) -> Result<T> {
         let (reply, rx) = oneshot::channel();
-        self.tx.send(Cmd::Settle { reply }).map_err(|_| Error::EngineStopped)?;
-        rx.await.map_err(|_| Error::EngineStopped)
+        self.tx.send(make(reply)).map_err(|_| Error::EngineStopped)?;
+        tokio::select! {
+            // A reply sent just before the scheduler stopped still counts.
+            biased;
+            r = rx => r.map_err(|_| Error::EngineStopped),
+            () = self.tx.closed() => Err(Error::EngineStopped),
+        }
     }
 
     pub fn shutdown(&self) {
         let _ = self.tx.send(Cmd::Shutdown);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The scheduler stopped reading with the command still queued (what a
+    /// send racing the receiver's drop leaves behind): the wait ends,
+    /// instead of lasting as long as the handle.
+    #[tokio::test(start_paused = true)]
+    async fn a_command_left_in_a_closed_channel_ends_the_wait() {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let handle = Handle {
+            tx,
+            statuses: Arc::default(),
+            clock: Arc::new(crate::clock::SystemClock),
+            bus: EventBus::new(16),
+        };
+        let asked = tokio::spawn({
+            let h = handle.clone();
+            async move { h.settle().await }
+        });
+        // The command arrives; the scheduler stops reading but keeps it.
+        let queued = loop {
+            if !rx.is_empty() {
+                break rx.len();
+            }
+            tokio::task::yield_now().await;
+        };
+        assert_eq!(queued, 1);
+        rx.close();
+        let waited = tokio::time::timeout(std::time::Duration::from_secs(10), asked).await;
+        assert!(
+            matches!(waited, Ok(Ok(Err(Error::EngineStopped)))),
+            "the wait went on: {waited:?}"
+        );
+        drop(rx);
     }
 }
