@@ -418,13 +418,14 @@ async fn the_admin_api_creates_retires_and_deletes_agents() {
         .await
         .unwrap();
     assert_eq!(r.status(), 204);
+    // The heartbeat says 404; a work poll in between fails in its own words
+    // (upstream's 500 "Failed to get pending work").
     let e = rig
-        .wait("a failure", Duration::from_secs(5), is("heartbeat_failed"))
+        .wait("the heartbeat's 404", Duration::from_secs(10), |e| {
+            is("heartbeat_failed")(e) && e.to_string().contains("HTTP 404")
+        })
         .await;
-    assert!(
-        e.to_string().contains("HTTP 404") && e.to_string().contains("check agent_id"),
-        "{e}"
-    );
+    assert!(e.to_string().contains("check agent_id"), "{e}");
     assert!(matches!(rig.status("edge").state, State::Failing { .. }));
     // Created again and retired through the admin API: 410, retired.
     let (id2, key2) = agent(&sb);
@@ -984,8 +985,23 @@ async fn the_sandbox_answers_with_upstreams_codes_and_bodies() {
         assert!(body["request_id"].as_str().is_some_and(|r| !r.is_empty()), "{body}");
     };
 
+    // The auth middleware: a JSON text in a plain-text body, only `error`.
     let (s, b) = send(http.post(url("/heartbeat")), "not-a-key").await;
-    assert_eq!(s, 401, "{b}");
+    assert_eq!((s, &b), (401, &json!({ "error": "Invalid API key" })), "{b}");
+    let r = http.post(url("/heartbeat")).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+    assert_eq!(
+        r.headers().get("www-authenticate").and_then(|v| v.to_str().ok()),
+        Some("Bearer realm=\"certctl\"")
+    );
+    assert_eq!(
+        r.text().await.unwrap(),
+        "{\"error\":\"Authorization header required\"}\n"
+    );
+    // Keys are the server's: any valid key serves any agent id.
+    let (other, _) = agent(&sb);
+    let (s, b) = send(http.post(format!("{}/api/v1/agents/{other}/heartbeat", sb.url)), &key).await;
+    assert_eq!(s, 200, "{b}");
     // The metadata is optional: a heartbeat without a body counts.
     let (s, b) = send(http.post(url("/heartbeat")), &key).await;
     assert_eq!((s, &b["status"]), (200, &json!("heartbeat_recorded")), "{b}");
@@ -998,7 +1014,11 @@ async fn the_sandbox_answers_with_upstreams_codes_and_bodies() {
     )
     .await;
     assert_eq!(s, 500);
-    upstream_error(&b, "Internal Server Error", "failed to process discovery report");
+    assert_eq!(
+        b,
+        json!({ "error": "Internal Server Error", "message": "failed to process discovery report: report must contain at least one certificate or error" }),
+        "the discovery handler's errors carry no request id"
+    );
     // A CSR nothing waits for, a job the server does not know, an empty status.
     let csr = "-----BEGIN CERTIFICATE REQUEST-----\nnot one\n-----END CERTIFICATE REQUEST-----";
     let (s, b) = send(
@@ -1007,7 +1027,23 @@ async fn the_sandbox_answers_with_upstreams_codes_and_bodies() {
         &key,
     )
     .await;
-    assert_eq!(s, 400, "a CSR that does not parse: {b}");
+    assert_eq!(
+        s, 500,
+        "a CSR with the PEM header that does not parse fails in the service: {b}"
+    );
+    upstream_error(&b, "Internal Server Error", "Failed to submit CSR");
+    let (s, b) = send(
+        http.post(url("/csr"))
+            .json(&json!({ "csr_pem": "MIIB…", "certificate_id": "mc-none" })),
+        &key,
+    )
+    .await;
+    assert_eq!(s, 400, "{b}");
+    upstream_error(
+        &b,
+        "Bad Request",
+        "csr_pem must be a valid PEM-encoded certificate request",
+    );
     let kp = rcgen::KeyPair::generate().unwrap();
     let real_csr = rcgen::CertificateParams::new(vec!["web.edge.test".to_string()])
         .unwrap()
@@ -1048,4 +1084,8 @@ async fn the_sandbox_answers_with_upstreams_codes_and_bodies() {
     upstream_error(&b, "Gone", "Agent has been retired");
     let (s, b) = send(http.get(url("/work")), &key).await;
     assert_eq!((s, b), (200, json!({ "jobs": [], "count": 0 })));
+    // An agent the server does not know: its service fails the poll.
+    let (s, b) = send(http.get(format!("{}/api/v1/agents/a-unknown/work", sb.url)), &key).await;
+    assert_eq!(s, 500);
+    upstream_error(&b, "Internal Server Error", "Failed to get pending work");
 }

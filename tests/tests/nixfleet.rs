@@ -57,9 +57,15 @@ fn cert_of(d: &Path) -> (String, Vec<u8>, SystemTime) {
     )
 }
 
-/// Serial as the sandbox records it (lower-case hex, no separators).
-fn plain(serial: &str) -> String {
-    serial.replace(':', "").to_lowercase()
+/// SHA-256 of the certificate on disk (hex, as the sandbox records what
+/// was presented): which certificate exactly.
+fn fingerprint_of(d: &Path) -> String {
+    evergreen_core::x509::read_file(&d.join("client.pem"))
+        .unwrap()
+        .leaf()
+        .details
+        .sha256
+        .clone()
 }
 
 async fn sandbox(lifetime: Duration) -> Sandbox {
@@ -71,13 +77,14 @@ async fn sandbox(lifetime: Duration) -> Sandbox {
     .unwrap()
 }
 
+/// The certificate each renewal request presented (its SHA-256).
 fn renew_requests(sb: &Sandbox) -> Vec<Option<String>> {
     sb.state
         .lock()
         .seen
         .iter()
         .filter(|s| s.endpoint == "POST /v1/agent/renew")
-        .map(|s| s.serial.clone())
+        .map(|s| s.fingerprint.clone())
         .collect()
 }
 
@@ -98,7 +105,7 @@ async fn renewals_keep_the_host_key_and_the_next_request_presents_the_new_certif
         .to_vec();
     let (first_serial, first_key, first_after) = cert_of(&d);
     assert_eq!(first_key, host_public);
-    let mut serials = vec![plain(&first_serial)];
+    let mut issued = vec![fingerprint_of(&d)];
     let mut last_after = first_after;
     for i in 1..=3 {
         rig.wait(
@@ -110,16 +117,82 @@ async fn renewals_keep_the_host_key_and_the_next_request_presents_the_new_certif
         let (serial, key, after) = cert_of(&d);
         assert_eq!(key, host_public, "renewal {i} changed the public key");
         assert!(after > last_after, "renewal {i} did not extend the certificate");
+        // As nixfleet's control plane: no serial set, so rcgen derives it
+        // from the key, and every certificate of the host key repeats it.
+        assert_eq!(serial, first_serial, "renewal {i}: the serial is the key's");
         last_after = after;
-        serials.push(plain(&serial));
+        issued.push(fingerprint_of(&d));
     }
-    // Request k presented the certificate renewal k-1 wrote: hot-swapped, no restart.
+    // Request k presented the certificate renewal k-1 wrote: hot-swapped, no
+    // restart, although the serial never changed.
     let presented: Vec<String> = renew_requests(&sb).into_iter().map(|s| s.unwrap_or_default()).collect();
-    assert_eq!(presented, serials[..3].to_vec(), "serials presented vs issued");
+    assert_eq!(presented, issued[..3].to_vec(), "certificates presented vs issued");
     assert!(std::path::Path::new(&format!("{}.bak", d.join("client.pem").display())).exists());
     let st = rig.status("fleet");
     assert_eq!(st.state, State::Healthy);
     assert_eq!(st.renewals.success, 3);
+    rig.stop().await;
+}
+
+/// `key = "rotate"`: every renewal makes a fresh key and writes it with its
+/// certificate as one pair, against a control plane that refuses a renewal
+/// for the presented key (nixfleet-proto's rule for rotation).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rotation_makes_a_fresh_key_for_every_renewal() {
+    let sb = sandbox(Duration::from_secs(8)).await;
+    sb.state.lock().nixfleet.strict = true;
+    sb.state.lock().nixfleet.renew_key = evergreen_sandbox::nixfleet::RenewKey::Differs;
+    let key_path = |d: &Path| d.join("keys/client.key");
+    let mut rig = Rig::start(|d| {
+        host(&sb, d);
+        let first = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+        let lifetime = sb.state.lock().cert_lifetime;
+        let cert =
+            evergreen_sandbox::nixfleet::issue(&sb.state, MACHINE, &csr(&first, MACHINE).unwrap(), lifetime).unwrap();
+        std::fs::write(d.join("client.pem"), cert).unwrap();
+        std::fs::create_dir_all(d.join("keys")).unwrap();
+        write_secret(&key_path(d), &first.serialize_pem());
+        format!(
+            "[[credential]]\nname = \"fleet\"\nkind = \"nixfleet\"\nurl = \"{}\"\npath = \"{}\"\nkey = \"rotate\"\nkey_path = \"{}\"\nmachine_id = \"{MACHINE}\"\nca_bundle = \"{}\"\nrenew_at_fraction = 0.5\n",
+            sb.url,
+            d.join("client.pem").display(),
+            key_path(d).display(),
+            d.join("ca.pem").display()
+        )
+    })
+    .await;
+    let d = rig.dir.path().to_path_buf();
+    let (_, first_key, _) = cert_of(&d);
+    let mut keys = vec![first_key];
+    let mut issued = vec![fingerprint_of(&d)];
+    for i in 1..=3 {
+        rig.wait(
+            &format!("renewal {i}"),
+            Duration::from_secs(15),
+            is("renewal_succeeded"),
+        )
+        .await;
+        let (_, key, _) = cert_of(&d);
+        assert!(!keys.contains(&key), "renewal {i} reused a key");
+        let kp = rcgen::KeyPair::from_pem(&std::fs::read_to_string(key_path(&d)).unwrap()).unwrap();
+        assert_eq!(
+            kp.public_key_raw(),
+            key.as_slice(),
+            "renewal {i}: the key file is the certificate's"
+        );
+        let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(key_path(&d)).unwrap().permissions());
+        assert_eq!(
+            mode & 0o777,
+            0o600,
+            "renewal {i}: the key is readable by its owner only"
+        );
+        keys.push(key);
+        issued.push(fingerprint_of(&d));
+    }
+    // Each renewal presented the pair the one before it wrote.
+    let presented: Vec<String> = renew_requests(&sb).into_iter().map(|s| s.unwrap_or_default()).collect();
+    assert_eq!(presented, issued[..3].to_vec(), "certificates presented vs issued");
+    assert_eq!(rig.status("fleet").state, State::Healthy);
     rig.stop().await;
 }
 
@@ -143,9 +216,13 @@ async fn bad_replies_fail_by_name_and_never_touch_the_certificate() {
     let kp = host_key(&d.join("ssh_host_ed25519_key")).unwrap();
     let now = SystemTime::now();
     let mut params = rcgen::CertificateParams::new(vec![]).unwrap();
+    params.distinguished_name.push(rcgen::DnType::CommonName, MACHINE);
     params.not_before = (now - Duration::from_secs(7200)).into();
     params.not_after = (now - Duration::from_secs(3600)).into();
     let expired = sb.state.ca.sign(params, &kp).unwrap();
+    // The host key's certificate, but issued to another machine.
+    let renamed =
+        evergreen_sandbox::nixfleet::issue(&sb.state, "ws-other", &csr(&kp, MACHINE).unwrap(), lifetime).unwrap();
     let json = |cert: &str| serde_json::json!({ "certPem": cert }).to_string();
     let cases: Vec<(FaultKind, &str)> = vec![
         (
@@ -206,6 +283,14 @@ async fn bad_replies_fail_by_name_and_never_touch_the_certificate() {
             },
             "does not parse",
         ),
+        (
+            FaultKind::Status {
+                status: 200,
+                body: json(&renamed),
+                content_type: Some("application/json".into()),
+            },
+            "it is issued to \"ws-other\", not to \"ws-42\"",
+        ),
     ];
     for (kind, want) in cases {
         sb.state.lock().add_fault(Fault {
@@ -227,6 +312,34 @@ async fn bad_replies_fail_by_name_and_never_touch_the_certificate() {
         );
         assert!(matches!(rig.status("fleet").state, State::Failing { .. }), "{kind:?}");
     }
+    // Each failure after the control plane answered was reported to it, as
+    // nixfleet's agent reports `renewal-failed` (a dropped connection has
+    // nobody to tell).
+    let reports = |sb: &Sandbox| sb.state.lock().nixfleet.reports.clone();
+    let reported = |sb: &Sandbox, words: &str| {
+        reports(sb).iter().any(|r| {
+            r["event"] == "renewal-failed"
+                && r["hostname"] == MACHINE
+                && r["details"]["reason"].as_str().is_some_and(|why| why.contains(words))
+        })
+    };
+    evergreen_tests::env::wait_for("the failure reports", Duration::from_secs(20), || {
+        [
+            "HTTP 500",
+            "not ready yet",
+            "is issued to \"ws-other\"",
+            "expired already",
+        ]
+        .iter()
+        .all(|w| reported(&sb, w))
+    });
+    assert!(
+        reports(&sb)
+            .iter()
+            .all(|r| r["occurredAt"].as_str().is_some() && r["rollout"].is_null()),
+        "{:#?}",
+        reports(&sb)
+    );
     // And a good reply ends the episode (a longer lifetime: certificate
     // times have one-second resolution, and a renewal must extend it).
     sb.state.lock().cert_lifetime = Duration::from_secs(7200);
@@ -310,11 +423,11 @@ async fn the_protocol_header_is_upstreams_a_strict_control_plane_refuses_without
     let body = serde_json::json!({ "csrPem": csr(&key, MACHINE).unwrap() });
     let without = client.post(&url).json(&body).send().await.unwrap();
     assert_eq!(without.status(), 400);
-    assert!(without
-        .text()
-        .await
-        .unwrap()
-        .contains("missing X-Nixfleet-Protocol header"));
+    assert_eq!(
+        without.text().await.unwrap(),
+        "",
+        "upstream's refusals have empty bodies"
+    );
     let other = client
         .post(&url)
         .header("X-Nixfleet-Protocol", "2")
@@ -468,8 +581,21 @@ async fn a_revoked_machine_is_paused_and_enrols_again_with_a_new_token() {
     let d = rig.dir.path().to_path_buf();
     rig.wait("the first look", Duration::from_secs(10), is("observed"))
         .await;
-    let (old_serial, key, _) = cert_of(&d);
-    sb.state.lock().nixfleet.revoked.insert(plain(&old_serial));
+    let (_, key, _) = cert_of(&d);
+    let old = fingerprint_of(&d);
+    // Upstream's revocation: certificates issued before a cutoff.
+    let issued_at = evergreen_core::x509::read_file(&d.join("client.pem"))
+        .unwrap()
+        .leaf()
+        .lifetime
+        .not_before;
+    let cutoff = issued_at + Duration::from_secs(1);
+    let unix = |t: SystemTime| t.duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs() as i64;
+    sb.state
+        .lock()
+        .nixfleet
+        .revoked_before
+        .insert(MACHINE.into(), unix(cutoff));
     let out = rig.engine().handle().renew("fleet").await.unwrap();
     assert!(!out.ok && out.message.contains("401"), "{out:?}");
     rig.wait(
@@ -478,6 +604,13 @@ async fn a_revoked_machine_is_paused_and_enrols_again_with_a_new_token() {
         paused_with("needs a new enrolment"),
     )
     .await;
+    // A certificate issued at the cutoff's second or later passes: the
+    // clock must reach it before the new enrolment.
+    evergreen_tests::env::wait_for(
+        "the clock to pass the revocation cutoff",
+        Duration::from_secs(5),
+        || SystemTime::now() >= cutoff,
+    );
     let now = SystemTime::now();
     let token = sb.state.lock().nixfleet.mint_token(
         MACHINE,
@@ -493,8 +626,8 @@ async fn a_revoked_machine_is_paused_and_enrols_again_with_a_new_token() {
         unreachable!()
     };
     assert_eq!(message, "enrolled");
-    let (new_serial, new_key, _) = cert_of(&d);
-    assert_ne!(new_serial, old_serial, "a new certificate");
+    let (_, new_key, _) = cert_of(&d);
+    assert_ne!(fingerprint_of(&d), old, "a new certificate");
     assert_eq!(new_key, key, "for the same host key");
     assert!(d.join("client.pem.bak").exists(), "the replaced certificate is kept");
     assert!(!d.join("client.pem.token").exists(), "the spent token was kept");

@@ -393,23 +393,30 @@ fn kill_9_at_any_instant_never_leaves_a_key_beside_the_wrong_certificate() {
     daemon.kill9();
     assert!(pair_matches(&cert, &key));
 
+    kill_loop(&env, "ws", (&cert, &key), took);
+}
+
+/// A hundred `kill -9`s of the engine at random instants of a renewal of
+/// `name` that takes about `took` ms; after each the pair matches, and a
+/// clean start leaves no trace of any of them.
+fn kill_loop(env: &Env, name: &str, (cert, key): (&Path, &Path), took: u64) {
     let dirs = [cert.parent().unwrap(), key.parent().unwrap()];
     let mut rng = Lcg(u64::from(evergreen_tests::env::rand_suffix()));
     let (mut kills, mut interrupted, mut renewed) = (0, 0, 0);
-    let serial = |c: &Path| {
+    let fingerprint = |c: &Path| {
         evergreen_core::x509::read_file(c)
             .unwrap()
             .leaf()
             .details
-            .serial
+            .sha256
             .clone()
     };
-    let mut last = serial(&cert);
+    let mut last = fingerprint(cert);
     while kills < 100 {
         let daemon = env.start();
         let renew = env
             .cmd()
-            .args(["renew", "ws"])
+            .args(["renew", name])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -421,17 +428,71 @@ fn kill_9_at_any_instant_never_leaves_a_key_beside_the_wrong_certificate() {
         let _ = renew.kill();
         let _ = renew.wait();
         kills += 1;
-        let now = serial(&cert);
+        let now = fingerprint(cert);
         if now != last {
             renewed += 1;
             last = now;
         }
-        interrupted += after_kill(kills, (&cert, &key), &dirs);
+        interrupted += after_kill(kills, (cert, key), &dirs);
     }
     eprintln!(
         "{kills} kills at random instants of a {took} ms renewal: {interrupted} interrupted a write, {renewed} came after a complete one"
     );
-    after_kills(&env, "ws", &dirs, (&cert, &key), interrupted);
+    assert!(
+        renewed > 0,
+        "no renewal completed between the kills; the test proves nothing"
+    );
+    after_kills(env, name, &dirs, (cert, key), interrupted);
+}
+
+/// nixfleet with `key = "rotate"`: a fresh key for every renewal, written
+/// with its certificate as one pair, survives the same kills.
+#[test]
+fn kill_9_during_nixfleet_key_rotation_never_leaves_a_mismatched_pair() {
+    use evergreen_sandbox::nixfleet::RenewKey;
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let sb = rt
+        .block_on(evergreen_sandbox::Sandbox::start(evergreen_sandbox::Options {
+            cert_lifetime: Duration::from_secs(3600),
+            ..evergreen_sandbox::Options::default()
+        }))
+        .unwrap();
+    // As nixfleet-proto's wire types describe renewal: another key each time.
+    sb.state.lock().nixfleet.renew_key = RenewKey::Differs;
+    let env = Env::new();
+    let d = env.dir.path();
+    let (cert, key) = (d.join("fleet/agent.pem"), d.join("fleet/keys/agent.key"));
+    std::fs::create_dir_all(key.parent().unwrap()).unwrap();
+    let first = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+    let csr = evergreen_core::sources::nixfleet::csr(&first, "ws-7").unwrap();
+    let pem = evergreen_sandbox::nixfleet::issue(&sb.state, "ws-7", &csr, Duration::from_secs(3600)).unwrap();
+    std::fs::write(&cert, pem).unwrap();
+    write_secret(&key, &first.serialize_pem());
+    std::fs::write(d.join("ca.pem"), sb.ca_pem()).unwrap();
+    env.write_config(&format!(
+        "[[credential]]\nname = \"fleet\"\nkind = \"nixfleet\"\nurl = \"{}\"\npath = \"{}\"\nkey = \"rotate\"\nkey_path = \"{}\"\nmachine_id = \"ws-7\"\nca_bundle = \"{}\"\n",
+        sb.url,
+        cert.display(),
+        key.display(),
+        d.join("ca.pem").display()
+    ));
+    let daemon = env.start();
+    wait_for("the first look", Duration::from_secs(20), || {
+        env.status_of("fleet")["state"] == "healthy"
+    });
+    let started = Instant::now();
+    assert_eq!(env.run(&["renew", "fleet"]).code, 0);
+    let took = started.elapsed().as_millis() as u64;
+    daemon.kill9();
+    assert!(pair_matches(&cert, &key));
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&key).unwrap().permissions()) & 0o777,
+        0o600,
+        "the rotated key is readable by its owner only"
+    );
+    kill_loop(&env, "fleet", (&cert, &key), took);
+    drop(sb);
+    drop(rt);
 }
 
 /// Whether the agent reported `status` for a deployment job after the first `after` jobs.

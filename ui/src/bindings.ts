@@ -650,9 +650,32 @@ export const KIND_SCHEMAS: KindSchema[] = [
         "runs_program": false
       },
       {
+        "key": "key",
+        "label": "Key",
+        "help": "ssh_host (default): every CSR is signed by the SSH host key; rotate: a fresh key for every certificate.",
+        "field_type": "choice",
+        "required": false,
+        "choices": [
+          "ssh_host",
+          "rotate"
+        ],
+        "placeholder": "",
+        "runs_program": false
+      },
+      {
         "key": "ssh_host_key",
         "label": "SSH host key",
-        "help": "OpenSSH ed25519 private key; default /etc/ssh/ssh_host_ed25519_key.",
+        "help": "With key = \"ssh_host\": the OpenSSH ed25519 private key; default /etc/ssh/ssh_host_ed25519_key.",
+        "field_type": "path",
+        "required": false,
+        "choices": [],
+        "placeholder": "",
+        "runs_program": false
+      },
+      {
+        "key": "key_path",
+        "label": "Key file",
+        "help": "With key = \"rotate\": where the current key is kept (0600); default the certificate's path with .key.",
         "field_type": "path",
         "required": false,
         "choices": [],

@@ -93,13 +93,14 @@ pub fn fleet(data: &[u8]) {
         }
         _ => {
             if let Ok(v) = serde_json::from_slice::<Value>(body) {
-                let (cert, host) = (Path::new("agent.pem"), Path::new("ssh_host_ed25519_key"));
                 let _ = nixfleet::check_renewed(
                     &v,
                     key(),
+                    "the host key",
                     "https://cp/v1/agent/renew",
-                    cert,
-                    host,
+                    Path::new("agent.pem"),
+                    nixfleet::Expect::Same("ws-1"),
+                    "ws-1",
                     std::time::SystemTime::now(),
                 );
             }

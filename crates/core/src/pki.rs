@@ -115,6 +115,20 @@ impl Ca {
         Ok(cert.pem())
     }
 
+    /// Signs `params` leaving the serial unset, as a CA built on rcgen that
+    /// sets none does: rcgen then derives it from the public key (the first
+    /// 20 bytes of its SHA-256), so every certificate of one key has the
+    /// same serial. Returns the PEM certificate.
+    pub fn sign_serial_of_key(
+        &self,
+        mut params: CertificateParams,
+        public_key: &impl rcgen::PublicKeyData,
+    ) -> Result<String> {
+        params.serial_number = None;
+        let cert = params.signed_by(public_key, &self.issuer).map_err(rc)?;
+        Ok(cert.pem())
+    }
+
     /// Issues a leaf for an existing public key (a key that never leaves its owner).
     pub fn sign_key(
         &self,

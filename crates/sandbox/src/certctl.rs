@@ -206,6 +206,12 @@ fn error(status: StatusCode, message: &str) -> Response {
         .into_response()
 }
 
+/// certctl's `Error` (without a request id), used by its discovery handler.
+fn plain_error(status: StatusCode, message: &str) -> Response {
+    let text = status.canonical_reason().unwrap_or("Error");
+    (status, Json(json!({ "error": text, "message": message }))).into_response()
+}
+
 pub fn routes() -> Router<Shared> {
     Router::new()
         .route("/api/v1/agents/{id}/heartbeat", post(heartbeat))
@@ -219,36 +225,64 @@ pub fn routes() -> Router<Shared> {
 /// A refused request: its status and error text.
 type Refusal = (StatusCode, &'static str);
 
-/// Who is asking. The key is checked before anything else (upstream's
-/// auth middleware): 401 for a key no agent holds.
+/// Who is asking, once the key was accepted.
 enum Caller<'a> {
     Agent(&'a mut Agent),
-    /// A key that is valid but not this agent's, or an agent that is gone:
-    /// upstream's service fails, and each endpoint says so its own way.
+    /// An agent id the server does not know: upstream's service fails, and
+    /// each endpoint says so its own way.
     Unknown,
     Retired,
 }
 
-fn caller<'a>(g: &'a mut Inner, id: &str, headers: &HeaderMap) -> Result<Caller<'a>, Refusal> {
-    let key = headers
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("");
-    if key.is_empty() || !g.certctl.keys.contains(key) {
-        return Err((StatusCode::UNAUTHORIZED, "invalid or missing API key"));
+/// Upstream's auth middleware (`internal/auth/middleware.go`), which runs
+/// before every handler: `http.Error` with a JSON text as a `text/plain`
+/// body, and `WWW-Authenticate` when the header is missing. Its keys are
+/// the server's, not an agent's: any valid key serves any agent id.
+fn authorize(g: &Inner, headers: &HeaderMap) -> Result<(), Box<Response>> {
+    let refuse = |text: &str, challenge: bool| {
+        let mut r = (
+            StatusCode::UNAUTHORIZED,
+            [
+                (axum::http::header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+                (axum::http::header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+            ],
+            format!("{}\n", json!({ "error": text })),
+        )
+            .into_response();
+        if challenge {
+            r.headers_mut().insert(
+                axum::http::header::WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static("Bearer realm=\"certctl\""),
+            );
+        }
+        r
+    };
+    let Some(header) = headers.get(axum::http::header::AUTHORIZATION) else {
+        return Err(Box::new(refuse("Authorization header required", true)));
+    };
+    let Some(key) = header.to_str().ok().and_then(|v| v.strip_prefix("Bearer ")) else {
+        return Err(Box::new(refuse(
+            "Invalid Authorization header format, expected: Bearer <token>",
+            false,
+        )));
+    };
+    if !g.certctl.keys.contains(key) {
+        return Err(Box::new(refuse("Invalid API key", false)));
     }
-    Ok(match g.certctl.agents.get_mut(id) {
-        Some(a) if a.api_key != key => Caller::Unknown,
+    Ok(())
+}
+
+fn caller<'a>(g: &'a mut Inner, id: &str) -> Caller<'a> {
+    match g.certctl.agents.get_mut(id) {
         Some(a) if a.retired => Caller::Retired,
         Some(a) => Caller::Agent(a),
         None => Caller::Unknown,
-    })
+    }
 }
 
 /// The live agent behind a request, or the endpoint's own failure.
-fn live<'a>(g: &'a mut Inner, id: &str, headers: &HeaderMap, fails: Refusal) -> Result<&'a mut Agent, Refusal> {
-    match caller(g, id, headers)? {
+fn live<'a>(g: &'a mut Inner, id: &str, fails: Refusal) -> Result<&'a mut Agent, Refusal> {
+    match caller(g, id) {
         Caller::Agent(a) => Ok(a),
         Caller::Unknown | Caller::Retired => Err(fails),
     }
@@ -261,11 +295,13 @@ async fn heartbeat(
     body: axum::body::Bytes,
 ) -> Response {
     let mut g = s.lock();
-    let a = match caller(&mut g, &id, &headers) {
-        Ok(Caller::Agent(a)) => a,
-        Ok(Caller::Retired) => return error(StatusCode::GONE, "Agent has been retired"),
-        Ok(Caller::Unknown) => return error(StatusCode::NOT_FOUND, "Agent not found"),
-        Err((status, why)) => return error(status, why),
+    if let Err(refused) = authorize(&g, &headers) {
+        return *refused;
+    }
+    let a = match caller(&mut g, &id) {
+        Caller::Agent(a) => a,
+        Caller::Retired => return error(StatusCode::GONE, "Agent has been retired"),
+        Caller::Unknown => return error(StatusCode::NOT_FOUND, "Agent not found"),
     };
     // The metadata is optional upstream: a body that is not the object is ignored.
     a.heartbeats += 1;
@@ -275,11 +311,15 @@ async fn heartbeat(
 
 async fn work(State(s): State<Shared>, Path(id): Path<String>, headers: HeaderMap) -> Response {
     let mut g = s.lock();
-    match caller(&mut g, &id, &headers) {
-        Ok(Caller::Agent(_)) => {}
-        // Upstream lists the jobs of the agent id asked about: none.
-        Ok(Caller::Unknown | Caller::Retired) => return Json(json!({ "jobs": [], "count": 0 })).into_response(),
-        Err((status, why)) => return error(status, why),
+    if let Err(refused) = authorize(&g, &headers) {
+        return *refused;
+    }
+    match caller(&mut g, &id) {
+        Caller::Agent(_) => {}
+        // Upstream looks the agent up first (`GetPendingWork`), and a
+        // retired one is still there: it has no work.
+        Caller::Retired => return Json(json!({ "jobs": [], "count": 0 })).into_response(),
+        Caller::Unknown => return error(StatusCode::INTERNAL_SERVER_ERROR, "Failed to get pending work"),
     }
     g.certctl.renew_due(&id, SystemTime::now());
     let Some(a) = g.certctl.agents.get_mut(&id) else {
@@ -311,47 +351,72 @@ async fn work(State(s): State<Shared>, Path(id): Path<String>, headers: HeaderMa
 
 #[derive(Deserialize)]
 struct CsrRequest {
+    #[serde(default)]
     csr_pem: String,
+    #[serde(default)]
     certificate_id: String,
 }
 
+/// `POST …/csr`, as upstream's `SubmitCSR`: the body is validated first
+/// (400 only for a missing CSR or one without the PEM header), then the
+/// service signs it: for the job waiting for it (and queues the
+/// deployment), or ad hoc when none waits; a CSR without a certificate id
+/// is only accepted. A CSR that does not parse is the service's failure: 500.
 async fn csr(State(s): State<Shared>, Path(id): Path<String>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
     let mut g = s.lock();
-    let lifetime = g.cert_lifetime;
-    const FAILED: Refusal = (StatusCode::INTERNAL_SERVER_ERROR, "Failed to submit CSR");
-    let a = match live(&mut g, &id, &headers, FAILED) {
-        Ok(a) => a,
-        Err((status, why)) => return error(status, why),
-    };
+    if let Err(refused) = authorize(&g, &headers) {
+        return *refused;
+    }
     let Ok(req) = serde_json::from_slice::<CsrRequest>(&body) else {
         return error(StatusCode::BAD_REQUEST, "Invalid request body");
     };
-    let parsed = match CertificateSigningRequestParams::from_pem(&req.csr_pem) {
-        Ok(p) => p,
-        Err(e) => return error(StatusCode::BAD_REQUEST, &format!("invalid CSR: {e}")),
+    if req.csr_pem.trim().is_empty() {
+        return error(StatusCode::BAD_REQUEST, "csr_pem is required");
+    }
+    if !req.csr_pem.trim().starts_with("-----BEGIN CERTIFICATE REQUEST-----") {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "csr_pem must be a valid PEM-encoded certificate request",
+        );
+    }
+    let lifetime = g.cert_lifetime;
+    const FAILED: Refusal = (StatusCode::INTERNAL_SERVER_ERROR, "Failed to submit CSR");
+    let a = match live(&mut g, &id, FAILED) {
+        Ok(a) => a,
+        Err((status, why)) => return error(status, why),
     };
-    let Some(job) = a
-        .jobs
-        .iter_mut()
-        .find(|j| j.certificate_id == req.certificate_id && j.status == "AwaitingCSR")
-    else {
-        // Upstream's service refuses a CSR nothing waits for; the handler says 500.
+    if req.certificate_id.is_empty() {
+        return (StatusCode::ACCEPTED, Json(json!({ "status": "csr_accepted" }))).into_response();
+    }
+    let Ok(parsed) = CertificateSigningRequestParams::from_pem(&req.csr_pem) else {
         return error(FAILED.0, FAILED.1);
     };
+    let waiting = a
+        .jobs
+        .iter()
+        .position(|j| j.certificate_id == req.certificate_id && j.status == "AwaitingCSR");
+    if waiting.is_none() && !a.certificates.contains_key(&req.certificate_id) {
+        // A certificate the server does not manage.
+        return error(FAILED.0, FAILED.1);
+    }
     let mut params = parsed.params;
     let now = SystemTime::now();
     params.not_before = now.into();
     params.not_after = (now + lifetime).into();
     let leaf = match s.ca.sign(params, &parsed.public_key) {
         Ok(p) => p,
-        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+        Err(_) => return error(FAILED.0, FAILED.1),
     };
-    job.status = "Completed".into();
     let cert = a.certificates.entry(req.certificate_id.clone()).or_default();
     cert.pem = Some(format!("{}\n{}", leaf.trim(), s.ca.cert_pem().trim()));
     cert.versions += 1;
-    g.certctl.queue_deployment(&id, &req.certificate_id);
-    (StatusCode::ACCEPTED, Json(json!({ "status": "Completed" }))).into_response()
+    if let Some(i) = waiting {
+        a.jobs[i].status = "Completed".into();
+        g.certctl.queue_deployment(&id, &req.certificate_id);
+    }
+    // Without a waiting job upstream signs it all the same (its "ad-hoc CSR
+    // submission"), and queues no deployment.
+    (StatusCode::ACCEPTED, Json(json!({ "status": "csr_signed" }))).into_response()
 }
 
 async fn certificate(
@@ -360,8 +425,11 @@ async fn certificate(
     headers: HeaderMap,
 ) -> Response {
     let mut g = s.lock();
+    if let Err(refused) = authorize(&g, &headers) {
+        return *refused;
+    }
     const MISSING: Refusal = (StatusCode::NOT_FOUND, "Certificate not found or not ready");
-    let a = match live(&mut g, &id, &headers, MISSING) {
+    let a = match live(&mut g, &id, MISSING) {
         Ok(a) => a,
         Err((status, why)) => return error(status, why),
     };
@@ -373,6 +441,7 @@ async fn certificate(
 
 #[derive(Deserialize)]
 struct StatusReport {
+    #[serde(default)]
     status: String,
     #[serde(default)]
     error: Option<String>,
@@ -380,26 +449,30 @@ struct StatusReport {
 
 async fn job_status(
     State(s): State<Shared>,
-    Path((id, job)): Path<(String, String)>,
+    Path((_agent, job)): Path<(String, String)>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
     let mut g = s.lock();
-    const FAILED: Refusal = (StatusCode::INTERNAL_SERVER_ERROR, "Failed to update job status");
-    let a = match live(&mut g, &id, &headers, FAILED) {
-        Ok(a) => a,
-        Err((status, why)) => return error(status, why),
-    };
+    if let Err(refused) = authorize(&g, &headers) {
+        return *refused;
+    }
+    // Upstream (`ReportJobStatus`) validates the body, then looks the job
+    // up by its id alone: no agent or owner check, any status passed on.
     let Ok(r) = serde_json::from_slice::<StatusReport>(&body) else {
         return error(StatusCode::BAD_REQUEST, "Invalid request body");
     };
     if r.status.is_empty() {
         return error(StatusCode::BAD_REQUEST, "Status is required");
     }
-    // An unknown job or a status the service does not take: upstream's 500.
-    let known = ["Running", "Completed", "Failed"].contains(&r.status.as_str());
-    let Some(j) = a.jobs.iter_mut().find(|j| j.id == job).filter(|_| known) else {
-        return error(FAILED.0, FAILED.1);
+    let Some(j) = g
+        .certctl
+        .agents
+        .values_mut()
+        .flat_map(|a| a.jobs.iter_mut())
+        .find(|j| j.id == job)
+    else {
+        return error(StatusCode::INTERNAL_SERVER_ERROR, "Failed to update job status");
     };
     j.reported.push(r.status.clone());
     j.status = r.status;
@@ -414,22 +487,32 @@ async fn discoveries(
     body: axum::body::Bytes,
 ) -> Response {
     let mut g = s.lock();
-    const FAILED: Refusal = (StatusCode::INTERNAL_SERVER_ERROR, "failed to process discovery report");
-    let a = match live(&mut g, &id, &headers, FAILED) {
-        Ok(a) => a,
-        Err((status, why)) => return error(status, why),
-    };
+    if let Err(refused) = authorize(&g, &headers) {
+        return *refused;
+    }
+    // Upstream's discovery handler answers with `Error`: no request id.
     let m = match serde_json::from_slice::<Value>(&body) {
         Ok(Value::Object(m)) => m,
-        _ => return error(StatusCode::BAD_REQUEST, "invalid request body"),
+        Ok(_) => return plain_error(StatusCode::BAD_REQUEST, "invalid request body: not an object"),
+        Err(e) => return plain_error(StatusCode::BAD_REQUEST, &format!("invalid request body: {e}")),
     };
     let n = m.get("certificates").and_then(Value::as_array).map_or(0, Vec::len);
     let errors = m.get("errors").and_then(Value::as_array).map_or(0, Vec::len);
     if n == 0 && errors == 0 {
-        // What certctl's server does with an empty report (its insert of
-        // zero rows fails): a 500, which is why agents do not send one.
-        return error(FAILED.0, FAILED.1);
+        // The service's explicit check: why agents never send an empty report.
+        return plain_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "failed to process discovery report: report must contain at least one certificate or error",
+        );
     }
+    let a = match live(
+        &mut g,
+        &id,
+        (StatusCode::INTERNAL_SERVER_ERROR, "failed to process discovery report"),
+    ) {
+        Ok(a) => a,
+        Err((status, why)) => return plain_error(status, why),
+    };
     a.discoveries.push(Value::Object(m));
     // Upstream answers with the scan it recorded.
     let scan = json!({

@@ -60,6 +60,9 @@ pub struct Seen {
     pub endpoint: String,
     /// Serial (hex) of the client certificate presented, if any.
     pub serial: Option<String>,
+    /// SHA-256 (hex) of the client certificate presented, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<String>,
     /// Milliseconds since the sandbox started.
     pub at_ms: u64,
 }
@@ -67,12 +70,14 @@ pub struct Seen {
 pub async fn layer(State(s): State<Shared>, req: Request, next: Next) -> Response {
     let path = req.uri().path().to_string();
     let endpoint = format!("{} {path}", req.method());
-    let serial = req.extensions().get::<PeerCert>().and_then(PeerCert::serial);
+    let peer = req.extensions().get::<PeerCert>();
+    let (serial, fingerprint) = (peer.and_then(PeerCert::serial), peer.and_then(PeerCert::fingerprint));
     let fault = {
         let mut g = s.lock();
         g.record(Seen {
             endpoint,
             serial,
+            fingerprint,
             at_ms: s.started.elapsed().as_millis() as u64,
         });
         g.take_fault(&path)

@@ -7,15 +7,29 @@
 //! name, never from the body, so a client cannot renew someone else.
 //!
 //! The wire is upstream's (nixfleet-proto `enroll_wire.rs`, the control
-//! plane's `server/middleware.rs`): camelCase bodies, `X-Nixfleet-Protocol:
-//! 1` on every request, 426 for another major, and in strict mode 400
-//! without the header. A revoked certificate, and a CSR for another key than
-//! the machine's, get 401, as upstream's `require_cn` and renew route answer.
-//! 410 for a retired machine is the sandbox's own.
+//! plane's `server/middleware.rs` and `server/routes/enrollment.rs`):
+//! camelCase bodies, `X-Nixfleet-Protocol: 1` on every request, 426 for
+//! another major, and in strict mode 400 without the header. Where upstream
+//! does what a client might not assume, the sandbox does too:
+//! - it sets no serial, so rcgen derives one from the public key: every
+//!   certificate of one key has the same serial;
+//! - its refusals are bare status codes with empty bodies;
+//! - a body of the wrong shape gets the JSON extractor's 422 (400 for bad
+//!   JSON, 415 without a JSON content type), with the extractor's text;
+//! - revocation is a per-machine cutoff: a certificate whose not-before is
+//!   earlier is refused (401), a later one (a new enrolment) passes;
+//! - the issued common name is the CSR's.
+//!
+//! Two checks that nixfleet's wire types describe but its control plane does
+//! not enforce can be switched on: that a renewal's key differs from the
+//! presented certificate's (key rotation), and that the CSR's common name is
+//! the presented certificate's. 410 for a retired machine is the sandbox's
+//! own.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
+use axum::extract::rejection::JsonRejection;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -32,9 +46,22 @@ use crate::Shared;
 pub struct Machines {
     /// Machines an admin retired: their renewals get 410 Gone.
     pub retired: BTreeMap<String, bool>,
-    /// Serials (lower-case hex) of revoked client certificates: their
-    /// renewals get 401, and only a new enrolment helps.
-    pub revoked: std::collections::BTreeSet<String>,
+    /// Per machine, the revocation cutoff (seconds since the epoch): a
+    /// client certificate whose not-before is earlier gets 401, and only a
+    /// new enrolment helps (upstream's `cert_revoked_before`).
+    pub revoked_before: BTreeMap<String, i64>,
+    /// Which key a renewal's CSR must carry.
+    pub renew_key: RenewKey,
+    /// Whether a renewal's CSR must name the presented certificate's common
+    /// name (the wire types say so; the control plane does not check).
+    pub require_same_cn: bool,
+    /// A common name stamped on every certificate instead of the CSR's: a
+    /// control plane whose records and certificates disagree.
+    pub stamp_cn: Option<String>,
+    /// Random serials instead of upstream's serials derived from the key.
+    pub random_serials: bool,
+    /// The events agents reported (`POST /v1/agent/report`), as sent.
+    pub reports: Vec<serde_json::Value>,
     /// Upstream's `--strict`: a request without the protocol header is
     /// refused (400) instead of accepted for older agents' sake.
     pub strict: bool,
@@ -42,6 +69,20 @@ pub struct Machines {
     org_key: std::sync::OnceLock<ring::signature::Ed25519KeyPair>,
     /// Enrolment token nonces already used (a replay is 409).
     nonces: std::collections::BTreeSet<String>,
+}
+
+/// What a renewal's CSR key must be, compared with the presented
+/// certificate's.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum RenewKey {
+    /// The same key (today's control plane: the machine's declared SSH host key).
+    #[default]
+    Same,
+    /// Another key (nixfleet-proto's `RenewRequest`: "key rotation is the
+    /// point of /renew").
+    Differs,
+    /// Any key (an older control plane checked nothing).
+    Any,
 }
 
 impl std::fmt::Debug for Machines {
@@ -184,6 +225,7 @@ pub fn routes() -> Router<Shared> {
     Router::new()
         .route("/v1/agent/renew", post(renew))
         .route("/v1/enroll", post(enroll))
+        .route("/v1/agent/report", post(report))
 }
 
 /// The protocol header, as the control plane's middleware checks it.
@@ -211,21 +253,23 @@ pub struct EnrollRequest {
 /// does (`server/routes/enrollment.rs`): replay 409, outside its window or
 /// a bad signature 401, a CSR whose CN is not the token's hostname or whose
 /// key is not the token's fingerprint 401.
-async fn enroll(State(s): State<Shared>, headers: axum::http::HeaderMap, body: axum::body::Bytes) -> Response {
+async fn enroll(
+    State(s): State<Shared>,
+    headers: axum::http::HeaderMap,
+    body: Result<Json<EnrollRequest>, JsonRejection>,
+) -> Response {
     if let Some(refused) = protocol(&s, &headers) {
         return refused;
     }
-    let req: EnrollRequest = match serde_json::from_slice(&body) {
-        Ok(r) => r,
-        Err(e) => return error(StatusCode::BAD_REQUEST, &format!("bad request body: {e}")),
+    let req = match body {
+        Ok(Json(r)) => r,
+        Err(rejection) => return rejection.into_response(),
     };
     let Ok(csr) = CertificateSigningRequestParams::from_pem(&req.csr_pem) else {
         return error(StatusCode::BAD_REQUEST, "enroll: parse CSR PEM");
     };
-    let cn = match csr.params.distinguished_name.get(&DnType::CommonName) {
-        Some(rcgen::DnValue::Utf8String(s)) => s.clone(),
-        Some(rcgen::DnValue::PrintableString(s)) => s.as_str().to_string(),
-        _ => return error(StatusCode::BAD_REQUEST, "CSR has no CN"),
+    let Some(cn) = csr_cn(&csr) else {
+        return error(StatusCode::BAD_REQUEST, "CSR has no CN");
     };
     let key = rcgen::PublicKeyData::der_bytes(&csr.public_key).to_vec();
     let lifetime = {
@@ -244,29 +288,59 @@ async fn enroll(State(s): State<Shared>, headers: axum::http::HeaderMap, body: a
     }
 }
 
+/// A refusal as upstream's handlers answer one: the status alone, with an
+/// empty body (the reason only in the control plane's log).
 fn error(status: StatusCode, message: &str) -> Response {
-    (status, Json(serde_json::json!({ "error": message }))).into_response()
+    tracing::debug!("nixfleet: {} {message}", status.as_u16());
+    status.into_response()
 }
 
-/// Issues a client certificate for `machine_id` and `csr`'s public key.
-pub fn issue(s: &Shared, machine_id: &str, csr_pem: &str, lifetime: Duration) -> Result<String, String> {
+/// Issues a client certificate named `cn` for `csr`'s public key, as
+/// upstream's `issue_cert`: client auth only, not-before now (to the
+/// second), no serial unless random serials are asked for.
+pub fn issue(s: &Shared, cn: &str, csr_pem: &str, lifetime: Duration) -> Result<String, String> {
     let csr = CertificateSigningRequestParams::from_pem(csr_pem).map_err(|e| format!("the CSR does not parse: {e}"))?;
+    let (stamp, random) = {
+        let g = s.lock();
+        (g.nixfleet.stamp_cn.clone(), g.nixfleet.random_serials)
+    };
+    let cn = stamp.as_deref().unwrap_or(cn);
     let mut params = CertificateParams::new(vec![]).map_err(|e| e.to_string())?;
     let mut dn = DistinguishedName::new();
-    dn.push(DnType::CommonName, machine_id);
+    dn.push(DnType::CommonName, cn);
     params.distinguished_name = dn;
     params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
-    let now = SystemTime::now();
+    let now = SystemTime::UNIX_EPOCH
+        + Duration::from_secs(
+            SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_secs(),
+        );
     params.not_before = now.into();
     params.not_after = (now + lifetime).into();
-    s.ca.sign(params, &csr.public_key).map_err(|e| e.to_string())
+    let signed = if random {
+        s.ca.sign(params, &csr.public_key)
+    } else {
+        s.ca.sign_serial_of_key(params, &csr.public_key)
+    };
+    signed.map_err(|e| e.to_string())
+}
+
+/// The common name a CSR asks for.
+fn csr_cn(csr: &CertificateSigningRequestParams) -> Option<String> {
+    match csr.params.distinguished_name.get(&DnType::CommonName) {
+        Some(rcgen::DnValue::Utf8String(s)) => Some(s.clone()),
+        Some(rcgen::DnValue::PrintableString(s)) => Some(s.as_str().to_string()),
+        _ => None,
+    }
 }
 
 async fn renew(
     State(s): State<Shared>,
     Extension(peer): Extension<PeerCert>,
     headers: axum::http::HeaderMap,
-    body: axum::body::Bytes,
+    body: Result<Json<RenewRequest>, JsonRejection>,
 ) -> Response {
     if let Some(refused) = protocol(&s, &headers) {
         return refused;
@@ -274,36 +348,95 @@ async fn renew(
     let Some(machine) = peer.common_name() else {
         return error(StatusCode::UNAUTHORIZED, "a client certificate is required");
     };
-    let lifetime = {
+    let (lifetime, renew_key, same_cn) = {
         let g = s.lock();
         if g.nixfleet.retired.get(&machine).copied().unwrap_or(false) {
             return error(StatusCode::GONE, "this machine was retired");
         }
-        if peer.serial().is_some_and(|serial| g.nixfleet.revoked.contains(&serial)) {
+        let cutoff = g.nixfleet.revoked_before.get(&machine).copied();
+        if cutoff.is_some_and(|c| peer.not_before().is_none_or(|nb| nb < c)) {
             return error(StatusCode::UNAUTHORIZED, "this certificate was revoked");
         }
-        g.cert_lifetime
+        (g.cert_lifetime, g.nixfleet.renew_key, g.nixfleet.require_same_cn)
     };
-    let req: RenewRequest = match serde_json::from_slice(&body) {
-        Ok(r) => r,
-        Err(e) => return error(StatusCode::BAD_REQUEST, &format!("bad request body: {e}")),
+    let req = match body {
+        Ok(Json(r)) => r,
+        Err(rejection) => return rejection.into_response(),
     };
-    // nixfleet renews the same key: a CSR for any other key is refused.
-    let same_key = CertificateSigningRequestParams::from_pem(&req.csr_pem)
-        .ok()
-        .zip(peer.public_key())
-        .is_some_and(|(csr, presented)| rcgen::PublicKeyData::der_bytes(&csr.public_key) == presented.as_slice());
-    if !same_key {
+    let Ok(csr) = CertificateSigningRequestParams::from_pem(&req.csr_pem) else {
+        return error(StatusCode::BAD_REQUEST, "renew: parse CSR PEM");
+    };
+    let csr_key = rcgen::PublicKeyData::der_bytes(&csr.public_key).to_vec();
+    // Today's control plane binds the machine to its ed25519 host key.
+    if renew_key == RenewKey::Same && csr_key.len() != 32 {
+        return error(StatusCode::BAD_REQUEST, "renew: CSR pubkey is not ed25519");
+    }
+    let presented = peer.public_key().unwrap_or_default();
+    let key_ok = match renew_key {
+        RenewKey::Same => csr_key == presented,
+        RenewKey::Differs => csr_key != presented,
+        RenewKey::Any => true,
+    };
+    if !key_ok {
         return error(
             StatusCode::UNAUTHORIZED,
-            "the CSR's public key is not the one of the presented certificate",
+            &format!("the CSR's public key breaks the rule {renew_key:?} against the presented certificate's"),
         );
     }
-    match issue(&s, &machine, &req.csr_pem, lifetime) {
+    let Some(cn) = csr_cn(&csr) else {
+        return error(StatusCode::BAD_REQUEST, "CSR has no CN");
+    };
+    if same_cn && cn != machine {
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "the CSR's CN is not the presented certificate's",
+        );
+    }
+    match issue(&s, &cn, &req.csr_pem, lifetime) {
         Ok(cert_pem) => {
             let not_after = humantime::format_rfc3339_seconds(SystemTime::now() + lifetime).to_string();
             (StatusCode::OK, Json(RenewResponse { cert_pem, not_after })).into_response()
         }
         Err(e) => error(StatusCode::BAD_REQUEST, &e),
     }
+}
+
+/// `POST /v1/agent/report` (mTLS): an event an agent reports, such as
+/// `renewal-failed`. Upstream answers `{"eventId"}`, and 403 when the
+/// report's hostname is not the presented certificate's machine.
+async fn report(
+    State(s): State<Shared>,
+    Extension(peer): Extension<PeerCert>,
+    headers: axum::http::HeaderMap,
+    body: Result<Json<serde_json::Value>, JsonRejection>,
+) -> Response {
+    if let Some(refused) = protocol(&s, &headers) {
+        return refused;
+    }
+    let Some(machine) = peer.common_name() else {
+        return error(StatusCode::UNAUTHORIZED, "a client certificate is required");
+    };
+    let event = match body {
+        Ok(Json(v)) => v,
+        Err(rejection) => return rejection.into_response(),
+    };
+    let hostname = event
+        .get("hostname")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or_default();
+    if hostname != machine && !evergreen_core::sources::nixfleet::names_machine(&machine, hostname) {
+        return error(StatusCode::FORBIDDEN, "report hostname is not the certificate's");
+    }
+    let id = {
+        let mut g = s.lock();
+        if g.nixfleet.reports.len() < 10_000 {
+            g.nixfleet.reports.push(event);
+        }
+        g.nixfleet.reports.len()
+    };
+    (
+        StatusCode::OK,
+        Json(serde_json::json!({ "eventId": format!("evt-{id}") })),
+    )
+        .into_response()
 }

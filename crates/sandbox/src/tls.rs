@@ -36,6 +36,21 @@ impl PeerCert {
         Some(c.tbs_certificate.subject_pki.subject_public_key.data.to_vec())
     }
 
+    /// SHA-256 of the certificate's DER, lower-case hex: which certificate
+    /// exactly (serials may repeat: nixfleet's control plane derives them
+    /// from the public key).
+    pub fn fingerprint(&self) -> Option<String> {
+        let der = self.0.as_ref()?;
+        Some(hex_lower(ring::digest::digest(&ring::digest::SHA256, der).as_ref()))
+    }
+
+    /// The certificate's not-before, in seconds since the epoch.
+    pub fn not_before(&self) -> Option<i64> {
+        let der = self.0.as_ref()?;
+        let (_, c) = x509_parser::parse_x509_certificate(der).ok()?;
+        Some(c.validity().not_before.timestamp())
+    }
+
     /// The certificate's subject common name.
     pub fn common_name(&self) -> Option<String> {
         let der = self.0.as_ref()?;

@@ -1,13 +1,16 @@
 //! wrenn's control plane: host registration, token refresh, heartbeats.
 //!
-//! Shapes are wrenn's host agent's: register with a one-time token (201 with the
-//! host, a JWT, a refresh token and PEMs), refresh with the refresh token
-//! (200, same shape, the refresh token rotated), heartbeat with
-//! `X-Host-Token` (204; 401 for a token that is not the host's current one or
-//! has expired; 404 for a deleted host). Errors are
-//! `{"error": {"code", "message"}}`. The JWT is unsigned in spirit: the agent
-//! only reads its claims (`host_id`, `iat`, `exp`); the sandbox accepts a
-//! token by comparing it with the host's current one.
+//! Shapes and order are wrenn's (`internal/api/handlers_hosts.go`,
+//! `middleware_hosttoken.go`, `pkg/auth/jwt.go`): register with a one-time
+//! token (201 with the host, a JWT, a refresh token and PEMs), refresh with
+//! the refresh token (200, same shape, the refresh token rotated), heartbeat
+//! with `X-Host-Token` (204). The heartbeat checks the token first (401: none,
+//! or not valid), then that it is this host's (403 "host ID mismatch"), and
+//! only then that the host exists (404). A JWT stays valid until its `exp`,
+//! also after a refresh (upstream's are stateless). Errors are
+//! `{"error": {"code", "message"}}` with upstream's codes and words. The JWT
+//! is not signed: the agent only reads its claims (`typ`, `host_id`, `sub`,
+//! `iat`, `exp`), and the sandbox knows the tokens it issued.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, SystemTime};
@@ -26,8 +29,11 @@ use crate::Shared;
 /// One registered host.
 #[derive(Debug, Clone)]
 pub struct Host {
+    /// The JWT issued last (a test may overwrite it to make it invalid).
     pub jwt: String,
     pub jwt_exp: SystemTime,
+    /// JWTs issued before the last one, with their expiry: still valid.
+    pub earlier_jwts: Vec<(String, SystemTime)>,
     pub refresh_token: String,
     pub deleted: bool,
     pub heartbeats: u64,
@@ -61,7 +67,7 @@ fn jwt(host_id: &str, lifetime: Duration) -> (String, SystemTime) {
     let now = SystemTime::now();
     let secs = |t: SystemTime| t.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_secs();
     let exp = now + lifetime;
-    let claims = json!({ "host_id": host_id, "iat": secs(now), "exp": secs(exp) });
+    let claims = json!({ "typ": "host", "host_id": host_id, "sub": host_id, "iat": secs(now), "exp": secs(exp) });
     let token = format!(
         "{}.{}.{}",
         b64(b"{\"alg\":\"HS256\",\"typ\":\"JWT\"}"),
@@ -108,6 +114,7 @@ fn grant(s: &Shared, id: &str, lifetime: Duration) -> Result<(Host, serde_json::
         Host {
             jwt: token,
             jwt_exp: exp,
+            earlier_jwts: Vec::new(),
             refresh_token,
             deleted: false,
             heartbeats: 0,
@@ -132,8 +139,8 @@ async fn register(State(s): State<Shared>, body: axum::body::Bytes) -> Response 
     if !g.wrenn.tokens.remove(&req.token) {
         return error(
             StatusCode::UNAUTHORIZED,
-            "invalid_token",
-            "registration token is invalid or already used",
+            "unauthorized",
+            "invalid or expired credentials",
         );
     }
     g.wrenn.next += 1;
@@ -150,10 +157,19 @@ async fn register(State(s): State<Shared>, body: axum::body::Bytes) -> Response 
 
 #[derive(Deserialize)]
 struct RefreshRequest {
+    #[serde(default)]
     refresh_token: String,
 }
 
-async fn refresh(State(s): State<Shared>, Json(req): Json<RefreshRequest>) -> Response {
+async fn refresh(State(s): State<Shared>, body: axum::body::Bytes) -> Response {
+    // Upstream decodes the body itself (no content type needed), then
+    // requires the token, then looks it up.
+    let Ok(req) = serde_json::from_slice::<RefreshRequest>(&body) else {
+        return error(StatusCode::BAD_REQUEST, "invalid_request", "invalid JSON body");
+    };
+    if req.refresh_token.is_empty() {
+        return error(StatusCode::BAD_REQUEST, "invalid_request", "refresh_token is required");
+    }
     let mut g = s.lock();
     let lifetime = g.cert_lifetime;
     let Some(id) = g
@@ -165,8 +181,8 @@ async fn refresh(State(s): State<Shared>, Json(req): Json<RefreshRequest>) -> Re
     else {
         return error(
             StatusCode::UNAUTHORIZED,
-            "invalid_refresh_token",
-            "refresh token is invalid, revoked or already used",
+            "unauthorized",
+            "invalid or expired credentials",
         );
     };
     let (mut host, mut reply) = match grant(&s, &id, lifetime) {
@@ -175,25 +191,49 @@ async fn refresh(State(s): State<Shared>, Json(req): Json<RefreshRequest>) -> Re
     };
     if let Some(old) = g.wrenn.hosts.get(&id) {
         host.heartbeats = old.heartbeats;
+        let now = SystemTime::now();
+        host.earlier_jwts = old
+            .earlier_jwts
+            .iter()
+            .cloned()
+            .chain(std::iter::once((old.jwt.clone(), old.jwt_exp)))
+            .filter(|(_, exp)| *exp > now)
+            .collect();
     }
     g.wrenn.hosts.insert(id.clone(), host);
     reply["host"] = json!({ "id": id });
     (StatusCode::OK, Json(reply)).into_response()
 }
 
+/// The host a JWT was issued to, if it is one the sandbox issued and it
+/// has not expired.
+fn holder(hosts: &Hosts, token: &str, now: SystemTime) -> Option<String> {
+    hosts.hosts.iter().find_map(|(id, h)| {
+        let current = h.jwt == token && now < h.jwt_exp;
+        let earlier = h.earlier_jwts.iter().any(|(t, exp)| t == token && now < *exp);
+        (current || earlier).then(|| id.clone())
+    })
+}
+
 async fn heartbeat(State(s): State<Shared>, Path(id): Path<String>, headers: HeaderMap) -> Response {
     let token = headers.get("x-host-token").and_then(|v| v.to_str().ok()).unwrap_or("");
+    if token.is_empty() {
+        return error(StatusCode::UNAUTHORIZED, "unauthorized", "X-Host-Token header required");
+    }
     let mut g = s.lock();
-    let Some(host) = g.wrenn.hosts.get_mut(&id).filter(|h| !h.deleted) else {
-        return error(StatusCode::NOT_FOUND, "not_found", "host not found");
-    };
-    if token != host.jwt || SystemTime::now() >= host.jwt_exp {
+    let Some(owner) = holder(&g.wrenn, token, SystemTime::now()) else {
         return error(
             StatusCode::UNAUTHORIZED,
             "unauthorized",
-            "host token is invalid or expired",
+            "invalid or expired host token",
         );
+    };
+    if owner != id {
+        return error(StatusCode::FORBIDDEN, "forbidden", "host ID mismatch");
     }
+    let Some(host) = g.wrenn.hosts.get_mut(&id).filter(|h| !h.deleted) else {
+        return error(StatusCode::NOT_FOUND, "not_found", "host not found");
+    };
     host.heartbeats += 1;
     StatusCode::NO_CONTENT.into_response()
 }
@@ -212,7 +252,11 @@ pub async fn admin_host(State(s): State<Shared>, Path((id, action)): Path<(Strin
     match action.as_str() {
         "delete" => h.deleted = true,
         "revoke-refresh" => h.refresh_token = format!("revoked-{}", random_hex(8)),
-        "expire-token" => h.jwt = format!("expired-{}", random_hex(8)),
+        // Test-only: upstream's nearest is rotating its signing secret.
+        "expire-token" => {
+            h.jwt = format!("expired-{}", random_hex(8));
+            h.earlier_jwts.clear();
+        }
         _ => return (StatusCode::NOT_FOUND, "actions: delete, revoke-refresh, expire-token").into_response(),
     }
     StatusCode::NO_CONTENT.into_response()

@@ -343,11 +343,27 @@ const NIXFLEET: &[Field] = &[
         "/var/lib/nixfleet/agent.pem",
     ),
     field(
+        "key",
+        "Key",
+        FieldType::Choice,
+        false,
+        "ssh_host (default): every CSR is signed by the SSH host key; rotate: a fresh key for every certificate.",
+        "",
+    ),
+    field(
         "ssh_host_key",
         "SSH host key",
         FieldType::Path,
         false,
-        "OpenSSH ed25519 private key; default /etc/ssh/ssh_host_ed25519_key.",
+        "With key = \"ssh_host\": the OpenSSH ed25519 private key; default /etc/ssh/ssh_host_ed25519_key.",
+        "",
+    ),
+    field(
+        "key_path",
+        "Key file",
+        FieldType::Path,
+        false,
+        "With key = \"rotate\": where the current key is kept (0600); default the certificate's path with .key.",
         "",
     ),
     field(
@@ -547,6 +563,7 @@ pub fn choices(key: &str) -> Vec<String> {
     let v: &[&str] = match key {
         "key_type" => super::KeyType::NAMES,
         "mode" => &["sign", "issue"],
+        "key" => super::NixfleetKey::NAMES,
         _ => &[],
     };
     v.iter().map(|s| s.to_string()).collect()

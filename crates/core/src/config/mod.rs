@@ -238,13 +238,28 @@ pub struct NixfleetSpec {
     pub url: String,
     /// The client certificate, rewritten in place.
     pub cert_path: PathBuf,
-    /// The host's OpenSSH ed25519 private key: the certificate's key.
-    pub ssh_host_key: PathBuf,
+    /// Which key the certificate is for.
+    pub key: NixfleetKey,
     pub machine_id: String,
     pub ca_bundle: Option<PathBuf>,
     /// Where an enrolment token waits (`evergreen register` writes it): with
     /// no certificate yet, Evergreen enrols with it and then removes it.
     pub enrollment_token_file: PathBuf,
+}
+
+/// The key of a nixfleet machine's certificate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NixfleetKey {
+    /// `key = "ssh_host"`: the host's OpenSSH ed25519 private key signs
+    /// every CSR, so the public key never changes.
+    SshHost(PathBuf),
+    /// `key = "rotate"`: a fresh key for every enrolment and renewal, kept
+    /// at this path together with its certificate (one pair).
+    Rotate(PathBuf),
+}
+
+impl NixfleetKey {
+    pub const NAMES: &'static [&'static str] = &["ssh_host", "rotate"];
 }
 
 /// A wrenn host registration: host JWT, refresh token and
@@ -554,6 +569,45 @@ enabled = false
         let api = &c.credentials[1];
         assert!(!api.enabled);
         assert_eq!(api.policy, RenewPolicy::Before(Duration::from_secs(72 * 3600)));
+    }
+
+    #[test]
+    fn a_nixfleet_key_is_the_host_key_or_a_rotated_one_each_with_its_own_path() {
+        let home = Path::new("/home/u");
+        let around = Surroundings::fixed(home, BTreeMap::new());
+        let base = "[[credential]]\nname = \"fleet\"\nkind = \"nixfleet\"\nurl = \"https://cp.example\"\npath = \"~/fleet/client.pem\"\nmachine_id = \"ws-1\"\n";
+        let key = |extra: &str| match parse_in(&format!("{base}{extra}"), file(), &around)
+            .map(|c| c.credentials[0].spec.clone())
+        {
+            Ok(CredentialSpec::Nixfleet(n)) => Ok(n.key),
+            Ok(other) => panic!("{other:?}"),
+            Err(e) => Err(e.to_string()),
+        };
+        assert_eq!(
+            key(""),
+            Ok(NixfleetKey::SshHost("/etc/ssh/ssh_host_ed25519_key".into()))
+        );
+        assert_eq!(
+            key("key = \"ssh_host\"\nssh_host_key = \"~/hk\"\n"),
+            Ok(NixfleetKey::SshHost("/home/u/hk".into()))
+        );
+        assert_eq!(
+            key("key = \"rotate\"\n"),
+            Ok(NixfleetKey::Rotate("/home/u/fleet/client.key".into())),
+            "the key beside the certificate"
+        );
+        assert_eq!(
+            key("key = \"rotate\"\nkey_path = \"~/k/agent.key\"\n"),
+            Ok(NixfleetKey::Rotate("/home/u/k/agent.key".into()))
+        );
+        let e = key("key = \"fresh\"\n").unwrap_err();
+        assert!(e.contains("key = \"fresh\"") && e.contains("\"rotate\""), "{e}");
+        let e = key("key = \"rotate\"\nssh_host_key = \"~/hk\"\n").unwrap_err();
+        assert!(e.contains("ssh_host_key is for key = \"ssh_host\""), "{e}");
+        let e = key("key_path = \"~/k\"\n").unwrap_err();
+        assert!(e.contains("key_path is for key = \"rotate\""), "{e}");
+        let e = key("key = \"rotate\"\nkey_path = \"~/fleet/client.pem\"\n").unwrap_err();
+        assert!(e.contains("the same file"), "{e}");
     }
 
     #[test]

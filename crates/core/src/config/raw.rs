@@ -91,6 +91,7 @@ pub(super) struct RawCredential {
     // nixfleet, wrenn, certctl
     pub(super) url: Option<Spanned<String>>,
     pub(super) ssh_host_key: Option<Spanned<String>>,
+    pub(super) key: Option<Spanned<String>>,
     pub(super) machine_id: Option<Spanned<String>>,
     pub(super) enrollment_token_file: Option<Spanned<String>>,
 }

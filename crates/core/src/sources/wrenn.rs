@@ -105,14 +105,15 @@ fn claims(jwt: &str) -> Result<Claims, String> {
 
 /// Whether a 404 is the control plane's own verdict on the host: its error
 /// shape `{"error": {"code": "not_found", …}}` (wrenn's `serviceErrToHTTP`
-/// in `internal/api/handlers_hosts.go`), not a proxy's page or a wrong path.
+/// in `internal/api/handlers_hosts.go`), or `host_not_found` from the error
+/// catalog of newer wrenn (`pkg/apperr`), not a proxy's page or a wrong path.
 fn host_not_found(body: &[u8]) -> bool {
     serde_json::from_slice::<Value>(body)
         .ok()
         .and_then(|v| {
             v.pointer("/error/code")
                 .and_then(Value::as_str)
-                .map(|c| c == "not_found")
+                .map(|c| c == "not_found" || c == "host_not_found")
         })
         .unwrap_or(false)
 }
@@ -482,6 +483,9 @@ mod tests {
     fn only_the_control_planes_own_not_found_retires_a_host() {
         assert!(host_not_found(
             br#"{"error":{"code":"not_found","message":"resource not found"}}"#
+        ));
+        assert!(host_not_found(
+            br#"{"error":{"code":"host_not_found","message":"host not found","request_id":"r","retryable":false}}"#
         ));
         for other in [
             &b"<html><h1>404 Not Found</h1>nginx</html>"[..],

@@ -30,7 +30,8 @@ use anyhow::Context;
 use clap::Parser;
 use evergreen_core::clock::SystemClock;
 use evergreen_core::config::{
-    CertctlSpec, CertctlTarget, Config, CredentialConfig, CredentialSpec, EngineSettings, NixfleetSpec, TokenSource,
+    CertctlSpec, CertctlTarget, Config, CredentialConfig, CredentialSpec, EngineSettings, NixfleetKey, NixfleetSpec,
+    TokenSource,
 };
 use evergreen_core::events::EventBus;
 use evergreen_core::fsutil::{atomic_write, ensure_private_dir, SECRET_FILE_MODE};
@@ -212,7 +213,7 @@ async fn renewals(n: usize, dir: &Path) -> anyhow::Result<Renewals> {
         NixfleetSpec {
             url: sb.url.clone(),
             cert_path: dir.join("nixfleet.pem"),
-            ssh_host_key: dir.join("ssh_host_ed25519_key"),
+            key: NixfleetKey::SshHost(dir.join("ssh_host_ed25519_key")),
             machine_id: "sandbox-machine".into(),
             ca_bundle: Some(dir.join("ca.pem")),
             enrollment_token_file: dir.join("nixfleet.pem.token"),

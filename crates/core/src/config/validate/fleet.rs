@@ -279,10 +279,6 @@ impl Validator<'_> {
         self.required(who, k, "url", "the control plane's https:// URL", &raw.url, &span);
         let url = self.control_plane_url(who, &raw.url, false);
         let cert = self.required(who, k, "path", "the client certificate file", &raw.path, &span);
-        let ssh_host_key = match &raw.ssh_host_key {
-            Some(p) => self.path(p.get_ref()),
-            None => PathBuf::from("/etc/ssh/ssh_host_ed25519_key"),
-        };
         let machine_id = match &raw.machine_id {
             Some(m) if !m.get_ref().trim().is_empty() => m.get_ref().trim().to_string(),
             Some(m) => {
@@ -304,13 +300,50 @@ impl Validator<'_> {
         };
         let cert_path = self.path(&cert);
         let enrollment_token_file = self.token_file(&raw.enrollment_token_file, &cert_path);
+        let key = self.nixfleet_key(who, raw, &cert, &cert_path);
         NixfleetSpec {
             url,
             cert_path,
-            ssh_host_key,
+            key,
             machine_id,
             ca_bundle: self.ca_bundle(who, &raw.ca_bundle),
             enrollment_token_file,
+        }
+    }
+
+    /// `key`: the SSH host key (the default) or a fresh key per
+    /// certificate; each takes only its own path field.
+    fn nixfleet_key(&mut self, who: &str, raw: &RawCredential, cert: &str, cert_path: &std::path::Path) -> NixfleetKey {
+        let mode = raw.key.as_ref().map(|k| (k.get_ref().as_str(), k.span()));
+        match mode {
+            None | Some(("ssh_host", _)) => {
+                if let Some(p) = &raw.key_path {
+                    self.err(
+                        Some(p.span()),
+                        format!("{who}: key_path is for key = \"rotate\"; with the SSH host key set ssh_host_key instead, or remove key_path"),
+                    );
+                }
+                NixfleetKey::SshHost(match &raw.ssh_host_key {
+                    Some(p) => self.path(p.get_ref()),
+                    None => PathBuf::from("/etc/ssh/ssh_host_ed25519_key"),
+                })
+            }
+            Some(("rotate", _)) => {
+                if let Some(p) = &raw.ssh_host_key {
+                    self.err(
+                        Some(p.span()),
+                        format!("{who}: ssh_host_key is for key = \"ssh_host\"; with key = \"rotate\" Evergreen makes its own keys (key_path says where), so remove ssh_host_key"),
+                    );
+                }
+                NixfleetKey::Rotate(self.key_path(who, raw, cert, cert_path))
+            }
+            Some((other, span)) => {
+                self.err(
+                    Some(span),
+                    format!("{who}: key = {other:?} is not a way to hold the key; use \"ssh_host\" (every CSR signed by the SSH host key) or \"rotate\" (a fresh key for every certificate)"),
+                );
+                NixfleetKey::SshHost(PathBuf::new())
+            }
         }
     }
 }

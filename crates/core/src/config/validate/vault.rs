@@ -177,7 +177,7 @@ impl Validator<'_> {
     }
 
     /// `key_path`, else the certificate's path with `.key`; never the certificate itself.
-    fn key_path(&mut self, who: &str, raw: &RawCredential, cert: &str, cert_path: &Path) -> PathBuf {
+    pub(super) fn key_path(&mut self, who: &str, raw: &RawCredential, cert: &str, cert_path: &Path) -> PathBuf {
         let key_path = match &raw.key_path {
             Some(p) if !p.get_ref().trim().is_empty() => self.path(p.get_ref()),
             Some(p) => {
