@@ -101,7 +101,6 @@ impl Desktop {
         };
         d.start_x();
         d.start_bus();
-        d.start_monitor();
         // dunst's context menu picks through a script: the line naming the
         // label `invoke_action` wrote down, as a user picks from the menu.
         let pick = d.dir.path().join("pick.sh");
@@ -148,6 +147,9 @@ impl Desktop {
                     .unwrap_or(false)
             });
         }
+        // Last, so that nothing else it waits for can hide a recorder that
+        // is not recording yet.
+        d.start_monitor();
         d
     }
 
