@@ -153,50 +153,36 @@ impl Desktop {
         d
     }
 
+    /// A private X server. Xvfb picks a free display itself and writes its
+    /// number once it accepts clients (`-displayfd`): no two tests can pick
+    /// the same display, as they could when each looked for a free number
+    /// and started a server on it (the second server failed, and its test
+    /// used, and at its end killed, the first one's).
     fn start_x(&mut self) {
-        for n in 90..190u32 {
-            let (socket, lock) = (format!("/tmp/.X11-unix/X{n}"), format!("/tmp/.X{n}-lock"));
-            // A server killed outright leaves its lock and socket behind; a
-            // lock whose process is gone frees the display again.
-            let owner = std::fs::read_to_string(&lock)
-                .ok()
-                .and_then(|p| p.trim().parse::<u32>().ok());
-            if owner.is_some_and(|pid| !Path::new(&format!("/proc/{pid}")).exists()) {
-                let _ = std::fs::remove_file(&lock);
-                let _ = std::fs::remove_file(&socket);
+        let mut child = Command::new("Xvfb")
+            .args(["-displayfd", "1", "-screen", "0", "1280x800x24", "-nolisten", "tcp"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("Xvfb starts");
+        let out = child.stdout.take().expect("Xvfb's stdout is piped");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(out).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        match rx.recv_timeout(Duration::from_secs(20)) {
+            Ok(line) if line.trim().parse::<u32>().is_ok() => {
+                self.display = format!(":{}", line.trim());
+                self.children.push(child);
             }
-            if Path::new(&socket).exists() || Path::new(&lock).exists() {
-                continue;
-            }
-            let mut child = Command::new("Xvfb")
-                .args([
-                    format!(":{n}").as_str(),
-                    "-screen",
-                    "0",
-                    "1280x800x24",
-                    "-nolisten",
-                    "tcp",
-                ])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("Xvfb starts");
-            let start = Instant::now();
-            loop {
-                if Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() {
-                    self.display = format!(":{n}");
-                    self.children.push(child);
-                    return;
-                }
-                if child.try_wait().ok().flatten().is_some() || start.elapsed() > Duration::from_secs(10) {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(50));
+            other => {
+                let _ = child.kill();
+                let status = child.wait();
+                panic!("Xvfb did not report a display within 20 s ({other:?}, {status:?})");
             }
         }
-        panic!("no free X display between :90 and :189");
     }
 
     fn start_bus(&mut self) {
@@ -528,7 +514,10 @@ pub fn start_logged(mut cmd: Command, ready: &str) -> (Child, Duration, Log) {
     });
     match rx.recv_timeout(Duration::from_secs(60)) {
         Ok(Ok(took)) => (child, took, log),
-        Ok(Err(stderr)) => panic!("the process ended before it said {ready:?}; its stderr:\n{stderr}"),
+        Ok(Err(stderr)) => {
+            let status = child.wait();
+            panic!("the process ended ({status:?}) before it said {ready:?}; its stderr:\n{stderr}")
+        }
         Err(_) => panic!("the process did not say {ready:?} within 60 s"),
     }
 }
