@@ -91,8 +91,11 @@ fn renew_requests(sb: &Sandbox) -> Vec<Option<String>> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn renewals_keep_the_host_key_and_the_next_request_presents_the_new_certificate() {
     let sb = sandbox(Duration::from_secs(8)).await;
-    // As strict as a control plane gets: Evergreen's requests carry the header.
+    // As strict as a control plane gets: Evergreen's requests carry the
+    // header, and its CSRs name the machine its certificate names (a check
+    // nixfleet-proto describes).
     sb.state.lock().nixfleet.strict = true;
+    sb.state.lock().nixfleet.require_same_cn = true;
     let mut rig = Rig::start(|d| {
         enrol(&sb, d);
         config(&sb, d, "renew_at_fraction = 0.5")
@@ -436,6 +439,24 @@ async fn the_protocol_header_is_upstreams_a_strict_control_plane_refuses_without
         .await
         .unwrap();
     assert_eq!(other.status(), 426);
+    // The JSON extractor's answers: a body of the wrong shape, one that is
+    // not JSON, one without a JSON content type.
+    let shaped = |b: reqwest::RequestBuilder| b.header("X-Nixfleet-Protocol", "1");
+    let wrong = shaped(client.post(&url))
+        .json(&serde_json::json!({ "csr": "x" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 422);
+    let not_json = shaped(client.post(&url))
+        .header("content-type", "application/json")
+        .body("{csrPem")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(not_json.status(), 400);
+    let untyped = shaped(client.post(&url)).body(body.to_string()).send().await.unwrap();
+    assert_eq!(untyped.status(), 415);
     let ok = client
         .post(&url)
         .header("X-Nixfleet-Protocol", "1")
