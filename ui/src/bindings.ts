@@ -138,7 +138,12 @@ now: number, worst: Health, notifications_paused_until: number | null, demo: boo
 /**
  * Why no engine runs the config, when none does (shown as a banner).
  */
-config_problem: string | null, };
+config_problem: string | null, 
+/**
+ * Why the history is not being saved, when it is not (a full disk):
+ * renewals go on, and what happens waits in memory meanwhile.
+ */
+store_problem: string | null, };
 
 export type Navigate = { name: string | null, };
 

@@ -43,13 +43,15 @@ pub const MAX_NOTIFICATION_PAUSE_MINUTES: u32 = 7 * 24 * 60;
 impl Control {
     /// Every credential's status and the engine's own facts.
     pub fn snapshot(&self) -> Snapshot {
-        Snapshot::of(
+        let mut s = Snapshot::of(
             self.handle.statuses(),
             self.clock.now(),
             self.notifier.paused_until(),
             self.demo,
             &self.config_file,
-        )
+        );
+        s.store_problem = self.store.problem();
+        s
     }
 
     /// Silences desktop notifications for `minutes` (1 minute to a week).

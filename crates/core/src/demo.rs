@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::config::{CommandSpec, Config, CredentialConfig, CredentialSpec, EngineSettings, X509FileSpec};
 use crate::error::{Error, Result};
-use crate::fsutil::{atomic_write, ensure_private_dir, PUBLIC_FILE_MODE, SECRET_FILE_MODE};
+use crate::fsutil::{atomic_write, ensure_private_dir, PUBLIC_FILE_MODE};
 use crate::pki::Ca;
 use crate::policy::RenewPolicy;
 
@@ -111,18 +111,13 @@ pub fn prepare(dir: &Path, evergreen_exe: &Path, now: SystemTime) -> Result<Conf
     })
 }
 
+/// Writes a new certificate and key for `name` as one pair: a write that
+/// fails halfway (a full disk) leaves the old pair, never a new key beside
+/// the old certificate.
 fn write_pair(ca: &Ca, dir: &Path, name: &str, not_before: SystemTime, lifetime: Duration) -> Result<()> {
     let issued = ca.issue(&format!("{name}.demo.evergreen.invalid"), not_before, lifetime)?;
-    atomic_write(
-        &dir.join(format!("{name}.key")),
-        issued.key_pem.as_bytes(),
-        SECRET_FILE_MODE,
-    )?;
-    atomic_write(
-        &dir.join(format!("{name}.pem")),
-        issued.cert_pem.as_bytes(),
-        PUBLIC_FILE_MODE,
-    )
+    crate::pair::Pair::new(&dir.join(format!("{name}.pem")), &dir.join(format!("{name}.key")))
+        .commit(issued.cert_pem.as_bytes(), issued.key_pem.as_bytes())
 }
 
 /// The arguments of the demo's renew command: [`prepare`] writes them into

@@ -403,6 +403,9 @@ pub struct Snapshot {
     pub config_path: String,
     /// Why no engine runs the config, when none does (shown as a banner).
     pub config_problem: Option<String>,
+    /// Why the history is not being saved, when it is not (a full disk):
+    /// renewals go on, and what happens waits in memory meanwhile.
+    pub store_problem: Option<String>,
 }
 
 impl Snapshot {
@@ -427,6 +430,7 @@ impl Snapshot {
             demo,
             config_path: config_path.display().to_string(),
             config_problem: None,
+            store_problem: None,
         }
     }
 
@@ -440,6 +444,7 @@ impl Snapshot {
             demo: false,
             config_path: config_path.display().to_string(),
             config_problem: Some(problem),
+            store_problem: None,
         }
     }
 }

@@ -90,8 +90,28 @@ impl Pair {
         fs::read_link(path).is_ok_and(|t| t == target)
     }
 
-    /// Replaces the pair with `cert_pem` and `key_pem`, both at once.
+    /// Replaces the pair with `cert_pem` and `key_pem`, both at once. A
+    /// write that fails (a full disk, a read-only filesystem) leaves the old
+    /// pair in place and nothing half-written: what it started is removed
+    /// at once, and what an earlier failure could not remove goes first.
     pub fn commit(&self, cert_pem: &[u8], key_pem: &[u8]) -> Result<()> {
+        if self.store.exists() {
+            self.tidy();
+        }
+        let result = self.commit_new(cert_pem, key_pem);
+        if result.is_err() {
+            let removed = self.tidy();
+            if !removed.is_empty() {
+                tracing::debug!(
+                    "removed what a failed write of {} began: {removed:?}",
+                    self.cert.display()
+                );
+            }
+        }
+        result
+    }
+
+    fn commit_new(&self, cert_pem: &[u8], key_pem: &[u8]) -> Result<()> {
         for p in [&self.cert, &self.key] {
             let d = parent(p);
             if !d.exists() {

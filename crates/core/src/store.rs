@@ -8,7 +8,13 @@
 //! cut, loses nothing that was already reported), the history is bounded by
 //! [`Store::prune`], and the schema is versioned so an older file is upgraded
 //! in place and a newer one is refused rather than misread.
+//!
+//! A status or history row the database cannot take (the disk is full, the
+//! filesystem went read-only) is not lost: it waits in memory, in order, and
+//! is written once the database takes writes again ([`Store::problem`] says
+//! why it waits meanwhile). Renewals never wait for it.
 
+use std::collections::VecDeque;
 use std::fs::{self, OpenOptions};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -63,11 +69,32 @@ const MIGRATIONS: &[&str] = &[
 /// How long a call waits for another connection's lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How many refused writes wait in memory at most; past it the oldest go
+/// (and how many went is logged).
+const BACKLOG_MAX: usize = 10_000;
+
 /// The history store. Cheap to share behind an `Arc`; calls are serialized.
 #[derive(Debug)]
 pub struct Store {
     conn: Mutex<Connection>,
     path: PathBuf,
+    backlog: Mutex<Backlog>,
+}
+
+/// Writes the database refused, waiting in order for it to take them.
+#[derive(Debug, Default)]
+struct Backlog {
+    writes: VecDeque<Pending>,
+    /// Why they wait: the last refusal, in words.
+    problem: Option<String>,
+    /// Writes dropped because the backlog was full, since it last emptied.
+    dropped: u64,
+}
+
+#[derive(Debug)]
+enum Pending {
+    Status(Box<CredentialStatus>),
+    History(Box<HistoryEntry>),
 }
 
 /// One line of a credential's history.
@@ -209,6 +236,7 @@ impl Store {
         Ok(Store {
             conn: Mutex::new(conn),
             path,
+            backlog: Mutex::new(Backlog::default()),
         })
     }
 
@@ -217,10 +245,16 @@ impl Store {
         &self.path
     }
 
-    /// Records the current status of a credential, replacing the previous one.
+    /// Records the current status of a credential, replacing the previous
+    /// one. When the database cannot take it, it waits in memory (see the
+    /// module's doc) and this still succeeds.
     pub fn put_status(&self, s: &CredentialStatus) -> Result<()> {
+        self.write(Pending::Status(Box::new(s.clone()))).map(|_| ())
+    }
+
+    fn write_status(&self, s: &CredentialStatus) -> Result<(), Refused> {
         let op = || format!("save the status of {:?}", s.name);
-        let json = serde_json::to_string(s).map_err(|e| self.msg_err(&op(), e))?;
+        let json = serde_json::to_string(s).map_err(|e| Refused::for_good(self.msg_err(&op(), e)))?;
         self.lock()
             .prepare_cached(
                 "INSERT INTO status (name, kind, state, updated_at, json)
@@ -232,8 +266,122 @@ impl Store {
                      json = excluded.json",
             )
             .and_then(|mut st| st.execute(params![s.name, s.kind.as_str(), s.state.name(), s.updated_at, json]))
-            .map_err(|e| self.err(&op(), e))?;
+            .map_err(|e| self.refused(&op(), e))?;
         Ok(())
+    }
+
+    fn refused(&self, op: &str, e: rusqlite::Error) -> Refused {
+        Refused {
+            heals: heals(&e),
+            error: self.err(op, e),
+        }
+    }
+
+    /// Writes `w` after everything waiting before it; when the database
+    /// refuses, `w` waits too. Returns the history row's id, or 0 when it
+    /// waits.
+    fn write(&self, w: Pending) -> Result<i64> {
+        let mut backlog = self.backlog.lock().unwrap_or_else(PoisonError::into_inner);
+        if !backlog.writes.is_empty() {
+            self.drain(&mut backlog);
+        }
+        if backlog.writes.is_empty() {
+            match self.write_now(&w) {
+                Ok(id) => return Ok(id),
+                Err(Refused { error, heals: false }) => return Err(error),
+                Err(Refused { error, .. }) => {
+                    tracing::error!(
+                        "history is not being saved: {error}; Evergreen keeps it in memory and writes it once the database takes it"
+                    );
+                    backlog.problem = Some(error.to_string());
+                }
+            }
+        }
+        if let (Pending::Status(new), Some(i)) = (
+            &w,
+            backlog
+                .writes
+                .iter()
+                .position(|p| matches!((p, &w), (Pending::Status(old), Pending::Status(new)) if old.name == new.name)),
+        ) {
+            // Only a credential's latest status matters: it takes the place
+            // of the one waiting, so the history keeps its order.
+            backlog.writes[i] = Pending::Status(new.clone());
+            return Ok(0);
+        }
+        if backlog.writes.len() >= BACKLOG_MAX {
+            backlog.writes.pop_front();
+            backlog.dropped += 1;
+            if backlog.dropped == 1 || backlog.dropped.is_power_of_two() {
+                tracing::error!(
+                    "the history backlog is full ({BACKLOG_MAX} writes): {} of the oldest were dropped",
+                    backlog.dropped
+                );
+            }
+        }
+        backlog.writes.push_back(w);
+        Ok(0)
+    }
+
+    fn write_now(&self, w: &Pending) -> Result<i64, Refused> {
+        match w {
+            Pending::Status(s) => self.write_status(s).map(|()| 0),
+            Pending::History(e) => self.write_history(e),
+        }
+    }
+
+    /// Writes what waits, in order, until the database refuses again.
+    fn drain(&self, backlog: &mut Backlog) {
+        let before = backlog.writes.len();
+        while let Some(w) = backlog.writes.front() {
+            match self.write_now(w) {
+                Ok(_) => {
+                    backlog.writes.pop_front();
+                }
+                Err(Refused { error, heals: true }) => {
+                    backlog.problem = Some(error.to_string());
+                    return;
+                }
+                Err(Refused { error: e, .. }) => {
+                    // This one write cannot be stored at all (it is not the
+                    // disk's doing): say so, and let the rest through.
+                    tracing::error!("dropped a history write that the database refuses: {e}");
+                    backlog.writes.pop_front();
+                }
+            }
+        }
+        tracing::info!(
+            "history is being saved again: {before} waiting writes were written{}",
+            if backlog.dropped > 0 {
+                format!(", {} older ones had to be dropped", backlog.dropped)
+            } else {
+                String::new()
+            }
+        );
+        backlog.problem = None;
+        backlog.dropped = 0;
+    }
+
+    /// Writes what waits in memory, if anything does and the database takes
+    /// it now. The engine calls it now and then, so a backlog does not wait
+    /// for the next change.
+    pub fn retry(&self) {
+        let mut backlog = self.backlog.lock().unwrap_or_else(PoisonError::into_inner);
+        if !backlog.writes.is_empty() {
+            self.drain(&mut backlog);
+        }
+    }
+
+    /// Why writes wait in memory, when they do: "history is not being
+    /// saved: …" with the cause and what to do.
+    pub fn problem(&self) -> Option<String> {
+        let backlog = self.backlog.lock().unwrap_or_else(PoisonError::into_inner);
+        let waiting = backlog.writes.len();
+        backlog
+            .problem
+            .as_ref()
+            .filter(|_| waiting > 0)
+            .map(|p| format!("history is not being saved ({waiting} changes wait in memory): {p}"))
     }
 
     /// The last recorded status of every credential, ordered by name.
@@ -271,8 +419,13 @@ impl Store {
         Ok(())
     }
 
-    /// Appends one history row (its `id` is ignored) and returns the new id.
+    /// Appends one history row (its `id` is ignored) and returns the new
+    /// id; 0 when the database cannot take it now and it waits in memory.
     pub fn append_history(&self, e: &HistoryEntry) -> Result<i64> {
+        self.write(Pending::History(Box::new(e.clone())))
+    }
+
+    fn write_history(&self, e: &HistoryEntry) -> Result<i64, Refused> {
         let conn = self.lock();
         conn.prepare_cached(
             "INSERT INTO history
@@ -292,7 +445,7 @@ impl Store {
                 e.new_not_after,
             ])
         })
-        .map_err(|err| self.err(&format!("record history for {:?}", e.credential), err))?;
+        .map_err(|err| self.refused(&format!("record history for {:?}", e.credential), err))?;
         Ok(conn.last_insert_rowid())
     }
 
@@ -492,6 +645,36 @@ fn history_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<HistoryEntry> {
 
 /// The error for a failed SQLite call: what we were doing, what SQLite said,
 /// and for the failures a person can fix, what to do.
+/// A write the database refused, and whether the refusal heals by itself
+/// (the disk or the filesystem refused it: the write waits) or not.
+struct Refused {
+    error: Error,
+    heals: bool,
+}
+
+impl Refused {
+    fn for_good(error: Error) -> Refused {
+        Refused { error, heals: false }
+    }
+}
+
+/// Whether SQLite refused for the machine's sake: a full disk, a read-only
+/// or vanished filesystem, an I/O error, a lock held too long.
+fn heals(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(
+            ErrorCode::DiskFull
+                | ErrorCode::ReadOnly
+                | ErrorCode::SystemIoFailure
+                | ErrorCode::CannotOpen
+                | ErrorCode::DatabaseBusy
+                | ErrorCode::DatabaseLocked
+                | ErrorCode::PermissionDenied
+        )
+    )
+}
+
 fn store_err(path: &Path, op: &str, e: rusqlite::Error) -> Error {
     let hint = match e.sqlite_error_code() {
         Some(ErrorCode::NotADatabase) => {
@@ -508,7 +691,8 @@ fn store_err(path: &Path, op: &str, e: rusqlite::Error) -> Error {
         Some(ErrorCode::ReadOnly | ErrorCode::PermissionDenied | ErrorCode::CannotOpen) => {
             "; check that the file and its directory are yours and writable"
         }
-        Some(ErrorCode::DiskFull) => "; the disk is full; free some space",
+        Some(ErrorCode::DiskFull) => "; the disk holding it is full: free some space, and Evergreen writes it then",
+        Some(ErrorCode::SystemIoFailure) => "; the disk reported an I/O error (a read-only or vanished filesystem?)",
         _ => "",
     };
     Error::Store {

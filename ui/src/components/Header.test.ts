@@ -19,6 +19,7 @@ function snap(extra: Partial<Snapshot> = {}): Snapshot {
     demo: false,
     config_path: "/home/me/.config/evergreen/config.toml",
     config_problem: null,
+    store_problem: null,
     ...extra,
   };
 }
@@ -42,6 +43,15 @@ describe("Header", () => {
   it("shows a config problem", () => {
     render(Header, { props: { snapshot: snap({ config_problem: "line 3: bad" }), now: NOW, onadd: () => {} } });
     expect(screen.getByTestId("config-problem").textContent).toContain("line 3: bad");
+  });
+
+  it("says when the history is not being saved, and that renewals go on", () => {
+    render(Header, {
+      props: { snapshot: snap({ store_problem: "history is not being saved: the disk is full" }), now: NOW, onadd: () => {} },
+    });
+    const banner = screen.getByTestId("store-problem");
+    expect(banner.textContent).toContain("the disk is full");
+    expect(banner.textContent).toContain("Renewals go on");
   });
 
   it("renews all due and says what it started", async () => {

@@ -224,6 +224,9 @@ export function createPreviewBackend(): Backend {
       config_problem: params.has("problem")
         ? "line 12, field `renew_command`: expected a list of strings, found a string. Write it as [\"step\", \"ca\", …]."
         : null,
+      store_problem: params.has("diskfull")
+        ? "history is not being saved (3 changes wait in memory): history store /home/me/.local/share/evergreen/evergreen.db: could not record history: database or disk is full; the disk holding it is full: free some space, and Evergreen writes it then"
+        : null,
     };
   };
 

@@ -346,6 +346,7 @@ describe("one place per fact", () => {
       demo: false,
       config_path: "",
       config_problem: null,
+      store_problem: null,
     });
     // A 90-day certificate renewed yesterday: nothing on its card moves for a minute.
     const long = status({

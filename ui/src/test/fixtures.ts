@@ -52,6 +52,7 @@ export function snapshot(extra: Partial<Snapshot> = {}): Snapshot {
     demo: false,
     config_path: "/home/me/.config/evergreen/config.toml",
     config_problem: null,
+    store_problem: null,
     ...extra,
   };
 }

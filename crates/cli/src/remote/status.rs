@@ -128,6 +128,12 @@ pub fn status(args: &StatusArgs, paths: &Paths) -> anyhow::Result<i32> {
                 last
             );
         }
+        // The engine's own trouble, which no credential's line shows.
+        if let Ok(Reply::Snapshot { snapshot }) = ask(paths, Request::Snapshot) {
+            if let Some(problem) = snapshot.store_problem {
+                say!("\nNote: {problem}. Renewals go on.");
+            }
+        }
     }
     Ok(if attention(&creds) { exit::ATTENTION } else { exit::FINE })
 }

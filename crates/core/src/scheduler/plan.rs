@@ -5,6 +5,9 @@ use super::*;
 impl Scheduler {
     /// Starts whatever jobs are due and refreshes every status.
     pub(super) fn tick(&mut self) {
+        // History the database refused waits in memory; it goes in as soon
+        // as the database takes it, not only at the next change.
+        self.deps.store.retry();
         let now = self.now();
         self.tell_long_offline(now);
         let over: Vec<String> = self

@@ -186,19 +186,21 @@ impl VaultPki {
                 .parent()
                 .filter(|d| !d.as_os_str().is_empty() && !d.exists())
             {
-                fsutil::ensure_private_dir(dir).map_err(|e| Failure::paused(e.to_string()))?;
+                fsutil::ensure_private_dir(dir).map_err(|e| Failure::transient(e.to_string()))?;
             }
-            // The previous pair stays as the backup generation.
+            // The previous pair stays as the backup generation. A write the
+            // machine refused (a full disk, a read-only filesystem) is retried
+            // like any failure: it heals when the machine does.
             return self
                 .pair()
                 .commit(issued.cert_pem.as_bytes(), key.expose_secret().as_bytes())
-                .map_err(|e| Failure::paused(e.to_string()));
+                .map_err(|e| Failure::transient(e.to_string()));
         }
         if let Some(dir) = self.spec.cert_path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)
-                .map_err(|e| Failure::paused(format!("could not create the directory {}: {e}", dir.display())))?;
+                .map_err(|e| Failure::transient(format!("could not create the directory {}: {e}", dir.display())))?;
         }
-        fsutil::backup(&self.spec.cert_path, PUBLIC_FILE_MODE).map_err(|e| Failure::paused(e.to_string()))?;
+        fsutil::backup(&self.spec.cert_path, PUBLIC_FILE_MODE).map_err(|e| Failure::transient(e.to_string()))?;
         fsutil::atomic_write(&self.spec.cert_path, issued.cert_pem.as_bytes(), PUBLIC_FILE_MODE)
             .map_err(|e| Failure::transient(e.to_string()))
     }

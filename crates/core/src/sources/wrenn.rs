@@ -185,10 +185,23 @@ pub(crate) fn parse_auth(
     Ok((c, l))
 }
 
-#[derive(Debug)]
 pub struct Wrenn {
     spec: WrennSpec,
     client: OnceLock<reqwest::Client>,
+    /// Credentials the control plane gave that the disk did not take yet (it
+    /// was full, or read-only). They are the only copy: the registration
+    /// token is spent and the refresh token rotated, so losing them would
+    /// mean registering again. They are used, and written at each look,
+    /// until the file takes them.
+    unsaved: std::sync::Mutex<Option<Credentials>>,
+}
+
+impl std::fmt::Debug for Wrenn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Wrenn")
+            .field("spec", &self.spec)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Wrenn {
@@ -196,6 +209,7 @@ impl Wrenn {
         Wrenn {
             spec,
             client: OnceLock::new(),
+            unsaved: std::sync::Mutex::new(None),
         }
     }
 
@@ -212,8 +226,21 @@ impl Wrenn {
         Ok(self.client.get_or_init(|| c))
     }
 
-    /// The credentials file: `None` when there is none yet.
+    /// The credentials file: `None` when there is none yet. Credentials the
+    /// disk has not taken yet come first (and are written again now).
     fn load(&self) -> Result<Option<Credentials>, Failure> {
+        let pending = self.unsaved.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        if let Some(c) = pending {
+            if self.save(&c).is_ok() {
+                // What they replaced: a spent registration token.
+                let _ = std::fs::remove_file(&self.spec.registration_token_file);
+                tracing::info!(
+                    "{}: the host credentials are written at last",
+                    self.spec.credentials_file.display()
+                );
+            }
+            return Ok(Some(c));
+        }
         let path = &self.spec.credentials_file;
         let meta = match std::fs::metadata(path) {
             Ok(m) => m,
@@ -230,10 +257,24 @@ impl Wrenn {
             .map_err(|e| Failure::transient(format!("{} is not a wrenn credentials file ({e})", path.display())))
     }
 
+    /// Writes the credentials file; when the disk refuses, keeps them in
+    /// memory to be used and written later (see `unsaved`).
     fn save(&self, c: &Credentials) -> Result<(), Failure> {
         let json = serde_json::to_vec_pretty(c).map_err(|e| Failure::transient(e.to_string()))?;
-        fsutil::atomic_write(&self.spec.credentials_file, &json, SECRET_FILE_MODE)
-            .map_err(|e| Failure::transient(e.to_string()))
+        let written = fsutil::atomic_write(&self.spec.credentials_file, &json, SECRET_FILE_MODE);
+        let mut unsaved = self.unsaved.lock().unwrap_or_else(|p| p.into_inner());
+        match written {
+            Ok(()) => {
+                *unsaved = None;
+                Ok(())
+            }
+            Err(e) => {
+                *unsaved = Some(c.clone());
+                Err(Failure::transient(format!(
+                    "{e}; the new host credentials are kept in memory, used, and written as soon as the disk takes them"
+                )))
+            }
+        }
     }
 
     fn url(&self, path: &str) -> String {
