@@ -3,7 +3,6 @@
 //! and the real `evergreen run`, told the bus address the way any system-bus
 //! client is (`DBUS_SYSTEM_BUS_ADDRESS`), hears them.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -50,21 +49,9 @@ pub fn daemon(address: &str) -> Child {
         .stderr(Stdio::null())
         .spawn()
         .expect("dbus-daemon runs");
-    let out = child.stdout.take().expect("dbus-daemon's stdout is piped");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        let _ = BufReader::new(out).read_line(&mut line);
-        let _ = tx.send(line);
-    });
-    match rx.recv_timeout(Duration::from_secs(20)) {
-        Ok(line) if line.starts_with("unix:") => child,
-        Ok(line) => {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("dbus-daemon at {address} ended before it listened (it printed {line:?})")
-        }
-        Err(_) => panic!("dbus-daemon at {address} did not listen within 20 s"),
+    match crate::first_line(&mut child, Duration::from_secs(20)) {
+        Some(line) if line.starts_with("unix:") => child,
+        other => panic!("dbus-daemon at {address} did not listen within 20 s (it printed {other:?})"),
     }
 }
 

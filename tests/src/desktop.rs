@@ -165,23 +165,12 @@ impl Desktop {
             .stderr(Stdio::null())
             .spawn()
             .expect("Xvfb starts");
-        let out = child.stdout.take().expect("Xvfb's stdout is piped");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(out).read_line(&mut line);
-            let _ = tx.send(line);
-        });
-        match rx.recv_timeout(Duration::from_secs(20)) {
-            Ok(line) if line.trim().parse::<u32>().is_ok() => {
-                self.display = format!(":{}", line.trim());
+        match crate::first_line(&mut child, Duration::from_secs(20)) {
+            Some(n) if n.parse::<u32>().is_ok() => {
+                self.display = format!(":{n}");
                 self.children.push(child);
             }
-            other => {
-                let _ = child.kill();
-                let status = child.wait();
-                panic!("Xvfb did not report a display within 20 s ({other:?}, {status:?})");
-            }
+            other => panic!("Xvfb did not report a display within 20 s (it printed {other:?})"),
         }
     }
 

@@ -17,8 +17,10 @@ pub mod tray;
 pub mod webdriver;
 
 use std::ffi::OsStr;
+use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::Command;
+use std::process::{Child, Command};
+use std::time::Duration;
 
 /// The `evergreen` binary of the target directory and profile this test was built in.
 ///
@@ -76,4 +78,26 @@ where
     };
     assert!(!run.stderr.contains("panicked"), "evergreen panicked:\n{}", run.stderr);
     run
+}
+
+/// The first line `child` prints on its (piped) stdout, within `limit`: how
+/// servers that say when they are ready say it (`dbus-daemon
+/// --print-address`, `Xvfb -displayfd`). `None` when it printed nothing in
+/// time or ended first; the child is then killed.
+pub fn first_line(child: &mut Child, limit: Duration) -> Option<String> {
+    let out = child.stdout.take().expect("the child's stdout is piped");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(out).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    match rx.recv_timeout(limit) {
+        Ok(line) if !line.is_empty() => Some(line.trim().to_string()),
+        _ => {
+            let _ = child.kill();
+            let _ = child.wait();
+            None
+        }
+    }
 }

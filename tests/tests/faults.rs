@@ -29,6 +29,17 @@ fn demo_ca(dir: &Path) {
     ca.save(&dir.join("demo-ca.pem"), &dir.join("demo-ca.key")).unwrap();
 }
 
+/// `web`, an x509 file in `dir` renewed by the demo CA's command there.
+fn demo_renewed(dir: &Path) -> String {
+    demo_ca(dir);
+    format!(
+        "[[credential]]\nname = \"web\"\nkind = \"x509_file\"\npath = \"{}\"\nrenew_command = [\"{}\", \"demo-renew\", \"--dir\", \"{}\", \"--name\", \"web\", \"--lifetime\", \"1h\"]\n",
+        dir.join("web.pem").display(),
+        evergreen_bin().display(),
+        dir.display()
+    )
+}
+
 /// Mounts a tmpfs at `dir`, or says why the test skips.
 fn tmpfs(dir: &Path, kib: u32) -> Option<Tmpfs> {
     match Tmpfs::mount(dir, kib) {
@@ -174,13 +185,7 @@ async fn a_renew_command_writing_to_a_full_disk_is_retried_until_there_is_space(
         disk = tmpfs(&d.join("disk"), 256);
         let certs = d.join("disk");
         std::fs::create_dir_all(&certs).unwrap();
-        demo_ca(&certs);
-        format!(
-            "[[credential]]\nname = \"web\"\nkind = \"x509_file\"\npath = \"{}\"\nrenew_command = [\"{}\", \"demo-renew\", \"--dir\", \"{}\", \"--name\", \"web\", \"--lifetime\", \"1h\"]\n",
-            certs.join("web.pem").display(),
-            evergreen_bin().display(),
-            certs.display()
-        )
+        demo_renewed(&certs)
     })
     .await;
     let Some(disk) = disk else {
@@ -219,13 +224,7 @@ async fn a_full_history_disk_loses_nothing_and_says_so_meanwhile() {
     let mut rig = Rig::start(|d| {
         disk = tmpfs(&d.join("data"), 1024);
         std::fs::create_dir_all(d.join("certs")).unwrap();
-        demo_ca(&d.join("certs"));
-        format!(
-            "[[credential]]\nname = \"web\"\nkind = \"x509_file\"\npath = \"{}\"\nrenew_command = [\"{}\", \"demo-renew\", \"--dir\", \"{}\", \"--name\", \"web\", \"--lifetime\", \"1h\"]\n",
-            d.join("certs/web.pem").display(),
-            evergreen_bin().display(),
-            d.join("certs").display()
-        )
+        demo_renewed(&d.join("certs"))
     })
     .await;
     let Some(disk) = disk else {
