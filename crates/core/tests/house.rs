@@ -15,11 +15,101 @@ fn sources(dir: &Path, out: &mut Vec<PathBuf>) {
 
 /// The code before its `#[cfg(test)]` module: what ships.
 fn shipped(p: &Path) -> String {
-    let text = std::fs::read_to_string(p).unwrap();
-    match text.find("#[cfg(test)]") {
-        Some(i) => text[..i].to_string(),
-        None => text,
+    without_test_items(&std::fs::read_to_string(p).unwrap())
+}
+
+/// `text` without its `#[cfg(test)]` items (a `mod tests { … }`, a `mod
+/// testing;`, a test-only `fn` or `impl`), each replaced by as many empty
+/// lines, so the rest keeps its line numbers. Only the items go: a file
+/// whose test module sits near its top keeps everything after it.
+fn without_test_items(text: &str) -> String {
+    const ATTR: &str = "#[cfg(test)]";
+    let b = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let mut at = 0;
+    while let Some(found) = text[at..].find(ATTR) {
+        let start = at + found;
+        out.push_str(&text[at..start]);
+        let end = item_end(b, start + ATTR.len());
+        out.extend(text[start..end].chars().filter(|c| *c == '\n'));
+        at = end;
     }
+    out.push_str(&text[at..]);
+    out
+}
+
+/// Where the item starting at `i` ends: after its `;`, or after the `}`
+/// that closes its first `{`, skipping strings, characters and comments.
+fn item_end(b: &[u8], mut i: usize) -> usize {
+    let mut depth = 0usize;
+    while i < b.len() {
+        match b[i] {
+            b'/' if b.get(i + 1) == Some(&b'/') => {
+                while i < b.len() && b[i] != b'\n' {
+                    i += 1;
+                }
+                continue;
+            }
+            b'"' => {
+                // A raw string's hashes are before the quote: r#"…"#.
+                let mut hashes = 0;
+                while i > hashes && b[i - hashes - 1] == b'#' {
+                    hashes += 1;
+                }
+                let raw = i > hashes && b[i - hashes - 1] == b'r';
+                i += 1;
+                while i < b.len() {
+                    if !raw && b[i] == b'\\' {
+                        i += 2;
+                        continue;
+                    }
+                    if b[i] == b'"'
+                        && (!raw || b[i + 1..].iter().take(hashes).filter(|c| **c == b'#').count() == hashes)
+                    {
+                        i += 1 + if raw { hashes } else { 0 };
+                        break;
+                    }
+                    i += 1;
+                }
+                continue;
+            }
+            b'\'' if b.get(i + 2) == Some(&b'\'') => {
+                i += 3;
+                continue;
+            }
+            b'\'' if b.get(i + 1) == Some(&b'\\') => {
+                while i + 1 < b.len() && b[i + 1] != b'\'' {
+                    i += 1;
+                }
+                i += 2;
+                continue;
+            }
+            b';' if depth == 0 => return i + 1,
+            b'{' => depth += 1,
+            b'}' => {
+                depth = depth.saturating_sub(1);
+                if depth == 0 {
+                    return i + 1;
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    b.len()
+}
+
+#[test]
+fn only_test_items_are_left_out_of_the_house_rules() {
+    let text = "use a;\n#[cfg(test)]\nmod testing;\nfn run() {}\n#[cfg(test)]\nmod tests {\n    fn f() -> &'static str { \"}\" }\n    fn g() -> char { '{' }\n    // }\n    fn h() -> &'static str { r#\"}\"# }\n}\nfn after() {}\n";
+    let kept = without_test_items(text);
+    assert!(kept.contains("fn run() {}") && kept.contains("fn after() {}"), "{kept}");
+    assert!(!kept.contains("testing") && !kept.contains("fn f"), "{kept}");
+    assert_eq!(kept.lines().count(), text.lines().count(), "line numbers are kept");
+    assert_eq!(
+        kept.lines().position(|l| l == "fn after() {}"),
+        text.lines().position(|l| l == "fn after() {}")
+    );
 }
 
 /// Wall-clock time comes from the injected clock, so tests can move it:
