@@ -129,6 +129,16 @@ async fn pki_pair_outlives_the_machines_faults(mode: &str) {
         );
         assert!(pair_matches(&cert, &key), "{fault}: the old pair does not match");
         assert_eq!(disk.files(), files, "{fault}: a failed write left something behind");
+        // Certificate times have one-second resolution: a renewal in the
+        // second of the last one would end at the same instant (capped).
+        let issued = evergreen_core::x509::read_file(&cert)
+            .unwrap()
+            .leaf()
+            .lifetime
+            .not_before;
+        evergreen_tests::env::wait_for("the next second", Duration::from_secs(5), || {
+            std::time::SystemTime::now() >= issued + Duration::from_secs(1)
+        });
         // The fault clears; nobody touches the credential.
         if fault == "full" {
             disk.free();
