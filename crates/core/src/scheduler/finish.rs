@@ -69,7 +69,7 @@ impl Scheduler {
         };
         fx.take_in(&mut slot, &name, Self::checked(&name, done.result), now);
         let effects = fx.effects;
-        self.carry_out(&name, effects);
+        self.carry_out(&name, effects, now);
         let outcome = slot.outcome.take();
         self.slots.insert(name.clone(), slot);
         self.refresh(&name, now);
@@ -80,10 +80,15 @@ impl Scheduler {
     }
 
     /// Does what taking a result in asked for, in order.
-    fn carry_out(&mut self, name: &str, effects: Vec<Effect>) {
+    /// Announces, records and stores what taking a result in asked for.
+    /// Its events bear `now`, the instant the result was taken in and its
+    /// retry planned from, not the moment they are sent: the history
+    /// written between them syncs to disk, which takes a while on a busy
+    /// machine, and a failure's "retry in 1 s" must read as 1 s from it.
+    fn carry_out(&mut self, name: &str, effects: Vec<Effect>, now: SystemTime) {
         for e in effects {
             match e {
-                Effect::Event(kind) => self.emit(Some(name), kind),
+                Effect::Event(kind) => self.emit_at(now, Some(name), kind),
                 Effect::History {
                     action,
                     outcome,

@@ -249,8 +249,13 @@ impl Scheduler {
     /// they describe are published, so a face that reacts to an event and
     /// reads the status sees the new one.
     fn emit(&self, credential: Option<&str>, kind: EventKind) {
+        self.emit_at(self.now(), credential, kind);
+    }
+
+    /// An event of what happened at `at`.
+    fn emit_at(&self, at: SystemTime, credential: Option<&str>, kind: EventKind) {
         self.pending.borrow_mut().push(Event {
-            at: unix_millis(self.now()),
+            at: unix_millis(at),
             credential: credential.map(str::to_string),
             kind,
         });
