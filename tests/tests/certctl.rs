@@ -759,9 +759,9 @@ fn config_mistakes_of_the_certctl_kind_are_named() {
         file,
     )
     .unwrap();
-    let evergreen_core::config::CredentialSpec::Certctl(s) = &ok.credentials[0].spec else {
-        panic!("certctl")
-    };
+    let s = ok.credentials[0]
+        .spec_as::<evergreen_core::sources::certctl::CertctlSpec>()
+        .expect("a certctl spec");
     assert_eq!(
         (s.heartbeat_interval, s.poll_interval, s.discovery_interval),
         (

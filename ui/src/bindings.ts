@@ -1,7 +1,7 @@
 // Generated from the Rust types by `make bindings` (src-tauri/src/models.rs); do not edit.
 // Timestamps are Unix milliseconds: well inside a JS number, so 64-bit integers are `number` here.
 
-export type Kind = "x509_file" | "vault_token" | "vault_pki" | "nixfleet" | "wrenn" | "certctl";
+export type Kind = string;
 
 export type Health = "healthy" | "attention" | "stopped" | "failing";
 

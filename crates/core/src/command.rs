@@ -13,10 +13,9 @@
 //! from (a Vault token's `token_env`, certctl's `api_key_env`) are removed
 //! from its environment: a renew script never sees a token it was not given.
 
-use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Stdio;
-use std::sync::{PoisonError, RwLock};
+use std::sync::PoisonError;
 use std::time::Duration;
 
 use tokio::io::AsyncReadExt;
@@ -33,16 +32,6 @@ pub const KILL_GRACE: Duration = Duration::from_secs(5);
 /// background grandchild writes later is not the command's).
 const STDERR_AFTER_EXIT: Duration = Duration::from_millis(500);
 
-/// Environment variables no command inherits: the ones secrets are read from.
-static SECRET_ENV: RwLock<BTreeSet<String>> = RwLock::new(BTreeSet::new());
-
-/// The variables that hold secrets in the config now running (the engine
-/// calls this at start and on each reload).
-pub fn set_secret_env(names: impl IntoIterator<Item = String>) {
-    let mut g = SECRET_ENV.write().unwrap_or_else(PoisonError::into_inner);
-    *g = names.into_iter().filter(|n| !n.is_empty()).collect();
-}
-
 /// What happened when a command ran.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CommandOutcome {
@@ -54,9 +43,15 @@ pub struct CommandOutcome {
 
 /// Runs the reload command after a successful renewal, if there is one.
 /// Returns the note for the renewal's result: empty when all went well.
-pub async fn reload(spec: Option<&CommandSpec>, name: &str, cert_path: &Path, timeout: Duration) -> String {
+pub async fn reload(
+    spec: Option<&CommandSpec>,
+    name: &str,
+    cert_path: &Path,
+    timeout: Duration,
+    withheld: &[String],
+) -> String {
     let Some(spec) = spec else { return String::new() };
-    let r = run(spec, name, cert_path, timeout).await;
+    let r = run(spec, name, cert_path, timeout, withheld).await;
     if r.success {
         return String::new();
     }
@@ -77,12 +72,20 @@ const SERVICE_ENV: [&str; 6] = [
     "LISTEN_PID",
 ];
 
-/// Runs `spec` for credential `name`, killing it after `timeout`.
-pub async fn run(spec: &CommandSpec, name: &str, cert_path: &Path, timeout: Duration) -> CommandOutcome {
+/// Runs `spec` for credential `name`, killing it after `timeout`. The
+/// variables in `withheld` (the ones the config reads secrets from) are
+/// not passed on.
+pub async fn run(
+    spec: &CommandSpec,
+    name: &str,
+    cert_path: &Path,
+    timeout: Duration,
+    withheld: &[String],
+) -> CommandOutcome {
     let argv = spec.argv();
     let program = &argv[0];
     let mut cmd = tokio::process::Command::new(program);
-    for secret in SECRET_ENV.read().unwrap_or_else(PoisonError::into_inner).iter() {
+    for secret in withheld {
         cmd.env_remove(secret);
     }
     // Addressed to the engine by systemd, not to what it runs: a command
@@ -202,10 +205,11 @@ mod tests {
             "web",
             p,
             Duration::from_secs(10),
+            &[],
         )
         .await;
         assert!(ok.success, "{ok:?}");
-        let bad = run(&sh("echo boom >&2; exit 3"), "web", p, Duration::from_secs(10)).await;
+        let bad = run(&sh("echo boom >&2; exit 3"), "web", p, Duration::from_secs(10), &[]).await;
         assert!(!bad.success);
         assert!(bad.summary.contains("status 3"), "{bad:?}");
         assert_eq!(bad.stderr_tail.as_deref(), Some("boom"));
@@ -218,6 +222,7 @@ mod tests {
             "x",
             Path::new("/x"),
             Duration::from_secs(20),
+            &[],
         )
         .await;
         let tail = out.stderr_tail.unwrap();
@@ -241,7 +246,7 @@ mod tests {
             "echo $$ > {p}; sleep 300 & echo $! >> {p}; sleep 300",
             p = pids.display()
         );
-        let out = run(&sh(&script), "x", Path::new("/x"), Duration::from_secs(1)).await;
+        let out = run(&sh(&script), "x", Path::new("/x"), Duration::from_secs(1), &[]).await;
         assert!(!out.success && out.summary.contains("timed out"), "{out:?}");
         let pids: Vec<u32> = std::fs::read_to_string(&pids)
             .unwrap()
@@ -264,7 +269,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let pid = dir.path().join("pid");
         let script = format!("echo started >&2; sleep 300 & echo $! > {}; exit 0", pid.display());
-        let out = run(&sh(&script), "x", Path::new("/x"), Duration::from_secs(5)).await;
+        let out = run(&sh(&script), "x", Path::new("/x"), Duration::from_secs(5), &[]).await;
         let left: u32 = std::fs::read_to_string(&pid).unwrap().trim().parse().unwrap();
         let _ = std::process::Command::new("kill").arg(left.to_string()).status();
         assert!(out.success, "{out:?}");
@@ -274,11 +279,24 @@ mod tests {
     #[tokio::test]
     async fn the_variables_secrets_come_from_are_not_passed_on() {
         // HOME stands in for a token_env variable: it is set in any test run.
-        set_secret_env(["HOME".to_string()]);
-        let out = run(&sh("test -z \"$HOME\""), "x", Path::new("/x"), Duration::from_secs(10)).await;
-        set_secret_env(Vec::new());
+        let withheld = ["HOME".to_string()];
+        let out = run(
+            &sh("test -z \"$HOME\""),
+            "x",
+            Path::new("/x"),
+            Duration::from_secs(10),
+            &withheld,
+        )
+        .await;
         assert!(out.success, "the command saw a secret variable: {out:?}");
-        let again = run(&sh("test -n \"$HOME\""), "x", Path::new("/x"), Duration::from_secs(10)).await;
+        let again = run(
+            &sh("test -n \"$HOME\""),
+            "x",
+            Path::new("/x"),
+            Duration::from_secs(10),
+            &[],
+        )
+        .await;
         assert!(again.success, "{again:?}");
     }
 
@@ -287,7 +305,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let odd = "a;b $(touch pwned) `touch pwned2` *";
         let spec = CommandSpec::Argv(vec!["touch".into(), dir.path().join(odd).display().to_string()]);
-        let out = run(&spec, "x", Path::new("/x"), Duration::from_secs(10)).await;
+        let out = run(&spec, "x", Path::new("/x"), Duration::from_secs(10), &[]).await;
         assert!(out.success, "{out:?}");
         let names: Vec<String> = std::fs::read_dir(dir.path())
             .unwrap()
@@ -304,6 +322,7 @@ mod tests {
             "x",
             Path::new("/x"),
             Duration::from_secs(5),
+            &[],
         )
         .await;
         assert!(
@@ -315,6 +334,7 @@ mod tests {
             "x",
             Path::new("/x"),
             Duration::from_secs(120),
+            &[],
         )
         .await;
         assert!(!out.success && out.summary.contains("timed out"), "{out:?}");

@@ -90,14 +90,13 @@ fn help_of(kind: Kind, f: &Field) -> String {
 
 /// Every credential kind with its form fields, in the order the form shows them.
 pub fn kinds() -> Vec<KindSchema> {
-    fields::KINDS
-        .iter()
-        .map(|&kind| {
-            let (label, description) = fields::label_of(kind);
+    Kind::all()
+        .map(|kind| {
+            let def = kind.def();
             KindSchema {
                 kind,
-                label: label.into(),
-                description: description.into(),
+                label: def.label.into(),
+                description: def.about.into(),
                 fields: fields::of(kind)
                     .into_iter()
                     .map(|f| FieldSchema {
@@ -106,7 +105,7 @@ pub fn kinds() -> Vec<KindSchema> {
                         help: help_of(kind, &f),
                         field_type: f.ty,
                         required: f.required,
-                        choices: fields::choices(f.key),
+                        choices: f.choices.iter().map(|c| c.to_string()).collect(),
                         placeholder: f.placeholder.into(),
                         default: f.default.map(str::to_string),
                         runs_program: f.runs_program,
@@ -148,16 +147,12 @@ pub fn read_form(path: &Path, name: &str) -> Result<CredentialForm> {
         .and_then(|a| a.iter().find(|t| name_of(t) == Some(name)))
         .ok_or_else(|| Error::UnknownCredential { name: name.into() })?;
     let kind_str = t.get("kind").and_then(Item::as_str).unwrap_or_default();
-    let kind = fields::KINDS
-        .iter()
-        .copied()
-        .find(|k| k.as_str() == kind_str)
-        .ok_or_else(|| {
-            Error::Config(format!(
-                "credential {name:?} in {} has kind {kind_str:?}, which the form cannot edit; edit the file by hand",
-                path.display()
-            ))
-        })?;
+    let kind = Kind::named(kind_str).ok_or_else(|| {
+        Error::Config(format!(
+            "credential {name:?} in {} has kind {kind_str:?}, which the form cannot edit; edit the file by hand",
+            path.display()
+        ))
+    })?;
     let mut values = BTreeMap::new();
     for (key, item) in t.iter() {
         if key == "name" || key == "kind" {
@@ -448,7 +443,7 @@ mod tests {
         );
         let form = CredentialForm {
             name: "fleet".into(),
-            kind: Kind::Certctl,
+            kind: crate::sources::certctl::KIND,
             values,
         };
         let files = files_of(&form);
@@ -482,16 +477,19 @@ mod tests {
                 .help
         };
         assert!(
-            help(Kind::VaultToken).ends_with("Default for this kind: 0.5."),
+            help(crate::sources::vault_token::KIND).ends_with("Default for this kind: 0.5."),
             "{}",
-            help(Kind::VaultToken)
+            help(crate::sources::vault_token::KIND)
         );
         assert!(
-            help(Kind::X509File).ends_with("Default for this kind: 0.33."),
+            help(crate::sources::x509_file::KIND).ends_with("Default for this kind: 0.33."),
             "{}",
-            help(Kind::X509File)
+            help(crate::sources::x509_file::KIND)
         );
-        let x509 = kinds().into_iter().find(|k| k.kind == Kind::X509File).unwrap();
+        let x509 = kinds()
+            .into_iter()
+            .find(|k| k.kind == crate::sources::x509_file::KIND)
+            .unwrap();
         let enabled = x509.fields.iter().find(|f| f.key == "enabled").unwrap();
         assert_eq!(
             enabled.default.as_deref(),
@@ -517,7 +515,12 @@ mod tests {
             "# my credentials\n[[credential]]\n# the web server\nname = \"web\"\nkind = \"x509_file\"\npath = \"/certs/web.pem\"\n",
         )
         .unwrap();
-        let r = save(&path, None, &form("api", Kind::X509File, &[("path", "/certs/api.pem")])).unwrap();
+        let r = save(
+            &path,
+            None,
+            &form("api", crate::sources::x509_file::KIND, &[("path", "/certs/api.pem")]),
+        )
+        .unwrap();
         assert!(r.ok, "{r:?}");
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.starts_with("# my credentials\n"), "{text}");
@@ -586,7 +589,8 @@ mod tests {
             );
             assert_eq!(std::fs::read_to_string(&path).unwrap(), original);
         };
-        let new = |values: &[(&str, &str)]| save(&path, None, &form("api", Kind::X509File, values)).unwrap();
+        let new =
+            |values: &[(&str, &str)]| save(&path, None, &form("api", crate::sources::x509_file::KIND, values)).unwrap();
         refused(
             new(&[("path", "/a.pem"), ("renew_command", "sh\n-c\ncurl evil | sh")]),
             "renew_command",
@@ -608,7 +612,10 @@ mod tests {
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.contains("renew_command = [\"step\", \"ca\", \"renew\"]"), "{text}");
         assert!(!text.contains("shell"), "{text}");
-        let schema = kinds().into_iter().find(|k| k.kind == Kind::X509File).unwrap();
+        let schema = kinds()
+            .into_iter()
+            .find(|k| k.kind == crate::sources::x509_file::KIND)
+            .unwrap();
         let flagged: Vec<_> = schema
             .fields
             .iter()
@@ -630,7 +637,7 @@ mod tests {
             None,
             &form(
                 "api",
-                Kind::X509File,
+                crate::sources::x509_file::KIND,
                 &[("path", "/c.pem"), ("renew_at_fraction", "1.5")],
             ),
         )
@@ -639,7 +646,7 @@ mod tests {
         assert_eq!(r.problems[0].field.as_deref(), Some("renew_at_fraction"), "{r:?}");
         assert!(r.problems[0].message.contains("strictly between 0 and 1"), "{r:?}");
         // A missing required field.
-        let r = save(&path, None, &form("api", Kind::X509File, &[])).unwrap();
+        let r = save(&path, None, &form("api", crate::sources::x509_file::KIND, &[])).unwrap();
         assert!(!r.ok && r.problems.iter().any(|p| p.message.contains("path")), "{r:?}");
         // A clash of names, a number that is not one, a field of another kind.
         let r = save(
@@ -647,7 +654,7 @@ mod tests {
             None,
             &form(
                 "web",
-                Kind::X509File,
+                crate::sources::x509_file::KIND,
                 &[("path", "/c.pem"), ("jitter", "lots"), ("role", "x")],
             ),
         )

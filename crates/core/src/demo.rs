@@ -7,13 +7,15 @@
 //! one that Evergreen only watches.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use crate::config::{CommandSpec, Config, CredentialConfig, CredentialSpec, EngineSettings, X509FileSpec};
+use crate::config::{CommandSpec, Config, CredentialConfig, EngineSettings};
 use crate::error::{Error, Result};
 use crate::fsutil::{atomic_write, ensure_private_dir, PUBLIC_FILE_MODE};
 use crate::pki::Ca;
 use crate::policy::RenewPolicy;
+use crate::sources::x509_file::{X509FileSpec, KIND};
 
 /// Printed wherever the demo runs, so nobody mistakes it for their own credentials.
 pub const BANNER: &str =
@@ -92,7 +94,8 @@ pub fn prepare(dir: &Path, evergreen_exe: &Path, now: SystemTime) -> Result<Conf
             enabled: true,
             policy: RenewPolicy::default(),
             jitter: None,
-            spec: CredentialSpec::X509File(X509FileSpec {
+            kind: KIND,
+            spec: Arc::new(X509FileSpec {
                 path,
                 renew_command,
                 reload_command: None,

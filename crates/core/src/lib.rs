@@ -38,12 +38,14 @@ pub mod engine;
 pub(crate) mod error;
 pub mod events;
 pub mod fsutil;
+#[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod history;
 pub(crate) mod host;
 pub mod http;
 pub mod ipc;
+pub mod kind;
 pub(crate) mod lock;
 pub mod metrics;
 pub mod model;

@@ -16,7 +16,7 @@ use crate::clock::unix_millis;
 use crate::config::{Config, MetricsSettings};
 use crate::control::Control;
 use crate::error::{Error, Result};
-use crate::model::{CredentialStatus, Kind, State};
+use crate::model::{CredentialStatus, State};
 
 /// The content type of the classic text exposition format.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -46,11 +46,6 @@ pub fn read_certificates(config: &Config) -> Vec<CertFileSeries> {
         }
     }
     out
-}
-
-/// The kinds that send heartbeats, whose heartbeat counters are shown.
-fn beats(kind: Kind) -> bool {
-    matches!(kind, Kind::Wrenn | Kind::Certctl)
 }
 
 fn secs(ms: i64) -> f64 {
@@ -151,7 +146,7 @@ pub fn render(statuses: &[CredentialStatus], certs: &[CertFileSeries], now: Syst
                 .with_label_values(&[&s.name, s.kind.as_str(), result])
                 .inc_by(count);
         }
-        if beats(s.kind) {
+        if s.kind.facts().heartbeats {
             for (result, count) in [("success", s.heartbeats.success), ("failure", s.heartbeats.failure)] {
                 heartbeats.with_label_values(&[&s.name, result]).inc_by(count);
             }
@@ -338,7 +333,7 @@ mod tests {
     }
 
     fn web() -> CredentialStatus {
-        let mut s = CredentialStatus::new("web", Kind::X509File, at(T0));
+        let mut s = CredentialStatus::new("web", crate::sources::x509_file::KIND, at(T0));
         s.not_before = Some(T0 - 30_000);
         s.not_after = Some(T0 + 70_000);
         s.state = State::Failing {
@@ -359,7 +354,7 @@ mod tests {
 
     #[test]
     fn each_credential_is_told_by_value_and_state() {
-        let mut host = CredentialStatus::new("host", Kind::Wrenn, at(T0));
+        let mut host = CredentialStatus::new("host", crate::sources::wrenn::KIND, at(T0));
         host.state = State::Healthy;
         host.heartbeats = HeartbeatCounts { success: 9, failure: 2 };
         let text = render(&[web(), host], &[], at(T0 + 20_000)).unwrap();

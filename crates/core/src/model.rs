@@ -11,43 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::{from_unix_millis, unix_millis};
 
-/// What kind of credential this is, and so which source keeps it alive.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-#[serde(rename_all = "snake_case")]
-pub enum Kind {
-    /// An X.509 certificate file, renewed by an optional external command.
-    X509File,
-    /// A Vault/OpenBao token kept alive with `renew-self`.
-    VaultToken,
-    /// A certificate and key pair issued by a Vault/OpenBao PKI role.
-    VaultPki,
-    /// A nixfleet agent's mTLS client certificate.
-    Nixfleet,
-    /// A wrenn host registration kept alive with heartbeats.
-    Wrenn,
-    /// A certctl agent: heartbeats, work polls, and the certificates it deploys.
-    Certctl,
-}
-
-impl Kind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::X509File => "x509_file",
-            Kind::VaultToken => "vault_token",
-            Kind::VaultPki => "vault_pki",
-            Kind::Nixfleet => "nixfleet",
-            Kind::Wrenn => "wrenn",
-            Kind::Certctl => "certctl",
-        }
-    }
-}
-
-impl std::fmt::Display for Kind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use crate::kind::Kind;
 
 /// The validity window of a credential.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -553,11 +517,11 @@ mod tests {
     #[test]
     fn summary_names_the_worst_or_the_next_renewal() {
         let now = at(1_000);
-        let mut a = CredentialStatus::new("web", Kind::X509File, now);
+        let mut a = CredentialStatus::new("web", crate::sources::x509_file::KIND, now);
         a.state = State::Healthy;
         a.can_renew = true;
         a.renew_at = Some(unix_millis(at(1_000 + 3 * 3600)));
-        let mut b = CredentialStatus::new("db", Kind::VaultToken, now);
+        let mut b = CredentialStatus::new("db", crate::sources::vault_token::KIND, now);
         b.state = State::Healthy;
         b.can_renew = true;
         b.renew_at = Some(unix_millis(at(1_000 + 5 * 3600)));
@@ -576,7 +540,7 @@ mod tests {
 
     #[test]
     fn status_serializes_state_flat() {
-        let mut s = CredentialStatus::new("web", Kind::X509File, at(0));
+        let mut s = CredentialStatus::new("web", crate::sources::x509_file::KIND, at(0));
         s.state = State::Failing {
             streak: 2,
             next_retry_at: 5,
@@ -594,9 +558,9 @@ mod tests {
     fn a_snapshot_shows_the_worst_health_and_only_a_pause_still_running() {
         let now = at(1_000);
         let cfg = std::path::Path::new("evergreen/config.toml");
-        let mut a = CredentialStatus::new("web", Kind::X509File, now);
+        let mut a = CredentialStatus::new("web", crate::sources::x509_file::KIND, now);
         a.state = State::Healthy;
-        let mut b = CredentialStatus::new("db", Kind::VaultToken, now);
+        let mut b = CredentialStatus::new("db", crate::sources::vault_token::KIND, now);
         b.state = State::Expired;
         let snap = Snapshot::of(vec![a.clone(), b], now, Some(at(2_000)), true, cfg);
         assert_eq!(snap.worst, Health::Failing);

@@ -27,20 +27,18 @@ pub enum RenewPolicy {
 
 impl Default for RenewPolicy {
     fn default() -> Self {
-        RenewPolicy::Fraction(DEFAULT_RENEW_AT_FRACTION)
+        RenewPolicy::DEFAULT
     }
 }
 
 impl RenewPolicy {
-    /// The policy of a credential whose config sets none. Vault tokens renew
-    /// at half their TTL, as Vault's own agent and certctl's renewer do;
-    /// everything else when a third of its lifetime is left, as step-ca and
-    /// cert-manager do.
+    /// When a third of the lifetime is left, as step-ca and cert-manager
+    /// renew. A kind may have its own default (its `Facts::renew_at`).
+    pub const DEFAULT: RenewPolicy = RenewPolicy::Fraction(DEFAULT_RENEW_AT_FRACTION);
+
+    /// The policy of a credential of `kind` whose config sets none.
     pub fn default_for(kind: crate::model::Kind) -> RenewPolicy {
-        match kind {
-            crate::model::Kind::VaultToken => RenewPolicy::Fraction(0.5),
-            _ => RenewPolicy::default(),
-        }
+        kind.facts().renew_at
     }
 
     /// The instant the credential becomes due.

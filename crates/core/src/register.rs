@@ -12,9 +12,10 @@ use std::path::{Path, PathBuf};
 
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::config::{self, CredentialSpec};
+use crate::config;
 use crate::error::{Error, Result};
 use crate::fsutil::{atomic_write, SECRET_FILE_MODE};
+use crate::kind::Kind;
 
 /// Where the token went, and whether the host was registered before.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,46 +39,22 @@ pub fn save_token(config_file: &Path, name: &str, token: &SecretString) -> Resul
             }
         )));
     };
-    let spec = match &c.spec {
-        CredentialSpec::Wrenn(spec) => spec,
-        CredentialSpec::Nixfleet(spec) => {
-            let token = token.expose_secret().trim();
-            let v: serde_json::Value = serde_json::from_str(token).map_err(|e| {
-                Error::Refused(format!(
-                    "a nixfleet enrolment token is the JSON the fleet operator minted ({{\"version\", \"claims\", \"signature\"}}); this is not JSON ({e})"
-                ))
-            })?;
-            let shaped = v.get("claims").is_some_and(serde_json::Value::is_object)
-                && v.get("signature").is_some_and(serde_json::Value::is_string)
-                && v.get("version").is_some_and(serde_json::Value::is_u64);
-            if !shaped {
-                return Err(Error::Refused(
-                    "a nixfleet enrolment token has \"version\", \"claims\" and \"signature\"; this JSON lacks one of them".into(),
-                ));
-            }
-            atomic_write(&spec.enrollment_token_file, token.as_bytes(), SECRET_FILE_MODE)?;
-            return Ok(Saved {
-                token_file: spec.enrollment_token_file.clone(),
-                again: spec.cert_path.exists(),
-            });
-        }
-        _ => {
-            return Err(Error::Refused(format!(
-                "{} is a {} credential; registering with a token is for wrenn and nixfleet credentials",
-                c.name,
-                c.kind()
-            )))
-        }
+    let (Some(enrolment), Some((token_file, registered))) = (c.kind.facts().enrolment, c.spec.token_file()) else {
+        let enrolling: Vec<&str> = Kind::all()
+            .filter(|k| k.facts().enrolment.is_some())
+            .map(Kind::as_str)
+            .collect();
+        return Err(Error::Refused(format!(
+            "{} is a {} credential; registering with a token is for {} credentials",
+            c.name,
+            c.kind(),
+            enrolling.join(" and ")
+        )));
     };
-    let token = token.expose_secret().trim();
-    if token.is_empty() || token.contains(char::is_whitespace) {
-        return Err(Error::Refused(
-            "the registration token must be the one-time token, one word without spaces".into(),
-        ));
-    }
-    atomic_write(&spec.registration_token_file, token.as_bytes(), SECRET_FILE_MODE)?;
+    let token = (enrolment.check)(token.expose_secret()).map_err(Error::Refused)?;
+    atomic_write(&token_file, token.as_bytes(), SECRET_FILE_MODE)?;
     Ok(Saved {
-        token_file: spec.registration_token_file.clone(),
-        again: spec.credentials_file.exists(),
+        token_file,
+        again: registered.exists(),
     })
 }

@@ -705,7 +705,7 @@ fn store_err(path: &Path, op: &str, e: rusqlite::Error) -> Error {
 mod tests {
     use super::*;
     use crate::clock::from_unix_millis;
-    use crate::model::{Kind, LastResult, State};
+    use crate::model::{LastResult, State};
     use std::io::{BufRead, BufReader};
     use std::process::{Command, Stdio};
 
@@ -749,7 +749,7 @@ mod tests {
     fn status_round_trips_and_is_removed() {
         let store = Store::open_in_memory().unwrap();
         let now = from_unix_millis(1_700_000_000_000);
-        let mut web = CredentialStatus::new("web", Kind::X509File, now);
+        let mut web = CredentialStatus::new("web", crate::sources::x509_file::KIND, now);
         web.state = State::Failing {
             streak: 3,
             next_retry_at: 1_700_000_060_000,
@@ -766,7 +766,7 @@ mod tests {
             stderr_tail: Some("connection refused".into()),
             note: None,
         });
-        let vpn = CredentialStatus::new("vpn", Kind::X509File, now);
+        let vpn = CredentialStatus::new("vpn", crate::sources::x509_file::KIND, now);
 
         store.put_status(&web).unwrap();
         store.put_status(&vpn).unwrap();
@@ -1091,7 +1091,7 @@ mod tests {
     fn writes_survive_drop_without_close() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("history.db");
-        let status = CredentialStatus::new("web", Kind::X509File, from_unix_millis(5));
+        let status = CredentialStatus::new("web", crate::sources::x509_file::KIND, from_unix_millis(5));
         let id = {
             let store = Store::open(&path).unwrap();
             store.put_status(&status).unwrap();
@@ -1125,7 +1125,7 @@ mod tests {
     fn kill_9_child() {
         let path = std::env::var_os(KILL_CHILD_DB).expect("run by reported_writes_survive_kill_9");
         let store = Store::open(Path::new(&path)).unwrap();
-        let status = CredentialStatus::new("web", Kind::X509File, from_unix_millis(5));
+        let status = CredentialStatus::new("web", crate::sources::x509_file::KIND, from_unix_millis(5));
         store.put_status(&status).unwrap();
         store.append_history(&entry(0, 7, "web")).unwrap();
         store.mark_notified("web:expiring", 7).unwrap();
@@ -1180,7 +1180,11 @@ mod tests {
         let store = Store::open(&path).unwrap();
         assert_eq!(
             store.status("web").unwrap(),
-            Some(CredentialStatus::new("web", Kind::X509File, from_unix_millis(5)))
+            Some(CredentialStatus::new(
+                "web",
+                crate::sources::x509_file::KIND,
+                from_unix_millis(5)
+            ))
         );
         let history = store.history(None, 10).unwrap();
         assert_eq!(history.len(), 1);

@@ -11,15 +11,13 @@ use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use evergreen_core::clock::{ClockHandle, ManualClock};
-use evergreen_core::config::{
-    CertctlSpec, CertctlTarget, Config, CredentialConfig, CredentialSpec, EngineSettings, TokenSource,
-};
+use evergreen_core::config::{Config, CredentialConfig, EngineSettings, TokenSource};
 use evergreen_core::events::{EventBus, EventKind};
 use evergreen_core::model::State;
 use evergreen_core::pki::Ca;
 use evergreen_core::policy::RenewPolicy;
 use evergreen_core::scheduler::{self, Handle, SchedulerDeps};
-use evergreen_core::sources::certctl::{Certctl, Reply, Wire};
+use evergreen_core::sources::certctl::{Certctl, CertctlSpec, CertctlTarget, Reply, Wire};
 use evergreen_core::sources::{Failure, Source};
 use evergreen_core::store::Store;
 use reqwest::Method;
@@ -191,7 +189,8 @@ fn rig(agents: &[&str], discovery: bool) -> Rig {
             enabled: true,
             policy: RenewPolicy::default(),
             jitter: Some(0.0),
-            spec: CredentialSpec::Certctl(Box::new(CertctlSpec {
+            kind: evergreen_core::sources::certctl::KIND,
+            spec: Arc::new(CertctlSpec {
                 url: "https://127.0.0.1:1".into(),
                 agent_id: name.to_string(),
                 api_key: TokenSource::Env("UNUSED_IN_THIS_TEST".into()),
@@ -213,7 +212,7 @@ fn rig(agents: &[&str], discovery: bool) -> Rig {
                 heartbeat_interval: Duration::from_secs(60),
                 poll_interval: Duration::from_secs(30),
                 discovery_interval: Duration::from_secs(6 * 3600),
-            })),
+            }),
         })
         .collect();
     let store = Arc::new(Store::open_in_memory().unwrap());
@@ -223,17 +222,10 @@ fn rig(agents: &[&str], discovery: bool) -> Rig {
     deps.seed = Some(7);
     let seeds = Arc::new(Mutex::new(0u64));
     deps.sources = Arc::new(move |cfg: &CredentialConfig| {
-        let CredentialSpec::Certctl(spec) = &cfg.spec else {
-            unreachable!()
-        };
+        let spec = cfg.spec_as::<CertctlSpec>().expect("a certctl spec");
         let mut n = seeds.lock().unwrap();
         *n += 1;
-        Arc::new(Certctl::with_wire(
-            &cfg.name,
-            spec.as_ref().clone(),
-            Arc::new(fake.clone()),
-            *n,
-        )) as Arc<dyn Source>
+        Arc::new(Certctl::with_wire(&cfg.name, spec.clone(), Arc::new(fake.clone()), *n)) as Arc<dyn Source>
     });
     let (handle, _join) = scheduler::spawn(
         Config {

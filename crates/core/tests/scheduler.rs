@@ -11,11 +11,12 @@ use std::time::{Duration, SystemTime};
 use async_trait::async_trait;
 use evergreen_core::backoff::Backoff;
 use evergreen_core::clock::{ClockHandle, ManualClock};
-use evergreen_core::config::{Config, CredentialConfig, CredentialSpec, EngineSettings, X509FileSpec};
+use evergreen_core::config::{Config, CredentialConfig, EngineSettings};
 use evergreen_core::events::{EventBus, EventKind};
 use evergreen_core::model::{Kind, Lifetime, State};
 use evergreen_core::policy::RenewPolicy;
 use evergreen_core::scheduler::{self, Handle, SchedulerDeps};
+use evergreen_core::sources::x509_file::{self, X509FileSpec};
 use evergreen_core::sources::{
     Beat, Failure, FailureClass, Heartbeat, Limit, Observation, RenewRequest, Renewed, Source,
 };
@@ -75,7 +76,7 @@ struct Scripted {
 #[async_trait]
 impl Source for Scripted {
     fn kind(&self) -> Kind {
-        Kind::X509File
+        evergreen_core::sources::x509_file::KIND
     }
     fn can_renew(&self) -> bool {
         self.s.lock().unwrap().can_renew
@@ -164,7 +165,8 @@ fn cred(name: &str, policy: RenewPolicy, jitter: f64) -> CredentialConfig {
         enabled: true,
         policy,
         jitter: Some(jitter),
-        spec: CredentialSpec::X509File(X509FileSpec {
+        kind: x509_file::KIND,
+        spec: Arc::new(X509FileSpec {
             path: PathBuf::from("/unused"),
             renew_command: None,
             reload_command: None,

@@ -41,9 +41,14 @@ pub struct Field {
     pub runs_program: bool,
     /// Every kind has it (the renewal policy, enabled).
     pub common: bool,
+    /// The values a choice field takes.
+    pub choices: &'static [&'static str],
+    /// What a required field gives, for the message when it is missing or
+    /// empty: "kind K needs `path`, {why}".
+    pub why: &'static str,
 }
 
-const fn field(
+pub(crate) const fn field(
     key: &'static str,
     label: &'static str,
     ty: FieldType,
@@ -61,16 +66,18 @@ const fn field(
         default: None,
         runs_program: false,
         common: false,
+        choices: &[],
+        why: "",
     }
 }
 
 impl Field {
-    const fn program(mut self) -> Self {
+    pub(crate) const fn program(mut self) -> Self {
         self.runs_program = true;
         self
     }
 
-    const fn by_default(mut self, value: &'static str) -> Self {
+    pub(crate) const fn by_default(mut self, value: &'static str) -> Self {
         self.default = Some(value);
         self
     }
@@ -79,25 +86,21 @@ impl Field {
         self.common = true;
         self
     }
+
+    pub(crate) const fn choices(mut self, values: &'static [&'static str]) -> Self {
+        self.choices = values;
+        self
+    }
+
+    /// A required field, and what it gives.
+    pub(crate) const fn needs(mut self, why: &'static str) -> Self {
+        self.required = true;
+        self.why = why;
+        self
+    }
 }
 
-/// Every kind, in the order the window lists them.
-pub const KINDS: &[Kind] = &[
-    Kind::X509File,
-    Kind::VaultToken,
-    Kind::VaultPki,
-    Kind::Nixfleet,
-    Kind::Wrenn,
-    Kind::Certctl,
-];
-
-/// The fields `kind` has beyond the common ones: what the validator accepts
-/// for it.
-pub fn accepted(kind: Kind) -> Vec<&'static str> {
-    of(kind).iter().filter(|f| !f.common).map(|f| f.key).collect()
-}
-
-const COMMON: &[Field] = &[
+pub(crate) const COMMON: &[Field] = &[
     field(
         "enabled",
         "Enabled",
@@ -137,7 +140,7 @@ const COMMON: &[Field] = &[
     .common(),
 ];
 
-const VAULT_CONN: &[Field] = &[
+pub(crate) const VAULT_CONN: &[Field] = &[
     field(
         "address",
         "Server address",
@@ -180,7 +183,7 @@ const VAULT_CONN: &[Field] = &[
     ),
 ];
 
-const COMMANDS: &[Field] = &[
+pub(crate) const COMMANDS: &[Field] = &[
     field(
         "reload_command",
         "Reload command",
@@ -211,7 +214,7 @@ const COMMANDS: &[Field] = &[
 ];
 
 /// The fleet kinds' CA bundle field.
-const FLEET_CA_BUNDLE: Field = field(
+pub(crate) const FLEET_CA_BUNDLE: Field = field(
     "ca_bundle",
     "CA bundle",
     FieldType::Path,
@@ -220,400 +223,61 @@ const FLEET_CA_BUNDLE: Field = field(
     "",
 );
 
-const X509_FILE: &[Field] = &[
-    field(
-        "path",
-        "Certificate file",
-        FieldType::Path,
-        true,
-        "The certificate Evergreen watches.",
-        "~/certs/web.pem",
-    ),
-    field(
-        "renew_command",
-        "Renew command",
-        FieldType::List,
-        false,
-        "The program that renews it, one argument per line. Without it Evergreen only watches.",
-        "step\nca\nrenew\n--force\ncert.pem\nkey.pem",
-    )
-    .program(),
-];
+/// The fields of `kind` beyond the common ones, from its definition: what
+/// the validator accepts for it.
+pub fn own(kind: Kind) -> impl Iterator<Item = &'static Field> {
+    kind.def().fields.iter().flat_map(|group| group.iter())
+}
 
-const VAULT_TOKEN: &[Field] = &[field(
-    "increment",
-    "Renewal increment",
-    FieldType::Duration,
-    false,
-    "The TTL asked for at each renewal; default the token's own.",
-    "1h",
-)];
-
-const VAULT_PKI: &[Field] = &[
-    field(
-        "role",
-        "PKI role",
-        FieldType::Text,
-        true,
-        "The role under <mount>/roles/.",
-        "workstation",
-    ),
-    field(
-        "common_name",
-        "Common name",
-        FieldType::Text,
-        true,
-        "The certificate's CN, also sent as a DNS SAN.",
-        "ws-42.corp.example.com",
-    ),
-    field(
-        "path",
-        "Certificate file",
-        FieldType::Path,
-        true,
-        "Where the certificate (leaf, then chain) is written.",
-        "~/.local/share/certs/ws.pem",
-    ),
-    field(
-        "key_path",
-        "Key file",
-        FieldType::Path,
-        false,
-        "Default: the certificate path with .key.",
-        "",
-    ),
-    field(
-        "mount",
-        "Mount",
-        FieldType::Text,
-        false,
-        "Where the PKI engine is mounted; default pki.",
-        "pki",
-    ),
-    field(
-        "alt_names",
-        "More DNS names",
-        FieldType::List,
-        false,
-        "One per line.",
-        "",
-    ),
-    field("ip_sans", "IP addresses", FieldType::List, false, "One per line.", ""),
-    field(
-        "ttl",
-        "TTL",
-        FieldType::Duration,
-        false,
-        "Asked of the server; default the role's.",
-        "24h",
-    ),
-    field(
-        "key_type",
-        "Key type",
-        FieldType::Choice,
-        false,
-        "Used when a key is generated.",
-        "ec-p256",
-    ),
-    field(
-        "mode",
-        "Mode",
-        FieldType::Choice,
-        false,
-        "sign: the key is made here (recommended); issue: the server makes it.",
-        "sign",
-    ),
-];
-
-const NIXFLEET: &[Field] = &[
-    field(
-        "url",
-        "Control plane",
-        FieldType::Url,
-        true,
-        "https://… (mutual TLS).",
-        "https://fleet.example.com",
-    ),
-    field(
-        "path",
-        "Client certificate",
-        FieldType::Path,
-        true,
-        "Rewritten in place at each renewal.",
-        "/var/lib/nixfleet/agent.pem",
-    ),
-    field(
-        "key",
-        "Key",
-        FieldType::Choice,
-        false,
-        "ssh_host (default): every CSR is signed by the SSH host key; rotate: a fresh key for every certificate.",
-        "",
-    ),
-    field(
-        "ssh_host_key",
-        "SSH host key",
-        FieldType::Path,
-        false,
-        "With key = \"ssh_host\": the OpenSSH ed25519 private key; default /etc/ssh/ssh_host_ed25519_key.",
-        "",
-    ),
-    field(
-        "key_path",
-        "Key file",
-        FieldType::Path,
-        false,
-        "With key = \"rotate\": where the current key is kept (0600); default the certificate's path with .key.",
-        "",
-    ),
-    field(
-        "machine_id",
-        "Machine id",
-        FieldType::Text,
-        false,
-        "Default: the certificate's common name, else the hostname.",
-        "",
-    ),
-    field(
-        "enrollment_token_file",
-        "Enrolment token file",
-        FieldType::Path,
-        false,
-        "Where an enrolment token waits; default <certificate>.token.",
-        "",
-    ),
-    FLEET_CA_BUNDLE,
-];
-
-const WRENN: &[Field] = &[
-    field(
-        "url",
-        "Control plane",
-        FieldType::Url,
-        true,
-        "https://…",
-        "https://wrenn.example.com",
-    ),
-    field(
-        "credentials_file",
-        "Credentials file",
-        FieldType::Path,
-        true,
-        "The host credentials (JSON, 0600), written at registration.",
-        "~/.local/share/wrenn/host.json",
-    ),
-    field(
-        "registration_token_file",
-        "Registration token file",
-        FieldType::Path,
-        false,
-        "Where a one-time token waits; default <credentials file>.token.",
-        "",
-    ),
-    field(
-        "heartbeat_interval",
-        "Heartbeat interval",
-        FieldType::Duration,
-        false,
-        "Default 30s.",
-        "30s",
-    ),
-    field(
-        "host_address",
-        "Host address",
-        FieldType::Text,
-        true,
-        "This host's ip:port as the control plane reaches it; wrenn refuses a registration without one.",
-        "10.0.0.5:9000",
-    ),
-    FLEET_CA_BUNDLE,
-];
-
-const CERTCTL: &[Field] = &[
-    field(
-        "url",
-        "Control plane",
-        FieldType::Url,
-        true,
-        "https://… only (TLS 1.3).",
-        "https://certctl.example.com:8443",
-    ),
-    field(
-        "agent_id",
-        "Agent id",
-        FieldType::Text,
-        true,
-        "The agent's id at the control plane.",
-        "agent-ws42",
-    ),
-    field(
-        "api_key_file",
-        "API key file",
-        FieldType::Path,
-        false,
-        "A file holding only the agent's API key, mode 0600.",
-        "~/.config/evergreen/certctl.key",
-    ),
-    field(
-        "api_key_env",
-        "Or API key variable",
-        FieldType::Text,
-        false,
-        "Instead of a file: a variable of the engine's process.",
-        "CERTCTL_API_KEY",
-    ),
-    field(
-        "targets",
-        "Targets",
-        FieldType::List,
-        true,
-        "One per line: TARGET_ID=certificate path; the key goes next to it (.key).",
-        "t-web=~/certs/web.pem",
-    ),
-    field(
-        "key_dir",
-        "Key directory",
-        FieldType::Path,
-        false,
-        "Where keys made for CSRs live (0700). Default: Evergreen's data directory.",
-        "",
-    ),
-    field(
-        "discovery_dirs",
-        "Discovery directories",
-        FieldType::List,
-        false,
-        "Scanned for certificates every 6 h; one per line.",
-        "/etc/ssl/certs",
-    ),
-    field(
-        "heartbeat_interval",
-        "Heartbeat interval",
-        FieldType::Duration,
-        false,
-        "Default 60s.",
-        "60s",
-    ),
-    field(
-        "poll_interval",
-        "Poll interval",
-        FieldType::Duration,
-        false,
-        "Default 30s.",
-        "30s",
-    ),
-    field(
-        "discovery_interval",
-        "Discovery interval",
-        FieldType::Duration,
-        false,
-        "Default 6h.",
-        "6h",
-    ),
-    FLEET_CA_BUNDLE,
-];
+/// The keys of [`own`].
+pub fn accepted(kind: Kind) -> Vec<&'static str> {
+    own(kind).map(|f| f.key).collect()
+}
 
 /// The fields of `kind`, in the order the form shows them: its own, then
 /// the connection or commands it shares with others, then the common ones.
 pub fn of(kind: Kind) -> Vec<Field> {
-    let (own, shared): (&[Field], &[&[Field]]) = match kind {
-        Kind::X509File => (X509_FILE, &[COMMANDS]),
-        Kind::VaultToken => (VAULT_TOKEN, &[VAULT_CONN]),
-        Kind::VaultPki => (VAULT_PKI, &[VAULT_CONN, COMMANDS]),
-        Kind::Nixfleet => (NIXFLEET, &[]),
-        Kind::Wrenn => (WRENN, &[]),
-        Kind::Certctl => (CERTCTL, &[]),
-    };
-    let mut v = own.to_vec();
-    for s in shared {
-        v.extend_from_slice(s);
-    }
-    v.extend_from_slice(COMMON);
-    v
+    own(kind).chain(COMMON).copied().collect()
 }
 
-/// A kind's name in the window, and what it is.
-pub fn label_of(kind: Kind) -> (&'static str, &'static str) {
-    match kind {
-        Kind::X509File => (
-            "X.509 file",
-            "A certificate file, renewed by a command you give (step, certbot, a script) or only watched.",
-        ),
-        Kind::VaultToken => ("Vault token", "A Vault/OpenBao login token kept alive with renew-self."),
-        Kind::VaultPki => (
-            "Vault PKI certificate",
-            "A certificate from a Vault/OpenBao PKI role; the key stays on this machine.",
-        ),
-        Kind::Nixfleet => (
-            "nixfleet agent",
-            "A nixfleet agent's mTLS client certificate, renewed with a CSR signed by the SSH host key.",
-        ),
-        Kind::Wrenn => ("wrenn host", "A wrenn host registration kept alive with heartbeats."),
-        Kind::Certctl => (
-            "certctl agent",
-            "A certctl agent: heartbeats, work polls, and the certificates it deploys (keys made here).",
-        ),
-        #[allow(unreachable_patterns)]
-        _ => ("credential", ""),
-    }
-}
-
-/// The values a choice field takes.
-pub fn choices(key: &str) -> Vec<String> {
-    let v: &[&str] = match key {
-        "key_type" => super::KeyType::NAMES,
-        "mode" => &["sign", "issue"],
-        "key" => super::NixfleetKey::NAMES,
-        _ => &[],
-    };
-    v.iter().map(|s| s.to_string()).collect()
+/// The common field called `key`.
+pub fn common(key: &str) -> Option<&'static Field> {
+    COMMON.iter().find(|f| f.key == key)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// The fields the file's schema knows, read from serde's own refusal of
-    /// an unknown one (it lists every field it expected).
-    fn schema_fields() -> Vec<String> {
-        let err = match toml::from_str::<super::super::raw::RawConfig>("[[credential]]\nzzz_unknown = 1\n") {
-            Ok(_) => panic!("an unknown field was accepted"),
-            Err(e) => e.to_string(),
-        };
-        let list = err.split("expected one of").nth(1).unwrap_or_else(|| panic!("{err}"));
-        list.split(',')
-            .map(|f| {
-                f.trim()
-                    .trim_matches(|c: char| c == '`' || c.is_whitespace())
-                    .to_string()
-            })
-            .filter(|f| !f.is_empty())
-            .collect()
+    #[test]
+    fn a_required_field_says_what_it_gives_and_a_choice_what_it_takes() {
+        for kind in Kind::all() {
+            for f in of(kind) {
+                assert_eq!(f.required, !f.why.is_empty(), "{kind}: {}", f.key);
+                assert_eq!(f.ty == FieldType::Choice, !f.choices.is_empty(), "{kind}: {}", f.key);
+            }
+        }
     }
 
     #[test]
-    fn the_table_and_the_files_schema_name_the_same_fields() {
-        let schema = schema_fields();
-        assert!(schema.len() > 30, "{schema:?}");
-        let mut table: Vec<&str> = KINDS.iter().flat_map(|k| of(*k)).map(|f| f.key).collect();
-        table.extend(["name", "kind"]);
-        table.sort();
-        table.dedup();
-        let mut schema: Vec<&str> = schema.iter().map(String::as_str).collect();
-        schema.sort();
-        assert_eq!(table, schema, "a field in one and not the other");
+    fn a_key_has_one_type_in_every_kind() {
+        for a in Kind::all().flat_map(of) {
+            for b in Kind::all().flat_map(of).filter(|b| b.key == a.key) {
+                assert_eq!(a.ty, b.ty, "{} has two types", a.key);
+            }
+        }
     }
 
     #[test]
     fn a_field_is_accepted_by_exactly_the_kinds_whose_table_has_it() {
         let all: Vec<&str> = {
-            let mut v: Vec<&str> = KINDS.iter().flat_map(|k| of(*k)).map(|f| f.key).collect();
+            let mut v: Vec<&str> = Kind::all().flat_map(of).map(|f| f.key).collect();
             v.sort();
             v.dedup();
             v
         };
         let value = |key: &str| {
-            let f = KINDS.iter().flat_map(|k| of(*k)).find(|f| f.key == key).unwrap();
+            let f = Kind::all().flat_map(of).find(|f| f.key == key).unwrap();
             match f.ty {
                 FieldType::List => "[\"x\"]",
                 FieldType::Bool => "true",
@@ -621,7 +285,7 @@ mod tests {
                 _ => "\"x\"",
             }
         };
-        for kind in KINDS {
+        for kind in Kind::all() {
             for key in &all {
                 let src = format!(
                     "[[credential]]\nname = \"c\"\nkind = \"{}\"\n{key} = {}\n",
@@ -635,7 +299,7 @@ mod tests {
                 let refused = problems.contains(&format!("`{key}`")) && problems.contains("belongs to");
                 assert_eq!(
                     refused,
-                    !of(*kind).iter().any(|f| f.key == *key),
+                    !of(kind).iter().any(|f| f.key == *key),
                     "{} with {key}:\n{problems}",
                     kind.as_str()
                 );
@@ -645,8 +309,8 @@ mod tests {
 
     #[test]
     fn programs_are_marked_and_checkboxes_say_their_default() {
-        for kind in KINDS {
-            for f in of(*kind) {
+        for kind in Kind::all() {
+            for f in of(kind) {
                 assert_eq!(
                     f.runs_program,
                     ["renew_command", "reload_command", "shell"].contains(&f.key),

@@ -13,6 +13,7 @@
 use std::collections::BTreeMap;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -20,6 +21,7 @@ use toml::Spanned;
 
 use crate::backoff::Backoff;
 use crate::error::{Error, Result};
+use crate::kind::Spec;
 use crate::model::Kind;
 use crate::policy::RenewPolicy;
 
@@ -31,10 +33,11 @@ mod validate;
 
 pub use diagnostics::Problem;
 use diagnostics::*;
+pub(crate) use raw::field_spans;
+pub(crate) use raw::RawCredential;
 use raw::*;
-pub(crate) use raw::{field_spans, fields_of, KINDS};
 pub use surroundings::Surroundings;
-use validate::Validator;
+pub(crate) use validate::Validator;
 
 /// A validated configuration.
 #[derive(Debug, Clone, PartialEq)]
@@ -98,98 +101,53 @@ impl Default for EngineSettings {
 }
 
 /// One `[[credential]]`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct CredentialConfig {
     pub name: String,
     pub enabled: bool,
     pub policy: RenewPolicy,
     /// Overrides the engine's jitter for this credential.
     pub jitter: Option<f64>,
-    pub spec: CredentialSpec,
+    pub kind: Kind,
+    /// The kind's own settings (a struct in its source file).
+    pub spec: Arc<dyn Spec>,
+}
+
+impl PartialEq for CredentialConfig {
+    fn eq(&self, o: &Self) -> bool {
+        self.name == o.name
+            && self.enabled == o.enabled
+            && self.policy == o.policy
+            && self.jitter == o.jitter
+            && self.kind == o.kind
+            && *self.spec == *o.spec
+    }
 }
 
 impl CredentialConfig {
     pub fn kind(&self) -> Kind {
-        match self.spec {
-            CredentialSpec::X509File(_) => Kind::X509File,
-            CredentialSpec::VaultToken(_) => Kind::VaultToken,
-            CredentialSpec::VaultPki(_) => Kind::VaultPki,
-            CredentialSpec::Nixfleet(_) => Kind::Nixfleet,
-            CredentialSpec::Wrenn(_) => Kind::Wrenn,
-            CredentialSpec::Certctl(_) => Kind::Certctl,
-        }
+        self.kind
     }
-}
 
-/// Kind-specific settings.
-#[derive(Debug, Clone, PartialEq)]
-pub enum CredentialSpec {
-    X509File(X509FileSpec),
-    VaultToken(VaultTokenSpec),
-    VaultPki(Box<VaultPkiSpec>),
-    Nixfleet(NixfleetSpec),
-    Wrenn(WrennSpec),
-    Certctl(Box<CertctlSpec>),
+    /// The kind's own settings as their type, when they are of it.
+    pub fn spec_as<T: Spec>(&self) -> Option<&T> {
+        self.spec.as_any().downcast_ref::<T>()
+    }
 }
 
 impl Config {
     /// The environment variables this config reads secrets from: no command
     /// Evergreen runs inherits them.
     pub fn secret_env(&self) -> Vec<String> {
-        self.credentials
+        let mut v: Vec<String> = self
+            .credentials
             .iter()
-            .filter_map(|c| match &c.spec {
-                CredentialSpec::VaultToken(s) => Some(&s.conn.token),
-                CredentialSpec::VaultPki(s) => Some(&s.conn.token),
-                CredentialSpec::Certctl(s) => Some(&s.api_key),
-                _ => None,
-            })
-            .filter_map(|t| match t {
-                TokenSource::Env(v) if !v.is_empty() => Some(v.clone()),
-                _ => None,
-            })
-            .collect()
-    }
-}
-
-impl CredentialSpec {
-    /// Files whose change means the credential should be looked at again
-    /// (the certificate, its key, the token file a `bao login` rewrites).
-    /// The certificate files it keeps (what certificate monitoring reads).
-    pub fn certificate_files(&self) -> Vec<PathBuf> {
-        match self {
-            CredentialSpec::X509File(s) => vec![s.path.clone()],
-            CredentialSpec::VaultPki(s) => vec![s.cert_path.clone()],
-            CredentialSpec::Nixfleet(s) => vec![s.cert_path.clone()],
-            CredentialSpec::Certctl(s) => s.targets.values().map(|t| t.cert_path.clone()).collect(),
-            CredentialSpec::VaultToken(_) | CredentialSpec::Wrenn(_) => Vec::new(),
-        }
-    }
-
-    pub fn watched_paths(&self) -> Vec<PathBuf> {
-        let token_file = |c: &VaultConn| match &c.token {
-            TokenSource::File(p) => Some(p.clone()),
-            TokenSource::Env(_) => None,
-        };
-        match self {
-            CredentialSpec::X509File(s) => vec![s.path.clone()],
-            CredentialSpec::VaultToken(s) => token_file(&s.conn).into_iter().collect(),
-            CredentialSpec::VaultPki(s) => [s.cert_path.clone(), s.key_path.clone()]
-                .into_iter()
-                .chain(token_file(&s.conn))
-                .collect(),
-            CredentialSpec::Nixfleet(s) => vec![s.cert_path.clone(), s.enrollment_token_file.clone()],
-            CredentialSpec::Wrenn(s) => vec![s.credentials_file.clone(), s.registration_token_file.clone()],
-            CredentialSpec::Certctl(s) => s
-                .targets
-                .values()
-                .flat_map(|t| [t.cert_path.clone(), t.key_path.clone()])
-                .chain(match &s.api_key {
-                    TokenSource::File(p) => Some(p.clone()),
-                    TokenSource::Env(_) => None,
-                })
-                .collect(),
-        }
+            .flat_map(|c| c.spec.secret_env())
+            .filter(|v| !v.is_empty())
+            .collect();
+        v.sort();
+        v.dedup();
+        v
     }
 }
 
@@ -213,6 +171,25 @@ pub enum TokenSource {
     Env(String),
 }
 
+impl TokenSource {
+    /// The file, when the secret is kept in one (a file Evergreen watches).
+    pub fn file(&self) -> Option<PathBuf> {
+        match self {
+            TokenSource::File(p) => Some(p.clone()),
+            TokenSource::Env(_) => None,
+        }
+    }
+
+    /// The variable, when the secret is read from one (which no command
+    /// Evergreen runs may inherit).
+    pub fn env(&self) -> Option<String> {
+        match self {
+            TokenSource::Env(v) if !v.is_empty() => Some(v.clone()),
+            _ => None,
+        }
+    }
+}
+
 impl std::fmt::Display for TokenSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -220,151 +197,6 @@ impl std::fmt::Display for TokenSource {
             TokenSource::Env(v) => write!(f, "environment variable {v}"),
         }
     }
-}
-
-/// A Vault/OpenBao token kept alive with `renew-self`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VaultTokenSpec {
-    pub conn: VaultConn,
-    /// The TTL asked for at each renewal; default: the token's own TTL.
-    pub increment: Option<Duration>,
-}
-
-/// A nixfleet agent's mTLS client certificate, renewed with a CSR
-/// signed by the host's SSH ed25519 key.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NixfleetSpec {
-    /// The control plane, `https://…` (no path).
-    pub url: String,
-    /// The client certificate, rewritten in place.
-    pub cert_path: PathBuf,
-    /// Which key the certificate is for.
-    pub key: NixfleetKey,
-    pub machine_id: String,
-    pub ca_bundle: Option<PathBuf>,
-    /// Where an enrolment token waits (`evergreen register` writes it): with
-    /// no certificate yet, Evergreen enrols with it and then removes it.
-    pub enrollment_token_file: PathBuf,
-}
-
-/// The key of a nixfleet machine's certificate.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum NixfleetKey {
-    /// `key = "ssh_host"`: the host's OpenSSH ed25519 private key signs
-    /// every CSR, so the public key never changes.
-    SshHost(PathBuf),
-    /// `key = "rotate"`: a fresh key for every enrolment and renewal, kept
-    /// at this path together with its certificate (one pair).
-    Rotate(PathBuf),
-}
-
-impl NixfleetKey {
-    pub const NAMES: &'static [&'static str] = &["ssh_host", "rotate"];
-}
-
-/// A wrenn host registration: host JWT, refresh token and
-/// certificate in one credentials file, kept alive with heartbeats.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WrennSpec {
-    /// The control plane, `https://…` (plain HTTP only on loopback).
-    pub url: String,
-    /// The credentials file (JSON, 0600), written at registration.
-    pub credentials_file: PathBuf,
-    /// A file holding a one-time registration token, used (and then
-    /// removed) when there is no credentials file.
-    pub registration_token_file: PathBuf,
-    pub heartbeat_interval: Duration,
-    /// This host's externally reachable address, sent at registration.
-    pub host_address: String,
-    pub ca_bundle: Option<PathBuf>,
-}
-
-/// A certctl agent: heartbeats, work polls, CSR and deployment
-/// jobs for the targets configured here, and certificate discovery.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CertctlSpec {
-    /// The control plane, `https://…` only (no path).
-    pub url: String,
-    /// The agent's id at the control plane.
-    pub agent_id: String,
-    /// Where the agent's API key is read from, at every request.
-    pub api_key: TokenSource,
-    pub ca_bundle: Option<PathBuf>,
-    /// Where the keys made for CSR jobs live (0700; keys 0600).
-    pub key_dir: PathBuf,
-    /// Target id (as the control plane names it) → where it is deployed.
-    pub targets: BTreeMap<String, CertctlTarget>,
-    /// Directories scanned for certificates to report.
-    pub discovery_dirs: Vec<PathBuf>,
-    pub heartbeat_interval: Duration,
-    pub poll_interval: Duration,
-    pub discovery_interval: Duration,
-}
-
-/// Where one certctl target's certificate and key are written.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CertctlTarget {
-    pub cert_path: PathBuf,
-    pub key_path: PathBuf,
-}
-
-/// How a PKI certificate is obtained.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PkiMode {
-    /// Generate the key here, send a CSR to `<mount>/sign/<role>`: the key never leaves the machine.
-    Sign,
-    /// Let the server make the key too (`<mount>/issue/<role>`).
-    Issue,
-}
-
-/// Key algorithm of a PKI credential.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KeyType {
-    EcP256,
-    EcP384,
-    Ed25519,
-}
-
-impl KeyType {
-    pub const NAMES: &'static [&'static str] = &["ec-p256", "ec-p384", "ed25519"];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            KeyType::EcP256 => "ec-p256",
-            KeyType::EcP384 => "ec-p384",
-            KeyType::Ed25519 => "ed25519",
-        }
-    }
-}
-
-/// A certificate and key pair from a Vault/OpenBao PKI role.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VaultPkiSpec {
-    pub conn: VaultConn,
-    pub mount: String,
-    pub role: String,
-    pub common_name: String,
-    pub alt_names: Vec<String>,
-    pub ip_sans: Vec<String>,
-    /// The TTL asked for; default: the role's.
-    pub ttl: Option<Duration>,
-    pub key_type: KeyType,
-    pub mode: PkiMode,
-    /// The certificate (leaf first, then the chain).
-    pub cert_path: PathBuf,
-    pub key_path: PathBuf,
-    pub reload_command: Option<CommandSpec>,
-    pub command_timeout: Duration,
-}
-
-/// An X.509 certificate file, optionally renewed by a command.
-#[derive(Debug, Clone, PartialEq)]
-pub struct X509FileSpec {
-    pub path: PathBuf,
-    pub renew_command: Option<CommandSpec>,
-    pub reload_command: Option<CommandSpec>,
-    /// How long a renew or reload command may run before it is killed.
-    pub command_timeout: Duration,
 }
 
 /// A command to run: an argv array, or a string for `/bin/sh -c` when the
@@ -484,7 +316,7 @@ pub fn validate_in(src: &str, file: &Path, around: &Surroundings) -> std::result
         base,
         around,
     };
-    let cfg = v.config(raw, set_fields(src));
+    let cfg = v.config(raw);
     if v.problems.is_empty() {
         Ok(cfg)
     } else {
@@ -501,18 +333,17 @@ fn friendlier_serde_message(msg: &str) -> String {
             );
         }
     }
-    if msg.contains("data did not match any variant of untagged enum RawCommand") {
-        return "a command must be an array of strings, e.g. [\"step\", \"ca\", \"renew\", \"cert.pem\", \"key.pem\"], or a string with `shell = true`".into();
-    }
-    if msg.starts_with("invalid type: map, expected a sequence") {
-        return "this field is a list, written [\"…\", \"…\"], not a table { … } (certctl targets are [\"TARGET_ID=/path/cert.pem\"])".into();
-    }
     msg.to_string()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sources::certctl::CertctlSpec;
+    use crate::sources::nixfleet::{NixfleetKey, NixfleetSpec};
+    use crate::sources::vault_pki::{KeyType, PkiMode, VaultPkiSpec};
+    use crate::sources::vault_token::VaultTokenSpec;
+    use crate::sources::x509_file::X509FileSpec;
 
     fn file() -> &'static Path {
         Path::new("/home/u/.config/evergreen/config.toml")
@@ -559,7 +390,7 @@ enabled = false
         assert_eq!(c.credentials.len(), 2);
         let web = &c.credentials[0];
         assert_eq!(web.policy, RenewPolicy::Fraction(0.25));
-        let CredentialSpec::X509File(s) = &web.spec else {
+        let Some(s) = web.spec_as::<X509FileSpec>() else {
             panic!("web is an x509_file")
         };
         assert_eq!(s.path, PathBuf::from("/home/u/.config/evergreen/certs/web.pem"));
@@ -576,11 +407,14 @@ enabled = false
         let home = Path::new("/home/u");
         let around = Surroundings::fixed(home, BTreeMap::new());
         let base = "[[credential]]\nname = \"fleet\"\nkind = \"nixfleet\"\nurl = \"https://cp.example\"\npath = \"~/fleet/client.pem\"\nmachine_id = \"ws-1\"\n";
-        let key = |extra: &str| match parse_in(&format!("{base}{extra}"), file(), &around)
-            .map(|c| c.credentials[0].spec.clone())
-        {
-            Ok(CredentialSpec::Nixfleet(n)) => Ok(n.key),
-            Ok(other) => panic!("{other:?}"),
+        let key = |extra: &str| match parse_in(&format!("{base}{extra}"), file(), &around).map(|c| {
+            c.credentials[0]
+                .spec_as::<NixfleetSpec>()
+                .expect("a nixfleet spec")
+                .key
+                .clone()
+        }) {
+            Ok(k) => Ok(k),
             Err(e) => Err(e.to_string()),
         };
         assert_eq!(
@@ -615,9 +449,12 @@ enabled = false
         let home = Path::new("/home/u");
         let cert = home.join("client.pem");
         let cfg = "[[credential]]\nname = \"fleet\"\nkind = \"nixfleet\"\nurl = \"https://cp.example\"\npath = \"~/client.pem\"\n";
-        let id = |c: &Config| match &c.credentials[0].spec {
-            CredentialSpec::Nixfleet(n) => n.machine_id.clone(),
-            other => panic!("{other:?}"),
+        let id = |c: &Config| {
+            c.credentials[0]
+                .spec_as::<NixfleetSpec>()
+                .expect("a nixfleet spec")
+                .machine_id
+                .clone()
         };
         // not enrolled yet: the hostname, as nixfleet's agent defaults to
         let mut around = Surroundings::fixed(home, BTreeMap::new());
@@ -661,18 +498,14 @@ enabled = false
         let mut around = Surroundings::fixed(home, BTreeMap::from([(bundle.clone(), ca.cert_pem().into_bytes())]));
         around.vault_addr = Some("https://bao.example:8200/".into());
         let c = parse_in(cfg, file(), &around).unwrap();
-        match &c.credentials[0].spec {
-            CredentialSpec::VaultToken(v) => {
-                assert_eq!(v.conn.address, "https://bao.example:8200");
-                assert_eq!(v.conn.ca_bundle.as_deref(), Some(bundle.as_path()));
-                assert_eq!(v.conn.token, TokenSource::File(home.join(".vault-token")));
-            }
-            other => panic!("{other:?}"),
-        }
-        match &c.credentials[1].spec {
-            CredentialSpec::Certctl(s) => assert_eq!(s.key_dir, home.join(".local/share/evergreen/certctl/c/keys")),
-            other => panic!("{other:?}"),
-        }
+        let v = c.credentials[0]
+            .spec_as::<VaultTokenSpec>()
+            .expect("a vault_token spec");
+        assert_eq!(v.conn.address, "https://bao.example:8200");
+        assert_eq!(v.conn.ca_bundle.as_deref(), Some(bundle.as_path()));
+        assert_eq!(v.conn.token, TokenSource::File(home.join(".vault-token")));
+        let s = c.credentials[1].spec_as::<CertctlSpec>().expect("a certctl spec");
+        assert_eq!(s.key_dir, home.join(".local/share/evergreen/certctl/c/keys"));
         // without the address or the bundle's file: the problems, each with its fix
         let e = parse_in(cfg, file(), &Surroundings::fixed(home, BTreeMap::new()))
             .unwrap_err()
@@ -901,7 +734,7 @@ reload_command = ["systemctl", "--user", "reload", "app"]
     #[test]
     fn vault_kinds_parse_with_their_defaults() {
         let c = parse(VAULT, file()).unwrap();
-        let CredentialSpec::VaultToken(t) = &c.credentials[0].spec else {
+        let Some(t) = c.credentials[0].spec_as::<VaultTokenSpec>() else {
             panic!("vault is a vault_token")
         };
         assert_eq!(t.conn.address, "https://vault.example.test:8200");
@@ -910,7 +743,7 @@ reload_command = ["systemctl", "--user", "reload", "app"]
         assert_eq!(t.increment, Some(Duration::from_secs(3600)));
         // Tokens renew at half their TTL unless told otherwise.
         assert_eq!(c.credentials[0].policy, RenewPolicy::Fraction(0.5));
-        let CredentialSpec::VaultPki(p) = &c.credentials[1].spec else {
+        let Some(p) = c.credentials[1].spec_as::<VaultPkiSpec>() else {
             panic!("ws is a vault_pki")
         };
         assert_eq!(p.mount, "pki");

@@ -9,7 +9,7 @@ pub(super) struct RawConfig {
     #[serde(default)]
     pub(super) engine: Option<Spanned<RawEngine>>,
     #[serde(default)]
-    pub(super) credential: Vec<Spanned<RawCredential>>,
+    pub(super) credential: Vec<Spanned<RawTable>>,
     #[serde(default)]
     pub(super) metrics: Option<Spanned<RawMetrics>>,
 }
@@ -34,122 +34,131 @@ pub(super) struct RawEngine {
     pub(super) notify_offline_after: Option<Spanned<String>>,
 }
 
-#[derive(Deserialize)]
-#[serde(untagged)]
-pub(super) enum RawCommand {
+/// A command as the file writes it.
+pub(crate) enum RawCommand {
     Argv(Vec<String>),
     Shell(String),
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawCredential {
-    pub(super) name: Option<Spanned<String>>,
-    pub(super) kind: Option<Spanned<String>>,
-    pub(super) enabled: Option<Spanned<bool>>,
-    pub(super) renew_at_fraction: Option<Spanned<f64>>,
-    pub(super) renew_before: Option<Spanned<String>>,
-    pub(super) jitter: Option<Spanned<f64>>,
-    // x509_file, vault_pki
-    pub(super) path: Option<Spanned<String>>,
-    pub(super) renew_command: Option<Spanned<RawCommand>>,
-    pub(super) reload_command: Option<Spanned<RawCommand>>,
-    pub(super) command_timeout: Option<Spanned<String>>,
-    pub(super) shell: Option<Spanned<bool>>,
-    // vault_token, vault_pki
-    pub(super) address: Option<Spanned<String>>,
-    pub(super) namespace: Option<Spanned<String>>,
-    pub(super) ca_bundle: Option<Spanned<String>>,
-    pub(super) token_file: Option<Spanned<String>>,
-    pub(super) token_env: Option<Spanned<String>>,
-    // vault_token
-    pub(super) increment: Option<Spanned<String>>,
-    // vault_pki
-    pub(super) mount: Option<Spanned<String>>,
-    pub(super) role: Option<Spanned<String>>,
-    pub(super) common_name: Option<Spanned<String>>,
-    pub(super) alt_names: Option<Spanned<Vec<String>>>,
-    pub(super) ip_sans: Option<Spanned<Vec<String>>>,
-    pub(super) ttl: Option<Spanned<String>>,
-    pub(super) key_type: Option<Spanned<String>>,
-    pub(super) mode: Option<Spanned<String>>,
-    pub(super) key_path: Option<Spanned<String>>,
-    // wrenn
-    pub(super) credentials_file: Option<Spanned<String>>,
-    pub(super) registration_token_file: Option<Spanned<String>>,
-    pub(super) heartbeat_interval: Option<Spanned<String>>,
-    pub(super) host_address: Option<Spanned<String>>,
-    // certctl
-    pub(super) agent_id: Option<Spanned<String>>,
-    pub(super) api_key_file: Option<Spanned<String>>,
-    pub(super) api_key_env: Option<Spanned<String>>,
-    pub(super) key_dir: Option<Spanned<String>>,
-    pub(super) targets: Option<Spanned<Vec<String>>>,
-    pub(super) discovery_dirs: Option<Spanned<Vec<String>>>,
-    pub(super) poll_interval: Option<Spanned<String>>,
-    pub(super) discovery_interval: Option<Spanned<String>>,
-    // nixfleet, wrenn, certctl
-    pub(super) url: Option<Spanned<String>>,
-    pub(super) ssh_host_key: Option<Spanned<String>>,
-    pub(super) key: Option<Spanned<String>>,
-    pub(super) machine_id: Option<Spanned<String>>,
-    pub(super) enrollment_token_file: Option<Spanned<String>>,
+/// One `[[credential]]` as the file gives it: each key and its value, both
+/// with their spans. Which keys a kind takes, and of what type, is its field
+/// table's to say (the validator checks them), not a struct's here.
+pub(super) type RawTable = BTreeMap<Spanned<String>, Spanned<toml::Value>>;
+
+/// One credential's fields once the validator checked them against its
+/// kind's table: each present one is of its field's type, so a kind's
+/// `validate` reads them without checking types again.
+pub(crate) struct RawCredential {
+    /// The credential's name.
+    pub(crate) name: String,
+    /// How messages name it: `credential "web"`.
+    pub(crate) who: String,
+    /// The whole `[[credential]]` table, for a problem with no field of its own.
+    pub(crate) span: Range<usize>,
+    pub(super) values: BTreeMap<&'static str, Spanned<toml::Value>>,
 }
 
-/// A field, if it is set, with where its value is.
-/// Each `[[credential]]` as a map from the keys the file gives it to its
-/// values, with toml's spans: which fields a credential sets, and where,
-/// read from the file itself rather than from a list of names kept here.
+impl RawCredential {
+    fn get(&self, key: &str) -> Option<&Spanned<toml::Value>> {
+        self.values.get(key)
+    }
+
+    /// A text field (text, path, URL, duration, choice), untrimmed.
+    pub(crate) fn text(&self, key: &str) -> Option<Spanned<String>> {
+        let v = self.get(key)?;
+        Some(Spanned::new(v.span(), v.get_ref().as_str()?.to_string()))
+    }
+
+    /// A required text field, trimmed; empty when missing or blank (the
+    /// validator has said so already, from the table).
+    pub(crate) fn required(&self, key: &str) -> String {
+        self.text(key)
+            .map(|s| s.get_ref().trim().to_string())
+            .unwrap_or_default()
+    }
+
+    /// A list field's items.
+    pub(crate) fn list(&self, key: &str) -> Option<Spanned<Vec<String>>> {
+        let v = self.get(key)?;
+        let items = v.get_ref().as_array()?;
+        let items = items.iter().filter_map(|i| i.as_str().map(str::to_string)).collect();
+        Some(Spanned::new(v.span(), items))
+    }
+
+    /// A list field's entries, trimmed, the empty ones dropped.
+    pub(crate) fn items(&self, key: &str) -> Vec<String> {
+        self.list(key)
+            .map(|l| {
+                l.into_inner()
+                    .iter()
+                    .map(|s| s.trim().to_string())
+                    .filter(|s| !s.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// A command: an argv list, or one string for a shell.
+    pub(crate) fn command(&self, key: &str) -> Option<Spanned<RawCommand>> {
+        let v = self.get(key)?;
+        let cmd = match v.get_ref() {
+            toml::Value::String(s) => RawCommand::Shell(s.clone()),
+            _ => RawCommand::Argv(self.list(key)?.into_inner()),
+        };
+        Some(Spanned::new(v.span(), cmd))
+    }
+
+    pub(crate) fn flag(&self, key: &str) -> Option<bool> {
+        self.get(key)?.get_ref().as_bool()
+    }
+
+    /// Where a field's value is, when it is set.
+    pub(crate) fn at(&self, key: &str) -> Option<Range<usize>> {
+        self.get(key).map(|v| v.span())
+    }
+}
+
+/// The type a field's value must have, as a message ends: "is a list,
+/// written [\"…\", \"…\"]".
+pub(super) fn type_problem(f: &super::fields::Field, v: &toml::Value) -> Option<String> {
+    use super::fields::FieldType as T;
+    let strings = |a: &Vec<toml::Value>| a.iter().all(toml::Value::is_str);
+    let ok = match (f.ty, v) {
+        (T::List, toml::Value::Array(a)) => strings(a),
+        (T::List, toml::Value::String(_)) => f.runs_program,
+        (T::Bool, toml::Value::Boolean(_)) => true,
+        (T::Number, toml::Value::Float(_) | toml::Value::Integer(_)) => true,
+        (T::Text | T::Path | T::Url | T::Duration | T::Choice, toml::Value::String(_)) => true,
+        _ => false,
+    };
+    if ok {
+        return None;
+    }
+    let expected = match f.ty {
+        T::List if f.runs_program => "an array of strings, e.g. [\"step\", \"ca\", \"renew\", \"cert.pem\", \"key.pem\"], or a string with `shell = true`",
+        T::List => "a list, written [\"…\", \"…\"]",
+        T::Bool => "true or false",
+        T::Number => "a number",
+        T::Duration => "a duration in quotes, e.g. \"72h\"",
+        T::Text | T::Path | T::Url | T::Choice => "a string, written \"…\"",
+    };
+    let found = match v {
+        toml::Value::String(_) => "a string",
+        toml::Value::Integer(_) => "an integer",
+        toml::Value::Float(_) => "a number",
+        toml::Value::Boolean(_) => "a boolean",
+        toml::Value::Datetime(_) => "a date",
+        toml::Value::Array(_) => "a list with an item that is not a string",
+        toml::Value::Table(_) => "a table { … }",
+    };
+    Some(format!("invalid type: {found}; {} is {expected}", f.key))
+}
+
+/// Each `[[credential]]` as a plain map, for [`field_spans`].
 #[derive(Deserialize, Default)]
 struct Keyed {
     #[serde(default)]
     credential: Vec<BTreeMap<String, Spanned<toml::Value>>>,
-}
-
-/// The fields one credential sets, each with its value's span.
-pub(super) type SetFields = Vec<(&'static str, Range<usize>)>;
-
-/// The fields each credential of `src` sets, in the file's order (empty
-/// when the file does not parse). Keys the tables do not know are left to
-/// serde, which refuses them by name.
-pub(super) fn set_fields(src: &str) -> Vec<SetFields> {
-    let Ok(keyed) = toml::from_str::<Keyed>(src) else {
-        return Vec::new();
-    };
-    keyed.credential.into_iter().map(fields_set).collect()
-}
-
-/// One credential's fields, as its keys name them, with their spans.
-fn fields_set(c: BTreeMap<String, Spanned<toml::Value>>) -> SetFields {
-    c.into_iter()
-        .filter_map(|(k, v)| Some((known_key(&k)?, v.span())))
-        .collect()
-}
-
-/// The table's own spelling of `key` (`name` and `kind` head every table).
-fn known_key(key: &str) -> Option<&'static str> {
-    ["name", "kind"]
-        .into_iter()
-        .chain(
-            super::fields::KINDS
-                .iter()
-                .flat_map(|k| super::fields::of(*k))
-                .map(|f| f.key),
-        )
-        .find(|k| *k == key)
-}
-
-/// The kind-specific ones among a credential's fields.
-pub(super) fn kind_fields(set: &SetFields) -> SetFields {
-    let common = |key: &str| {
-        key == "name"
-            || key == "kind"
-            || super::fields::KINDS
-                .iter()
-                .flat_map(|k| super::fields::of(*k))
-                .any(|f| f.key == key && f.common)
-    };
-    set.iter().filter(|(k, _)| !common(k)).cloned().collect()
 }
 
 /// Where each field of credential `name` is in `src` (its value, by toml's
@@ -163,18 +172,19 @@ pub(crate) fn field_spans(src: &str, name: &str) -> Vec<(&'static str, Range<usi
         .credential
         .into_iter()
         .find(|c| c.get("name").and_then(|n| n.get_ref().as_str()) == Some(name))
-        .map(fields_set)
+        .map(|c| {
+            c.into_iter()
+                .filter_map(|(k, v)| Some((known_key(&k)?, v.span())))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
-/// The kinds by the names the file gives them (from [`super::fields::KINDS`]).
-pub(crate) static KINDS: std::sync::LazyLock<Vec<&'static str>> =
-    std::sync::LazyLock::new(|| super::fields::KINDS.iter().map(|k| k.as_str()).collect());
-
-/// The kind-specific fields a kind accepts (from its field table).
-pub(crate) fn fields_of(kind: &str) -> Vec<&'static str> {
-    super::fields::KINDS
-        .iter()
-        .find(|k| k.as_str() == kind)
-        .map_or_else(Vec::new, |k| super::fields::accepted(*k))
+/// The tables' own spelling of `key` (`name` and `kind` head every table).
+pub(super) fn known_key(key: &str) -> Option<&'static str> {
+    ["name", "kind"]
+        .into_iter()
+        .chain(super::fields::COMMON.iter().map(|f| f.key))
+        .chain(Kind::all().flat_map(super::fields::own).map(|f| f.key))
+        .find(|k| *k == key)
 }

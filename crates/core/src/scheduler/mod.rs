@@ -193,6 +193,7 @@ pub fn spawn(config: Config, deps: SchedulerDeps) -> (Handle, JoinHandle<()>) {
     };
     let mut sched = Scheduler {
         settings: config.engine.clone(),
+        withheld: config.secret_env().into(),
         slots: BTreeMap::new(),
         deps,
         statuses,
@@ -206,7 +207,6 @@ pub fn spawn(config: Config, deps: SchedulerDeps) -> (Handle, JoinHandle<()>) {
         kicked_at: None,
         offline_since: None,
     };
-    crate::command::set_secret_env(config.secret_env());
     // Before the task runs: from the moment `spawn` returns, every
     // credential is in `statuses` (a client asking at once sees them all).
     sched.start(config);
@@ -218,6 +218,10 @@ pub fn spawn(config: Config, deps: SchedulerDeps) -> (Handle, JoinHandle<()>) {
 
 struct Scheduler {
     settings: EngineSettings,
+    /// The variables the running config reads secrets from: no command a
+    /// renewal runs inherits them (a value per scheduler, so two engines in
+    /// one process keep their own).
+    withheld: Arc<[String]>,
     slots: BTreeMap<String, Slot>,
     deps: SchedulerDeps,
     statuses: Arc<RwLock<BTreeMap<String, CredentialStatus>>>,
@@ -630,7 +634,7 @@ impl Scheduler {
     }
 
     fn apply(&mut self, config: Config) -> (usize, usize, usize) {
-        crate::command::set_secret_env(config.secret_env());
+        self.withheld = config.secret_env().into();
         self.settings = config.engine.clone();
         let (mut added, mut removed, mut changed) = (0, 0, 0);
         let wanted: BTreeMap<String, CredentialConfig> =

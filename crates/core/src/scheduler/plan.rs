@@ -54,6 +54,7 @@ impl Scheduler {
             gen: slot.gen,
             current: slot.lifetime,
             now,
+            withheld: self.withheld.clone(),
         };
         if let Op::Renew { manual } = op {
             self.emit(Some(name), EventKind::RenewalStarted { manual });
@@ -242,6 +243,7 @@ struct Job {
     gen: u64,
     current: Option<Lifetime>,
     now: SystemTime,
+    withheld: Arc<[String]>,
 }
 
 impl Job {
@@ -257,6 +259,7 @@ impl Job {
             gen,
             current,
             now,
+            withheld,
         } = self;
         tokio::spawn(async move {
             let job = tokio::spawn(async move {
@@ -267,9 +270,16 @@ impl Job {
                 }
                 match op {
                     Op::Observe => JobResult::Observed(source.observe().await),
-                    Op::Renew { manual } => {
-                        JobResult::Renewed(source.renew(RenewRequest { current, manual, now }).await)
-                    }
+                    Op::Renew { manual } => JobResult::Renewed(
+                        source
+                            .renew(RenewRequest {
+                                current,
+                                manual,
+                                now,
+                                withheld,
+                            })
+                            .await,
+                    ),
                     Op::Beat => JobResult::Beat(source.beat(now).await),
                 }
             });

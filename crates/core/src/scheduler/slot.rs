@@ -143,8 +143,7 @@ impl Slot {
 
     /// Whether what this credential's renewals bring back is a certificate.
     pub(super) fn kind_issues_certificates(&self) -> bool {
-        use crate::model::Kind::*;
-        matches!(self.source.kind(), X509File | VaultPki | Nixfleet | Certctl)
+        self.source.kind().facts().issues_certificates
     }
 }
 

@@ -2,8 +2,8 @@
 //! instants passed in.
 
 use super::*;
-use crate::config::{CredentialSpec, X509FileSpec};
 use crate::model::Kind;
+use crate::sources::x509_file::X509FileSpec;
 use async_trait::async_trait;
 
 #[derive(Debug)]
@@ -12,7 +12,7 @@ pub(super) struct Renews;
 #[async_trait]
 impl Source for Renews {
     fn kind(&self) -> Kind {
-        Kind::X509File
+        crate::sources::x509_file::KIND
     }
     fn can_renew(&self) -> bool {
         true
@@ -35,7 +35,8 @@ pub(super) fn slot() -> Slot {
         enabled: true,
         policy: crate::policy::RenewPolicy::default(),
         jitter: Some(0.0),
-        spec: CredentialSpec::X509File(X509FileSpec {
+        kind: crate::sources::x509_file::KIND,
+        spec: Arc::new(X509FileSpec {
             path: "/web.pem".into(),
             renew_command: None,
             reload_command: None,
@@ -43,7 +44,7 @@ pub(super) fn slot() -> Slot {
         }),
     };
     Slot {
-        status: CredentialStatus::new("web", Kind::X509File, at(0)),
+        status: CredentialStatus::new("web", crate::sources::x509_file::KIND, at(0)),
         cfg,
         source: Arc::new(Renews),
         gen: 1,

@@ -1,20 +1,37 @@
-//! Sources: the kinds of credential Evergreen can read and renew.
+//! Sources: the kinds of credential Evergreen can read and renew, and the
+//! registry of them.
 //!
 //! A source knows how to observe one credential (what is its lifetime now?)
 //! and how to renew it. It knows nothing about scheduling, retries, state or
 //! who is watching; the scheduler owns all of that, the same way for every
 //! kind.
 
-pub mod certctl;
-mod kinds;
-pub mod nixfleet;
 pub mod vault;
+
+// The registry: a kind is its module (its `KIND`: fields, facts,
+// validation, source) plus its two lines here. docs/architecture.md has
+// the recipe.
+pub mod certctl;
+pub mod nixfleet;
 pub mod vault_pki;
 pub mod vault_token;
 pub mod wrenn;
 pub mod x509_file;
 
-pub use kinds::build;
+/// Every kind, in the order the window lists them.
+pub const KINDS: &[Kind] = &[
+    x509_file::KIND,
+    vault_token::KIND,
+    vault_pki::KIND,
+    nixfleet::KIND,
+    wrenn::KIND,
+    certctl::KIND,
+];
+
+/// Builds the source for a configured credential.
+pub fn build(cfg: &CredentialConfig) -> Arc<dyn Source> {
+    cfg.spec.build(&cfg.name)
+}
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -193,6 +210,9 @@ pub struct RenewRequest {
     /// The scheduler's clock when the renewal started: what a reply is
     /// judged by (already expired?), so tests can move time.
     pub now: SystemTime,
+    /// The environment variables the config reads secrets from: a command
+    /// the renewal runs does not inherit them.
+    pub withheld: Arc<[String]>,
 }
 
 #[async_trait]

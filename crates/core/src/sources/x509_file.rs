@@ -5,13 +5,88 @@
 //! trusts. A renewal only counts if the file afterwards parses and changed;
 //! "exited 0 but nothing changed" is a failure.
 
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
 use async_trait::async_trait;
 
 use super::{Failure, Observation, RenewRequest, Renewed, Source};
 use crate::clock::rfc3339;
 use crate::command;
-use crate::config::X509FileSpec;
-use crate::model::Kind;
+use crate::config::fields::{field, FieldType, COMMANDS};
+use crate::config::{CommandSpec, RawCredential, Validator};
+use crate::kind::{Facts, Kind, KindDef, Spec};
+
+/// The kind: a certificate file, watched, and renewed by a command if given.
+pub const KIND: Kind = Kind::of(&DEF);
+
+const DEF: KindDef = KindDef {
+    name: "x509_file",
+    label: "X.509 file",
+    about: "A certificate file, renewed by a command you give (step, certbot, a script) or only watched.",
+    fields: &[FIELDS, COMMANDS],
+    facts: Facts {
+        issues_certificates: true,
+        ..Facts::PLAIN
+    },
+    validate,
+};
+
+const FIELDS: &[crate::config::fields::Field] = &[
+    field(
+        "path",
+        "Certificate file",
+        FieldType::Path,
+        true,
+        "The certificate Evergreen watches.",
+        "~/certs/web.pem",
+    )
+    .needs("the certificate file to watch"),
+    field(
+        "renew_command",
+        "Renew command",
+        FieldType::List,
+        false,
+        "The program that renews it, one argument per line. Without it Evergreen only watches.",
+        "step\nca\nrenew\n--force\ncert.pem\nkey.pem",
+    )
+    .program(),
+];
+
+/// An X.509 certificate file, optionally renewed by a command.
+#[derive(Debug, Clone, PartialEq)]
+pub struct X509FileSpec {
+    pub path: PathBuf,
+    pub renew_command: Option<CommandSpec>,
+    pub reload_command: Option<CommandSpec>,
+    /// How long a renew or reload command may run before it is killed.
+    pub command_timeout: Duration,
+}
+
+impl Spec for X509FileSpec {
+    fn build(&self, name: &str) -> Arc<dyn Source> {
+        Arc::new(X509File::new(name, self.clone()))
+    }
+
+    fn watched_paths(&self) -> Vec<PathBuf> {
+        vec![self.path.clone()]
+    }
+
+    fn certificate_files(&self) -> Vec<PathBuf> {
+        vec![self.path.clone()]
+    }
+}
+
+fn validate(v: &mut Validator<'_>, raw: &RawCredential) -> Arc<dyn Spec> {
+    let path = raw.required("path");
+    Arc::new(X509FileSpec {
+        path: if path.is_empty() { PathBuf::new() } else { v.path(&path) },
+        renew_command: v.command_field(raw, "renew_command"),
+        reload_command: v.command_field(raw, "reload_command"),
+        command_timeout: v.command_timeout(raw),
+    })
+}
 
 #[derive(Debug)]
 pub struct X509File {
@@ -39,7 +114,7 @@ impl X509File {
 #[async_trait]
 impl Source for X509File {
     fn kind(&self) -> Kind {
-        Kind::X509File
+        KIND
     }
 
     fn can_renew(&self) -> bool {
@@ -50,7 +125,7 @@ impl Source for X509File {
         self.read()
     }
 
-    async fn renew(&self, _req: RenewRequest) -> Result<Renewed, Failure> {
+    async fn renew(&self, req: RenewRequest) -> Result<Renewed, Failure> {
         let Some(cmd) = &self.spec.renew_command else {
             return Err(Failure::transient(format!(
                 "{} has no renew_command, so Evergreen cannot renew it; add one to the credential in the config, or renew it by hand",
@@ -60,7 +135,14 @@ impl Source for X509File {
         // What "did the command renew it" is judged by: the file's bytes, not
         // its not_after alone (two renewals within a second share one).
         let before = std::fs::read(&self.spec.path).ok();
-        let out = command::run(cmd, &self.name, &self.spec.path, self.spec.command_timeout).await;
+        let out = command::run(
+            cmd,
+            &self.name,
+            &self.spec.path,
+            self.spec.command_timeout,
+            &req.withheld,
+        )
+        .await;
         if !out.success {
             let reason = out
                 .stderr_tail
@@ -100,6 +182,7 @@ impl Source for X509File {
             &self.name,
             &self.spec.path,
             self.spec.command_timeout,
+            &req.withheld,
         )
         .await;
         Ok(Renewed { observation: obs, note })

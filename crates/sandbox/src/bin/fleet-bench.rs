@@ -29,16 +29,15 @@ use std::time::{Duration, Instant, SystemTime};
 use anyhow::Context;
 use clap::Parser;
 use evergreen_core::clock::SystemClock;
-use evergreen_core::config::{
-    CertctlSpec, CertctlTarget, Config, CredentialConfig, CredentialSpec, EngineSettings, NixfleetKey, NixfleetSpec,
-    TokenSource,
-};
+use evergreen_core::config::{Config, CredentialConfig, EngineSettings, TokenSource};
 use evergreen_core::events::EventBus;
 use evergreen_core::fsutil::{atomic_write, ensure_private_dir, SECRET_FILE_MODE};
 use evergreen_core::http::{self, ClientOptions};
 use evergreen_core::policy::RenewPolicy;
 use evergreen_core::scheduler::{self, SchedulerDeps};
+use evergreen_core::sources::certctl::{self, CertctlSpec, CertctlTarget};
 use evergreen_core::sources::nixfleet::Nixfleet;
+use evergreen_core::sources::nixfleet::{NixfleetKey, NixfleetSpec};
 use evergreen_core::sources::{RenewRequest, Source};
 use evergreen_core::store::Store;
 use evergreen_sandbox::{Options, Sandbox};
@@ -140,7 +139,8 @@ async fn herd(n: usize, secs: u64, dir: &Path) -> anyhow::Result<Herd> {
             enabled: true,
             policy: RenewPolicy::default(),
             jitter: None,
-            spec: CredentialSpec::Certctl(Box::new(CertctlSpec {
+            kind: certctl::KIND,
+            spec: Arc::new(CertctlSpec {
                 url: sb.url.clone(),
                 agent_id: id,
                 api_key: TokenSource::File(key_file),
@@ -158,7 +158,7 @@ async fn herd(n: usize, secs: u64, dir: &Path) -> anyhow::Result<Herd> {
                 heartbeat_interval: Duration::from_secs(10),
                 poll_interval: Duration::from_secs(5),
                 discovery_interval: Duration::from_secs(6 * 3600),
-            })),
+            }),
         });
     }
     let store = Arc::new(Store::open_in_memory()?);
@@ -224,6 +224,7 @@ async fn renewals(n: usize, dir: &Path) -> anyhow::Result<Renewals> {
             current: None,
             manual: true,
             now: std::time::SystemTime::now(),
+            withheld: Arc::from(Vec::new()),
         })
     };
     renew()

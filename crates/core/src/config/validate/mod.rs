@@ -6,20 +6,20 @@ use super::*;
 mod fleet;
 mod vault;
 
-pub(super) struct Validator<'a> {
-    pub(super) problems: Vec<Problem>,
-    pub(super) warnings: Vec<String>,
-    pub(super) base: PathBuf,
+pub(crate) struct Validator<'a> {
+    pub(crate) problems: Vec<Problem>,
+    pub(crate) warnings: Vec<String>,
+    pub(crate) base: PathBuf,
     /// Everything read from outside the text, handed in.
-    pub(super) around: &'a Surroundings,
+    pub(crate) around: &'a Surroundings,
 }
 
 impl Validator<'_> {
-    pub(super) fn err(&mut self, span: Option<Range<usize>>, message: String) {
+    pub(crate) fn err(&mut self, span: Option<Range<usize>>, message: String) {
         self.problems.push(Problem { span, message });
     }
 
-    pub(super) fn config(&mut self, raw: RawConfig, mut set: Vec<SetFields>) -> Config {
+    pub(super) fn config(&mut self, raw: RawConfig) -> Config {
         let mut engine = match raw.engine {
             Some(e) => self.engine(e.into_inner()),
             None => EngineSettings::default(),
@@ -30,10 +30,9 @@ impl Validator<'_> {
         }
         let mut credentials = Vec::new();
         let mut seen: BTreeMap<String, Range<usize>> = BTreeMap::new();
-        set.resize_with(raw.credential.len(), Vec::new);
-        for (c, set) in raw.credential.into_iter().zip(set) {
+        for c in raw.credential {
             let span = c.span();
-            if let Some(cfg) = self.credential(c.into_inner(), span.clone(), &set) {
+            if let Some(cfg) = self.credential(c.into_inner(), span.clone()) {
                 if seen.contains_key(&cfg.name) {
                     self.err(
                         Some(span),
@@ -172,7 +171,7 @@ impl Validator<'_> {
         Some(MetricsSettings { listen: addr })
     }
 
-    pub(super) fn jitter(&mut self, what: &str, j: Spanned<f64>) -> f64 {
+    pub(crate) fn jitter(&mut self, what: &str, j: Spanned<f64>) -> f64 {
         let v = *j.get_ref();
         if !(0.0..=0.5).contains(&v) || v.is_nan() {
             self.err(
@@ -187,7 +186,7 @@ impl Validator<'_> {
 
     /// A duration from [`MIN_DURATION`] to [`MAX_DURATION`]: the engine adds
     /// durations to instants, so an absurd one is refused here, with its line.
-    pub(super) fn duration(&mut self, what: &str, s: &Spanned<String>) -> Option<Duration> {
+    pub(crate) fn duration(&mut self, what: &str, s: &Spanned<String>) -> Option<Duration> {
         let min = MIN_DURATION;
         match humantime::parse_duration(s.get_ref().trim()) {
             Ok(d) if d.is_zero() => {
@@ -232,7 +231,7 @@ impl Validator<'_> {
         }
     }
 
-    pub(super) fn path(&self, p: &str) -> PathBuf {
+    pub(crate) fn path(&self, p: &str) -> PathBuf {
         let expanded = match p.strip_prefix("~/") {
             Some(rest) => match &self.around.home {
                 Some(home) => home.join(rest),
@@ -247,7 +246,7 @@ impl Validator<'_> {
         }
     }
 
-    pub(super) fn command(
+    pub(crate) fn command(
         &mut self,
         who: &str,
         field: &str,
@@ -277,32 +276,9 @@ impl Validator<'_> {
         }
     }
 
-    /// A required, non-empty string field.
-    pub(super) fn required(
-        &mut self,
-        who: &str,
-        kind: &str,
-        field: &str,
-        why: &str,
-        v: &Option<Spanned<String>>,
-        span: &Range<usize>,
-    ) -> String {
-        match v {
-            Some(s) if !s.get_ref().trim().is_empty() => s.get_ref().trim().to_string(),
-            Some(s) => {
-                self.err(Some(s.span()), format!("{who}: {field} is empty; give {why}"));
-                String::new()
-            }
-            None => {
-                self.err(Some(span.clone()), format!("{who}: kind {kind} needs `{field}`, {why}"));
-                String::new()
-            }
-        }
-    }
-
     /// How often a control plane at `url` is asked: at least
     /// [`MIN_SERVER_INTERVAL`] unless it is on this machine.
-    pub(super) fn interval(
+    pub(crate) fn interval(
         &mut self,
         who: &str,
         field: &str,
@@ -331,9 +307,15 @@ impl Validator<'_> {
     }
 
     /// The renewal policy: a fraction or a lead time (not both), else the kind's default.
-    fn policy(&mut self, who: &str, raw: &mut RawCredential, kind: Option<Kind>) -> RenewPolicy {
+    fn policy(
+        &mut self,
+        who: &str,
+        fraction: Option<Spanned<f64>>,
+        before: Option<Spanned<String>>,
+        kind: Option<Kind>,
+    ) -> RenewPolicy {
         let default = kind.map_or_else(RenewPolicy::default, RenewPolicy::default_for);
-        match (raw.renew_at_fraction.take(), raw.renew_before.take()) {
+        match (fraction, before) {
             (Some(_), Some(b)) => {
                 self.err(
                     Some(b.span()),
@@ -361,75 +343,45 @@ impl Validator<'_> {
         }
     }
 
-    /// Every kind-specific field set must be one of `kind`'s; a stray one is
-    /// named with the kinds it belongs to.
-    fn fields_belong(&mut self, who: &str, kind: &str, set: Vec<(&'static str, Range<usize>)>) {
-        let allowed = fields_of(kind);
-        for (field, at) in set {
-            if !allowed.contains(&field) {
-                let owners: Vec<&str> = KINDS
-                    .iter()
-                    .copied()
-                    .filter(|k| fields_of(k).contains(&field))
-                    .collect();
-                self.err(
-                    Some(at),
-                    format!(
-                        "{who}: `{field}` does not apply to kind {kind}; it belongs to {}. Remove it, or change `kind`",
-                        owners.join(" and ")
-                    ),
-                );
-            }
-        }
-    }
-
-    fn command_timeout(&mut self, who: &str, raw: &RawCredential) -> Duration {
-        match &raw.command_timeout {
+    /// `command_timeout`, else the default.
+    pub(crate) fn command_timeout(&mut self, raw: &RawCredential) -> Duration {
+        match raw.text("command_timeout") {
             Some(t) => self
-                .duration(&format!("{who}: command_timeout"), t)
+                .duration(&format!("{}: command_timeout", raw.who), &t)
                 .unwrap_or(DEFAULT_COMMAND_TIMEOUT),
             None => DEFAULT_COMMAND_TIMEOUT,
         }
     }
 
-    fn x509_file(&mut self, who: &str, raw: &mut RawCredential, span: Range<usize>, shell: bool) -> CredentialSpec {
-        let path = match raw.path.take() {
-            Some(p) if !p.get_ref().trim().is_empty() => self.path(p.get_ref()),
-            Some(p) => {
-                self.err(
-                    Some(p.span()),
-                    format!("{who}: path is empty; give the certificate file's path"),
-                );
-                PathBuf::new()
-            }
-            None => {
-                self.err(
-                    Some(span),
-                    format!("{who}: kind x509_file needs `path`, the certificate file to watch"),
-                );
-                PathBuf::new()
-            }
-        };
-        let renew_command = self.command(who, "renew_command", raw.renew_command.take(), shell);
-        let reload_command = self.command(who, "reload_command", raw.reload_command.take(), shell);
-        let command_timeout = self.command_timeout(who, raw);
-        CredentialSpec::X509File(X509FileSpec {
-            path,
-            renew_command,
-            reload_command,
-            command_timeout,
-        })
+    /// A command field, checked (`shell = true` lets it be one string).
+    pub(crate) fn command_field(&mut self, raw: &RawCredential, field: &str) -> Option<CommandSpec> {
+        let shell = raw.flag("shell").unwrap_or(false);
+        self.command(&raw.who, field, raw.command(field), shell)
     }
 
-    pub(super) fn credential(
-        &mut self,
-        mut raw: RawCredential,
-        span: Range<usize>,
-        set: &SetFields,
-    ) -> Option<CredentialConfig> {
+    /// A text field's value, when its type is right.
+    fn text_value(&mut self, who: &str, key: &str, v: &Spanned<toml::Value>) -> Option<Spanned<String>> {
+        match v.get_ref().as_str() {
+            Some(s) => Some(Spanned::new(v.span(), s.to_string())),
+            None => {
+                self.err(
+                    Some(v.span()),
+                    format!("{who}invalid type: `{key}` is a string, written \"…\""),
+                );
+                None
+            }
+        }
+    }
+
+    pub(super) fn credential(&mut self, table: RawTable, span: Range<usize>) -> Option<CredentialConfig> {
         let before = self.problems.len();
-        let kind_fields = kind_fields(set);
-        let Some(name) = raw.name.take() else {
+        let mut table: Vec<(Spanned<String>, Spanned<toml::Value>)> = table.into_iter().collect();
+        let mut take = |key: &str| {
+            let i = table.iter().position(|(k, _)| k.get_ref() == key)?;
+            Some(table.remove(i).1)
+        };
+        let (name, kind) = (take("name"), take("kind"));
+        let Some(name) = name.and_then(|n| self.text_value("", "name", &n)) else {
             self.err(
                 Some(span),
                 "a [[credential]] has no `name`; add e.g. name = \"web\"".into(),
@@ -446,85 +398,129 @@ impl Validator<'_> {
             );
         }
         let who = format!("credential {:?}", name.get_ref());
-        let Some(kind) = raw.kind.take() else {
+        let Some(kind) = kind.and_then(|k| self.text_value(&format!("{who}: "), "kind", &k)) else {
             self.err(
                 Some(span),
-                format!("{who} has no `kind`; use one of: {}", KINDS.join(", ")),
+                format!("{who} has no `kind`; use one of: {}", Kind::names().join(", ")),
             );
             return None;
         };
-        let known = fields::KINDS.iter().copied().find(|k| k.as_str() == kind.get_ref());
-        let policy = self.policy(&who, &mut raw, known);
-        let jitter = raw.jitter.take().map(|j| self.jitter(&format!("{who}: jitter"), j));
-        let shell = raw.shell.as_ref().is_some_and(|s| *s.get_ref());
-        if known.is_some() {
-            self.fields_belong(&who, kind.get_ref(), kind_fields);
+        let known = Kind::named(kind.get_ref());
+        let mut values = BTreeMap::new();
+        let (mut enabled, mut fraction, mut renew_before, mut jitter) = (None, None, None, None);
+        for (key, value) in table {
+            let field = fields::common(key.get_ref()).or_else(|| {
+                let kind = known?;
+                fields::own(kind).find(|f| f.key == key.get_ref())
+            });
+            let Some(field) = field else {
+                if let Some(kind) = known {
+                    self.stray(&who, kind, &key);
+                }
+                continue;
+            };
+            if let Some(problem) = type_problem(field, value.get_ref()) {
+                self.err(Some(value.span()), format!("{who}: {problem}"));
+                continue;
+            }
+            let at = value.span();
+            match (field.key, value.into_inner()) {
+                ("enabled", v) => enabled = v.as_bool(),
+                ("renew_at_fraction", v) => {
+                    fraction = v
+                        .as_float()
+                        .or(v.as_integer().map(|i| i as f64))
+                        .map(|f| Spanned::new(at, f))
+                }
+                ("renew_before", v) => renew_before = v.as_str().map(|s| Spanned::new(at, s.to_string())),
+                ("jitter", v) => {
+                    jitter = v
+                        .as_float()
+                        .or(v.as_integer().map(|i| i as f64))
+                        .map(|f| Spanned::new(at, f))
+                }
+                (key, v) => {
+                    values.insert(key, Spanned::new(at, v));
+                }
+            }
         }
+        let policy = self.policy(&who, fraction, renew_before, known);
+        let jitter = jitter.map(|j| self.jitter(&format!("{who}: jitter"), j));
         let Some(kind) = known else {
             self.unknown_kind(&who, &kind);
             return None;
         };
-        let spec = self.spec(kind, name.get_ref(), &who, &mut raw, span, shell);
+        for f in fields::own(kind).filter(|f| f.required) {
+            match values.get(f.key) {
+                None => self.err(
+                    Some(span.clone()),
+                    format!("{who}: kind {kind} needs `{}`, {}", f.key, f.why),
+                ),
+                Some(v) if v.get_ref().as_str().is_some_and(|s| s.trim().is_empty()) => {
+                    self.err(Some(v.span()), format!("{who}: {} is empty; give {}", f.key, f.why))
+                }
+                Some(_) => {}
+            }
+        }
+        let raw = RawCredential {
+            name: name.get_ref().clone(),
+            who,
+            span,
+            values,
+        };
+        let spec = (kind.def().validate)(self, &raw);
         if self.problems.len() > before {
             return None;
         }
         Some(CredentialConfig {
             name: name.into_inner(),
-            enabled: raw.enabled.as_ref().is_none_or(|e| *e.get_ref()),
+            enabled: enabled.unwrap_or(true),
             policy,
             jitter,
+            kind,
             spec,
         })
     }
 
-    /// The kind's own part of a credential, from its room.
-    fn spec(
-        &mut self,
-        kind: Kind,
-        name: &str,
-        who: &str,
-        raw: &mut RawCredential,
-        span: Range<usize>,
-        shell: bool,
-    ) -> CredentialSpec {
-        match kind {
-            Kind::X509File => self.x509_file(who, raw, span, shell),
-            Kind::VaultToken => {
-                let conn = self.vault_conn(who, raw, span);
-                let increment = raw
-                    .increment
-                    .as_ref()
-                    .and_then(|i| self.duration(&format!("{who}: increment"), i));
-                CredentialSpec::VaultToken(VaultTokenSpec { conn, increment })
-            }
-            Kind::Nixfleet => CredentialSpec::Nixfleet(self.nixfleet(who, raw, span)),
-            Kind::Wrenn => CredentialSpec::Wrenn(self.wrenn(who, raw, span)),
-            Kind::Certctl => CredentialSpec::Certctl(Box::new(self.certctl(name, who, raw, span))),
-            Kind::VaultPki => {
-                let conn = self.vault_conn(who, raw, span.clone());
-                let pki = self.vault_pki(who, raw, span, conn);
-                let reload_command = self.command(who, "reload_command", raw.reload_command.take(), shell);
-                let command_timeout = self.command_timeout(who, raw);
-                CredentialSpec::VaultPki(Box::new(VaultPkiSpec {
-                    reload_command,
-                    command_timeout,
-                    ..pki
-                }))
-            }
+    /// A field `kind` does not take: one of another kind's (named with the
+    /// kinds it belongs to), or one no kind has.
+    fn stray(&mut self, who: &str, kind: Kind, key: &Spanned<String>) {
+        let field = key.get_ref();
+        let owners: Vec<&str> = Kind::all()
+            .filter(|k| fields::own(*k).any(|f| f.key == field))
+            .map(Kind::as_str)
+            .collect();
+        if owners.is_empty() {
+            self.err(
+                Some(key.span()),
+                format!(
+                    "{who}: unknown field `{field}`; check the spelling (kind {kind} takes {}; docs/configuration.md lists every field)",
+                    fields::of(kind).iter().map(|f| f.key).collect::<Vec<_>>().join(", ")
+                ),
+            );
+        } else {
+            self.err(
+                Some(key.span()),
+                format!(
+                    "{who}: `{field}` does not apply to kind {kind}; it belongs to {}. Remove it, or change `kind`",
+                    owners.join(" and ")
+                ),
+            );
         }
     }
 
     /// A kind Evergreen does not know, with the nearest one it does.
     fn unknown_kind(&mut self, who: &str, kind: &Spanned<String>) {
         let other = kind.get_ref().as_str();
-        let hint = KINDS
+        let names = Kind::names();
+        let hint = names
             .iter()
             .find(|k| k.contains(other) || other.contains(*k))
             .map(|k| format!(" (did you mean {k:?}?)"))
             .unwrap_or_default();
         self.err(
             Some(kind.span()),
-            format!("{who}: unknown kind {other:?}{hint}; use one of: {}", KINDS.join(", ")),
+            format!("{who}: unknown kind {other:?}{hint}; use one of: {}", names.join(", ")),
         );
     }
 }

@@ -63,10 +63,10 @@ use serde_json::{json, Value};
 use super::{Beat, Failure, FailureClass, Heartbeat, Observation, RenewRequest, Renewed, Source};
 use crate::backoff::{self, Backoff, Growth};
 use crate::clock::rfc3339;
-use crate::config::{CertctlSpec, CertctlTarget, TokenSource};
+use crate::config::TokenSource;
 use crate::fsutil::{self, SECRET_FILE_MODE};
 use crate::http::{self, ClientOptions};
-use crate::model::Kind;
+use crate::kind::Kind;
 use crate::pair::Pair;
 
 /// ±10 % on every tick (certctl's `DefaultSchedulerJitter`).
@@ -76,11 +76,13 @@ pub const POLL_BACKOFF_CAP: Duration = Duration::from_secs(300);
 /// Work rounds in one renewal: a CSR job, then the deployment it leads to.
 const MAX_ROUNDS: usize = 3;
 
+mod def;
 mod discovery;
 mod jobs;
 mod timing;
 mod wire;
 
+pub use def::{CertctlSpec, CertctlTarget, KIND};
 pub(crate) use jobs::parse_work;
 pub use jobs::Job;
 use jobs::*;
@@ -394,7 +396,7 @@ impl Certctl {
 #[async_trait]
 impl Source for Certctl {
     fn kind(&self) -> Kind {
-        Kind::Certctl
+        KIND
     }
 
     fn can_renew(&self) -> bool {
@@ -558,7 +560,7 @@ mod tests {
         let mut sp = spec(vec![]);
         sp.targets.insert(
             "t-web".into(),
-            crate::config::CertctlTarget {
+            CertctlTarget {
                 cert_path: cert_path.clone(),
                 key_path: key_path.clone(),
             },

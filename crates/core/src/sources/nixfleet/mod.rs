@@ -39,11 +39,14 @@ use zeroize::Zeroizing;
 
 use super::{Failure, FailureClass, Observation, RenewRequest, Renewed, Source};
 use crate::clock::rfc3339;
-use crate::config::{NixfleetKey, NixfleetSpec};
 use crate::fsutil::{self, PUBLIC_FILE_MODE};
 use crate::http::{self, ClientIdentity, ClientOptions};
-use crate::model::Kind;
+use crate::kind::Kind;
+
+mod def;
+
 use crate::pair::Pair;
+pub use def::{NixfleetKey, NixfleetSpec, KIND};
 
 /// The header every nixfleet agent request carries, and the protocol major
 /// Evergreen speaks (nixfleet-proto's `PROTOCOL_VERSION_HEADER`).
@@ -443,7 +446,7 @@ impl Nixfleet {
 #[async_trait]
 impl Source for Nixfleet {
     fn kind(&self) -> Kind {
-        Kind::Nixfleet
+        KIND
     }
 
     fn can_renew(&self) -> bool {

@@ -26,10 +26,12 @@ use super::vault::{field, VaultClient};
 use super::{Failure, Observation, RenewRequest, Renewed, Source};
 use crate::clock::rfc3339;
 use crate::command;
-use crate::config::{KeyType, PkiMode, VaultPkiSpec};
+mod def;
+
 use crate::fsutil::{self, PUBLIC_FILE_MODE};
-use crate::model::Kind;
+use crate::kind::Kind;
 use crate::pair::Pair;
+pub use def::{KeyType, PkiMode, VaultPkiSpec, KIND};
 
 #[derive(Debug)]
 pub struct VaultPki {
@@ -209,7 +211,7 @@ impl VaultPki {
 #[async_trait]
 impl Source for VaultPki {
     fn kind(&self) -> Kind {
-        Kind::VaultPki
+        KIND
     }
 
     fn can_renew(&self) -> bool {
@@ -247,6 +249,7 @@ impl Source for VaultPki {
             &self.name,
             &self.spec.cert_path,
             self.spec.command_timeout,
+            &req.withheld,
         )
         .await;
         Ok(Renewed {

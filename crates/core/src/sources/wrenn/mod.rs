@@ -29,10 +29,14 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::{Beat, Failure, FailureClass, Heartbeat, Observation, RenewRequest, Renewed, Source};
-use crate::config::WrennSpec;
 use crate::fsutil::{self, SECRET_FILE_MODE};
 use crate::http::{self, ClientOptions};
-use crate::model::{Kind, Lifetime};
+use crate::kind::Kind;
+use crate::model::Lifetime;
+
+mod def;
+
+pub use def::{WrennSpec, KIND};
 
 /// The credentials file, field for field as the wrenn agent writes it.
 #[derive(Clone, Serialize, Deserialize)]
@@ -414,7 +418,7 @@ impl Wrenn {
 #[async_trait]
 impl Source for Wrenn {
     fn kind(&self) -> Kind {
-        Kind::Wrenn
+        KIND
     }
 
     fn can_renew(&self) -> bool {
