@@ -9,8 +9,8 @@ pub use evergreen_core::config_edit::{CredentialForm, FieldSchema, FieldType, Fo
 pub use evergreen_core::events::{Event, EventKind};
 pub use evergreen_core::history::{Action, Outcome};
 pub use evergreen_core::model::{
-    CertDetails, CredentialStatus, Health, HeartbeatCounts, Kind, LastResult, NextAction, RenewalCounts, Snapshot,
-    State, Streak,
+    CertDetails, CredentialStatus, Health, HeartbeatCounts, Kind, LastResult, Next, NextAction, Offers, PauseOffer,
+    RenewalCounts, Snapshot, State, Streak,
 };
 pub use evergreen_core::scheduler::RenewOutcome;
 pub use evergreen_core::store::HistoryEntry;
@@ -42,7 +42,10 @@ pub fn typescript_bindings() -> String {
         RenewalCounts::decl(),
         HeartbeatCounts::decl(),
         Streak::decl(),
+        Next::decl(),
         NextAction::decl(),
+        PauseOffer::decl(),
+        Offers::decl(),
         CredentialStatus::decl(),
         RenewOutcome::decl(),
         Action::decl(),
@@ -77,6 +80,78 @@ pub fn typescript_bindings() -> String {
     let kinds = serde_json::to_string_pretty(&evergreen_core::config_edit::kinds())
         .expect("the form schema is plain data and always serialises");
     out.push_str("/** Every kind's form schema, as the `kinds` command returns it. */\n");
-    out.push_str(&format!("export const KIND_SCHEMAS: KindSchema[] = {kinds};\n"));
+    out.push_str(&format!("export const KIND_SCHEMAS: KindSchema[] = {kinds};\n\n"));
+    // One status per state as the engine publishes it, with its words and
+    // offers: what the UI's tests and the preview render, so neither has to
+    // restate the engine's decisions.
+    let samples =
+        serde_json::to_string_pretty(&status_samples()).expect("statuses are plain data and always serialise");
+    out.push_str("/** A status in each state, as the engine publishes it (words and offers decided). */\n");
+    out.push_str(&format!(
+        "export const STATUS_SAMPLES: CredentialStatus[] = {samples};\n"
+    ));
     out
+}
+
+/// A credential in each state the engine can put one in, decided as it
+/// decides them. The kinds are picked by their facts: a plain one, and one
+/// that enrols (for the states a re-registration ends).
+#[cfg(feature = "bindings")]
+fn status_samples() -> Vec<CredentialStatus> {
+    use evergreen_core::clock::unix_millis;
+    use std::time::{Duration, SystemTime};
+    let t = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+    let ms = unix_millis(t);
+    let plain = Kind::all()
+        .find(|k| k.facts().enrolment.is_none() && !k.facts().heartbeats)
+        .expect("a kind that neither enrols nor beats");
+    let enrols = Kind::all()
+        .find(|k| k.facts().enrolment.is_some() && k.facts().heartbeats)
+        .expect("a kind that enrols and beats");
+    let reason = || "the server said so".to_string();
+    let failing = |streak, offline| State::Failing {
+        streak,
+        next_retry_at: ms + 60_000,
+        offline,
+    };
+    let cases: Vec<(Kind, State, bool)> = vec![
+        (plain, State::Healthy, false),
+        (plain, State::Due, false),
+        (plain, State::Renewing, false),
+        (plain, failing(1, false), false),
+        (plain, failing(3, false), false),
+        (plain, failing(2, true), false),
+        (plain, State::Expired, false),
+        (enrols, State::Paused { reason: reason() }, false),
+        (plain, State::Paused { reason: reason() }, true),
+        (enrols, State::Retired { reason: reason() }, false),
+        (plain, State::NotRenewable, false),
+        (
+            plain,
+            State::Final {
+                expires_at: ms + 3_600_000,
+            },
+            false,
+        ),
+        (
+            plain,
+            State::Capped {
+                reason: reason(),
+                next_try_at: ms + 3_600_000,
+            },
+            false,
+        ),
+        (plain, State::Disabled, false),
+    ];
+    cases
+        .into_iter()
+        .enumerate()
+        .map(|(i, (kind, state, user_paused))| {
+            let mut s = CredentialStatus::new(format!("sample-{i}"), kind, t);
+            s.state = state;
+            s.can_renew = true;
+            s.user_paused = user_paused;
+            s.decided()
+        })
+        .collect()
 }

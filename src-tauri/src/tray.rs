@@ -3,7 +3,7 @@
 
 use std::sync::Mutex;
 
-use evergreen_core::model::{summary, CredentialStatus, Health, State};
+use evergreen_core::model::{summary, CredentialStatus, Health, PauseOffer};
 use tauri::image::Image;
 use tauri::menu::{CheckMenuItem, Menu, MenuItem, PredefinedMenuItem, Submenu};
 use tauri::tray::TrayIconBuilder;
@@ -108,17 +108,9 @@ fn signature(app: &AppHandle, snap: &Snapshot) -> String {
         app.autolaunch().is_enabled().unwrap_or(false)
     );
     for c in &snap.credentials {
-        s.push_str(&format!("{}:{}:{};", c.name, c.state.name(), c.can_renew));
+        s.push_str(&format!("{}:{}:{:?};", c.name, c.state_label, c.offers));
     }
     s
-}
-
-fn state_words(state: &State) -> String {
-    match state {
-        State::Failing { offline: true, .. } => "offline, waiting for the network".into(),
-        State::Failing { streak, .. } => format!("failing ({streak}×)"),
-        other => other.name().replace('_', " "),
-    }
 }
 
 /// The menu, and its summary line to retitle later.
@@ -161,18 +153,12 @@ fn menu(app: &AppHandle, snap: &Snapshot) -> tauri::Result<(Menu<Wry>, MenuItem<
 /// One credential's submenu: renew, pause or resume, details.
 fn credential_menu(app: &AppHandle, c: &CredentialStatus) -> tauri::Result<Submenu<Wry>> {
     let name = &c.name;
-    let sub = Submenu::with_id(
-        app,
-        format!("c:{name}"),
-        format!("{name} — {}", state_words(&c.state)),
-        true,
-    )?;
-    let renewable = c.can_renew && !c.state.is_terminal();
-    sub.append(&item(app, &format!("renew:{name}"), "Renew now", renewable)?)?;
-    sub.append(&if c.user_paused {
-        item(app, &format!("resume:{name}"), "Resume", true)?
-    } else {
-        item(app, &format!("pause:{name}"), "Pause", !c.state.is_terminal())?
+    let sub = Submenu::with_id(app, format!("c:{name}"), format!("{name} — {}", c.state_label), true)?;
+    sub.append(&item(app, &format!("renew:{name}"), "Renew now", c.offers.renew)?)?;
+    sub.append(&match c.offers.pause {
+        Some(PauseOffer::Resume) => item(app, &format!("resume:{name}"), "Resume", true)?,
+        Some(PauseOffer::Pause) => item(app, &format!("pause:{name}"), "Pause", true)?,
+        None => item(app, &format!("pause:{name}"), "Pause", false)?,
     })?;
     sub.append(&item(app, &format!("show:{name}"), "Details…", true)?)?;
     Ok(sub)

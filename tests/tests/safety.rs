@@ -100,7 +100,7 @@ fn a_capping_ca_is_not_hammered_and_a_shortened_lifetime_is_accepted() {
             && reason.contains("only a new CA certificate helps"),
         "{reason}"
     );
-    assert_eq!(web["next_action"]["what"], "renew again (capped)");
+    assert_eq!(web["next_action"]["what"], "renew_again");
     let next = web["next_action"]["at"].as_i64().unwrap();
     assert!(next >= now_ms() + 14 * 60 * 1000, "the next automatic try is {next}");
     assert_eq!(runs(&env, "web"), 1, "the capping CA was asked again");

@@ -97,7 +97,9 @@ async fn a_token_with_max_ttl_40s_goes_final_then_expired_without_retrying() {
     assert_eq!(st.state, State::Final { expires_at }, "{st:?}");
     assert_eq!(st.not_after, Some(expires_at));
     assert!(
-        st.next_action.as_ref().is_some_and(|a| a.what.contains("for good")),
+        st.next_action
+            .as_ref()
+            .is_some_and(|a| a.what == evergreen_core::model::Next::ExpiresForGood),
         "{st:?}"
     );
     let renewals_before = rig.count(|k| matches!(k, EventKind::RenewalStarted { .. }));

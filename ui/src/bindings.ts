@@ -51,7 +51,33 @@ export type Streak = { failures: number,
  */
 since: number, };
 
-export type NextAction = { at: number, what: string, };
+export type Next = "renewing_now" | "retry_renewal" | "read_again" | "renew" | "renew_again" | "expires_unless_renewed_by_hand" | "expires_for_good" | "expires_not_renewable" | "heartbeat";
+
+export type NextAction = { at: number, what: Next, };
+
+export type PauseOffer = "pause" | "resume";
+
+export type Offers = { 
+/**
+ * Renew now: Evergreen can renew it and its state lets a renewal run
+ * (not paused, retired, final, not renewable or disabled).
+ */
+renew: boolean, 
+/**
+ * A renewal helps now (due, expired, or failing while online): the
+ * button stands out.
+ */
+renew_helps: boolean, 
+/**
+ * Pause (it runs) or Resume (the user paused it); neither when it is
+ * stopped for another reason.
+ */
+pause: PauseOffer | null, 
+/**
+ * Re-register with a new one-time token of this name ("registration
+ * token"): a kind that enrols, retired or paused by its server.
+ */
+reregister: string | null, };
 
 export type CredentialStatus = { name: string, kind: Kind, not_before: number | null, not_after: number | null, 
 /**
@@ -70,6 +96,22 @@ can_renew: boolean,
  * Why the credential could not be read, when it could not.
  */
 problem: string | null, renewals: RenewalCounts, heartbeats: HeartbeatCounts, 
+/**
+ * The kind in words: "Vault token".
+ */
+kind_label: string, 
+/**
+ * The state in words, as every face shows it: "failing (3 in a row)".
+ */
+state_label: string, 
+/**
+ * Whether its registration lives on heartbeats (so "no heartbeat yet" means something).
+ */
+has_heartbeats: boolean, 
+/**
+ * What the user can do with it now.
+ */
+offers: Offers, 
 /**
  * When the control plane last accepted a heartbeat (fleet kinds).
  */
@@ -160,7 +202,15 @@ default?: string,
  */
 runs_program: boolean, };
 
-export type KindSchema = { kind: Kind, label: string, description: string, fields: Array<FieldSchema>, };
+export type KindSchema = { kind: Kind, label: string, description: string, 
+/**
+ * Its registration lives on heartbeats.
+ */
+has_heartbeats: boolean, 
+/**
+ * What the one-time token it joins its fleet with is called, if it enrols.
+ */
+enrolment_token: string | null, fields: Array<FieldSchema>, };
 
 export type CredentialForm = { name: string, kind: Kind, values: { [key in string]?: string }, };
 
@@ -190,6 +240,8 @@ export const KIND_SCHEMAS: KindSchema[] = [
     "kind": "x509_file",
     "label": "X.509 file",
     "description": "A certificate file, renewed by a command you give (step, certbot, a script) or only watched.",
+    "has_heartbeats": false,
+    "enrolment_token": null,
     "fields": [
       {
         "key": "path",
@@ -289,6 +341,8 @@ export const KIND_SCHEMAS: KindSchema[] = [
     "kind": "vault_token",
     "label": "Vault token",
     "description": "A Vault/OpenBao login token kept alive with renew-self.",
+    "has_heartbeats": false,
+    "enrolment_token": null,
     "fields": [
       {
         "key": "increment",
@@ -397,6 +451,8 @@ export const KIND_SCHEMAS: KindSchema[] = [
     "kind": "vault_pki",
     "label": "Vault PKI certificate",
     "description": "A certificate from a Vault/OpenBao PKI role; the key stays on this machine.",
+    "has_heartbeats": false,
+    "enrolment_token": null,
     "fields": [
       {
         "key": "role",
@@ -633,6 +689,8 @@ export const KIND_SCHEMAS: KindSchema[] = [
     "kind": "nixfleet",
     "label": "nixfleet agent",
     "description": "A nixfleet agent's mTLS client certificate, renewed with a CSR signed by the SSH host key.",
+    "has_heartbeats": false,
+    "enrolment_token": "enrolment token",
     "fields": [
       {
         "key": "url",
@@ -764,6 +822,8 @@ export const KIND_SCHEMAS: KindSchema[] = [
     "kind": "wrenn",
     "label": "wrenn host",
     "description": "A wrenn host registration kept alive with heartbeats.",
+    "has_heartbeats": true,
+    "enrolment_token": "registration token",
     "fields": [
       {
         "key": "url",
@@ -872,6 +932,8 @@ export const KIND_SCHEMAS: KindSchema[] = [
     "kind": "certctl",
     "label": "certctl agent",
     "description": "A certctl agent: heartbeats, work polls, and the certificates it deploys (keys made here).",
+    "has_heartbeats": true,
+    "enrolment_token": null,
     "fields": [
       {
         "key": "url",
@@ -1025,5 +1087,514 @@ export const KIND_SCHEMAS: KindSchema[] = [
         "runs_program": false
       }
     ]
+  }
+];
+
+/** A status in each state, as the engine publishes it (words and offers decided). */
+export const STATUS_SAMPLES: CredentialStatus[] = [
+  {
+    "name": "sample-0",
+    "kind": "x509_file",
+    "state": "healthy",
+    "not_before": null,
+    "not_after": null,
+    "remaining_fraction": null,
+    "renew_at": null,
+    "next_action": null,
+    "last_result": null,
+    "details": null,
+    "can_renew": true,
+    "problem": null,
+    "renewals": {
+      "success": 0,
+      "failure": 0,
+      "not_renewable": 0,
+      "capped": 0
+    },
+    "heartbeats": {
+      "success": 0,
+      "failure": 0
+    },
+    "kind_label": "X.509 file",
+    "state_label": "healthy",
+    "has_heartbeats": false,
+    "offers": {
+      "renew": true,
+      "renew_helps": false,
+      "pause": "pause",
+      "reregister": null
+    },
+    "user_paused": false,
+    "updated_at": 1800000000000
+  },
+  {
+    "name": "sample-1",
+    "kind": "x509_file",
+    "state": "due",
+    "not_before": null,
+    "not_after": null,
+    "remaining_fraction": null,
+    "renew_at": null,
+    "next_action": null,
+    "last_result": null,
+    "details": null,
+    "can_renew": true,
+    "problem": null,
+    "renewals": {
+      "success": 0,
+      "failure": 0,
+      "not_renewable": 0,
+      "capped": 0
+    },
+    "heartbeats": {
+      "success": 0,
+      "failure": 0
+    },
+    "kind_label": "X.509 file",
+    "state_label": "due for renewal",
+    "has_heartbeats": false,
+    "offers": {
+      "renew": true,
+      "renew_helps": true,
+      "pause": "pause",
+      "reregister": null
+    },
+    "user_paused": false,
+    "updated_at": 1800000000000
+  },
+  {
+    "name": "sample-2",
+    "kind": "x509_file",
+    "state": "renewing",
+    "not_before": null,
+    "not_after": null,
+    "remaining_fraction": null,
+    "renew_at": null,
+    "next_action": null,
+    "last_result": null,
+    "details": null,
+    "can_renew": true,
+    "problem": null,
+    "renewals": {
+      "success": 0,
+      "failure": 0,
+      "not_renewable": 0,
+      "capped": 0
+    },
+    "heartbeats": {
+      "success": 0,
+      "failure": 0
+    },
+    "kind_label": "X.509 file",
+    "state_label": "renewing",
+    "has_heartbeats": false,
+    "offers": {
+      "renew": true,
+      "renew_helps": false,
+      "pause": "pause",
+      "reregister": null
+    },
+    "user_paused": false,
+    "updated_at": 1800000000000
+  },
+  {
+    "name": "sample-3",
+    "kind": "x509_file",
+    "state": "failing",
+    "streak": 1,
+    "next_retry_at": 1800000060000,
+    "offline": false,
+    "not_before": null,
+    "not_after": null,
+    "remaining_fraction": null,
+    "renew_at": null,
+    "next_action": null,
+    "last_result": null,
+    "details": null,
+    "can_renew": true,
+    "problem": null,
+    "renewals": {
+      "success": 0,
+      "failure": 0,
+      "not_renewable": 0,
+      "capped": 0
+    },
+    "heartbeats": {
+      "success": 0,
+      "failure": 0
+    },
+    "kind_label": "X.509 file",
+    "state_label": "failing",
+    "has_heartbeats": false,
+    "offers": {
+      "renew": true,
+      "renew_helps": true,
+      "pause": "pause",
+      "reregister": null
+    },
+    "user_paused": false,
+    "updated_at": 1800000000000
+  },
+  {
+    "name": "sample-4",
+    "kind": "x509_file",
+    "state": "failing",
+    "streak": 3,
+    "next_retry_at": 1800000060000,
+    "offline": false,
+    "not_before": null,
+    "not_after": null,
+    "remaining_fraction": null,
+    "renew_at": null,
+    "next_action": null,
+    "last_result": null,
+    "details": null,
+    "can_renew": true,
+    "problem": null,
+    "renewals": {
+      "success": 0,
+      "failure": 0,
+      "not_renewable": 0,
+      "capped": 0
+    },
+    "heartbeats": {
+      "success": 0,
+      "failure": 0
+    },
+    "kind_label": "X.509 file",
+    "state_label": "failing (3 in a row)",
+    "has_heartbeats": false,
+    "offers": {
+      "renew": true,
+      "renew_helps": true,
+      "pause": "pause",
+      "reregister": null
+    },
+    "user_paused": false,
+    "updated_at": 1800000000000
+  },
+  {
+    "name": "sample-5",
+    "kind": "x509_file",
+    "state": "failing",
+    "streak": 2,
+    "next_retry_at": 1800000060000,
+    "offline": true,
+    "not_before": null,
+    "not_after": null,
+    "remaining_fraction": null,
+    "renew_at": null,
+    "next_action": null,
+    "last_result": null,
+    "details": null,
+    "can_renew": true,
+    "problem": null,
+    "renewals": {
+      "success": 0,
+      "failure": 0,
+      "not_renewable": 0,
+      "capped": 0
+    },
+    "heartbeats": {
+      "success": 0,
+      "failure": 0
+    },
+    "kind_label": "X.509 file",
+    "state_label": "offline — waiting for the network",
+    "has_heartbeats": false,
+    "offers": {
+      "renew": true,
+      "renew_helps": false,
+      "pause": "pause",
+      "reregister": null
+    },
+    "user_paused": false,
+    "updated_at": 1800000000000
+  },
+  {
+    "name": "sample-6",
+    "kind": "x509_file",
+    "state": "expired",
+    "not_before": null,
+    "not_after": null,
+    "remaining_fraction": null,
+    "renew_at": null,
+    "next_action": null,
+    "last_result": null,
+    "details": null,
+    "can_renew": true,
+    "problem": null,
+    "renewals": {
+      "success": 0,
+      "failure": 0,
+      "not_renewable": 0,
+      "capped": 0
+    },
+    "heartbeats": {
+      "success": 0,
+      "failure": 0
+    },
+    "kind_label": "X.509 file",
+    "state_label": "expired",
+    "has_heartbeats": false,
+    "offers": {
+      "renew": true,
+      "renew_helps": true,
+      "pause": "pause",
+      "reregister": null
+    },
+    "user_paused": false,
+    "updated_at": 1800000000000
+  },
+  {
+    "name": "sample-7",
+    "kind": "wrenn",
+    "state": "paused",
+    "reason": "the server said so",
+    "not_before": null,
+    "not_after": null,
+    "remaining_fraction": null,
+    "renew_at": null,
+    "next_action": null,
+    "last_result": null,
+    "details": null,
+    "can_renew": true,
+    "problem": null,
+    "renewals": {
+      "success": 0,
+      "failure": 0,
+      "not_renewable": 0,
+      "capped": 0
+    },
+    "heartbeats": {
+      "success": 0,
+      "failure": 0
+    },
+    "kind_label": "wrenn host",
+    "state_label": "paused",
+    "has_heartbeats": true,
+    "offers": {
+      "renew": false,
+      "renew_helps": false,
+      "pause": null,
+      "reregister": "registration token"
+    },
+    "user_paused": false,
+    "updated_at": 1800000000000
+  },
+  {
+    "name": "sample-8",
+    "kind": "x509_file",
+    "state": "paused",
+    "reason": "the server said so",
+    "not_before": null,
+    "not_after": null,
+    "remaining_fraction": null,
+    "renew_at": null,
+    "next_action": null,
+    "last_result": null,
+    "details": null,
+    "can_renew": true,
+    "problem": null,
+    "renewals": {
+      "success": 0,
+      "failure": 0,
+      "not_renewable": 0,
+      "capped": 0
+    },
+    "heartbeats": {
+      "success": 0,
+      "failure": 0
+    },
+    "kind_label": "X.509 file",
+    "state_label": "paused",
+    "has_heartbeats": false,
+    "offers": {
+      "renew": false,
+      "renew_helps": false,
+      "pause": "resume",
+      "reregister": null
+    },
+    "user_paused": true,
+    "updated_at": 1800000000000
+  },
+  {
+    "name": "sample-9",
+    "kind": "wrenn",
+    "state": "retired",
+    "reason": "the server said so",
+    "not_before": null,
+    "not_after": null,
+    "remaining_fraction": null,
+    "renew_at": null,
+    "next_action": null,
+    "last_result": null,
+    "details": null,
+    "can_renew": true,
+    "problem": null,
+    "renewals": {
+      "success": 0,
+      "failure": 0,
+      "not_renewable": 0,
+      "capped": 0
+    },
+    "heartbeats": {
+      "success": 0,
+      "failure": 0
+    },
+    "kind_label": "wrenn host",
+    "state_label": "retired",
+    "has_heartbeats": true,
+    "offers": {
+      "renew": false,
+      "renew_helps": false,
+      "pause": null,
+      "reregister": "registration token"
+    },
+    "user_paused": false,
+    "updated_at": 1800000000000
+  },
+  {
+    "name": "sample-10",
+    "kind": "x509_file",
+    "state": "not_renewable",
+    "not_before": null,
+    "not_after": null,
+    "remaining_fraction": null,
+    "renew_at": null,
+    "next_action": null,
+    "last_result": null,
+    "details": null,
+    "can_renew": true,
+    "problem": null,
+    "renewals": {
+      "success": 0,
+      "failure": 0,
+      "not_renewable": 0,
+      "capped": 0
+    },
+    "heartbeats": {
+      "success": 0,
+      "failure": 0
+    },
+    "kind_label": "X.509 file",
+    "state_label": "not renewable",
+    "has_heartbeats": false,
+    "offers": {
+      "renew": false,
+      "renew_helps": false,
+      "pause": null,
+      "reregister": null
+    },
+    "user_paused": false,
+    "updated_at": 1800000000000
+  },
+  {
+    "name": "sample-11",
+    "kind": "x509_file",
+    "state": "final",
+    "expires_at": 1800003600000,
+    "not_before": null,
+    "not_after": null,
+    "remaining_fraction": null,
+    "renew_at": null,
+    "next_action": null,
+    "last_result": null,
+    "details": null,
+    "can_renew": true,
+    "problem": null,
+    "renewals": {
+      "success": 0,
+      "failure": 0,
+      "not_renewable": 0,
+      "capped": 0
+    },
+    "heartbeats": {
+      "success": 0,
+      "failure": 0
+    },
+    "kind_label": "X.509 file",
+    "state_label": "final — cannot be extended",
+    "has_heartbeats": false,
+    "offers": {
+      "renew": false,
+      "renew_helps": false,
+      "pause": null,
+      "reregister": null
+    },
+    "user_paused": false,
+    "updated_at": 1800000000000
+  },
+  {
+    "name": "sample-12",
+    "kind": "x509_file",
+    "state": "capped",
+    "reason": "the server said so",
+    "next_try_at": 1800003600000,
+    "not_before": null,
+    "not_after": null,
+    "remaining_fraction": null,
+    "renew_at": null,
+    "next_action": null,
+    "last_result": null,
+    "details": null,
+    "can_renew": true,
+    "problem": null,
+    "renewals": {
+      "success": 0,
+      "failure": 0,
+      "not_renewable": 0,
+      "capped": 0
+    },
+    "heartbeats": {
+      "success": 0,
+      "failure": 0
+    },
+    "kind_label": "X.509 file",
+    "state_label": "capped by its issuer",
+    "has_heartbeats": false,
+    "offers": {
+      "renew": true,
+      "renew_helps": false,
+      "pause": "pause",
+      "reregister": null
+    },
+    "user_paused": false,
+    "updated_at": 1800000000000
+  },
+  {
+    "name": "sample-13",
+    "kind": "x509_file",
+    "state": "disabled",
+    "not_before": null,
+    "not_after": null,
+    "remaining_fraction": null,
+    "renew_at": null,
+    "next_action": null,
+    "last_result": null,
+    "details": null,
+    "can_renew": true,
+    "problem": null,
+    "renewals": {
+      "success": 0,
+      "failure": 0,
+      "not_renewable": 0,
+      "capped": 0
+    },
+    "heartbeats": {
+      "success": 0,
+      "failure": 0
+    },
+    "kind_label": "X.509 file",
+    "state_label": "disabled",
+    "has_heartbeats": false,
+    "offers": {
+      "renew": false,
+      "renew_helps": false,
+      "pause": null,
+      "reregister": null
+    },
+    "user_paused": false,
+    "updated_at": 1800000000000
   }
 ];

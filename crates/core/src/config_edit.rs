@@ -48,6 +48,10 @@ pub struct KindSchema {
     pub kind: Kind,
     pub label: String,
     pub description: String,
+    /// Its registration lives on heartbeats.
+    pub has_heartbeats: bool,
+    /// What the one-time token it joins its fleet with is called, if it enrols.
+    pub enrolment_token: Option<String>,
     pub fields: Vec<FieldSchema>,
 }
 
@@ -97,6 +101,8 @@ pub fn kinds() -> Vec<KindSchema> {
                 kind,
                 label: def.label.into(),
                 description: def.about.into(),
+                has_heartbeats: def.facts.heartbeats,
+                enrolment_token: def.facts.enrolment.map(|e| e.token.to_string()),
                 fields: fields::of(kind)
                     .into_iter()
                     .map(|f| FieldSchema {

@@ -164,6 +164,26 @@ impl State {
         )
     }
 
+    /// The state in the words every face shows (the window capitalises
+    /// the first letter): "failing (3 in a row)".
+    pub fn label(&self) -> String {
+        match self {
+            State::Healthy => "healthy".into(),
+            State::Due => "due for renewal".into(),
+            State::Renewing => "renewing".into(),
+            State::Failing { offline: true, .. } => "offline — waiting for the network".into(),
+            State::Failing { streak, .. } if *streak > 1 => format!("failing ({streak} in a row)"),
+            State::Failing { .. } => "failing".into(),
+            State::Expired => "expired".into(),
+            State::Paused { .. } => "paused".into(),
+            State::Retired { .. } => "retired".into(),
+            State::NotRenewable => "not renewable".into(),
+            State::Final { .. } => "final — cannot be extended".into(),
+            State::Capped { .. } => "capped by its issuer".into(),
+            State::Disabled => "disabled".into(),
+        }
+    }
+
     /// Terminal states that a change of the credential's files (a new login,
     /// a fixed token file) can end: Evergreen looks again and starts over.
     pub fn ends_with_new_files(&self) -> bool {
@@ -264,7 +284,113 @@ pub struct HeartbeatCounts {
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct NextAction {
     pub at: i64,
-    pub what: String,
+    pub what: Next,
+}
+
+/// What happens at a [`NextAction`]'s instant. Each face phrases it (the
+/// CLI with [`Next::words`]); the aliases read what earlier versions stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum Next {
+    /// A renewal runs now.
+    #[serde(alias = "renewing now")]
+    RenewingNow,
+    /// The failed renewal is tried again.
+    #[serde(alias = "retry renewal")]
+    RetryRenewal,
+    /// A credential that could not be read is read again.
+    #[serde(alias = "read again")]
+    ReadAgain,
+    /// The planned renewal.
+    Renew,
+    /// A capped credential is renewed again, no sooner.
+    #[serde(alias = "renew again (capped)")]
+    RenewAgain,
+    /// It expires, and Evergreen only watches it: renew it by hand.
+    #[serde(alias = "expires (renew by hand)")]
+    ExpiresUnlessRenewedByHand,
+    /// It expires for good: only a new login helps.
+    #[serde(alias = "expires for good (log in again)")]
+    ExpiresForGood,
+    /// It expires, and the server will not renew it.
+    #[serde(alias = "expires (cannot be renewed)")]
+    ExpiresNotRenewable,
+    /// The next heartbeat.
+    Heartbeat,
+}
+
+impl Next {
+    /// The CLI's words: "retry renewal", "expires (renew by hand)".
+    pub fn words(self) -> &'static str {
+        match self {
+            Next::RenewingNow => "renewing now",
+            Next::RetryRenewal => "retry renewal",
+            Next::ReadAgain => "read again",
+            Next::Renew => "renew",
+            Next::RenewAgain => "renew again (capped)",
+            Next::ExpiresUnlessRenewedByHand => "expires (renew by hand)",
+            Next::ExpiresForGood => "expires for good (log in again)",
+            Next::ExpiresNotRenewable => "expires (cannot be renewed)",
+            Next::Heartbeat => "heartbeat",
+        }
+    }
+}
+
+/// What the user can do with a credential now. The engine decides it from
+/// the kind's facts and the state, so the window, the tray and the CLI
+/// offer the same things and keep no rule of their own.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct Offers {
+    /// Renew now: Evergreen can renew it and its state lets a renewal run
+    /// (not paused, retired, final, not renewable or disabled).
+    pub renew: bool,
+    /// A renewal helps now (due, expired, or failing while online): the
+    /// button stands out.
+    pub renew_helps: bool,
+    /// Pause (it runs) or Resume (the user paused it); neither when it is
+    /// stopped for another reason.
+    pub pause: Option<PauseOffer>,
+    /// Re-register with a new one-time token of this name ("registration
+    /// token"): a kind that enrols, retired or paused by its server.
+    pub reregister: Option<String>,
+}
+
+/// The pause control a credential offers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum PauseOffer {
+    Pause,
+    Resume,
+}
+
+impl Offers {
+    /// What a credential of `kind` in `state` offers.
+    pub fn of(kind: Kind, state: &State, can_renew: bool, user_paused: bool) -> Offers {
+        let stopped = matches!(
+            state,
+            State::Paused { .. } | State::Retired { .. } | State::NotRenewable | State::Disabled | State::Final { .. }
+        );
+        let enrols = kind.facts().enrolment.map(|e| e.token.to_string());
+        Offers {
+            renew: can_renew && !stopped,
+            renew_helps: can_renew
+                && matches!(
+                    state,
+                    State::Due | State::Expired | State::Failing { offline: false, .. }
+                ),
+            pause: if user_paused {
+                Some(PauseOffer::Resume)
+            } else {
+                (!stopped).then_some(PauseOffer::Pause)
+            },
+            reregister: enrols.filter(|_| {
+                matches!(state, State::Retired { .. }) || matches!(state, State::Paused { .. }) && !user_paused
+            }),
+        }
+    }
 }
 
 /// Everything the faces show about one credential.
@@ -292,6 +418,18 @@ pub struct CredentialStatus {
     pub renewals: RenewalCounts,
     #[serde(default)]
     pub heartbeats: HeartbeatCounts,
+    /// The kind in words: "Vault token".
+    #[serde(default)]
+    pub kind_label: String,
+    /// The state in words, as every face shows it: "failing (3 in a row)".
+    #[serde(default)]
+    pub state_label: String,
+    /// Whether its registration lives on heartbeats (so "no heartbeat yet" means something).
+    #[serde(default)]
+    pub has_heartbeats: bool,
+    /// What the user can do with it now.
+    #[serde(default)]
+    pub offers: Offers,
     /// When the control plane last accepted a heartbeat (fleet kinds).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "ts", ts(optional))]
@@ -337,7 +475,28 @@ impl CredentialStatus {
             last_renewed_at: None,
             failure_streak: None,
             updated_at: unix_millis(now),
+            kind_label: String::new(),
+            state_label: String::new(),
+            has_heartbeats: false,
+            offers: Offers::default(),
         }
+        .decided()
+    }
+
+    /// The status with what the engine decides for the faces (words,
+    /// offers) made true to its kind, state and settings again: called
+    /// whenever any of these changes, before the status is shown.
+    pub fn decided(mut self) -> Self {
+        self.decide();
+        self
+    }
+
+    /// [`CredentialStatus::decided`], in place.
+    pub fn decide(&mut self) {
+        self.kind_label = self.kind.label().to_string();
+        self.state_label = self.state.label();
+        self.has_heartbeats = self.kind.facts().heartbeats;
+        self.offers = Offers::of(self.kind, &self.state, self.can_renew, self.user_paused);
     }
 
     pub fn lifetime(&self) -> Option<Lifetime> {
@@ -452,6 +611,132 @@ pub fn summary(credentials: &[CredentialStatus], now: SystemTime) -> String {
 
 #[cfg(test)]
 mod tests {
+    use crate::sources::{certctl, nixfleet, wrenn, x509_file};
+
+    #[test]
+    fn every_state_has_the_words_every_face_shows() {
+        let failing = |streak, offline| State::Failing {
+            streak,
+            next_retry_at: 0,
+            offline,
+        };
+        let r = || "x".to_string();
+        for (s, words) in [
+            (State::Healthy, "healthy"),
+            (State::Due, "due for renewal"),
+            (State::Renewing, "renewing"),
+            (failing(3, false), "failing (3 in a row)"),
+            (failing(1, false), "failing"),
+            (failing(4, true), "offline — waiting for the network"),
+            (State::Expired, "expired"),
+            (State::Paused { reason: r() }, "paused"),
+            (State::Retired { reason: r() }, "retired"),
+            (State::NotRenewable, "not renewable"),
+            (State::Final { expires_at: 0 }, "final — cannot be extended"),
+            (
+                State::Capped {
+                    reason: r(),
+                    next_try_at: 0,
+                },
+                "capped by its issuer",
+            ),
+            (State::Disabled, "disabled"),
+        ] {
+            assert_eq!(s.label(), words);
+        }
+    }
+
+    #[test]
+    fn offers_follow_the_state_and_the_kinds_facts() {
+        let x509 = x509_file::KIND;
+        let r = || "r".to_string();
+        let failing = State::Failing {
+            streak: 1,
+            next_retry_at: 0,
+            offline: false,
+        };
+        // Renew now: renewable and not stopped; the engine refuses a paused one, whoever paused it.
+        assert!(Offers::of(x509, &State::Healthy, true, false).renew);
+        assert!(!Offers::of(x509, &State::Healthy, false, false).renew);
+        for s in [
+            State::Retired { reason: r() },
+            State::Disabled,
+            State::NotRenewable,
+            State::Final { expires_at: 0 },
+            State::Paused { reason: r() },
+        ] {
+            assert!(!Offers::of(x509, &s, true, false).renew, "{s:?}");
+            assert!(!Offers::of(x509, &s, true, true).renew, "{s:?}");
+        }
+        assert!(Offers::of(x509, &failing, true, false).renew);
+        assert!(Offers::of(x509, &State::Expired, true, false).renew);
+        // It helps now where it is due, expired or failing while online.
+        for (s, helps) in [
+            (State::Due, true),
+            (State::Expired, true),
+            (failing.clone(), true),
+            (
+                State::Failing {
+                    streak: 1,
+                    next_retry_at: 0,
+                    offline: true,
+                },
+                false,
+            ),
+            (State::Healthy, false),
+        ] {
+            assert_eq!(Offers::of(x509, &s, true, false).renew_helps, helps, "{s:?}");
+        }
+        // Re-registration: a kind that enrols, retired or paused by its server.
+        let rereg = |k: Kind, s: &State, user: bool| Offers::of(k, s, true, user).reregister;
+        assert_eq!(
+            rereg(wrenn::KIND, &State::Retired { reason: r() }, false).as_deref(),
+            Some("registration token")
+        );
+        assert!(rereg(wrenn::KIND, &State::Paused { reason: r() }, false).is_some());
+        assert!(rereg(wrenn::KIND, &State::Paused { reason: r() }, true).is_none());
+        assert!(rereg(wrenn::KIND, &State::Healthy, false).is_none());
+        assert_eq!(
+            rereg(nixfleet::KIND, &State::Retired { reason: r() }, false).as_deref(),
+            Some("enrolment token")
+        );
+        assert!(rereg(certctl::KIND, &State::Paused { reason: r() }, false).is_none());
+        // Resume only when the user paused it; Pause only while it runs.
+        assert_eq!(
+            Offers::of(x509, &State::Paused { reason: r() }, true, true).pause,
+            Some(PauseOffer::Resume)
+        );
+        assert_eq!(
+            Offers::of(x509, &State::Paused { reason: r() }, true, false).pause,
+            None
+        );
+        for s in [State::Healthy, State::Due, State::Renewing, failing, State::Expired] {
+            assert_eq!(
+                Offers::of(x509, &s, true, false).pause,
+                Some(PauseOffer::Pause),
+                "{s:?}"
+            );
+        }
+        for s in [
+            State::Retired { reason: r() },
+            State::NotRenewable,
+            State::Disabled,
+            State::Final { expires_at: 0 },
+        ] {
+            assert_eq!(Offers::of(x509, &s, true, false).pause, None, "{s:?}");
+        }
+    }
+
+    #[test]
+    fn a_status_carries_its_kinds_words_and_facts() {
+        let now = SystemTime::UNIX_EPOCH;
+        let s = CredentialStatus::new("h", wrenn::KIND, now);
+        assert_eq!((s.kind_label.as_str(), s.has_heartbeats), ("wrenn host", true));
+        let s = CredentialStatus::new("c", x509_file::KIND, now);
+        assert_eq!((s.kind_label.as_str(), s.has_heartbeats), ("X.509 file", false));
+        assert_eq!(s.state_label, "due for renewal");
+    }
+
     use super::*;
     use std::time::Duration;
 

@@ -770,7 +770,10 @@ async fn a_capped_renewal_is_not_retried_before_its_floor() {
     assert_eq!(*next_try_at, evergreen_core::clock::unix_millis(t(60 + 900)));
     assert!(reason.contains("already past its renewal point"), "{reason}");
     assert!(st.last_result.as_ref().unwrap().message.contains("renewed, but capped"));
-    assert_eq!(st.next_action.as_ref().unwrap().what, "renew again (capped)");
+    assert_eq!(
+        st.next_action.as_ref().unwrap().what,
+        evergreen_core::model::Next::RenewAgain
+    );
     // not one more request before the floor
     advance(900 - 3).await;
     assert_eq!(

@@ -14,6 +14,8 @@ const KINDS: KindSchema[] = [
     kind: "x509_file",
     label: "X.509 file",
     description: "A certificate file renewed by a command.",
+    has_heartbeats: false,
+    enrolment_token: null,
     fields: [
       { key: "path", label: "Certificate file", help: "PEM file to watch.", field_type: "path", required: true, choices: [], placeholder: "~/certs/web.pem", runs_program: false },
       { key: "alt_names", label: "Alternative names", help: "One name per line.", field_type: "list", required: true, choices: [], placeholder: "step", runs_program: false },
@@ -27,6 +29,8 @@ const KINDS: KindSchema[] = [
     kind: "vault_token",
     label: "Vault token",
     description: "",
+    has_heartbeats: false,
+    enrolment_token: null,
     fields: [{ key: "address", label: "Vault address", help: "", field_type: "url", required: true, choices: [], placeholder: "https://vault:8200", runs_program: false }],
   },
 ];

@@ -6,6 +6,8 @@ const schema: KindSchema = {
   kind: "x509_file",
   label: "X.509 file",
   description: "",
+  has_heartbeats: false,
+  enrolment_token: null,
   fields: [
     { key: "path", label: "Path", help: "", field_type: "path", required: true, choices: [], placeholder: "", runs_program: false },
     { key: "renew_command", label: "Cmd", help: "", field_type: "list", required: false, choices: [], placeholder: "", runs_program: false },

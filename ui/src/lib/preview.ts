@@ -16,6 +16,7 @@ import type {
   Snapshot,
 } from "../bindings";
 import { KIND_SCHEMAS } from "../bindings";
+import { decided } from "./decided";
 import type { Backend, Unlisten } from "./api";
 
 const MIN = 60_000;
@@ -131,7 +132,7 @@ function initial(params: URLSearchParams): Fake[] {
       state: "failing",
       streak: 3,
       next_retry_at: now + 4 * MIN,
-      next_action: { at: now + 4 * MIN, what: "retry renewal" },
+      next_action: { at: now + 4 * MIN, what: "retry_renewal" },
       last_result: {
         at: now - 60_000,
         ok: false,
@@ -163,7 +164,7 @@ function initial(params: URLSearchParams): Fake[] {
       last_result: null,
       renewals: { success: 0, failure: 0, not_renewable: 0, capped: 0 },
       heartbeats: { success: 0, failure: 0 },
-      next_action: { at: now + DAY, what: "expires (renew by hand)" },
+      next_action: { at: now + DAY, what: "expires_unless_renewed_by_hand" },
     }),
     fake("side-project", "vault_token", 8 * HOUR, 2 * HOUR, {
       state: "paused",
@@ -177,14 +178,14 @@ function initial(params: URLSearchParams): Fake[] {
       expires_at: now + HOUR,
       can_renew: false,
       details: null,
-      next_action: { at: now + HOUR, what: "expires for good (log in again)" },
+      next_action: { at: now + HOUR, what: "expires_for_good" },
     } as Partial<CredentialStatus>),
     fake("old-cert", "nixfleet", DAY, 2 * DAY, { state: "expired", last_heartbeat: now - 3 * HOUR, next_action: { at: now + 10 * MIN, what: "renew" } }),
     fake("legacy", "x509_file", 30 * DAY, 3 * DAY, { state: "disabled", can_renew: false, next_action: null }),
   ];
-  // The engine's "expires (renew by hand)" is due exactly at not_after.
+  // The engine's "expires_unless_renewed_by_hand" is due exactly at not_after.
   for (const c of list) {
-    if (c.status.next_action?.what === "expires (renew by hand)" && c.status.not_after !== null) {
+    if (c.status.next_action?.what === "expires_unless_renewed_by_hand" && c.status.not_after !== null) {
       c.status.next_action.at = c.status.not_after;
     }
   }
@@ -215,7 +216,8 @@ export function createPreviewBackend(): Backend {
           ? "attention"
           : "healthy";
     return {
-      credentials: creds.map((c) => clone(c.status)),
+      // A made-up status has no engine to decide for it: its words and offers come from the engine's samples.
+      credentials: creds.map((c) => clone({ ...c.status, ...decided(c.status) })),
       now,
       worst,
       notifications_paused_until: mutedUntil,
@@ -261,7 +263,7 @@ export function createPreviewBackend(): Backend {
         state: "failing",
         streak,
         next_retry_at: now + 2 * MIN,
-        next_action: { at: now + 2 * MIN, what: "retry renewal" },
+        next_action: { at: now + 2 * MIN, what: "retry_renewal" },
         last_result: { at: now, ok: false, message, duration_ms: 1500, stderr_tail: "Error making API request.\nCode: 403. Errors:\n* permission denied" },
         updated_at: now,
       } as CredentialStatus;

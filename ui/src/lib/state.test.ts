@@ -5,15 +5,10 @@ import {
   healthLabel,
   healthTone,
   heartbeatText,
-  isTerminal,
-  kindLabel,
   lastResultRepeatsHint,
   lastResultText,
   liveFraction,
   nextActionText,
-  pauseAction,
-  renewOffered,
-  reregisterOffered,
   stateColor,
   stateHint,
   stateLabel,
@@ -57,7 +52,8 @@ describe("state -> words", () => {
     [{ state: "capped", reason: "x", next_try_at: NOW }, "Capped by its issuer"],
     [{ state: "disabled" }, "Disabled"],
   ])("%o -> %s", (s, label) => {
-    expect(stateLabel(s)).toBe(label);
+    // The engine's words (its sample in this state), with a capital.
+    expect(stateLabel(status(s))).toBe(label);
   });
 
   it("tells the user what they can do", () => {
@@ -85,8 +81,8 @@ describe("state -> words", () => {
     expect(hint).toContain("caps the lifetime. Evergreen tries again in 2 h");
     expect(hint).toContain("Renew now tries at once.");
     // still the user's to renew or pause
-    expect(renewOffered(capped)).toBe(true);
-    expect(pauseAction(capped)).toBe("pause");
+    expect(capped.offers.renew).toBe(true);
+    expect(capped.offers.pause).toBe("pause");
   });
 
   it("says who paused it, from user_paused and not from the reason's words", () => {
@@ -127,7 +123,7 @@ describe("state -> words", () => {
   });
 
   it("never promises a renewal Evergreen cannot do (can_renew false)", () => {
-    const watched = { can_renew: false, renew_at: null, next_action: { at: NOW + 63 * MIN, what: "expires (renew by hand)" } };
+    const watched = { can_renew: false, renew_at: null, next_action: { at: NOW + 63 * MIN, what: "expires_unless_renewed_by_hand" as const } };
     expect(stateHint(status({ ...watched, state: "due" }), NOW)).toBe(
       "Past its renewal point, and Evergreen only watches it: renew it yourself, or add a renew command (Edit).",
     );
@@ -175,14 +171,14 @@ describe("state -> words", () => {
     expect(lastResultRepeatsHint(status({ state: "expired", last_result: null }))).toBe(false);
   });
 
-  it("labels kinds plainly", () => {
+  it("labels kinds plainly (the engine's labels, from the generated kind table)", () => {
+    const kindLabel = (kind: string) => status({ kind }).kind_label;
     expect(kindLabel("x509_file")).toBe("X.509 file");
     expect(kindLabel("vault_token")).toBe("Vault token");
     expect(kindLabel("vault_pki")).toBe("Vault PKI certificate");
     expect(kindLabel("nixfleet")).toBe("nixfleet agent");
     expect(kindLabel("wrenn")).toBe("wrenn host");
     expect(kindLabel("certctl")).toBe("certctl agent");
-    expect(kindLabel("something_new")).toBe("something_new");
   });
 
   it("labels the overall health", () => {
@@ -192,39 +188,45 @@ describe("state -> words", () => {
   });
 });
 
-describe("what can be done", () => {
-  it("offers Renew now only when renewable and not terminal", () => {
-    expect(renewOffered(status())).toBe(true);
-    expect(renewOffered(status({ can_renew: false }))).toBe(false);
+describe("what can be done: the engine's offers, as the window reads them", () => {
+  // The rules themselves are the engine's (crates/core/src/model.rs, Offers::of,
+  // with their own tests); these read its decisions from its samples.
+  const renewOffered = (extra: Record<string, unknown>) => status(extra).offers.renew;
+  const reregisterOffered = (extra: Record<string, unknown>) => status(extra).offers.reregister !== null;
+  const pauseAction = (extra: Record<string, unknown>) => status(extra).offers.pause;
+
+  it("offers Renew now only when renewable and not stopped", () => {
+    expect(renewOffered({})).toBe(true);
+    expect(renewOffered({ can_renew: false })).toBe(false);
     for (const s of ["retired", "disabled", "not_renewable", "final"] as const) {
-      expect(isTerminal(s)).toBe(true);
-      expect(renewOffered(status({ state: s, reason: "r", expires_at: NOW }))).toBe(false);
+      expect(renewOffered({ state: s, reason: "r", expires_at: NOW })).toBe(false);
     }
-    expect(renewOffered(status({ state: "failing", streak: 1, next_retry_at: NOW, offline: false }))).toBe(true);
-    expect(renewOffered(status({ state: "expired" }))).toBe(true);
+    expect(renewOffered({ state: "failing", streak: 1, next_retry_at: NOW, offline: false })).toBe(true);
+    expect(renewOffered({ state: "expired" })).toBe(true);
     // The engine refuses to renew a paused credential, whoever paused it.
-    expect(renewOffered(status({ state: "paused", reason: "r", user_paused: true }))).toBe(false);
-    expect(renewOffered(status({ state: "paused", reason: "r", user_paused: false }))).toBe(false);
+    expect(renewOffered({ state: "paused", reason: "r", user_paused: true })).toBe(false);
+    expect(renewOffered({ state: "paused", reason: "r", user_paused: false })).toBe(false);
   });
 
-  it("offers re-registration for wrenn hosts retired, or paused by the engine or server", () => {
-    expect(reregisterOffered({ kind: "wrenn", state: "retired", user_paused: false })).toBe(true);
-    expect(reregisterOffered({ kind: "wrenn", state: "paused", user_paused: false })).toBe(true);
-    expect(reregisterOffered({ kind: "wrenn", state: "paused", user_paused: true })).toBe(false);
-    expect(reregisterOffered({ kind: "wrenn", state: "healthy", user_paused: false })).toBe(false);
-    expect(reregisterOffered({ kind: "nixfleet", state: "retired", user_paused: false })).toBe(false);
-    expect(reregisterOffered({ kind: "certctl", state: "paused", user_paused: false })).toBe(false);
+  it("offers re-registration for kinds that enrol, retired, or paused by the engine or server", () => {
+    expect(reregisterOffered({ kind: "wrenn", state: "retired", reason: "r" })).toBe(true);
+    expect(reregisterOffered({ kind: "wrenn", state: "paused", reason: "r", user_paused: false })).toBe(true);
+    expect(reregisterOffered({ kind: "wrenn", state: "paused", reason: "r", user_paused: true })).toBe(false);
+    expect(reregisterOffered({ kind: "wrenn", state: "healthy" })).toBe(false);
+    // nixfleet enrols with a token too (`evergreen register` takes one), so the window offers it now.
+    expect(reregisterOffered({ kind: "nixfleet", state: "retired", reason: "r" })).toBe(true);
+    expect(reregisterOffered({ kind: "certctl", state: "paused", reason: "r", user_paused: false })).toBe(false);
   });
 
   it("offers Resume only when the user paused it, Pause only when it runs", () => {
-    expect(pauseAction({ state: "paused", user_paused: true })).toBe("resume");
+    expect(pauseAction({ state: "paused", reason: "r", user_paused: true })).toBe("resume");
     // Paused by the engine or the server: not the user's to resume.
-    expect(pauseAction({ state: "paused", user_paused: false })).toBeNull();
+    expect(pauseAction({ state: "paused", reason: "r", user_paused: false })).toBeNull();
     for (const state of ["healthy", "due", "renewing", "failing", "expired"] as const) {
-      expect(pauseAction({ state, user_paused: false }), state).toBe("pause");
+      expect(pauseAction({ state, streak: 1, next_retry_at: NOW, offline: false }), state).toBe("pause");
     }
     for (const state of ["retired", "not_renewable", "disabled", "final"] as const) {
-      expect(pauseAction({ state, user_paused: false }), state).toBeNull();
+      expect(pauseAction({ state, reason: "r", expires_at: NOW }), state).toBeNull();
     }
   });
 });
@@ -250,7 +252,7 @@ describe("derived texts", () => {
     );
     expect(
       nextActionText(
-        status({ state: "failing", streak: 2, next_retry_at: NOW + 40_000, next_action: { at: NOW + 40_000, what: "retry renewal" } }),
+        status({ state: "failing", streak: 2, next_retry_at: NOW + 40_000, next_action: { at: NOW + 40_000, what: "retry_renewal" } }),
         NOW,
       ),
     ).toBe("retry at 12:00:40 (in 40 seconds)");
@@ -258,29 +260,29 @@ describe("derived texts", () => {
       nextActionText(status({ state: "failing", streak: 2, next_retry_at: NOW + 40_000, next_action: null }), NOW),
     ).toBe("retry at 12:00:40 (in 40 seconds)");
     expect(
-      nextActionText(status({ state: "final", expires_at: NOW + 3 * HOUR, next_action: { at: NOW + 3 * HOUR, what: "expires for good (log in again)" } }), NOW),
+      nextActionText(status({ state: "final", expires_at: NOW + 3 * HOUR, next_action: { at: NOW + 3 * HOUR, what: "expires_for_good" } }), NOW),
     ).toBe("expires for good at 15:00 (in 3 hours) — log in again");
     expect(
       nextActionText(
-        status({ can_renew: false, not_after: NOW + HOUR, next_action: { at: NOW + HOUR, what: "expires (renew by hand)" } }),
+        status({ can_renew: false, not_after: NOW + HOUR, next_action: { at: NOW + HOUR, what: "expires_unless_renewed_by_hand" } }),
         NOW,
       ),
     ).toBe("renew by hand");
-    expect(nextActionText(status({ state: "renewing", next_action: { at: NOW, what: "renewing now" } }), NOW)).toBe(
+    expect(nextActionText(status({ state: "renewing", next_action: { at: NOW, what: "renewing_now" } }), NOW)).toBe(
       "renewing now",
     );
     expect(nextActionText(status({ state: "retired", reason: "x", next_action: null }), NOW)).toBeNull();
   });
 
   it("phrases heartbeats", () => {
-    expect(heartbeatText({ kind: "wrenn", last_heartbeat: NOW - 20_000 }, NOW)).toBe("last heartbeat just now");
-    expect(heartbeatText({ kind: "wrenn", last_heartbeat: NOW - 3 * MIN }, NOW)).toBe("last heartbeat 3 minutes ago");
-    expect(heartbeatText({ kind: "wrenn", last_heartbeat: undefined }, NOW)).toBe("no heartbeat yet");
-    expect(heartbeatText({ kind: "x509_file", last_heartbeat: undefined }, NOW)).toBeNull();
+    expect(heartbeatText(status({ kind: "wrenn", last_heartbeat: NOW - 20_000 }), NOW)).toBe("last heartbeat just now");
+    expect(heartbeatText(status({ kind: "wrenn", last_heartbeat: NOW - 3 * MIN }), NOW)).toBe("last heartbeat 3 minutes ago");
+    expect(heartbeatText(status({ kind: "wrenn", last_heartbeat: undefined }), NOW)).toBe("no heartbeat yet");
+    expect(heartbeatText(status({ kind: "x509_file", last_heartbeat: undefined }), NOW)).toBeNull();
     // certctl agents heartbeat like wrenn hosts.
-    expect(heartbeatText({ kind: "certctl", last_heartbeat: NOW - 90_000 }, NOW)).toBe("last heartbeat 1 minute ago");
-    expect(heartbeatText({ kind: "certctl", last_heartbeat: undefined }, NOW)).toBe("no heartbeat yet");
-    expect(heartbeatText({ kind: "nixfleet", last_heartbeat: undefined }, NOW)).toBeNull();
+    expect(heartbeatText(status({ kind: "certctl", last_heartbeat: NOW - 90_000 }), NOW)).toBe("last heartbeat 1 minute ago");
+    expect(heartbeatText(status({ kind: "certctl", last_heartbeat: undefined }), NOW)).toBe("no heartbeat yet");
+    expect(heartbeatText(status({ kind: "nixfleet", last_heartbeat: undefined }), NOW)).toBeNull();
   });
 
   it("phrases the last result", () => {

@@ -1,31 +1,16 @@
 // Pure mapping from the engine's status to what the UI shows: plain words,
-// colours, what the user can do. No renewal logic lives here: it only reads.
+// colours, sentences. What a credential's kind is called, what its state is
+// called and what the user can do with it are the engine's to decide (its
+// `kind_label`, `state_label`, `offers`): nothing here restates a rule about
+// a kind or a state's actions.
 
-import type { CredentialStatus, Health, Kind, Snapshot, State } from "../bindings";
+import type { CredentialStatus, Health, Next, Snapshot, State } from "../bindings";
 import { formatClock, formatExpiry, formatRelative, nextChange } from "./format";
 
 export type StateName = State["state"];
 
 /** Colour family of a state; each maps to a CSS custom property. */
 export type Tone = "good" | "warn" | "bad" | "grey" | "muted";
-
-// Every Kind must have a label (checked by the compiler); a kind newer than
-// this UI falls back to its name in kindLabel.
-export const KIND_LABELS: Record<Kind, string> = {
-  x509_file: "X.509 file",
-  vault_token: "Vault token",
-  vault_pki: "Vault PKI certificate",
-  nixfleet: "nixfleet agent",
-  wrenn: "wrenn host",
-  certctl: "certctl agent",
-};
-
-export function kindLabel(kind: Kind | string): string {
-  return (KIND_LABELS as Record<string, string>)[kind] ?? kind;
-}
-
-/** Kinds whose registration lives on heartbeats. */
-export const HEARTBEAT_KINDS: ReadonlySet<string> = new Set<Kind>(["wrenn", "certctl"]);
 
 const TONES: Record<StateName, Tone> = {
   healthy: "good",
@@ -54,69 +39,9 @@ export function stateColor(state: StateName): string {
   return toneColor(stateTone(state));
 }
 
-/** States in which "Renew now" is never offered, whatever can_renew says. */
-const TERMINAL: ReadonlySet<StateName> = new Set<StateName>(["retired", "disabled", "not_renewable", "final"]);
-
-export function isTerminal(state: StateName): boolean {
-  return TERMINAL.has(state);
-}
-
-/**
- * Whether a Renew now button belongs on this credential at all. Not while it
- * is paused: the engine refuses a renewal of a paused credential.
- */
-export function renewOffered(s: Pick<CredentialStatus, "can_renew" | "state">): boolean {
-  return s.can_renew && !isTerminal(s.state) && s.state !== "paused";
-}
-
-/**
- * States in which there is nothing for the user to pause: already paused (by
- * the user or by the engine/server), or stopped for good. The engine refuses a
- * pause of a final credential too ("there is nothing to pause").
- */
-const NOT_PAUSABLE: ReadonlySet<StateName> = new Set<StateName>(["paused", "retired", "not_renewable", "disabled", "final"]);
-
-/**
- * The pause button a credential gets: Resume only when the user paused it
- * (`user_paused`; a pause by the engine or the server is not the user's to end),
- * Pause when it is running, nothing otherwise.
- */
-export function pauseAction(s: Pick<CredentialStatus, "user_paused" | "state">): "pause" | "resume" | null {
-  if (s.user_paused) {
-    return "resume";
-  }
-  return NOT_PAUSABLE.has(s.state) ? null : "pause";
-}
-
-/** The short label of a state: "Healthy", "Failing (3 in a row)". */
-export function stateLabel(s: State): string {
-  switch (s.state) {
-    case "healthy":
-      return "Healthy";
-    case "due":
-      return "Due for renewal";
-    case "renewing":
-      return "Renewing";
-    case "failing":
-      if (s.offline) {
-        return "Offline — waiting for the network";
-      }
-      return s.streak > 1 ? `Failing (${s.streak} in a row)` : "Failing";
-    case "expired":
-      return "Expired";
-    case "paused":
-      return "Paused";
-    case "retired":
-      return "Retired";
-    case "not_renewable":
-      return "Not renewable";
-    case "final":
-      return "Final — cannot be extended";
-    case "capped":
-      return "Capped by its issuer";
-    case "disabled":
-      return "Disabled";
-  }
+/** The state as the window shows it: the engine's words, with a capital. */
+export function stateLabel(s: Pick<CredentialStatus, "state_label">): string {
+  return s.state_label.charAt(0).toUpperCase() + s.state_label.slice(1);
 }
 
 /** An engine-written reason, ready to be followed by a full stop. */
@@ -156,10 +81,10 @@ export function stateHint(s: CredentialStatus, now: number): string | null {
           ? `Paused by you until ${formatClock(s.paused_until, now)}: Evergreen renews it again then, or when you resume it.`
           : "Paused by you: Evergreen does not renew it until you resume it.";
       }
-      if (s.kind === "wrenn") {
+      if (s.offers.reregister !== null) {
         // Paused after failed heartbeats, the engine goes on beating (there is
         // a next action); paused for a problem of its own, it waits for the user.
-        return s.next_action
+        return s.has_heartbeats && s.next_action
           ? `Paused: ${clause(s.reason)}. Evergreen keeps sending heartbeats; if the server no longer knows this host, re-register it with a new one-time token.`
           : `Paused: ${clause(s.reason)}. Re-register it with a new one-time token to carry on.`;
       }
@@ -177,17 +102,6 @@ export function stateHint(s: CredentialStatus, now: number): string | null {
     case "disabled":
       return "Disabled in the configuration; Evergreen does not renew it.";
   }
-}
-
-/**
- * Re-registering with a new one-time token is offered for wrenn hosts the
- * server retired or the engine paused; a pause by the user ends with Resume.
- */
-export function reregisterOffered(s: Pick<CredentialStatus, "kind" | "state" | "user_paused">): boolean {
-  if (s.kind !== "wrenn") {
-    return false;
-  }
-  return s.state === "retired" || (s.state === "paused" && !s.user_paused);
 }
 
 /** Health of the whole set, for the header. */
@@ -242,13 +156,18 @@ export function expiryText(s: Pick<CredentialStatus, "not_after">, now: number):
   return `${formatExpiry(s.not_after, now)} (${formatClock(s.not_after, now)})`;
 }
 
-// NextAction.what as the engine writes it (crates/core scheduler/publish.rs), in the
-// words of the UI; anything else is shown as the engine wrote it.
-const NEXT_VERBS: Record<string, string> = {
-  renew: "renews",
-  "retry renewal": "retry",
-  "read again": "reads again",
-  heartbeat: "next heartbeat",
+// What the engine does next, in the window's words: a verb before the time,
+// or what happens at it and the advice after it.
+const NEXT_WORDS: Record<Next, { verb: string } | { happens: string; advice: string }> = {
+  renewing_now: { verb: "renewing now" },
+  renew: { verb: "renews" },
+  retry_renewal: { verb: "retry" },
+  read_again: { verb: "reads again" },
+  heartbeat: { verb: "next heartbeat" },
+  renew_again: { happens: "renew again", advice: "capped" },
+  expires_unless_renewed_by_hand: { happens: "expires", advice: "renew by hand" },
+  expires_for_good: { happens: "expires for good", advice: "log in again" },
+  expires_not_renewable: { happens: "expires", advice: "cannot be renewed" },
 };
 
 function at(clockAt: number, now: number): string {
@@ -262,23 +181,21 @@ function at(clockAt: number, now: number): string {
 export function nextActionText(s: CredentialStatus, now: number): string | null {
   const next = s.next_action;
   if (next) {
-    const what = next.what.trim();
-    if (what === "renewing now" || s.state === "renewing") {
+    if (next.what === "renewing_now" || s.state === "renewing") {
       return "renewing now";
     }
-    const verb = NEXT_VERBS[what.toLowerCase()];
-    if (verb) {
-      return `${verb} ${at(next.at, now)}`;
+    const words = NEXT_WORDS[next.what];
+    if (!words) {
+      return `${next.what.replace(/_/g, " ")} ${at(next.at, now)}`;
     }
-    const paren = /^(.*?)\s*\((.*)\)$/.exec(what);
-    if (paren && paren[1].toLowerCase().startsWith("expires") && next.at === s.not_after) {
+    if ("verb" in words) {
+      return `${words.verb} ${at(next.at, now)}`;
+    }
+    if (words.happens.startsWith("expires") && next.at === s.not_after) {
       // The expiry is shown already: keep only the advice.
-      return paren[2];
+      return words.advice;
     }
-    if (paren) {
-      return `${paren[1]} ${at(next.at, now)} — ${paren[2]}`;
-    }
-    return `${what} ${at(next.at, now)}`;
+    return `${words.happens} ${at(next.at, now)} — ${words.advice}`;
   }
   if (s.state === "renewing") {
     return "renewing now";
@@ -286,7 +203,7 @@ export function nextActionText(s: CredentialStatus, now: number): string | null 
   if (s.state === "failing") {
     return `retry ${at(s.next_retry_at, now)}`;
   }
-  if (s.renew_at !== null && s.can_renew && !isTerminal(s.state) && s.state !== "paused") {
+  if (s.renew_at !== null && s.offers.renew) {
     return `renews ${at(s.renew_at, now)}`;
   }
   return null;
@@ -294,11 +211,11 @@ export function nextActionText(s: CredentialStatus, now: number): string | null 
 
 /**
  * "last heartbeat 5 minutes ago" when the engine reported one; "no heartbeat
- * yet" for kinds that live on heartbeats (wrenn); null otherwise.
+ * yet" for kinds that live on heartbeats; null otherwise.
  */
-export function heartbeatText(s: Pick<CredentialStatus, "kind" | "last_heartbeat">, now: number): string | null {
+export function heartbeatText(s: Pick<CredentialStatus, "has_heartbeats" | "last_heartbeat">, now: number): string | null {
   if (s.last_heartbeat === undefined || s.last_heartbeat === null) {
-    return HEARTBEAT_KINDS.has(s.kind) ? "no heartbeat yet" : null;
+    return s.has_heartbeats ? "no heartbeat yet" : null;
   }
   const rel = formatRelative(s.last_heartbeat, now);
   return `last heartbeat ${rel === "now" ? "just now" : rel}`;
@@ -407,13 +324,8 @@ export function sortCredentials<T extends State & Pick<CredentialStatus, "name" 
 export function matchesFilter(s: CredentialStatus, query: string): boolean {
   const words = query.toLowerCase().split(/\s+/).filter(Boolean);
   if (words.length === 0) return true;
-  const hay = `${s.name} ${s.kind} ${kindLabel(s.kind)} ${s.state} ${stateLabel(s)}`.toLowerCase();
+  const hay = `${s.name} ${s.kind} ${s.kind_label} ${s.state} ${s.state_label}`.toLowerCase();
   return words.every((w) => hay.includes(w));
-}
-
-/** Renew now is the loud button only where renewing helps now. */
-export function renewUrgent(s: State): boolean {
-  return s.state === "due" || s.state === "expired" || (s.state === "failing" && !s.offline);
 }
 
 /**

@@ -1,11 +1,13 @@
 import type { CredentialStatus, HistoryEntry, Snapshot } from "../bindings";
+import { decided } from "../lib/decided";
 
 export const NOW = Date.UTC(2026, 10, 25, 12, 0, 0); // 2026-11-25 12:00:00 UTC
 export const MIN = 60_000;
 export const HOUR = 60 * MIN;
 
+/** A status: a healthy watched certificate, changed by `extra`; the engine's decisions follow unless `extra` gives them. */
 export function status(extra: Partial<CredentialStatus> & Record<string, unknown> = {}): CredentialStatus {
-  return {
+  const s = {
     name: "web",
     kind: "x509_file",
     state: "healthy",
@@ -25,6 +27,7 @@ export function status(extra: Partial<CredentialStatus> & Record<string, unknown
     updated_at: NOW - 1000,
     ...extra,
   } as CredentialStatus;
+  return { ...s, ...decided(s), ...extra } as CredentialStatus;
 }
 
 let nextId = 1;

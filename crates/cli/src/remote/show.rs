@@ -12,7 +12,7 @@ use evergreen_core::paths::Paths;
 use evergreen_core::store::HistoryEntry;
 use serde::Serialize;
 
-use super::status::{attention, pick, state_word};
+use super::status::{attention, pick};
 use super::{ask, print_json, snapshot, unexpected};
 use crate::exit;
 use crate::term::{bar, marks};
@@ -95,8 +95,8 @@ fn print_text(s: &Shown) {
         )
     };
     let row = |label: &str, value: &str| say!("  {label:<14}{value}");
-    say!("{} ({})", c.name, c.kind.as_str());
-    row("State", state_word(&c.state));
+    say!("{} ({})", c.name, c.kind_label);
+    row("State", &c.state_label);
     if let Some(p) = &c.problem {
         row("Problem", p);
     }
@@ -108,7 +108,10 @@ fn print_text(s: &Shown) {
         row("Expires", &at(na));
     }
     if let Some(a) = &c.next_action {
-        row("Next", &format!("{} {}", a.what, relative(from_unix_millis(a.at), now)));
+        row(
+            "Next",
+            &format!("{} {}", a.what.words(), relative(from_unix_millis(a.at), now)),
+        );
     }
     if let Some(r) = &c.last_result {
         let mark = if r.ok { m.ok } else { m.failed };

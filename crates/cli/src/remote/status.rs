@@ -6,7 +6,7 @@ use std::time::SystemTime;
 use clap::Args;
 use evergreen_core::clock::{from_unix_millis, relative, rfc3339};
 use evergreen_core::ipc::{Reply, Request};
-use evergreen_core::model::{CredentialStatus, Health, State};
+use evergreen_core::model::{CredentialStatus, Health};
 use evergreen_core::paths::Paths;
 
 use super::{ask, print_json, unexpected};
@@ -42,7 +42,7 @@ fn describe(s: &CredentialStatus, now: SystemTime, m: Marks) -> (String, String,
         None => "-".into(),
     };
     let next = match &s.next_action {
-        Some(a) => format!("{} {}", a.what, relative(from_unix_millis(a.at), now)),
+        Some(a) => format!("{} {}", a.what.words(), relative(from_unix_millis(a.at), now)),
         None => "-".into(),
     };
     let last = match &s.last_result {
@@ -51,14 +51,6 @@ fn describe(s: &CredentialStatus, now: SystemTime, m: Marks) -> (String, String,
         None => s.problem.clone().unwrap_or_else(|| "-".into()),
     };
     (expires, next, last)
-}
-
-/// The state as a column shows it: waiting for the network is no failure of the credential's.
-pub(super) fn state_word(s: &State) -> &'static str {
-    match s {
-        State::Failing { offline: true, .. } => "offline",
-        s => s.name(),
-    }
 }
 
 /// Whether these credentials need someone to look (exit status 1).
@@ -106,8 +98,14 @@ pub fn status(args: &StatusArgs, paths: &Paths) -> anyhow::Result<i32> {
         let m = marks();
         let w = creds.iter().map(|c| c.name.len()).max().unwrap_or(4).max(4);
         let k = creds.iter().map(|c| c.kind.as_str().len()).max().unwrap_or(4).max(4);
+        let s = creds
+            .iter()
+            .map(|c| c.state_label.chars().count())
+            .max()
+            .unwrap_or(5)
+            .max(5);
         say!(
-            "{:<w$}  {:<k$}  {:<13}  {:<15}  {:<14}  {:<26}  LAST RESULT",
+            "{:<w$}  {:<k$}  {:<s$}  {:<15}  {:<14}  {:<26}  LAST RESULT",
             "NAME",
             "KIND",
             "STATE",
@@ -118,10 +116,10 @@ pub fn status(args: &StatusArgs, paths: &Paths) -> anyhow::Result<i32> {
         for c in &creds {
             let (expires, next, last) = describe(c, now, m);
             say!(
-                "{:<w$}  {:<k$}  {:<13}  {:<15}  {:<14}  {:<26}  {}",
+                "{:<w$}  {:<k$}  {:<s$}  {:<15}  {:<14}  {:<26}  {}",
                 c.name,
                 c.kind.as_str(),
-                state_word(&c.state),
+                c.state_label,
                 bar(c.remaining_fraction, m),
                 expires,
                 next,

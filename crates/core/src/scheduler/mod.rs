@@ -38,7 +38,7 @@ use crate::config::{Config, CredentialConfig, EngineSettings};
 use crate::error::{Error, Result};
 use crate::events::{Event, EventBus, EventKind};
 use crate::history::{Action, Outcome};
-use crate::model::{CredentialStatus, LastResult, Lifetime, NextAction, State, Streak};
+use crate::model::{CredentialStatus, LastResult, Lifetime, Next, NextAction, State, Streak};
 use crate::policy;
 use crate::sources::{
     self, Beat, Failure, FailureClass, Limit, Observation, RenewRequest, Renewed, Source, SourceFactory,
@@ -394,7 +394,7 @@ impl Scheduler {
         // brings each up to date.
         let mut shown = self.statuses.write().unwrap_or_else(|p| p.into_inner());
         for (name, slot) in &self.slots {
-            shown.insert(name.clone(), slot.status.clone());
+            shown.insert(name.clone(), slot.status.clone().decided());
         }
         drop(shown);
         self.emit(

@@ -101,6 +101,7 @@ impl Scheduler {
         st.user_paused = slot.user_paused();
         st.paused_until = slot.paused_until().map(unix_millis);
         st.failure_streak = slot.retry.as_streak(now);
+        st.decide();
         // Only a change other than the fraction ticking down is worth a write.
         // (A heartbeat's time is shown at once but not worth a write either.)
         let mut cmp = st.clone();
@@ -140,30 +141,28 @@ impl Scheduler {
     }
 
     pub(super) fn next_action(slot: &Slot, state: &State) -> Option<NextAction> {
-        let at = |t: SystemTime, what: &str| {
+        let at = |t: SystemTime, what: Next| {
             Some(NextAction {
                 at: unix_millis(t),
-                what: what.to_string(),
+                what,
             })
         };
         match state {
-            State::Renewing => at(slot.op.map(|(_, t)| t)?, "renewing now"),
+            State::Renewing => at(slot.op.map(|(_, t)| t)?, Next::RenewingNow),
             State::Failing { .. } => at(
                 slot.retry.next_at.or(slot.next_beat)?,
                 if slot.source.can_renew() {
-                    "retry renewal"
+                    Next::RetryRenewal
                 } else {
-                    "read again"
+                    Next::ReadAgain
                 },
             ),
-            State::Healthy | State::Due | State::Expired if slot.source.can_renew() => at(slot.deadline?, "renew"),
-            State::Healthy | State::Due => at(slot.lifetime?.not_after, "expires (renew by hand)"),
-            State::Final { .. } => at(slot.lifetime?.not_after, "expires for good (log in again)"),
-            State::Capped { next_try_at, .. } => {
-                at(crate::clock::from_unix_millis(*next_try_at), "renew again (capped)")
-            }
-            State::Paused { .. } if slot.stop.is_none() => at(slot.next_beat?, "heartbeat"),
-            State::NotRenewable => at(slot.lifetime?.not_after, "expires (cannot be renewed)"),
+            State::Healthy | State::Due | State::Expired if slot.source.can_renew() => at(slot.deadline?, Next::Renew),
+            State::Healthy | State::Due => at(slot.lifetime?.not_after, Next::ExpiresUnlessRenewedByHand),
+            State::Final { .. } => at(slot.lifetime?.not_after, Next::ExpiresForGood),
+            State::Capped { next_try_at, .. } => at(crate::clock::from_unix_millis(*next_try_at), Next::RenewAgain),
+            State::Paused { .. } if slot.stop.is_none() => at(slot.next_beat?, Next::Heartbeat),
+            State::NotRenewable => at(slot.lifetime?.not_after, Next::ExpiresNotRenewable),
             _ => None,
         }
     }
