@@ -401,14 +401,19 @@ async fn a_burst_of_events_reaches_the_window_as_one_snapshot() {
         let mut events = Vec::new();
         loop {
             match next(&mut stream).await {
-                Reply::Event { event } => events.push(event.credential.unwrap_or_default()),
+                Reply::Event { event } if event.credential.as_deref() == Some(who.as_str()) => events.push(who.clone()),
+                // The engine's own (what its start announced, a change of
+                // the network), with their own snapshot: not the burst's. A
+                // loaded machine may deliver them after the stream's first
+                // snapshot (seen once: "201 of the burst's 200 events").
+                Reply::Event { .. } => {}
                 // The 30-second snapshot may fall between two rounds.
                 Reply::Snapshot { .. } if events.is_empty() => {}
                 Reply::Snapshot { .. } => break,
                 other => panic!("a subscription carries events and snapshots, not {other:?}"),
             }
         }
-        let whole = events.len() == SIZE && events.iter().all(|e| *e == who);
+        let whole = events.len() == SIZE;
         assert!(
             whole,
             "round {round}: a snapshot came after {} of the burst's {SIZE} events",

@@ -152,6 +152,19 @@ fn validation_reads_nothing_from_outside() {
         .collect();
     sources(&dir.join("validate"), &mut files);
     assert!(files.iter().any(|f| f.ends_with("validate/vault.rs")), "{files:?}");
+    // Each kind's own checks, in its definition (`sources/<kind>/def.rs`).
+    let kinds = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/sources");
+    for e in std::fs::read_dir(&kinds).unwrap() {
+        let def = e.unwrap().path().join("def.rs");
+        if def.exists() {
+            files.push(def);
+        }
+    }
+    assert_eq!(
+        files.iter().filter(|f| f.ends_with("def.rs")).count(),
+        evergreen_core::model::Kind::all().count(),
+        "every kind's definition is checked: {files:?}"
+    );
     let reaches = [
         "std::env",
         "std::fs",
@@ -251,6 +264,161 @@ fn the_configuration_docs_list_each_kinds_fields_as_the_table_does() {
         wrong.is_empty(),
         "docs/configuration.md and the field table disagree:\n{}",
         wrong.join("\n")
+    );
+}
+
+/// Shipped files: the core, the CLI, the tray app and the window's code
+/// (not tests, not the generated bindings, not the browser preview and the
+/// helpers only it and the tests use, not the fuzzing entry points), each
+/// with its comments left out.
+fn shipped_files() -> Vec<(String, String)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let mut out = Vec::new();
+    for dir in ["crates/core/src", "crates/cli/src", "src-tauri/src"] {
+        let mut files = Vec::new();
+        sources(&root.join(dir), &mut files);
+        for f in files {
+            let name = f.strip_prefix(&root).unwrap().display().to_string();
+            if name.ends_with("/fuzzing.rs") || name.ends_with("/testing.rs") {
+                continue;
+            }
+            out.push((name, without_comments(&shipped(&f), &['"'])));
+        }
+    }
+    let mut ui = Vec::new();
+    ui_sources(&root.join("ui/src"), &mut ui);
+    for f in ui {
+        let name = f.strip_prefix(&root).unwrap().display().to_string();
+        let skip = name.ends_with(".test.ts")
+            || name.contains("/test/")
+            || ["bindings.ts", "preview.ts", "decided.ts"]
+                .iter()
+                .any(|n| name.ends_with(n));
+        if !skip {
+            out.push((
+                name,
+                without_comments(&std::fs::read_to_string(&f).unwrap(), &['"', '\'', '`']),
+            ));
+        }
+    }
+    out
+}
+
+fn ui_sources(dir: &Path, out: &mut Vec<PathBuf>) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            ui_sources(&p, out);
+        } else if p.extension().is_some_and(|x| x == "ts" || x == "svelte") {
+            out.push(p);
+        }
+    }
+}
+
+/// `text` without its `//`, `/* */` and `<!-- -->` comments; strings are
+/// kept whole (a kind named in a string is named, and `https://` in one is
+/// no comment). `quotes`: the characters that open a string (Rust's `'` is
+/// also a lifetime, so only TypeScript counts it).
+fn without_comments(text: &str, quotes: &[char]) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        let rest = &text[i..];
+        let skip_to = |end: &str, from: usize| rest[from..].find(end).map_or(text.len(), |e| i + from + e + end.len());
+        let until = if rest.starts_with("//") {
+            Some(rest.find('\n').map_or(text.len(), |e| i + e))
+        } else if rest.starts_with("/*") {
+            Some(skip_to("*/", 2))
+        } else if rest.starts_with("<!--") {
+            Some(skip_to("-->", 4))
+        } else {
+            None
+        };
+        if let Some(end) = until {
+            while chars.peek().is_some_and(|(j, _)| *j < end) {
+                chars.next();
+            }
+            continue;
+        }
+        out.push(c);
+        if quotes.contains(&c) {
+            while let Some((_, s)) = chars.next() {
+                out.push(s);
+                if s == '\\' {
+                    if let Some((_, e)) = chars.next() {
+                        out.push(e);
+                    }
+                } else if s == c {
+                    break;
+                }
+            }
+        }
+    }
+    out
+}
+
+/// A kind is its module plus its lines in the registry: no other shipped
+/// file names it (its name, or its CamelCase in a type), except at most one
+/// that must (listed with its reason). A fact about a kind
+/// written elsewhere (a `match` on kinds, `kind === "wrenn"` in the window,
+/// a label kept in the tray) names it, and fails here.
+#[test]
+fn a_kind_is_named_only_by_its_module_and_the_registry() {
+    // The one more file a kind may need, and why: the demo writes the
+    // certificate files it watches and renews.
+    const MUST: &[(&str, &str)] = &[("x509_file", "crates/core/src/demo.rs")];
+    let files = shipped_files();
+    assert!(files.len() > 60, "{}", files.len());
+    let mut wrong = Vec::new();
+    for kind in evergreen_core::model::Kind::all() {
+        let name = kind.as_str();
+        let camel: String = name
+            .split('_')
+            .map(|w| {
+                let mut c = w.chars();
+                c.next()
+                    .map(|f| f.to_uppercase().chain(c).collect::<String>())
+                    .unwrap_or_default()
+            })
+            .collect();
+        let own = format!("crates/core/src/sources/{name}/");
+        let naming: Vec<&String> = files
+            .iter()
+            .filter(|(f, _)| !f.starts_with(&own))
+            .filter(|(_, text)| text.contains(name) || text.contains(&camel))
+            .map(|(f, _)| f)
+            .collect();
+        let beyond: Vec<&&String> = naming
+            .iter()
+            .filter(|f| f.as_str() != "crates/core/src/sources/mod.rs")
+            .filter(|f| !MUST.contains(&(name, f.as_str())))
+            .collect();
+        if !naming.iter().any(|f| f.as_str() == "crates/core/src/sources/mod.rs") {
+            wrong.push(format!(
+                "{name}: the registry (crates/core/src/sources/mod.rs) does not list it"
+            ));
+        }
+        if !beyond.is_empty() {
+            wrong.push(format!(
+                "{name} is named in {beyond:?}: its facts belong in {own}def.rs"
+            ));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+#[test]
+fn comments_are_left_out_and_code_is_kept() {
+    let text = "let a = \"https://x\"; // wrenn\n/* certctl */ let b = 1; <!-- nixfleet -->\nlet c = 'x//y';";
+    let kept = without_comments(text, &['"', '\'']);
+    assert!(kept.contains("'x//y'"), "{kept}");
+    assert!(
+        kept.contains("https://x") && kept.contains("let b") && kept.contains("let c"),
+        "{kept}"
+    );
+    assert!(
+        !kept.contains("wrenn") && !kept.contains("certctl") && !kept.contains("nixfleet"),
+        "{kept}"
     );
 }
 

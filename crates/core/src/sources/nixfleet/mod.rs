@@ -42,10 +42,10 @@ use crate::clock::rfc3339;
 use crate::fsutil::{self, PUBLIC_FILE_MODE};
 use crate::http::{self, ClientIdentity, ClientOptions};
 use crate::kind::Kind;
+use crate::pair::Pair;
 
 mod def;
 
-use crate::pair::Pair;
 pub use def::{NixfleetKey, NixfleetSpec, KIND};
 
 /// The header every nixfleet agent request carries, and the protocol major

@@ -26,11 +26,12 @@ use super::vault::{field, VaultClient};
 use super::{Failure, Observation, RenewRequest, Renewed, Source};
 use crate::clock::rfc3339;
 use crate::command;
-mod def;
-
 use crate::fsutil::{self, PUBLIC_FILE_MODE};
 use crate::kind::Kind;
 use crate::pair::Pair;
+
+mod def;
+
 pub use def::{KeyType, PkiMode, VaultPkiSpec, KIND};
 
 #[derive(Debug)]
