@@ -57,7 +57,7 @@ impl Scheduler {
         if slot.gen != done.gen {
             // A job of the config before a reload: its result speaks of the
             // old settings, but it may have changed the files. Look again.
-            slot.observe_requested = true;
+            slot.ask(Asked::Look);
             self.slots.insert(name, slot);
             return;
         }
@@ -176,7 +176,7 @@ impl Apply<'_> {
                 slot.source.min_wait(),
                 &mut self.rng,
             ));
-            slot.announced = None;
+            slot.announced.band = None;
         }
         // A capped renewal's floor holds for as long as the lifetime it
         // capped is the one in place; a new one (renewed outside Evergreen,
@@ -402,15 +402,15 @@ impl Apply<'_> {
         duration_ms: u64,
     ) {
         let Some(hb) = slot.source.heartbeat() else { return };
-        slot.next_beat = slot.source.next_beat(now, false);
+        slot.beat.next = slot.source.next_beat(now, false);
         match r {
             Ok(beat) => {
-                slot.beat_counts.success += 1;
-                slot.last_beat = Some(unix_millis(now));
+                slot.beat.counts.success += 1;
+                slot.beat.last = Some(unix_millis(now));
                 if beat.renew {
-                    slot.renew_requested = true;
+                    slot.ask(Asked::Renew);
                 }
-                if let Some((after_failures, since)) = slot.beats.end() {
+                if let Some((after_failures, since)) = slot.beat.retry.end() {
                     self.event(EventKind::Recovered { after_failures, since });
                 }
                 if let Some(obs) = beat.observation {
@@ -433,9 +433,9 @@ impl Apply<'_> {
             // Nothing to beat for yet (not registered): not the control plane's failure.
             Err(f) if f.class == FailureClass::Absent => {}
             Err(f) if f.class == FailureClass::Transient => {
-                slot.beat_counts.failure += 1;
-                let (streak, _) = slot.beats.fail(unix_millis(now), None);
-                slot.beats.offline = !self.online;
+                slot.beat.counts.failure += 1;
+                let (streak, _) = slot.beat.retry.fail(unix_millis(now), None);
+                slot.beat.retry.offline = !self.online;
                 self.event(EventKind::HeartbeatFailed {
                     message: f.message.clone(),
                     streak,
@@ -458,8 +458,8 @@ impl Apply<'_> {
                 }
             }
             Err(f) => {
-                slot.beat_counts.failure += 1;
-                slot.next_beat = None;
+                slot.beat.counts.failure += 1;
+                slot.beat.next = None;
                 self.fail(slot, name, f, now, duration_ms, false);
             }
         }
@@ -470,11 +470,11 @@ impl Apply<'_> {
     pub(super) fn limit(&mut self, slot: &mut Slot, name: &str, limit: Option<&Limit>) {
         let Some(limit) = limit else { return };
         let Some(l) = slot.lifetime else { return };
-        let (state, event, message) = match limit {
+        let (verdict, event, message) = match limit {
             Limit::Final => {
                 let at = unix_millis(l.not_after);
                 (
-                    State::Final { expires_at: at },
+                    Verdict::Final { expires_at: at },
                     EventKind::Final { expires_at: at },
                     format!(
                         "it reached its maximum lifetime: it expires for good at {} and only a new login helps",
@@ -483,12 +483,12 @@ impl Apply<'_> {
                 )
             }
             Limit::NotRenewable { reason } => (
-                State::NotRenewable,
+                Verdict::NotRenewable,
                 EventKind::NotRenewable { reason: reason.clone() },
                 reason.clone(),
             ),
         };
-        let stop = Stop::Verdict(state);
+        let stop = Stop::Verdict(verdict);
         if slot.stop.as_ref() == Some(&stop) {
             return;
         }
@@ -543,15 +543,15 @@ impl Apply<'_> {
         };
         record(slot, name, result, not_after, renewal);
         let action = if renewal { Action::Renew } else { Action::Observe };
-        if let Some((state, event)) = verdict(&f) {
+        if let Some((verdict, event)) = verdict(&f) {
             self.history(
                 action,
-                Outcome::of_verdict(&state),
+                Outcome::of_verdict(&verdict.state()),
                 &f.message,
                 Some(duration_ms),
                 (not_after, None),
             );
-            slot.stop = Some(Stop::Verdict(state));
+            slot.stop = Some(Stop::Verdict(verdict));
             slot.retry.next_at = None;
             self.event(event);
             return;
@@ -578,14 +578,17 @@ impl Apply<'_> {
 
 /// The state and the event a failure that is a verdict stops its
 /// credential with; `None` for one that is retried.
-fn verdict(f: &Failure) -> Option<(State, EventKind)> {
+fn verdict(f: &Failure) -> Option<(Verdict, EventKind)> {
     let reason = f.message.clone();
     Some(match f.class {
         FailureClass::Transient | FailureClass::Absent => return None,
-        FailureClass::Retired => (State::Retired { reason: reason.clone() }, EventKind::Retired { reason }),
-        FailureClass::Paused => (State::Paused { reason: reason.clone() }, EventKind::Paused { reason }),
-        FailureClass::NotRenewable => (State::NotRenewable, EventKind::NotRenewable { reason }),
-        FailureClass::Rejected => (State::Expired, EventKind::Rejected { reason }),
+        FailureClass::Retired => (
+            Verdict::Retired { reason: reason.clone() },
+            EventKind::Retired { reason },
+        ),
+        FailureClass::Paused => (Verdict::Paused { reason: reason.clone() }, EventKind::Paused { reason }),
+        FailureClass::NotRenewable => (Verdict::NotRenewable, EventKind::NotRenewable { reason }),
+        FailureClass::Rejected => (Verdict::Rejected, EventKind::Rejected { reason }),
     })
 }
 
@@ -736,7 +739,7 @@ mod tests {
         );
         assert_eq!(events(&fx), ["retired"], "{fx:?}");
         assert!(
-            matches!(&s.stop, Some(Stop::Verdict(State::Retired { .. }))),
+            matches!(&s.stop, Some(Stop::Verdict(Verdict::Retired { .. }))),
             "{:?}",
             s.stop
         );

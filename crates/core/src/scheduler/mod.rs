@@ -55,7 +55,7 @@ mod testing;
 
 use handle::Cmd;
 pub use handle::Handle;
-use slot::{Op, Retry, Slot, Stop};
+use slot::{Announced, Asked, Beats, Op, Retry, Slot, Stop, Verdict};
 
 /// A wall clock that runs this much ahead of the monotonic one between two
 /// looks means the machine slept (or the clock was stepped).
@@ -320,8 +320,8 @@ impl Scheduler {
             status.failure_streak = prev.failure_streak;
             // Only the server's verdict survives a restart; every other
             // terminal state is found again by looking at the credential.
-            if matches!(prev.state, State::Retired { .. }) {
-                stop = Some(Stop::Verdict(prev.state.clone()));
+            if let State::Retired { reason } = &prev.state {
+                stop = Some(Stop::Verdict(Verdict::Retired { reason: reason.clone() }));
             }
             status.renewals = prev.renewals;
         }
@@ -349,15 +349,15 @@ impl Scheduler {
             op: None,
             waiters: Vec::new(),
             outcome: None,
-            renew_requested: false,
-            observe_requested: true,
-            announced: None,
-            expired_announced: None,
+            asked: Asked::Look,
+            announced: Announced::default(),
             stop,
-            next_beat: first_beat,
-            beats: Retry::default(),
-            last_beat: None,
-            beat_counts: Default::default(),
+            beat: Beats {
+                next: first_beat,
+                retry: Retry::default(),
+                last: None,
+                counts: Default::default(),
+            },
             capped,
             tidied: false,
         }
@@ -510,8 +510,8 @@ impl Scheduler {
             if slot.retry.failing() {
                 slot.retry.next_at = Some(soon);
             }
-            if slot.beats.failing() && slot.next_beat.is_some() {
-                slot.next_beat = Some(soon);
+            if slot.beat.retry.failing() && slot.beat.next.is_some() {
+                slot.beat.next = Some(soon);
             }
         }
     }
@@ -519,7 +519,7 @@ impl Scheduler {
     fn resumed(&mut self, slept_secs: u64, source: String) {
         self.emit(None, EventKind::Resumed { slept_secs, source });
         for slot in self.slots.values_mut() {
-            slot.observe_requested = true;
+            slot.ask(Asked::Look);
         }
     }
 
@@ -532,7 +532,7 @@ impl Scheduler {
                 for (name, slot) in self.slots.iter_mut() {
                     let due = slot.lifetime.is_none_or(|l| slot.cfg.policy.is_due(&l, now)) || slot.retry.failing();
                     if due && slot.stop.is_none() && slot.source.can_renew() {
-                        slot.renew_requested = true;
+                        slot.ask(Asked::Renew);
                         names.push(name.clone());
                     }
                 }
@@ -549,7 +549,7 @@ impl Scheduler {
                 } else {
                     for (n, slot) in self.slots.iter_mut() {
                         if name.as_ref().is_none_or(|want| want == n) {
-                            slot.observe_requested = true;
+                            slot.ask(Asked::Look);
                         }
                         // A file of this credential changed (a new login, a fixed
                         // token file): what stopped it may be over, so start over.
@@ -598,7 +598,7 @@ impl Scheduler {
             if let Some(t) = slot
                 .stop
                 .as_ref()
-                .filter(|t| !matches!(t, Stop::Verdict(State::Paused { .. })))
+                .filter(|t| !matches!(t, Stop::Verdict(Verdict::Paused { .. })))
             {
                 return Err(Error::Refused(format!(
                     "{name} is {}; there is nothing to pause",
@@ -609,10 +609,10 @@ impl Scheduler {
         } else {
             slot.stop = None;
             slot.retry.end();
-            slot.beats.end();
-            slot.observe_requested = true;
+            slot.beat.retry.end();
+            slot.ask(Asked::Look);
             if slot.source.heartbeat().is_some() {
-                slot.next_beat = Some(self.deps.clock.now());
+                slot.beat.next = Some(self.deps.clock.now());
             }
         }
         let value = if paused { pause_meta(until) } else { "0".into() };
@@ -665,7 +665,7 @@ impl Scheduler {
                     let mut slot = self.new_slot(cfg, Some(&prev));
                     slot.waiters.append(&mut old);
                     if !slot.waiters.is_empty() {
-                        slot.renew_requested = true;
+                        slot.ask(Asked::Renew);
                     }
                     self.slots.insert(name, slot);
                     changed += 1;

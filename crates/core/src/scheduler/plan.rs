@@ -38,13 +38,11 @@ impl Scheduler {
         if slot.stop.is_some() {
             // Nothing runs for a stopped credential; a request left standing
             // would make `next_wake` say "now" forever and spin the loop.
-            slot.renew_requested = false;
-            slot.observe_requested = false;
+            slot.asked = Asked::Nothing;
             return;
         }
         let Some(op) = slot.next_op(now) else { return };
-        slot.renew_requested = false;
-        slot.observe_requested = false;
+        slot.asked = Asked::Nothing;
         slot.op = Some((op, now));
         let job = Job {
             name: name.to_string(),
@@ -74,7 +72,7 @@ impl Scheduler {
             if slot.op.is_some() || self.busy.contains_key(name) {
                 continue;
             }
-            if slot.renew_requested || slot.observe_requested {
+            if slot.asked != Asked::Nothing {
                 consider(now);
             }
             // Final and not-renewable credentials still run out: wake for
@@ -90,7 +88,7 @@ impl Scheduler {
             if let Some(t) = slot.retry.next_at {
                 consider(t);
             }
-            if let Some(t) = slot.next_beat {
+            if let Some(t) = slot.beat.next {
                 consider(t);
             }
             let Some(l) = slot.lifetime else { continue };
@@ -136,7 +134,7 @@ impl Scheduler {
         let waiting = self
             .slots
             .values()
-            .filter(|s| s.retry.offline || s.beats.offline)
+            .filter(|s| s.retry.offline || s.beat.retry.offline)
             .count();
         if waiting == 0 {
             return;
@@ -188,7 +186,7 @@ impl Scheduler {
         }
         slot.waiters.push(reply);
         if !matches!(slot.op, Some((Op::Renew { .. }, _))) {
-            slot.renew_requested = true;
+            slot.ask(Asked::Renew);
         }
     }
 }
@@ -205,14 +203,14 @@ impl Slot {
         } else {
             Op::Observe
         };
-        if self.renew_requested {
+        if self.asked == Asked::Renew {
             Some(Op::Renew { manual: true })
-        } else if self.observe_requested {
+        } else if self.asked == Asked::Look {
             Some(Op::Observe)
         } else if self.lifetime.is_none() && retry_ready {
             // Nothing readable yet: renew if we can (the command may create the file), else re-read.
             Some(renew_or_read)
-        } else if self.next_beat.is_some_and(|t| t <= now) {
+        } else if self.beat.next.is_some_and(|t| t <= now) {
             // Heartbeats go on while a retry waits, even with nothing readable
             // yet (a certctl agent heartbeats before its first certificate).
             Some(Op::Beat)
@@ -327,9 +325,9 @@ mod tests {
     #[test]
     fn a_request_comes_first_and_a_failure_waits_for_its_retry() {
         let mut s = slot();
-        s.observe_requested = true;
+        s.ask(Asked::Look);
         assert_eq!(s.next_op(at(10)), Some(Op::Observe));
-        s.renew_requested = true;
+        s.ask(Asked::Renew);
         assert_eq!(
             s.next_op(at(10)),
             Some(Op::Renew { manual: true }),
@@ -349,7 +347,7 @@ mod tests {
         assert_eq!(s.next_op(at(1)), Some(Op::Renew { manual: false }));
         s.retry.fail(unix_millis(at(1)), Some(at(60)));
         assert_eq!(s.next_op(at(2)), None);
-        s.next_beat = Some(at(2));
+        s.beat.next = Some(at(2));
         assert_eq!(
             s.next_op(at(2)),
             Some(Op::Beat),

@@ -15,11 +15,11 @@ impl Scheduler {
             return State::Renewing;
         }
         if let Some(n) = slot.source.heartbeat().and_then(|h| h.pause_after) {
-            if slot.beats.failures >= n {
+            if slot.beat.retry.failures >= n {
                 return State::Paused {
                     reason: format!(
                         "control plane unreachable ({} heartbeats failed in a row)",
-                        slot.beats.failures
+                        slot.beat.retry.failures
                     ),
                 };
             }
@@ -41,11 +41,11 @@ impl Scheduler {
             };
         }
         // Heartbeats that never pause (certctl) show their failures as failing.
-        if slot.beats.failing() && slot.source.heartbeat().is_some_and(|h| h.pause_after.is_none()) {
+        if slot.beat.retry.failing() && slot.source.heartbeat().is_some_and(|h| h.pause_after.is_none()) {
             return State::Failing {
-                streak: slot.beats.failures,
-                next_retry_at: slot.next_beat.map(unix_millis).unwrap_or_default(),
-                offline: slot.beats.offline,
+                streak: slot.beat.retry.failures,
+                next_retry_at: slot.beat.next.map(unix_millis).unwrap_or_default(),
+                offline: slot.beat.retry.offline,
             };
         }
         match slot.lifetime {
@@ -64,8 +64,8 @@ impl Scheduler {
             let total = l.not_after.duration_since(l.not_before).unwrap_or_default();
             let worrying = slot.stop.is_some() || slot.retry.failing() || !slot.source.can_renew();
             if l.is_expired(now) {
-                if slot.expired_announced != Some(l.not_after) {
-                    slot.expired_announced = Some(l.not_after);
+                if slot.announced.expired != Some(l.not_after) {
+                    slot.announced.expired = Some(l.not_after);
                     events.push(EventKind::Expired {
                         not_after: unix_millis(l.not_after),
                     });
@@ -74,9 +74,12 @@ impl Scheduler {
                 let left = l.not_after.duration_since(now).unwrap_or_default();
                 let band = thresholds.iter().copied().filter(|t| left <= *t && total > *t).min();
                 if let Some(band) = band {
-                    let already = slot.announced.is_some_and(|(na, b)| na == l.not_after && b <= band);
+                    let already = slot
+                        .announced
+                        .band
+                        .is_some_and(|(na, b)| na == l.not_after && b <= band);
                     if !already {
-                        slot.announced = Some((l.not_after, band));
+                        slot.announced.band = Some((l.not_after, band));
                         events.push(EventKind::ExpiryApproaching {
                             threshold_secs: band.as_secs(),
                             not_after: unix_millis(l.not_after),
@@ -95,8 +98,8 @@ impl Scheduler {
             st.remaining_fraction = Some(l.remaining_fraction(now));
         }
         st.renew_at = slot.deadline.filter(|_| st.can_renew).map(unix_millis);
-        st.last_heartbeat = slot.last_beat.or(st.last_heartbeat);
-        st.heartbeats = slot.beat_counts;
+        st.last_heartbeat = slot.beat.last.or(st.last_heartbeat);
+        st.heartbeats = slot.beat.counts;
         st.next_action = Self::next_action(slot, &state);
         st.user_paused = slot.user_paused();
         st.paused_until = slot.paused_until().map(unix_millis);
@@ -150,7 +153,7 @@ impl Scheduler {
         match state {
             State::Renewing => at(slot.op.map(|(_, t)| t)?, Next::RenewingNow),
             State::Failing { .. } => at(
-                slot.retry.next_at.or(slot.next_beat)?,
+                slot.retry.next_at.or(slot.beat.next)?,
                 if slot.source.can_renew() {
                     Next::RetryRenewal
                 } else {
@@ -161,7 +164,7 @@ impl Scheduler {
             State::Healthy | State::Due => at(slot.lifetime?.not_after, Next::ExpiresUnlessRenewedByHand),
             State::Final { .. } => at(slot.lifetime?.not_after, Next::ExpiresForGood),
             State::Capped { next_try_at, .. } => at(crate::clock::from_unix_millis(*next_try_at), Next::RenewAgain),
-            State::Paused { .. } if slot.stop.is_none() => at(slot.next_beat?, Next::Heartbeat),
+            State::Paused { .. } if slot.stop.is_none() => at(slot.beat.next?, Next::Heartbeat),
             State::NotRenewable => at(slot.lifetime?.not_after, Next::ExpiresNotRenewable),
             _ => None,
         }

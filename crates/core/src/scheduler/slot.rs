@@ -18,25 +18,55 @@ pub(super) struct Slot {
     pub(super) waiters: Vec<oneshot::Sender<Result<RenewOutcome>>>,
     /// The finished renewal's result, sent to the waiters once the status shows it.
     pub(super) outcome: Option<RenewOutcome>,
-    pub(super) renew_requested: bool,
-    pub(super) observe_requested: bool,
-    /// The expiry band already announced for the current not_after.
-    pub(super) announced: Option<(SystemTime, Duration)>,
-    pub(super) expired_announced: Option<SystemTime>,
+    /// What was asked of it beyond its plan (a manual renewal, a look after
+    /// a file changed), carried out next.
+    pub(super) asked: Asked,
+    /// What of its expiry was told already.
+    pub(super) announced: Announced,
     /// Why nothing runs for it, if nothing does.
     pub(super) stop: Option<Stop>,
-    /// When the next heartbeat is due (fleet kinds).
-    pub(super) next_beat: Option<SystemTime>,
-    /// Failed heartbeats in a row.
-    pub(super) beats: Retry,
-    pub(super) last_beat: Option<i64>,
-    /// Heartbeats taken and missed since the engine started (published
-    /// with the status, never written to the store for their own sake).
-    pub(super) beat_counts: crate::model::HeartbeatCounts,
+    /// Its heartbeats (fleet kinds; nothing planned for the others).
+    pub(super) beat: Beats,
     /// The last renewal was capped by its issuer.
     pub(super) capped: Option<Capped>,
     /// Stale files of an earlier run were looked for.
     pub(super) tidied: bool,
+}
+
+/// What was asked of a credential beyond its plan; a renewal asked for
+/// includes the look before it, so the larger ask wins.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) enum Asked {
+    #[default]
+    Nothing,
+    /// Look at it again (its files changed, the network came back).
+    Look,
+    /// Renew it now (Renew now, the control plane asked for it).
+    Renew,
+}
+
+/// What of a credential's expiry was told already, so each is told once.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(super) struct Announced {
+    /// The expiry band told for this not_after.
+    pub(super) band: Option<(SystemTime, Duration)>,
+    /// The not_after whose passing was told.
+    pub(super) expired: Option<SystemTime>,
+}
+
+/// A credential's heartbeats, for the kinds that send them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(super) struct Beats {
+    /// When the next one is due; none for a kind that does not beat, or
+    /// while the control plane's verdict stops them.
+    pub(super) next: Option<SystemTime>,
+    /// Failed heartbeats in a row.
+    pub(super) retry: Retry,
+    /// When the control plane last took one (Unix ms).
+    pub(super) last: Option<i64>,
+    /// Taken and missed since the engine started (published with the
+    /// status, never written to the store for their own sake).
+    pub(super) counts: crate::model::HeartbeatCounts,
 }
 
 /// A run of failures in a row: how many, since when (Unix ms), and when the
@@ -100,9 +130,38 @@ pub(super) enum Stop {
     /// The user paused it; only the user resumes it, or the time they
     /// gave (`evergreen pause NAME --for 2h`).
     ByUser { until: Option<SystemTime> },
-    /// The server's or the engine's verdict: retired, paused, final, not
-    /// renewable, rejected.
-    Verdict(State),
+    /// The server's or the engine's verdict.
+    Verdict(Verdict),
+}
+
+/// What the server (or the engine, reading the server's reply) decided: a
+/// reason to stop that can only be one of these, never "healthy".
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum Verdict {
+    /// The server retired this identity; only a new registration helps.
+    Retired { reason: String },
+    /// Stopped until the user acts (a refresh refused, a token needed).
+    Paused { reason: String },
+    /// The server will not renew it any more.
+    NotRenewable,
+    /// Capped at its maximum lifetime: it expires for good at this instant (Unix ms).
+    Final { expires_at: i64 },
+    /// The server refused the credential itself (a dead token): shown as expired.
+    Rejected,
+}
+
+impl Verdict {
+    pub(super) fn state(&self) -> State {
+        match self {
+            Verdict::Retired { reason } => State::Retired { reason: reason.clone() },
+            Verdict::Paused { reason } => State::Paused { reason: reason.clone() },
+            Verdict::NotRenewable => State::NotRenewable,
+            Verdict::Final { expires_at } => State::Final {
+                expires_at: *expires_at,
+            },
+            Verdict::Rejected => State::Expired,
+        }
+    }
 }
 
 impl Stop {
@@ -112,23 +171,28 @@ impl Stop {
             Stop::ByUser { .. } => State::Paused {
                 reason: USER_PAUSE_REASON.into(),
             },
-            Stop::Verdict(s) => s.clone(),
+            Stop::Verdict(v) => v.state(),
         }
     }
 
     /// Final and not-renewable credentials still run out: their expiry and
     /// bands are watched, but nothing renews them.
     pub(super) fn runs_out(&self) -> bool {
-        matches!(self, Stop::Verdict(State::Final { .. } | State::NotRenewable))
+        matches!(self, Stop::Verdict(Verdict::Final { .. } | Verdict::NotRenewable))
     }
 
     /// A new login or a fixed file may end it (the user's pause only the user ends).
     pub(super) fn ends_with_new_files(&self) -> bool {
-        matches!(self, Stop::Verdict(s) if s.ends_with_new_files())
+        matches!(self, Stop::Verdict(v) if v.state().ends_with_new_files())
     }
 }
 
 impl Slot {
+    /// Asks for `what` next, unless something larger was asked already.
+    pub(super) fn ask(&mut self, what: Asked) {
+        self.asked = self.asked.max(what);
+    }
+
     pub(super) fn user_paused(&self) -> bool {
         matches!(self.stop, Some(Stop::ByUser { .. }))
     }
@@ -189,16 +253,16 @@ mod tests {
 
     #[test]
     fn only_a_verdict_ends_with_new_files_and_only_final_ones_run_out() {
-        let paused = Stop::Verdict(State::Paused { reason: "x".into() });
+        let paused = Stop::Verdict(Verdict::Paused { reason: "x".into() });
         assert!(paused.ends_with_new_files());
         assert!(
             !Stop::ByUser { until: None }.ends_with_new_files(),
             "the user's pause is the user's to end"
         );
         assert!(!Stop::Disabled.ends_with_new_files());
-        assert!(Stop::Verdict(State::Final { expires_at: 1 }).runs_out());
-        assert!(Stop::Verdict(State::NotRenewable).runs_out());
-        assert!(!Stop::Verdict(State::Retired { reason: "x".into() }).runs_out());
+        assert!(Stop::Verdict(Verdict::Final { expires_at: 1 }).runs_out());
+        assert!(Stop::Verdict(Verdict::NotRenewable).runs_out());
+        assert!(!Stop::Verdict(Verdict::Retired { reason: "x".into() }).runs_out());
         assert_eq!(
             Stop::ByUser { until: None }.state(),
             State::Paused {
