@@ -104,7 +104,7 @@ fn open_store(paths: &Paths, demo: bool, config: &Config, now: std::time::System
     let store = Arc::new(store);
     if let Some(problem) = problem {
         tracing::error!("{problem}");
-        let _ = store.append_history(&crate::store::HistoryEntry {
+        let noted = store.append_history(&crate::store::HistoryEntry {
             id: 0,
             at: unix_millis(now),
             credential: String::new(),
@@ -115,6 +115,9 @@ fn open_store(paths: &Paths, demo: bool, config: &Config, now: std::time::System
             old_not_after: None,
             new_not_after: None,
         });
+        if let Err(e) = noted {
+            tracing::error!("the history lost its note of the store's recovery: {e}");
+        }
     }
     match store.prune(now, config.engine.history_max_age, config.engine.history_per_credential) {
         Ok(n) if n > 0 => tracing::info!("pruned {n} old history rows"),
@@ -152,7 +155,9 @@ async fn prune_daily(store: Arc<Store>, clock: ClockHandle, engine: crate::confi
     tick.tick().await;
     loop {
         tick.tick().await;
-        let _ = store.prune(clock.now(), engine.history_max_age, engine.history_per_credential);
+        if let Err(e) = store.prune(clock.now(), engine.history_max_age, engine.history_per_credential) {
+            tracing::error!("could not prune the history (old rows stay until the next try, tomorrow): {e}");
+        }
     }
 }
 

@@ -262,7 +262,9 @@ impl Notifier {
             .and_then(|v| v.parse().ok())
             .unwrap_or(0);
         if within {
-            let _ = self.store.set_meta(&counter, &(flaps + 1).to_string());
+            if let Err(e) = self.store.set_meta(&counter, &(flaps + 1).to_string()) {
+                tracing::error!("could not count a failure of {c} kept quiet (the next notice will not say it): {e}");
+            }
             return false;
         }
         if flaps > 0 {
@@ -272,7 +274,11 @@ impl Notifier {
                 n.body,
                 short_duration(self.flap_window)
             );
-            let _ = self.store.set_meta(&counter, "0");
+            if let Err(e) = self.store.set_meta(&counter, "0") {
+                tracing::error!(
+                    "could not reset the count of {c}'s quiet failures (the next notice may count them again): {e}"
+                );
+            }
         }
         true
     }

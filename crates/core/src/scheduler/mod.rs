@@ -382,7 +382,9 @@ impl Scheduler {
         };
         for name in stored.keys() {
             if !config.credentials.iter().any(|c| &c.name == name) {
-                let _ = self.deps.store.remove_status(name);
+                if let Err(e) = self.deps.store.remove_status(name) {
+                    tracing::error!("could not forget the stored status of {name}, no longer configured: {e}");
+                }
             }
         }
         for cfg in config.credentials {
@@ -651,7 +653,9 @@ impl Scheduler {
                     let _ = w.send(Err(Error::UnknownCredential { name: name.clone() }));
                 }
             }
-            let _ = self.deps.store.remove_status(&name);
+            if let Err(e) = self.deps.store.remove_status(&name) {
+                tracing::error!("could not forget the stored status of {name}, removed from the config: {e}");
+            }
             self.statuses.write().unwrap_or_else(|p| p.into_inner()).remove(&name);
             self.emit(Some(&name), EventKind::CredentialRemoved);
             removed += 1;
