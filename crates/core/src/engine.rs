@@ -102,6 +102,9 @@ fn open_store(paths: &Paths, demo: bool, config: &Config, now: std::time::System
     };
     let (store, problem) = Store::open_or_recover(&file, now)?;
     let store = Arc::new(store);
+    store
+        .write_in_background()
+        .map_err(|e| crate::Error::io("start the history writer", &file, e))?;
     if let Some(problem) = problem {
         tracing::error!("{problem}");
         let noted = store.append_history(&crate::store::HistoryEntry {

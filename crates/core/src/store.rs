@@ -4,8 +4,8 @@
 //! last known status of every credential is shown before the first check of a
 //! new run, the history explains last night's failure, and a notification sent
 //! before a restart must not be sent again after it. So every write is durable
-//! when the call returns (WAL with `synchronous=FULL`: a `kill -9`, or a power
-//! cut, loses nothing that was already reported), the history is bounded by
+//! once written (WAL with `synchronous=FULL`: a `kill -9`, or a power cut,
+//! loses nothing written), the history is bounded by
 //! [`Store::prune`], and the schema is versioned so an older file is upgraded
 //! in place and a newer one is refused rather than misread.
 //!
@@ -13,12 +13,21 @@
 //! filesystem went read-only) is not lost: it waits in memory, in order, and
 //! is written once the database takes writes again ([`Store::problem`] says
 //! why it waits meanwhile). Renewals never wait for it.
+//!
+//! The engine's store writes statuses and history rows on a thread of its
+//! own ([`Store::write_in_background`]): each is an fsync, and the scheduler
+//! must not wait for a slow disk. The queue is bounded; a write that finds
+//! it full is dropped and logged with what it was. A read first waits for
+//! the writes queued before it, so a face never reads older history than
+//! the events it was sent, and a stopping engine waits for the queue too;
+//! only a `kill -9` can catch writes in it (what the last milliseconds did).
 
 use std::collections::VecDeque;
 use std::fs::{self, OpenOptions};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::mpsc::{self, SyncSender, TrySendError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior};
@@ -73,12 +82,29 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// (and how many went is logged).
 const BACKLOG_MAX: usize = 10_000;
 
+/// How many writes wait for the writer thread at most. A credential's
+/// renewal makes a handful; the queue fills only when the disk stalls for
+/// long, and then a write is dropped (and named in the log) rather than
+/// holding up renewals.
+const QUEUE_MAX: usize = 4096;
+
 /// The history store. Cheap to share behind an `Arc`; calls are serialized.
 #[derive(Debug)]
 pub struct Store {
     conn: Mutex<Connection>,
     path: PathBuf,
     backlog: Mutex<Backlog>,
+    /// Set once writes go through the writer thread.
+    queue: OnceLock<Queue>,
+}
+
+/// The writer thread's queue, and how far it got.
+#[derive(Debug)]
+struct Queue {
+    tx: SyncSender<Pending>,
+    /// Writes sent and writes done, so a read can wait for those before it.
+    progress: Mutex<(u64, u64)>,
+    moved: Condvar,
 }
 
 /// Writes the database refused, waiting in order for it to take them.
@@ -95,6 +121,26 @@ struct Backlog {
 enum Pending {
     Status(Box<CredentialStatus>),
     History(Box<HistoryEntry>),
+    /// Nothing to write: the writer tries what waits in memory again.
+    Nudge,
+}
+
+impl std::fmt::Display for Pending {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Pending::Status(s) => write!(f, "the status of {} ({})", s.name, s.state),
+            Pending::History(e) => write!(
+                f,
+                "a history row of {}: {} {} at {} ({})",
+                e.credential,
+                e.action.as_str(),
+                e.outcome.as_str(),
+                crate::clock::rfc3339(crate::clock::from_unix_millis(e.at)),
+                e.message
+            ),
+            Pending::Nudge => f.write_str("nothing"),
+        }
+    }
 }
 
 /// One line of a credential's history.
@@ -237,6 +283,7 @@ impl Store {
             conn: Mutex::new(conn),
             path,
             backlog: Mutex::new(Backlog::default()),
+            queue: OnceLock::new(),
         })
     }
 
@@ -277,13 +324,84 @@ impl Store {
         }
     }
 
+    /// From now on statuses and history rows are written on a thread of
+    /// the store's own, in the order they came; a read waits for what was
+    /// queued before it. The thread ends with the store.
+    pub fn write_in_background(self: &Arc<Self>) -> std::io::Result<()> {
+        let (tx, rx) = mpsc::sync_channel::<Pending>(QUEUE_MAX);
+        let queue = Queue {
+            tx,
+            progress: Mutex::new((0, 0)),
+            moved: Condvar::new(),
+        };
+        if self.queue.set(queue).is_err() {
+            return Ok(());
+        }
+        let store = Arc::downgrade(self);
+        std::thread::Builder::new()
+            .name("evergreen-store".into())
+            .spawn(move || {
+                while let Ok(w) = rx.recv() {
+                    let Some(store) = store.upgrade() else { break };
+                    let what = w.to_string();
+                    if let Err(e) = store.write_here(w) {
+                        tracing::error!("lost {what}: {e}");
+                    }
+                    if let Some(q) = store.queue.get() {
+                        q.progress.lock().unwrap_or_else(PoisonError::into_inner).1 += 1;
+                        q.moved.notify_all();
+                    }
+                }
+            })?;
+        Ok(())
+    }
+
+    /// Waits until every write queued so far is written (or waits in
+    /// memory for the database): what a read, or a stopping engine, needs.
+    pub fn flush(&self) {
+        let Some(q) = self.queue.get() else { return };
+        let mut p = q.progress.lock().unwrap_or_else(PoisonError::into_inner);
+        let target = p.0;
+        while p.1 < target {
+            p = q.moved.wait(p).unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+
+    /// Writes `w`: through the writer thread when there is one, else here.
+    /// Returns the history row's id, or 0 when it was queued or waits.
+    fn write(&self, w: Pending) -> Result<i64> {
+        let Some(q) = self.queue.get() else {
+            return self.write_here(w);
+        };
+        q.progress.lock().unwrap_or_else(PoisonError::into_inner).0 += 1;
+        let refused = match q.tx.try_send(w) {
+            Ok(()) => return Ok(0),
+            Err(TrySendError::Full(w)) => {
+                tracing::error!(
+                    "lost {w}: the store's writer is {QUEUE_MAX} writes behind (the disk holding {} answers slowly)",
+                    self.path.display()
+                );
+                None
+            }
+            Err(TrySendError::Disconnected(w)) => Some(w),
+        };
+        q.progress.lock().unwrap_or_else(PoisonError::into_inner).0 -= 1;
+        match refused {
+            Some(w) => self.write_here(w),
+            None => Ok(0),
+        }
+    }
+
     /// Writes `w` after everything waiting before it; when the database
     /// refuses, `w` waits too. Returns the history row's id, or 0 when it
     /// waits.
-    fn write(&self, w: Pending) -> Result<i64> {
+    fn write_here(&self, w: Pending) -> Result<i64> {
         let mut backlog = self.backlog.lock().unwrap_or_else(PoisonError::into_inner);
         if !backlog.writes.is_empty() {
             self.drain(&mut backlog);
+        }
+        if matches!(w, Pending::Nudge) {
+            return Ok(0);
         }
         if backlog.writes.is_empty() {
             match self.write_now(&w) {
@@ -327,6 +445,7 @@ impl Store {
         match w {
             Pending::Status(s) => self.write_status(s).map(|()| 0),
             Pending::History(e) => self.write_history(e),
+            Pending::Nudge => Ok(0),
         }
     }
 
@@ -366,6 +485,23 @@ impl Store {
     /// it now. The engine calls it now and then, so a backlog does not wait
     /// for the next change.
     pub fn retry(&self) {
+        if let Some(q) = self.queue.get() {
+            let waiting = !self
+                .backlog
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .writes
+                .is_empty();
+            if waiting {
+                // The writer tries; nothing here waits for the disk. A full
+                // queue tries anyway, soon.
+                q.progress.lock().unwrap_or_else(PoisonError::into_inner).0 += 1;
+                if q.tx.try_send(Pending::Nudge).is_err() {
+                    q.progress.lock().unwrap_or_else(PoisonError::into_inner).0 -= 1;
+                }
+            }
+            return;
+        }
         let mut backlog = self.backlog.lock().unwrap_or_else(PoisonError::into_inner);
         if !backlog.writes.is_empty() {
             self.drain(&mut backlog);
@@ -386,6 +522,7 @@ impl Store {
 
     /// The last recorded status of every credential, ordered by name.
     pub fn statuses(&self) -> Result<Vec<CredentialStatus>> {
+        self.flush();
         let op = "read the credential statuses";
         let rows: Vec<(String, String)> = self
             .lock()
@@ -402,6 +539,7 @@ impl Store {
 
     /// The last recorded status of `name`, if there is one.
     pub fn status(&self, name: &str) -> Result<Option<CredentialStatus>> {
+        self.flush();
         let json: Option<String> = self
             .lock()
             .prepare_cached("SELECT json FROM status WHERE name = ?1")
@@ -413,6 +551,8 @@ impl Store {
     /// Forgets the status of `name` (a credential removed from the config).
     /// Its history stays until [`Store::prune`] ages it out.
     pub fn remove_status(&self, name: &str) -> Result<()> {
+        // After any status of it still queued, which would bring it back.
+        self.flush();
         self.lock()
             .execute("DELETE FROM status WHERE name = ?1", [name])
             .map_err(|e| self.err(&format!("remove the status of {name:?}"), e))?;
@@ -452,6 +592,7 @@ impl Store {
     /// Up to `limit` history rows, newest first; `credential: None` means all
     /// credentials.
     pub fn history(&self, credential: Option<&str>, limit: usize) -> Result<Vec<HistoryEntry>> {
+        self.flush();
         const COLUMNS: &str = "SELECT id, at, credential, action, outcome, message,
                                       duration_ms, old_not_after, new_not_after
                                FROM history";
@@ -477,6 +618,7 @@ impl Store {
     /// `now`, and every row of a credential beyond its newest
     /// `keep_per_credential` (so 0 deletes them all). Returns rows deleted.
     pub fn prune(&self, now: SystemTime, max_age: Duration, keep_per_credential: usize) -> Result<usize> {
+        self.flush();
         let op = "prune the history";
         let age_ms = i64::try_from(max_age.as_millis()).unwrap_or(i64::MAX);
         let cutoff = unix_millis(now).saturating_sub(age_ms);
@@ -721,6 +863,54 @@ mod tests {
             old_not_after: Some(at + 1000),
             new_not_after: Some(at + 2000),
         }
+    }
+
+    #[test]
+    fn the_writer_thread_writes_in_order_and_a_read_sees_what_came_before_it() {
+        let store = Arc::new(Store::open_in_memory().unwrap());
+        store.write_in_background().unwrap();
+        for at in 0..50 {
+            assert_eq!(
+                store.append_history(&entry(0, at, "a")).unwrap(),
+                0,
+                "queued, not written here"
+            );
+        }
+        let mut web = CredentialStatus::new("web", crate::sources::x509_file::KIND, from_unix_millis(5));
+        store.put_status(&web).unwrap();
+        web.state = State::Healthy;
+        store.put_status(&web).unwrap();
+        // A read waits for the writes before it: all of them, in order.
+        let h = store.history(Some("a"), 100).unwrap();
+        assert_eq!(h.len(), 50);
+        assert!(h.windows(2).all(|w| w[0].id > w[1].id && w[0].at > w[1].at), "in order");
+        assert_eq!(store.status("web").unwrap().map(|s| s.state), Some(State::Healthy));
+    }
+
+    #[test]
+    fn a_stalled_disk_holds_up_no_writer_and_what_does_not_fit_is_dropped_by_name() {
+        let store = Arc::new(Store::open_in_memory().unwrap());
+        store.write_in_background().unwrap();
+        // The disk stalls: the writer's next write waits for the connection.
+        let stalled = store.lock();
+        let (done_tx, done) = std::sync::mpsc::channel();
+        let writer = store.clone();
+        std::thread::spawn(move || {
+            for at in 0..(QUEUE_MAX as i64 + 10) {
+                writer.append_history(&entry(0, at, "a")).unwrap();
+            }
+            done_tx.send(()).unwrap();
+        });
+        // Readiness, not timing: the writes return while the disk is stalled
+        // (a write that waited for it would never send this).
+        done.recv_timeout(Duration::from_secs(60))
+            .expect("writes returned while the disk was stalled");
+        drop(stalled);
+        let written = store.history(None, 100_000).unwrap().len();
+        assert!(
+            (QUEUE_MAX..=QUEUE_MAX + 1).contains(&written),
+            "the queue's worth (and the one the writer held) is written, the rest dropped: {written}"
+        );
     }
 
     fn ids(entries: &[HistoryEntry]) -> Vec<i64> {

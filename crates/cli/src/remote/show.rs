@@ -95,7 +95,7 @@ fn print_text(s: &Shown) {
         )
     };
     let row = |label: &str, value: &str| say!("  {label:<14}{value}");
-    say!("{} ({})", c.name, c.kind_label);
+    say!("{} ({})", c.name, c.kind.as_str());
     row("State", &c.state_label);
     if let Some(p) = &c.problem {
         row("Problem", p);

@@ -481,6 +481,10 @@ impl Scheduler {
         }
         self.emit(None, EventKind::Stopped);
         self.flush();
+        // What the last steps wrote is on disk before the engine is gone
+        // (the writer thread ends with the store). Blocking, once, at the end.
+        let store = self.deps.store.clone();
+        let _ = tokio::task::spawn_blocking(move || store.flush()).await;
     }
 
     /// The network watch's news. Coming online re-tries every failing
