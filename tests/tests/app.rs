@@ -941,13 +941,20 @@ async fn a_notifications_renew_now_renews_and_its_click_opens_the_window() {
     home.failing_web("1h", "1h");
     let attempts = || -> usize {
         let out = home.cli(&["history", "web", "--json"]);
-        serde_json::from_slice::<serde_json::Value>(&out.stdout)
+        let n = serde_json::from_slice::<serde_json::Value>(&out.stdout)
             .ok()
             .and_then(|v| {
                 v.as_array()
                     .map(|a| a.iter().filter(|e| e["action"] == "renew").count())
             })
-            .unwrap_or(0)
+            .unwrap_or(0);
+        // Shown with a failure: what the history said meanwhile.
+        eprintln!(
+            "history: {n} renewal(s): {} {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        n
     };
     let tray = home.start_tray(&mut desk);
     desk.wait_notification(Duration::from_secs(20), |n| n.summary == "web: renewal failed");

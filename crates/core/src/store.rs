@@ -362,7 +362,9 @@ impl Store {
         let Some(q) = self.queue.get() else { return };
         let mut p = q.progress.lock().unwrap_or_else(PoisonError::into_inner);
         let target = p.0;
-        while p.1 < target {
+        // `.0` may go down again: a write counted before it found the queue
+        // full is taken back, and waiting for it would be waiting for ever.
+        while p.1 < target.min(p.0) {
             p = q.moved.wait(p).unwrap_or_else(PoisonError::into_inner);
         }
     }
