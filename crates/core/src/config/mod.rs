@@ -652,6 +652,10 @@ enabled = false
             err("[[credential]]\nname = \"web\"\nkind = \"x509_file\"\npath = \"/c.pem\"\nrenew_at_fracton = 0.3\n");
         assert!(e.contains("unknown field `renew_at_fracton`"), "{e}");
         assert!(e.contains(":5:1"), "{e}");
+        assert!(e.contains("did you mean `renew_at_fraction`?"), "{e}");
+        // A field of the wrong type is that problem alone, not also a missing one.
+        let e = err("[[credential]]\nname = \"web\"\nkind = \"x509_file\"\npath = 5\n");
+        assert!(e.contains("invalid type") && !e.contains("needs `path`"), "{e}");
         let e = err("[engine]\njiter = 0.1\n");
         assert!(e.contains("unknown field `jiter`"), "{e}");
         let e = err("[enigne]\n");

@@ -407,6 +407,9 @@ impl Validator<'_> {
         };
         let known = Kind::named(kind.get_ref());
         let mut values = BTreeMap::new();
+        // Keys given at all, of the right type or not (a wrong type is its
+        // own problem, not also a missing field).
+        let mut given = Vec::new();
         let (mut enabled, mut fraction, mut renew_before, mut jitter) = (None, None, None, None);
         for (key, value) in table {
             let field = fields::common(key.get_ref()).or_else(|| {
@@ -419,6 +422,7 @@ impl Validator<'_> {
                 }
                 continue;
             };
+            given.push(field.key);
             if let Some(problem) = type_problem(field, value.get_ref()) {
                 self.err(Some(value.span()), format!("{who}: {problem}"));
                 continue;
@@ -452,6 +456,7 @@ impl Validator<'_> {
         };
         for f in fields::own(kind).filter(|f| f.required) {
             match values.get(f.key) {
+                None if given.contains(&f.key) => {}
                 None => self.err(
                     Some(span.clone()),
                     format!("{who}: kind {kind} needs `{}`, {}", f.key, f.why),
@@ -491,11 +496,19 @@ impl Validator<'_> {
             .map(Kind::as_str)
             .collect();
         if owners.is_empty() {
+            let keys: Vec<&str> = fields::of(kind).iter().map(|f| f.key).collect();
+            let near = keys
+                .iter()
+                .map(|k| (edits(k, field), *k))
+                .filter(|(d, _)| *d <= 2)
+                .min()
+                .map(|(_, k)| format!("did you mean `{k}`? "))
+                .unwrap_or_default();
             self.err(
                 Some(key.span()),
                 format!(
-                    "{who}: unknown field `{field}`; check the spelling (kind {kind} takes {}; docs/configuration.md lists every field)",
-                    fields::of(kind).iter().map(|f| f.key).collect::<Vec<_>>().join(", ")
+                    "{who}: unknown field `{field}`; {near}check the spelling (kind {kind} takes {}; docs/configuration.md lists every field)",
+                    keys.join(", ")
                 ),
             );
         } else {
@@ -523,4 +536,20 @@ impl Validator<'_> {
             format!("{who}: unknown kind {other:?}{hint}; use one of: {}", names.join(", ")),
         );
     }
+}
+
+/// How many single-character edits turn `a` into `b` (for "did you mean").
+fn edits(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let here = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(here + 1);
+            prev = here;
+        }
+    }
+    row[b.len()]
 }
