@@ -66,11 +66,11 @@ impl Scheduler {
             online: self.online,
             rng: &mut self.rng,
             effects: Vec::new(),
+            answer: None,
         };
         fx.take_in(&mut slot, &name, Self::checked(&name, done.result), now);
-        let effects = fx.effects;
+        let (effects, outcome) = (fx.effects, fx.answer);
         self.carry_out(&name, effects, now);
-        let outcome = slot.outcome.take();
         self.slots.insert(name.clone(), slot);
         self.refresh(&name, now);
         self.flush();
@@ -129,6 +129,8 @@ pub(super) struct Apply<'a> {
     pub(super) online: bool,
     pub(super) rng: &'a mut StdRng,
     pub(super) effects: Vec<Effect>,
+    /// What the credential's waiters are answered, once the status shows it.
+    pub(super) answer: Option<RenewOutcome>,
 }
 
 impl Apply<'_> {
@@ -195,7 +197,10 @@ impl Apply<'_> {
 
     /// A finished job's result, taken into its slot.
     pub(super) fn take_in(&mut self, slot: &mut Slot, name: &str, result: JobResult, now: SystemTime) {
-        let (op, started) = slot.op.take().unwrap_or((Op::Observe, now));
+        let (op, started) = match std::mem::take(&mut slot.run) {
+            Run::Running { op, since } => (op, since),
+            Run::Idle => (Op::Observe, now),
+        };
         let manual = matches!(op, Op::Renew { manual: true });
         let duration_ms = now.duration_since(started).unwrap_or_default().as_millis() as u64;
         match result {
@@ -321,7 +326,7 @@ impl Apply<'_> {
             stderr_tail: None,
             note,
         };
-        record(slot, name, result, Some(new_after), true);
+        record(self, slot, name, result, Some(new_after), true);
         let outcome = if capped.is_some() {
             Outcome::Capped
         } else {
@@ -541,7 +546,7 @@ impl Apply<'_> {
             stderr_tail: f.stderr_tail.clone(),
             note: None,
         };
-        record(slot, name, result, not_after, renewal);
+        record(self, slot, name, result, not_after, renewal);
         let action = if renewal { Action::Renew } else { Action::Observe };
         if let Some((verdict, event)) = verdict(&f) {
             self.history(
@@ -594,8 +599,15 @@ fn verdict(f: &Failure) -> Option<(Verdict, EventKind)> {
 
 /// A job's result: what a caller of a manual renewal is answered, and, for
 /// a renewal, what its card shows as the last result.
-fn record(slot: &mut Slot, name: &str, result: LastResult, not_after: Option<SystemTime>, renewal: bool) {
-    slot.outcome = Some(RenewOutcome {
+fn record(
+    fx: &mut Apply<'_>,
+    slot: &mut Slot,
+    name: &str,
+    result: LastResult,
+    not_after: Option<SystemTime>,
+    renewal: bool,
+) {
+    fx.answer = Some(RenewOutcome {
         credential: name.to_string(),
         ok: result.ok,
         message: result.message.clone(),
@@ -619,6 +631,15 @@ mod tests {
 
     /// Takes in one renewal result at `now`, started a second before.
     fn renewal(slot: &mut Slot, r: std::result::Result<Renewed, Failure>, now: SystemTime) -> Vec<Effect> {
+        answered(slot, r, now).0
+    }
+
+    /// [`renewal`], and what its caller is answered.
+    fn answered(
+        slot: &mut Slot,
+        r: std::result::Result<Renewed, Failure>,
+        now: SystemTime,
+    ) -> (Vec<Effect>, Option<RenewOutcome>) {
         let settings = EngineSettings::default();
         let mut rng = StdRng::seed_from_u64(1);
         let mut fx = Apply {
@@ -626,10 +647,14 @@ mod tests {
             online: true,
             rng: &mut rng,
             effects: Vec::new(),
+            answer: None,
         };
-        slot.op = Some((Op::Renew { manual: false }, now - Duration::from_secs(1)));
+        slot.run = Run::Running {
+            op: Op::Renew { manual: false },
+            since: now - Duration::from_secs(1),
+        };
         fx.take_in(slot, "web", JobResult::Renewed(r), now);
-        fx.effects
+        (fx.effects, fx.answer)
     }
 
     fn events(fx: &[Effect]) -> Vec<&'static str> {
@@ -645,7 +670,7 @@ mod tests {
     fn failures_make_one_run_and_a_success_ends_it_with_one_recovery() {
         let mut s = slot();
         for (n, t) in [(1u32, 600), (2, 640), (3, 730)] {
-            let fx = renewal(&mut s, Err(Failure::transient("CA down")), at(t));
+            let (fx, answer) = answered(&mut s, Err(Failure::transient("CA down")), at(t));
             assert_eq!(events(&fx), ["renewal_failed"], "{fx:?}");
             let Some(Effect::Event(EventKind::RenewalFailed { streak, since, .. })) = fx.last() else {
                 panic!("{fx:?}")
@@ -667,7 +692,7 @@ mod tests {
                 s.retry.next_at.is_some_and(|r| r > at(t)),
                 "a retry is planned after the failure"
             );
-            assert!(s.outcome.as_ref().is_some_and(|o| !o.ok));
+            assert!(answer.is_some_and(|o| !o.ok), "the caller is answered with the failure");
         }
         let renewed = Renewed {
             observation: Observation::of(Lifetime {
@@ -702,7 +727,7 @@ mod tests {
             }),
             note: "reload command failed: exit 1".into(),
         };
-        renewal(&mut s, Ok(renewed), at(800));
+        let (_, answer) = answered(&mut s, Ok(renewed), at(800));
         let last = s.status.last_result.clone().expect("a last result");
         assert!(last.ok);
         assert_eq!(last.note.as_deref(), Some("reload command failed: exit 1"));
@@ -711,7 +736,7 @@ mod tests {
             "the log's line keeps the whole story: {}",
             last.message
         );
-        let outcome = s.outcome.clone().expect("an outcome");
+        let outcome = answer.expect("an answer");
         assert_eq!(
             outcome.recorded_at,
             Some(last.at),

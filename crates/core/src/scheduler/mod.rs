@@ -55,7 +55,7 @@ mod testing;
 
 use handle::Cmd;
 pub use handle::Handle;
-use slot::{Announced, Asked, Beats, Op, Retry, Slot, Stop, Verdict};
+use slot::{Announced, Asked, Beats, Op, Retry, Run, Slot, Stop, Verdict};
 
 /// A wall clock that runs this much ahead of the monotonic one between two
 /// looks means the machine slept (or the clock was stepped).
@@ -346,9 +346,8 @@ impl Scheduler {
             observed_at: None,
             deadline: None,
             retry: Retry::carried(streak),
-            op: None,
+            run: Run::Idle,
             waiters: Vec::new(),
-            outcome: None,
             asked: Asked::Look,
             announced: Announced::default(),
             stop,

@@ -32,7 +32,7 @@ impl Scheduler {
     pub(super) fn plan(&mut self, name: &str, now: SystemTime) {
         let busy = self.busy.contains_key(name);
         let Some(slot) = self.slots.get_mut(name) else { return };
-        if slot.op.is_some() || busy {
+        if slot.run.is_running() || busy {
             return;
         }
         if slot.stop.is_some() {
@@ -43,7 +43,7 @@ impl Scheduler {
         }
         let Some(op) = slot.next_op(now) else { return };
         slot.asked = Asked::Nothing;
-        slot.op = Some((op, now));
+        slot.run = Run::Running { op, since: now };
         let job = Job {
             name: name.to_string(),
             op,
@@ -69,7 +69,7 @@ impl Scheduler {
             // A credential with a job running waits for it: its end wakes the
             // loop, and a request standing until then must not read as "now"
             // (that would spin the loop instead of sleeping).
-            if slot.op.is_some() || self.busy.contains_key(name) {
+            if slot.run.is_running() || self.busy.contains_key(name) {
                 continue;
             }
             if slot.asked != Asked::Nothing {
@@ -185,7 +185,7 @@ impl Scheduler {
             return;
         }
         slot.waiters.push(reply);
-        if !matches!(slot.op, Some((Op::Renew { .. }, _))) {
+        if !slot.run.renewing() {
             slot.ask(Asked::Renew);
         }
     }

@@ -11,7 +11,7 @@ impl Scheduler {
             }
             return stop.state();
         }
-        if matches!(slot.op, Some((Op::Renew { .. }, _))) {
+        if slot.run.renewing() {
             return State::Renewing;
         }
         if let Some(n) = slot.source.heartbeat().and_then(|h| h.pause_after) {
@@ -151,7 +151,10 @@ impl Scheduler {
             })
         };
         match state {
-            State::Renewing => at(slot.op.map(|(_, t)| t)?, Next::RenewingNow),
+            State::Renewing => match slot.run {
+                Run::Running { since, .. } => at(since, Next::RenewingNow),
+                Run::Idle => None,
+            },
             State::Failing { .. } => at(
                 slot.retry.next_at.or(slot.beat.next)?,
                 if slot.source.can_renew() {

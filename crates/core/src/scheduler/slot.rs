@@ -14,10 +14,11 @@ pub(super) struct Slot {
     pub(super) deadline: Option<SystemTime>,
     /// Failed reads and renewals in a row.
     pub(super) retry: Retry,
-    pub(super) op: Option<(Op, SystemTime)>,
+    /// What runs for it now.
+    pub(super) run: Run,
+    /// Who waits for its next result (a manual renewal's caller): answered
+    /// once the status shows that result.
     pub(super) waiters: Vec<oneshot::Sender<Result<RenewOutcome>>>,
-    /// The finished renewal's result, sent to the waiters once the status shows it.
-    pub(super) outcome: Option<RenewOutcome>,
     /// What was asked of it beyond its plan (a manual renewal, a look after
     /// a file changed), carried out next.
     pub(super) asked: Asked,
@@ -208,6 +209,34 @@ impl Slot {
     /// Whether what this credential's renewals bring back is a certificate.
     pub(super) fn kind_issues_certificates(&self) -> bool {
         self.source.kind().facts().issues_certificates
+    }
+}
+
+/// What runs for a credential. Orthogonal to why it is stopped: a job that
+/// was running when the user paused it still finishes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(super) enum Run {
+    /// Nothing: the next job is whatever [`Slot::next_op`] finds due.
+    #[default]
+    Idle,
+    /// A job: which, and since when.
+    Running { op: Op, since: SystemTime },
+}
+
+impl Run {
+    pub(super) fn is_running(&self) -> bool {
+        matches!(self, Run::Running { .. })
+    }
+
+    /// A renewal runs (not a look, not a heartbeat).
+    pub(super) fn renewing(&self) -> bool {
+        matches!(
+            self,
+            Run::Running {
+                op: Op::Renew { .. },
+                ..
+            }
+        )
     }
 }
 
