@@ -114,6 +114,8 @@ fn status_samples() -> Vec<CredentialStatus> {
         next_retry_at: ms + 60_000,
         offline,
     };
+    // (kind, state, paused by the user); then the states a watched-only
+    // credential (nothing renews it) shows differently.
     let cases: Vec<(Kind, State, bool)> = vec![
         (plain, State::Healthy, false),
         (plain, State::Due, false),
@@ -143,13 +145,16 @@ fn status_samples() -> Vec<CredentialStatus> {
         ),
         (plain, State::Disabled, false),
     ];
+    let watched = [State::Healthy, State::Due, State::Expired];
     cases
         .into_iter()
+        .map(|(kind, state, user_paused)| (kind, state, user_paused, true))
+        .chain(watched.into_iter().map(|s| (plain, s, false, false)))
         .enumerate()
-        .map(|(i, (kind, state, user_paused))| {
+        .map(|(i, (kind, state, user_paused, can_renew))| {
             let mut s = CredentialStatus::new(format!("sample-{i}"), kind, t);
             s.state = state;
-            s.can_renew = true;
+            s.can_renew = can_renew;
             s.user_paused = user_paused;
             s.decided()
         })

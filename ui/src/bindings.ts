@@ -77,7 +77,12 @@ pause: PauseOffer | null,
  * Re-register with a new one-time token of this name ("registration
  * token"): a kind that enrols, retired or paused by its server.
  */
-reregister: string | null, };
+reregister: string | null, 
+/**
+ * Why Renew now is not offered, when it is not: what the engine
+ * answers a renewal asked for anyway.
+ */
+renew_refused: string | null, };
 
 export type CredentialStatus = { name: string, kind: Kind, not_before: number | null, not_after: number | null, 
 /**
@@ -1122,7 +1127,8 @@ export const STATUS_SAMPLES: CredentialStatus[] = [
       "renew": true,
       "renew_helps": false,
       "pause": "pause",
-      "reregister": null
+      "reregister": null,
+      "renew_refused": null
     },
     "user_paused": false,
     "updated_at": 1800000000000
@@ -1157,7 +1163,8 @@ export const STATUS_SAMPLES: CredentialStatus[] = [
       "renew": true,
       "renew_helps": true,
       "pause": "pause",
-      "reregister": null
+      "reregister": null,
+      "renew_refused": null
     },
     "user_paused": false,
     "updated_at": 1800000000000
@@ -1192,7 +1199,8 @@ export const STATUS_SAMPLES: CredentialStatus[] = [
       "renew": true,
       "renew_helps": false,
       "pause": "pause",
-      "reregister": null
+      "reregister": null,
+      "renew_refused": null
     },
     "user_paused": false,
     "updated_at": 1800000000000
@@ -1230,7 +1238,8 @@ export const STATUS_SAMPLES: CredentialStatus[] = [
       "renew": true,
       "renew_helps": true,
       "pause": "pause",
-      "reregister": null
+      "reregister": null,
+      "renew_refused": null
     },
     "user_paused": false,
     "updated_at": 1800000000000
@@ -1268,7 +1277,8 @@ export const STATUS_SAMPLES: CredentialStatus[] = [
       "renew": true,
       "renew_helps": true,
       "pause": "pause",
-      "reregister": null
+      "reregister": null,
+      "renew_refused": null
     },
     "user_paused": false,
     "updated_at": 1800000000000
@@ -1306,7 +1316,8 @@ export const STATUS_SAMPLES: CredentialStatus[] = [
       "renew": true,
       "renew_helps": false,
       "pause": "pause",
-      "reregister": null
+      "reregister": null,
+      "renew_refused": null
     },
     "user_paused": false,
     "updated_at": 1800000000000
@@ -1341,7 +1352,8 @@ export const STATUS_SAMPLES: CredentialStatus[] = [
       "renew": true,
       "renew_helps": true,
       "pause": "pause",
-      "reregister": null
+      "reregister": null,
+      "renew_refused": null
     },
     "user_paused": false,
     "updated_at": 1800000000000
@@ -1377,7 +1389,8 @@ export const STATUS_SAMPLES: CredentialStatus[] = [
       "renew": false,
       "renew_helps": false,
       "pause": null,
-      "reregister": "registration token"
+      "reregister": "registration token",
+      "renew_refused": "it is paused"
     },
     "user_paused": false,
     "updated_at": 1800000000000
@@ -1413,7 +1426,8 @@ export const STATUS_SAMPLES: CredentialStatus[] = [
       "renew": false,
       "renew_helps": false,
       "pause": "resume",
-      "reregister": null
+      "reregister": null,
+      "renew_refused": "it is paused"
     },
     "user_paused": true,
     "updated_at": 1800000000000
@@ -1449,7 +1463,8 @@ export const STATUS_SAMPLES: CredentialStatus[] = [
       "renew": false,
       "renew_helps": false,
       "pause": null,
-      "reregister": "registration token"
+      "reregister": "registration token",
+      "renew_refused": "it is retired"
     },
     "user_paused": false,
     "updated_at": 1800000000000
@@ -1484,7 +1499,8 @@ export const STATUS_SAMPLES: CredentialStatus[] = [
       "renew": false,
       "renew_helps": false,
       "pause": null,
-      "reregister": null
+      "reregister": null,
+      "renew_refused": "it is not renewable"
     },
     "user_paused": false,
     "updated_at": 1800000000000
@@ -1520,7 +1536,8 @@ export const STATUS_SAMPLES: CredentialStatus[] = [
       "renew": false,
       "renew_helps": false,
       "pause": null,
-      "reregister": null
+      "reregister": null,
+      "renew_refused": "it is final — cannot be extended"
     },
     "user_paused": false,
     "updated_at": 1800000000000
@@ -1557,7 +1574,8 @@ export const STATUS_SAMPLES: CredentialStatus[] = [
       "renew": true,
       "renew_helps": false,
       "pause": "pause",
-      "reregister": null
+      "reregister": null,
+      "renew_refused": null
     },
     "user_paused": false,
     "updated_at": 1800000000000
@@ -1592,7 +1610,116 @@ export const STATUS_SAMPLES: CredentialStatus[] = [
       "renew": false,
       "renew_helps": false,
       "pause": null,
-      "reregister": null
+      "reregister": null,
+      "renew_refused": "it is disabled"
+    },
+    "user_paused": false,
+    "updated_at": 1800000000000
+  },
+  {
+    "name": "sample-14",
+    "kind": "x509_file",
+    "state": "healthy",
+    "not_before": null,
+    "not_after": null,
+    "remaining_fraction": null,
+    "renew_at": null,
+    "next_action": null,
+    "last_result": null,
+    "details": null,
+    "can_renew": false,
+    "problem": null,
+    "renewals": {
+      "success": 0,
+      "failure": 0,
+      "not_renewable": 0,
+      "capped": 0
+    },
+    "heartbeats": {
+      "success": 0,
+      "failure": 0
+    },
+    "kind_label": "X.509 file",
+    "state_label": "healthy",
+    "has_heartbeats": false,
+    "offers": {
+      "renew": false,
+      "renew_helps": false,
+      "pause": "pause",
+      "reregister": null,
+      "renew_refused": "Evergreen only watches it: nothing in its settings renews it"
+    },
+    "user_paused": false,
+    "updated_at": 1800000000000
+  },
+  {
+    "name": "sample-15",
+    "kind": "x509_file",
+    "state": "due",
+    "not_before": null,
+    "not_after": null,
+    "remaining_fraction": null,
+    "renew_at": null,
+    "next_action": null,
+    "last_result": null,
+    "details": null,
+    "can_renew": false,
+    "problem": null,
+    "renewals": {
+      "success": 0,
+      "failure": 0,
+      "not_renewable": 0,
+      "capped": 0
+    },
+    "heartbeats": {
+      "success": 0,
+      "failure": 0
+    },
+    "kind_label": "X.509 file",
+    "state_label": "due for renewal",
+    "has_heartbeats": false,
+    "offers": {
+      "renew": false,
+      "renew_helps": false,
+      "pause": "pause",
+      "reregister": null,
+      "renew_refused": "Evergreen only watches it: nothing in its settings renews it"
+    },
+    "user_paused": false,
+    "updated_at": 1800000000000
+  },
+  {
+    "name": "sample-16",
+    "kind": "x509_file",
+    "state": "expired",
+    "not_before": null,
+    "not_after": null,
+    "remaining_fraction": null,
+    "renew_at": null,
+    "next_action": null,
+    "last_result": null,
+    "details": null,
+    "can_renew": false,
+    "problem": null,
+    "renewals": {
+      "success": 0,
+      "failure": 0,
+      "not_renewable": 0,
+      "capped": 0
+    },
+    "heartbeats": {
+      "success": 0,
+      "failure": 0
+    },
+    "kind_label": "X.509 file",
+    "state_label": "expired",
+    "has_heartbeats": false,
+    "offers": {
+      "renew": false,
+      "renew_helps": false,
+      "pause": "pause",
+      "reregister": null,
+      "renew_refused": "Evergreen only watches it: nothing in its settings renews it"
     },
     "user_paused": false,
     "updated_at": 1800000000000

@@ -355,6 +355,9 @@ pub struct Offers {
     /// Re-register with a new one-time token of this name ("registration
     /// token"): a kind that enrols, retired or paused by its server.
     pub reregister: Option<String>,
+    /// Why Renew now is not offered, when it is not: what the engine
+    /// answers a renewal asked for anyway.
+    pub renew_refused: Option<String>,
 }
 
 /// The pause control a credential offers.
@@ -374,7 +377,15 @@ impl Offers {
             State::Paused { .. } | State::Retired { .. } | State::NotRenewable | State::Disabled | State::Final { .. }
         );
         let enrols = kind.facts().enrolment.map(|e| e.token.to_string());
+        let renew_refused = if !can_renew {
+            Some("Evergreen only watches it: nothing in its settings renews it".to_string())
+        } else if stopped {
+            Some(format!("it is {}", state.label()))
+        } else {
+            None
+        };
         Offers {
+            renew_refused,
             renew: can_renew && !stopped,
             renew_helps: can_renew
                 && matches!(
@@ -668,6 +679,13 @@ mod tests {
             assert!(!Offers::of(x509, &s, true, false).renew, "{s:?}");
             assert!(!Offers::of(x509, &s, true, true).renew, "{s:?}");
         }
+        assert!(Offers::of(x509, &State::Healthy, true, false).renew_refused.is_none());
+        assert!(Offers::of(x509, &State::NotRenewable, true, false)
+            .renew_refused
+            .is_some_and(|w| w.contains("not renewable")));
+        assert!(Offers::of(x509, &State::Healthy, false, false)
+            .renew_refused
+            .is_some_and(|w| w.contains("only watches")));
         assert!(Offers::of(x509, &failing, true, false).renew);
         assert!(Offers::of(x509, &State::Expired, true, false).renew);
         // It helps now where it is due, expired or failing while online.

@@ -522,6 +522,34 @@ async fn a_retired_credential_is_terminal_and_never_retried() {
     assert!(!out.ok && out.message.contains("retired"));
 }
 
+/// What the faces offer is what the engine would do: a credential the
+/// server rejected shows as expired, and an expired one is offered Renew now,
+/// but not this one (the engine refuses it), and the status says why.
+#[tokio::test(start_paused = true)]
+async fn renew_now_is_offered_exactly_when_the_engine_would_renew_and_says_why_not() {
+    let mut s = renewable(life(0, 100), 100);
+    s.fail_next = 1;
+    s.fail_class = Some(FailureClass::Rejected);
+    let r = rig(s, vec![cred("a", RenewPolicy::default(), 0.0)], settings(), 1);
+    advance(3600).await;
+    let st = r.handle.statuses()[0].clone();
+    assert_eq!(st.state, State::Expired);
+    assert!(!st.offers.renew && !st.offers.renew_helps, "{:?}", st.offers);
+    let why = st.offers.renew_refused.clone().expect("why it is not offered");
+    let out = r.handle.renew("a").await.unwrap();
+    assert!(!out.ok && out.message.ends_with(&why), "{} / {why}", out.message);
+    // A healthy one is offered, with nothing to explain.
+    let r = rig(
+        renewable(life(0, 9000), 9000),
+        vec![cred("b", RenewPolicy::default(), 0.0)],
+        settings(),
+        1,
+    );
+    advance(1).await;
+    let st = r.handle.statuses()[0].clone();
+    assert!(st.offers.renew && st.offers.renew_refused.is_none(), "{:?}", st.offers);
+}
+
 #[tokio::test(start_paused = true)]
 async fn watch_only_credentials_announce_each_expiry_band_once_then_expire() {
     let day = 86_400;

@@ -49,7 +49,11 @@ describe.each([
   ["light", false],
   ["dark", true],
 ])("every state, %s theme", (_name, dark) => {
-  it.each(STATUS_SAMPLES.map((s) => [s.state_label + (s.user_paused ? " (by the user)" : ""), s] as const))(
+  it.each(
+    STATUS_SAMPLES.map(
+      (s) => [s.state_label + (s.user_paused ? " (by the user)" : "") + (s.can_renew ? "" : " (watched only)"), s] as const,
+    ),
+  )(
     "%s",
     (_label, sample) => {
       theme(dark);

@@ -17,8 +17,11 @@ export type Decided = Pick<CredentialStatus, "kind_label" | "state_label" | "has
 export function decided(s: CredentialStatus): Decided {
   const offline = (x: CredentialStatus) => (x.state === "failing" ? Boolean(x.offline) : false);
   const streak = (x: CredentialStatus) => (x.state === "failing" ? x.streak : 0);
-  const same = (x: CredentialStatus) =>
+  const like = (x: CredentialStatus) =>
     x.state === s.state && Boolean(x.user_paused) === Boolean(s.user_paused) && offline(x) === offline(s);
+  // A watched-only sample where there is one; else the renewable one, its renewal taken away below.
+  const same = (x: CredentialStatus) =>
+    like(x) && (x.can_renew === s.can_renew || !STATUS_SAMPLES.some((y) => like(y) && y.can_renew === s.can_renew));
   const sample =
     STATUS_SAMPLES.find((x) => same(x) && streak(x) === streak(s)) ??
     STATUS_SAMPLES.find((x) => same(x) && (streak(x) > 1) === (streak(s) > 1)) ??
@@ -26,7 +29,7 @@ export function decided(s: CredentialStatus): Decided {
   if (!sample) throw new Error(`no engine sample in state ${s.state}`);
   const kind = KIND_SCHEMAS.find((k) => k.kind === s.kind);
   const offers = { ...sample.offers };
-  if (!s.can_renew) {
+  if (!s.can_renew && offers.renew) {
     offers.renew = false;
     offers.renew_helps = false;
   }

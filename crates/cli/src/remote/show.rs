@@ -107,6 +107,9 @@ fn print_text(s: &Shown) {
     if let Some(na) = c.not_after {
         row("Expires", &at(na));
     }
+    if let Some(why) = &c.offers.renew_refused {
+        row("Renew now", &format!("not offered: {why}"));
+    }
     if let Some(a) = &c.next_action {
         row(
             "Next",

@@ -162,7 +162,22 @@ impl Scheduler {
             duration_ms: 0,
             recorded_at: None,
         };
-        if let Some(stop) = &slot.stop {
+        if let Some(why) = slot.renew_refused() {
+            let _ = reply.send(Ok(refuse(format!("{name} was not renewed: {why}"))));
+            return;
+        }
+        slot.waiters.push(reply);
+        if !slot.run.renewing() {
+            slot.ask(Asked::Renew);
+        }
+    }
+}
+
+impl Slot {
+    /// Why a renewal asked for now is refused, if it is: what Renew now is
+    /// answered, and what the faces say instead of offering it.
+    pub(super) fn renew_refused(&self) -> Option<String> {
+        if let Some(stop) = &self.stop {
             let why = match &stop.state() {
                 State::Disabled => "it is disabled in the config; set enabled = true to renew it".to_string(),
                 State::Retired { reason } => format!("it was retired ({reason}); it needs a new registration"),
@@ -175,23 +190,17 @@ impl Scheduler {
                 State::Expired => "the server rejected it (expired or revoked); it needs a new login".to_string(),
                 other => format!("it is {other}"),
             };
-            let _ = reply.send(Ok(refuse(format!("{name} was not renewed: {why}"))));
-            return;
+            return Some(why);
         }
-        if !slot.source.can_renew() {
-            let _ = reply.send(Ok(refuse(format!(
-                "{name} cannot be renewed by Evergreen: it has no renew_command; add one in the config (`evergreen config path` shows where)"
-            ))));
-            return;
+        if !self.source.can_renew() {
+            return Some(
+                "Evergreen only watches it: nothing in its settings renews it (a renew_command would); add one in the config (`evergreen config path` shows where)"
+                    .to_string(),
+            );
         }
-        slot.waiters.push(reply);
-        if !slot.run.renewing() {
-            slot.ask(Asked::Renew);
-        }
+        None
     }
-}
 
-impl Slot {
     /// What this credential should do now, if anything: a request first,
     /// then a first renewal (or read), a heartbeat that is due, a retry
     /// that is due, and a renewal at its deadline.

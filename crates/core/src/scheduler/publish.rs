@@ -105,6 +105,13 @@ impl Scheduler {
         st.paused_until = slot.paused_until().map(unix_millis);
         st.failure_streak = slot.retry.as_streak(now);
         st.decide();
+        // What the engine would answer a renewal asked for now: a face never
+        // offers one the engine refuses.
+        if let Some(why) = slot.renew_refused() {
+            st.offers.renew = false;
+            st.offers.renew_helps = false;
+            st.offers.renew_refused = Some(why);
+        }
         // Only a change other than the fraction ticking down is worth a write.
         // (A heartbeat's time is shown at once but not worth a write either.)
         let mut cmp = st.clone();
