@@ -62,7 +62,7 @@ enum Commands {
     Metrics(remote::MetricsArgs),
     /// Show the renewal history kept by the running engine.
     History(remote::HistoryArgs),
-    /// Give a fleet (wrenn or nixfleet) credential the one-time token to register with.
+    /// Give a fleet credential the one-time token it registers (enrols) with.
     Register(register::RegisterArgs),
     /// Inspect the configuration.
     #[command(subcommand)]

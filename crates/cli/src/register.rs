@@ -15,11 +15,13 @@ use evergreen_core::register::save_token;
 
 #[derive(Args, Debug)]
 pub struct RegisterArgs {
-    /// The credential (a `wrenn` or `nixfleet` one) as named in the config.
+    /// The credential, as named in the config, of a kind that joins its
+    /// fleet with a one-time token (a wrong kind is refused with the kinds
+    /// that do).
     pub name: String,
-    /// The one-time token itself (wrenn's registration token, or nixfleet's
-    /// JSON enrolment token). Other users can see a command line: prefer
-    /// standard input or --token-file.
+    /// The one-time token itself, as the fleet's operator handed it out.
+    /// Other users can see a command line: prefer standard input or
+    /// --token-file.
     #[arg(
         long,
         env = "EVERGREEN_REGISTRATION_TOKEN",
