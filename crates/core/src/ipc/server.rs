@@ -356,10 +356,18 @@ async fn answer(req: Request, control: &Control) -> Reply {
             Ok(names) => Reply::Started { names },
             Err(e) => err(e),
         },
-        Request::History { name, limit } => match store.history(name.as_deref(), limit.min(10_000)) {
-            Ok(entries) => Reply::History { entries },
-            Err(e) => err(e),
-        },
+        // Off the runtime's threads: a read waits for the writes queued
+        // before it, and a slow disk must not stall the scheduler's.
+        Request::History { name, limit } => {
+            let store = store.clone();
+            match tokio::task::spawn_blocking(move || store.history(name.as_deref(), limit.min(10_000))).await {
+                Ok(Ok(entries)) => Reply::History { entries },
+                Ok(Err(e)) => err(e),
+                Err(e) => Reply::Error {
+                    message: format!("the history could not be read: {e}"),
+                },
+            }
+        }
         Request::Metrics => {
             let control = control.clone();
             match tokio::task::spawn_blocking(move || control.metrics()).await {
