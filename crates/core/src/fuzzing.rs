@@ -9,9 +9,7 @@ use std::path::Path;
 use std::sync::OnceLock;
 use std::time::{Duration, SystemTime};
 
-use serde_json::Value;
-
-use crate::sources::{certctl, nixfleet, vault, vault_pki, vault_token, wrenn};
+use crate::sources::vault;
 
 /// A fuzz target: arbitrary bytes in, nothing out.
 pub type Target = fn(&[u8]);
@@ -35,75 +33,38 @@ pub fn config(data: &[u8]) {
 }
 
 /// A fixed key for replies that must match one; made once.
-fn key() -> &'static rcgen::KeyPair {
+pub(crate) fn key() -> &'static rcgen::KeyPair {
     static KEY: OnceLock<rcgen::KeyPair> = OnceLock::new();
     KEY.get_or_init(|| rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519).expect("an ed25519 key"))
 }
 
 /// A fixed instant, so that a run is the same whenever it replays.
-fn now() -> SystemTime {
+pub(crate) fn now() -> SystemTime {
     SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000)
 }
 
 /// The first byte picks the reply, the rest is its body.
-fn split(data: &[u8]) -> Option<(u8, &[u8])> {
+pub(crate) fn split(data: &[u8]) -> Option<(u8, &[u8])> {
     data.split_first().map(|(s, rest)| (*s, rest))
 }
 
-/// Vault/OpenBao replies: token lookup, token renewal, PKI sign and issue,
-/// and an error body.
+/// Vault/OpenBao replies: an error body, then what every kind makes of it.
 pub fn vault(data: &[u8]) {
-    let Some((pick, body)) = split(data) else { return };
-    if pick % 5 == 4 {
+    if let Some((_, body)) = split(data) {
         let _ = vault::api_errors(body);
-        return;
     }
-    let Ok(v) = serde_json::from_slice::<Value>(body) else {
-        return;
-    };
-    let key_path = Path::new("web.key");
-    match pick % 5 {
-        0 => {
-            let _ = vault_token::parse_lookup(&v);
-        }
-        1 => {
-            let _ = vault_token::parse_renew(&v, Some(3600));
-        }
-        2 => {
-            let _ = vault_pki::check_issued("pki/sign/web", key_path, &v, Some(key()), now());
-        }
-        _ => {
-            let _ = vault_pki::check_issued("pki/issue/web", key_path, &v, None, now());
-        }
-    }
+    replies(data);
 }
 
-/// Fleet control planes' replies: wrenn register/refresh, certctl's work
-/// poll, nixfleet's renewal.
+/// Fleet control planes' replies: what every kind makes of it.
 pub fn fleet(data: &[u8]) {
-    let Some((pick, body)) = split(data) else { return };
-    match pick % 3 {
-        0 => {
-            let _ = wrenn::parse_auth(body, None, now());
-        }
-        1 => {
-            if let Ok(v) = serde_json::from_slice::<Value>(body) {
-                let _ = certctl::parse_work(v);
-            }
-        }
-        _ => {
-            if let Ok(v) = serde_json::from_slice::<Value>(body) {
-                let _ = nixfleet::check_renewed(
-                    &v,
-                    key(),
-                    "the host key",
-                    "https://cp/v1/agent/renew",
-                    Path::new("agent.pem"),
-                    nixfleet::Expect::Same("ws-1"),
-                    "ws-1",
-                    std::time::SystemTime::now(),
-                );
-            }
-        }
+    replies(data);
+}
+
+/// The bytes to every registered kind's parsers of replies: a new kind's
+/// are fuzzed with the others' corpora from the day it is registered.
+fn replies(data: &[u8]) {
+    for kind in crate::model::Kind::all() {
+        (kind.def().fuzz)(data);
     }
 }

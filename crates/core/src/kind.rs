@@ -39,6 +39,10 @@ pub struct KindDef {
     /// table for type, required-ness and belonging) to a spec. Problems go to
     /// the validator; what it returns is dropped when there were any.
     pub(crate) validate: fn(&mut Validator<'_>, &RawCredential) -> Arc<dyn Spec>,
+    /// Feeds arbitrary bytes to its parsers of what its server or its files
+    /// send (the fuzz targets call every kind's): none may panic or hang.
+    #[cfg(feature = "fuzzing")]
+    pub(crate) fuzz: fn(&[u8]),
 }
 
 /// What the engine and the faces need to know about a kind, beyond its fields.
@@ -210,6 +214,49 @@ impl<'de> Deserialize<'de> for Kind {
                 "unknown credential kind {name:?}; this Evergreen knows {}",
                 Kind::names().join(", ")
             ))
+        })
+    }
+}
+
+/// Kinds picked by their facts, for tests of what the engine does with a
+/// fact rather than with a kind.
+#[cfg(test)]
+pub(crate) mod roles {
+    use super::Kind;
+
+    fn find(what: &str, ok: impl Fn(Kind) -> bool) -> Kind {
+        Kind::all()
+            .find(|k| ok(*k))
+            .unwrap_or_else(|| panic!("no registered kind {what}"))
+    }
+
+    /// No heartbeats, no enrolment: renewed by what its settings name.
+    pub(crate) fn plain() -> Kind {
+        find("plain", |k| !k.facts().heartbeats && k.facts().enrolment.is_none())
+    }
+
+    /// A second plain one, other than [`plain`].
+    pub(crate) fn another_plain() -> Kind {
+        find("plain besides the first", |k| {
+            !k.facts().heartbeats && k.facts().enrolment.is_none() && k != plain()
+        })
+    }
+
+    pub(crate) fn beats_and_enrols() -> Kind {
+        find("that beats and enrols", |k| {
+            k.facts().heartbeats && k.facts().enrolment.is_some()
+        })
+    }
+
+    pub(crate) fn enrols_only() -> Kind {
+        find("that enrols without beating", |k| {
+            !k.facts().heartbeats && k.facts().enrolment.is_some()
+        })
+    }
+
+    pub(crate) fn beats_only() -> Kind {
+        find("that beats without enrolling", |k| {
+            k.facts().heartbeats && k.facts().enrolment.is_none()
         })
     }
 }

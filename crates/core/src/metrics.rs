@@ -333,7 +333,7 @@ mod tests {
     }
 
     fn web() -> CredentialStatus {
-        let mut s = CredentialStatus::new("web", crate::sources::x509_file::KIND, at(T0));
+        let mut s = CredentialStatus::new("web", crate::kind::roles::plain(), at(T0));
         s.not_before = Some(T0 - 30_000);
         s.not_after = Some(T0 + 70_000);
         s.state = State::Failing {
@@ -354,12 +354,12 @@ mod tests {
 
     #[test]
     fn each_credential_is_told_by_value_and_state() {
-        let mut host = CredentialStatus::new("host", crate::sources::wrenn::KIND, at(T0));
+        let mut host = CredentialStatus::new("host", crate::kind::roles::beats_and_enrols(), at(T0));
         host.state = State::Healthy;
         host.heartbeats = HeartbeatCounts { success: 9, failure: 2 };
         let text = render(&[web(), host], &[], at(T0 + 20_000)).unwrap();
 
-        let l = "{credential=\"web\",kind=\"x509_file\"}";
+        let l = format!("{{credential=\"web\",kind=\"{}\"}}", crate::kind::roles::plain());
         assert_eq!(
             value(&text, &format!("evergreen_credential_not_after_seconds{l}")),
             1_800_000_070.0
@@ -396,8 +396,10 @@ mod tests {
             ("not_renewable", 0.0),
             ("capped", 1.0),
         ] {
-            let series =
-                format!("evergreen_renewals_total{{credential=\"web\",kind=\"x509_file\",result=\"{result}\"}}");
+            let series = format!(
+                "evergreen_renewals_total{{credential=\"web\",kind=\"{}\",result=\"{result}\"}}",
+                crate::kind::roles::plain()
+            );
             assert_eq!(value(&text, &series), n, "{series}");
         }
         assert_eq!(
@@ -428,7 +430,10 @@ mod tests {
         assert_eq!(
             value(
                 &text,
-                "evergreen_credential_remaining_ratio{credential=\"web\",kind=\"x509_file\"}"
+                &format!(
+                    "evergreen_credential_remaining_ratio{{credential=\"web\",kind=\"{}\"}}",
+                    crate::kind::roles::plain()
+                )
             ),
             0.0
         );
@@ -436,7 +441,10 @@ mod tests {
         assert_eq!(
             value(
                 &text,
-                "evergreen_credential_remaining_ratio{credential=\"web\",kind=\"x509_file\"}"
+                &format!(
+                    "evergreen_credential_remaining_ratio{{credential=\"web\",kind=\"{}\"}}",
+                    crate::kind::roles::plain()
+                )
             ),
             1.0
         );

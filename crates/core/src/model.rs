@@ -622,7 +622,7 @@ pub fn summary(credentials: &[CredentialStatus], now: SystemTime) -> String {
 
 #[cfg(test)]
 mod tests {
-    use crate::sources::{certctl, nixfleet, wrenn, x509_file};
+    use crate::kind::roles;
 
     #[test]
     fn every_state_has_the_words_every_face_shows() {
@@ -659,7 +659,7 @@ mod tests {
 
     #[test]
     fn offers_follow_the_state_and_the_kinds_facts() {
-        let x509 = x509_file::KIND;
+        let x509 = roles::plain();
         let r = || "r".to_string();
         let failing = State::Failing {
             streak: 1,
@@ -707,18 +707,14 @@ mod tests {
         }
         // Re-registration: a kind that enrols, retired or paused by its server.
         let rereg = |k: Kind, s: &State, user: bool| Offers::of(k, s, true, user).reregister;
-        assert_eq!(
-            rereg(wrenn::KIND, &State::Retired { reason: r() }, false).as_deref(),
-            Some("registration token")
-        );
-        assert!(rereg(wrenn::KIND, &State::Paused { reason: r() }, false).is_some());
-        assert!(rereg(wrenn::KIND, &State::Paused { reason: r() }, true).is_none());
-        assert!(rereg(wrenn::KIND, &State::Healthy, false).is_none());
-        assert_eq!(
-            rereg(nixfleet::KIND, &State::Retired { reason: r() }, false).as_deref(),
-            Some("enrolment token")
-        );
-        assert!(rereg(certctl::KIND, &State::Paused { reason: r() }, false).is_none());
+        let (host, machine, agent) = (roles::beats_and_enrols(), roles::enrols_only(), roles::beats_only());
+        let token = |k: Kind| k.facts().enrolment.map(|e| e.token.to_string());
+        assert_eq!(rereg(host, &State::Retired { reason: r() }, false), token(host));
+        assert!(rereg(host, &State::Paused { reason: r() }, false).is_some());
+        assert!(rereg(host, &State::Paused { reason: r() }, true).is_none());
+        assert!(rereg(host, &State::Healthy, false).is_none());
+        assert_eq!(rereg(machine, &State::Retired { reason: r() }, false), token(machine));
+        assert!(rereg(agent, &State::Paused { reason: r() }, false).is_none());
         // Resume only when the user paused it; Pause only while it runs.
         assert_eq!(
             Offers::of(x509, &State::Paused { reason: r() }, true, true).pause,
@@ -748,10 +744,12 @@ mod tests {
     #[test]
     fn a_status_carries_its_kinds_words_and_facts() {
         let now = SystemTime::UNIX_EPOCH;
-        let s = CredentialStatus::new("h", wrenn::KIND, now);
-        assert_eq!((s.kind_label.as_str(), s.has_heartbeats), ("wrenn host", true));
-        let s = CredentialStatus::new("c", x509_file::KIND, now);
-        assert_eq!((s.kind_label.as_str(), s.has_heartbeats), ("X.509 file", false));
+        let host = roles::beats_and_enrols();
+        let s = CredentialStatus::new("h", host, now);
+        assert_eq!((s.kind_label.as_str(), s.has_heartbeats), (host.label(), true));
+        let plain = roles::plain();
+        let s = CredentialStatus::new("c", plain, now);
+        assert_eq!((s.kind_label.as_str(), s.has_heartbeats), (plain.label(), false));
         assert_eq!(s.state_label, "due for renewal");
     }
 
@@ -820,11 +818,11 @@ mod tests {
     #[test]
     fn summary_names_the_worst_or_the_next_renewal() {
         let now = at(1_000);
-        let mut a = CredentialStatus::new("web", crate::sources::x509_file::KIND, now);
+        let mut a = CredentialStatus::new("web", crate::kind::roles::plain(), now);
         a.state = State::Healthy;
         a.can_renew = true;
         a.renew_at = Some(unix_millis(at(1_000 + 3 * 3600)));
-        let mut b = CredentialStatus::new("db", crate::sources::vault_token::KIND, now);
+        let mut b = CredentialStatus::new("db", crate::kind::roles::another_plain(), now);
         b.state = State::Healthy;
         b.can_renew = true;
         b.renew_at = Some(unix_millis(at(1_000 + 5 * 3600)));
@@ -843,7 +841,7 @@ mod tests {
 
     #[test]
     fn status_serializes_state_flat() {
-        let mut s = CredentialStatus::new("web", crate::sources::x509_file::KIND, at(0));
+        let mut s = CredentialStatus::new("web", crate::kind::roles::plain(), at(0));
         s.state = State::Failing {
             streak: 2,
             next_retry_at: 5,
@@ -852,7 +850,7 @@ mod tests {
         let v = serde_json::to_value(&s).unwrap();
         assert_eq!(v["state"], "failing");
         assert_eq!(v["streak"], 2);
-        assert_eq!(v["kind"], "x509_file");
+        assert_eq!(v["kind"], crate::kind::roles::plain().as_str());
         let back: CredentialStatus = serde_json::from_value(v).unwrap();
         assert_eq!(back, s);
     }
@@ -861,9 +859,9 @@ mod tests {
     fn a_snapshot_shows_the_worst_health_and_only_a_pause_still_running() {
         let now = at(1_000);
         let cfg = std::path::Path::new("evergreen/config.toml");
-        let mut a = CredentialStatus::new("web", crate::sources::x509_file::KIND, now);
+        let mut a = CredentialStatus::new("web", crate::kind::roles::plain(), now);
         a.state = State::Healthy;
-        let mut b = CredentialStatus::new("db", crate::sources::vault_token::KIND, now);
+        let mut b = CredentialStatus::new("db", crate::kind::roles::another_plain(), now);
         b.state = State::Expired;
         let snap = Snapshot::of(vec![a.clone(), b], now, Some(at(2_000)), true, cfg);
         assert_eq!(snap.worst, Health::Failing);

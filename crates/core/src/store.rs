@@ -878,7 +878,7 @@ mod tests {
                 "queued, not written here"
             );
         }
-        let mut web = CredentialStatus::new("web", crate::sources::x509_file::KIND, from_unix_millis(5));
+        let mut web = CredentialStatus::new("web", crate::kind::roles::plain(), from_unix_millis(5));
         store.put_status(&web).unwrap();
         web.state = State::Healthy;
         store.put_status(&web).unwrap();
@@ -941,7 +941,7 @@ mod tests {
     fn status_round_trips_and_is_removed() {
         let store = Store::open_in_memory().unwrap();
         let now = from_unix_millis(1_700_000_000_000);
-        let mut web = CredentialStatus::new("web", crate::sources::x509_file::KIND, now);
+        let mut web = CredentialStatus::new("web", crate::kind::roles::plain(), now);
         web.state = State::Failing {
             streak: 3,
             next_retry_at: 1_700_000_060_000,
@@ -958,7 +958,7 @@ mod tests {
             stderr_tail: Some("connection refused".into()),
             note: None,
         });
-        let vpn = CredentialStatus::new("vpn", crate::sources::x509_file::KIND, now);
+        let vpn = CredentialStatus::new("vpn", crate::kind::roles::plain(), now);
 
         store.put_status(&web).unwrap();
         store.put_status(&vpn).unwrap();
@@ -1283,7 +1283,7 @@ mod tests {
     fn writes_survive_drop_without_close() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("history.db");
-        let status = CredentialStatus::new("web", crate::sources::x509_file::KIND, from_unix_millis(5));
+        let status = CredentialStatus::new("web", crate::kind::roles::plain(), from_unix_millis(5));
         let id = {
             let store = Store::open(&path).unwrap();
             store.put_status(&status).unwrap();
@@ -1317,7 +1317,7 @@ mod tests {
     fn kill_9_child() {
         let path = std::env::var_os(KILL_CHILD_DB).expect("run by reported_writes_survive_kill_9");
         let store = Store::open(Path::new(&path)).unwrap();
-        let status = CredentialStatus::new("web", crate::sources::x509_file::KIND, from_unix_millis(5));
+        let status = CredentialStatus::new("web", crate::kind::roles::plain(), from_unix_millis(5));
         store.put_status(&status).unwrap();
         store.append_history(&entry(0, 7, "web")).unwrap();
         store.mark_notified("web:expiring", 7).unwrap();
@@ -1374,7 +1374,7 @@ mod tests {
             store.status("web").unwrap(),
             Some(CredentialStatus::new(
                 "web",
-                crate::sources::x509_file::KIND,
+                crate::kind::roles::plain(),
                 from_unix_millis(5)
             ))
         );

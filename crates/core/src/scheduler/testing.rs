@@ -3,8 +3,21 @@
 
 use super::*;
 use crate::model::Kind;
-use crate::sources::x509_file::X509FileSpec;
 use async_trait::async_trait;
+
+/// Settings that build nothing: the transitions never ask for a source.
+#[derive(Debug, PartialEq)]
+struct Nothing;
+
+impl crate::kind::Spec for Nothing {
+    fn build(&self, _: &str) -> Arc<dyn Source> {
+        Arc::new(Renews)
+    }
+
+    fn watched_paths(&self) -> Vec<std::path::PathBuf> {
+        Vec::new()
+    }
+}
 
 #[derive(Debug)]
 pub(super) struct Renews;
@@ -12,7 +25,7 @@ pub(super) struct Renews;
 #[async_trait]
 impl Source for Renews {
     fn kind(&self) -> Kind {
-        crate::sources::x509_file::KIND
+        crate::kind::roles::plain()
     }
     fn can_renew(&self) -> bool {
         true
@@ -35,16 +48,11 @@ pub(super) fn slot() -> Slot {
         enabled: true,
         policy: crate::policy::RenewPolicy::default(),
         jitter: Some(0.0),
-        kind: crate::sources::x509_file::KIND,
-        spec: Arc::new(X509FileSpec {
-            path: "/web.pem".into(),
-            renew_command: None,
-            reload_command: None,
-            command_timeout: Duration::from_secs(1),
-        }),
+        kind: crate::kind::roles::plain(),
+        spec: Arc::new(Nothing),
     };
     Slot {
-        status: CredentialStatus::new("web", crate::sources::x509_file::KIND, at(0)),
+        status: CredentialStatus::new("web", crate::kind::roles::plain(), at(0)),
         cfg,
         source: Arc::new(Renews),
         gen: 1,

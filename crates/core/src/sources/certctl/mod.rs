@@ -516,6 +516,17 @@ async fn outbound_ip(url: &str) -> Option<String> {
     Some(sock.local_addr().ok()?.ip().to_string())
 }
 
+/// A work poll's reply.
+#[cfg(feature = "fuzzing")]
+pub(crate) fn fuzz(data: &[u8]) {
+    let Some((_, body)) = crate::fuzzing::split(data) else {
+        return;
+    };
+    if let Ok(v) = serde_json::from_slice::<Value>(body) {
+        let _ = parse_work(v);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::discovery::*;

@@ -628,6 +628,25 @@ pub(crate) fn check_renewed(
     Ok((reply.pem, Observation::of_cert(parsed)))
 }
 
+/// A renewal's reply.
+#[cfg(feature = "fuzzing")]
+pub(crate) fn fuzz(data: &[u8]) {
+    use crate::fuzzing::{key, now, split};
+    let Some((_, body)) = split(data) else { return };
+    if let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) {
+        let _ = check_renewed(
+            &v,
+            key(),
+            "the host key",
+            "https://cp/v1/agent/renew",
+            std::path::Path::new("agent.pem"),
+            Expect::Same("ws-1"),
+            "ws-1",
+            now(),
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -334,6 +334,22 @@ pub(crate) fn check_issued(
     })
 }
 
+/// The first byte picks the reply: a sign reply (for a key made here) or an issue one.
+#[cfg(feature = "fuzzing")]
+pub(crate) fn fuzz(data: &[u8]) {
+    use crate::fuzzing::{key, now, split};
+    let Some((pick, body)) = split(data) else { return };
+    let Ok(v) = serde_json::from_slice::<Value>(body) else {
+        return;
+    };
+    let key_path = std::path::Path::new("web.key");
+    if pick % 2 == 0 {
+        let _ = check_issued("pki/sign/web", key_path, &v, Some(key()), now());
+    } else {
+        let _ = check_issued("pki/issue/web", key_path, &v, None, now());
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

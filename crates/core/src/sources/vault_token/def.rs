@@ -25,6 +25,8 @@ const DEF: KindDef = KindDef {
         ..Facts::PLAIN
     },
     validate,
+    #[cfg(feature = "fuzzing")]
+    fuzz: super::fuzz,
 };
 
 const FIELDS: &[fields::Field] = &[fields::field(

@@ -239,6 +239,22 @@ impl Source for VaultToken {
     }
 }
 
+/// The first byte picks the reply: a token lookup or a renewal.
+#[cfg(feature = "fuzzing")]
+pub(crate) fn fuzz(data: &[u8]) {
+    let Some((pick, body)) = crate::fuzzing::split(data) else {
+        return;
+    };
+    let Ok(v) = serde_json::from_slice::<Value>(body) else {
+        return;
+    };
+    if pick % 2 == 0 {
+        let _ = parse_lookup(&v);
+    } else {
+        let _ = parse_renew(&v, Some(3600));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

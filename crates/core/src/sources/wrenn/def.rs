@@ -27,6 +27,8 @@ const DEF: KindDef = KindDef {
         ..Facts::PLAIN
     },
     validate,
+    #[cfg(feature = "fuzzing")]
+    fuzz: super::fuzz,
 };
 
 const FIELDS: &[Field] = &[

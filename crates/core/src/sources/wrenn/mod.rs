@@ -520,6 +520,15 @@ impl Source for Wrenn {
     }
 }
 
+/// A register or refresh reply.
+#[cfg(feature = "fuzzing")]
+pub(crate) fn fuzz(data: &[u8]) {
+    let Some((_, body)) = crate::fuzzing::split(data) else {
+        return;
+    };
+    let _ = parse_auth(body, None, crate::fuzzing::now());
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -23,6 +23,8 @@ const DEF: KindDef = KindDef {
         ..Facts::PLAIN
     },
     validate,
+    #[cfg(feature = "fuzzing")]
+    fuzz: super::fuzz,
 };
 
 const FIELDS: &[crate::config::fields::Field] = &[
