@@ -165,7 +165,9 @@ pub(crate) async fn follow(handle: Handle) {
     let mut nm: Option<bool> = None;
     let mut nm_open = true;
     let verdict = |nm: Option<bool>| online() && nm.unwrap_or(true);
-    if handle.network(verdict(nm)).is_ok() {
+    // The first look is a report of where things stand, not a change.
+    let mut last = verdict(nm);
+    if handle.network_stands(last).is_ok() {
         loop {
             let kernel = async {
                 match &sock {
@@ -173,8 +175,10 @@ pub(crate) async fn follow(handle: Handle) {
                     None => std::future::pending().await,
                 }
             };
+            let routes_changed;
             tokio::select! {
                 r = kernel => {
+                    routes_changed = true;
                     if let Err(e) = r {
                         tracing::warn!("stopped watching the network ({e}); failures wait out their backoff");
                         break;
@@ -184,17 +188,28 @@ pub(crate) async fn follow(handle: Handle) {
                         while let Ok(Ok(())) = tokio::time::timeout(SETTLE, changed(s)).await {}
                     }
                 }
-                state = nm_rx.recv(), if nm_open => match state {
-                    Some(online) => nm = Some(online),
-                    // NetworkManager is gone (or was never there): routes alone.
-                    None if sock.is_none() => break,
-                    None => {
-                        nm_open = false;
-                        nm = None;
+                state = nm_rx.recv(), if nm_open => {
+                    routes_changed = false;
+                    match state {
+                        Some(online) => nm = Some(online),
+                        // NetworkManager is gone (or was never there): routes alone.
+                        None if sock.is_none() => break,
+                        None => {
+                            nm_open = false;
+                            nm = None;
+                        }
                     }
                 },
             }
-            if handle.network(verdict(nm)).is_err() {
+            // NetworkManager restates its state: news only when the verdict moved.
+            let now = verdict(nm);
+            let sent = if routes_changed || now != last {
+                handle.network(now)
+            } else {
+                handle.network_stands(now)
+            };
+            last = now;
+            if sent.is_err() {
                 break;
             }
         }

@@ -1189,6 +1189,34 @@ async fn offline_failures_wait_quietly_and_the_network_coming_back_retries_at_on
     );
 }
 
+/// The network watch's first look (or a manager restating its state) is
+/// no change: a renewal that has just failed waits out its backoff instead
+/// of being tried again within a second (seen as two attempts 56 ms apart
+/// at an engine's start, when the first look came after the first failure).
+/// A change of the routes while online does re-try it.
+#[tokio::test(start_paused = true)]
+async fn a_report_of_the_same_network_retries_nothing_and_a_change_does() {
+    let mut s = renewable(life(0, 300), 300);
+    s.fail_next = 10;
+    let r = rig(s, vec![cred("a", RenewPolicy::default(), 0.0)], settings(), 1);
+    advance(201).await;
+    assert_eq!(r.script.lock().unwrap().attempts_at.len(), 1);
+    r.handle.network_stands(true).unwrap();
+    advance(5).await;
+    assert_eq!(
+        r.script.lock().unwrap().attempts_at.len(),
+        1,
+        "the backoff (30 s) holds: nothing changed"
+    );
+    r.handle.network(true).unwrap();
+    advance(2).await;
+    assert_eq!(
+        r.script.lock().unwrap().attempts_at.len(),
+        2,
+        "a change while online tries again at once"
+    );
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_long_spell_without_network_is_told_once() {
     use evergreen_core::notify_policy::Notifier;

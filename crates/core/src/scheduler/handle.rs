@@ -30,6 +30,8 @@ pub(super) enum Cmd {
     },
     Network {
         online: bool,
+        /// The routes changed (not a mere report of where things stand).
+        changed: bool,
     },
     Shutdown,
 }
@@ -99,11 +101,23 @@ impl Handle {
         let _ = self.tx.send(Cmd::Reevaluate { name, resumed: None });
     }
 
-    /// Where the network stands (after each change): coming online re-tries
-    /// what is failing at once; a failure while offline is shown as offline
-    /// and does not notify. `Err` once the scheduler has stopped.
+    /// The network changed, and where it stands now: coming online, or a
+    /// change while online (a VPN joining), re-tries what is failing at
+    /// once; a failure while offline is shown as offline and does not
+    /// notify. `Err` once the scheduler has stopped.
     pub fn network(&self, online: bool) -> Result<()> {
-        self.tx.send(Cmd::Network { online }).map_err(|_| Error::EngineStopped)
+        self.tx
+            .send(Cmd::Network { online, changed: true })
+            .map_err(|_| Error::EngineStopped)
+    }
+
+    /// Where the network stands, nothing having changed (the watch's first
+    /// look, a network manager restating its state): only coming online
+    /// re-tries what is failing.
+    pub fn network_stands(&self, online: bool) -> Result<()> {
+        self.tx
+            .send(Cmd::Network { online, changed: false })
+            .map_err(|_| Error::EngineStopped)
     }
 
     /// The machine woke from suspend: look at everything again now.

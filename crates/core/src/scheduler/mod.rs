@@ -490,7 +490,7 @@ impl Scheduler {
     /// renewal and heartbeat within a second (jittered, so a fleet that
     /// shares a network does not arrive at once); a change while online (a
     /// VPN joining) does the same, at most once every [`NETWORK_KICK_GAP`].
-    fn network(&mut self, online: bool) {
+    fn network(&mut self, online: bool, changed: bool) {
         let was = std::mem::replace(&mut self.online, online);
         let now = self.now();
         if was != online {
@@ -503,7 +503,10 @@ impl Scheduler {
         let recent = self
             .kicked_at
             .is_some_and(|k| now.duration_since(k).unwrap_or_default() < NETWORK_KICK_GAP);
-        if was && recent {
+        // Online before and after: only a change of the routes is news (a
+        // report of the same state, such as the watch's first look, re-tried
+        // a renewal that had just failed, within a second of it).
+        if was && (recent || !changed) {
             return;
         }
         self.kicked_at = Some(now);
@@ -547,7 +550,7 @@ impl Scheduler {
                 let r = self.apply(*config);
                 let _ = reply.send(r);
             }
-            Cmd::Network { online } => self.network(online),
+            Cmd::Network { online, changed } => self.network(online, changed),
             Cmd::Reevaluate { name, resumed } => {
                 if let Some((secs, source)) = resumed {
                     self.resumed(secs, source);
