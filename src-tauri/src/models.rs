@@ -9,8 +9,8 @@ pub use evergreen_core::config_edit::{CredentialForm, FieldSchema, FieldType, Fo
 pub use evergreen_core::events::{Event, EventKind};
 pub use evergreen_core::history::{Action, Outcome};
 pub use evergreen_core::model::{
-    CertDetails, CredentialStatus, Health, HeartbeatCounts, Kind, LastResult, Next, NextAction, Offers, PauseOffer,
-    RenewalCounts, Snapshot, State, Streak,
+    CertDetails, CertForm, CredentialStatus, DetailRow, HardEnd, Health, HeartbeatCounts, Kind, LastResult, Next,
+    NextAction, Offers, PauseOffer, RenewalCounts, Snapshot, State, Streak,
 };
 pub use evergreen_core::scheduler::RenewOutcome;
 pub use evergreen_core::store::HistoryEntry;
@@ -37,7 +37,10 @@ pub fn typescript_bindings() -> String {
         Kind::decl(),
         Health::decl(),
         State::decl(),
+        CertForm::decl(),
+        DetailRow::decl(),
         CertDetails::decl(),
+        HardEnd::decl(),
         LastResult::decl(),
         RenewalCounts::decl(),
         HeartbeatCounts::decl(),

@@ -344,6 +344,96 @@ impl Bao {
     }
 }
 
+impl Bao {
+    /// Runs `bao ARGS…` with `input` on stdin (JSON for `bao write PATH -`).
+    pub fn cli_stdin(&self, args: &[&str], input: &str) -> String {
+        use std::io::Write;
+        let mut child = self
+            .command(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("bao runs");
+        child
+            .stdin
+            .take()
+            .expect("piped stdin")
+            .write_all(input.as_bytes())
+            .expect("write to bao");
+        let out = child.wait_with_output().expect("bao ends");
+        assert!(
+            out.status.success(),
+            "`bao {}` failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// `ssh/` mounted with an ed25519 CA and a role `dev` that signs user
+    /// certificates for `user` of at most `max_ttl`, backdated by only 2 s
+    /// (so a short TTL is most of the lifetime). Returns the CA's public key.
+    pub fn ssh_engine(&self, user: &str, max_ttl: &str) -> String {
+        self.cli(&["secrets", "enable", "ssh"]);
+        self.cli(&[
+            "write",
+            "ssh/config/ca",
+            "generate_signing_key=true",
+            "key_type=ed25519",
+        ]);
+        let role = serde_json::json!({
+            "key_type": "ca",
+            "allow_user_certificates": true,
+            "allowed_users": user,
+            "default_user": user,
+            "allowed_extensions": "permit-pty,permit-port-forwarding",
+            "default_extensions": { "permit-pty": "" },
+            "ttl": max_ttl,
+            "max_ttl": max_ttl,
+            "not_before_duration": "2s",
+        });
+        self.cli_stdin(&["write", "ssh/roles/dev", "-"], &role.to_string());
+        self.cli(&["read", "-field=public_key", "ssh/config/ca"])
+    }
+
+    /// A token file holding a token (of `ttl`) that may sign at ssh/.
+    pub fn ssh_token_file(&self, path: &Path, ttl: &str) -> String {
+        let policy = self.dir.path().join("ssh.hcl");
+        std::fs::write(&policy, "path \"ssh/sign/*\" { capabilities = [\"update\"] }\n").expect("write the policy");
+        self.cli(&["policy", "write", "ssh-user", &policy.display().to_string()]);
+        self.token_file(path, &["-policy=ssh-user", &format!("-ttl={ttl}")])
+    }
+
+    /// `auth/approle` with a role `ev` whose tokens live `ttl`, at most
+    /// `max_ttl` (explicit), with `policies`; its role_id and a new
+    /// secret_id written 0600 to the two paths. Returns (role_id, secret_id).
+    pub fn approle(
+        &self,
+        ttl: &str,
+        max_ttl: &str,
+        policies: &str,
+        role_id: &Path,
+        secret_id: &Path,
+    ) -> (String, String) {
+        if !self.cli(&["auth", "list"]).contains("approle/") {
+            self.cli(&["auth", "enable", "approle"]);
+        }
+        self.cli(&[
+            "write",
+            "auth/approle/role/ev",
+            &format!("token_ttl={ttl}"),
+            &format!("token_explicit_max_ttl={max_ttl}"),
+            &format!("token_policies={policies}"),
+        ]);
+        let rid = self.cli(&["read", "-field=role_id", "auth/approle/role/ev/role-id"]);
+        let sid = self.cli(&["write", "-f", "-field=secret_id", "auth/approle/role/ev/secret-id"]);
+        write_secret(role_id, &rid);
+        write_secret(secret_id, &sid);
+        (rid, sid)
+    }
+}
+
 impl Drop for Bao {
     fn drop(&mut self) {
         self.stop();

@@ -12,6 +12,7 @@ pub mod env;
 pub mod faketime;
 pub mod prometheus;
 pub mod rig;
+pub mod ssh;
 pub mod tmpfs;
 pub mod tray;
 pub mod webdriver;

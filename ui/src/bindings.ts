@@ -7,7 +7,26 @@ export type Health = "healthy" | "attention" | "stopped" | "failing";
 
 export type State = { "state": "healthy" } | { "state": "due" } | { "state": "renewing" } | { "state": "failing", streak: number, next_retry_at: number, offline: boolean, } | { "state": "expired" } | { "state": "paused", reason: string, } | { "state": "retired", reason: string, } | { "state": "not_renewable" } | { "state": "final", expires_at: number, } | { "state": "capped", reason: string, next_try_at: number, } | { "state": "disabled" };
 
-export type CertDetails = { subject: string, issuer: string, serial: string, sha256: string, sans: Array<string>, };
+export type CertForm = "x509" | "ssh";
+
+export type DetailRow = { label: string, value: string, at?: number, };
+
+export type CertDetails = { subject: string, issuer: string, serial: string, sha256: string, sans: Array<string>, 
+/**
+ * Whose words the faces use for the places above.
+ */
+form: CertForm, 
+/**
+ * More facts, in the order shown (an SSH certificate's type, its
+ * extensions, whether ssh-agent holds it).
+ */
+more: Array<DetailRow>, };
+
+export type HardEnd = { 
+/**
+ * Unix ms.
+ */
+at: number, what: string, then: string, };
 
 export type LastResult = { 
 /**
@@ -136,7 +155,12 @@ last_renewed_at?: number,
 /**
  * The failures in a row now, if any.
  */
-failure_streak?: Streak, updated_at: number, } & ({ "state": "healthy" } | { "state": "due" } | { "state": "renewing" } | { "state": "failing", streak: number, next_retry_at: number, offline: boolean, } | { "state": "expired" } | { "state": "paused", reason: string, } | { "state": "retired", reason: string, } | { "state": "not_renewable" } | { "state": "final", expires_at: number, } | { "state": "capped", reason: string, next_try_at: number, } | { "state": "disabled" });
+failure_streak?: Streak, 
+/**
+ * An end renewals cannot pass, when one is known ahead: a token's
+ * maximum TTL, the issuing CA's own expiry.
+ */
+hard_end?: HardEnd, updated_at: number, } & ({ "state": "healthy" } | { "state": "due" } | { "state": "renewing" } | { "state": "failing", streak: number, next_retry_at: number, offline: boolean, } | { "state": "expired" } | { "state": "paused", reason: string, } | { "state": "retired", reason: string, } | { "state": "not_renewable" } | { "state": "final", expires_at: number, } | { "state": "capped", reason: string, next_try_at: number, } | { "state": "disabled" });
 
 export type RenewOutcome = { credential: string, ok: boolean, message: string, not_after: number | null, duration_ms: number, 
 /**
@@ -360,6 +384,89 @@ export const KIND_SCHEMAS: KindSchema[] = [
         "runs_program": false
       },
       {
+        "key": "auth",
+        "label": "Log in again with",
+        "help": "When the token reaches its maximum TTL, expires or is refused, Evergreen logs in again and writes the new token to the token file.",
+        "field_type": "choice",
+        "required": false,
+        "choices": [
+          "approle",
+          "cert"
+        ],
+        "placeholder": "approle",
+        "runs_program": false
+      },
+      {
+        "key": "auth_mount",
+        "label": "Auth mount",
+        "help": "Where the auth method is mounted; default its name (approle, cert).",
+        "field_type": "text",
+        "required": false,
+        "choices": [],
+        "placeholder": "approle",
+        "runs_program": false
+      },
+      {
+        "key": "role_id_file",
+        "label": "AppRole role_id file",
+        "help": "approle: a file holding only the role_id, mode 0600.",
+        "field_type": "path",
+        "required": false,
+        "choices": [],
+        "placeholder": "~/.config/evergreen/role_id",
+        "runs_program": false
+      },
+      {
+        "key": "secret_id_file",
+        "label": "AppRole secret_id file",
+        "help": "approle: a file holding only the secret_id, mode 0600.",
+        "field_type": "path",
+        "required": false,
+        "choices": [],
+        "placeholder": "~/.config/evergreen/secret_id",
+        "runs_program": false
+      },
+      {
+        "key": "login_cert",
+        "label": "Log in with the certificate of",
+        "help": "cert: the name of a credential Evergreen keeps (a Vault PKI certificate) whose certificate and key log in.",
+        "field_type": "text",
+        "required": false,
+        "choices": [],
+        "placeholder": "",
+        "runs_program": false
+      },
+      {
+        "key": "login_cert_file",
+        "label": "Or client certificate file",
+        "help": "cert: the client certificate (PEM), with login_key_file.",
+        "field_type": "path",
+        "required": false,
+        "choices": [],
+        "placeholder": "",
+        "runs_program": false
+      },
+      {
+        "key": "login_key_file",
+        "label": "Client key file",
+        "help": "cert: the client certificate's key (PEM, 0600).",
+        "field_type": "path",
+        "required": false,
+        "choices": [],
+        "placeholder": "",
+        "runs_program": false
+      },
+      {
+        "key": "auth_role",
+        "label": "Certificate role",
+        "help": "cert: the role under auth/cert/certs/ to log in as; default the one the certificate matches.",
+        "field_type": "text",
+        "required": false,
+        "choices": [],
+        "placeholder": "",
+        "runs_program": false
+      },
+      {
         "key": "address",
         "label": "Server address",
         "help": "https://… of the Vault/OpenBao server; default $BAO_ADDR or $VAULT_ADDR.",
@@ -565,6 +672,261 @@ export const KIND_SCHEMAS: KindSchema[] = [
         ],
         "placeholder": "sign",
         "runs_program": false
+      },
+      {
+        "key": "address",
+        "label": "Server address",
+        "help": "https://… of the Vault/OpenBao server; default $BAO_ADDR or $VAULT_ADDR.",
+        "field_type": "url",
+        "required": false,
+        "choices": [],
+        "placeholder": "https://vault.example.com:8200",
+        "runs_program": false
+      },
+      {
+        "key": "token_file",
+        "label": "Token file",
+        "help": "A file holding only the token, mode 0600; default ~/.vault-token.",
+        "field_type": "path",
+        "required": false,
+        "choices": [],
+        "placeholder": "~/.vault-token",
+        "runs_program": false
+      },
+      {
+        "key": "token_env",
+        "label": "Or token environment variable",
+        "help": "Instead of a file: a variable of the engine's process.",
+        "field_type": "text",
+        "required": false,
+        "choices": [],
+        "placeholder": "VAULT_TOKEN",
+        "runs_program": false
+      },
+      {
+        "key": "ca_bundle",
+        "label": "CA bundle",
+        "help": "PEM file of the CAs that signed the server's certificate; only these are trusted.",
+        "field_type": "path",
+        "required": false,
+        "choices": [],
+        "placeholder": "",
+        "runs_program": false
+      },
+      {
+        "key": "namespace",
+        "label": "Namespace",
+        "help": "Sent as X-Vault-Namespace.",
+        "field_type": "text",
+        "required": false,
+        "choices": [],
+        "placeholder": "",
+        "runs_program": false
+      },
+      {
+        "key": "reload_command",
+        "label": "Reload command",
+        "help": "Run after each renewal; one argument per line.",
+        "field_type": "list",
+        "required": false,
+        "choices": [],
+        "placeholder": "systemctl\n--user\nreload\nnginx",
+        "runs_program": true
+      },
+      {
+        "key": "command_timeout",
+        "label": "Command timeout",
+        "help": "A command still running after this is killed. Default 2m.",
+        "field_type": "duration",
+        "required": false,
+        "choices": [],
+        "placeholder": "2m",
+        "runs_program": false
+      },
+      {
+        "key": "shell",
+        "label": "Commands are shell strings",
+        "help": "Run each command as one line with /bin/sh -c.",
+        "field_type": "bool",
+        "required": false,
+        "choices": [],
+        "placeholder": "false",
+        "default": "false",
+        "runs_program": true
+      },
+      {
+        "key": "enabled",
+        "label": "Enabled",
+        "help": "Off keeps it listed as disabled and never touches it.",
+        "field_type": "bool",
+        "required": false,
+        "choices": [],
+        "placeholder": "true",
+        "default": "true",
+        "runs_program": false
+      },
+      {
+        "key": "renew_at_fraction",
+        "label": "Renew when this fraction is left",
+        "help": "Strictly between 0 and 1. Default for this kind: 0.33.",
+        "field_type": "number",
+        "required": false,
+        "choices": [],
+        "placeholder": "0.33",
+        "runs_program": false
+      },
+      {
+        "key": "renew_before",
+        "label": "Or renew this long before expiry",
+        "help": "Instead of a fraction, e.g. 72h. Not both.",
+        "field_type": "duration",
+        "required": false,
+        "choices": [],
+        "placeholder": "72h",
+        "runs_program": false
+      },
+      {
+        "key": "jitter",
+        "label": "Jitter",
+        "help": "Random shift of each deadline, a fraction from 0 to 0.5.",
+        "field_type": "number",
+        "required": false,
+        "choices": [],
+        "placeholder": "0.1",
+        "runs_program": false
+      }
+    ]
+  },
+  {
+    "kind": "ssh_cert",
+    "label": "SSH certificate",
+    "description": "An OpenSSH certificate: signed by a Vault/OpenBao SSH engine for a key that stays here (and put into ssh-agent), or written by another tool (step ssh, tsh) and watched.",
+    "has_heartbeats": false,
+    "enrolment_token": null,
+    "fields": [
+      {
+        "key": "role",
+        "label": "SSH role",
+        "help": "The SSH engine's role (<mount>/sign/ROLE). Without role and address Evergreen only watches the certificate file.",
+        "field_type": "text",
+        "required": false,
+        "choices": [],
+        "placeholder": "workstation",
+        "runs_program": false
+      },
+      {
+        "key": "key_path",
+        "label": "Key file",
+        "help": "The private key the certificate is for; made (ed25519, 0600) if absent. Default ~/.ssh/id_ed25519.",
+        "field_type": "path",
+        "required": false,
+        "choices": [],
+        "placeholder": "~/.ssh/id_ed25519",
+        "runs_program": false
+      },
+      {
+        "key": "path",
+        "label": "Certificate file",
+        "help": "Default: the key's path with -cert.pub, where ssh looks for it.",
+        "field_type": "path",
+        "required": false,
+        "choices": [],
+        "placeholder": "~/.ssh/id_ed25519-cert.pub",
+        "runs_program": false
+      },
+      {
+        "key": "mount",
+        "label": "Mount",
+        "help": "Where the SSH engine is mounted; default ssh.",
+        "field_type": "text",
+        "required": false,
+        "choices": [],
+        "placeholder": "ssh",
+        "runs_program": false
+      },
+      {
+        "key": "principals",
+        "label": "Principals",
+        "help": "The user (or host) names asked for, one per line; default the role's.",
+        "field_type": "list",
+        "required": false,
+        "choices": [],
+        "placeholder": "alice",
+        "runs_program": false
+      },
+      {
+        "key": "ttl",
+        "label": "TTL",
+        "help": "Asked of the server; default the role's.",
+        "field_type": "duration",
+        "required": false,
+        "choices": [],
+        "placeholder": "8h",
+        "runs_program": false
+      },
+      {
+        "key": "cert_type",
+        "label": "Certificate type",
+        "help": "user (logging in to servers) or host (a server's own key).",
+        "field_type": "choice",
+        "required": false,
+        "choices": [
+          "user",
+          "host"
+        ],
+        "placeholder": "user",
+        "runs_program": false
+      },
+      {
+        "key": "extensions",
+        "label": "Extensions",
+        "help": "Asked for, one per line; default the role's.",
+        "field_type": "list",
+        "required": false,
+        "choices": [],
+        "placeholder": "permit-pty\npermit-port-forwarding",
+        "runs_program": false
+      },
+      {
+        "key": "token_from",
+        "label": "Borrow the token of",
+        "help": "The name of a Vault token credential: its address and token (and its new logins) serve this one too.",
+        "field_type": "text",
+        "required": false,
+        "choices": [],
+        "placeholder": "",
+        "runs_program": false
+      },
+      {
+        "key": "add_to_agent",
+        "label": "Put into ssh-agent",
+        "help": "After each renewal, the key with its new certificate, for as long as the certificate is valid.",
+        "field_type": "bool",
+        "required": false,
+        "choices": [],
+        "placeholder": "true",
+        "default": "true",
+        "runs_program": false
+      },
+      {
+        "key": "agent_socket",
+        "label": "ssh-agent socket",
+        "help": "Default $SSH_AUTH_SOCK of the engine.",
+        "field_type": "path",
+        "required": false,
+        "choices": [],
+        "placeholder": "",
+        "runs_program": false
+      },
+      {
+        "key": "renew_command",
+        "label": "Renew command",
+        "help": "For a certificate another tool writes: the program that renews it, one argument per line.",
+        "field_type": "list",
+        "required": false,
+        "choices": [],
+        "placeholder": "step\nssh\nrenew\n--force\n/home/alice/.ssh/id_ecdsa-cert.pub\n/home/alice/.ssh/id_ecdsa",
+        "runs_program": true
       },
       {
         "key": "address",

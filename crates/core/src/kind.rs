@@ -106,6 +106,25 @@ pub trait Spec: SpecAny + Debug + Send + Sync + 'static {
     fn token_file(&self) -> Option<(PathBuf, PathBuf)> {
         None
     }
+
+    /// For a kind that logs in to Vault/OpenBao: the connection (address,
+    /// token file) another credential may borrow by naming this one.
+    fn vault_login(&self) -> Option<&crate::config::VaultConn> {
+        None
+    }
+
+    /// For a kind that keeps a TLS client certificate: its certificate and
+    /// key files, which another credential may log in with by naming it.
+    fn tls_identity(&self) -> Option<(PathBuf, PathBuf)> {
+        None
+    }
+
+    /// Settles references to other credentials by name, once every
+    /// credential is read: `find` gives another credential's spec. Returns
+    /// the settled spec (`None`: nothing to settle), or what is wrong.
+    fn resolve(&self, _find: &dyn Fn(&str) -> Option<Arc<dyn Spec>>) -> Result<Option<Arc<dyn Spec>>, String> {
+        Ok(None)
+    }
 }
 
 /// Comparison and downcasting for any spec, written once.

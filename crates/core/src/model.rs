@@ -211,7 +211,10 @@ pub enum Health {
     Failing,
 }
 
-/// Public facts about a certificate, for the detail view.
+/// Public facts about a certificate, for the detail view. An SSH
+/// certificate fills the same places with its own facts: its key ID as the
+/// subject, its principals as the names, its CA's key fingerprint as the
+/// issuer, its key's SHA-256 fingerprint.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct CertDetails {
@@ -220,6 +223,45 @@ pub struct CertDetails {
     pub serial: String,
     pub sha256: String,
     pub sans: Vec<String>,
+    /// Whose words the faces use for the places above.
+    #[serde(default)]
+    pub form: CertForm,
+    /// More facts, in the order shown (an SSH certificate's type, its
+    /// extensions, whether ssh-agent holds it).
+    #[serde(default)]
+    pub more: Vec<DetailRow>,
+}
+
+/// What kind of certificate [`CertDetails`] describes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum CertForm {
+    #[default]
+    X509,
+    Ssh,
+}
+
+impl CertForm {
+    /// The faces' names for subject, names, issuer and fingerprint.
+    pub fn labels(self) -> [&'static str; 4] {
+        match self {
+            CertForm::X509 => ["Subject", "Alternative names", "Issuer", "SHA-256"],
+            CertForm::Ssh => ["Key ID", "Principals", "CA", "Key fingerprint"],
+        }
+    }
+}
+
+/// One more fact of a certificate: a label, its value, and a time the faces
+/// write in their own way (Unix ms) after it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct DetailRow {
+    pub label: String,
+    pub value: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub at: Option<i64>,
 }
 
 /// The outcome of the most recent renewal attempt.
@@ -460,7 +502,23 @@ pub struct CredentialStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "ts", ts(optional))]
     pub failure_streak: Option<Streak>,
+    /// An end renewals cannot pass, when one is known ahead: a token's
+    /// maximum TTL, the issuing CA's own expiry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub hard_end: Option<HardEnd>,
     pub updated_at: i64,
+}
+
+/// An end renewals cannot pass. The faces write `what`, the time, then
+/// `then`: "Renewable until 14:32, then a new login is needed".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct HardEnd {
+    /// Unix ms.
+    pub at: i64,
+    pub what: String,
+    pub then: String,
 }
 
 impl CredentialStatus {
@@ -485,6 +543,7 @@ impl CredentialStatus {
             paused_until: None,
             last_renewed_at: None,
             failure_streak: None,
+            hard_end: None,
             updated_at: unix_millis(now),
             kind_label: String::new(),
             state_label: String::new(),

@@ -250,6 +250,8 @@ fn details(cert: &X509Certificate<'_>, der: &[u8]) -> CertDetails {
         serial: cert.raw_serial_as_string(),
         sha256: hex::encode(Sha256::digest(der)),
         sans,
+        form: Default::default(),
+        more: Vec::new(),
     }
 }
 

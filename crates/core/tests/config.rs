@@ -435,3 +435,167 @@ fn vault_mistakes_are_named() {
         assert!(e.contains("credential \"v\""), "{e}");
     }
 }
+
+fn at_home(src: &str) -> std::result::Result<Config, String> {
+    parse_in(src, file(), &Surroundings::fixed(Path::new("/home/u"), BTreeMap::new())).map_err(|e| e.to_string())
+}
+
+#[test]
+fn an_ssh_certificate_is_signed_with_a_borrowed_token_or_only_watched() {
+    use evergreen_core::sources::ssh_cert::{AgentUse, CertType, Keeper, SshCertSpec};
+    let c = at_home(
+        r#"
+[[credential]]
+name = "login"
+kind = "vault_token"
+address = "https://bao.example:8200"
+token_file = "~/tokens/bao"
+
+[[credential]]
+name = "ssh"
+kind = "ssh_cert"
+token_from = "login"
+role = "dev"
+principals = ["alice"]
+extensions = ["permit-pty"]
+ttl = "8h"
+
+[[credential]]
+name = "tsh"
+kind = "ssh_cert"
+path = "~/.tsh/keys/p/alice-ssh/prod-cert.pub"
+"#,
+    )
+    .unwrap();
+    let s = c.credentials[1].spec_as::<SshCertSpec>().expect("an ssh_cert spec");
+    let Keeper::Vault(signer) = &s.keeper else {
+        panic!("signed: {s:?}")
+    };
+    // The borrowed connection: the other credential's address and token file.
+    assert_eq!(signer.conn.address, "https://bao.example:8200");
+    assert_eq!(
+        signer.conn.token,
+        TokenSource::File(PathBuf::from("/home/u/tokens/bao"))
+    );
+    assert_eq!((signer.mount.as_str(), signer.role.as_str()), ("ssh", "dev"));
+    assert_eq!(signer.cert_type, CertType::User);
+    assert_eq!(signer.ttl, Some(Duration::from_secs(8 * 3600)));
+    assert_eq!(s.key_path, PathBuf::from("/home/u/.ssh/id_ed25519"));
+    assert_eq!(s.cert_path, PathBuf::from("/home/u/.ssh/id_ed25519-cert.pub"));
+    assert_eq!(s.agent, AgentUse::FromEnv);
+    let w = c.credentials[2].spec_as::<SshCertSpec>().unwrap();
+    assert!(matches!(w.keeper, Keeper::Watch { renew_command: None }), "{w:?}");
+    assert_eq!(w.key_path, PathBuf::from("/home/u/.tsh/keys/p/alice-ssh/prod"));
+    assert!(!c.credentials[2].spec.build("tsh").can_renew());
+}
+
+#[test]
+fn ssh_certificate_mistakes_are_named_with_their_fix() {
+    let e = at_home("[[credential]]\nname = \"s\"\nkind = \"ssh_cert\"\n").unwrap_err();
+    assert!(e.contains("needs path"), "{e}");
+    let e = at_home("[[credential]]\nname = \"s\"\nkind = \"ssh_cert\"\naddress = \"https://b:8200\"\n").unwrap_err();
+    assert!(e.contains("role is missing"), "{e}");
+    let e =
+        at_home("[[credential]]\nname = \"s\"\nkind = \"ssh_cert\"\npath = \"~/c-cert.pub\"\nprincipals = [\"a\"]\n")
+            .unwrap_err();
+    assert!(e.contains("principals is asked of a Vault/OpenBao SSH engine"), "{e}");
+    let e = at_home("[[credential]]\nname = \"s\"\nkind = \"ssh_cert\"\nrole = \"r\"\ntoken_from = \"nobody\"\n")
+        .unwrap_err();
+    assert!(e.contains("token_from = \"nobody\" names no credential"), "{e}");
+    let e = at_home(
+        "[[credential]]\nname = \"w\"\nkind = \"x509_file\"\npath = \"/c.pem\"\n\n[[credential]]\nname = \"s\"\nkind = \"ssh_cert\"\nrole = \"r\"\ntoken_from = \"w\"\n",
+    )
+    .unwrap_err();
+    assert!(e.contains("is not a Vault token credential"), "{e}");
+    let e = at_home(
+        "[[credential]]\nname = \"s\"\nkind = \"ssh_cert\"\nrole = \"r\"\naddress = \"https://b:8200\"\nextensions = [\"permit-pty=yes\"]\nrenew_command = [\"x\"]\n",
+    )
+    .unwrap_err();
+    assert!(
+        e.contains("is not an extension name") && e.contains("renew_command is for a certificate another tool writes"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_vault_token_logs_in_again_with_approle_or_a_kept_certificate() {
+    use evergreen_core::sources::vault_token::{Login, LoginIdentity};
+    let c = at_home(
+        r#"
+[[credential]]
+name = "a"
+kind = "vault_token"
+address = "https://bao.example:8200"
+auth = "approle"
+role_id_file = "~/ev/role_id"
+secret_id_file = "~/ev/secret_id"
+
+[[credential]]
+name = "machine"
+kind = "vault_pki"
+address = "https://bao.example:8200"
+role = "ws"
+common_name = "ws"
+path = "~/certs/ws.pem"
+
+[[credential]]
+name = "c"
+kind = "vault_token"
+address = "https://bao.example:8200"
+auth = "cert"
+login_cert = "machine"
+auth_role = "workstations"
+"#,
+    )
+    .unwrap();
+    let a = c.credentials[0].spec_as::<VaultTokenSpec>().unwrap();
+    assert_eq!(
+        a.login,
+        Some(Login::AppRole {
+            mount: "approle".into(),
+            role_id: "/home/u/ev/role_id".into(),
+            secret_id: "/home/u/ev/secret_id".into(),
+        })
+    );
+    let t = c.credentials[2].spec_as::<VaultTokenSpec>().unwrap();
+    assert_eq!(
+        t.login,
+        Some(Login::Cert {
+            mount: "cert".into(),
+            role: Some("workstations".into()),
+            identity: LoginIdentity::Files {
+                cert: "/home/u/certs/ws.pem".into(),
+                key: "/home/u/certs/ws.key".into(),
+            },
+        })
+    );
+    let e = at_home(
+        "[[credential]]\nname = \"a\"\nkind = \"vault_token\"\naddress = \"https://b:8200\"\nauth = \"approle\"\n",
+    )
+    .unwrap_err();
+    assert!(
+        e.contains("needs role_id_file") && e.contains("needs secret_id_file"),
+        "{e}"
+    );
+    let e = at_home(
+        "[[credential]]\nname = \"a\"\nkind = \"vault_token\"\naddress = \"https://b:8200\"\nauth = \"userpass\"\n",
+    )
+    .unwrap_err();
+    assert!(
+        e.contains("\"userpass\" is not a method Evergreen logs in with on its own"),
+        "{e}"
+    );
+    let e = at_home(
+        "[[credential]]\nname = \"a\"\nkind = \"vault_token\"\naddress = \"https://b:8200\"\nsecret_id_file = \"/s\"\n",
+    )
+    .unwrap_err();
+    assert!(
+        e.contains("secret_id_file is for logging in again, and auth is not set"),
+        "{e}"
+    );
+    let e = at_home(
+        "[[credential]]\nname = \"a\"\nkind = \"vault_token\"\naddress = \"https://b:8200\"\ntoken_env = \"T\"\nauth = \"cert\"\nlogin_cert = \"nobody\"\n",
+    )
+    .unwrap_err();
+    assert!(e.contains("needs a token file"), "{e}");
+}

@@ -96,7 +96,7 @@ impl Source for Scripted {
         }
         Ok(Beat::default())
     }
-    async fn observe(&self) -> Result<Observation, Failure> {
+    async fn observe(&self, _now: SystemTime) -> Result<Observation, Failure> {
         let _running = Running::start(&self.s);
         let l = self.s.lock().unwrap().lifetime;
         let limit = self.s.lock().unwrap().limit.clone();

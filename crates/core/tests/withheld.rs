@@ -28,7 +28,7 @@ impl Source for Idle {
     fn can_renew(&self) -> bool {
         false
     }
-    async fn observe(&self) -> Result<Observation, Failure> {
+    async fn observe(&self, _now: SystemTime) -> Result<Observation, Failure> {
         let now = SystemTime::now();
         Ok(Observation::of(Lifetime {
             not_before: now - Duration::from_secs(60),

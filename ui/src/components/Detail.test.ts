@@ -96,3 +96,45 @@ describe("Detail: certctl and watched files", () => {
     expect(screen.getByTestId("last-result").textContent).toContain("Never renewed: Evergreen only watches it");
   });
 });
+
+describe("Detail: what a certificate is", () => {
+  it("names an SSH certificate's facts in OpenSSH's words, with the agent's hold as a time", () => {
+    show(
+      status({
+        kind: "ssh_cert",
+        details: {
+          subject: "alice@ws",
+          issuer: "SHA256:ca",
+          serial: "42",
+          sha256: "SHA256:key",
+          sans: ["alice", "ops"],
+          form: "ssh",
+          more: [
+            { label: "Extensions", value: "permit-pty" },
+            { label: "ssh-agent", value: "holds it until", at: NOW + HOUR },
+          ],
+        },
+      }),
+    );
+    const panel = screen.getByTestId("certificate");
+    expect(panel.querySelector("h3")?.textContent).toBe("SSH certificate");
+    const terms = [...panel.querySelectorAll("dt")].map((d) => d.textContent);
+    expect(terms.slice(0, 5)).toEqual(["Key ID", "Principals", "CA", "Serial", "Key fingerprint"]);
+    expect(terms).toContain("ssh-agent");
+    const agent = screen.getByTestId("detail-ssh-agent");
+    expect(agent.textContent).toMatch(/^holds it until/);
+    expect(agent.querySelector("time")?.getAttribute("datetime")).toBe(new Date(NOW + HOUR).toISOString());
+  });
+
+  it("says when renewals end for good, and what happens then", () => {
+    show(
+      status({
+        kind: "vault_token",
+        hard_end: { at: NOW + 2 * HOUR, what: "Renewable until", then: "then a new login is needed" },
+      }),
+    );
+    const p = screen.getByTestId("hard-end");
+    expect(p.textContent?.replace(/\s+/g, " ").trim()).toMatch(/^Renewable until .+, then a new login is needed\.$/);
+    expect(p.querySelector("time")?.getAttribute("datetime")).toBe(new Date(NOW + 2 * HOUR).toISOString());
+  });
+});

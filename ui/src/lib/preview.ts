@@ -95,6 +95,8 @@ function fake(
             serial: "5f:3a:91:0c:77:e2:14:ab:90:02",
             sha256: "9C:1B:44:E0:7A:3F:21:88:D4:6B:0E:51:93:AC:2F:7D:60:19:B8:E3:45:CA:0F:72:1D:9E:84:3B:56:AF:10:C2",
             sans: [`${name}.demo.evergreen.invalid`, "localhost", "127.0.0.1"],
+            form: "x509",
+            more: [],
           }
         : null,
     can_renew: true,
@@ -141,7 +143,29 @@ function initial(params: URLSearchParams): Fake[] {
         
       },
     } as Partial<CredentialStatus>),
-    fake("vault-login", "vault_token", 8 * HOUR, 3 * HOUR, { details: null }),
+    fake("vault-login", "vault_token", 8 * HOUR, 3 * HOUR, {
+      details: null,
+      hard_end: {
+        at: now + 20 * HOUR,
+        what: "Renewable until",
+        then: "then Evergreen logs in again (approle) and writes the new token to its file",
+      },
+    }),
+    fake("ssh", "ssh_cert", 8 * HOUR, 2 * HOUR, {
+      details: {
+        subject: "alice@ws-42",
+        issuer: "SHA256:Qm5yZWVuLWRlbW8tY2Eta2V5LWZpbmdlcnByaW50AA",
+        serial: "8142",
+        sha256: "SHA256:ZGVtby1rZXktZmluZ2VycHJpbnQtb2YtYWxpY2UAAA",
+        sans: ["alice"],
+        form: "ssh",
+        more: [
+          { label: "Type", value: "user certificate" },
+          { label: "Extensions", value: "permit-port-forwarding, permit-pty" },
+          { label: "ssh-agent", value: "holds it until", at: now + 6 * HOUR },
+        ],
+      },
+    }),
     fake("fleet-agent", "nixfleet", 7 * DAY, 2 * DAY, { last_heartbeat: now - 20_000 }),
     fake("build-host", "wrenn", 30 * MIN, 45 * MIN, {
       state: "retired",

@@ -126,14 +126,24 @@ fn print_text(s: &Shown) {
     if let Some(hb) = c.last_heartbeat {
         row("Heartbeat", &at(hb));
     }
+    if let Some(end) = &c.hard_end {
+        row("Hard end", &format!("{} {}, {}", end.what, at(end.at), end.then));
+    }
     if let Some(d) = &c.details {
-        row("Subject", &d.subject);
+        let [subject, names, issuer, fingerprint] = d.form.labels();
+        row(subject, &d.subject);
         if !d.sans.is_empty() {
-            row("SANs", &d.sans.join(", "));
+            row(names, &d.sans.join(", "));
         }
-        row("Issuer", &d.issuer);
+        row(issuer, &d.issuer);
         row("Serial", &d.serial);
-        row("SHA-256", &d.sha256);
+        row(fingerprint, &d.sha256);
+        for r in &d.more {
+            match r.at {
+                Some(t) => row(&r.label, &format!("{} {}", r.value, at(t))),
+                None => row(&r.label, &r.value),
+            }
+        }
     }
     let n = &c.renewals;
     row(

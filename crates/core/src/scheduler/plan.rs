@@ -276,7 +276,7 @@ impl Job {
                     }
                 }
                 match op {
-                    Op::Observe => JobResult::Observed(source.observe().await),
+                    Op::Observe => JobResult::Observed(source.observe(now).await),
                     Op::Renew { manual } => JobResult::Renewed(
                         source
                             .renew(RenewRequest {

@@ -30,7 +30,7 @@ impl Source for Renews {
     fn can_renew(&self) -> bool {
         true
     }
-    async fn observe(&self) -> std::result::Result<Observation, Failure> {
+    async fn observe(&self, _now: std::time::SystemTime) -> std::result::Result<Observation, Failure> {
         unreachable!("a transition runs no job")
     }
     async fn renew(&self, _: RenewRequest) -> std::result::Result<Renewed, Failure> {

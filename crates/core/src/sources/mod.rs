@@ -13,6 +13,7 @@ pub mod vault;
 // the recipe.
 pub mod certctl;
 pub mod nixfleet;
+pub mod ssh_cert;
 pub mod vault_pki;
 pub mod vault_token;
 pub mod wrenn;
@@ -23,6 +24,7 @@ pub const KINDS: &[Kind] = &[
     x509_file::KIND,
     vault_token::KIND,
     vault_pki::KIND,
+    ssh_cert::KIND,
     nixfleet::KIND,
     wrenn::KIND,
     certctl::KIND,
@@ -39,7 +41,7 @@ use std::time::{Duration, SystemTime};
 use async_trait::async_trait;
 
 use crate::config::CredentialConfig;
-use crate::model::{CertDetails, Kind, Lifetime};
+use crate::model::{CertDetails, HardEnd, Kind, Lifetime};
 
 /// An id a server sent (`what`) that Evergreen puts into a file name or a
 /// URL path: plain letters, digits, '-', '_' and '.', not hidden, not long.
@@ -69,6 +71,8 @@ pub struct Observation {
     /// chain in the file or the reply): a lifetime capped there can only be
     /// extended by a new CA certificate.
     pub issuer_not_after: Option<SystemTime>,
+    /// An end renewals cannot pass, known ahead (see [`HardEnd`]).
+    pub hard_end: Option<HardEnd>,
 }
 
 impl Observation {
@@ -79,18 +83,42 @@ impl Observation {
             details: None,
             limit: None,
             issuer_not_after: None,
+            hard_end: None,
         }
     }
 
     /// What a certificate file (leaf first, then its chain) says.
     pub fn of_cert(file: &crate::x509::CertFile) -> Self {
         let leaf = file.leaf();
+        let issuer_not_after = file.issuer().map(|i| i.lifetime.not_after);
         Observation {
             lifetime: leaf.lifetime,
             details: Some(leaf.details.clone()),
             limit: None,
-            issuer_not_after: file.issuer().map(|i| i.lifetime.not_after),
+            issuer_not_after,
+            hard_end: issuer_not_after.and_then(|ca| ca_end(&leaf.lifetime, ca)),
         }
+    }
+}
+
+/// The issuing CA's expiry as a hard end, when it falls within the leaf's
+/// next lifetime: a renewal at the usual point gets a certificate capped
+/// there (or none), and only a new CA certificate helps.
+pub fn ca_end(leaf: &Lifetime, ca_not_after: SystemTime) -> Option<HardEnd> {
+    let span = leaf.not_after.duration_since(leaf.not_before).unwrap_or_default();
+    let next_end = leaf.not_after.checked_add(span)?;
+    (ca_not_after < next_end).then(|| HardEnd {
+        at: crate::clock::unix_millis(ca_not_after),
+        what: "The issuing CA's certificate expires".into(),
+        then: "no certificate it signs can outlive it, so a new CA certificate is needed before then".into(),
+    })
+}
+
+impl Observation {
+    /// Sets the hard end.
+    pub fn ending(mut self, end: Option<HardEnd>) -> Self {
+        self.hard_end = end;
+        self
     }
 }
 
@@ -254,8 +282,9 @@ pub trait Source: Send + Sync + std::fmt::Debug + 'static {
         Vec::new()
     }
 
-    /// Reads the credential's current lifetime.
-    async fn observe(&self) -> Result<Observation, Failure>;
+    /// Reads the credential's current lifetime; `now` is the scheduler's
+    /// clock (what "expired" is judged by).
+    async fn observe(&self, now: SystemTime) -> Result<Observation, Failure>;
 
     /// Renews the credential. Succeeds only if the new lifetime was verified.
     async fn renew(&self, req: RenewRequest) -> Result<Renewed, Failure>;

@@ -109,12 +109,91 @@ impl VaultClient {
     /// 2xx reply (`Null` for 204).
     pub async fn call(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Value, CallError> {
         let token = self.token().map_err(CallError::Failed)?;
-        let client = self.client().map_err(CallError::Failed)?;
+        let (url, status, bytes) = self.send(method, path, body, Some(&token)).await?;
+        self.json(&url, status, bytes)
+    }
+
+    /// A call made without a token: a login, which answers with one.
+    pub async fn call_anonymous(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Value, CallError> {
+        let (url, status, bytes) = self.send(method, path, body, None).await?;
+        self.json(&url, status, bytes)
+    }
+
+    /// A call without a token over a connection that presents the client
+    /// certificate `cert` with its key `key` (TLS certificate auth). Both
+    /// are read now, so a certificate renewed a moment ago is the one used.
+    pub async fn call_with_identity(
+        &self,
+        method: Method,
+        path: &str,
+        body: &Value,
+        cert: &std::path::Path,
+        key: &std::path::Path,
+    ) -> Result<Value, CallError> {
+        let read = |p: &std::path::Path, what: &str| {
+            let meta = std::fs::metadata(p)
+                .map_err(|e| Failure::transient(format!("could not read the {what} {}: {e}", p.display())))?;
+            if what == "client key" {
+                if let Some(problem) = crate::fsutil::exposed_secret(&meta, what, p) {
+                    return Err(Failure::paused(problem));
+                }
+            }
+            std::fs::read(p).map_err(|e| Failure::transient(format!("could not read the {what} {}: {e}", p.display())))
+        };
+        let mut pem = zeroize::Zeroizing::new(read(cert, "client certificate").map_err(CallError::Failed)?);
+        pem.push(b'\n');
+        pem.extend_from_slice(&read(key, "client key").map_err(CallError::Failed)?);
+        let client = http::client(&ClientOptions {
+            ca_bundle: self.conn.ca_bundle.clone(),
+            identity: Some(http::ClientIdentity(pem)),
+            ..ClientOptions::default()
+        })
+        .map_err(|e| CallError::Failed(Failure::transient(format!("{}: {e}", cert.display()))))?;
         let url = format!("{}/v1/{}", self.conn.address, path.trim_start_matches('/'));
         let mut req = client
             .request(method, &url)
-            .header("X-Vault-Token", token.expose_secret())
-            .header("X-Vault-Request", "true");
+            .header("X-Vault-Request", "true")
+            .json(body);
+        if let Some(ns) = &self.conn.namespace {
+            req = req.header("X-Vault-Namespace", ns);
+        }
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| CallError::Failed(Failure::transient(http::describe(&url, &e))))?;
+        let status = resp.status();
+        let bytes = http::read_reply(resp, &url)
+            .await
+            .map_err(|e| CallError::Failed(Failure::transient(e)))?;
+        self.json(&url, status, bytes)
+    }
+
+    /// A GET of a public, plain-text endpoint (an SSH engine's CA key).
+    pub async fn get_text(&self, path: &str) -> Result<String, CallError> {
+        let (url, status, bytes) = self.send(Method::GET, path, None, None).await?;
+        if !status.is_success() {
+            return Err(CallError::Api(ApiError {
+                status,
+                errors: api_errors(&bytes),
+            }));
+        }
+        String::from_utf8(bytes)
+            .map_err(|_| CallError::Failed(Failure::transient(format!("{url}: the reply is not text"))))
+    }
+
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        token: Option<&SecretString>,
+    ) -> Result<(String, StatusCode, Vec<u8>), CallError> {
+        let client = self.client().map_err(CallError::Failed)?;
+        let url = format!("{}/v1/{}", self.conn.address, path.trim_start_matches('/'));
+        let mut req = client.request(method, &url).header("X-Vault-Request", "true");
+        if let Some(token) = token {
+            req = req.header("X-Vault-Token", token.expose_secret());
+        }
         if let Some(ns) = &self.conn.namespace {
             req = req.header("X-Vault-Namespace", ns);
         }
@@ -129,6 +208,10 @@ impl VaultClient {
         let bytes = http::read_reply(resp, &url)
             .await
             .map_err(|e| CallError::Failed(Failure::transient(e)))?;
+        Ok((url, status, bytes))
+    }
+
+    fn json(&self, url: &str, status: StatusCode, bytes: Vec<u8>) -> Result<Value, CallError> {
         if status.is_success() {
             if bytes.is_empty() {
                 return Ok(Value::Null);

@@ -47,10 +47,26 @@ impl Validator<'_> {
                 credentials.push(cfg);
             }
         }
+        self.resolve(&mut credentials, &seen);
         Config {
             engine,
             credentials,
             warnings: std::mem::take(&mut self.warnings),
+        }
+    }
+
+    /// Settles what credentials say about each other by name (a token
+    /// borrowed, a certificate logged in with).
+    fn resolve(&mut self, credentials: &mut [CredentialConfig], spans: &BTreeMap<String, Range<usize>>) {
+        let specs: BTreeMap<String, Arc<dyn crate::kind::Spec>> =
+            credentials.iter().map(|c| (c.name.clone(), c.spec.clone())).collect();
+        for c in credentials.iter_mut() {
+            let find = |name: &str| (name != c.name).then(|| specs.get(name).cloned()).flatten();
+            match c.spec.resolve(&find) {
+                Ok(Some(settled)) => c.spec = settled,
+                Ok(None) => {}
+                Err(why) => self.err(spans.get(&c.name).cloned(), format!("credential {:?}: {why}", c.name)),
+            }
         }
     }
 

@@ -489,7 +489,7 @@ impl Source for Certctl {
         removed
     }
 
-    async fn observe(&self) -> Result<Observation, Failure> {
+    async fn observe(&self, _now: SystemTime) -> Result<Observation, Failure> {
         self.read()
     }
 

@@ -460,7 +460,7 @@ impl Source for Nixfleet {
         }
     }
 
-    async fn observe(&self) -> Result<Observation, Failure> {
+    async fn observe(&self, _now: SystemTime) -> Result<Observation, Failure> {
         let tf = &self.spec.enrollment_token_file;
         if self.spec.cert_path.exists() && tf.exists() {
             // A new token beside a certificate: the operator re-enrols the

@@ -172,6 +172,10 @@ impl Spec for VaultPkiSpec {
         vec![self.cert_path.clone()]
     }
 
+    fn tls_identity(&self) -> Option<(PathBuf, PathBuf)> {
+        Some((self.cert_path.clone(), self.key_path.clone()))
+    }
+
     fn secret_env(&self) -> Vec<String> {
         self.conn.token.env().into_iter().collect()
     }

@@ -223,7 +223,7 @@ impl Source for VaultPki {
         self.pair().tidy()
     }
 
-    async fn observe(&self) -> Result<Observation, Failure> {
+    async fn observe(&self, _now: SystemTime) -> Result<Observation, Failure> {
         self.read()
     }
 

@@ -29,14 +29,119 @@ const DEF: KindDef = KindDef {
     fuzz: super::fuzz,
 };
 
-const FIELDS: &[fields::Field] = &[fields::field(
-    "increment",
-    "Renewal increment",
-    FieldType::Duration,
-    false,
-    "The TTL asked for at each renewal; default the token's own.",
-    "1h",
-)];
+const FIELDS: &[fields::Field] = &[
+    fields::field(
+        "increment",
+        "Renewal increment",
+        FieldType::Duration,
+        false,
+        "The TTL asked for at each renewal; default the token's own.",
+        "1h",
+    ),
+    fields::field(
+        "auth",
+        "Log in again with",
+        FieldType::Choice,
+        false,
+        "When the token reaches its maximum TTL, expires or is refused, Evergreen logs in again and writes the new token to the token file.",
+        "approle",
+    )
+    .choices(&["approle", "cert"]),
+    fields::field(
+        "auth_mount",
+        "Auth mount",
+        FieldType::Text,
+        false,
+        "Where the auth method is mounted; default its name (approle, cert).",
+        "approle",
+    ),
+    fields::field(
+        "role_id_file",
+        "AppRole role_id file",
+        FieldType::Path,
+        false,
+        "approle: a file holding only the role_id, mode 0600.",
+        "~/.config/evergreen/role_id",
+    ),
+    fields::field(
+        "secret_id_file",
+        "AppRole secret_id file",
+        FieldType::Path,
+        false,
+        "approle: a file holding only the secret_id, mode 0600.",
+        "~/.config/evergreen/secret_id",
+    ),
+    fields::field(
+        "login_cert",
+        "Log in with the certificate of",
+        FieldType::Text,
+        false,
+        "cert: the name of a credential Evergreen keeps (a Vault PKI certificate) whose certificate and key log in.",
+        "",
+    ),
+    fields::field(
+        "login_cert_file",
+        "Or client certificate file",
+        FieldType::Path,
+        false,
+        "cert: the client certificate (PEM), with login_key_file.",
+        "",
+    ),
+    fields::field(
+        "login_key_file",
+        "Client key file",
+        FieldType::Path,
+        false,
+        "cert: the client certificate's key (PEM, 0600).",
+        "",
+    ),
+    fields::field(
+        "auth_role",
+        "Certificate role",
+        FieldType::Text,
+        false,
+        "cert: the role under auth/cert/certs/ to log in as; default the one the certificate matches.",
+        "",
+    ),
+];
+
+/// How a new token is obtained when the old one cannot go on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Login {
+    /// AppRole: a role_id and a secret_id, each in a 0600 file.
+    AppRole {
+        mount: String,
+        role_id: PathBuf,
+        secret_id: PathBuf,
+    },
+    /// TLS certificate auth.
+    Cert {
+        mount: String,
+        role: Option<String>,
+        identity: LoginIdentity,
+    },
+}
+
+impl Login {
+    /// The method's name, as the user writes it.
+    pub fn method(&self) -> &'static str {
+        match self {
+            Login::AppRole { .. } => "approle",
+            Login::Cert { .. } => "cert",
+        }
+    }
+}
+
+/// Where cert auth's client certificate and key are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoginIdentity {
+    Files {
+        cert: PathBuf,
+        key: PathBuf,
+    },
+    /// Another credential's (settled into files once every credential is read).
+    Credential(String),
+}
 
 /// A Vault/OpenBao token kept alive with `renew-self`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,6 +149,8 @@ pub struct VaultTokenSpec {
     pub conn: VaultConn,
     /// The TTL asked for at each renewal; default: the token's own TTL.
     pub increment: Option<Duration>,
+    /// How to log in again; without it a token that cannot go on needs the user.
+    pub login: Option<Login>,
 }
 
 impl Spec for VaultTokenSpec {
@@ -52,11 +159,41 @@ impl Spec for VaultTokenSpec {
     }
 
     fn watched_paths(&self) -> Vec<PathBuf> {
-        self.conn.token.file().into_iter().collect()
+        let login_files = match &self.login {
+            Some(Login::AppRole { role_id, secret_id, .. }) => vec![role_id.clone(), secret_id.clone()],
+            _ => Vec::new(),
+        };
+        self.conn.token.file().into_iter().chain(login_files).collect()
     }
 
     fn secret_env(&self) -> Vec<String> {
         self.conn.token.env().into_iter().collect()
+    }
+
+    fn vault_login(&self) -> Option<&VaultConn> {
+        Some(&self.conn)
+    }
+
+    fn resolve(&self, find: &dyn Fn(&str) -> Option<Arc<dyn Spec>>) -> Result<Option<Arc<dyn Spec>>, String> {
+        let Some(Login::Cert {
+            mount,
+            role,
+            identity: LoginIdentity::Credential(other),
+        }) = &self.login
+        else {
+            return Ok(None);
+        };
+        let (cert, key) = find(other)
+            .ok_or_else(|| format!("login_cert = {other:?} names no credential; give the name of a credential that keeps a client certificate and key (a Vault PKI certificate)"))?
+            .tls_identity()
+            .ok_or_else(|| format!("login_cert = {other:?} keeps no client certificate and key of its own; name a Vault PKI credential, or give login_cert_file and login_key_file"))?;
+        let mut spec = self.clone();
+        spec.login = Some(Login::Cert {
+            mount: mount.clone(),
+            role: role.clone(),
+            identity: LoginIdentity::Files { cert, key },
+        });
+        Ok(Some(Arc::new(spec)))
     }
 }
 
@@ -65,5 +202,117 @@ fn validate(v: &mut Validator<'_>, raw: &RawCredential) -> Arc<dyn Spec> {
     let increment = raw
         .text("increment")
         .and_then(|i| v.duration(&format!("{}: increment", raw.who), &i));
-    Arc::new(VaultTokenSpec { conn, increment })
+    let login = login(v, raw, &conn);
+    Arc::new(VaultTokenSpec { conn, increment, login })
+}
+
+const APPROLE_FIELDS: &[&str] = &["role_id_file", "secret_id_file"];
+const CERT_FIELDS: &[&str] = &["login_cert", "login_cert_file", "login_key_file", "auth_role"];
+
+fn login(v: &mut Validator<'_>, raw: &RawCredential, conn: &VaultConn) -> Option<Login> {
+    let who = raw.who.as_str();
+    let method = raw.text("auth");
+    let method_name = method.as_ref().map(|m| m.get_ref().clone());
+    let stray = |v: &mut Validator<'_>, keys: &[&str], why: &str| {
+        for k in keys
+            .iter()
+            .chain(if method.is_none() { &["auth_mount"][..] } else { &[] })
+        {
+            if raw.at(k).is_some() {
+                v.err(raw.at(k), format!("{who}: {k} {why}"));
+            }
+        }
+    };
+    if method.is_none() {
+        stray(
+            v,
+            APPROLE_FIELDS,
+            "is for logging in again, and auth is not set; set auth = \"approle\" or remove it",
+        );
+        stray(
+            v,
+            CERT_FIELDS,
+            "is for logging in again, and auth is not set; set auth = \"cert\" or remove it",
+        );
+        return None;
+    };
+    if let crate::config::TokenSource::Env(var) = &conn.token {
+        v.err(
+            raw.at("token_env"),
+            format!("{who}: auth needs a token file to write each new token to, and the token comes from the variable {var}; use token_file (default ~/.vault-token)"),
+        );
+    }
+    let mount = |default: &str| {
+        raw.text("auth_mount")
+            .map(|m| m.get_ref().trim().trim_matches('/').to_string())
+            .filter(|m| !m.is_empty())
+            .unwrap_or_else(|| default.to_string())
+    };
+    match method_name.as_deref().unwrap_or_default() {
+        "approle" => {
+            stray(v, CERT_FIELDS, "is for auth = \"cert\"; remove it");
+            let file = |v: &mut Validator<'_>, key: &str| match raw.text(key) {
+                Some(p) => v.path(p.get_ref()),
+                None => {
+                    v.err(
+                        Some(raw.span.clone()),
+                        format!(
+                            "{who}: auth = \"approle\" needs {key}, a 0600 file holding only the {}",
+                            key.trim_end_matches("_file")
+                        ),
+                    );
+                    PathBuf::new()
+                }
+            };
+            Some(Login::AppRole {
+                mount: mount("approle"),
+                role_id: file(v, "role_id_file"),
+                secret_id: file(v, "secret_id_file"),
+            })
+        }
+        "cert" => {
+            stray(v, APPROLE_FIELDS, "is for auth = \"approle\"; remove it");
+            let identity = match (
+                raw.text("login_cert"),
+                raw.text("login_cert_file"),
+                raw.text("login_key_file"),
+            ) {
+                (Some(name), None, None) => LoginIdentity::Credential(name.into_inner().trim().to_string()),
+                (None, Some(c), Some(k)) => LoginIdentity::Files {
+                    cert: v.path(c.get_ref()),
+                    key: v.path(k.get_ref()),
+                },
+                _ => {
+                    v.err(
+                        Some(raw.span.clone()),
+                        format!("{who}: auth = \"cert\" needs either login_cert (the name of a Vault PKI credential) or both login_cert_file and login_key_file"),
+                    );
+                    LoginIdentity::Credential(String::new())
+                }
+            };
+            if !conn.address.starts_with("https://") {
+                v.err(
+                    raw.at("auth"),
+                    format!(
+                        "{who}: auth = \"cert\" logs in with a TLS client certificate, which needs an https:// address"
+                    ),
+                );
+            }
+            Some(Login::Cert {
+                mount: mount("cert"),
+                role: raw
+                    .text("auth_role")
+                    .map(|r| r.into_inner().trim().to_string())
+                    .filter(|r| !r.is_empty()),
+                identity,
+            })
+        }
+        other => {
+            v.err(
+                raw.at("auth"),
+                format!("{who}: auth = {other:?} is not a method Evergreen logs in with on its own; use \"approle\" or \"cert\" (a password login is `bao login` in a terminal)"),
+            );
+            None
+        }
+    }
 }

@@ -23,12 +23,14 @@ use serde_json::{json, Value};
 use super::vault::{field, CallError, VaultClient};
 use super::{Failure, FailureClass, Limit, Observation, RenewRequest, Renewed, Source};
 use crate::clock::{parse_rfc3339, rfc3339};
+use crate::fsutil;
 use crate::kind::Kind;
-use crate::model::Lifetime;
+use crate::model::{HardEnd, Lifetime};
+use secrecy::ExposeSecret;
 
 mod def;
 
-pub use def::{VaultTokenSpec, KIND};
+pub use def::{Login, LoginIdentity, VaultTokenSpec, KIND};
 
 /// certctl's renewer's `minRenewInterval`: never renew more often than this.
 const MIN_RENEW_INTERVAL: Duration = Duration::from_secs(5);
@@ -48,6 +50,8 @@ pub(crate) struct Lookup {
     creation_ttl: u64,
     /// The expiry is already at the explicit max TTL.
     at_max_ttl: bool,
+    /// Where the explicit max TTL ends renewals, when the token has one.
+    max_end: Option<std::time::SystemTime>,
 }
 
 impl VaultToken {
@@ -88,7 +92,11 @@ impl VaultToken {
     }
 
     fn observation(&self, l: &Lookup, capped: bool) -> Observation {
-        let limit = if !l.renewable {
+        // With a way to log in, a token that cannot go on is replaced at its
+        // renewal point like any other: no state that waits for the user.
+        let limit = if self.spec.login.is_some() {
+            None
+        } else if !l.renewable {
             Some(Limit::NotRenewable {
                 reason: self.not_renewable(l),
             })
@@ -97,10 +105,166 @@ impl VaultToken {
         } else {
             None
         };
+        let hard_end = l.max_end.map(|end| HardEnd {
+            at: crate::clock::unix_millis(end),
+            what: "Renewable until".into(),
+            then: match &self.spec.login {
+                Some(login) => format!(
+                    "then Evergreen logs in again ({}) and writes the new token to its file",
+                    login.method()
+                ),
+                None => "then a new login is needed (`bao login`), or set auth for Evergreen to log in again".into(),
+            },
+        });
         Observation {
             limit,
+            hard_end,
             ..Observation::of(l.lifetime)
         }
+    }
+
+    /// Whether renewing this token is no use and a new login is the way on.
+    fn spent(&self, l: &Lookup, now: std::time::SystemTime) -> bool {
+        let increment = self.spec.increment.map(|d| d.as_secs()).unwrap_or(l.creation_ttl);
+        !l.renewable
+            || l.at_max_ttl
+            || l.max_end
+                .is_some_and(|end| end < now + Duration::from_secs(increment.max(1)))
+    }
+
+    /// Logs in with the configured method, writes the new token to the
+    /// token file (0600, atomically) and reads it back.
+    async fn login(&self, login: &Login, why: &str) -> Result<Observation, Failure> {
+        let addr = self.client.address().to_string();
+        let failed = |e: CallError, mount: &str, hint: &str| {
+            let base = self
+                .client
+                .failure(&format!("logging in again with {} at auth/{mount}", login.method()), e);
+            Failure::transient(format!("{}{hint}", base.message))
+        };
+        let reply = match login {
+            Login::AppRole {
+                mount,
+                role_id,
+                secret_id,
+            } => {
+                let read = |path: &std::path::PathBuf, noun: &str| {
+                    crate::secret::read(&crate::config::TokenSource::File(path.clone()), noun).map_err(|e| {
+                        Failure::transient(format!(
+                            "{}; Evergreen cannot log in again until it is fixed",
+                            e.message()
+                        ))
+                    })
+                };
+                let body = json!({
+                    "role_id": read(role_id, "role_id")?.expose_secret(),
+                    "secret_id": read(secret_id, "secret_id")?.expose_secret(),
+                });
+                self.client
+                    .call_anonymous(Method::POST, &format!("auth/{mount}/login"), Some(&body))
+                    .await
+                    .map_err(|e| {
+                        failed(
+                            e,
+                            mount,
+                            &format!(
+                                "; if the secret_id was revoked or used up, put a new one in {} (`bao write -f auth/{mount}/role/ROLE/secret-id`)",
+                                secret_id.display()
+                            ),
+                        )
+                    })?
+            }
+            Login::Cert { mount, role, identity } => {
+                let LoginIdentity::Files { cert, key } = identity else {
+                    return Err(Failure::paused(
+                        "the certificate to log in with was not settled; this is a bug in Evergreen, please report it",
+                    ));
+                };
+                let body = match role {
+                    Some(r) => json!({ "name": r }),
+                    None => json!({}),
+                };
+                self.client
+                    .call_with_identity(Method::POST, &format!("auth/{mount}/login"), &body, cert, key)
+                    .await
+                    .map_err(|e| {
+                        failed(
+                            e,
+                            mount,
+                            &format!(
+                                "; check that {} is valid and trusted by a role under auth/{mount}/certs",
+                                cert.display()
+                            ),
+                        )
+                    })?
+            }
+        };
+        let token = field(&reply, "/auth/client_token", &format!("{addr} login"))?
+            .as_str()
+            .filter(|t| !t.is_empty() && t.len() <= 4096 && !t.contains(char::is_whitespace))
+            .ok_or_else(|| Failure::transient(format!("{addr}: the login reply's auth.client_token is not a token")))?;
+        let Some(file) = self.spec.conn.token.file() else {
+            return Err(Failure::paused(
+                "auth needs a token file to write the new token to; use token_file",
+            ));
+        };
+        if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty() && !d.exists()) {
+            fsutil::ensure_private_dir(dir).map_err(|e| Failure::transient(e.to_string()))?;
+        }
+        fsutil::atomic_write(&file, format!("{token}\n").as_bytes(), fsutil::SECRET_FILE_MODE)
+            .map_err(|e| Failure::transient(format!("logged in again, but {e}")))?;
+        tracing::info!("logged in again at {addr} with {} ({why})", login.method());
+        let after = self.lookup().await?;
+        Ok(self.observation(&after, false))
+    }
+
+    async fn renew_self(&self, before: Lookup) -> Result<Renewed, Failure> {
+        if !before.renewable {
+            return Err(Failure {
+                class: FailureClass::NotRenewable,
+                message: self.not_renewable(&before),
+                stderr_tail: None,
+            });
+        }
+        let increment = self
+            .spec
+            .increment
+            .map(|d| d.as_secs())
+            .or(Some(before.creation_ttl))
+            .filter(|s| *s > 0);
+        let body = match increment {
+            Some(s) => json!({ "increment": format!("{s}s") }),
+            None => json!({}),
+        };
+        let reply = self
+            .client
+            .call(Method::POST, "auth/token/renew-self", Some(&body))
+            .await
+            .map_err(|e| match e {
+                CallError::Api(a) if a.status.as_u16() == 400 && a.text().contains("not renewable") => Failure {
+                    class: FailureClass::NotRenewable,
+                    message: self.not_renewable(&before),
+                    stderr_tail: None,
+                },
+                e => self.rejected("token renewal", e),
+            })?;
+        let (lease, capped) = parse_renew(&reply, increment)?;
+        let after = self.lookup().await?;
+        if after.lifetime.not_after <= before.lifetime.not_after && !capped {
+            return Err(Failure::transient(format!(
+                "{} accepted the renewal but the token still expires at {}; Evergreen will try again",
+                self.client.address(),
+                rfc3339(after.lifetime.not_after)
+            )));
+        }
+        let note = match increment {
+            Some(s) if capped => format!("capped at the token's maximum TTL (asked for {s}s, got {lease}s)"),
+            _ => String::new(),
+        };
+        Ok(Renewed {
+            observation: self.observation(&after, capped),
+            note,
+        })
     }
 }
 
@@ -157,15 +321,16 @@ pub(crate) fn parse_lookup(v: &Value) -> Result<Lookup, Failure> {
             .ok_or_else(|| absurd("ttl", &ttl))?,
     };
     let max = secs("explicit_max_ttl");
-    let at_max_ttl = max > 0
-        && creation_time
-            .and_then(|c| c.checked_add(Duration::from_secs(max)))
-            .is_some_and(|end| not_after + Duration::from_secs(2) >= end);
+    let max_end = creation_time
+        .filter(|_| max > 0)
+        .and_then(|c| c.checked_add(Duration::from_secs(max)));
+    let at_max_ttl = max_end.is_some_and(|end| not_after + Duration::from_secs(2) >= end);
     Ok(Lookup {
         lifetime: Lifetime { not_before, not_after },
         renewable: data.get("renewable").and_then(Value::as_bool).unwrap_or(false),
         creation_ttl: secs("creation_ttl"),
         at_max_ttl,
+        max_end,
     })
 }
 
@@ -183,58 +348,37 @@ impl Source for VaultToken {
         MIN_RENEW_INTERVAL
     }
 
-    async fn observe(&self) -> Result<Observation, Failure> {
-        let l = self.lookup().await?;
-        Ok(self.observation(&l, false))
+    async fn observe(&self, _now: std::time::SystemTime) -> Result<Observation, Failure> {
+        match self.lookup().await {
+            Ok(l) => Ok(self.observation(&l, false)),
+            // No token, or a dead one: with a way to log in, renewing makes one.
+            Err(f) if self.spec.login.is_some() && matches!(f.class, FailureClass::Rejected | FailureClass::Paused) => {
+                Err(Failure::absent(format!("{}; Evergreen logs in again now", f.message)))
+            }
+            Err(f) => Err(f),
+        }
     }
 
-    async fn renew(&self, _req: RenewRequest) -> Result<Renewed, Failure> {
-        let before = self.lookup().await?;
-        if !before.renewable {
-            return Err(Failure {
-                class: FailureClass::NotRenewable,
-                message: self.not_renewable(&before),
-                stderr_tail: None,
-            });
-        }
-        let increment = self
-            .spec
-            .increment
-            .map(|d| d.as_secs())
-            .or(Some(before.creation_ttl))
-            .filter(|s| *s > 0);
-        let body = match increment {
-            Some(s) => json!({ "increment": format!("{s}s") }),
-            None => json!({}),
+    async fn renew(&self, req: RenewRequest) -> Result<Renewed, Failure> {
+        let before = self.lookup().await;
+        let Some(login) = &self.spec.login else {
+            return self.renew_self(before?).await;
         };
-        let reply = self
-            .client
-            .call(Method::POST, "auth/token/renew-self", Some(&body))
-            .await
-            .map_err(|e| match e {
-                CallError::Api(a) if a.status.as_u16() == 400 && a.text().contains("not renewable") => Failure {
-                    class: FailureClass::NotRenewable,
-                    message: self.not_renewable(&before),
-                    stderr_tail: None,
-                },
-                e => self.rejected("token renewal", e),
-            })?;
-        let (lease, capped) = parse_renew(&reply, increment)?;
-        let after = self.lookup().await?;
-        if after.lifetime.not_after <= before.lifetime.not_after && !capped {
-            return Err(Failure::transient(format!(
-                "{} accepted the renewal but the token still expires at {}; Evergreen will try again",
-                self.client.address(),
-                rfc3339(after.lifetime.not_after)
-            )));
-        }
-        let note = match increment {
-            Some(s) if capped => format!("capped at the token's maximum TTL (asked for {s}s, got {lease}s)"),
-            _ => String::new(),
+        let why = match before {
+            Ok(l) if !self.spent(&l, req.now) => match self.renew_self(l).await {
+                Ok(r) if r.note.is_empty() => return Ok(r),
+                Ok(_) => "the renewal was capped at the token's maximum TTL".to_string(),
+                Err(f) if matches!(f.class, FailureClass::Transient) => return Err(f),
+                Err(f) => f.message,
+            },
+            Ok(_) => "the token cannot be renewed past its maximum TTL".into(),
+            Err(f) if matches!(f.class, FailureClass::Transient) => return Err(f),
+            Err(f) => f.message,
         };
+        let observation = self.login(login, &why).await?;
         Ok(Renewed {
-            observation: self.observation(&after, capped),
-            note,
+            observation,
+            note: format!("logged in again with {}", login.method()),
         })
     }
 }

@@ -436,7 +436,7 @@ impl Source for Wrenn {
         crate::fsutil::clean_temps(&self.spec.credentials_file)
     }
 
-    async fn observe(&self) -> Result<Observation, Failure> {
+    async fn observe(&self, _now: SystemTime) -> Result<Observation, Failure> {
         let tf = &self.spec.registration_token_file;
         if self.spec.credentials_file.exists() && tf.exists() {
             // `evergreen register` left a token: the user asks for a new registration.

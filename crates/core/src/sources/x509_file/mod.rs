@@ -49,7 +49,7 @@ impl Source for X509File {
         self.spec.renew_command.is_some()
     }
 
-    async fn observe(&self) -> Result<Observation, Failure> {
+    async fn observe(&self, _now: std::time::SystemTime) -> Result<Observation, Failure> {
         self.read()
     }
 
