@@ -35,6 +35,9 @@ have dbus-launch || need_apt+=(dbus-x11)
 have dunst || need_apt+=(dunst)
 have status-notifier-watcher || need_apt+=(haskell-status-notifier-item-utils)
 have WebKitWebDriver || need_apt+=(webkit2gtk-driver)
+# The SSH certificate tests: a real sshd, ssh-agent, ssh and ssh-keygen.
+have ssh-agent || need_apt+=(openssh-client)
+[ -x /usr/sbin/sshd ] || need_apt+=(openssh-server)
 # The metrics tests scrape with a real Prometheus and check with promtool.
 have prometheus || need_apt+=(prometheus)
 # The package: its dependencies computed from the binaries (dpkg-shlibdeps),
@@ -48,7 +51,18 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   SUDO=""
   [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+  # A package's own start script (openssh-server's) must not start a daemon
+  # on this machine: policy-rc.d says no for the length of the install.
+  made_policy=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
+    $SUDO chmod 755 /usr/sbin/policy-rc.d
+    made_policy=1
+  fi
+  rc=0
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null || rc=$?
+  [ -z "$made_policy" ] || $SUDO rm -f /usr/sbin/policy-rc.d
+  [ "$rc" -eq 0 ] || exit "$rc"
 fi
 
 if ! have cargo; then

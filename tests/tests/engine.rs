@@ -422,3 +422,49 @@ async fn a_burst_of_events_reaches_the_window_as_one_snapshot() {
     }
     engine.shutdown().await;
 }
+
+/// A leaf of 2 h from a CA that ends in 3 h: the next certificate could not
+/// outlive the CA, and `evergreen status` and `show` say so ahead.
+#[test]
+fn a_chain_whose_ca_ends_before_the_next_certificate_would_is_reported_ahead() {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+    let env = Env::new();
+    let now = time::OffsetDateTime::now_utc();
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca = CertificateParams::new(vec![]).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(rcgen::DnType::CommonName, "Evergreen Test CA");
+    ca.not_before = now - time::Duration::hours(1);
+    ca.not_after = now + time::Duration::hours(3);
+    let ca_cert = ca.self_signed(&ca_key).unwrap();
+    let issuer = rcgen::Issuer::new(ca, ca_key);
+    let mut leaf = CertificateParams::new(vec!["web.test".into()]).unwrap();
+    leaf.distinguished_name.push(rcgen::DnType::CommonName, "web.test");
+    leaf.not_before = now - time::Duration::minutes(1);
+    leaf.not_after = now + time::Duration::hours(2);
+    let leaf = leaf.signed_by(&KeyPair::generate().unwrap(), &issuer).unwrap();
+    let path = env.certs().join("chain.pem");
+    std::fs::create_dir_all(env.certs()).unwrap();
+    std::fs::write(&path, format!("{}{}", leaf.pem(), ca_cert.pem())).unwrap();
+    env.write_config(&format!(
+        "[[credential]]\nname = \"web\"\nkind = \"x509_file\"\npath = \"{}\"\n",
+        path.display()
+    ));
+    let d = env.start();
+    wait_for("web to be observed", Duration::from_secs(10), || {
+        env.status_of("web")["state"] == "healthy"
+    });
+    let end = &env.status_of("web")["hard_end"];
+    assert_eq!(end["what"], "The issuing CA's certificate expires", "{end}");
+    assert_eq!(end["needs_you"], true);
+    let shown = env.run(&["show", "web"]);
+    assert!(
+        shown.stdout.contains("Hard end") && shown.stdout.contains("a new CA certificate is needed"),
+        "{shown:?}"
+    );
+    wait_for("the notice ahead", Duration::from_secs(10), || {
+        d.has_event(|e| e["event"] == "hard_end_ahead")
+    });
+    d.stop();
+}

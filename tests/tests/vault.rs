@@ -87,12 +87,22 @@ async fn a_token_with_max_ttl_40s_goes_final_then_expired_without_retrying() {
         token_cred("capped", &bao, &d.join("token"), "")
     })
     .await;
+    rig.wait("the first lookup", Duration::from_secs(10), is("observed"))
+        .await;
+    // Its hard end is known from the first lookup, long before the cap.
+    let end = rig.status("capped").hard_end.expect("a hard end from the first lookup");
+    assert!(end.then.contains("a new login is needed"), "{end:?}");
     let fin = rig
         .wait("the token to reach its max TTL", Duration::from_secs(45), is("final"))
         .await;
     let EventKind::Final { expires_at } = fin.kind else {
         unreachable!()
     };
+    assert!(
+        (expires_at - end.at).abs() <= 2_000,
+        "it ends where the first lookup said: {expires_at} vs {}",
+        end.at
+    );
     let st = rig.status("capped");
     assert_eq!(st.state, State::Final { expires_at }, "{st:?}");
     assert_eq!(st.not_after, Some(expires_at));
@@ -578,4 +588,141 @@ fn evergreen_run_keeps_a_token_and_a_pki_certificate_alive_and_status_shows_them
     let log = std::fs::read_to_string(&daemon.log).unwrap();
     assert!(!log.contains(&token), "the token leaked into the event log");
     assert_eq!(daemon.stop(), 0);
+}
+
+/// A renewal of `name` whose message says it logged in again.
+fn relogin(name: &'static str) -> impl Fn(&evergreen_core::events::Event) -> bool {
+    move |e| {
+        e.credential.as_deref() == Some(name)
+            && matches!(&e.kind, EventKind::RenewalSucceeded { message, .. } if message.contains("logged in again"))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_at_its_max_ttl_is_replaced_by_an_approle_login_and_a_revoked_secret_id_is_named() {
+    let bao = Bao::dev();
+    let keys = tempfile::tempdir().unwrap();
+    let (role_file, secret_file) = (keys.path().join("role_id"), keys.path().join("secret_id"));
+    let (role_id, secret_id) = bao.approle("10s", "30s", "default", &role_file, &secret_file);
+    let token_file = keys.path().join("vault-token");
+    let first = bao.cli(&[
+        "write",
+        "-field=token",
+        "auth/approle/login",
+        &format!("role_id={role_id}"),
+        &format!("secret_id={secret_id}"),
+    ]);
+    write_secret(&token_file, &first);
+    let extra = format!(
+        "auth = \"approle\"\nrole_id_file = \"{}\"\nsecret_id_file = \"{}\"\n",
+        role_file.display(),
+        secret_file.display()
+    );
+    let mut rig = Rig::start(|_| token_cred("login", &bao, &token_file, &extra)).await;
+    rig.wait("the first lookup", Duration::from_secs(10), is("observed"))
+        .await;
+    // The hard end is known from the first lookup, and what happens then.
+    let end = rig.status("login").hard_end.expect("a hard end");
+    assert_eq!(end.what, "Renewable until");
+    assert!(end.then.contains("logs in again (approle)"), "{end:?}");
+    rig.wait("a new login", Duration::from_secs(45), relogin("login")).await;
+    let second = std::fs::read_to_string(&token_file).unwrap().trim().to_string();
+    assert_ne!(second, first, "a new token in the file");
+    assert_eq!(
+        std::fs::metadata(&token_file).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    bao.cli(&["token", "lookup", &second]);
+    let st = rig.status("login");
+    assert_eq!(st.state, State::Healthy, "{st:?}");
+    assert!(
+        st.hard_end.is_some_and(|e| e.at > end.at),
+        "the new token's end is later"
+    );
+    assert_eq!(
+        rig.count(|k| matches!(k, EventKind::Final { .. })),
+        0,
+        "never final:\n{}",
+        rig.log()
+    );
+
+    // The secret_id revoked and the token gone: the next login fails, and says what to do.
+    bao.cli(&[
+        "write",
+        "auth/approle/role/ev/secret-id/destroy",
+        &format!("secret_id={secret_id}"),
+    ]);
+    bao.cli(&["token", "revoke", &second]);
+    let failed = rig
+        .wait("the failed login", Duration::from_secs(45), |e| {
+            e.credential.as_deref() == Some("login") && e.kind.name() == "renewal_failed"
+        })
+        .await;
+    let EventKind::RenewalFailed { message, .. } = &failed.kind else {
+        unreachable!()
+    };
+    assert!(
+        message.contains("logging in again with approle")
+            && message.contains(&secret_file.display().to_string())
+            && message.contains("bao write -f auth/approle/role/ROLE/secret-id"),
+        "{message}"
+    );
+    for secret in [&first, &second, &role_id, &secret_id] {
+        rig.assert_never_shows(secret);
+    }
+    rig.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_logs_in_again_with_the_certificate_evergreen_keeps() {
+    let bao = Bao::dev_tls();
+    bao.pki("1h");
+    let keys = tempfile::tempdir().unwrap();
+    let token_file = keys.path().join("vault-token");
+    let first = bao.pki_token_file(&token_file, "10s");
+    // Renewable to 20 s at most: the login comes within seconds.
+    let first = {
+        let t = bao.token_file(&token_file, &["-policy=pki-user", "-ttl=10s", "-explicit-max-ttl=20s"]);
+        bao.cli(&["token", "revoke", &first]);
+        t
+    };
+    let ca = keys.path().join("pki-ca.pem");
+    std::fs::write(&ca, bao.cli(&["read", "-field=certificate", "pki/cert/ca"])).unwrap();
+    bao.cli(&["auth", "enable", "cert"]);
+    bao.cli(&[
+        "write",
+        "auth/cert/certs/ws",
+        &format!("certificate=@{}", ca.display()),
+        "token_policies=pki-user",
+        "token_ttl=10s",
+        "token_explicit_max_ttl=20s",
+    ]);
+    let cert = keys.path().join("ws.pem");
+    let mut rig = Rig::start(|_| {
+        format!(
+            "[[credential]]\nname = \"machine\"\nkind = \"vault_pki\"\naddress = \"{addr}\"\nca_bundle = \"{bundle}\"\ntoken_file = \"{token}\"\nrole = \"ws\"\ncommon_name = \"ws.example.test\"\npath = \"{cert}\"\n\n\
+             [[credential]]\nname = \"login\"\nkind = \"vault_token\"\naddress = \"{addr}\"\nca_bundle = \"{bundle}\"\ntoken_file = \"{token}\"\nauth = \"cert\"\nlogin_cert = \"machine\"\nauth_role = \"ws\"\n",
+            addr = bao.addr,
+            bundle = bao.ca_file().display(),
+            token = token_file.display(),
+            cert = cert.display(),
+        )
+    })
+    .await;
+    rig.wait(
+        "a login with the certificate",
+        Duration::from_secs(45),
+        relogin("login"),
+    )
+    .await;
+    let second = std::fs::read_to_string(&token_file).unwrap().trim().to_string();
+    assert_ne!(second, first);
+    // The new token came from cert auth.
+    let info = bao.cli(&["token", "lookup", "-format=json", &second]);
+    assert!(info.contains("auth/cert/login"), "{info}");
+    assert_eq!(rig.status("login").state, State::Healthy);
+    assert_eq!(rig.status("machine").state, State::Healthy);
+    rig.assert_never_shows(&first);
+    rig.assert_never_shows(&second);
+    rig.stop().await;
 }

@@ -48,6 +48,7 @@ impl Activity {
             | EventKind::Retired { .. } => "error",
             EventKind::HeartbeatFailed { .. }
             | EventKind::ExpiryApproaching { .. }
+            | EventKind::HardEndAhead { .. }
             | EventKind::Paused { .. }
             | EventKind::NotRenewable { .. }
             | EventKind::Final { .. }

@@ -69,6 +69,13 @@ pub enum EventKind {
         after_failures: u32,
         since: i64,
     },
+    /// Renewals cannot pass `at` (a token's maximum TTL, the issuing CA's
+    /// expiry), and only the user can move it: said once, when first known.
+    HardEndAhead {
+        at: i64,
+        what: String,
+        then: String,
+    },
     /// Less than `threshold_secs` of validity is left.
     ExpiryApproaching {
         threshold_secs: u64,
@@ -153,6 +160,7 @@ impl EventKind {
             EventKind::RenewalSucceeded { .. } => "renewal_succeeded",
             EventKind::RenewalFailed { .. } => "renewal_failed",
             EventKind::Recovered { .. } => "recovered",
+            EventKind::HardEndAhead { .. } => "hard_end_ahead",
             EventKind::ExpiryApproaching { .. } => "expiry_approaching",
             EventKind::Expired { .. } => "expired",
             EventKind::Retired { .. } => "retired",
@@ -233,6 +241,9 @@ impl std::fmt::Display for Event {
             }
             EventKind::Recovered { after_failures, .. } => {
                 write!(f, "recovered after {after_failures} failed attempt(s)")
+            }
+            EventKind::HardEndAhead { at, what, then } => {
+                write!(f, "{} {}, {then}", what.to_lowercase(), t(*at))
             }
             EventKind::ExpiryApproaching {
                 threshold_secs,

@@ -519,6 +519,9 @@ pub struct HardEnd {
     pub at: i64,
     pub what: String,
     pub then: String,
+    /// Only the user can move it (a new CA certificate, a login Evergreen
+    /// cannot make): worth a notification ahead.
+    pub needs_you: bool,
 }
 
 impl CredentialStatus {

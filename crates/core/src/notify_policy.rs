@@ -126,6 +126,13 @@ pub fn decide(ev: &Event) -> Option<Notification> {
             },
             vec![RenewNow, Open],
         ),
+        EventKind::HardEndAhead { at, what, then } => n(
+            format!("{c}/hard_end/{at}"),
+            format!("{c}: renewals end at {}", t(*at)),
+            format!("{what} {}: {then}.", t(*at)),
+            Urgency::Normal,
+            vec![Open],
+        ),
         EventKind::Expired { not_after } => n(
             format!("{c}/expired/{not_after}"),
             format!("{c} has expired"),
@@ -470,6 +477,23 @@ mod tests {
         // each later try of the same episode brings a new expiry, and no news
         assert!(n.consider(&capped(300, 400)).is_none());
         assert!(n.consider(&capped(500, 600)).is_none());
+    }
+
+    #[test]
+    fn a_hard_end_ahead_is_notified_once_per_end() {
+        let n = decide(&ev(EventKind::HardEndAhead {
+            at: 1_800_000_000_000,
+            what: "The issuing CA's certificate expires".into(),
+            then: "a new CA certificate is needed before then".into(),
+        }))
+        .expect("a notification");
+        assert_eq!(n.key, "web/hard_end/1800000000000");
+        assert!(n.title.contains("renewals end at"), "{}", n.title);
+        assert!(
+            n.body.starts_with("The issuing CA's certificate expires 2027-"),
+            "{}",
+            n.body
+        );
     }
 
     #[test]

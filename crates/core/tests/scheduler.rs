@@ -45,6 +45,8 @@ struct Script {
     /// Jobs running right now, and the most that ever ran at once.
     in_flight: u32,
     max_in_flight: u32,
+    /// What every look and renewal says of the hard end.
+    hard_end: Option<evergreen_core::model::HardEnd>,
 }
 
 /// Counts a job as running for as long as it lives, panics included.
@@ -100,9 +102,10 @@ impl Source for Scripted {
         let _running = Running::start(&self.s);
         let l = self.s.lock().unwrap().lifetime;
         let limit = self.s.lock().unwrap().limit.clone();
+        let end = self.s.lock().unwrap().hard_end.clone();
         l.map(|lifetime| Observation {
             limit,
-            ..Observation::of(lifetime)
+            ..Observation::of(lifetime).ending(end)
         })
         .ok_or_else(|| Failure::transient("nothing there"))
     }
@@ -140,7 +143,7 @@ impl Source for Scripted {
         Ok(Renewed {
             observation: Observation {
                 limit: s.limit.clone(),
-                ..Observation::of(lifetime)
+                ..Observation::of(lifetime).ending(s.hard_end.clone())
             },
             note: String::new(),
         })
@@ -1244,4 +1247,38 @@ async fn a_long_spell_without_network_is_told_once() {
     assert_eq!(told.len(), 1, "once per spell: {told:?}");
     assert_eq!(told[0].0, "Evergreen has no network");
     assert!(told[0].1.contains("1 credential(s) wait"), "{}", told[0].1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_hard_end_only_the_user_can_move_is_said_once_when_first_known() {
+    use evergreen_core::model::HardEnd;
+    let end = |at: u64, needs_you: bool| HardEnd {
+        at: evergreen_core::clock::unix_millis(t(at)),
+        what: "The issuing CA's certificate expires".into(),
+        then: "a new CA certificate is needed".into(),
+        needs_you,
+    };
+    let mut r = rig(
+        Script {
+            hard_end: Some(end(5000, true)),
+            ..renewable(life(0, 900), 900)
+        },
+        vec![cred("a", RenewPolicy::default(), 0.0)],
+        settings(),
+        1,
+    );
+    // The first look and two renewals see the same end: one event.
+    advance(1300).await;
+    assert_eq!(r.script.lock().unwrap().renewals_at.len(), 2);
+    let ahead = |v: &[EventKind]| v.iter().filter(|k| matches!(k, EventKind::HardEndAhead { .. })).count();
+    assert_eq!(ahead(&drain(&mut r)), 1);
+    assert_eq!(r.handle.statuses()[0].hard_end, Some(end(5000, true)));
+    // A new end is said again; one Evergreen moves itself (a login it makes) is not.
+    r.script.lock().unwrap().hard_end = Some(end(9000, true));
+    advance(600).await;
+    assert_eq!(ahead(&drain(&mut r)), 1);
+    r.script.lock().unwrap().hard_end = Some(end(9500, false));
+    advance(600).await;
+    assert_eq!(ahead(&drain(&mut r)), 0);
+    assert_eq!(r.handle.statuses()[0].hard_end, Some(end(9500, false)));
 }

@@ -130,7 +130,7 @@ describe("Detail: what a certificate is", () => {
     show(
       status({
         kind: "vault_token",
-        hard_end: { at: NOW + 2 * HOUR, what: "Renewable until", then: "then a new login is needed" },
+        hard_end: { at: NOW + 2 * HOUR, what: "Renewable until", then: "then a new login is needed", needs_you: true },
       }),
     );
     const p = screen.getByTestId("hard-end");

@@ -149,6 +149,7 @@ function initial(params: URLSearchParams): Fake[] {
         at: now + 20 * HOUR,
         what: "Renewable until",
         then: "then Evergreen logs in again (approle) and writes the new token to its file",
+        needs_you: false,
       },
     }),
     fake("ssh", "ssh_cert", 8 * HOUR, 2 * HOUR, {

@@ -165,7 +165,16 @@ impl Apply<'_> {
     pub(super) fn set_lifetime(&mut self, slot: &mut Slot, obs: &Observation, now: SystemTime) -> bool {
         slot.observed_at = Some(now);
         slot.status.details = obs.details.clone();
-        slot.status.hard_end = obs.hard_end.clone();
+        if obs.hard_end != slot.status.hard_end {
+            if let Some(end) = obs.hard_end.as_ref().filter(|e| e.needs_you) {
+                self.event(EventKind::HardEndAhead {
+                    at: end.at,
+                    what: end.what.clone(),
+                    then: end.then.clone(),
+                });
+            }
+            slot.status.hard_end = obs.hard_end.clone();
+        }
         let changed = slot.lifetime.map(|l| l.not_after) != Some(obs.lifetime.not_after)
             || slot.lifetime.map(|l| l.not_before) != Some(obs.lifetime.not_before);
         if changed {

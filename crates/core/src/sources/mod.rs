@@ -111,6 +111,7 @@ pub fn ca_end(leaf: &Lifetime, ca_not_after: SystemTime) -> Option<HardEnd> {
         at: crate::clock::unix_millis(ca_not_after),
         what: "The issuing CA's certificate expires".into(),
         then: "no certificate it signs can outlive it, so a new CA certificate is needed before then".into(),
+        needs_you: true,
     })
 }
 
@@ -297,6 +298,21 @@ pub type SourceFactory = Arc<dyn Fn(&CredentialConfig) -> Arc<dyn Source> + Send
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_issuer_that_ends_within_the_next_lifetime_is_a_hard_end() {
+        let at = |s: u64| SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000 + s);
+        let leaf = Lifetime {
+            not_before: at(0),
+            not_after: at(3600),
+        };
+        // The next certificate would end at 7200: a CA ending before then caps it.
+        let end = ca_end(&leaf, at(7000)).expect("a hard end");
+        assert_eq!(end.at, crate::clock::unix_millis(at(7000)));
+        assert!(end.what.contains("CA") && end.needs_you, "{end:?}");
+        assert_eq!(ca_end(&leaf, at(7200)), None);
+        assert_eq!(ca_end(&leaf, at(86_400 * 365)), None);
+    }
 
     #[test]
     fn server_ids_must_be_plain() {

@@ -115,6 +115,7 @@ impl VaultToken {
                 ),
                 None => "then a new login is needed (`bao login`), or set auth for Evergreen to log in again".into(),
             },
+            needs_you: self.spec.login.is_none(),
         });
         Observation {
             limit,
