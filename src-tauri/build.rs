@@ -15,6 +15,7 @@ const COMMANDS: &[&str] = &[
     "save_credential",
     "delete_credential",
     "register",
+    "login",
 ];
 
 fn main() {

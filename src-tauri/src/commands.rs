@@ -140,3 +140,33 @@ pub fn register(remote: State<'_, Remote>, name: String, token: String) -> Resul
     evergreen_core::register::save_token(&remote.config_file, &name, &token.into())?;
     Ok(())
 }
+
+/// Logs a credential in that asks its user: with the password typed in the
+/// window, or (no password) in the browser, which is opened for them.
+#[tauri::command]
+pub async fn login(
+    remote: State<'_, Remote>,
+    name: String,
+    username: Option<String>,
+    password: Option<String>,
+) -> Result<String> {
+    use evergreen_core::login::Answer;
+    check_name(&name)?;
+    let answer = match password {
+        Some(p) => Answer::Password {
+            username: username.filter(|u| !u.trim().is_empty()),
+            password: p.into(),
+        },
+        None => Answer::Browser {
+            open: Box::new(|url: &str| {
+                let _ = std::process::Command::new("xdg-open")
+                    .arg(url)
+                    .stdin(std::process::Stdio::null())
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::null())
+                    .spawn();
+            }),
+        },
+    };
+    Ok(evergreen_core::login::log_in(&remote.config_file, &name, answer).await?)
+}

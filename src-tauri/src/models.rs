@@ -9,8 +9,8 @@ pub use evergreen_core::config_edit::{CredentialForm, FieldSchema, FieldType, Fo
 pub use evergreen_core::events::{Event, EventKind};
 pub use evergreen_core::history::{Action, Outcome};
 pub use evergreen_core::model::{
-    CertDetails, CertForm, CredentialStatus, DetailRow, HardEnd, Health, HeartbeatCounts, Kind, LastResult, Next,
-    NextAction, Offers, PauseOffer, RenewalCounts, Snapshot, State, Streak,
+    CertDetails, CertForm, CredentialStatus, DetailRow, HardEnd, Health, HeartbeatCounts, Kind, LastResult,
+    LoginPrompt, Next, NextAction, Offers, PauseOffer, RenewalCounts, Snapshot, State, Streak,
 };
 pub use evergreen_core::scheduler::RenewOutcome;
 pub use evergreen_core::store::HistoryEntry;
@@ -41,6 +41,7 @@ pub fn typescript_bindings() -> String {
         DetailRow::decl(),
         CertDetails::decl(),
         HardEnd::decl(),
+        LoginPrompt::decl(),
         LastResult::decl(),
         RenewalCounts::decl(),
         HeartbeatCounts::decl(),

@@ -47,6 +47,7 @@ pub fn run(options: WindowOptions) {
             commands::save_credential,
             commands::delete_credential,
             commands::register,
+            commands::login,
         ])
         .setup(move |app| {
             let window = WebviewWindowBuilder::new(app, WINDOW, WebviewUrl::App("index.html".into()))

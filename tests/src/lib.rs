@@ -102,3 +102,33 @@ pub fn first_line(child: &mut Child, limit: Duration) -> Option<String> {
         }
     }
 }
+
+/// [`evergreen`] with `input` on standard input.
+pub fn evergreen_with_input<I, S>(args: I, input: &str) -> Run
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    use std::io::Write;
+    let mut child = Command::new(evergreen_bin())
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the evergreen binary runs");
+    child
+        .stdin
+        .take()
+        .expect("piped stdin")
+        .write_all(input.as_bytes())
+        .expect("write to evergreen");
+    let out = child.wait_with_output().expect("evergreen ends");
+    let run = Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    assert!(!run.stderr.contains("panicked"), "evergreen panicked:\n{}", run.stderr);
+    run
+}

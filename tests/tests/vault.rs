@@ -726,3 +726,94 @@ async fn a_token_logs_in_again_with_the_certificate_evergreen_keeps() {
     rig.assert_never_shows(&second);
     rig.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_userpass_token_at_its_end_asks_you_and_evergreen_login_brings_it_back() {
+    let bao = Bao::dev();
+    bao.cli(&["auth", "enable", "userpass"]);
+    let password = "correct horse battery staple";
+    bao.cli(&[
+        "write",
+        "auth/userpass/users/alice",
+        &format!("password={password}"),
+        "token_ttl=10s",
+        "token_explicit_max_ttl=20s",
+    ]);
+    let keys = tempfile::tempdir().unwrap();
+    let token_file = keys.path().join("vault-token");
+    let first = bao.cli(&[
+        "write",
+        "-field=token",
+        "auth/userpass/login/alice",
+        &format!("password={password}"),
+    ]);
+    write_secret(&token_file, &first);
+    let mut rig = Rig::start(|_| {
+        token_cred(
+            "vault",
+            &bao,
+            &token_file,
+            "auth = \"userpass\"\nusername = \"alice\"\n",
+        )
+    })
+    .await;
+    rig.wait("the first lookup", Duration::from_secs(10), is("observed"))
+        .await;
+    let st = rig.status("vault");
+    let prompt = st.login.clone().expect("it asks its user");
+    assert_eq!(
+        (prompt.method.as_str(), prompt.username.as_deref(), prompt.browser),
+        ("userpass", Some("alice"), false)
+    );
+    let end = st.hard_end.expect("a hard end");
+    assert!(end.needs_you && end.then.contains("`evergreen login vault`"), "{end:?}");
+    // Evergreen cannot log in on its own: at its max TTL the token is final.
+    rig.wait("the token's end", Duration::from_secs(30), is("final")).await;
+    let config = rig.path("config.toml");
+    let login = |input: &str| {
+        evergreen_tests::evergreen_with_input(
+            [
+                "--config".as_ref(),
+                config.as_os_str(),
+                "login".as_ref(),
+                "vault".as_ref(),
+                "--password-stdin".as_ref(),
+            ],
+            input,
+        )
+    };
+    let wrong = login("not the password\n");
+    assert_eq!(wrong.code, 1, "{wrong:?}");
+    assert!(
+        wrong.stderr.contains("check the user name and the password"),
+        "{wrong:?}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&token_file).unwrap().trim(),
+        first,
+        "a failed login writes nothing"
+    );
+    let ok = login(&format!("{password}\n"));
+    assert_eq!(ok.code, 0, "{ok:?}");
+    assert!(
+        ok.stdout.contains("logged in to") && ok.stdout.contains("with userpass"),
+        "{ok:?}"
+    );
+    assert!(
+        !format!("{ok:?}{wrong:?}").contains(password),
+        "the password is never printed"
+    );
+    let second = std::fs::read_to_string(&token_file).unwrap().trim().to_string();
+    assert_ne!(second, first);
+    // The running engine picks the new token up from its file at once.
+    rig.wait("the new token", Duration::from_secs(20), |e| {
+        e.kind.name() == "observed" && e.credential.as_deref() == Some("vault")
+    })
+    .await;
+    let st = rig.status("vault");
+    assert_eq!(st.state, State::Healthy, "{st:?}");
+    for secret in [password, first.as_str(), second.as_str()] {
+        rig.assert_never_shows(secret);
+    }
+    rig.stop().await;
+}

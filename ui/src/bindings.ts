@@ -33,6 +33,20 @@ at: number, what: string, then: string,
  */
 needs_you: boolean, };
 
+export type LoginPrompt = { 
+/**
+ * "userpass", "ldap", "oidc".
+ */
+method: string, 
+/**
+ * The user name from the config; asked for when there is none.
+ */
+username: string | null, 
+/**
+ * The login happens in a browser (no password is typed here).
+ */
+browser: boolean, };
+
 export type LastResult = { 
 /**
  * When the attempt finished (Unix ms).
@@ -165,7 +179,11 @@ failure_streak?: Streak,
  * An end renewals cannot pass, when one is known ahead: a token's
  * maximum TTL, the issuing CA's own expiry.
  */
-hard_end?: HardEnd, updated_at: number, } & ({ "state": "healthy" } | { "state": "due" } | { "state": "renewing" } | { "state": "failing", streak: number, next_retry_at: number, offline: boolean, } | { "state": "expired" } | { "state": "paused", reason: string, } | { "state": "retired", reason: string, } | { "state": "not_renewable" } | { "state": "final", expires_at: number, } | { "state": "capped", reason: string, next_try_at: number, } | { "state": "disabled" });
+hard_end?: HardEnd, 
+/**
+ * How the user logs it in, when it asks them to.
+ */
+login?: LoginPrompt, updated_at: number, } & ({ "state": "healthy" } | { "state": "due" } | { "state": "renewing" } | { "state": "failing", streak: number, next_retry_at: number, offline: boolean, } | { "state": "expired" } | { "state": "paused", reason: string, } | { "state": "retired", reason: string, } | { "state": "not_renewable" } | { "state": "final", expires_at: number, } | { "state": "capped", reason: string, next_try_at: number, } | { "state": "disabled" });
 
 export type RenewOutcome = { credential: string, ok: boolean, message: string, not_after: number | null, duration_ms: number, 
 /**
@@ -391,12 +409,15 @@ export const KIND_SCHEMAS: KindSchema[] = [
       {
         "key": "auth",
         "label": "Log in again with",
-        "help": "When the token reaches its maximum TTL, expires or is refused, Evergreen logs in again and writes the new token to the token file.",
+        "help": "approle and cert: Evergreen logs in again on its own when the token cannot go on. userpass, ldap and oidc: it asks you (`evergreen login NAME`, or Log in in the window). The new token goes to the token file.",
         "field_type": "choice",
         "required": false,
         "choices": [
           "approle",
-          "cert"
+          "cert",
+          "userpass",
+          "ldap",
+          "oidc"
         ],
         "placeholder": "approle",
         "runs_program": false
@@ -404,7 +425,7 @@ export const KIND_SCHEMAS: KindSchema[] = [
       {
         "key": "auth_mount",
         "label": "Auth mount",
-        "help": "Where the auth method is mounted; default its name (approle, cert).",
+        "help": "Where the auth method is mounted; default its name (approle, cert, userpass, ldap, oidc).",
         "field_type": "text",
         "required": false,
         "choices": [],
@@ -463,12 +484,22 @@ export const KIND_SCHEMAS: KindSchema[] = [
       },
       {
         "key": "auth_role",
-        "label": "Certificate role",
-        "help": "cert: the role under auth/cert/certs/ to log in as; default the one the certificate matches.",
+        "label": "Login role",
+        "help": "cert: the role under auth/cert/certs/ (default the one the certificate matches); oidc: the role (default the mount's).",
         "field_type": "text",
         "required": false,
         "choices": [],
         "placeholder": "",
+        "runs_program": false
+      },
+      {
+        "key": "username",
+        "label": "User name",
+        "help": "userpass and ldap: who logs in; asked for when not set. The password is always asked, never kept.",
+        "field_type": "text",
+        "required": false,
+        "choices": [],
+        "placeholder": "alice",
         "runs_program": false
       },
       {

@@ -9,6 +9,7 @@ mod check;
 mod config_cmd;
 mod docs;
 mod exit;
+mod login;
 mod out;
 mod register;
 mod remote;
@@ -64,6 +65,8 @@ enum Commands {
     History(remote::HistoryArgs),
     /// Give a fleet credential the one-time token it registers (enrols) with.
     Register(register::RegisterArgs),
+    /// Log in to a credential that asks you (a password, a browser login).
+    Login(login::LoginArgs),
     /// Inspect the configuration.
     #[command(subcommand)]
     Config(config_cmd::ConfigCmd),
@@ -113,6 +116,7 @@ fn main() {
             Commands::Metrics(args) => remote::metrics(args, &paths(&cli)?),
             Commands::Config(cmd) => config_cmd::run(cmd, &paths(&cli)?),
             Commands::Register(args) => register::run(args, &paths(&cli)?),
+            Commands::Login(args) => login::run(args, &paths(&cli)?),
             Commands::Completions(args) => docs::completions(args),
             Commands::Man(args) => docs::man(args),
             Commands::DemoRenew(args) => run::demo_renew(args),

@@ -80,6 +80,9 @@ pub struct Enrolment {
     pub check: fn(&str) -> Result<String, String>,
 }
 
+/// A login under way: what to tell the user, or why it failed.
+pub type LoginFuture = std::pin::Pin<Box<dyn std::future::Future<Output = Result<String, String>> + Send>>;
+
 /// A kind's validated settings: what the engine needs of them without
 /// knowing the kind. Each kind's spec is a plain struct in its source file.
 pub trait Spec: SpecAny + Debug + Send + Sync + 'static {
@@ -116,6 +119,18 @@ pub trait Spec: SpecAny + Debug + Send + Sync + 'static {
     /// For a kind that keeps a TLS client certificate: its certificate and
     /// key files, which another credential may log in with by naming it.
     fn tls_identity(&self) -> Option<(PathBuf, PathBuf)> {
+        None
+    }
+
+    /// What logging it in asks of its user, when it asks (a password, a
+    /// browser login).
+    fn login_prompt(&self) -> Option<crate::model::LoginPrompt> {
+        None
+    }
+
+    /// Logs the credential `name` in with what its user answered; `None`
+    /// when it takes no login. The result says what happened, in words.
+    fn log_in(&self, _name: &str, _answer: crate::login::Answer) -> Option<LoginFuture> {
         None
     }
 

@@ -47,6 +47,7 @@ pub mod http;
 pub mod ipc;
 pub mod kind;
 pub(crate) mod lock;
+pub mod login;
 pub mod metrics;
 pub mod model;
 pub mod network;

@@ -507,7 +507,24 @@ pub struct CredentialStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "ts", ts(optional))]
     pub hard_end: Option<HardEnd>,
+    /// How the user logs it in, when it asks them to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub login: Option<LoginPrompt>,
     pub updated_at: i64,
+}
+
+/// What logging in to a credential asks of its user (`evergreen login
+/// NAME`, the window's Log in).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct LoginPrompt {
+    /// "userpass", "ldap", "oidc".
+    pub method: String,
+    /// The user name from the config; asked for when there is none.
+    pub username: Option<String>,
+    /// The login happens in a browser (no password is typed here).
+    pub browser: bool,
 }
 
 /// An end renewals cannot pass. The faces write `what`, the time, then
@@ -547,6 +564,7 @@ impl CredentialStatus {
             last_renewed_at: None,
             failure_streak: None,
             hard_end: None,
+            login: None,
             updated_at: unix_millis(now),
             kind_label: String::new(),
             state_label: String::new(),

@@ -578,12 +578,29 @@ auth_role = "workstations"
         "{e}"
     );
     let e = at_home(
-        "[[credential]]\nname = \"a\"\nkind = \"vault_token\"\naddress = \"https://b:8200\"\nauth = \"userpass\"\n",
+        "[[credential]]\nname = \"a\"\nkind = \"vault_token\"\naddress = \"https://b:8200\"\nauth = \"kerberos\"\n",
+    )
+    .unwrap_err();
+    assert!(e.contains("\"kerberos\" is not a method Evergreen knows"), "{e}");
+    let e = at_home(
+        "[[credential]]\nname = \"a\"\nkind = \"vault_token\"\naddress = \"https://b:8200\"\nauth = \"userpass\"\nusername = \"alice\"\nsecret_id_file = \"/s\"\n",
     )
     .unwrap_err();
     assert!(
-        e.contains("\"userpass\" is not a method Evergreen logs in with on its own"),
+        e.contains("secret_id_file is for auth = \"approle\", not \"userpass\""),
         "{e}"
+    );
+    let c = at_home(
+        "[[credential]]\nname = \"a\"\nkind = \"vault_token\"\naddress = \"https://b:8200\"\nauth = \"ldap\"\nusername = \"alice\"\n",
+    )
+    .unwrap();
+    assert_eq!(
+        c.credentials[0].spec_as::<VaultTokenSpec>().unwrap().login,
+        Some(Login::Password {
+            method: evergreen_core::sources::vault_token::PasswordMethod::Ldap,
+            mount: "ldap".into(),
+            username: Some("alice".into()),
+        })
     );
     let e = at_home(
         "[[credential]]\nname = \"a\"\nkind = \"vault_token\"\naddress = \"https://b:8200\"\nsecret_id_file = \"/s\"\n",

@@ -7,7 +7,7 @@ import type { CredentialStatus } from "../bindings";
 
 vi.mock(import("../lib/api"), async (importOriginal) => {
   const real = await importOriginal();
-  return { ...real, history: vi.fn(), logLines: vi.fn(), setPaused: vi.fn(), register: vi.fn() };
+  return { ...real, history: vi.fn(), logLines: vi.fn(), setPaused: vi.fn(), register: vi.fn(), login: vi.fn() };
 });
 
 // uPlot draws on a canvas, which jsdom does not have.
@@ -136,5 +136,37 @@ describe("Detail: what a certificate is", () => {
     const p = screen.getByTestId("hard-end");
     expect(p.textContent?.replace(/\s+/g, " ").trim()).toMatch(/^Renewable until .+, then a new login is needed\.$/);
     expect(p.querySelector("time")?.getAttribute("datetime")).toBe(new Date(NOW + 2 * HOUR).toISOString());
+  });
+});
+
+describe("Detail: logging in", () => {
+  it("asks for the password (and the user name the config lacks), sends it once and forgets it", async () => {
+    vi.mocked(api.login).mockResolvedValue("logged in to https://bao with userpass");
+    show(status({ kind: "vault_token", login: { method: "userpass", username: null, browser: false } }));
+    const form = screen.getByTestId("login-form");
+    const user = form.querySelector<HTMLInputElement>("#login-user")!;
+    const pw = form.querySelector<HTMLInputElement>("#login-password")!;
+    expect(pw.type).toBe("password");
+    await fireEvent.input(user, { target: { value: "alice" } });
+    await fireEvent.input(pw, { target: { value: "s3cret" } });
+    await fireEvent.submit(form);
+    expect(api.login).toHaveBeenCalledWith("web", "alice", "s3cret");
+    expect(pw.value).toBe("");
+    expect(await screen.findByText("logged in to https://bao with userpass")).toBeTruthy();
+  });
+
+  it("logs in in the browser without asking for anything", async () => {
+    vi.mocked(api.login).mockClear();
+    vi.mocked(api.login).mockResolvedValue("logged in with oidc");
+    show(status({ kind: "vault_token", login: { method: "oidc", username: null, browser: true } }));
+    const form = screen.getByTestId("login-form");
+    expect(form.querySelector("#login-password")).toBeNull();
+    await fireEvent.submit(form);
+    expect(api.login).toHaveBeenCalledWith("web", null, null);
+  });
+
+  it("offers no login to a credential that does not ask", () => {
+    show(status({ kind: "vault_token" }));
+    expect(screen.queryByTestId("login-form")).toBeNull();
   });
 });

@@ -109,6 +109,9 @@ export const saveCredential = (original: string | null, form: CredentialForm): P
 export const deleteCredential = (name: string): Promise<void> => call("delete_credential", { name });
 /** The token is a secret: it is passed through and never kept or logged here. */
 export const register = (name: string, token: string): Promise<void> => call("register", { name, token });
+/** Logs `name` in: with a password, or (none) in the browser. Resolves to what happened, in words. */
+export const login = (name: string, username: string | null, password: string | null): Promise<string> =>
+  call("login", { name, username, password });
 
 export async function onSnapshot(handler: (s: Snapshot) => void): Promise<Unlisten> {
   const b = await getBackend();

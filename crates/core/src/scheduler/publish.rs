@@ -92,6 +92,7 @@ impl Scheduler {
         let mut st = slot.status.clone();
         st.state = state.clone();
         st.can_renew = slot.source.can_renew();
+        st.login = slot.cfg.spec.login_prompt();
         if let Some(l) = slot.lifetime {
             st.not_before = Some(unix_millis(l.not_before));
             st.not_after = Some(unix_millis(l.not_after));

@@ -43,16 +43,16 @@ const FIELDS: &[fields::Field] = &[
         "Log in again with",
         FieldType::Choice,
         false,
-        "When the token reaches its maximum TTL, expires or is refused, Evergreen logs in again and writes the new token to the token file.",
+        "approle and cert: Evergreen logs in again on its own when the token cannot go on. userpass, ldap and oidc: it asks you (`evergreen login NAME`, or Log in in the window). The new token goes to the token file.",
         "approle",
     )
-    .choices(&["approle", "cert"]),
+    .choices(&["approle", "cert", "userpass", "ldap", "oidc"]),
     fields::field(
         "auth_mount",
         "Auth mount",
         FieldType::Text,
         false,
-        "Where the auth method is mounted; default its name (approle, cert).",
+        "Where the auth method is mounted; default its name (approle, cert, userpass, ldap, oidc).",
         "approle",
     ),
     fields::field(
@@ -97,11 +97,19 @@ const FIELDS: &[fields::Field] = &[
     ),
     fields::field(
         "auth_role",
-        "Certificate role",
+        "Login role",
         FieldType::Text,
         false,
-        "cert: the role under auth/cert/certs/ to log in as; default the one the certificate matches.",
+        "cert: the role under auth/cert/certs/ (default the one the certificate matches); oidc: the role (default the mount's).",
         "",
+    ),
+    fields::field(
+        "username",
+        "User name",
+        FieldType::Text,
+        false,
+        "userpass and ldap: who logs in; asked for when not set. The password is always asked, never kept.",
+        "alice",
     ),
 ];
 
@@ -120,6 +128,15 @@ pub enum Login {
         role: Option<String>,
         identity: LoginIdentity,
     },
+    /// A user name and a password the user types each time (never kept).
+    Password {
+        method: PasswordMethod,
+        mount: String,
+        username: Option<String>,
+    },
+    /// OIDC: the user logs in in a browser; Evergreen receives the answer on
+    /// a loopback callback.
+    Oidc { mount: String, role: Option<String> },
 }
 
 impl Login {
@@ -128,6 +145,29 @@ impl Login {
         match self {
             Login::AppRole { .. } => "approle",
             Login::Cert { .. } => "cert",
+            Login::Password { method, .. } => method.name(),
+            Login::Oidc { .. } => "oidc",
+        }
+    }
+
+    /// Evergreen can log in with it on its own (nothing to ask the user).
+    pub fn automatic(&self) -> bool {
+        matches!(self, Login::AppRole { .. } | Login::Cert { .. })
+    }
+}
+
+/// The methods that take a user name and a password.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PasswordMethod {
+    Userpass,
+    Ldap,
+}
+
+impl PasswordMethod {
+    pub fn name(self) -> &'static str {
+        match self {
+            PasswordMethod::Userpass => "userpass",
+            PasswordMethod::Ldap => "ldap",
         }
     }
 }
@@ -174,6 +214,25 @@ impl Spec for VaultTokenSpec {
         Some(&self.conn)
     }
 
+    fn login_prompt(&self) -> Option<crate::model::LoginPrompt> {
+        let login = self.login.as_ref().filter(|l| !l.automatic())?;
+        Some(crate::model::LoginPrompt {
+            method: login.method().to_string(),
+            username: match login {
+                Login::Password { username, .. } => username.clone(),
+                _ => None,
+            },
+            browser: matches!(login, Login::Oidc { .. }),
+        })
+    }
+
+    fn log_in(&self, name: &str, answer: crate::login::Answer) -> Option<crate::kind::LoginFuture> {
+        let source = VaultToken::new(name, self.clone());
+        Some(Box::pin(
+            async move { source.log_in(answer).await.map_err(|f| f.message) },
+        ))
+    }
+
     fn resolve(&self, find: &dyn Fn(&str) -> Option<Arc<dyn Spec>>) -> Result<Option<Arc<dyn Spec>>, String> {
         let Some(Login::Cert {
             mount,
@@ -206,52 +265,70 @@ fn validate(v: &mut Validator<'_>, raw: &RawCredential) -> Arc<dyn Spec> {
     Arc::new(VaultTokenSpec { conn, increment, login })
 }
 
-const APPROLE_FIELDS: &[&str] = &["role_id_file", "secret_id_file"];
-const CERT_FIELDS: &[&str] = &["login_cert", "login_cert_file", "login_key_file", "auth_role"];
+/// Each method's own fields: any other login field beside it is a mistake.
+const METHOD_FIELDS: &[(&str, &[&str])] = &[
+    ("approle", &["role_id_file", "secret_id_file"]),
+    (
+        "cert",
+        &["login_cert", "login_cert_file", "login_key_file", "auth_role"],
+    ),
+    ("userpass", &["username"]),
+    ("ldap", &["username"]),
+    ("oidc", &["auth_role"]),
+];
 
 fn login(v: &mut Validator<'_>, raw: &RawCredential, conn: &VaultConn) -> Option<Login> {
     let who = raw.who.as_str();
-    let method = raw.text("auth");
-    let method_name = method.as_ref().map(|m| m.get_ref().clone());
-    let stray = |v: &mut Validator<'_>, keys: &[&str], why: &str| {
-        for k in keys
-            .iter()
-            .chain(if method.is_none() { &["auth_mount"][..] } else { &[] })
-        {
+    let method = raw.text("auth").map(|m| m.into_inner());
+    let Some(method) = method else {
+        let mut keys: Vec<&str> = METHOD_FIELDS.iter().flat_map(|(_, ks)| ks.iter().copied()).collect();
+        keys.push("auth_mount");
+        keys.sort_unstable();
+        keys.dedup();
+        for k in keys {
             if raw.at(k).is_some() {
-                v.err(raw.at(k), format!("{who}: {k} {why}"));
+                v.err(
+                    raw.at(k),
+                    format!("{who}: {k} is for logging in again, and auth is not set; set auth or remove {k}"),
+                );
             }
         }
-    };
-    if method.is_none() {
-        stray(
-            v,
-            APPROLE_FIELDS,
-            "is for logging in again, and auth is not set; set auth = \"approle\" or remove it",
-        );
-        stray(
-            v,
-            CERT_FIELDS,
-            "is for logging in again, and auth is not set; set auth = \"cert\" or remove it",
-        );
         return None;
     };
+    let own: &[&str] = METHOD_FIELDS
+        .iter()
+        .find(|(m, _)| *m == method)
+        .map(|(_, ks)| *ks)
+        .unwrap_or(&[]);
+    for (m, keys) in METHOD_FIELDS {
+        for k in keys.iter().filter(|k| !own.contains(k)) {
+            if raw.at(k).is_some() && *m != method {
+                v.err(
+                    raw.at(k),
+                    format!("{who}: {k} is for auth = \"{m}\", not \"{method}\"; remove it"),
+                );
+            }
+        }
+    }
     if let crate::config::TokenSource::Env(var) = &conn.token {
         v.err(
             raw.at("token_env"),
             format!("{who}: auth needs a token file to write each new token to, and the token comes from the variable {var}; use token_file (default ~/.vault-token)"),
         );
     }
-    let mount = |default: &str| {
-        raw.text("auth_mount")
-            .map(|m| m.get_ref().trim().trim_matches('/').to_string())
-            .filter(|m| !m.is_empty())
-            .unwrap_or_else(|| default.to_string())
+    let mount = raw
+        .text("auth_mount")
+        .map(|m| m.get_ref().trim().trim_matches('/').to_string())
+        .filter(|m| !m.is_empty())
+        .unwrap_or_else(|| method.clone());
+    let text = |key: &str| {
+        raw.text(key)
+            .map(|t| t.into_inner().trim().to_string())
+            .filter(|t| !t.is_empty())
     };
-    match method_name.as_deref().unwrap_or_default() {
+    match method.as_str() {
         "approle" => {
-            stray(v, CERT_FIELDS, "is for auth = \"cert\"; remove it");
-            let file = |v: &mut Validator<'_>, key: &str| match raw.text(key) {
+            let mut file = |key: &str| match raw.text(key) {
                 Some(p) => v.path(p.get_ref()),
                 None => {
                     v.err(
@@ -265,13 +342,12 @@ fn login(v: &mut Validator<'_>, raw: &RawCredential, conn: &VaultConn) -> Option
                 }
             };
             Some(Login::AppRole {
-                mount: mount("approle"),
-                role_id: file(v, "role_id_file"),
-                secret_id: file(v, "secret_id_file"),
+                mount,
+                role_id: file("role_id_file"),
+                secret_id: file("secret_id_file"),
             })
         }
         "cert" => {
-            stray(v, APPROLE_FIELDS, "is for auth = \"approle\"; remove it");
             let identity = match (
                 raw.text("login_cert"),
                 raw.text("login_cert_file"),
@@ -299,18 +375,37 @@ fn login(v: &mut Validator<'_>, raw: &RawCredential, conn: &VaultConn) -> Option
                 );
             }
             Some(Login::Cert {
-                mount: mount("cert"),
-                role: raw
-                    .text("auth_role")
-                    .map(|r| r.into_inner().trim().to_string())
-                    .filter(|r| !r.is_empty()),
+                mount,
+                role: text("auth_role"),
                 identity,
             })
         }
+        m @ ("userpass" | "ldap") => {
+            let username = text("username");
+            if username.as_deref().is_some_and(|u| u.contains(['/', '?', '#', ' '])) {
+                v.err(
+                    raw.at("username"),
+                    format!("{who}: username contains '/', '?', '#' or a space, which no {m} user name has"),
+                );
+            }
+            Some(Login::Password {
+                method: if m == "ldap" {
+                    PasswordMethod::Ldap
+                } else {
+                    PasswordMethod::Userpass
+                },
+                mount,
+                username,
+            })
+        }
+        "oidc" => Some(Login::Oidc {
+            mount,
+            role: text("auth_role"),
+        }),
         other => {
             v.err(
                 raw.at("auth"),
-                format!("{who}: auth = {other:?} is not a method Evergreen logs in with on its own; use \"approle\" or \"cert\" (a password login is `bao login` in a terminal)"),
+                format!("{who}: auth = {other:?} is not a method Evergreen knows; use \"approle\" or \"cert\" (Evergreen logs in on its own), or \"userpass\", \"ldap\" or \"oidc\" (it asks you)"),
             );
             None
         }

@@ -29,14 +29,18 @@ use crate::model::{HardEnd, Lifetime};
 use secrecy::ExposeSecret;
 
 mod def;
+mod oidc;
 
-pub use def::{Login, LoginIdentity, VaultTokenSpec, KIND};
+pub use def::{Login, LoginIdentity, PasswordMethod, VaultTokenSpec, KIND};
+
+use crate::login::Answer;
 
 /// certctl's renewer's `minRenewInterval`: never renew more often than this.
 const MIN_RENEW_INTERVAL: Duration = Duration::from_secs(5);
 
 #[derive(Debug)]
 pub struct VaultToken {
+    name: String,
     spec: VaultTokenSpec,
     client: VaultClient,
 }
@@ -55,9 +59,39 @@ pub(crate) struct Lookup {
 }
 
 impl VaultToken {
-    pub fn new(_name: &str, spec: VaultTokenSpec) -> Self {
+    pub fn new(name: &str, spec: VaultTokenSpec) -> Self {
         let client = VaultClient::new(spec.conn.clone());
-        VaultToken { spec, client }
+        VaultToken {
+            name: name.to_string(),
+            spec,
+            client,
+        }
+    }
+
+    /// What the user does when a login needs them.
+    fn ask(&self) -> String {
+        format!(
+            "log in again: `evergreen login {}` in a terminal, or Log in in Evergreen's window",
+            self.name
+        )
+    }
+
+    /// The login the engine makes on its own, if the config gives one.
+    fn automatic(&self) -> Option<&Login> {
+        self.spec.login.as_ref().filter(|l| l.automatic())
+    }
+
+    /// A failure that only a login helps, telling how when Evergreen asks.
+    fn with_ask(&self, mut f: Failure) -> Failure {
+        if self.spec.login.as_ref().is_some_and(|l| !l.automatic())
+            && matches!(
+                f.class,
+                FailureClass::Rejected | FailureClass::Paused | FailureClass::NotRenewable
+            )
+        {
+            f.message = format!("{}; {}", f.message, self.ask());
+        }
+        f
     }
 
     fn rejected(&self, what: &str, e: CallError) -> Failure {
@@ -94,7 +128,7 @@ impl VaultToken {
     fn observation(&self, l: &Lookup, capped: bool) -> Observation {
         // With a way to log in, a token that cannot go on is replaced at its
         // renewal point like any other: no state that waits for the user.
-        let limit = if self.spec.login.is_some() {
+        let limit = if self.automatic().is_some() {
             None
         } else if !l.renewable {
             Some(Limit::NotRenewable {
@@ -109,13 +143,14 @@ impl VaultToken {
             at: crate::clock::unix_millis(end),
             what: "Renewable until".into(),
             then: match &self.spec.login {
-                Some(login) => format!(
+                Some(login) if login.automatic() => format!(
                     "then Evergreen logs in again ({}) and writes the new token to its file",
                     login.method()
                 ),
+                Some(login) => format!("then a new {} login is needed: {}", login.method(), self.ask()),
                 None => "then a new login is needed (`bao login`), or set auth for Evergreen to log in again".into(),
             },
-            needs_you: self.spec.login.is_none(),
+            needs_you: self.automatic().is_none(),
         });
         Observation {
             limit,
@@ -135,7 +170,7 @@ impl VaultToken {
 
     /// Logs in with the configured method, writes the new token to the
     /// token file (0600, atomically) and reads it back.
-    async fn login(&self, login: &Login, why: &str) -> Result<Observation, Failure> {
+    async fn login(&self, login: &Login, answer: Option<Answer>, why: &str) -> Result<Observation, Failure> {
         let addr = self.client.address().to_string();
         let failed = |e: CallError, mount: &str, hint: &str| {
             let base = self
@@ -199,6 +234,37 @@ impl VaultToken {
                         )
                     })?
             }
+            Login::Password { mount, username, .. } => {
+                let Some(Answer::Password {
+                    username: typed,
+                    password,
+                }) = answer
+                else {
+                    return Err(Failure::paused(format!("the token {why}; {}", self.ask())));
+                };
+                let Some(user) = typed.or(username.clone()).filter(|u| !u.trim().is_empty()) else {
+                    return Err(Failure::paused(
+                        "no user name to log in as; give one (or set username in the config)",
+                    ));
+                };
+                let user = user.trim().to_string();
+                if user.contains(['/', '?', '#']) {
+                    return Err(Failure::paused(format!("{user:?} is not a user name")));
+                }
+                let body = json!({ "password": password.expose_secret() });
+                self.client
+                    .call_anonymous(Method::POST, &format!("auth/{mount}/login/{user}"), Some(&body))
+                    .await
+                    .map_err(|e| failed(e, mount, "; check the user name and the password, and try again"))?
+            }
+            Login::Oidc { mount, role } => {
+                let Some(Answer::Browser { open }) = answer else {
+                    return Err(Failure::paused(format!("the token {why}; {}", self.ask())));
+                };
+                oidc::login(&self.client, mount, role.as_deref(), open)
+                    .await
+                    .map_err(|f| Failure::transient(format!("logging in with oidc at auth/{mount}: {}", f.message)))?
+            }
         };
         let token = field(&reply, "/auth/client_token", &format!("{addr} login"))?
             .as_str()
@@ -217,6 +283,24 @@ impl VaultToken {
         tracing::info!("logged in again at {addr} with {} ({why})", login.method());
         let after = self.lookup().await?;
         Ok(self.observation(&after, false))
+    }
+
+    /// Logs in with what the user answered (a password, a browser login)
+    /// and writes the new token: `evergreen login NAME`, the window's Log in.
+    pub async fn log_in(&self, answer: Answer) -> Result<String, Failure> {
+        let Some(login) = &self.spec.login else {
+            return Err(Failure::paused(format!(
+                "{} has no auth method to log in with; set auth (userpass, ldap, oidc, approle or cert), or log in with `bao login`",
+                self.name
+            )));
+        };
+        let o = self.login(login, Some(answer), "was asked for by you").await?;
+        Ok(format!(
+            "logged in to {} with {}; the new token is valid until {} and Evergreen keeps it alive",
+            self.client.address(),
+            login.method(),
+            rfc3339(o.lifetime.not_after)
+        ))
     }
 
     async fn renew_self(&self, before: Lookup) -> Result<Renewed, Failure> {
@@ -353,17 +437,22 @@ impl Source for VaultToken {
         match self.lookup().await {
             Ok(l) => Ok(self.observation(&l, false)),
             // No token, or a dead one: with a way to log in, renewing makes one.
-            Err(f) if self.spec.login.is_some() && matches!(f.class, FailureClass::Rejected | FailureClass::Paused) => {
+            Err(f)
+                if self.automatic().is_some() && matches!(f.class, FailureClass::Rejected | FailureClass::Paused) =>
+            {
                 Err(Failure::absent(format!("{}; Evergreen logs in again now", f.message)))
             }
-            Err(f) => Err(f),
+            Err(f) => Err(self.with_ask(f)),
         }
     }
 
     async fn renew(&self, req: RenewRequest) -> Result<Renewed, Failure> {
         let before = self.lookup().await;
-        let Some(login) = &self.spec.login else {
-            return self.renew_self(before?).await;
+        let Some(login) = self.automatic() else {
+            return self
+                .renew_self(before.map_err(|f| self.with_ask(f))?)
+                .await
+                .map_err(|f| self.with_ask(f));
         };
         let why = match before {
             Ok(l) if !self.spent(&l, req.now) => match self.renew_self(l).await {
@@ -376,7 +465,7 @@ impl Source for VaultToken {
             Err(f) if matches!(f.class, FailureClass::Transient) => return Err(f),
             Err(f) => f.message,
         };
-        let observation = self.login(login, &why).await?;
+        let observation = self.login(login, None, &why).await?;
         Ok(Renewed {
             observation,
             note: format!("logged in again with {}", login.method()),

@@ -1,0 +1,73 @@
+//! Logging in when a credential needs its user: a password typed, a login in
+//! a browser. What `evergreen login NAME` and the window's Log in do. What
+//! the user types goes to the server and nowhere else: never to a file, a
+//! log, an event or the store. The new token goes where the credential keeps
+//! it, and the running engine picks it up from there at once.
+
+use std::path::Path;
+
+use secrecy::SecretString;
+
+use crate::config;
+use crate::error::{Error, Result};
+use crate::model::LoginPrompt;
+
+/// What the user answers.
+pub enum Answer {
+    /// A user name (when the config has none) and a password.
+    Password {
+        username: Option<String>,
+        password: SecretString,
+    },
+    /// A login in a browser: `open` shows the user the address to visit
+    /// (opens it, prints it); the answer comes back on a loopback callback.
+    Browser { open: Box<dyn Fn(&str) + Send + Sync> },
+}
+
+impl std::fmt::Debug for Answer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Answer::Password { username, .. } => {
+                write!(f, "Password {{ username: {username:?}, password: <redacted> }}")
+            }
+            Answer::Browser { .. } => f.write_str("Browser"),
+        }
+    }
+}
+
+fn credential(config_file: &Path, name: &str) -> Result<config::CredentialConfig> {
+    let cfg = config::load(config_file)?;
+    let names: Vec<String> = cfg.credentials.iter().map(|c| c.name.clone()).collect();
+    cfg.credentials.into_iter().find(|c| c.name == name).ok_or_else(|| {
+        Error::Refused(format!(
+            "no credential named {name:?} in {}; it has: {}",
+            config_file.display(),
+            if names.is_empty() {
+                "none".to_string()
+            } else {
+                names.join(", ")
+            }
+        ))
+    })
+}
+
+/// What logging in to `name` asks of the user.
+pub fn prompt(config_file: &Path, name: &str) -> Result<LoginPrompt> {
+    let c = credential(config_file, name)?;
+    c.spec.login_prompt().ok_or_else(|| {
+        Error::Refused(format!(
+            "{name} does not ask you to log in ({} credential); only credentials with auth = \"userpass\", \"ldap\" or \"oidc\" do",
+            c.kind().label()
+        ))
+    })
+}
+
+/// Logs `name` in with `answer`; returns what to tell the user.
+pub async fn log_in(config_file: &Path, name: &str, answer: Answer) -> Result<String> {
+    let c = credential(config_file, name)?;
+    prompt(config_file, name)?;
+    match c.spec.log_in(name, answer) {
+        Some(login) => login.await.map_err(Error::Refused),
+        None => Err(Error::Refused(format!("{name} does not take a login"))),
+    }
+}
