@@ -107,6 +107,16 @@ if [ -f ui/package-lock.json ]; then
   fi
 fi
 
+# The tests' OpenID Connect provider (npm oidc-provider), exactly as locked.
+if [ -f tests/oidc/package-lock.json ]; then
+  stamp=tests/oidc/node_modules/.installed-lock
+  if [ ! -f "$stamp" ] || ! cmp -s tests/oidc/package-lock.json "$stamp"; then
+    echo "installing the tests' OpenID Connect provider (npm ci)"
+    (cd tests/oidc && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+    cp tests/oidc/package-lock.json "$stamp"
+  fi
+fi
+
 # The benchmark compares against Python's `cryptography`; tests do not need it.
 if [ "${1:-}" = "--bench" ]; then
   if ! python3 -c 'import cryptography' >/dev/null 2>&1; then

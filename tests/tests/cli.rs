@@ -271,3 +271,29 @@ fn a_reader_that_goes_away_ends_a_command_quietly_and_never_stops_the_engine() {
     let _ = engine.wait();
     assert!(!std::fs::read_to_string(&err).unwrap().contains("panicked"));
 }
+
+/// `evergreen login` asks only credentials that log in with their user; the
+/// others are refused with what does, and a closed standard error (a reader
+/// gone) ends it with its status, not a panic.
+#[test]
+fn login_refuses_a_credential_that_does_not_ask_and_survives_a_closed_stderr() {
+    let env = Env::new();
+    env.cert("web", Duration::from_secs(60), Duration::from_secs(3600));
+    env.write_config(&env.renewing("web", "1h", ""));
+    let r = env.run(&["login", "web"]);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(
+        r.stderr.contains("web does not ask you to log in") && r.stderr.contains("auth = \"userpass\""),
+        "{r:?}"
+    );
+    let mut child = env
+        .cmd()
+        .args(["login", "web"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stderr.take());
+    assert_eq!(child.wait().unwrap().code(), Some(2));
+}

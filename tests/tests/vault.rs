@@ -817,3 +817,81 @@ async fn a_userpass_token_at_its_end_asks_you_and_evergreen_login_brings_it_back
     }
     rig.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oidc_login_happens_in_the_browser_and_comes_back_on_the_loopback_callback() {
+    use std::io::BufRead;
+    let provider = evergreen_tests::oidc::Oidc::start(serde_json::json!([{
+        "client_id": "bao",
+        "client_secret": "bao-client-secret",
+        "redirect_uris": ["http://localhost:8250/oidc/callback"],
+    }]));
+    let bao = Bao::dev();
+    bao.cli(&["auth", "enable", "oidc"]);
+    bao.cli(&[
+        "write",
+        "auth/oidc/config",
+        &format!("oidc_discovery_url={}", provider.issuer),
+        "oidc_client_id=bao",
+        "oidc_client_secret=bao-client-secret",
+        "default_role=dev",
+    ]);
+    bao.cli(&[
+        "write",
+        "auth/oidc/role/dev",
+        "user_claim=sub",
+        "allowed_redirect_uris=http://localhost:8250/oidc/callback",
+        "token_policies=default",
+        "token_ttl=1h",
+    ]);
+    let keys = tempfile::tempdir().unwrap();
+    let token_file = keys.path().join("vault-token");
+    let mut rig = Rig::start(|_| token_cred("vault", &bao, &token_file, "auth = \"oidc\"\n")).await;
+    // No token yet: it waits for its user, and says how.
+    let paused = rig.wait("the first look", Duration::from_secs(10), is("paused")).await;
+    assert!(paused.to_string().contains("`evergreen login vault`"), "{paused}");
+    let st = rig.status("vault");
+    assert!(
+        st.login.as_ref().is_some_and(|p| p.browser && p.method == "oidc"),
+        "{st:?}"
+    );
+    let config = rig.path("config.toml");
+    let mut cli = std::process::Command::new(evergreen_tests::evergreen_bin())
+        .arg("--config")
+        .arg(&config)
+        .args(["login", "vault", "--no-browser"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The address it prints is where the user logs in: the scripted browser does.
+    let err = cli.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let said_err = std::thread::spawn(move || {
+        let mut all = String::new();
+        for l in std::io::BufReader::new(err).lines().map_while(Result::ok) {
+            if l.trim().starts_with("http") {
+                let _ = tx.send(l.trim().to_string());
+            }
+            all.push_str(&l);
+            all.push('\n');
+        }
+        all
+    });
+    let url = rx.recv_timeout(Duration::from_secs(30)).expect("the login address");
+    assert!(url.starts_with(&provider.issuer), "{url}");
+    let back = evergreen_tests::oidc::browse(&url, "alice").await;
+    assert!(back.starts_with("http://localhost:8250/oidc/callback?"), "{back}");
+    let out = cli.wait_with_output().unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    let said_err = said_err.join().unwrap();
+    assert!(out.status.success() && said.contains("with oidc"), "{said}\n{said_err}");
+    let token = std::fs::read_to_string(&token_file).unwrap().trim().to_string();
+    let info = bao.cli(&["token", "lookup", "-format=json", &token]);
+    assert!(info.contains("auth/oidc/oidc/callback"), "{info}");
+    rig.wait("the new token", Duration::from_secs(20), is("observed")).await;
+    assert_eq!(rig.status("vault").state, State::Healthy);
+    rig.assert_never_shows(&token);
+    rig.stop().await;
+}

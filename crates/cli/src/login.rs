@@ -31,6 +31,13 @@ pub struct LoginArgs {
     pub no_browser: bool,
 }
 
+/// A line to the user on standard error; a reader that went away (a closed
+/// pipe) does not stop the login.
+fn tell(text: &str) {
+    let mut e = std::io::stderr().lock();
+    let _ = e.write_all(text.as_bytes()).and_then(|_| e.flush());
+}
+
 /// A line typed at the terminal with echo off, restored however it ends.
 fn read_hidden(prompt: &str) -> anyhow::Result<String> {
     use rustix::termios::{tcgetattr, tcsetattr, LocalModes, OptionalActions};
@@ -43,8 +50,7 @@ fn read_hidden(prompt: &str) -> anyhow::Result<String> {
     let mut quiet = before.clone();
     quiet.local_modes.remove(LocalModes::ECHO);
     quiet.local_modes.insert(LocalModes::ECHONL);
-    eprint!("{prompt}");
-    let _ = std::io::stderr().flush();
+    tell(prompt);
     tcsetattr(&tty, OptionalActions::Now, &quiet).context("cannot turn the terminal's echo off")?;
     let mut line = String::new();
     let read = std::io::BufReader::new(&tty).read_line(&mut line);
@@ -54,8 +60,7 @@ fn read_hidden(prompt: &str) -> anyhow::Result<String> {
 }
 
 fn read_visible(prompt: &str) -> anyhow::Result<String> {
-    eprint!("{prompt}");
-    let _ = std::io::stderr().flush();
+    tell(prompt);
     let mut line = String::new();
     std::io::stdin()
         .lock()
@@ -68,7 +73,7 @@ pub fn run(args: &LoginArgs, paths: &Paths) -> anyhow::Result<i32> {
     let prompt = match login::prompt(&paths.config_file, &args.name) {
         Ok(p) => p,
         Err(evergreen_core::Error::Refused(msg)) => {
-            eprintln!("error: {msg}");
+            tell(&format!("error: {msg}\n"));
             return Ok(2);
         }
         Err(e) => return Err(e.into()),
@@ -77,7 +82,9 @@ pub fn run(args: &LoginArgs, paths: &Paths) -> anyhow::Result<i32> {
         let no_browser = args.no_browser;
         Answer::Browser {
             open: Box::new(move |url: &str| {
-                eprintln!("Log in at this address (it opens in your browser):\n\n  {url}\n");
+                tell(&format!(
+                    "Log in at this address (it opens in your browser):\n\n  {url}\n\n"
+                ));
                 if !no_browser {
                     let _ = std::process::Command::new("xdg-open")
                         .arg(url)
@@ -86,7 +93,7 @@ pub fn run(args: &LoginArgs, paths: &Paths) -> anyhow::Result<i32> {
                         .stderr(std::process::Stdio::null())
                         .spawn();
                 }
-                eprintln!("Waiting for the browser…");
+                tell("Waiting for the browser…\n");
             }),
         }
     } else {
@@ -133,7 +140,7 @@ pub fn run(args: &LoginArgs, paths: &Paths) -> anyhow::Result<i32> {
             Ok(0)
         }
         Err(evergreen_core::Error::Refused(msg)) => {
-            eprintln!("error: {}: {msg}", args.name);
+            tell(&format!("error: {}: {msg}\n", args.name));
             Ok(1)
         }
         Err(e) => Err(e.into()),

@@ -89,7 +89,7 @@ impl VaultToken {
                 FailureClass::Rejected | FailureClass::Paused | FailureClass::NotRenewable
             )
         {
-            f.message = format!("{}; {}", f.message, self.ask());
+            f.message = format!("{}; or {}", f.message, self.ask().trim_start_matches("log in again: "));
         }
         f
     }
