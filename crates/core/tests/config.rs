@@ -616,3 +616,41 @@ auth_role = "workstations"
     .unwrap_err();
     assert!(e.contains("needs a token file"), "{e}");
 }
+
+/// Every complete example in the README and docs/configuration.md is a
+/// config Evergreen accepts (the CA bundles they name stand in as real ones).
+#[test]
+fn the_documented_examples_are_valid_configs() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let ca = {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut p = rcgen::CertificateParams::new(vec![]).unwrap();
+        p.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        p.self_signed(&key).unwrap().pem().into_bytes()
+    };
+    let home = Path::new("/home/u");
+    let mut checked = 0;
+    for doc in ["README.md", "docs/configuration.md"] {
+        let text = std::fs::read_to_string(root.join(doc)).unwrap();
+        for block in text.split("```toml\n").skip(1) {
+            let block = block.split("```").next().unwrap();
+            if !block.contains("[[credential]]") {
+                continue;
+            }
+            let mut files = BTreeMap::new();
+            for line in block.lines() {
+                if let Some(p) = line.trim().strip_prefix("ca_bundle = \"") {
+                    let p = p.trim_end_matches('"');
+                    files.insert(home.join(p.trim_start_matches("~/")), ca.clone());
+                }
+            }
+            let mut around = Surroundings::fixed(home, files);
+            around.hostname = Some("ws-42".into());
+            if let Err(e) = parse_in(block, file(), &around) {
+                panic!("an example in {doc} is not a valid config:\n{block}\n{e}");
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 8, "only {checked} examples found");
+}
