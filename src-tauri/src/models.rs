@@ -9,7 +9,7 @@ pub use evergreen_core::config_edit::{CredentialForm, FieldSchema, FieldType, Fo
 pub use evergreen_core::events::{Event, EventKind};
 pub use evergreen_core::history::{Action, Outcome};
 pub use evergreen_core::model::{
-    CertDetails, CertForm, CredentialStatus, DetailRow, HardEnd, Health, HeartbeatCounts, Kind, LastResult,
+    CertDetails, CredentialStatus, DetailLabels, DetailRow, HardEnd, Health, HeartbeatCounts, Kind, LastResult,
     LoginPrompt, Next, NextAction, Offers, PauseOffer, RenewalCounts, Snapshot, State, Streak,
 };
 pub use evergreen_core::scheduler::RenewOutcome;
@@ -37,7 +37,7 @@ pub fn typescript_bindings() -> String {
         Kind::decl(),
         Health::decl(),
         State::decl(),
-        CertForm::decl(),
+        DetailLabels::decl(),
         DetailRow::decl(),
         CertDetails::decl(),
         HardEnd::decl(),

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant, SystemTime};
 
-use evergreen_core::model::{CertForm, State};
+use evergreen_core::model::State;
 use evergreen_tests::bao::Bao;
 use evergreen_tests::rig::{is, Rig};
 use evergreen_tests::ssh::{user, Agent, Identity, Sshd};
@@ -87,7 +87,10 @@ async fn a_signed_certificate_logs_in_across_renewals_and_a_restart_after_expiry
     );
     let st = rig.status("ssh");
     let d = st.details.as_ref().expect("details");
-    assert_eq!(d.form, CertForm::Ssh);
+    assert_eq!(
+        (d.labels.title.as_str(), d.labels.subject.as_str()),
+        ("SSH certificate", "Key ID")
+    );
     assert_eq!(d.sans, std::slice::from_ref(&who));
     assert!(
         d.more.iter().any(|r| r.label == "ssh-agent" && r.at.is_some()),
@@ -234,7 +237,7 @@ async fn a_certificate_another_tool_writes_is_watched_and_renewed_by_its_command
     let st = rig.status("tool");
     assert_eq!(st.state, State::Healthy, "{st:?}");
     let d1 = st.details.clone().expect("details");
-    assert_eq!((d1.subject.as_str(), d1.form), ("tool@ws", CertForm::Ssh));
+    assert_eq!((d1.subject.as_str(), d1.labels.subject.as_str()), ("tool@ws", "Key ID"));
     assert_eq!(d1.sans, ["alice", "ops"]);
     assert!(
         !d1.more.iter().any(|r| r.label == "ssh-agent"),

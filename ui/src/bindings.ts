@@ -7,15 +7,23 @@ export type Health = "healthy" | "attention" | "stopped" | "failing";
 
 export type State = { "state": "healthy" } | { "state": "due" } | { "state": "renewing" } | { "state": "failing", streak: number, next_retry_at: number, offline: boolean, } | { "state": "expired" } | { "state": "paused", reason: string, } | { "state": "retired", reason: string, } | { "state": "not_renewable" } | { "state": "final", expires_at: number, } | { "state": "capped", reason: string, next_try_at: number, } | { "state": "disabled" };
 
-export type CertForm = "x509" | "ssh";
+export type DetailLabels = { 
+/**
+ * The panel's heading: "Certificate".
+ */
+title: string, subject: string, names: string, issuer: string, serial: string, fingerprint: string, 
+/**
+ * Serial and fingerprint are hexadecimal (shown grouped, copyable).
+ */
+hex: boolean, };
 
 export type DetailRow = { label: string, value: string, at?: number, };
 
 export type CertDetails = { subject: string, issuer: string, serial: string, sha256: string, sans: Array<string>, 
 /**
- * Whose words the faces use for the places above.
+ * What the faces call the places above, in the kind's own words.
  */
-form: CertForm, 
+labels: DetailLabels, 
 /**
  * More facts, in the order shown (an SSH certificate's type, its
  * extensions, whether ssh-agent holds it).

@@ -223,31 +223,55 @@ pub struct CertDetails {
     pub serial: String,
     pub sha256: String,
     pub sans: Vec<String>,
-    /// Whose words the faces use for the places above.
+    /// What the faces call the places above, in the kind's own words.
     #[serde(default)]
-    pub form: CertForm,
+    pub labels: DetailLabels,
     /// More facts, in the order shown (an SSH certificate's type, its
     /// extensions, whether ssh-agent holds it).
     #[serde(default)]
     pub more: Vec<DetailRow>,
 }
 
-/// What kind of certificate [`CertDetails`] describes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+/// The words for [`CertDetails`]' places: an X.509 certificate's by
+/// default, a kind's own otherwise (an SSH certificate's key ID and
+/// principals, a Kerberos ticket's principal).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-#[serde(rename_all = "snake_case")]
-pub enum CertForm {
-    #[default]
-    X509,
-    Ssh,
+pub struct DetailLabels {
+    /// The panel's heading: "Certificate".
+    pub title: String,
+    pub subject: String,
+    pub names: String,
+    pub issuer: String,
+    pub serial: String,
+    pub fingerprint: String,
+    /// Serial and fingerprint are hexadecimal (shown grouped, copyable).
+    pub hex: bool,
 }
 
-impl CertForm {
-    /// The faces' names for subject, names, issuer and fingerprint.
-    pub fn labels(self) -> [&'static str; 4] {
-        match self {
-            CertForm::X509 => ["Subject", "Alternative names", "Issuer", "SHA-256"],
-            CertForm::Ssh => ["Key ID", "Principals", "CA", "Key fingerprint"],
+impl DetailLabels {
+    /// A kind's own words; its values are shown as they are.
+    pub fn of(title: &str, [subject, names, issuer, serial, fingerprint]: [&str; 5]) -> Self {
+        DetailLabels {
+            title: title.into(),
+            subject: subject.into(),
+            names: names.into(),
+            issuer: issuer.into(),
+            serial: serial.into(),
+            fingerprint: fingerprint.into(),
+            hex: false,
+        }
+    }
+}
+
+impl Default for DetailLabels {
+    fn default() -> Self {
+        DetailLabels {
+            hex: true,
+            ..DetailLabels::of(
+                "Certificate",
+                ["Subject", "Alternative names", "Issuer", "Serial", "SHA-256"],
+            )
         }
     }
 }

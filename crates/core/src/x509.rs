@@ -250,7 +250,7 @@ fn details(cert: &X509Certificate<'_>, der: &[u8]) -> CertDetails {
         serial: cert.raw_serial_as_string(),
         sha256: hex::encode(Sha256::digest(der)),
         sans,
-        form: Default::default(),
+        labels: Default::default(),
         more: Vec::new(),
     }
 }

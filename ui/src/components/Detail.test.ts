@@ -98,7 +98,7 @@ describe("Detail: certctl and watched files", () => {
 });
 
 describe("Detail: what a certificate is", () => {
-  it("names an SSH certificate's facts in OpenSSH's words, with the agent's hold as a time", () => {
+  it("names a certificate's facts in its kind's words, with the agent's hold as a time", () => {
     show(
       status({
         kind: "ssh_cert",
@@ -108,7 +108,15 @@ describe("Detail: what a certificate is", () => {
           serial: "42",
           sha256: "SHA256:key",
           sans: ["alice", "ops"],
-          form: "ssh",
+          labels: {
+            title: "SSH certificate",
+            subject: "Key ID",
+            names: "Principals",
+            issuer: "CA",
+            serial: "Serial",
+            fingerprint: "Key fingerprint",
+            hex: false,
+          },
           more: [
             { label: "Extensions", value: "permit-pty" },
             { label: "ssh-agent", value: "holds it until", at: NOW + HOUR },

@@ -95,7 +95,15 @@ function fake(
             serial: "5f:3a:91:0c:77:e2:14:ab:90:02",
             sha256: "9C:1B:44:E0:7A:3F:21:88:D4:6B:0E:51:93:AC:2F:7D:60:19:B8:E3:45:CA:0F:72:1D:9E:84:3B:56:AF:10:C2",
             sans: [`${name}.demo.evergreen.invalid`, "localhost", "127.0.0.1"],
-            form: "x509",
+            labels: {
+              title: "Certificate",
+              subject: "Subject",
+              names: "Alternative names",
+              issuer: "Issuer",
+              serial: "Serial",
+              fingerprint: "SHA-256",
+              hex: true,
+            },
             more: [],
           }
         : null,
@@ -159,7 +167,15 @@ function initial(params: URLSearchParams): Fake[] {
         serial: "8142",
         sha256: "SHA256:ZGVtby1rZXktZmluZ2VycHJpbnQtb2YtYWxpY2UAAA",
         sans: ["alice"],
-        form: "ssh",
+        labels: {
+          title: "SSH certificate",
+          subject: "Key ID",
+          names: "Principals",
+          issuer: "CA",
+          serial: "Serial",
+          fingerprint: "Key fingerprint",
+          hex: false,
+        },
         more: [
           { label: "Type", value: "user certificate" },
           { label: "Extensions", value: "permit-port-forwarding, permit-pty" },

@@ -130,14 +130,18 @@ fn print_text(s: &Shown) {
         row("Hard end", &format!("{} {}, {}", end.what, at(end.at), end.then));
     }
     if let Some(d) = &c.details {
-        let [subject, names, issuer, fingerprint] = d.form.labels();
-        row(subject, &d.subject);
+        let l = &d.labels;
+        row(&l.subject, &d.subject);
         if !d.sans.is_empty() {
-            row(names, &d.sans.join(", "));
+            row(&l.names, &d.sans.join(", "));
         }
-        row(issuer, &d.issuer);
-        row("Serial", &d.serial);
-        row(fingerprint, &d.sha256);
+        row(&l.issuer, &d.issuer);
+        if !d.serial.is_empty() {
+            row(&l.serial, &d.serial);
+        }
+        if !d.sha256.is_empty() {
+            row(&l.fingerprint, &d.sha256);
+        }
         for r in &d.more {
             match r.at {
                 Some(t) => row(&r.label, &format!("{} {}", r.value, at(t))),

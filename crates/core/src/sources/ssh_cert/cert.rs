@@ -7,7 +7,7 @@ use ssh_key::public::KeyData;
 use ssh_key::{Certificate, HashAlg, PublicKey};
 
 use crate::clock::{from_unix_secs, rfc3339};
-use crate::model::{CertDetails, CertForm, DetailRow, Lifetime};
+use crate::model::{CertDetails, DetailLabels, DetailRow, Lifetime};
 use crate::sources::Observation;
 
 /// No certificate or public key Evergreen reads is longer (an RSA-16384
@@ -100,7 +100,10 @@ pub(crate) fn details(cert: &Certificate, agent: &InAgent) -> CertDetails {
         serial: cert.serial().to_string(),
         sha256: cert.public_key().fingerprint(HashAlg::Sha256).to_string(),
         sans: cert.valid_principals().to_vec(),
-        form: CertForm::Ssh,
+        labels: DetailLabels::of(
+            "SSH certificate",
+            ["Key ID", "Principals", "CA", "Serial", "Key fingerprint"],
+        ),
         more,
     }
 }
