@@ -158,14 +158,7 @@ pub async fn login(
             password: p.into(),
         },
         None => Answer::Browser {
-            open: Box::new(|url: &str| {
-                let _ = std::process::Command::new("xdg-open")
-                    .arg(url)
-                    .stdin(std::process::Stdio::null())
-                    .stdout(std::process::Stdio::null())
-                    .stderr(std::process::Stdio::null())
-                    .spawn();
-            }),
+            open: Box::new(evergreen_core::login::open_browser),
         },
     };
     Ok(evergreen_core::login::log_in(&remote.config_file, &name, answer).await?)

@@ -86,12 +86,7 @@ pub fn run(args: &LoginArgs, paths: &Paths) -> anyhow::Result<i32> {
                     "Log in at this address (it opens in your browser):\n\n  {url}\n\n"
                 ));
                 if !no_browser {
-                    let _ = std::process::Command::new("xdg-open")
-                        .arg(url)
-                        .stdin(std::process::Stdio::null())
-                        .stdout(std::process::Stdio::null())
-                        .stderr(std::process::Stdio::null())
-                        .spawn();
+                    login::open_browser(url);
                 }
                 tell("Waiting for the browser…\n");
             }),

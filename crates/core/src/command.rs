@@ -75,6 +75,45 @@ const SERVICE_ENV: [&str; 6] = [
 /// Runs `spec` for credential `name`, killing it after `timeout`. The
 /// variables in `withheld` (the ones the config reads secrets from) are
 /// not passed on.
+/// What a renew command that worked left behind.
+#[derive(Debug)]
+pub struct Ran {
+    pub stderr_tail: Option<String>,
+    /// The file's bytes differ from before the command: two renewals within
+    /// a second share one expiry, so the bytes, not the expiry, tell.
+    pub changed: bool,
+}
+
+/// Runs a credential's renew command, which writes `path`: a failure names
+/// the command's last words; success says whether the file changed.
+pub async fn renew_file(
+    spec: &CommandSpec,
+    name: &str,
+    path: &Path,
+    timeout: Duration,
+    withheld: &[String],
+) -> Result<Ran, crate::sources::Failure> {
+    let before = std::fs::read(path).ok();
+    let out = run(spec, name, path, timeout, withheld).await;
+    if !out.success {
+        let reason = out
+            .stderr_tail
+            .as_deref()
+            .and_then(|t| t.lines().last())
+            .map(|l| format!(": {l}"))
+            .unwrap_or_default();
+        return Err(crate::sources::Failure {
+            class: crate::sources::FailureClass::Transient,
+            message: format!("renew command failed: {}{reason}", out.summary),
+            stderr_tail: out.stderr_tail,
+        });
+    }
+    Ok(Ran {
+        changed: before.is_none() || std::fs::read(path).ok() != before,
+        stderr_tail: out.stderr_tail,
+    })
+}
+
 pub async fn run(
     spec: &CommandSpec,
     name: &str,

@@ -35,25 +35,20 @@ impl std::fmt::Debug for Answer {
     }
 }
 
-fn credential(config_file: &Path, name: &str) -> Result<config::CredentialConfig> {
-    let cfg = config::load(config_file)?;
-    let names: Vec<String> = cfg.credentials.iter().map(|c| c.name.clone()).collect();
-    cfg.credentials.into_iter().find(|c| c.name == name).ok_or_else(|| {
-        Error::Refused(format!(
-            "no credential named {name:?} in {}; it has: {}",
-            config_file.display(),
-            if names.is_empty() {
-                "none".to_string()
-            } else {
-                names.join(", ")
-            }
-        ))
-    })
+/// Opens `url` in the user's browser (`xdg-open`), without waiting.
+pub fn open_browser(url: &str) {
+    use std::process::{Command, Stdio};
+    let _ = Command::new("xdg-open")
+        .arg(url)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn();
 }
 
 /// What logging in to `name` asks of the user.
 pub fn prompt(config_file: &Path, name: &str) -> Result<LoginPrompt> {
-    let c = credential(config_file, name)?;
+    let c = config::credential_named(config_file, name)?;
     c.spec.login_prompt().ok_or_else(|| {
         Error::Refused(format!(
             "{name} does not ask you to log in ({} credential); only credentials with auth = \"userpass\", \"ldap\" or \"oidc\" do",
@@ -64,7 +59,7 @@ pub fn prompt(config_file: &Path, name: &str) -> Result<LoginPrompt> {
 
 /// Logs `name` in with `answer`; returns what to tell the user.
 pub async fn log_in(config_file: &Path, name: &str, answer: Answer) -> Result<String> {
-    let c = credential(config_file, name)?;
+    let c = config::credential_named(config_file, name)?;
     prompt(config_file, name)?;
     match c.spec.log_in(name, answer) {
         Some(login) => login.await.map_err(Error::Refused),

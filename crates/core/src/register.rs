@@ -26,19 +26,7 @@ pub struct Saved {
 
 /// Saves `token` for the credential `name` of the config at `config_file`.
 pub fn save_token(config_file: &Path, name: &str, token: &SecretString) -> Result<Saved> {
-    let cfg = config::load(config_file)?;
-    let Some(c) = cfg.credentials.iter().find(|c| c.name == name) else {
-        let names: Vec<&str> = cfg.credentials.iter().map(|c| c.name.as_str()).collect();
-        return Err(Error::Refused(format!(
-            "no credential named {name:?} in {}; it has: {}",
-            config_file.display(),
-            if names.is_empty() {
-                "none".to_string()
-            } else {
-                names.join(", ")
-            }
-        )));
-    };
+    let c = config::credential_named(config_file, name)?;
     let (Some(enrolment), Some((token_file, registered))) = (c.kind.facts().enrolment, c.spec.token_file()) else {
         let enrolling: Vec<&str> = Kind::all()
             .filter(|k| k.facts().enrolment.is_some())

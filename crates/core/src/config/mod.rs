@@ -284,6 +284,24 @@ fn unsafe_config(meta: &std::fs::Metadata, path: &Path, uid: u32) -> Option<Stri
 
 /// Validates config text; `file` names it in errors and anchors relative
 /// paths. What it needs from outside is read from this process.
+/// The credential `name` of the config at `file`, or a refusal that lists
+/// the names it has (for commands given a name: register, login).
+pub fn credential_named(file: &Path, name: &str) -> Result<CredentialConfig> {
+    let cfg = load(file)?;
+    let names: Vec<String> = cfg.credentials.iter().map(|c| c.name.clone()).collect();
+    cfg.credentials.into_iter().find(|c| c.name == name).ok_or_else(|| {
+        Error::Refused(format!(
+            "no credential named {name:?} in {}; it has: {}",
+            file.display(),
+            if names.is_empty() {
+                "none".to_string()
+            } else {
+                names.join(", ")
+            }
+        ))
+    })
+}
+
 pub fn parse(src: &str, file: &Path) -> Result<Config> {
     parse_in(src, file, &Surroundings::of_process())
 }

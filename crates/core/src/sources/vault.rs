@@ -149,22 +149,7 @@ impl VaultClient {
             ..ClientOptions::default()
         })
         .map_err(|e| CallError::Failed(Failure::transient(format!("{}: {e}", cert.display()))))?;
-        let url = format!("{}/v1/{}", self.conn.address, path.trim_start_matches('/'));
-        let mut req = client
-            .request(method, &url)
-            .header("X-Vault-Request", "true")
-            .json(body);
-        if let Some(ns) = &self.conn.namespace {
-            req = req.header("X-Vault-Namespace", ns);
-        }
-        let resp = req
-            .send()
-            .await
-            .map_err(|e| CallError::Failed(Failure::transient(http::describe(&url, &e))))?;
-        let status = resp.status();
-        let bytes = http::read_reply(resp, &url)
-            .await
-            .map_err(|e| CallError::Failed(Failure::transient(e)))?;
+        let (url, status, bytes) = self.send_with(&client, method, path, Some(body), None).await?;
         self.json(&url, status, bytes)
     }
 
@@ -189,6 +174,17 @@ impl VaultClient {
         token: Option<&SecretString>,
     ) -> Result<(String, StatusCode, Vec<u8>), CallError> {
         let client = self.client().map_err(CallError::Failed)?;
+        self.send_with(client, method, path, body, token).await
+    }
+
+    async fn send_with(
+        &self,
+        client: &reqwest::Client,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        token: Option<&SecretString>,
+    ) -> Result<(String, StatusCode, Vec<u8>), CallError> {
         let url = format!("{}/v1/{}", self.conn.address, path.trim_start_matches('/'));
         let mut req = client.request(method, &url).header("X-Vault-Request", "true");
         if let Some(token) = token {

@@ -224,18 +224,22 @@ impl SshCert {
             .map_err(|e| Failure::transient(format!("could not encode the certificate: {e}")))?;
         self.write(&key, &format!("{text}\n"))?;
         let agent = self.install_in_agent(key.private, &c, req.now).await;
-        let note = command::reload(
+        Ok(Renewed {
+            observation: self.observation(&c, &agent)?,
+            note: self.reload(req).await,
+        })
+    }
+
+    /// The reload command after a renewal, if any: the note it leaves.
+    async fn reload(&self, req: &RenewRequest) -> String {
+        command::reload(
             self.spec.reload_command.as_ref(),
             &self.name,
             self.path(),
             self.spec.command_timeout,
             &req.withheld,
         )
-        .await;
-        Ok(Renewed {
-            observation: self.observation(&c, &agent)?,
-            note,
-        })
+        .await
     }
 
     /// Writes the certificate; a key made for it goes with it, as one pair.
@@ -275,27 +279,13 @@ impl SshCert {
     }
 
     async fn run_command(&self, cmd: &crate::config::CommandSpec, req: &RenewRequest) -> Result<Renewed, Failure> {
-        let before = std::fs::read(self.path()).ok();
-        let out = command::run(cmd, &self.name, self.path(), self.spec.command_timeout, &req.withheld).await;
-        if !out.success {
-            let reason = out
-                .stderr_tail
-                .as_deref()
-                .and_then(|t| t.lines().last())
-                .map(|l| format!(": {l}"))
-                .unwrap_or_default();
-            return Err(Failure {
-                class: FailureClass::Transient,
-                message: format!("renew command failed: {}{reason}", out.summary),
-                stderr_tail: out.stderr_tail,
-            });
-        }
+        let out = command::renew_file(cmd, &self.name, self.path(), self.spec.command_timeout, &req.withheld).await?;
         let c = self.read_cert().map_err(|f| Failure {
             message: format!("renew command exited 0 but {}", f.message),
             stderr_tail: out.stderr_tail.clone(),
             ..f
         })?;
-        if before.is_some() && std::fs::read(self.path()).ok() == before {
+        if !out.changed {
             return Err(Failure {
                 class: FailureClass::Transient,
                 message: format!(
@@ -305,17 +295,9 @@ impl SshCert {
                 stderr_tail: out.stderr_tail,
             });
         }
-        let note = command::reload(
-            self.spec.reload_command.as_ref(),
-            &self.name,
-            self.path(),
-            self.spec.command_timeout,
-            &req.withheld,
-        )
-        .await;
         Ok(Renewed {
             observation: self.observation(&c, &InAgent::NotAsked)?,
-            note,
+            note: self.reload(req).await,
         })
     }
 }

@@ -60,30 +60,14 @@ impl Source for X509File {
                 self.spec.path.display()
             )));
         };
-        // What "did the command renew it" is judged by: the file's bytes, not
-        // its not_after alone (two renewals within a second share one).
-        let before = std::fs::read(&self.spec.path).ok();
-        let out = command::run(
+        let out = command::renew_file(
             cmd,
             &self.name,
             &self.spec.path,
             self.spec.command_timeout,
             &req.withheld,
         )
-        .await;
-        if !out.success {
-            let reason = out
-                .stderr_tail
-                .as_deref()
-                .and_then(|t| t.lines().last())
-                .map(|l| format!(": {l}"))
-                .unwrap_or_default();
-            return Err(Failure {
-                class: super::FailureClass::Transient,
-                message: format!("renew command failed: {}{reason}", out.summary),
-                stderr_tail: out.stderr_tail,
-            });
-        }
+        .await?;
         let obs = self.read().map_err(|f| Failure {
             message: format!(
                 "renew command exited 0 but the certificate is not readable afterwards: {}",
@@ -94,7 +78,7 @@ impl Source for X509File {
         })?;
         // A certificate that expires earlier than before is accepted: a CA
         // may shorten lifetimes. Whether it is capped is the scheduler's call.
-        if before.is_some() && std::fs::read(&self.spec.path).ok() == before {
+        if !out.changed {
             return Err(Failure {
                 class: super::FailureClass::Transient,
                 message: format!(
