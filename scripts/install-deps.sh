@@ -38,6 +38,10 @@ have WebKitWebDriver || need_apt+=(webkit2gtk-driver)
 # The SSH certificate tests: a real sshd, ssh-agent, ssh and ssh-keygen.
 have ssh-agent || need_apt+=(openssh-client)
 [ -x /usr/sbin/sshd ] || need_apt+=(openssh-server)
+# The Kerberos tests: a real MIT KDC of their own, and kinit/klist.
+[ -x /usr/sbin/krb5kdc ] || need_apt+=(krb5-kdc)
+[ -x /usr/sbin/kadmin.local ] || need_apt+=(krb5-admin-server)
+have kinit || need_apt+=(krb5-user)
 # The metrics tests scrape with a real Prometheus and check with promtool.
 have prometheus || need_apt+=(prometheus)
 # The package: its dependencies computed from the binaries (dpkg-shlibdeps),

@@ -10,6 +10,7 @@ pub mod bus;
 pub mod desktop;
 pub mod env;
 pub mod faketime;
+pub mod kdc;
 pub mod oidc;
 pub mod prometheus;
 pub mod rig;

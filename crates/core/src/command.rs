@@ -121,6 +121,27 @@ pub async fn run(
     timeout: Duration,
     withheld: &[String],
 ) -> CommandOutcome {
+    run_with(spec, name, cert_path, timeout, withheld, &Extra::default()).await
+}
+
+/// What a command Evergreen runs for itself (`kinit`) gets beyond a user's
+/// command: variables of its own, and standard input (a password typed for
+/// it, written once and closed; never kept).
+#[derive(Default)]
+pub struct Extra<'a> {
+    pub env: &'a [(&'a str, &'a std::ffi::OsStr)],
+    pub stdin: Option<&'a [u8]>,
+}
+
+/// [`run`], with [`Extra`].
+pub async fn run_with(
+    spec: &CommandSpec,
+    name: &str,
+    cert_path: &Path,
+    timeout: Duration,
+    withheld: &[String],
+    extra: &Extra<'_>,
+) -> CommandOutcome {
     let argv = spec.argv();
     let program = &argv[0];
     let mut cmd = tokio::process::Command::new(program);
@@ -132,10 +153,17 @@ pub async fn run(
     for ours in SERVICE_ENV {
         cmd.env_remove(ours);
     }
+    for (k, v) in extra.env {
+        cmd.env(k, v);
+    }
     cmd.args(&argv[1..])
         .env("EVERGREEN_CREDENTIAL", name)
         .env("EVERGREEN_CERT_PATH", cert_path)
-        .stdin(Stdio::null())
+        .stdin(if extra.stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .process_group(0)
@@ -155,6 +183,12 @@ pub async fn run(
             };
         }
     };
+    if let (Some(input), Some(mut pipe)) = (extra.stdin, child.stdin.take()) {
+        use tokio::io::AsyncWriteExt;
+        // A command that exits without reading it closes the pipe: fine.
+        let _ = pipe.write_all(input).await;
+        drop(pipe);
+    }
     let group = child.id().and_then(|id| rustix::process::Pid::from_raw(id as i32));
     let tail = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let reader = tokio::spawn(keep_tail(child.stderr.take(), tail.clone()));

@@ -12,6 +12,7 @@ pub mod vault;
 // validation, source) plus its two lines here. docs/architecture.md has
 // the recipe.
 pub mod certctl;
+pub mod kerberos;
 pub mod nixfleet;
 pub mod ssh_cert;
 pub mod vault_pki;
@@ -25,6 +26,7 @@ pub const KINDS: &[Kind] = &[
     vault_token::KIND,
     vault_pki::KIND,
     ssh_cert::KIND,
+    kerberos::KIND,
     nixfleet::KIND,
     wrenn::KIND,
     certctl::KIND,

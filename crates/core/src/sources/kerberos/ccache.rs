@@ -56,7 +56,11 @@ impl Tgt {
             (0x0040_0000, "initial"),
             (0x0020_0000, "pre-authenticated"),
         ];
-        let w: Vec<&str> = NAMES.iter().filter(|(b, _)| self.flags & b != 0).map(|(_, n)| *n).collect();
+        let w: Vec<&str> = NAMES
+            .iter()
+            .filter(|(b, _)| self.flags & b != 0)
+            .map(|(_, n)| *n)
+            .collect();
         if w.is_empty() {
             "none".into()
         } else {
@@ -96,15 +100,11 @@ impl<'a> Reader<'a> {
     fn text(&mut self, what: &str) -> Result<String, String> {
         Ok(String::from_utf8_lossy(self.data(what)?).into_owned())
     }
-    fn principal(&mut self, v3: bool, what: &str) -> Result<Principal, String> {
+    fn principal(&mut self, what: &str) -> Result<Principal, String> {
         let _name_type = self.u32(what)?;
-        let mut n = self.u32(what)? as usize;
-        // Version 1 counted the realm among the components; 3 and 4 do not.
-        if v3 && n > 64 {
-            return Err(format!("{what} has {n} components, more than any principal"));
-        }
+        let n = self.u32(what)? as usize;
         if n > 64 {
-            n = 0;
+            return Err(format!("{what} has {n} components, more than any principal"));
         }
         let realm = self.text(what)?;
         let components = (0..n).map(|_| self.text(what)).collect::<Result<_, _>>()?;
@@ -135,11 +135,11 @@ pub(crate) fn tgt(bytes: &[u8]) -> Result<Tgt, String> {
         }
         v => return Err(format!("it does not start like a Kerberos credential cache (version 0x{v:04x})")),
     }
-    let default = r.principal(true, "the default principal")?;
+    let default = r.principal("the default principal")?;
     let mut found: Option<Tgt> = None;
     while !r.b.is_empty() {
-        let client = r.principal(true, "a credential's client")?;
-        let server = r.principal(true, "a credential's server")?;
+        let client = r.principal("a credential's client")?;
+        let server = r.principal("a credential's server")?;
         let _enctype = r.u16("a key")?;
         r.data("a key")?;
         let (auth, start, end, till) = (
@@ -188,9 +188,7 @@ pub(crate) fn tgt(bytes: &[u8]) -> Result<Tgt, String> {
             found = Some(t);
         }
     }
-    found.ok_or_else(|| {
-        format!("it holds no ticket-granting ticket for {default}; log in with `kinit {default}`")
-    })
+    found.ok_or_else(|| format!("it holds no ticket-granting ticket for {default}; log in with `kinit {default}`"))
 }
 
 #[cfg(test)]
@@ -235,7 +233,14 @@ pub(crate) mod tests {
             data(b, b"ticket");
             data(b, b"");
         };
-        cred(&mut b, ("X-CACHECONF:", &["krb5_ccache_conf_data", "pa_type", "krbtgt/EXAMPLE.TEST@EXAMPLE.TEST"]), 0);
+        cred(
+            &mut b,
+            (
+                "X-CACHECONF:",
+                &["krb5_ccache_conf_data", "pa_type", "krbtgt/EXAMPLE.TEST@EXAMPLE.TEST"],
+            ),
+            0,
+        );
         cred(&mut b, ("EXAMPLE.TEST", &["krbtgt", "EXAMPLE.TEST"]), end);
         b
     }
@@ -255,12 +260,33 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn a_cache_written_by_mit_kinit_is_read() {
+        // `kinit -l 10h -r 7d alice` against a KDC of realm SEED.TEST.
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/seeds/fleet/krb5cc-v4.bin");
+        let t = tgt(&std::fs::read(path).unwrap()).unwrap();
+        assert_eq!(t.client.to_string(), "alice@SEED.TEST");
+        assert_eq!(t.server.to_string(), "krbtgt/SEED.TEST@SEED.TEST");
+        assert_eq!(t.end.duration_since(t.start).unwrap(), Duration::from_secs(10 * 3600));
+        assert_eq!(
+            t.renew_till.unwrap().duration_since(t.start).unwrap(),
+            Duration::from_secs(7 * 86_400)
+        );
+        assert!(
+            t.flag_words().contains("renewable") && t.flag_words().contains("initial"),
+            "{}",
+            t.flag_words()
+        );
+    }
+
+    #[test]
     fn a_cut_or_foreign_file_is_an_error_never_a_panic() {
         let good = cache(1, 2, 3, RENEWABLE);
         for n in 0..good.len() {
             assert!(tgt(&good[..n]).is_err(), "cut at {n}");
         }
-        assert!(tgt(b"-----BEGIN CERTIFICATE-----").unwrap_err().contains("does not start like"));
+        assert!(tgt(b"-----BEGIN CERTIFICATE-----")
+            .unwrap_err()
+            .contains("does not start like"));
         assert!(tgt(&[0x05, 0x01, 0, 0]).unwrap_err().contains("version 1"));
         // A huge announced length is refused, not allocated.
         let mut huge = good.clone();
