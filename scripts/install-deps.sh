@@ -42,6 +42,9 @@ have ssh-agent || need_apt+=(openssh-client)
 [ -x /usr/sbin/krb5kdc ] || need_apt+=(krb5-kdc)
 [ -x /usr/sbin/kadmin.local ] || need_apt+=(krb5-admin-server)
 have kinit || need_apt+=(krb5-user)
+# The OAuth tests keep tokens in a real desktop keyring.
+have gnome-keyring-daemon || need_apt+=(gnome-keyring)
+have secret-tool || need_apt+=(libsecret-tools)
 # The metrics tests scrape with a real Prometheus and check with promtool.
 have prometheus || need_apt+=(prometheus)
 # The package: its dependencies computed from the binaries (dpkg-shlibdeps),

@@ -158,7 +158,7 @@ pub async fn login(
             password: p.into(),
         },
         None => Answer::Browser {
-            open: Box::new(evergreen_core::login::open_browser),
+            open: Box::new(|url: &str, _code: Option<&str>| evergreen_core::login::open_browser(url)),
         },
     };
     Ok(evergreen_core::login::log_in(&remote.config_file, &name, answer).await?)

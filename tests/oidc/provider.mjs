@@ -26,6 +26,8 @@ const provider = new Provider(issuer, {
     Grant: 86400,
   },
   issueRefreshToken: () => true,
+  // Every refresh hands out a new refresh token and retires the old one.
+  rotateRefreshToken: true,
   findAccount: (_ctx, sub) => ({ accountId: sub, claims: () => ({ sub, email: `${sub}@example.test` }) }),
   claims: { openid: ["sub"], email: ["email"] },
 });

@@ -33,6 +33,7 @@ impl Oidc {
                 l.local_addr().expect("its address").port()
             };
             let mut child = Command::new("node")
+                .env("OIDC_ACCESS_TTL", "10")
                 .arg(dir().join("provider.mjs"))
                 .arg(port.to_string())
                 .arg(clients.to_string())
@@ -41,7 +42,17 @@ impl Oidc {
                 .stderr(Stdio::null())
                 .spawn()
                 .expect("node runs");
-            match crate::first_line(&mut child, Duration::from_secs(30)) {
+            // Its first line says it is ready; it goes on logging to stdout,
+            // which is read to the end so that it never writes to a closed pipe.
+            let out = child.stdout.take().expect("piped stdout");
+            let (tx, rx) = std::sync::mpsc::channel();
+            std::thread::spawn(move || {
+                use std::io::BufRead;
+                for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+                    let _ = tx.send(line);
+                }
+            });
+            match rx.recv_timeout(Duration::from_secs(30)).ok() {
                 Some(line) if line.starts_with("ready ") => {
                     return Oidc {
                         child,
@@ -65,10 +76,48 @@ impl Drop for Oidc {
     }
 }
 
+/// The attribute `name` of an HTML tag's text.
+fn attr(tag: &str, name: &str) -> Option<String> {
+    let at = tag.find(&format!(" {name}=\""))? + name.len() + 3;
+    let end = tag[at..].find('"')?;
+    Some(tag[at..at + end].replace("&amp;", "&"))
+}
+
+/// A form's fields, in order.
+type Fields = Vec<(String, String)>;
+
+/// The first form of a page: where it posts, and its fields filled in as a
+/// user would (any password; the provider's development pages take any).
+fn form(page: &str, user: &str) -> Option<(Option<String>, Fields)> {
+    let start = page.find("<form")?;
+    let end = page[start..].find("</form>").map(|e| start + e).unwrap_or(page.len());
+    let body = &page[start..end];
+    let head = &body[..body.find('>').unwrap_or(body.len())];
+    let action = attr(head, "action");
+    let mut fields = Vec::new();
+    for input in body.split("<input").skip(1) {
+        let tag = &input[..input.find('>').unwrap_or(input.len())];
+        let Some(name) = attr(tag, "name") else { continue };
+        let value = match name.as_str() {
+            "login" => user.to_string(),
+            "password" => "any".to_string(),
+            _ => attr(tag, "value").unwrap_or_default(),
+        };
+        fields.push((name, value));
+    }
+    // A device confirmation form says yes with its button.
+    if body.contains("name=\"confirm\"") && !fields.iter().any(|(n, _)| n == "confirm") {
+        fields.push(("confirm".into(), "yes".into()));
+    }
+    Some((action, fields))
+}
+
 /// Logs in as `user` starting at `url`, as a browser would: follows the
-/// redirects, keeps the cookies, submits the provider's login and consent
-/// pages, and finally requests the address the provider sends it back to
-/// (the login's callback). Returns that last address.
+/// redirects, keeps the cookies, submits each page's form (the device code
+/// confirmation, the login, the consent), and at last either requests the
+/// address the provider sends it back to (a login's callback, whose
+/// address it returns) or stops at the provider's "Sign-in Success" page (a
+/// device login, which returns "").
 pub async fn browse(url: &str, user: &str) -> String {
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -78,14 +127,14 @@ pub async fn browse(url: &str, user: &str) -> String {
         .expect("an HTTP client");
     let mut jar: BTreeMap<String, String> = BTreeMap::new();
     let mut next = url.to_string();
-    let mut form: Option<Vec<(&str, String)>> = None;
-    for _ in 0..20 {
+    let mut post: Option<Vec<(String, String)>> = None;
+    for _ in 0..30 {
         let cookie = jar
             .iter()
             .map(|(k, v)| format!("{k}={v}"))
             .collect::<Vec<_>>()
             .join("; ");
-        let req = match form.take() {
+        let req = match post.take() {
             Some(f) => http.post(&next).form(&f),
             None => http.get(&next),
         };
@@ -105,13 +154,16 @@ pub async fn browse(url: &str, user: &str) -> String {
                 jar.insert(k.trim().to_string(), v.to_string());
             }
         }
+        let base = reqwest::Url::parse(&next).expect("a URL");
         if let Some(loc) = resp.headers().get("location") {
-            let loc = loc.to_str().expect("a text location");
-            let base = reqwest::Url::parse(&next).expect("a URL");
-            let to = base.join(loc).expect("a location").to_string();
-            if !to.starts_with("http://127.0.0.1") || to.contains("/oidc/callback") {
-                // Where the provider sends the browser back: the login's own
-                // callback, which the browser requests once.
+            let to = base
+                .join(loc.to_str().expect("a text location"))
+                .expect("a location")
+                .to_string();
+            if !to.starts_with(&format!("{}://{}", base.scheme(), base.host_str().unwrap_or_default()))
+                || to.contains("/callback")
+            {
+                // Back to the login's own callback, which the browser requests once.
                 let _ = http.get(&to).send().await;
                 return to;
             }
@@ -119,18 +171,16 @@ pub async fn browse(url: &str, user: &str) -> String {
             continue;
         }
         let body = resp.text().await.unwrap_or_default();
-        if body.contains("name=\"prompt\" value=\"login\"") {
-            form = Some(vec![
-                ("prompt", "login".into()),
-                ("login", user.into()),
-                ("password", "any".into()),
-            ]);
-        } else if body.contains("name=\"prompt\" value=\"consent\"") {
-            form = Some(vec![("prompt", "consent".into())]);
-        } else {
-            panic!("the provider showed a page the scripted browser does not know at {next}:\n{body}");
+        if body.contains("Sign-in Success") {
+            return String::new();
         }
-        // The form posts back to the page it came from.
+        let Some((action, fields)) = form(&body, user) else {
+            panic!("the provider showed a page without a form at {next}:\n{body}");
+        };
+        if let Some(a) = action {
+            next = base.join(&a).expect("a form action").to_string();
+        }
+        post = Some(fields);
     }
-    panic!("the login did not finish within 20 pages")
+    panic!("the login did not finish within 30 pages")
 }

@@ -282,7 +282,7 @@ export type ErrorKind = "unknown_credential" | "config" | "refused" | "engine" |
 
 export type AppError = { kind: ErrorKind, message: string, };
 
-export type EventKind = { "event": "started", credentials: number, } | { "event": "observed", not_after: number, remaining_fraction: number, } | { "event": "read_failed", message: string, } | { "event": "state_changed", from: string, to: string, } | { "event": "renewal_started", manual: boolean, } | { "event": "renewal_succeeded", old_not_after: number | null, new_not_after: number, duration_ms: number, message: string, } | { "event": "renewal_failed", message: string, streak: number, since: number, next_retry_at: number | null, offline: boolean, } | { "event": "recovered", after_failures: number, since: number, } | { "event": "hard_end_ahead", at: number, what: string, then: string, } | { "event": "expiry_approaching", threshold_secs: number, not_after: number, } | { "event": "expired", not_after: number, } | { "event": "retired", reason: string, } | { "event": "paused", reason: string, } | { "event": "not_renewable", reason: string, } | { "event": "final", expires_at: number, } | { "event": "capped", reason: string, not_after: number, next_try_at: number, since: number, } | { "event": "heartbeat_failed", message: string, streak: number, } | { "event": "rejected", reason: string, } | { "event": "credential_added" } | { "event": "credential_removed" } | { "event": "config_reloaded", added: number, removed: number, changed: number, } | { "event": "config_rejected", message: string, } | { "event": "notifications_paused", until: number | null, } | { "event": "resumed", slept_secs: number, source: string, } | { "event": "network", online: boolean, } | { "event": "still_offline", since: number, waiting: number, } | { "event": "stopped" };
+export type EventKind = { "event": "started", credentials: number, } | { "event": "observed", not_after: number, remaining_fraction: number, } | { "event": "read_failed", message: string, } | { "event": "state_changed", from: string, to: string, } | { "event": "renewal_started", manual: boolean, } | { "event": "renewal_succeeded", old_not_after: number | null, new_not_after: number, duration_ms: number, message: string, } | { "event": "renewal_failed", message: string, streak: number, since: number, next_retry_at: number | null, offline: boolean, } | { "event": "recovered", after_failures: number, since: number, } | { "event": "still_waits_for_you", reason: string, since: number, } | { "event": "hard_end_ahead", at: number, what: string, then: string, } | { "event": "expiry_approaching", threshold_secs: number, not_after: number, } | { "event": "expired", not_after: number, } | { "event": "retired", reason: string, } | { "event": "paused", reason: string, } | { "event": "not_renewable", reason: string, } | { "event": "final", expires_at: number, } | { "event": "capped", reason: string, not_after: number, next_try_at: number, since: number, } | { "event": "heartbeat_failed", message: string, streak: number, } | { "event": "rejected", reason: string, } | { "event": "credential_added" } | { "event": "credential_removed" } | { "event": "config_reloaded", added: number, removed: number, changed: number, } | { "event": "config_rejected", message: string, } | { "event": "notifications_paused", until: number | null, } | { "event": "resumed", slept_secs: number, source: string, } | { "event": "network", online: boolean, } | { "event": "still_offline", since: number, waiting: number, } | { "event": "stopped" };
 
 export type Event = { 
 /**
@@ -292,7 +292,7 @@ at: number,
 /**
  * The credential it concerns; `None` for engine-wide events.
  */
-credential?: string, } & ({ "event": "started", credentials: number, } | { "event": "observed", not_after: number, remaining_fraction: number, } | { "event": "read_failed", message: string, } | { "event": "state_changed", from: string, to: string, } | { "event": "renewal_started", manual: boolean, } | { "event": "renewal_succeeded", old_not_after: number | null, new_not_after: number, duration_ms: number, message: string, } | { "event": "renewal_failed", message: string, streak: number, since: number, next_retry_at: number | null, offline: boolean, } | { "event": "recovered", after_failures: number, since: number, } | { "event": "hard_end_ahead", at: number, what: string, then: string, } | { "event": "expiry_approaching", threshold_secs: number, not_after: number, } | { "event": "expired", not_after: number, } | { "event": "retired", reason: string, } | { "event": "paused", reason: string, } | { "event": "not_renewable", reason: string, } | { "event": "final", expires_at: number, } | { "event": "capped", reason: string, not_after: number, next_try_at: number, since: number, } | { "event": "heartbeat_failed", message: string, streak: number, } | { "event": "rejected", reason: string, } | { "event": "credential_added" } | { "event": "credential_removed" } | { "event": "config_reloaded", added: number, removed: number, changed: number, } | { "event": "config_rejected", message: string, } | { "event": "notifications_paused", until: number | null, } | { "event": "resumed", slept_secs: number, source: string, } | { "event": "network", online: boolean, } | { "event": "still_offline", since: number, waiting: number, } | { "event": "stopped" });
+credential?: string, } & ({ "event": "started", credentials: number, } | { "event": "observed", not_after: number, remaining_fraction: number, } | { "event": "read_failed", message: string, } | { "event": "state_changed", from: string, to: string, } | { "event": "renewal_started", manual: boolean, } | { "event": "renewal_succeeded", old_not_after: number | null, new_not_after: number, duration_ms: number, message: string, } | { "event": "renewal_failed", message: string, streak: number, since: number, next_retry_at: number | null, offline: boolean, } | { "event": "recovered", after_failures: number, since: number, } | { "event": "still_waits_for_you", reason: string, since: number, } | { "event": "hard_end_ahead", at: number, what: string, then: string, } | { "event": "expiry_approaching", threshold_secs: number, not_after: number, } | { "event": "expired", not_after: number, } | { "event": "retired", reason: string, } | { "event": "paused", reason: string, } | { "event": "not_renewable", reason: string, } | { "event": "final", expires_at: number, } | { "event": "capped", reason: string, not_after: number, next_try_at: number, since: number, } | { "event": "heartbeat_failed", message: string, streak: number, } | { "event": "rejected", reason: string, } | { "event": "credential_added" } | { "event": "credential_removed" } | { "event": "config_reloaded", added: number, removed: number, changed: number, } | { "event": "config_rejected", message: string, } | { "event": "notifications_paused", until: number | null, } | { "event": "resumed", slept_secs: number, source: string, } | { "event": "network", online: boolean, } | { "event": "still_offline", since: number, waiting: number, } | { "event": "stopped" });
 
 /** Every kind's form schema, as the `kinds` command returns it. */
 export const KIND_SCHEMAS: KindSchema[] = [
@@ -1052,6 +1052,280 @@ export const KIND_SCHEMAS: KindSchema[] = [
         "placeholder": "false",
         "default": "false",
         "runs_program": true
+      },
+      {
+        "key": "enabled",
+        "label": "Enabled",
+        "help": "Off keeps it listed as disabled and never touches it.",
+        "field_type": "bool",
+        "required": false,
+        "choices": [],
+        "placeholder": "true",
+        "default": "true",
+        "runs_program": false
+      },
+      {
+        "key": "renew_at_fraction",
+        "label": "Renew when this fraction is left",
+        "help": "Strictly between 0 and 1. Default for this kind: 0.33.",
+        "field_type": "number",
+        "required": false,
+        "choices": [],
+        "placeholder": "0.33",
+        "runs_program": false
+      },
+      {
+        "key": "renew_before",
+        "label": "Or renew this long before expiry",
+        "help": "Instead of a fraction, e.g. 72h. Not both.",
+        "field_type": "duration",
+        "required": false,
+        "choices": [],
+        "placeholder": "72h",
+        "runs_program": false
+      },
+      {
+        "key": "jitter",
+        "label": "Jitter",
+        "help": "Random shift of each deadline, a fraction from 0 to 0.5.",
+        "field_type": "number",
+        "required": false,
+        "choices": [],
+        "placeholder": "0.1",
+        "runs_program": false
+      }
+    ]
+  },
+  {
+    "kind": "kerberos",
+    "label": "Kerberos ticket",
+    "description": "A Kerberos ticket-granting ticket, renewed with MIT's kinit until its renew-till; from a keytab after that, or by asking you.",
+    "has_heartbeats": false,
+    "enrolment_token": null,
+    "fields": [
+      {
+        "key": "cache",
+        "label": "Credential cache",
+        "help": "FILE:/path or DIR:/path. Default $KRB5CCNAME, else FILE:/tmp/krb5cc_UID.",
+        "field_type": "text",
+        "required": false,
+        "choices": [],
+        "placeholder": "FILE:/tmp/krb5cc_1000",
+        "runs_program": false
+      },
+      {
+        "key": "principal",
+        "label": "Principal",
+        "help": "Who logs in (with the keytab, or when you log in again); default the cache's own.",
+        "field_type": "text",
+        "required": false,
+        "choices": [],
+        "placeholder": "alice@EXAMPLE.COM",
+        "runs_program": false
+      },
+      {
+        "key": "keytab",
+        "label": "Keytab",
+        "help": "A keytab (0600) to get a fresh ticket from when renewals end, as k5start does. Needs principal.",
+        "field_type": "path",
+        "required": false,
+        "choices": [],
+        "placeholder": "~/.config/evergreen/alice.keytab",
+        "runs_program": false
+      },
+      {
+        "key": "lifetime",
+        "label": "Ticket lifetime",
+        "help": "Asked for when a new ticket is got (keytab or login); default the KDC's.",
+        "field_type": "duration",
+        "required": false,
+        "choices": [],
+        "placeholder": "10h",
+        "runs_program": false
+      },
+      {
+        "key": "renewable_life",
+        "label": "Renewable for",
+        "help": "Asked for when a new ticket is got; default 7d.",
+        "field_type": "duration",
+        "required": false,
+        "choices": [],
+        "placeholder": "7d",
+        "runs_program": false
+      },
+      {
+        "key": "krb5_config",
+        "label": "krb5.conf",
+        "help": "A Kerberos configuration other than the system's, for kinit (KRB5_CONFIG).",
+        "field_type": "path",
+        "required": false,
+        "choices": [],
+        "placeholder": "",
+        "runs_program": false
+      },
+      {
+        "key": "enabled",
+        "label": "Enabled",
+        "help": "Off keeps it listed as disabled and never touches it.",
+        "field_type": "bool",
+        "required": false,
+        "choices": [],
+        "placeholder": "true",
+        "default": "true",
+        "runs_program": false
+      },
+      {
+        "key": "renew_at_fraction",
+        "label": "Renew when this fraction is left",
+        "help": "Strictly between 0 and 1. Default for this kind: 0.33.",
+        "field_type": "number",
+        "required": false,
+        "choices": [],
+        "placeholder": "0.33",
+        "runs_program": false
+      },
+      {
+        "key": "renew_before",
+        "label": "Or renew this long before expiry",
+        "help": "Instead of a fraction, e.g. 72h. Not both.",
+        "field_type": "duration",
+        "required": false,
+        "choices": [],
+        "placeholder": "72h",
+        "runs_program": false
+      },
+      {
+        "key": "jitter",
+        "label": "Jitter",
+        "help": "Random shift of each deadline, a fraction from 0 to 0.5.",
+        "field_type": "number",
+        "required": false,
+        "choices": [],
+        "placeholder": "0.1",
+        "runs_program": false
+      }
+    ]
+  },
+  {
+    "kind": "oauth",
+    "label": "OAuth token",
+    "description": "An OAuth 2.0 / OpenID Connect access token, refreshed before it expires; `evergreen token NAME` hands it to scripts and tools.",
+    "has_heartbeats": false,
+    "enrolment_token": null,
+    "fields": [
+      {
+        "key": "client_id",
+        "label": "Client ID",
+        "help": "The client registered with the provider.",
+        "field_type": "text",
+        "required": true,
+        "choices": [],
+        "placeholder": "evergreen-cli",
+        "runs_program": false
+      },
+      {
+        "key": "issuer",
+        "label": "Issuer",
+        "help": "The provider; its endpoints are read from /.well-known/openid-configuration.",
+        "field_type": "url",
+        "required": false,
+        "choices": [],
+        "placeholder": "https://login.example.com",
+        "runs_program": false
+      },
+      {
+        "key": "token_url",
+        "label": "Token endpoint",
+        "help": "Instead of (or over) the issuer's.",
+        "field_type": "url",
+        "required": false,
+        "choices": [],
+        "placeholder": "",
+        "runs_program": false
+      },
+      {
+        "key": "device_url",
+        "label": "Device authorization endpoint",
+        "help": "Instead of (or over) the issuer's.",
+        "field_type": "url",
+        "required": false,
+        "choices": [],
+        "placeholder": "",
+        "runs_program": false
+      },
+      {
+        "key": "auth_url",
+        "label": "Authorization endpoint",
+        "help": "Instead of (or over) the issuer's.",
+        "field_type": "url",
+        "required": false,
+        "choices": [],
+        "placeholder": "",
+        "runs_program": false
+      },
+      {
+        "key": "client_secret_file",
+        "label": "Client secret file",
+        "help": "A confidential client's secret, alone in a 0600 file.",
+        "field_type": "path",
+        "required": false,
+        "choices": [],
+        "placeholder": "",
+        "runs_program": false
+      },
+      {
+        "key": "scopes",
+        "label": "Scopes",
+        "help": "Asked for at login, one per line; offline_access brings a refresh token from OpenID providers.",
+        "field_type": "list",
+        "required": false,
+        "choices": [],
+        "placeholder": "openid\noffline_access",
+        "runs_program": false
+      },
+      {
+        "key": "flow",
+        "label": "First login",
+        "help": "device: a code to enter at the provider's page (default when it has one); browser: a login in this machine's browser.",
+        "field_type": "choice",
+        "required": false,
+        "choices": [
+          "device",
+          "browser"
+        ],
+        "placeholder": "device",
+        "runs_program": false
+      },
+      {
+        "key": "keyring",
+        "label": "Keep tokens in the keyring",
+        "help": "In the desktop keyring (Secret Service) when one runs; else, or with false, in a 0600 file.",
+        "field_type": "bool",
+        "required": false,
+        "choices": [],
+        "placeholder": "true",
+        "default": "true",
+        "runs_program": false
+      },
+      {
+        "key": "token_file",
+        "label": "Token file",
+        "help": "Where the tokens are kept without a keyring; default in Evergreen's data directory.",
+        "field_type": "path",
+        "required": false,
+        "choices": [],
+        "placeholder": "",
+        "runs_program": false
+      },
+      {
+        "key": "notify_every",
+        "label": "Remind every",
+        "help": "While a new login is needed, a notification says so again this often; default 1h.",
+        "field_type": "duration",
+        "required": false,
+        "choices": [],
+        "placeholder": "1h",
+        "runs_program": false
       },
       {
         "key": "enabled",

@@ -81,10 +81,13 @@ pub fn run(args: &LoginArgs, paths: &Paths) -> anyhow::Result<i32> {
     let answer = if prompt.browser {
         let no_browser = args.no_browser;
         Answer::Browser {
-            open: Box::new(move |url: &str| {
+            open: Box::new(move |url: &str, code: Option<&str>| {
                 tell(&format!(
                     "Log in at this address (it opens in your browser):\n\n  {url}\n\n"
                 ));
+                if let Some(code) = code {
+                    tell(&format!("The code to enter there, if it asks: {code}\n"));
+                }
                 if !no_browser {
                     login::open_browser(url);
                 }

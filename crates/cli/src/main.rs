@@ -16,6 +16,7 @@ mod remote;
 mod run;
 mod service;
 mod term;
+mod token;
 
 use std::path::PathBuf;
 
@@ -67,6 +68,8 @@ enum Commands {
     Register(register::RegisterArgs),
     /// Log in to a credential that asks you (a password, a browser login).
     Login(login::LoginArgs),
+    /// Print an OAuth credential's access token (refreshed first when due).
+    Token(token::TokenArgs),
     /// Inspect the configuration.
     #[command(subcommand)]
     Config(config_cmd::ConfigCmd),
@@ -117,6 +120,7 @@ fn main() {
             Commands::Config(cmd) => config_cmd::run(cmd, &paths(&cli)?),
             Commands::Register(args) => register::run(args, &paths(&cli)?),
             Commands::Login(args) => login::run(args, &paths(&cli)?),
+            Commands::Token(args) => token::run(args, &paths(&cli)?),
             Commands::Completions(args) => docs::completions(args),
             Commands::Man(args) => docs::man(args),
             Commands::DemoRenew(args) => run::demo_renew(args),

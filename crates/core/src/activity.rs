@@ -49,6 +49,7 @@ impl Activity {
             EventKind::HeartbeatFailed { .. }
             | EventKind::ExpiryApproaching { .. }
             | EventKind::HardEndAhead { .. }
+            | EventKind::StillWaitsForYou { .. }
             | EventKind::Paused { .. }
             | EventKind::NotRenewable { .. }
             | EventKind::Final { .. }

@@ -69,6 +69,12 @@ pub enum EventKind {
         after_failures: u32,
         since: i64,
     },
+    /// Still stopped until the user logs in again, since `since`: said again
+    /// at the kind's interval.
+    StillWaitsForYou {
+        reason: String,
+        since: i64,
+    },
     /// Renewals cannot pass `at` (a token's maximum TTL, the issuing CA's
     /// expiry), and only the user can move it: said once, when first known.
     HardEndAhead {
@@ -161,6 +167,7 @@ impl EventKind {
             EventKind::RenewalFailed { .. } => "renewal_failed",
             EventKind::Recovered { .. } => "recovered",
             EventKind::HardEndAhead { .. } => "hard_end_ahead",
+            EventKind::StillWaitsForYou { .. } => "still_waits_for_you",
             EventKind::ExpiryApproaching { .. } => "expiry_approaching",
             EventKind::Expired { .. } => "expired",
             EventKind::Retired { .. } => "retired",
@@ -241,6 +248,9 @@ impl std::fmt::Display for Event {
             }
             EventKind::Recovered { after_failures, .. } => {
                 write!(f, "recovered after {after_failures} failed attempt(s)")
+            }
+            EventKind::StillWaitsForYou { reason, since } => {
+                write!(f, "still waits for you since {}: {reason}", t(*since))
             }
             EventKind::HardEndAhead { at, what, then } => {
                 write!(f, "{} {}, {then}", what.to_lowercase(), t(*at))

@@ -83,6 +83,10 @@ pub struct Enrolment {
 /// A login under way: what to tell the user, or why it failed.
 pub type LoginFuture = std::pin::Pin<Box<dyn std::future::Future<Output = Result<String, String>> + Send>>;
 
+/// An access token being fetched (refreshed first when due), or why not.
+pub type TokenFuture =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<secrecy::SecretString, String>> + Send>>;
+
 /// A kind's validated settings: what the engine needs of them without
 /// knowing the kind. Each kind's spec is a plain struct in its source file.
 pub trait Spec: SpecAny + Debug + Send + Sync + 'static {
@@ -131,6 +135,12 @@ pub trait Spec: SpecAny + Debug + Send + Sync + 'static {
     /// Logs the credential `name` in with what its user answered; `None`
     /// when it takes no login. The result says what happened, in words.
     fn log_in(&self, _name: &str, _answer: crate::login::Answer) -> Option<LoginFuture> {
+        None
+    }
+
+    /// For a kind that holds a bearer token for other programs (`evergreen
+    /// token NAME`): the token, refreshed first when `policy` says it is due.
+    fn access_token(&self, _name: &str, _policy: crate::policy::RenewPolicy) -> Option<TokenFuture> {
         None
     }
 

@@ -48,6 +48,7 @@ pub mod ipc;
 pub mod kind;
 pub(crate) mod lock;
 pub mod login;
+pub mod loopback;
 pub mod metrics;
 pub mod model;
 pub mod network;

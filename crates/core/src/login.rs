@@ -12,6 +12,9 @@ use crate::config;
 use crate::error::{Error, Result};
 use crate::model::LoginPrompt;
 
+/// Shows the user where to log in: the address, and a device login's code.
+pub type ShowLogin = Box<dyn Fn(&str, Option<&str>) + Send + Sync>;
+
 /// What the user answers.
 pub enum Answer {
     /// A user name (when the config has none) and a password.
@@ -20,8 +23,9 @@ pub enum Answer {
         password: SecretString,
     },
     /// A login in a browser: `open` shows the user the address to visit
-    /// (opens it, prints it); the answer comes back on a loopback callback.
-    Browser { open: Box<dyn Fn(&str) + Send + Sync> },
+    /// (opens it, prints it) and, for a device login, the code to enter
+    /// there; the answer comes back on a loopback callback, or by polling.
+    Browser { open: ShowLogin },
 }
 
 impl std::fmt::Debug for Answer {
@@ -55,6 +59,19 @@ pub fn prompt(config_file: &Path, name: &str) -> Result<LoginPrompt> {
             c.kind().label()
         ))
     })
+}
+
+/// The access token of `name` for a script or tool, refreshed first when it
+/// is due (`evergreen token NAME`).
+pub async fn token(config_file: &Path, name: &str) -> Result<SecretString> {
+    let c = config::credential_named(config_file, name)?;
+    match c.spec.access_token(name, c.policy) {
+        Some(t) => t.await.map_err(Error::Refused),
+        None => Err(Error::Refused(format!(
+            "{name} holds no token for other programs ({} credential); `evergreen token` is for OAuth credentials",
+            c.kind().label()
+        ))),
+    }
 }
 
 /// Logs `name` in with `answer`; returns what to tell the user.

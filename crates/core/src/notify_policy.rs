@@ -126,6 +126,13 @@ pub fn decide(ev: &Event) -> Option<Notification> {
             },
             vec![RenewNow, Open],
         ),
+        EventKind::StillWaitsForYou { reason, .. } => n(
+            format!("{c}/still/{}", ev.at),
+            format!("{c} still needs you"),
+            reason.clone(),
+            Urgency::Normal,
+            vec![Open],
+        ),
         EventKind::HardEndAhead { at, what, then } => n(
             format!("{c}/hard_end/{at}"),
             format!("{c}: renewals end at {}", t(*at)),

@@ -230,7 +230,7 @@ fn the_configuration_docs_list_each_kinds_fields_as_the_table_does() {
         let mut rows = rows_of(&format!("`kind = \"{}\"`", kind.as_str()));
         rows.extend(rows_of("`[[credential]]`: fields every kind has"));
         // The kinds that share the Vault connection's fields.
-        if fields::of(kind).iter().any(|f| f.key == "token_file") {
+        if fields::of(kind).iter().any(|f| f.key == "namespace") {
             rows.extend(rows_of("Vault and OpenBao: fields the Vault kinds share"));
         }
         let documented: Vec<(String, String)> = rows

@@ -568,6 +568,7 @@ impl Apply<'_> {
             );
             slot.stop = Some(Stop::Verdict(verdict));
             slot.retry.next_at = None;
+            slot.told_at = Some(now);
             self.event(event);
             return;
         }

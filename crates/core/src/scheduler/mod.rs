@@ -359,6 +359,7 @@ impl Scheduler {
             },
             capped,
             tidied: false,
+            told_at: None,
         }
     }
 

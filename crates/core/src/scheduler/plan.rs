@@ -10,6 +10,7 @@ impl Scheduler {
         self.deps.store.retry();
         let now = self.now();
         self.tell_long_offline(now);
+        self.remind(now);
         let over: Vec<String> = self
             .slots
             .iter()
@@ -61,6 +62,37 @@ impl Scheduler {
         job.spawn(self.done_tx.clone());
     }
 
+    /// Says again, after the kind's interval, that a credential waits for
+    /// its user to log in (pizauth's reminders): once is easy to miss.
+    fn remind(&mut self, now: SystemTime) {
+        let mut due = Vec::new();
+        for (name, slot) in &mut self.slots {
+            let (Some(reason), Some(every), Some(told)) = (
+                slot.stop.as_ref().and_then(Stop::waits_for_login),
+                slot.source.remind_every(),
+                slot.told_at,
+            ) else {
+                continue;
+            };
+            if now >= told + every {
+                slot.told_at = Some(now);
+                let reason = match reason {
+                    "" => slot
+                        .status
+                        .last_result
+                        .as_ref()
+                        .map(|r| r.message.clone())
+                        .unwrap_or_default(),
+                    r => r.to_string(),
+                };
+                due.push((name.clone(), reason, unix_millis(told)));
+            }
+        }
+        for (name, reason, since) in due {
+            self.emit(Some(&name), EventKind::StillWaitsForYou { reason, since });
+        }
+    }
+
     /// The earliest instant anything needs to happen.
     pub(super) fn next_wake(&self, now: SystemTime) -> Option<SystemTime> {
         let mut best: Option<SystemTime> = None;
@@ -80,6 +112,13 @@ impl Scheduler {
             // A pause's end wakes the loop once; past it, tick ends the pause.
             if let Some(t) = slot.paused_until().filter(|t| *t > now) {
                 consider(t);
+            }
+            if let (Some(_), Some(every), Some(told)) = (
+                slot.stop.as_ref().and_then(Stop::waits_for_login),
+                slot.source.remind_every(),
+                slot.told_at,
+            ) {
+                consider((told + every).max(now));
             }
             let runs_out = slot.stop.as_ref().is_some_and(Stop::runs_out);
             if slot.stop.is_some() && !runs_out {

@@ -32,6 +32,9 @@ pub(super) struct Slot {
     pub(super) capped: Option<Capped>,
     /// Stale files of an earlier run were looked for.
     pub(super) tidied: bool,
+    /// When the user was last told that it waits for them (stopped for a
+    /// new login): a kind that reminds says so again after its interval.
+    pub(super) told_at: Option<SystemTime>,
 }
 
 /// What was asked of a credential beyond its plan; a renewal asked for
@@ -166,6 +169,16 @@ impl Verdict {
 }
 
 impl Stop {
+    /// Stopped until the user logs in again (a dead token, a refused
+    /// refresh), as opposed to by them or for good.
+    pub(super) fn waits_for_login(&self) -> Option<&str> {
+        match self {
+            Stop::Verdict(Verdict::Paused { reason }) => Some(reason),
+            Stop::Verdict(Verdict::Rejected) => Some(""),
+            _ => None,
+        }
+    }
+
     pub(super) fn state(&self) -> State {
         match self {
             Stop::Disabled => State::Disabled,

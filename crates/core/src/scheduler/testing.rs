@@ -76,5 +76,6 @@ pub(super) fn slot() -> Slot {
         },
         capped: None,
         tidied: true,
+        told_at: None,
     }
 }

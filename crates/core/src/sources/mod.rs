@@ -14,6 +14,7 @@ pub mod vault;
 pub mod certctl;
 pub mod kerberos;
 pub mod nixfleet;
+pub mod oauth;
 pub mod ssh_cert;
 pub mod vault_pki;
 pub mod vault_token;
@@ -27,6 +28,7 @@ pub const KINDS: &[Kind] = &[
     vault_pki::KIND,
     ssh_cert::KIND,
     kerberos::KIND,
+    oauth::KIND,
     nixfleet::KIND,
     wrenn::KIND,
     certctl::KIND,
@@ -257,6 +259,12 @@ pub trait Source: Send + Sync + std::fmt::Debug + 'static {
     /// floored at 5 s, as certctl's Vault renewer does), so a tiny lifetime cannot make the engine spin.
     fn min_wait(&self) -> Duration {
         Duration::ZERO
+    }
+
+    /// While it waits for its user to log in again, how often to say so
+    /// again; `None`: once is enough.
+    fn remind_every(&self) -> Option<Duration> {
+        None
     }
 
     /// Whether (and how often) this credential sends heartbeats.

@@ -1,0 +1,195 @@
+//! OAuth credentials against a real OpenID Connect provider (npm
+//! `oidc-provider`, `evergreen_tests::oidc`) issuing short access tokens:
+//! the device-grant login through `evergreen login`, refreshes with rotated
+//! refresh tokens, `evergreen token` accepted by the provider's userinfo
+//! endpoint, a revoked refresh token ending in "a new login is needed" said
+//! again and again, and the tokens in a real desktop keyring
+//! (gnome-keyring on a private session bus) or a 0600 file.
+
+use std::io::BufRead;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use evergreen_core::events::EventKind;
+use evergreen_core::model::State;
+use evergreen_tests::oidc::{browse, Oidc};
+use evergreen_tests::rig::{is, Rig};
+
+fn provider() -> Oidc {
+    Oidc::start(serde_json::json!([{
+        "client_id": "cli",
+        "token_endpoint_auth_method": "none",
+        "grant_types": ["urn:ietf:params:oauth:grant-type:device_code", "refresh_token", "authorization_code"],
+        "response_types": ["code"],
+        "redirect_uris": ["http://127.0.0.1/callback"],
+    }]))
+}
+
+fn cred(p: &Oidc, token_file: &Path, extra: &str) -> String {
+    format!(
+        "[[credential]]\nname = \"mail\"\nkind = \"oauth\"\nissuer = \"{}\"\nclient_id = \"cli\"\nscopes = [\"openid\", \"offline_access\"]\ntoken_file = \"{}\"\n{extra}\n",
+        p.issuer,
+        token_file.display()
+    )
+}
+
+/// `evergreen login mail --no-browser` with `env`, the scripted browser
+/// entering the device code it prints; what it printed.
+async fn device_login(config: &Path, env: &[(&str, &str)]) -> String {
+    let mut cli = Command::new(evergreen_tests::evergreen_bin());
+    cli.arg("--config").arg(config).args(["login", "mail", "--no-browser"]);
+    for (k, v) in env {
+        cli.env(k, v);
+    }
+    let mut cli = cli
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let err = cli.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let said_err = std::thread::spawn(move || {
+        let mut all = String::new();
+        for l in std::io::BufReader::new(err).lines().map_while(Result::ok) {
+            if l.trim().starts_with("http") {
+                let _ = tx.send(l.trim().to_string());
+            }
+            all.push_str(&l);
+            all.push('\n');
+        }
+        all
+    });
+    let url = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the device login's address");
+    assert!(url.contains("/device?user_code="), "{url}");
+    assert_eq!(
+        browse(&url, "alice").await,
+        "",
+        "the device login ends at the provider's success page"
+    );
+    let out = cli.wait_with_output().unwrap();
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    let said_err = said_err.join().unwrap();
+    assert!(out.status.success() && said.contains("logged in"), "{said}\n{said_err}");
+    said
+}
+
+fn refresh_token_in(file: &Path) -> String {
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
+    v["refresh_token"].as_str().unwrap().to_string()
+}
+
+/// The provider's userinfo endpoint answers `token` with alice's claims.
+async fn userinfo_accepts(p: &Oidc, token: &str) -> bool {
+    let r = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .unwrap()
+        .get(format!("{}/me", p.issuer))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    r.status().is_success() && r.text().await.unwrap().contains("\"sub\":\"alice\"")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_login_then_rotating_refreshes_a_token_for_scripts_and_a_revoked_grant_keeps_reminding() {
+    let p = provider();
+    let keys = tempfile::tempdir().unwrap();
+    let token_file = keys.path().join("tokens/mail.json");
+    let mut rig = Rig::start(|_| {
+        cred(
+            &p,
+            &token_file,
+            "keyring = false\nnotify_every = \"3s\"\nrenew_at_fraction = 0.5",
+        )
+    })
+    .await;
+    // No tokens yet: it waits for its user, and says how.
+    let paused = rig.wait("the first look", Duration::from_secs(10), is("paused")).await;
+    assert!(paused.to_string().contains("`evergreen login mail`"), "{paused}");
+    device_login(&rig.path("config.toml"), &[]).await;
+    assert_eq!(
+        std::fs::metadata(&token_file).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    rig.wait("the tokens", Duration::from_secs(20), is("observed")).await;
+    assert_eq!(rig.status("mail").state, State::Healthy);
+
+    // Refreshed at half the access token's 10 s, a new refresh token each time.
+    let mut seen = vec![refresh_token_in(&token_file)];
+    for i in 1..=3 {
+        rig.wait(
+            &format!("refresh {i}"),
+            Duration::from_secs(20),
+            is("renewal_succeeded"),
+        )
+        .await;
+        let now = refresh_token_in(&token_file);
+        assert!(!seen.contains(&now), "refresh {i} rotated the refresh token");
+        seen.push(now);
+    }
+
+    // `evergreen token` prints an access token the provider accepts.
+    let config = rig.path("config.toml");
+    let out = evergreen_tests::evergreen([
+        "--config".as_ref(),
+        config.as_os_str(),
+        "token".as_ref(),
+        "mail".as_ref(),
+    ]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let access = out.stdout.trim().to_string();
+    assert!(userinfo_accepts(&p, &access).await, "userinfo refused the token");
+
+    // The grant revoked at the provider: the next refresh is refused, and
+    // the credential waits for a login, saying so again every 3 s.
+    let refresh = refresh_token_in(&token_file);
+    let revoked = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .unwrap()
+        .post(format!("{}/token/revocation", p.issuer))
+        .form(&[
+            ("token", refresh.as_str()),
+            ("token_type_hint", "refresh_token"),
+            ("client_id", "cli"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert!(revoked.status().is_success(), "{revoked:?}");
+    let rejected = rig
+        .wait("the refused refresh", Duration::from_secs(20), is("rejected"))
+        .await;
+    assert!(
+        rejected.to_string().contains("invalid_grant") && rejected.to_string().contains("`evergreen login mail`"),
+        "{rejected}"
+    );
+    assert_eq!(rig.status("mail").state, State::Expired);
+    for i in 1..=2 {
+        rig.wait(
+            &format!("reminder {i}"),
+            Duration::from_secs(10),
+            is("still_waits_for_you"),
+        )
+        .await;
+    }
+    let out = evergreen_tests::evergreen([
+        "--config".as_ref(),
+        config.as_os_str(),
+        "token".as_ref(),
+        "mail".as_ref(),
+    ]);
+    assert!(out.code == 0 || out.stderr.contains("log in"), "{out:?}");
+    for secret in seen.iter().chain([&access]) {
+        rig.assert_never_shows(secret);
+    }
+    assert_eq!(rig.count(|k| matches!(k, EventKind::Final { .. })), 0);
+    rig.stop().await;
+}
