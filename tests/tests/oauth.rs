@@ -20,6 +20,8 @@ use evergreen_tests::rig::{is, Rig};
 fn provider() -> Oidc {
     Oidc::start(serde_json::json!([{
         "client_id": "cli",
+        // A native client: a loopback redirect may use any port (RFC 8252).
+        "application_type": "native",
         "token_endpoint_auth_method": "none",
         "grant_types": ["urn:ietf:params:oauth:grant-type:device_code", "refresh_token", "authorization_code"],
         "response_types": ["code"],
@@ -192,4 +194,175 @@ async fn a_device_login_then_rotating_refreshes_a_token_for_scripts_and_a_revoke
     }
     assert_eq!(rig.count(|k| matches!(k, EventKind::Final { .. })), 0);
     rig.stop().await;
+}
+
+/// A real Secret Service: gnome-keyring-daemon on a private session bus,
+/// its login keyring unlocked with a password on standard input.
+struct Keyring {
+    _bus: std::process::Child,
+    daemon: std::process::Child,
+    address: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Keyring {
+    async fn start() -> Keyring {
+        let dir = tempfile::tempdir().unwrap();
+        let address = format!("unix:path={}", dir.path().join("bus").display());
+        let bus = evergreen_tests::bus::daemon(&address);
+        for d in ["home", "run"] {
+            std::fs::create_dir(dir.path().join(d)).unwrap();
+            std::fs::set_permissions(dir.path().join(d), std::fs::Permissions::from_mode(0o700)).unwrap();
+        }
+        let mut daemon = Command::new("gnome-keyring-daemon")
+            .args(["--foreground", "--unlock", "--components=secrets"])
+            .env("DBUS_SESSION_BUS_ADDRESS", &address)
+            .env("HOME", dir.path().join("home"))
+            .env("XDG_RUNTIME_DIR", dir.path().join("run"))
+            .env_remove("XDG_DATA_HOME")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("gnome-keyring-daemon runs (Debian's gnome-keyring; make test installs it)");
+        {
+            use std::io::Write;
+            let mut stdin = daemon.stdin.take().unwrap();
+            stdin.write_all(b"keyring-password").unwrap();
+        }
+        // Ready when it owns the Secret Service's name on the bus.
+        let conn = zbus::connection::Builder::address(address.as_str())
+            .unwrap()
+            .build()
+            .await
+            .unwrap();
+        let dbus = zbus::fdo::DBusProxy::new(&conn).await.unwrap();
+        let name = zbus::names::BusName::try_from("org.freedesktop.secrets").unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while !dbus.name_has_owner(name.clone()).await.unwrap() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "gnome-keyring-daemon did not take the Secret Service's name"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Keyring {
+            _bus: bus,
+            daemon,
+            address,
+            _dir: dir,
+        }
+    }
+
+    /// `secret-tool search` for Evergreen's item of credential `name`.
+    fn holds(&self, name: &str) -> bool {
+        let out = Command::new("secret-tool")
+            .args(["search", "application", "evergreen", "credential", name])
+            .env("DBUS_SESSION_BUS_ADDRESS", &self.address)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).contains("label = Evergreen: ")
+            || String::from_utf8_lossy(&out.stderr).contains("label = Evergreen: ")
+    }
+}
+
+impl Drop for Keyring {
+    fn drop(&mut self) {
+        let _ = self.daemon.kill();
+        let _ = self.daemon.wait();
+        let _ = self._bus.kill();
+        let _ = self._bus.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_go_to_the_desktop_keyring_when_one_runs_and_to_a_0600_file_when_none_does() {
+    let p = provider();
+    let keyring = Keyring::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let token_file = dir.path().join("tokens/mail.json");
+    let config = dir.path().join("config.toml");
+    std::fs::write(&config, cred(&p, &token_file, "")).unwrap();
+    std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let with_keyring = [("DBUS_SESSION_BUS_ADDRESS", keyring.address.as_str())];
+    let said = device_login(&config, &with_keyring).await;
+    assert!(said.contains("kept in the desktop keyring"), "{said}");
+    assert!(keyring.holds("mail"), "the keyring has the tokens");
+    assert!(!token_file.exists(), "and no file has them");
+    let token = |env: &[(&str, &str)]| {
+        let mut c = Command::new(evergreen_tests::evergreen_bin());
+        c.arg("--config").arg(&config).args(["token", "mail"]);
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        let out = c.output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).trim().to_string(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, access, err) = token(&with_keyring);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(userinfo_accepts(&p, &access).await);
+
+    // No Secret Service: the login keeps the tokens in the file, 0600.
+    let without = [("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/evergreen-test-bus")];
+    let said = device_login(&config, &without).await;
+    assert!(said.contains(&format!("kept in {}", token_file.display())), "{said}");
+    assert_eq!(
+        std::fs::metadata(&token_file).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let (code, access, err) = token(&without);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(userinfo_accepts(&p, &access).await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_browser_login_uses_the_code_grant_with_pkce_on_a_loopback_redirect() {
+    let p = provider();
+    let dir = tempfile::tempdir().unwrap();
+    let token_file = dir.path().join("mail.json");
+    let config = dir.path().join("config.toml");
+    std::fs::write(&config, cred(&p, &token_file, "keyring = false\nflow = \"browser\"")).unwrap();
+    std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let mut cli = Command::new(evergreen_tests::evergreen_bin())
+        .arg("--config")
+        .arg(&config)
+        .args(["login", "mail", "--no-browser"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let err = cli.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let drained = std::thread::spawn(move || {
+        for l in std::io::BufReader::new(err).lines().map_while(Result::ok) {
+            if l.trim().starts_with("http") {
+                let _ = tx.send(l.trim().to_string());
+            }
+        }
+    });
+    let url = rx.recv_timeout(Duration::from_secs(30)).expect("the login address");
+    assert!(
+        url.contains("code_challenge_method=S256") && url.contains("redirect_uri=http%3A%2F%2F127.0.0.1%3A"),
+        "{url}"
+    );
+    let back = browse(&url, "alice").await;
+    assert!(
+        back.starts_with("http://127.0.0.1:") && back.contains("/callback?code="),
+        "{back}"
+    );
+    let out = cli.wait_with_output().unwrap();
+    drained.join().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    let out = evergreen_tests::evergreen([
+        "--config".as_ref(),
+        config.as_os_str(),
+        "token".as_ref(),
+        "mail".as_ref(),
+    ]);
+    assert!(userinfo_accepts(&p, out.stdout.trim()).await, "{out:?}");
 }
