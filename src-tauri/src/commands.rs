@@ -142,9 +142,11 @@ pub fn register(remote: State<'_, Remote>, name: String, token: String) -> Resul
 }
 
 /// Logs a credential in that asks its user: with the password typed in the
-/// window, or (no password) in the browser, which is opened for them.
+/// window, or (no password) in the browser, which is opened for them; a
+/// device login's code is shown in the window and in a notification.
 #[tauri::command]
 pub async fn login(
+    app: AppHandle,
     remote: State<'_, Remote>,
     name: String,
     username: Option<String>,
@@ -157,9 +159,24 @@ pub async fn login(
             username: username.filter(|u| !u.trim().is_empty()),
             password: p.into(),
         },
-        None => Answer::Browser {
-            open: Box::new(|url: &str, _code: Option<&str>| evergreen_core::login::open_browser(url)),
-        },
+        None => {
+            let who = name.clone();
+            Answer::Browser {
+                open: Box::new(move |url: &str, code: Option<&str>| {
+                    evergreen_core::login::open_browser(url);
+                    let shown = LoginShown {
+                        name: who.clone(),
+                        url: url.to_string(),
+                        code: code.map(str::to_string),
+                    };
+                    let _ = app.emit(LOGIN_EVENT, shown);
+                    if let Some(code) = code {
+                        let (title, body) = (format!("{who}: log in"), format!("Enter the code {code} at {url}"));
+                        std::thread::spawn(move || crate::notify::plain(&title, &body));
+                    }
+                }),
+            }
+        }
     };
     Ok(evergreen_core::login::log_in(&remote.config_file, &name, answer).await?)
 }

@@ -25,9 +25,21 @@ pub struct Navigate {
     pub name: Option<String>,
 }
 
+/// Payload of `evergreen://login`: where a browser login of `name` waits for
+/// the user, and a device login's code to enter there.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "bindings", derive(ts_rs::TS))]
+pub struct LoginShown {
+    pub name: String,
+    pub url: String,
+    #[cfg_attr(feature = "bindings", ts(optional))]
+    pub code: Option<String>,
+}
+
 /// Event names the UI listens to.
 pub const SNAPSHOT_EVENT: &str = "evergreen://snapshot";
 pub const NAVIGATE_EVENT: &str = "evergreen://navigate";
+pub const LOGIN_EVENT: &str = "evergreen://login";
 
 /// The TypeScript declarations of every type above, as `ui/src/bindings.ts` holds them.
 #[cfg(feature = "bindings")]
@@ -58,6 +70,7 @@ pub fn typescript_bindings() -> String {
         LogLine::decl(),
         Snapshot::decl(),
         Navigate::decl(),
+        LoginShown::decl(),
         FieldType::decl(),
         FieldSchema::decl(),
         KindSchema::decl(),

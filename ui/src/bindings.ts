@@ -249,6 +249,8 @@ store_problem: string | null, };
 
 export type Navigate = { name: string | null, };
 
+export type LoginShown = { name: string, url: string, code?: string, };
+
 export type FieldType = "text" | "path" | "url" | "duration" | "list" | "bool" | "number" | "choice";
 
 export type FieldSchema = { key: string, label: string, help: string, field_type: FieldType, required: boolean, choices: Array<string>, placeholder: string, 

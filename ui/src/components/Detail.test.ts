@@ -7,7 +7,15 @@ import type { CredentialStatus } from "../bindings";
 
 vi.mock(import("../lib/api"), async (importOriginal) => {
   const real = await importOriginal();
-  return { ...real, history: vi.fn(), logLines: vi.fn(), setPaused: vi.fn(), register: vi.fn(), login: vi.fn() };
+  return {
+    ...real,
+    history: vi.fn(),
+    logLines: vi.fn(),
+    setPaused: vi.fn(),
+    register: vi.fn(),
+    login: vi.fn(),
+    onLogin: vi.fn(),
+  };
 });
 
 // uPlot draws on a canvas, which jsdom does not have.
@@ -163,14 +171,27 @@ describe("Detail: logging in", () => {
     expect(await screen.findByText("logged in to https://bao with userpass")).toBeTruthy();
   });
 
-  it("logs in in the browser without asking for anything", async () => {
+  it("logs in in the browser without asking for anything, showing a device login's code while it waits", async () => {
     vi.mocked(api.login).mockClear();
-    vi.mocked(api.login).mockResolvedValue("logged in with oidc");
-    show(status({ kind: "vault_token", login: { method: "oidc", username: null, browser: true } }));
+    let shownTo: ((p: { name: string; url: string; code?: string | null }) => void) | undefined;
+    vi.mocked(api.onLogin).mockImplementation(async (h) => {
+      shownTo = h as never;
+      return () => {};
+    });
+    let finish: (s: string) => void = () => {};
+    vi.mocked(api.login).mockImplementation(() => new Promise((r) => (finish = r)));
+    show(status({ kind: "oauth", login: { method: "oauth", username: null, browser: true } }));
     const form = screen.getByTestId("login-form");
     expect(form.querySelector("#login-password")).toBeNull();
     await fireEvent.submit(form);
     expect(api.login).toHaveBeenCalledWith("web", null, null);
+    shownTo!({ name: "other", url: "https://elsewhere/device", code: "NOPE-NOPE" });
+    shownTo!({ name: "web", url: "https://login.example/device?user_code=ABCD-EFGH", code: "ABCD-EFGH" });
+    const shown = await screen.findByTestId("login-shown");
+    expect(shown.textContent).toMatch(/Enter the code\s+ABCD-EFGH\s+at\s+https:\/\/login\.example\/device/);
+    finish("logged in");
+    expect(await screen.findByText("logged in")).toBeTruthy();
+    expect(screen.queryByTestId("login-shown")).toBeNull();
   });
 
   it("offers no login to a credential that does not ask", () => {

@@ -12,6 +12,7 @@ import type {
   HistoryEntry,
   KindSchema,
   LogLine,
+  LoginShown,
   RenewOutcome,
   SaveResult,
   Snapshot,
@@ -19,6 +20,7 @@ import type {
 
 export const SNAPSHOT_EVENT = "evergreen://snapshot";
 export const NAVIGATE_EVENT = "evergreen://navigate";
+export const LOGIN_EVENT = "evergreen://login";
 
 export type Unlisten = () => void;
 export type NavigatePayload = { name: string | null };
@@ -116,6 +118,12 @@ export const login = (name: string, username: string | null, password: string | 
 export async function onSnapshot(handler: (s: Snapshot) => void): Promise<Unlisten> {
   const b = await getBackend();
   return b.listen<Snapshot>(SNAPSHOT_EVENT, handler);
+}
+
+/** Where a browser login waits for the user, and a device login's code. */
+export async function onLogin(handler: (p: LoginShown) => void): Promise<Unlisten> {
+  const b = await getBackend();
+  return b.listen<LoginShown>(LOGIN_EVENT, handler);
 }
 
 export async function onNavigate(handler: (p: NavigatePayload) => void): Promise<Unlisten> {
