@@ -399,9 +399,15 @@ fn kill_9_at_any_instant_never_leaves_a_key_beside_the_wrong_certificate() {
     kill_loop(&env, "ws", (&cert, &key), took);
 }
 
-/// A hundred `kill -9`s of the engine at random instants of a renewal of
-/// `name` that takes about `took` ms; after each the pair matches, and a
-/// clean start leaves no trace of any of them.
+/// At least a hundred `kill -9`s of the engine at random instants of a
+/// renewal of `name` that takes about `took` ms; after each the pair
+/// matches, and a clean start leaves no trace of any of them.
+///
+/// A write lasts a millisecond or so of the renewal, so uniform instants
+/// alone miss it now and then (seen: 0 of 100). Half of the instants are
+/// drawn between the latest kill that came before the write and the
+/// earliest that came after it, and the loop goes on (up to 400 kills)
+/// until one has landed inside a write.
 fn kill_loop(env: &Env, name: &str, (cert, key): (&Path, &Path), took: u64) {
     let dirs = [cert.parent().unwrap(), key.parent().unwrap()];
     let mut rng = Lcg(u64::from(evergreen_tests::env::rand_suffix()));
@@ -415,7 +421,10 @@ fn kill_loop(env: &Env, name: &str, (cert, key): (&Path, &Path), took: u64) {
             .clone()
     };
     let mut last = fingerprint(cert);
-    while kills < 100 {
+    let whole = took * 3000 + 1;
+    // The latest instant (µs) a kill came before the write, the earliest after it.
+    let (mut before, mut after) = (0u64, whole);
+    while kills < 100 || (interrupted == 0 && kills < 400) {
         let daemon = env.start();
         let renew = env
             .cmd()
@@ -425,18 +434,27 @@ fn kill_loop(env: &Env, name: &str, (cert, key): (&Path, &Path), took: u64) {
             .spawn()
             .unwrap();
         // From before the request reaches the engine to after it answered.
-        std::thread::sleep(Duration::from_micros(rng.below(took * 3000 + 1)));
+        let delay = if kills % 2 == 1 && before < after {
+            before + rng.below(after - before + 1)
+        } else {
+            rng.below(whole)
+        };
+        std::thread::sleep(Duration::from_micros(delay));
         daemon.kill9();
         let mut renew = renew;
         let _ = renew.kill();
         let _ = renew.wait();
         kills += 1;
         let now = fingerprint(cert);
+        let inside = after_kill(kills, (cert, key), &dirs);
         if now != last {
             renewed += 1;
             last = now;
+            after = after.min(delay);
+        } else if inside == 0 {
+            before = before.max(delay).min(after);
         }
-        interrupted += after_kill(kills, (cert, key), &dirs);
+        interrupted += inside;
     }
     eprintln!(
         "{kills} kills at random instants of a {took} ms renewal: {interrupted} interrupted a write, {renewed} came after a complete one"
