@@ -8,12 +8,11 @@
 //! Run with `cargo bench -p evergreen-tests --bench oauth` after the release
 //! build (scripts/bench-oauth.sh does both). Prints the two medians in ms.
 
-use std::io::BufRead;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use evergreen_tests::env::{wait_for, Env};
-use evergreen_tests::oidc::{browse, Oidc};
+use evergreen_tests::oidc::{login_through, Oidc};
 
 const ROUNDS: usize = 50;
 
@@ -39,26 +38,9 @@ async fn main() {
         tokens.display()
     ));
     let daemon = env.start();
-    let mut login = env
-        .cmd()
-        .args(["login", "mail", "--no-browser"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let err = login.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for l in std::io::BufReader::new(err).lines().map_while(Result::ok) {
-            if l.trim().starts_with("http") {
-                let _ = tx.send(l.trim().to_string());
-            }
-        }
-    });
-    let url = rx.recv_timeout(Duration::from_secs(30)).expect("the login address");
-    browse(&url, "alice").await;
-    assert!(login.wait().unwrap().success(), "the login worked");
+    let mut login = env.cmd();
+    login.args(["login", "mail", "--no-browser"]);
+    assert!(login_through(login, "alice").await.ok, "the login worked");
     wait_for("the engine to see the tokens", Duration::from_secs(20), || {
         env.status_of("mail")["state"] == "healthy"
     });

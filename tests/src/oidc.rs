@@ -184,3 +184,50 @@ pub async fn browse(url: &str, user: &str) -> String {
     }
     panic!("the login did not finish within 30 pages")
 }
+
+/// What a login through the command line printed.
+pub struct LoggedIn {
+    pub ok: bool,
+    pub stdout: String,
+    pub stderr: String,
+    /// The address it printed, where the scripted browser logged in.
+    pub url: String,
+    /// Where the provider sent the browser back ("" for a device login).
+    pub back: String,
+}
+
+/// Runs `cmd` (an `evergreen login NAME --no-browser`), and as `user` logs
+/// in with the scripted browser at the address it prints; standard error is
+/// read to its end, so the command never writes into a closed pipe.
+pub async fn login_through(mut cmd: std::process::Command, user: &str) -> LoggedIn {
+    use std::io::BufRead;
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("evergreen login runs");
+    let err = child.stderr.take().expect("piped stderr");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let said = std::thread::spawn(move || {
+        let mut all = String::new();
+        for l in std::io::BufReader::new(err).lines().map_while(Result::ok) {
+            if l.trim().starts_with("http") {
+                let _ = tx.send(l.trim().to_string());
+            }
+            all.push_str(&l);
+            all.push('\n');
+        }
+        all
+    });
+    let url = rx.recv_timeout(Duration::from_secs(30)).expect("the login address");
+    let back = browse(&url, user).await;
+    let out = child.wait_with_output().expect("evergreen login ends");
+    LoggedIn {
+        ok: out.status.success(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: said.join().unwrap_or_default(),
+        url,
+        back,
+    }
+}

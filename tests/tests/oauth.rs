@@ -6,7 +6,6 @@
 //! again and again, and the tokens in a real desktop keyring
 //! (gnome-keyring on a private session bus) or a 0600 file.
 
-use std::io::BufRead;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -14,7 +13,7 @@ use std::time::Duration;
 
 use evergreen_core::events::EventKind;
 use evergreen_core::model::State;
-use evergreen_tests::oidc::{browse, Oidc};
+use evergreen_tests::oidc::{login_through, Oidc};
 use evergreen_tests::rig::{is, Rig};
 
 fn provider() -> Oidc {
@@ -45,39 +44,16 @@ async fn device_login(config: &Path, env: &[(&str, &str)]) -> String {
     for (k, v) in env {
         cli.env(k, v);
     }
-    let mut cli = cli
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let err = cli.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    let said_err = std::thread::spawn(move || {
-        let mut all = String::new();
-        for l in std::io::BufReader::new(err).lines().map_while(Result::ok) {
-            if l.trim().starts_with("http") {
-                let _ = tx.send(l.trim().to_string());
-            }
-            all.push_str(&l);
-            all.push('\n');
-        }
-        all
-    });
-    let url = rx
-        .recv_timeout(Duration::from_secs(30))
-        .expect("the device login's address");
-    assert!(url.contains("/device?user_code="), "{url}");
-    assert_eq!(
-        browse(&url, "alice").await,
-        "",
-        "the device login ends at the provider's success page"
+    let done = login_through(cli, "alice").await;
+    assert!(done.url.contains("/device?user_code="), "{}", done.url);
+    assert_eq!(done.back, "", "the device login ends at the provider's success page");
+    assert!(
+        done.ok && done.stdout.contains("logged in"),
+        "{}\n{}",
+        done.stdout,
+        done.stderr
     );
-    let out = cli.wait_with_output().unwrap();
-    let said = String::from_utf8_lossy(&out.stdout).into_owned();
-    let said_err = said_err.join().unwrap();
-    assert!(out.status.success() && said.contains("logged in"), "{said}\n{said_err}");
-    said
+    done.stdout
 }
 
 fn refresh_token_in(file: &Path) -> String {
@@ -327,37 +303,31 @@ async fn a_browser_login_uses_the_code_grant_with_pkce_on_a_loopback_redirect() 
     let config = dir.path().join("config.toml");
     std::fs::write(&config, cred(&p, &token_file, "keyring = false\nflow = \"browser\"")).unwrap();
     std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o600)).unwrap();
-    let mut cli = Command::new(evergreen_tests::evergreen_bin())
-        .arg("--config")
-        .arg(&config)
-        .args(["login", "mail", "--no-browser"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let err = cli.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    let drained = std::thread::spawn(move || {
-        for l in std::io::BufReader::new(err).lines().map_while(Result::ok) {
-            if l.trim().starts_with("http") {
-                let _ = tx.send(l.trim().to_string());
-            }
-        }
-    });
-    let url = rx.recv_timeout(Duration::from_secs(30)).expect("the login address");
+    // No login yet: `evergreen token` says what to do, and exits 1.
+    let none = evergreen_tests::evergreen([
+        "--config".as_ref(),
+        config.as_os_str(),
+        "token".as_ref(),
+        "mail".as_ref(),
+    ]);
     assert!(
-        url.contains("code_challenge_method=S256") && url.contains("redirect_uri=http%3A%2F%2F127.0.0.1%3A"),
-        "{url}"
+        none.code == 1 && none.stdout.is_empty() && none.stderr.contains("`evergreen login mail`"),
+        "{none:?}"
     );
-    let back = browse(&url, "alice").await;
+    let mut cli = Command::new(evergreen_tests::evergreen_bin());
+    cli.arg("--config").arg(&config).args(["login", "mail", "--no-browser"]);
+    let done = login_through(cli, "alice").await;
     assert!(
-        back.starts_with("http://127.0.0.1:") && back.contains("/callback?code="),
-        "{back}"
+        done.url.contains("code_challenge_method=S256") && done.url.contains("redirect_uri=http%3A%2F%2F127.0.0.1%3A"),
+        "{}",
+        done.url
     );
-    let out = cli.wait_with_output().unwrap();
-    drained.join().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        done.back.starts_with("http://127.0.0.1:") && done.back.contains("/callback?code="),
+        "{}",
+        done.back
+    );
+    assert!(done.ok, "{}\n{}", done.stdout, done.stderr);
     let out = evergreen_tests::evergreen([
         "--config".as_ref(),
         config.as_os_str(),

@@ -820,7 +820,6 @@ async fn a_userpass_token_at_its_end_asks_you_and_evergreen_login_brings_it_back
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_oidc_login_happens_in_the_browser_and_comes_back_on_the_loopback_callback() {
-    use std::io::BufRead;
     let provider = evergreen_tests::oidc::Oidc::start(serde_json::json!([{
         "client_id": "bao",
         "client_secret": "bao-client-secret",
@@ -856,37 +855,24 @@ async fn an_oidc_login_happens_in_the_browser_and_comes_back_on_the_loopback_cal
         "{st:?}"
     );
     let config = rig.path("config.toml");
-    let mut cli = std::process::Command::new(evergreen_tests::evergreen_bin())
-        .arg("--config")
+    let mut cli = std::process::Command::new(evergreen_tests::evergreen_bin());
+    cli.arg("--config")
         .arg(&config)
-        .args(["login", "vault", "--no-browser"])
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+        .args(["login", "vault", "--no-browser"]);
     // The address it prints is where the user logs in: the scripted browser does.
-    let err = cli.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    let said_err = std::thread::spawn(move || {
-        let mut all = String::new();
-        for l in std::io::BufReader::new(err).lines().map_while(Result::ok) {
-            if l.trim().starts_with("http") {
-                let _ = tx.send(l.trim().to_string());
-            }
-            all.push_str(&l);
-            all.push('\n');
-        }
-        all
-    });
-    let url = rx.recv_timeout(Duration::from_secs(30)).expect("the login address");
-    assert!(url.starts_with(&provider.issuer), "{url}");
-    let back = evergreen_tests::oidc::browse(&url, "alice").await;
-    assert!(back.starts_with("http://localhost:8250/oidc/callback?"), "{back}");
-    let out = cli.wait_with_output().unwrap();
-    let said = String::from_utf8_lossy(&out.stdout);
-    let said_err = said_err.join().unwrap();
-    assert!(out.status.success() && said.contains("with oidc"), "{said}\n{said_err}");
+    let done = evergreen_tests::oidc::login_through(cli, "alice").await;
+    assert!(done.url.starts_with(&provider.issuer), "{}", done.url);
+    assert!(
+        done.back.starts_with("http://localhost:8250/oidc/callback?"),
+        "{}",
+        done.back
+    );
+    assert!(
+        done.ok && done.stdout.contains("with oidc"),
+        "{}\n{}",
+        done.stdout,
+        done.stderr
+    );
     let token = std::fs::read_to_string(&token_file).unwrap().trim().to_string();
     let info = bao.cli(&["token", "lookup", "-format=json", &token]);
     assert!(info.contains("auth/oidc/oidc/callback"), "{info}");
