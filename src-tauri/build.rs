@@ -16,6 +16,8 @@ const COMMANDS: &[&str] = &[
     "delete_credential",
     "register",
     "login",
+    "discover",
+    "add_found",
 ];
 
 fn main() {

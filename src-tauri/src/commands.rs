@@ -154,7 +154,11 @@ pub async fn login(
 ) -> Result<String> {
     use evergreen_core::login::Answer;
     check_name(&name)?;
+    let by_command = evergreen_core::login::prompt(&remote.config_file, &name)
+        .map(|p| p.command.is_some())
+        .unwrap_or(false);
     let answer = match password {
+        None if by_command => Answer::Command { attached: false },
         Some(p) => Answer::Password {
             username: username.filter(|u| !u.trim().is_empty()),
             password: p.into(),
@@ -179,4 +183,32 @@ pub async fn login(
         }
     };
     Ok(evergreen_core::login::log_in(&remote.config_file, &name, answer).await?)
+}
+
+/// What expires on this machine (read-only; the window's first run lists it).
+#[tauri::command]
+pub async fn discover(remote: State<'_, Remote>) -> Result<Vec<Found>> {
+    let config = remote.config_file.clone();
+    tauri::async_runtime::spawn_blocking(move || {
+        evergreen_core::discover::discover(&evergreen_core::discover::Places::of_this_user(), &config)
+    })
+    .await
+    .map_err(|e| AppError::new(ErrorKind::Config, format!("looking for credentials failed: {e}")))
+}
+
+/// Adds what the user picked from [`discover`]'s list to the config, through
+/// the settings form's validator; the engine picks the file up by itself.
+#[tauri::command]
+pub async fn add_found(remote: State<'_, Remote>, names: Vec<String>) -> Result<Vec<SaveResult>> {
+    for n in &names {
+        check_name(n)?;
+    }
+    let config = remote.config_file.clone();
+    let added = tauri::async_runtime::spawn_blocking(move || {
+        let found = evergreen_core::discover::discover(&evergreen_core::discover::Places::of_this_user(), &config);
+        evergreen_core::discover::add(&config, &found, &names)
+    })
+    .await
+    .map_err(|e| AppError::new(ErrorKind::Config, format!("adding failed: {e}")))??;
+    Ok(added.into_iter().map(|(_, r)| r).collect())
 }

@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 pub use evergreen_core::activity::LogLine;
+pub use evergreen_core::discover::Found;
 pub use evergreen_core::config_edit::{CredentialForm, FieldSchema, FieldType, FormProblem, KindSchema, SaveResult};
 pub use evergreen_core::events::{Event, EventKind};
 pub use evergreen_core::history::{Action, Outcome};
@@ -77,6 +78,7 @@ pub fn typescript_bindings() -> String {
         CredentialForm::decl(),
         FormProblem::decl(),
         SaveResult::decl(),
+        Found::decl(),
         ErrorKind::decl(),
         AppError::decl(),
         EventKind::decl(),

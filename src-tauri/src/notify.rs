@@ -36,6 +36,29 @@ fn action_id(a: NotifyAction) -> (&'static str, &'static str) {
     match a {
         NotifyAction::RenewNow => ("renew_now", "Renew now"),
         NotifyAction::Open => ("open", "Open"),
+        NotifyAction::LogIn => ("log_in", "Log in"),
+    }
+}
+
+/// A login program (`aws sso login`) runs in a terminal window; any other
+/// login is the window's Log in form.
+fn log_in(app: &AppHandle, credential: Option<String>) {
+    use evergreen_core::login;
+    let config = app.host().config_file.clone();
+    let by_command = credential
+        .as_deref()
+        .and_then(|n| login::prompt(&config, n).ok())
+        .is_some_and(|p| p.command.is_some());
+    match credential.clone().filter(|_| by_command) {
+        Some(name) => {
+            tauri::async_runtime::spawn(async move {
+                match login::log_in(&config, &name, login::Answer::Command { attached: false }).await {
+                    Ok(said) => tracing::info!("{name}: {said}"),
+                    Err(e) => plain(&format!("{name}: log in"), &e.to_string()),
+                }
+            });
+        }
+        None => crate::launch::open(app, credential),
     }
 }
 
@@ -88,6 +111,7 @@ fn deliver(app: &AppHandle, n: Notification) {
                 });
             }
         }
+        "log_in" => log_in(app, credential.clone()),
         "open" | "default" => crate::launch::open(app, credential.clone()),
         _ => {}
     });

@@ -16,7 +16,7 @@ use crate::remote::Remote;
 /// Tauri-managed state of the tray process.
 pub(crate) struct HostState {
     current: RwLock<Current>,
-    config_file: PathBuf,
+    pub(crate) config_file: PathBuf,
 }
 
 /// The engine running now: the user's config, the demo, an engine running

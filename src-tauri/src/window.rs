@@ -48,6 +48,8 @@ pub fn run(options: WindowOptions) {
             commands::delete_credential,
             commands::register,
             commands::login,
+            commands::discover,
+            commands::add_found,
         ])
         .setup(move |app| {
             let window = WebviewWindowBuilder::new(app, WINDOW, WebviewUrl::App("index.html".into()))

@@ -283,7 +283,7 @@ fn login_refuses_a_credential_that_does_not_ask_and_survives_a_closed_stderr() {
     let r = env.run(&["login", "web"]);
     assert_eq!(r.code, 2, "{r:?}");
     assert!(
-        r.stderr.contains("web does not ask you to log in") && r.stderr.contains("auth = \"userpass\""),
+        r.stderr.contains("web does not ask you to log in") && r.stderr.contains("its settings name no way to log in"),
         "{r:?}"
     );
     let mut child = env

@@ -15,6 +15,9 @@ vi.mock(import("./lib/api"), async (importOriginal) => {
     onNavigate: vi.fn(),
     history: vi.fn(),
     logLines: vi.fn(),
+    discover: vi.fn(),
+    addFound: vi.fn(),
+    kinds: vi.fn(),
     previewRequested: () => false,
   };
 });
@@ -34,6 +37,7 @@ let pushSnapshot: (s: Snapshot) => void;
 let navigate: (p: { name: string | null }) => void;
 
 beforeEach(() => {
+  vi.clearAllMocks();
   vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "setInterval", "clearInterval", "Date"] });
   vi.setSystemTime(NOW);
   vi.mocked(api.snapshot).mockResolvedValue(snap());
@@ -47,6 +51,8 @@ beforeEach(() => {
   });
   vi.mocked(api.history).mockResolvedValue([]);
   vi.mocked(api.logLines).mockResolvedValue([]);
+  vi.mocked(api.kinds).mockResolvedValue([]);
+  vi.mocked(api.discover).mockResolvedValue([]);
 });
 
 afterEach(() => {
@@ -122,5 +128,56 @@ describe("App", () => {
     vi.mocked(api.snapshot).mockRejectedValue(api.NOT_IN_TAURI);
     render(App);
     expect((await screen.findByRole("alert")).textContent).toContain("only works inside the Evergreen app");
+  });
+
+  it("opens on what was found on this machine when it runs the demo, and adds only what is picked", async () => {
+    const found = (name: string, kind: string, expires_at: number | null) => ({
+      name,
+      kind,
+      place: `~/.kube/${name}`,
+      what: `user ${name}`,
+      expires_at,
+      renews: false,
+      note: null,
+      values: { user: name },
+      configured_as: null,
+    });
+    vi.mocked(api.snapshot).mockResolvedValue(snap({ demo: true }));
+    vi.mocked(api.discover).mockResolvedValue([
+      found("kube-admin", "kubeconfig", NOW + 86_400_000),
+      found("vault-token", "vault_token", null),
+    ]);
+    vi.mocked(api.addFound).mockResolvedValue([{ ok: true, problems: [] }]);
+    render(App);
+    const items = await screen.findAllByTestId("found-item");
+    expect(items.map((i) => i.dataset.name)).toEqual(["kube-admin", "vault-token"]);
+    expect(screen.queryByTestId("credential")).toBeNull();
+    expect(api.addFound).not.toHaveBeenCalled();
+
+    const add = items[0].querySelector<HTMLButtonElement>("[data-testid=found-add]")!;
+    add.click();
+    await flush();
+    expect(api.addFound).toHaveBeenCalledExactlyOnceWith(["kube-admin"]);
+    expect(add.textContent?.trim()).toBe("Added");
+    expect(add.disabled).toBe(true);
+
+    // The demo is one click away.
+    screen.getByTestId("found-close").click();
+    await flush();
+    expect(screen.queryByTestId("found")).toBeNull();
+    expect(screen.getByTestId("credential")).toBeTruthy();
+  });
+
+  it("does not open on the finder once the window shows real credentials", async () => {
+    render(App);
+    await screen.findByTestId("credential");
+    pushSnapshot(snap({ now: NOW + 1000, demo: true }));
+    await flush();
+    expect(screen.queryByTestId("found")).toBeNull();
+    expect(api.discover).not.toHaveBeenCalled();
+    screen.getByTestId("find").click();
+    await flush();
+    expect(screen.getByTestId("found")).toBeTruthy();
+    expect(api.discover).toHaveBeenCalledTimes(1);
   });
 });

@@ -53,7 +53,13 @@ username: string | null,
 /**
  * The login happens in a browser (no password is typed here).
  */
-browser: boolean, };
+browser: boolean, 
+/**
+ * The login is a program the user runs in a terminal (`aws sso login
+ * --sso-session work`): its argv. `evergreen login` runs it in the
+ * foreground; the window opens a terminal for it.
+ */
+command?: Array<string>, };
 
 export type LastResult = { 
 /**
@@ -280,11 +286,51 @@ export type FormProblem = { field: string | null, message: string, };
 
 export type SaveResult = { ok: boolean, problems: Array<FormProblem>, };
 
+export type Found = { 
+/**
+ * A free credential name for it (what `--add NAME` takes).
+ */
+name: string, kind: Kind, 
+/**
+ * Where it is: a file (`~/…`), a cache, a keyring.
+ */
+place: string, 
+/**
+ * What it is: a subject, a principal, a profile, a key's user id.
+ */
+what: string, 
+/**
+ * When it expires (unix ms), where that is written on this machine.
+ */
+expires_at: number | null, 
+/**
+ * Evergreen could renew it as found; otherwise it only watches it
+ * (a renew command can be added later).
+ */
+renews: boolean, 
+/**
+ * Anything the user should know about it.
+ */
+note: string | null, 
+/**
+ * The config entry that adds it: field → text, as the settings form has it.
+ */
+values: { [key in string]?: string }, 
+/**
+ * The config already has it, under this name.
+ */
+configured_as: string | null, };
+
 export type ErrorKind = "unknown_credential" | "config" | "refused" | "engine" | "engine_stopped" | "no_engine" | "invalid_input" | "internal";
 
 export type AppError = { kind: ErrorKind, message: string, };
 
-export type EventKind = { "event": "started", credentials: number, } | { "event": "observed", not_after: number, remaining_fraction: number, } | { "event": "read_failed", message: string, } | { "event": "state_changed", from: string, to: string, } | { "event": "renewal_started", manual: boolean, } | { "event": "renewal_succeeded", old_not_after: number | null, new_not_after: number, duration_ms: number, message: string, } | { "event": "renewal_failed", message: string, streak: number, since: number, next_retry_at: number | null, offline: boolean, } | { "event": "recovered", after_failures: number, since: number, } | { "event": "still_waits_for_you", reason: string, since: number, } | { "event": "hard_end_ahead", at: number, what: string, then: string, } | { "event": "expiry_approaching", threshold_secs: number, not_after: number, } | { "event": "expired", not_after: number, } | { "event": "retired", reason: string, } | { "event": "paused", reason: string, } | { "event": "not_renewable", reason: string, } | { "event": "final", expires_at: number, } | { "event": "capped", reason: string, not_after: number, next_try_at: number, since: number, } | { "event": "heartbeat_failed", message: string, streak: number, } | { "event": "rejected", reason: string, } | { "event": "credential_added" } | { "event": "credential_removed" } | { "event": "config_reloaded", added: number, removed: number, changed: number, } | { "event": "config_rejected", message: string, } | { "event": "notifications_paused", until: number | null, } | { "event": "resumed", slept_secs: number, source: string, } | { "event": "network", online: boolean, } | { "event": "still_offline", since: number, waiting: number, } | { "event": "stopped" };
+export type EventKind = { "event": "started", credentials: number, } | { "event": "observed", not_after: number, remaining_fraction: number, } | { "event": "read_failed", message: string, } | { "event": "state_changed", from: string, to: string, } | { "event": "renewal_started", manual: boolean, } | { "event": "renewal_succeeded", old_not_after: number | null, new_not_after: number, duration_ms: number, message: string, } | { "event": "renewal_failed", message: string, streak: number, since: number, next_retry_at: number | null, offline: boolean, } | { "event": "recovered", after_failures: number, since: number, } | { "event": "still_waits_for_you", reason: string, since: number, } | { "event": "hard_end_ahead", at: number, what: string, then: string, } | { "event": "expiry_approaching", threshold_secs: number, not_after: number, 
+/**
+ * What extends it, when only its user can and the kind knows how
+ * (a GPG key's `gpg --quick-set-expire …`).
+ */
+advice?: string, } | { "event": "expired", not_after: number, } | { "event": "retired", reason: string, } | { "event": "paused", reason: string, } | { "event": "not_renewable", reason: string, } | { "event": "final", expires_at: number, } | { "event": "capped", reason: string, not_after: number, next_try_at: number, since: number, } | { "event": "heartbeat_failed", message: string, streak: number, } | { "event": "rejected", reason: string, } | { "event": "credential_added" } | { "event": "credential_removed" } | { "event": "config_reloaded", added: number, removed: number, changed: number, } | { "event": "config_rejected", message: string, } | { "event": "notifications_paused", until: number | null, } | { "event": "resumed", slept_secs: number, source: string, } | { "event": "network", online: boolean, } | { "event": "still_offline", since: number, waiting: number, } | { "event": "stopped" };
 
 export type Event = { 
 /**
@@ -294,7 +340,12 @@ at: number,
 /**
  * The credential it concerns; `None` for engine-wide events.
  */
-credential?: string, } & ({ "event": "started", credentials: number, } | { "event": "observed", not_after: number, remaining_fraction: number, } | { "event": "read_failed", message: string, } | { "event": "state_changed", from: string, to: string, } | { "event": "renewal_started", manual: boolean, } | { "event": "renewal_succeeded", old_not_after: number | null, new_not_after: number, duration_ms: number, message: string, } | { "event": "renewal_failed", message: string, streak: number, since: number, next_retry_at: number | null, offline: boolean, } | { "event": "recovered", after_failures: number, since: number, } | { "event": "still_waits_for_you", reason: string, since: number, } | { "event": "hard_end_ahead", at: number, what: string, then: string, } | { "event": "expiry_approaching", threshold_secs: number, not_after: number, } | { "event": "expired", not_after: number, } | { "event": "retired", reason: string, } | { "event": "paused", reason: string, } | { "event": "not_renewable", reason: string, } | { "event": "final", expires_at: number, } | { "event": "capped", reason: string, not_after: number, next_try_at: number, since: number, } | { "event": "heartbeat_failed", message: string, streak: number, } | { "event": "rejected", reason: string, } | { "event": "credential_added" } | { "event": "credential_removed" } | { "event": "config_reloaded", added: number, removed: number, changed: number, } | { "event": "config_rejected", message: string, } | { "event": "notifications_paused", until: number | null, } | { "event": "resumed", slept_secs: number, source: string, } | { "event": "network", online: boolean, } | { "event": "still_offline", since: number, waiting: number, } | { "event": "stopped" });
+credential?: string, } & ({ "event": "started", credentials: number, } | { "event": "observed", not_after: number, remaining_fraction: number, } | { "event": "read_failed", message: string, } | { "event": "state_changed", from: string, to: string, } | { "event": "renewal_started", manual: boolean, } | { "event": "renewal_succeeded", old_not_after: number | null, new_not_after: number, duration_ms: number, message: string, } | { "event": "renewal_failed", message: string, streak: number, since: number, next_retry_at: number | null, offline: boolean, } | { "event": "recovered", after_failures: number, since: number, } | { "event": "still_waits_for_you", reason: string, since: number, } | { "event": "hard_end_ahead", at: number, what: string, then: string, } | { "event": "expiry_approaching", threshold_secs: number, not_after: number, 
+/**
+ * What extends it, when only its user can and the kind knows how
+ * (a GPG key's `gpg --quick-set-expire …`).
+ */
+advice?: string, } | { "event": "expired", not_after: number, } | { "event": "retired", reason: string, } | { "event": "paused", reason: string, } | { "event": "not_renewable", reason: string, } | { "event": "final", expires_at: number, } | { "event": "capped", reason: string, not_after: number, next_try_at: number, since: number, } | { "event": "heartbeat_failed", message: string, streak: number, } | { "event": "rejected", reason: string, } | { "event": "credential_added" } | { "event": "credential_removed" } | { "event": "config_reloaded", added: number, removed: number, changed: number, } | { "event": "config_rejected", message: string, } | { "event": "notifications_paused", until: number | null, } | { "event": "resumed", slept_secs: number, source: string, } | { "event": "network", online: boolean, } | { "event": "still_offline", since: number, waiting: number, } | { "event": "stopped" });
 
 /** Every kind's form schema, as the `kinds` command returns it. */
 export const KIND_SCHEMAS: KindSchema[] = [
@@ -1327,6 +1378,407 @@ export const KIND_SCHEMAS: KindSchema[] = [
         "required": false,
         "choices": [],
         "placeholder": "1h",
+        "runs_program": false
+      },
+      {
+        "key": "enabled",
+        "label": "Enabled",
+        "help": "Off keeps it listed as disabled and never touches it.",
+        "field_type": "bool",
+        "required": false,
+        "choices": [],
+        "placeholder": "true",
+        "default": "true",
+        "runs_program": false
+      },
+      {
+        "key": "renew_at_fraction",
+        "label": "Renew when this fraction is left",
+        "help": "Strictly between 0 and 1. Default for this kind: 0.33.",
+        "field_type": "number",
+        "required": false,
+        "choices": [],
+        "placeholder": "0.33",
+        "runs_program": false
+      },
+      {
+        "key": "renew_before",
+        "label": "Or renew this long before expiry",
+        "help": "Instead of a fraction, e.g. 72h. Not both.",
+        "field_type": "duration",
+        "required": false,
+        "choices": [],
+        "placeholder": "72h",
+        "runs_program": false
+      },
+      {
+        "key": "jitter",
+        "label": "Jitter",
+        "help": "Random shift of each deadline, a fraction from 0 to 0.5.",
+        "field_type": "number",
+        "required": false,
+        "choices": [],
+        "placeholder": "0.1",
+        "runs_program": false
+      }
+    ]
+  },
+  {
+    "kind": "kubeconfig",
+    "label": "Kubernetes user",
+    "description": "A kubeconfig user's client certificate (inline or a file) or OIDC id token, watched; renewed by a command you give (kubeadm, a Vault PKI role, a script).",
+    "has_heartbeats": false,
+    "enrolment_token": null,
+    "fields": [
+      {
+        "key": "user",
+        "label": "User",
+        "help": "The name of the users: entry (kubectl config view shows them).",
+        "field_type": "text",
+        "required": true,
+        "choices": [],
+        "placeholder": "kubernetes-admin",
+        "runs_program": false
+      },
+      {
+        "key": "path",
+        "label": "Kubeconfig",
+        "help": "The kubeconfig file; default ~/.kube/config.",
+        "field_type": "path",
+        "required": false,
+        "choices": [],
+        "placeholder": "~/.kube/config",
+        "runs_program": false
+      },
+      {
+        "key": "oidc_cache",
+        "label": "kubelogin cache",
+        "help": "Where kubelogin caches id tokens, for exec users; default ~/.kube/cache/oidc-login.",
+        "field_type": "path",
+        "required": false,
+        "choices": [],
+        "placeholder": "~/.kube/cache/oidc-login",
+        "runs_program": false
+      },
+      {
+        "key": "renew_command",
+        "label": "Renew command",
+        "help": "The program that writes a new certificate for this user, one argument per line. Without it Evergreen only watches.",
+        "field_type": "list",
+        "required": false,
+        "choices": [],
+        "placeholder": "kubeadm\nkubeconfig\nuser\n--client-name=alice",
+        "runs_program": true
+      },
+      {
+        "key": "reload_command",
+        "label": "Reload command",
+        "help": "Run after each renewal; one argument per line.",
+        "field_type": "list",
+        "required": false,
+        "choices": [],
+        "placeholder": "systemctl\n--user\nreload\nnginx",
+        "runs_program": true
+      },
+      {
+        "key": "command_timeout",
+        "label": "Command timeout",
+        "help": "A command still running after this is killed. Default 2m.",
+        "field_type": "duration",
+        "required": false,
+        "choices": [],
+        "placeholder": "2m",
+        "runs_program": false
+      },
+      {
+        "key": "shell",
+        "label": "Commands are shell strings",
+        "help": "Run each command as one line with /bin/sh -c.",
+        "field_type": "bool",
+        "required": false,
+        "choices": [],
+        "placeholder": "false",
+        "default": "false",
+        "runs_program": true
+      },
+      {
+        "key": "enabled",
+        "label": "Enabled",
+        "help": "Off keeps it listed as disabled and never touches it.",
+        "field_type": "bool",
+        "required": false,
+        "choices": [],
+        "placeholder": "true",
+        "default": "true",
+        "runs_program": false
+      },
+      {
+        "key": "renew_at_fraction",
+        "label": "Renew when this fraction is left",
+        "help": "Strictly between 0 and 1. Default for this kind: 0.33.",
+        "field_type": "number",
+        "required": false,
+        "choices": [],
+        "placeholder": "0.33",
+        "runs_program": false
+      },
+      {
+        "key": "renew_before",
+        "label": "Or renew this long before expiry",
+        "help": "Instead of a fraction, e.g. 72h. Not both.",
+        "field_type": "duration",
+        "required": false,
+        "choices": [],
+        "placeholder": "72h",
+        "runs_program": false
+      },
+      {
+        "key": "jitter",
+        "label": "Jitter",
+        "help": "Random shift of each deadline, a fraction from 0 to 0.5.",
+        "field_type": "number",
+        "required": false,
+        "choices": [],
+        "placeholder": "0.1",
+        "runs_program": false
+      }
+    ]
+  },
+  {
+    "kind": "aws_sso",
+    "label": "AWS SSO session",
+    "description": "An AWS IAM Identity Center session: its access token refreshed the way the AWS CLI does it, in the cache every AWS tool reads; a new `aws sso login` when the session ends.",
+    "has_heartbeats": false,
+    "enrolment_token": null,
+    "fields": [
+      {
+        "key": "session",
+        "label": "SSO session",
+        "help": "The name of its [sso-session NAME] section in the AWS config.",
+        "field_type": "text",
+        "required": true,
+        "choices": [],
+        "placeholder": "work",
+        "runs_program": false
+      },
+      {
+        "key": "config_file",
+        "label": "AWS config",
+        "help": "Default ~/.aws/config.",
+        "field_type": "path",
+        "required": false,
+        "choices": [],
+        "placeholder": "~/.aws/config",
+        "runs_program": false
+      },
+      {
+        "key": "cache_dir",
+        "label": "Token cache",
+        "help": "Where the AWS CLI caches SSO tokens; default ~/.aws/sso/cache.",
+        "field_type": "path",
+        "required": false,
+        "choices": [],
+        "placeholder": "~/.aws/sso/cache",
+        "runs_program": false
+      },
+      {
+        "key": "endpoint_url",
+        "label": "SSO-OIDC endpoint",
+        "help": "Default https://oidc.REGION.amazonaws.com, REGION being the session's sso_region.",
+        "field_type": "text",
+        "required": false,
+        "choices": [],
+        "placeholder": "",
+        "runs_program": false
+      },
+      {
+        "key": "enabled",
+        "label": "Enabled",
+        "help": "Off keeps it listed as disabled and never touches it.",
+        "field_type": "bool",
+        "required": false,
+        "choices": [],
+        "placeholder": "true",
+        "default": "true",
+        "runs_program": false
+      },
+      {
+        "key": "renew_at_fraction",
+        "label": "Renew when this fraction is left",
+        "help": "Strictly between 0 and 1. Default for this kind: 0.33.",
+        "field_type": "number",
+        "required": false,
+        "choices": [],
+        "placeholder": "0.33",
+        "runs_program": false
+      },
+      {
+        "key": "renew_before",
+        "label": "Or renew this long before expiry",
+        "help": "Instead of a fraction, e.g. 72h. Not both.",
+        "field_type": "duration",
+        "required": false,
+        "choices": [],
+        "placeholder": "72h",
+        "runs_program": false
+      },
+      {
+        "key": "jitter",
+        "label": "Jitter",
+        "help": "Random shift of each deadline, a fraction from 0 to 0.5.",
+        "field_type": "number",
+        "required": false,
+        "choices": [],
+        "placeholder": "0.1",
+        "runs_program": false
+      }
+    ]
+  },
+  {
+    "kind": "gpg_key",
+    "label": "GPG key",
+    "description": "A GnuPG key or subkey with an expiry date, watched; its notices say the gpg command that extends it.",
+    "has_heartbeats": false,
+    "enrolment_token": null,
+    "fields": [
+      {
+        "key": "fingerprint",
+        "label": "Fingerprint",
+        "help": "The key's or subkey's full fingerprint (gpg --list-secret-keys --with-subkey-fingerprints).",
+        "field_type": "text",
+        "required": true,
+        "choices": [],
+        "placeholder": "0123456789ABCDEF0123456789ABCDEF01234567",
+        "runs_program": false
+      },
+      {
+        "key": "gnupg_home",
+        "label": "GnuPG home",
+        "help": "Where the keyring is; default $GNUPGHOME, else ~/.gnupg.",
+        "field_type": "path",
+        "required": false,
+        "choices": [],
+        "placeholder": "~/.gnupg",
+        "runs_program": false
+      },
+      {
+        "key": "extend_by",
+        "label": "Extend by",
+        "help": "The new expiry the suggested command sets (gpg's words: 1y, 6m, 2026-12-31); default 1y.",
+        "field_type": "text",
+        "required": false,
+        "choices": [],
+        "placeholder": "1y",
+        "runs_program": false
+      },
+      {
+        "key": "enabled",
+        "label": "Enabled",
+        "help": "Off keeps it listed as disabled and never touches it.",
+        "field_type": "bool",
+        "required": false,
+        "choices": [],
+        "placeholder": "true",
+        "default": "true",
+        "runs_program": false
+      },
+      {
+        "key": "renew_at_fraction",
+        "label": "Renew when this fraction is left",
+        "help": "Strictly between 0 and 1. Default for this kind: 0.33.",
+        "field_type": "number",
+        "required": false,
+        "choices": [],
+        "placeholder": "0.33",
+        "runs_program": false
+      },
+      {
+        "key": "renew_before",
+        "label": "Or renew this long before expiry",
+        "help": "Instead of a fraction, e.g. 72h. Not both.",
+        "field_type": "duration",
+        "required": false,
+        "choices": [],
+        "placeholder": "72h",
+        "runs_program": false
+      },
+      {
+        "key": "jitter",
+        "label": "Jitter",
+        "help": "Random shift of each deadline, a fraction from 0 to 0.5.",
+        "field_type": "number",
+        "required": false,
+        "choices": [],
+        "placeholder": "0.1",
+        "runs_program": false
+      }
+    ]
+  },
+  {
+    "kind": "expiry_command",
+    "label": "Expiry command",
+    "description": "Anything else that expires: a command prints its expiry (a date, or a JSON field), Evergreen runs it on a schedule and warns ahead; a login command can be offered.",
+    "has_heartbeats": false,
+    "enrolment_token": null,
+    "fields": [
+      {
+        "key": "command",
+        "label": "Command",
+        "help": "Prints the expiry: a line with an RFC 3339 time (or \"2026-12-31 10:00:00 UTC\", or Unix seconds), or JSON with json_path. One argument per line.",
+        "field_type": "list",
+        "required": true,
+        "choices": [],
+        "placeholder": "tailscale\nstatus\n--json",
+        "runs_program": true
+      },
+      {
+        "key": "json_path",
+        "label": "JSON path",
+        "help": "Where the expiry is in the command's JSON output: .Self.KeyExpiry, .items[0].expires.",
+        "field_type": "text",
+        "required": false,
+        "choices": [],
+        "placeholder": ".Self.KeyExpiry",
+        "runs_program": false
+      },
+      {
+        "key": "every",
+        "label": "Look every",
+        "help": "How often the command runs; default 1h.",
+        "field_type": "duration",
+        "required": false,
+        "choices": [],
+        "placeholder": "1h",
+        "runs_program": false
+      },
+      {
+        "key": "lifetime",
+        "label": "Full lifetime",
+        "help": "How long one lasts when new (Tailscale: 180d), to show how much is left; default: from when Evergreen first saw this expiry.",
+        "field_type": "duration",
+        "required": false,
+        "choices": [],
+        "placeholder": "180d",
+        "runs_program": false
+      },
+      {
+        "key": "login_command",
+        "label": "Login command",
+        "help": "What gets a new one, offered as Log in (run in a terminal). One argument per line.",
+        "field_type": "list",
+        "required": false,
+        "choices": [],
+        "placeholder": "tailscale\nup\n--force-reauth",
+        "runs_program": true
+      },
+      {
+        "key": "command_timeout",
+        "label": "Command timeout",
+        "help": "How long the command may run before it is stopped; default 2m.",
+        "field_type": "duration",
+        "required": false,
+        "choices": [],
+        "placeholder": "30s",
         "runs_program": false
       },
       {

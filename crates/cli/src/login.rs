@@ -78,7 +78,10 @@ pub fn run(args: &LoginArgs, paths: &Paths) -> anyhow::Result<i32> {
         }
         Err(e) => return Err(e.into()),
     };
-    let answer = if prompt.browser {
+    let answer = if let Some(argv) = &prompt.command {
+        tell(&format!("Running `{}`…\n", argv.join(" ")));
+        Answer::Command { attached: true }
+    } else if prompt.browser {
         let no_browser = args.no_browser;
         Answer::Browser {
             open: Box::new(move |url: &str, code: Option<&str>| {

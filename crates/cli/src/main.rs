@@ -7,6 +7,7 @@
 
 mod check;
 mod config_cmd;
+mod discover;
 mod docs;
 mod exit;
 mod login;
@@ -70,6 +71,8 @@ enum Commands {
     Login(login::LoginArgs),
     /// Print an OAuth credential's access token (refreshed first when due).
     Token(token::TokenArgs),
+    /// List what expires on this machine (certificates, SSH and Kerberos tickets, AWS SSO, kubeconfig users, GPG keys) and add it.
+    Discover(discover::DiscoverArgs),
     /// Inspect the configuration.
     #[command(subcommand)]
     Config(config_cmd::ConfigCmd),
@@ -121,6 +124,7 @@ fn main() {
             Commands::Register(args) => register::run(args, &paths(&cli)?),
             Commands::Login(args) => login::run(args, &paths(&cli)?),
             Commands::Token(args) => token::run(args, &paths(&cli)?),
+            Commands::Discover(args) => discover::run(args, &paths(&cli)?),
             Commands::Completions(args) => docs::completions(args),
             Commands::Man(args) => docs::man(args),
             Commands::DemoRenew(args) => run::demo_renew(args),

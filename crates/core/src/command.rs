@@ -39,6 +39,8 @@ pub struct CommandOutcome {
     /// "exited with status 1", "timed out after 2m", "could not start: …".
     pub summary: String,
     pub stderr_tail: Option<String>,
+    /// The head of what it printed, when [`Extra::stdout`] asked for it.
+    pub stdout: Vec<u8>,
 }
 
 /// Runs the reload command after a successful renewal, if there is one.
@@ -131,7 +133,13 @@ pub async fn run(
 pub struct Extra<'a> {
     pub env: &'a [(&'a str, &'a std::ffi::OsStr)],
     pub stdin: Option<&'a [u8]>,
+    /// Keep what it prints (at most [`STDOUT_MAX`] bytes; the rest is read
+    /// and dropped, so a chatty command never blocks on a full pipe).
+    pub stdout: bool,
 }
+
+/// How much of a command's output is kept when it is asked for.
+pub const STDOUT_MAX: usize = 256 * 1024;
 
 /// [`run`], with [`Extra`].
 pub async fn run_with(
@@ -164,7 +172,7 @@ pub async fn run_with(
         } else {
             Stdio::null()
         })
-        .stdout(Stdio::null())
+        .stdout(if extra.stdout { Stdio::piped() } else { Stdio::null() })
         .stderr(Stdio::piped())
         .process_group(0)
         .kill_on_drop(true);
@@ -180,6 +188,7 @@ pub async fn run_with(
                 success: false,
                 summary: format!("could not start `{program}`: {e}{hint}"),
                 stderr_tail: None,
+                stdout: Vec::new(),
             };
         }
     };
@@ -192,6 +201,8 @@ pub async fn run_with(
     let group = child.id().and_then(|id| rustix::process::Pid::from_raw(id as i32));
     let tail = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let reader = tokio::spawn(keep_tail(child.stderr.take(), tail.clone()));
+    let head = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let out_reader = tokio::spawn(keep_head(child.stdout.take(), head.clone()));
     let Ok(status) = tokio::time::timeout(timeout, child.wait()).await else {
         stop_group(&mut child, group).await;
         return CommandOutcome {
@@ -201,11 +212,14 @@ pub async fn run_with(
                 crate::clock::short_duration(timeout)
             ),
             stderr_tail: None,
+            stdout: Vec::new(),
         };
     };
     // What it wrote before exiting; a grandchild still holding the pipe
     // does not make the command wait.
     let _ = tokio::time::timeout(STDERR_AFTER_EXIT, reader).await;
+    let _ = tokio::time::timeout(STDERR_AFTER_EXIT, out_reader).await;
+    let stdout = std::mem::take(&mut *head.lock().unwrap_or_else(PoisonError::into_inner));
     let stderr_tail = tail_text(&tail.lock().unwrap_or_else(PoisonError::into_inner));
     let (success, summary) = match status {
         Ok(s) if s.success() => (true, "exited 0".to_string()),
@@ -219,6 +233,23 @@ pub async fn run_with(
         success,
         summary,
         stderr_tail,
+        stdout,
+    }
+}
+
+/// Reads all of stdout but keeps only its first [`STDOUT_MAX`] bytes.
+async fn keep_head(stdout: Option<tokio::process::ChildStdout>, kept: std::sync::Arc<std::sync::Mutex<Vec<u8>>>) {
+    let Some(mut s) = stdout else { return };
+    let mut chunk = [0u8; 4096];
+    loop {
+        match s.read(&mut chunk).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                let mut buf = kept.lock().unwrap_or_else(PoisonError::into_inner);
+                let room = STDOUT_MAX.saturating_sub(buf.len()).min(n);
+                buf.extend_from_slice(&chunk[..room]);
+            }
+        }
     }
 }
 

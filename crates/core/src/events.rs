@@ -86,6 +86,11 @@ pub enum EventKind {
     ExpiryApproaching {
         threshold_secs: u64,
         not_after: i64,
+        /// What extends it, when only its user can and the kind knows how
+        /// (a GPG key's `gpg --quick-set-expire …`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "ts", ts(optional))]
+        advice: Option<String>,
     },
     Expired {
         not_after: i64,
@@ -258,6 +263,7 @@ impl std::fmt::Display for Event {
             EventKind::ExpiryApproaching {
                 threshold_secs,
                 not_after,
+                ..
             } => write!(
                 f,
                 "expires within {} (at {})",

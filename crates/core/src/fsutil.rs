@@ -19,6 +19,21 @@ pub const PUBLIC_FILE_MODE: u32 = 0o644;
 /// Mode for directories that hold secrets.
 pub const SECRET_DIR_MODE: u32 = 0o700;
 
+/// Reads a whole file that should be small, refusing (without reading on)
+/// one larger than `max` bytes.
+pub fn read_bounded(path: &Path, max: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    fs::File::open(path)?.take(max + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > max {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("it is larger than {} KiB", max / 1024),
+        ));
+    }
+    Ok(bytes)
+}
+
 /// Atomically replaces `path` with `bytes`.
 ///
 /// A new file gets `mode`. A file that exists keeps what the user set up:

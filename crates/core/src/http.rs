@@ -278,6 +278,18 @@ pub fn error_body(content_type: &str, body: &[u8]) -> String {
     }
 }
 
+/// What is wrong with a JSON text, without quoting it (a value in it may
+/// be a secret): its category and where.
+pub fn json_problem(e: &serde_json::Error) -> String {
+    let what = match e.classify() {
+        serde_json::error::Category::Io => "unreadable",
+        serde_json::error::Category::Syntax => "not valid JSON",
+        serde_json::error::Category::Data => "JSON of an unexpected shape",
+        serde_json::error::Category::Eof => "truncated JSON",
+    };
+    format!("{what} at line {} column {}", e.line(), e.column())
+}
+
 /// `s` on one line, at most `max` characters (then an ellipsis): what a
 /// server says reaches history, events and notifications only this way.
 pub fn one_line(s: &str, max: usize) -> String {

@@ -39,6 +39,9 @@ pub struct KindDef {
     /// table for type, required-ness and belonging) to a spec. Problems go to
     /// the validator; what it returns is dropped when there were any.
     pub(crate) validate: fn(&mut Validator<'_>, &RawCredential) -> Arc<dyn Spec>,
+    /// Where credentials of this kind usually live on a workstation, for
+    /// `evergreen discover` and the window's first run; `None`: nowhere to look.
+    pub(crate) discover: Option<crate::discover::Discoverer>,
     /// Feeds arbitrary bytes to its parsers of what its server or its files
     /// send (the fuzz targets call every kind's): none may panic or hang.
     #[cfg(feature = "fuzzing")]

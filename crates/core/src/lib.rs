@@ -34,6 +34,7 @@ pub mod config_edit;
 pub(crate) mod control;
 pub(crate) mod csr;
 pub mod demo;
+pub mod discover;
 pub mod engine;
 pub(crate) mod error;
 pub mod events;

@@ -4,6 +4,7 @@
 //! log, an event or the store. The new token goes where the credential keeps
 //! it, and the running engine picks it up from there at once.
 
+use std::os::unix::process::CommandExt as _;
 use std::path::Path;
 
 use secrecy::SecretString;
@@ -26,6 +27,9 @@ pub enum Answer {
     /// (opens it, prints it) and, for a device login, the code to enter
     /// there; the answer comes back on a loopback callback, or by polling.
     Browser { open: ShowLogin },
+    /// A login program (`aws sso login`) run by the user: `attached` in
+    /// this terminal (the CLI), else in a terminal window of its own.
+    Command { attached: bool },
 }
 
 impl std::fmt::Debug for Answer {
@@ -35,6 +39,7 @@ impl std::fmt::Debug for Answer {
                 write!(f, "Password {{ username: {username:?}, password: <redacted> }}")
             }
             Answer::Browser { .. } => f.write_str("Browser"),
+            Answer::Command { attached } => write!(f, "Command {{ attached: {attached} }}"),
         }
     }
 }
@@ -50,12 +55,58 @@ pub fn open_browser(url: &str) {
         .spawn();
 }
 
+/// The terminal programs tried, in order, to run a login program in a
+/// window of its own: the user's choice, then Debian's alternative, then
+/// the common ones.
+const TERMINALS: &[&str] = &["x-terminal-emulator", "gnome-terminal", "konsole", "xfce4-terminal", "xterm"];
+
+/// Runs a login program (`argv`): in this terminal when `attached`, waiting
+/// for it, else in a new terminal window, not waiting (the credential's
+/// files change when it is done, and the engine looks again by itself).
+pub async fn run_command(argv: &[String], attached: bool) -> std::result::Result<String, String> {
+    use std::process::Stdio;
+    let shown = argv.join(" ");
+    let Some((program, args)) = argv.split_first() else {
+        return Err("the login command is empty".into());
+    };
+    if attached {
+        let status = tokio::process::Command::new(program)
+            .args(args)
+            .status()
+            .await
+            .map_err(|e| format!("could not start `{shown}`: {e}"))?;
+        return if status.success() {
+            Ok(format!("`{shown}` finished; Evergreen picks up the new login at once"))
+        } else {
+            Err(format!("`{shown}` failed ({status}); run it by hand to see why"))
+        };
+    }
+    let user_choice = std::env::var("TERMINAL").ok().filter(|t| !t.trim().is_empty());
+    for term in user_choice.iter().map(String::as_str).chain(TERMINALS.iter().copied()) {
+        // gnome-terminal takes the command after `--`; the others after -e.
+        let sep = if term.ends_with("gnome-terminal") { "--" } else { "-e" };
+        let started = std::process::Command::new(term)
+            .arg(sep)
+            .arg(program)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn();
+        if started.is_ok() {
+            return Ok(format!("`{shown}` runs in a terminal window; Evergreen picks up the new login when it is done"));
+        }
+    }
+    Err(format!("no terminal program was found to run it in; run `{shown}` in a terminal"))
+}
+
 /// What logging in to `name` asks of the user.
 pub fn prompt(config_file: &Path, name: &str) -> Result<LoginPrompt> {
     let c = config::credential_named(config_file, name)?;
     c.spec.login_prompt().ok_or_else(|| {
         Error::Refused(format!(
-            "{name} does not ask you to log in ({} credential); only credentials with auth = \"userpass\", \"ldap\" or \"oidc\" do",
+            "{name} does not ask you to log in ({} credential); its settings name no way to log in",
             c.kind().label()
         ))
     })

@@ -549,6 +549,24 @@ pub struct LoginPrompt {
     pub username: Option<String>,
     /// The login happens in a browser (no password is typed here).
     pub browser: bool,
+    /// The login is a program the user runs in a terminal (`aws sso login
+    /// --sso-session work`): its argv. `evergreen login` runs it in the
+    /// foreground; the window opens a terminal for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub command: Option<Vec<String>>,
+}
+
+impl LoginPrompt {
+    /// A login by the program `argv`, run in a terminal.
+    pub fn command(method: &str, argv: Vec<String>) -> LoginPrompt {
+        LoginPrompt {
+            method: method.into(),
+            username: None,
+            browser: false,
+            command: Some(argv),
+        }
+    }
 }
 
 /// An end renewals cannot pass. The faces write `what`, the time, then

@@ -30,6 +30,9 @@ pub enum Urgency {
 pub enum NotifyAction {
     RenewNow,
     Open,
+    /// Log in again: the credential's login program in a terminal, or its
+    /// Log in form in the window.
+    LogIn,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -70,7 +73,7 @@ pub fn decide(ev: &Event) -> Option<Notification> {
         urgency,
         actions,
     };
-    use NotifyAction::{Open, RenewNow};
+    use NotifyAction::{LogIn, Open, RenewNow};
     Some(match &ev.kind {
         // Offline is nobody's fault: it waits for the network quietly.
         EventKind::RenewalFailed { offline: true, .. } => return None,
@@ -112,13 +115,17 @@ pub fn decide(ev: &Event) -> Option<Notification> {
         EventKind::ExpiryApproaching {
             threshold_secs,
             not_after,
+            advice,
         } => n(
             format!("{c}/expiry/{threshold_secs}/{not_after}"),
             format!(
                 "{c} expires within {}",
                 short_duration(Duration::from_secs(*threshold_secs))
             ),
-            format!("Valid until {}. Renew it before then.", t(*not_after)),
+            match advice {
+                Some(how) => format!("Valid until {}. To extend it: {how}.", t(*not_after)),
+                None => format!("Valid until {}. Renew it before then.", t(*not_after)),
+            },
             if *threshold_secs <= 3600 {
                 Urgency::Critical
             } else {
@@ -131,7 +138,7 @@ pub fn decide(ev: &Event) -> Option<Notification> {
             format!("{c} still needs you"),
             reason.clone(),
             Urgency::Normal,
-            vec![Open],
+            vec![LogIn, Open],
         ),
         EventKind::HardEndAhead { at, what, then } => n(
             format!("{c}/hard_end/{at}"),
@@ -190,7 +197,7 @@ pub fn decide(ev: &Event) -> Option<Notification> {
             format!("{c} was rejected by the server"),
             format!("{reason}\nEvergreen stopped renewing it; log in again to get a new one."),
             Urgency::Critical,
-            vec![Open],
+            vec![LogIn, Open],
         ),
         _ => return None,
     })
@@ -386,11 +393,19 @@ mod tests {
         assert!(decide(&fail(4)).is_none());
         assert!(decide(&ev(EventKind::ExpiryApproaching {
             threshold_secs: 86_400,
-            not_after: 7
+            not_after: 7,
+            advice: None,
         }))
         .unwrap()
         .title
         .contains("1d"));
+        let advised = decide(&ev(EventKind::ExpiryApproaching {
+            threshold_secs: 86_400,
+            not_after: 7,
+            advice: Some("gpg --quick-set-expire ABCD 1y".into()),
+        }))
+        .unwrap();
+        assert!(advised.body.contains("To extend it: gpg --quick-set-expire ABCD 1y"), "{advised:?}");
         assert!(decide(&ev(EventKind::Observed {
             not_after: 1,
             remaining_fraction: 0.5

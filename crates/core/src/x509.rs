@@ -81,7 +81,9 @@ pub fn parse(bytes: &[u8]) -> std::result::Result<CertFile, String> {
     if bytes.iter().all(|b| b.is_ascii_whitespace()) {
         return Err("the file is empty; expected a PEM or DER certificate".into());
     }
-    if looks_like_pem(bytes) {
+    if let Some(inline) = openvpn_inline(bytes) {
+        parse_pem(&inline)
+    } else if looks_like_pem(bytes) {
         parse_pem(bytes)
     } else {
         let info = parse_der(bytes).map_err(|e| {
@@ -92,6 +94,26 @@ pub fn parse(bytes: &[u8]) -> std::result::Result<CertFile, String> {
             der_leaf: bytes.to_vec(),
         })
     }
+}
+
+/// An OpenVPN profile with its certificate inline (`<cert>…</cert>`): that
+/// certificate, then the `<ca>` block as its chain. The rest of the profile
+/// (its `<key>`, a static key) is not looked at.
+fn openvpn_inline(bytes: &[u8]) -> Option<Vec<u8>> {
+    let text = std::str::from_utf8(bytes).ok()?;
+    let block = |tag: &str| {
+        let start = text.find(&format!("<{tag}>"))? + tag.len() + 2;
+        let end = start + text[start..].find(&format!("</{tag}>"))?;
+        Some(&text[start..end])
+    };
+    let cert = block("cert")?;
+    let mut out = cert.trim().to_string();
+    if let Some(ca) = block("ca") {
+        out.push('\n');
+        out.push_str(ca.trim());
+    }
+    out.push('\n');
+    Some(out.into_bytes())
 }
 
 fn looks_like_pem(bytes: &[u8]) -> bool {
@@ -282,6 +304,22 @@ fn fmt_ts(secs: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_openvpn_profile_gives_its_inline_certificate_not_its_ca() {
+        let now = SystemTime::now();
+        let ca = crate::pki::Ca::new("VPN CA", now, Duration::from_secs(86_400)).unwrap();
+        let leaf = ca.issue("alice-laptop", now, Duration::from_secs(3600)).unwrap();
+        let ovpn = format!(
+            "client\nremote vpn.example.org 1194\n<ca>\n{}</ca>\n<cert>\n{}</cert>\n<key>\n{}</key>\n",
+            ca.cert_pem(),
+            leaf.cert_pem,
+            leaf.key_pem
+        );
+        let f = parse(ovpn.as_bytes()).unwrap();
+        assert_eq!(f.leaf().subject_cn.as_deref(), Some("alice-laptop"));
+        assert_eq!(f.issuer().map(|i| i.subject_cn.clone()), Some(Some("VPN CA".to_string())));
+    }
 
     #[test]
     fn a_huge_file_is_refused_without_being_read_whole() {

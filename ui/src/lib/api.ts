@@ -9,6 +9,7 @@ import { listen as tauriListen } from "@tauri-apps/api/event";
 import type {
   AppError,
   CredentialForm,
+  Found,
   HistoryEntry,
   KindSchema,
   LogLine,
@@ -114,6 +115,11 @@ export const register = (name: string, token: string): Promise<void> => call("re
 /** Logs `name` in: with a password, or (none) in the browser. Resolves to what happened, in words. */
 export const login = (name: string, username: string | null, password: string | null): Promise<string> =>
   call("login", { name, username, password });
+
+/** What expires on this machine, found read-only in the usual places. */
+export const discover = (): Promise<Found[]> => call("discover");
+/** Adds findings (by name) to the config; nothing is added unless asked. */
+export const addFound = (names: string[]): Promise<SaveResult[]> => call("add_found", { names });
 
 export async function onSnapshot(handler: (s: Snapshot) => void): Promise<Unlisten> {
   const b = await getBackend();

@@ -400,6 +400,31 @@ export function createPreviewBackend(): Backend {
       changed();
       return { ok: true, problems: [] };
     },
+    discover: () => [
+      {
+        name: "kube-admin",
+        kind: "x509_file",
+        place: "~/.kube/config",
+        what: "user kubernetes-admin (contexts admin@prod): CN=kubernetes-admin",
+        expires_at: Date.now() + 21 * DAY,
+        renews: false,
+        note: "add a renew_command for Evergreen to renew it",
+        values: { path: "~/.kube/admin.crt" },
+        configured_as: null,
+      },
+      {
+        name: "vault-token",
+        kind: "vault_token",
+        place: "~/.vault-token",
+        what: "a token for https://vault.example.org",
+        expires_at: null,
+        renews: true,
+        note: null,
+        values: { address: "https://vault.example.org", token_file: "~/.vault-token" },
+        configured_as: null,
+      },
+    ],
+    add_found: (a) => (a.names as string[]).map(() => ({ ok: true, problems: [] })),
     delete_credential: (a) => {
       find(a.name);
       creds = creds.filter((c) => c.status.name !== a.name);

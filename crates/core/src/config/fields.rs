@@ -313,7 +313,7 @@ mod tests {
             for f in of(kind) {
                 assert_eq!(
                     f.runs_program,
-                    ["renew_command", "reload_command", "shell"].contains(&f.key),
+                    ["renew_command", "reload_command", "shell", "command", "login_command"].contains(&f.key),
                     "{}",
                     f.key
                 );

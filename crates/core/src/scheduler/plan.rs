@@ -136,6 +136,9 @@ impl Scheduler {
                     consider(d);
                 }
             }
+            if let (Some(every), Some(o)) = (slot.source.look_every(), slot.observed_at) {
+                consider((o + every).max(now));
+            }
             // State flips (healthy → due → expired) and expiry bands.
             for t in [slot.cfg.policy.renewal_point(&l), l.not_after] {
                 if t > now {
@@ -266,6 +269,15 @@ impl Slot {
             None
         } else if self.retry.failing() && retry_ready {
             Some(renew_or_read)
+        } else if !self.retry.failing()
+            && self
+                .source
+                .look_every()
+                .zip(self.observed_at)
+                .is_some_and(|(every, o)| o + every <= now)
+        {
+            // Nothing announces a change to it: look again on its schedule.
+            Some(Op::Observe)
         } else if can_renew && !self.retry.failing() && self.deadline.is_some_and(|d| d <= now) {
             // Look at the file once more before renewing: someone may have renewed it already.
             if self.observed_at.is_some_and(|o| o >= self.deadline.unwrap_or(o)) {
@@ -315,7 +327,7 @@ impl Job {
                     }
                 }
                 match op {
-                    Op::Observe => JobResult::Observed(source.observe(now).await),
+                    Op::Observe => JobResult::Observed(source.observe_with(now, &withheld).await),
                     Op::Renew { manual } => JobResult::Renewed(
                         source
                             .renew(RenewRequest {

@@ -80,9 +80,18 @@ impl Scheduler {
                         .is_some_and(|(na, b)| na == l.not_after && b <= band);
                     if !already {
                         slot.announced.band = Some((l.not_after, band));
+                        // A watched credential whose own expiry is its hard
+                        // end says what extends it.
+                        let advice = slot
+                            .status
+                            .hard_end
+                            .as_ref()
+                            .filter(|e| e.at == unix_millis(l.not_after))
+                            .map(|e| e.then.clone());
                         events.push(EventKind::ExpiryApproaching {
                             threshold_secs: band.as_secs(),
                             not_after: unix_millis(l.not_after),
+                            advice,
                         });
                     }
                 }

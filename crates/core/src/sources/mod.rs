@@ -11,8 +11,12 @@ pub mod vault;
 // The registry: a kind is its module (its `KIND`: fields, facts,
 // validation, source) plus its two lines here. docs/architecture.md has
 // the recipe.
+pub mod aws_sso;
 pub mod certctl;
+pub mod expiry_command;
+pub mod gpg_key;
 pub mod kerberos;
+pub mod kubeconfig;
 pub mod nixfleet;
 pub mod oauth;
 pub mod ssh_cert;
@@ -29,6 +33,10 @@ pub const KINDS: &[Kind] = &[
     ssh_cert::KIND,
     kerberos::KIND,
     oauth::KIND,
+    kubeconfig::KIND,
+    aws_sso::KIND,
+    gpg_key::KIND,
+    expiry_command::KIND,
     nixfleet::KIND,
     wrenn::KIND,
     certctl::KIND,
@@ -296,6 +304,19 @@ pub trait Source: Send + Sync + std::fmt::Debug + 'static {
     /// Reads the credential's current lifetime; `now` is the scheduler's
     /// clock (what "expired" is judged by).
     async fn observe(&self, now: SystemTime) -> Result<Observation, Failure>;
+
+    /// [`Source::observe`] for a kind that runs a program to look (`gpg`, a
+    /// user's expiry command): `withheld` are the variables that program
+    /// must not inherit, as for a renewal.
+    async fn observe_with(&self, now: SystemTime, _withheld: &[String]) -> Result<Observation, Failure> {
+        self.observe(now).await
+    }
+
+    /// For a credential no file change announces (an expiry a command
+    /// reports): how often to look again.
+    fn look_every(&self) -> Option<Duration> {
+        None
+    }
 
     /// Renews the credential. Succeeds only if the new lifetime was verified.
     async fn renew(&self, req: RenewRequest) -> Result<Renewed, Failure>;

@@ -370,6 +370,28 @@ impl Validator<'_> {
     }
 
     /// A command field, checked (`shell = true` lets it be one string).
+    /// A URL field secrets travel to: https, or http to this machine only.
+    /// Returns it without a trailing '/'.
+    pub(crate) fn secure_url(&mut self, raw: &RawCredential, key: &str) -> Option<String> {
+        let who = raw.who.as_str();
+        let t = raw.text(key)?;
+        let u = t.get_ref().trim().trim_end_matches('/').to_string();
+        match reqwest::Url::parse(&u) {
+            Ok(p) if p.scheme() == "https" || (p.scheme() == "http" && crate::http::is_loopback(&p)) => Some(u),
+            Ok(_) => {
+                self.err(
+                    Some(t.span()),
+                    format!("{who}: {key} {u} is not https://; tokens travel there, so only https (or http to this machine) is accepted"),
+                );
+                None
+            }
+            Err(e) => {
+                self.err(Some(t.span()), format!("{who}: {key} {u:?} is not a URL ({e})"));
+                None
+            }
+        }
+    }
+
     pub(crate) fn command_field(&mut self, raw: &RawCredential, field: &str) -> Option<CommandSpec> {
         let shell = raw.flag("shell").unwrap_or(false);
         self.command(&raw.who, field, raw.command(field), shell)

@@ -19,6 +19,7 @@ const DEF: KindDef = KindDef {
     fields: &[FIELDS],
     facts: Facts::PLAIN,
     validate,
+    discover: Some(super::discover::discover),
     #[cfg(feature = "fuzzing")]
     fuzz: super::fuzz,
 };
@@ -101,6 +102,7 @@ impl Spec for KerberosSpec {
             method: "kerberos".into(),
             username: self.principal.clone(),
             browser: false,
+            command: None,
         })
     }
 

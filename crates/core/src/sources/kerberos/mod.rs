@@ -25,6 +25,7 @@ use secrecy::ExposeSecret;
 
 mod ccache;
 mod def;
+mod discover;
 
 pub use def::{KerberosSpec, KIND};
 
@@ -227,6 +228,7 @@ impl Kerberos {
             &Extra {
                 env: &env,
                 stdin: input,
+                ..Extra::default()
             },
         )
         .await;

@@ -28,6 +28,7 @@ const DEF: KindDef = KindDef {
         ..Facts::PLAIN
     },
     validate,
+    discover: None,
     #[cfg(feature = "fuzzing")]
     fuzz: super::fuzz,
 };

@@ -21,6 +21,7 @@ const DEF: KindDef = KindDef {
     fields: &[FIELDS],
     facts: Facts::PLAIN,
     validate,
+    discover: None,
     #[cfg(feature = "fuzzing")]
     fuzz: super::fuzz,
 };
@@ -162,6 +163,7 @@ impl Spec for OauthSpec {
             method: "oauth".into(),
             username: None,
             browser: true,
+            command: None,
         })
     }
 
@@ -200,24 +202,7 @@ pub(crate) fn fuzz_spec() -> OauthSpec {
 
 fn validate(v: &mut Validator<'_>, raw: &RawCredential) -> Arc<dyn Spec> {
     let who = raw.who.as_str();
-    let url = |v: &mut Validator<'_>, key: &str| {
-        let t = raw.text(key)?;
-        let u = t.get_ref().trim().trim_end_matches('/').to_string();
-        match reqwest::Url::parse(&u) {
-            Ok(p) if p.scheme() == "https" || (p.scheme() == "http" && crate::http::is_loopback(&p)) => Some(u),
-            Ok(_) => {
-                v.err(
-                    Some(t.span()),
-                    format!("{who}: {key} {u} is not https://; tokens travel there, so only https (or http to this machine) is accepted"),
-                );
-                None
-            }
-            Err(e) => {
-                v.err(Some(t.span()), format!("{who}: {key} {u:?} is not a URL ({e})"));
-                None
-            }
-        }
-    };
+    let url = |v: &mut Validator<'_>, key: &str| v.secure_url(raw, key);
     let issuer = url(v, "issuer");
     let token_url = url(v, "token_url");
     if issuer.is_none() && token_url.is_none() {

@@ -23,6 +23,7 @@ const DEF: KindDef = KindDef {
         ..Facts::PLAIN
     },
     validate,
+    discover: Some(super::discover::discover),
     #[cfg(feature = "fuzzing")]
     fuzz: super::fuzz,
 };

@@ -32,6 +32,7 @@ use crate::pair::Pair;
 mod agent;
 mod cert;
 mod def;
+mod discover;
 
 use cert::InAgent;
 pub use def::{cert_path_of, AgentUse, CertType, Keeper, Signer, SshCertSpec, KIND};

@@ -22,6 +22,7 @@ const DEF: KindDef = KindDef {
         ..Facts::PLAIN
     },
     validate,
+    discover: None,
     #[cfg(feature = "fuzzing")]
     fuzz: super::fuzz,
 };

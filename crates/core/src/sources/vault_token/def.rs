@@ -25,6 +25,7 @@ const DEF: KindDef = KindDef {
         ..Facts::PLAIN
     },
     validate,
+    discover: Some(super::discover::discover),
     #[cfg(feature = "fuzzing")]
     fuzz: super::fuzz,
 };
@@ -223,6 +224,7 @@ impl Spec for VaultTokenSpec {
                 _ => None,
             },
             browser: matches!(login, Login::Oidc { .. }),
+            command: None,
         })
     }
 

@@ -29,6 +29,7 @@ use crate::model::{HardEnd, Lifetime};
 use secrecy::ExposeSecret;
 
 mod def;
+mod discover;
 mod oidc;
 
 pub use def::{Login, LoginIdentity, PasswordMethod, VaultTokenSpec, KIND};

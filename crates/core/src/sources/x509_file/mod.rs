@@ -13,6 +13,7 @@ use crate::command;
 use crate::kind::Kind;
 
 mod def;
+mod discover;
 
 pub use def::{X509FileSpec, KIND};
 
