@@ -5,8 +5,8 @@
 use serde::{Deserialize, Serialize};
 
 pub use evergreen_core::activity::LogLine;
-pub use evergreen_core::discover::Found;
 pub use evergreen_core::config_edit::{CredentialForm, FieldSchema, FieldType, FormProblem, KindSchema, SaveResult};
+pub use evergreen_core::discover::Found;
 pub use evergreen_core::events::{Event, EventKind};
 pub use evergreen_core::history::{Action, Outcome};
 pub use evergreen_core::model::{

@@ -723,6 +723,64 @@ async fn without_a_config_a_labelled_demo_renews_within_a_minute() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_run_lists_what_is_on_the_machine_and_adds_only_what_is_picked() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let mut desk = Desktop::start();
+    let home = Home::new(&desk);
+    let machine = evergreen_tests::machine::Machine::prepare(&home.dir);
+    let (_tray, _log) = home.start_tray_logged(&mut desk);
+    let s = home.open_window(&mut desk, &[]).await;
+    // No config: the window opens on what was found, not on the demo.
+    s.wait_for("[data-testid=found-item]", Duration::from_secs(30)).await;
+    let items = s.find_all("[data-testid=found-item]").await;
+    let mut texts = Vec::new();
+    for i in &items {
+        texts.push(s.text(i).await);
+    }
+    let all = texts.join("\n");
+    for e in &machine.expect {
+        assert!(all.contains(&e.mark), "{} is listed:\n{all}", e.mark);
+    }
+    for secret in &machine.secrets {
+        assert!(!all.contains(secret.as_str()), "the list shows a secret ({secret})");
+    }
+    assert!(!home.config.exists(), "nothing is added on its own");
+    s.screenshot(&artifacts().join("first-run.png")).await;
+
+    // One Add: that one, and only it, goes into the config; the demo ends.
+    let add = s
+        .wait_for(
+            "[data-testid=found-item][data-name=kube-admin] [data-testid=found-add]",
+            Duration::from_secs(5),
+        )
+        .await;
+    s.click(&add).await;
+    poll("the config with kube-admin", Duration::from_secs(20), || {
+        std::fs::read_to_string(&home.config)
+            .ok()
+            .filter(|t| t.contains("name = \"kube-admin\""))
+    })
+    .await;
+    let config = std::fs::read_to_string(&home.config).unwrap();
+    assert_eq!(config.matches("[[credential]]").count(), 1, "{config}");
+    let added = s
+        .wait_for(
+            "[data-testid=found-item][data-name=kube-admin] [data-testid=found-add]:disabled",
+            Duration::from_secs(10),
+        )
+        .await;
+    assert_eq!(s.text(&added).await.trim(), "Added");
+    let done = s.wait_for("[data-testid=found-close]", Duration::from_secs(5)).await;
+    s.click(&done).await;
+    s.wait_for(&card("kube-admin"), Duration::from_secs(30)).await;
+    assert!(
+        s.find_all("[data-testid=demo-banner]").await.is_empty(),
+        "the demo has ended"
+    );
+    s.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_tray_icon_and_menu_follow_the_engine_and_act_on_it() {
     let _one = ONE_AT_A_TIME.lock().await;
     let mut desk = Desktop::start();

@@ -36,15 +36,33 @@ fn expires(f: &Found, now: SystemTime) -> String {
 fn table(found: &[Found], now: SystemTime) {
     let w = found.iter().map(|f| f.name.len()).max().unwrap_or(4).max(4);
     let k = found.iter().map(|f| f.kind.as_str().len()).max().unwrap_or(4).max(4);
-    let e = found.iter().map(|f| expires(f, now).chars().count()).max().unwrap_or(7).max(7);
-    say!("{:<w$}  {:<k$}  {:<e$}  {:<7}  WHERE / WHAT", "NAME", "KIND", "EXPIRES", "EVERGREEN");
+    let e = found
+        .iter()
+        .map(|f| expires(f, now).chars().count())
+        .max()
+        .unwrap_or(7)
+        .max(7);
+    say!(
+        "{:<w$}  {:<k$}  {:<e$}  {:<7}  WHERE / WHAT",
+        "NAME",
+        "KIND",
+        "EXPIRES",
+        "EVERGREEN"
+    );
     for f in found {
         let does = match (&f.configured_as, f.renews) {
             (Some(_), _) => "added",
             (None, true) => "renews",
             (None, false) => "watches",
         };
-        say!("{:<w$}  {:<k$}  {:<e$}  {:<7}  {}", f.name, f.kind.as_str(), expires(f, now), does, f.place);
+        say!(
+            "{:<w$}  {:<k$}  {:<e$}  {:<7}  {}",
+            f.name,
+            f.kind.as_str(),
+            expires(f, now),
+            does,
+            f.place
+        );
         say!("{:<w$}  {:<k$}  {:<e$}  {:<7}  {}", "", "", "", "", f.what);
         if let Some(n) = &f.note {
             say!("{:<w$}  {:<k$}  {:<e$}  {:<7}  note: {n}", "", "", "", "");
@@ -55,7 +73,11 @@ fn table(found: &[Found], now: SystemTime) {
 pub fn run(args: &DiscoverArgs, paths: &Paths) -> anyhow::Result<i32> {
     let found = discover::discover(&Places::of_this_user(), &paths.config_file);
     let names: Vec<String> = if args.add_all {
-        found.iter().filter(|f| f.configured_as.is_none()).map(|f| f.name.clone()).collect()
+        found
+            .iter()
+            .filter(|f| f.configured_as.is_none())
+            .map(|f| f.name.clone())
+            .collect()
     } else {
         args.add.clone()
     };
@@ -68,7 +90,9 @@ pub fn run(args: &DiscoverArgs, paths: &Paths) -> anyhow::Result<i32> {
             table(&found, SystemClock.now());
             let new = found.iter().filter(|f| f.configured_as.is_none()).count();
             if new > 0 {
-                say!("\nAdd one with `evergreen discover --add NAME`, or all {new} with `evergreen discover --add-all`.");
+                say!(
+                    "\nAdd one with `evergreen discover --add NAME`, or all {new} with `evergreen discover --add-all`."
+                );
             }
         }
         return Ok(exit::FINE);

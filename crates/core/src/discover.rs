@@ -66,7 +66,9 @@ impl Places {
 
     /// The files in `dir` whose names pass `keep`, sorted; none when it is unreadable.
     pub fn files_in(&self, dir: &Path, keep: impl Fn(&str) -> bool) -> Vec<PathBuf> {
-        let Ok(rd) = std::fs::read_dir(dir) else { return Vec::new() };
+        let Ok(rd) = std::fs::read_dir(dir) else {
+            return Vec::new();
+        };
         let mut out: Vec<PathBuf> = rd
             .flatten()
             .filter(|e| e.file_type().is_ok_and(|t| t.is_file() || t.is_symlink()))
@@ -80,7 +82,9 @@ impl Places {
 
     /// The subdirectories of `dir`, sorted.
     pub fn dirs_in(&self, dir: &Path) -> Vec<PathBuf> {
-        let Ok(rd) = std::fs::read_dir(dir) else { return Vec::new() };
+        let Ok(rd) = std::fs::read_dir(dir) else {
+            return Vec::new();
+        };
         let mut out: Vec<PathBuf> = rd
             .flatten()
             .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
@@ -248,7 +252,12 @@ pub fn discover(places: &Places, config_file: &Path) -> Vec<Found> {
     for f in &mut found {
         f.configured_as = existing
             .iter()
-            .find(|e| e.kind == f.kind && f.values.iter().all(|(k, v)| e.values.get(k).map(|x| x.trim()) == Some(v.trim())))
+            .find(|e| {
+                e.kind == f.kind
+                    && f.values
+                        .iter()
+                        .all(|(k, v)| e.values.get(k).map(|x| x.trim()) == Some(v.trim()))
+            })
             .map(|e| e.name.clone());
         if let Some(n) = &f.configured_as {
             f.name = n.clone();
@@ -262,12 +271,20 @@ pub fn discover(places: &Places, config_file: &Path) -> Vec<Found> {
 
 /// The config's credentials as forms; none when there is no config yet.
 fn existing_forms(config_file: &Path) -> Vec<CredentialForm> {
-    let Some(text) = read_small(config_file) else { return Vec::new() };
-    let Ok(doc) = text.parse::<toml_edit::DocumentMut>() else { return Vec::new() };
+    let Some(text) = read_small(config_file) else {
+        return Vec::new();
+    };
+    let Ok(doc) = text.parse::<toml_edit::DocumentMut>() else {
+        return Vec::new();
+    };
     let names: Vec<String> = doc
         .get("credential")
         .and_then(toml_edit::Item::as_array_of_tables)
-        .map(|a| a.iter().filter_map(|t| t.get("name")?.as_str().map(str::to_string)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|t| t.get("name")?.as_str().map(str::to_string))
+                .collect()
+        })
         .unwrap_or_default();
     names
         .iter()
@@ -279,7 +296,13 @@ fn existing_forms(config_file: &Path) -> Vec<CredentialForm> {
 fn free_name(base: &str, taken: &BTreeSet<String>) -> String {
     let mut clean: String = base
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '-'
+            }
+        })
         .collect();
     clean = clean.trim_matches(|c| c == '-' || c == '.').chars().take(56).collect();
     if clean.is_empty() {
@@ -301,14 +324,24 @@ pub fn add(config_file: &Path, found: &[Found], names: &[String]) -> Result<Vec<
     let mut picked = Vec::new();
     for n in names {
         let Some(f) = found.iter().find(|f| &f.name == n) else {
-            let known: Vec<&str> = found.iter().filter(|f| f.configured_as.is_none()).map(|f| f.name.as_str()).collect();
+            let known: Vec<&str> = found
+                .iter()
+                .filter(|f| f.configured_as.is_none())
+                .map(|f| f.name.as_str())
+                .collect();
             return Err(Error::Refused(format!(
                 "nothing called {n:?} was found on this machine; `evergreen discover` lists what was ({})",
-                if known.is_empty() { "nothing new".to_string() } else { known.join(", ") }
+                if known.is_empty() {
+                    "nothing new".to_string()
+                } else {
+                    known.join(", ")
+                }
             )));
         };
         if let Some(c) = &f.configured_as {
-            return Err(Error::Refused(format!("{n:?} is already in the config as {c:?}; nothing to add")));
+            return Err(Error::Refused(format!(
+                "{n:?} is already in the config as {c:?}; nothing to add"
+            )));
         }
         picked.push(f);
     }

@@ -58,7 +58,13 @@ pub fn open_browser(url: &str) {
 /// The terminal programs tried, in order, to run a login program in a
 /// window of its own: the user's choice, then Debian's alternative, then
 /// the common ones.
-const TERMINALS: &[&str] = &["x-terminal-emulator", "gnome-terminal", "konsole", "xfce4-terminal", "xterm"];
+const TERMINALS: &[&str] = &[
+    "x-terminal-emulator",
+    "gnome-terminal",
+    "konsole",
+    "xfce4-terminal",
+    "xterm",
+];
 
 /// Runs a login program (`argv`): in this terminal when `attached`, waiting
 /// for it, else in a new terminal window, not waiting (the credential's
@@ -95,10 +101,14 @@ pub async fn run_command(argv: &[String], attached: bool) -> std::result::Result
             .process_group(0)
             .spawn();
         if started.is_ok() {
-            return Ok(format!("`{shown}` runs in a terminal window; Evergreen picks up the new login when it is done"));
+            return Ok(format!(
+                "`{shown}` runs in a terminal window; Evergreen picks up the new login when it is done"
+            ));
         }
     }
-    Err(format!("no terminal program was found to run it in; run `{shown}` in a terminal"))
+    Err(format!(
+        "no terminal program was found to run it in; run `{shown}` in a terminal"
+    ))
 }
 
 /// What logging in to `name` asks of the user.

@@ -405,7 +405,10 @@ mod tests {
             advice: Some("gpg --quick-set-expire ABCD 1y".into()),
         }))
         .unwrap();
-        assert!(advised.body.contains("To extend it: gpg --quick-set-expire ABCD 1y"), "{advised:?}");
+        assert!(
+            advised.body.contains("To extend it: gpg --quick-set-expire ABCD 1y"),
+            "{advised:?}"
+        );
         assert!(decide(&ev(EventKind::Observed {
             not_after: 1,
             remaining_fraction: 0.5

@@ -318,7 +318,10 @@ mod tests {
         );
         let f = parse(ovpn.as_bytes()).unwrap();
         assert_eq!(f.leaf().subject_cn.as_deref(), Some("alice-laptop"));
-        assert_eq!(f.issuer().map(|i| i.subject_cn.clone()), Some(Some("VPN CA".to_string())));
+        assert_eq!(
+            f.issuer().map(|i| i.subject_cn.clone()),
+            Some(Some("VPN CA".to_string()))
+        );
     }
 
     #[test]

@@ -84,7 +84,10 @@ impl Spec for AwsSsoSpec {
 
     /// `aws sso login` and every AWS tool's own refresh rewrite the cache.
     fn watched_paths(&self) -> Vec<PathBuf> {
-        vec![super::files::cache_file(&self.cache_dir, &self.session), self.config_file.clone()]
+        vec![
+            super::files::cache_file(&self.cache_dir, &self.session),
+            self.config_file.clone(),
+        ]
     }
 
     fn login_prompt(&self) -> Option<crate::model::LoginPrompt> {
@@ -95,10 +98,15 @@ impl Spec for AwsSsoSpec {
         let argv = self.login_argv();
         let crate::login::Answer::Command { attached } = answer else {
             return Some(Box::pin(async move {
-                Err(format!("this session is started by `{}`; `evergreen login` runs it", argv.join(" ")))
+                Err(format!(
+                    "this session is started by `{}`; `evergreen login` runs it",
+                    argv.join(" ")
+                ))
             }));
         };
-        Some(Box::pin(async move { crate::login::run_command(&argv, attached).await }))
+        Some(Box::pin(
+            async move { crate::login::run_command(&argv, attached).await },
+        ))
     }
 }
 

@@ -13,7 +13,9 @@ pub(crate) fn discover(places: &Places) -> Vec<Found> {
         .var("AWS_CONFIG_FILE")
         .map(PathBuf::from)
         .unwrap_or_else(|| places.home(".aws/config"));
-    let Some(text) = read_small(&config) else { return Vec::new() };
+    let Some(text) = read_small(&config) else {
+        return Vec::new();
+    };
     let cache_dir = places.home(".aws/sso/cache");
     files::sessions(&text)
         .into_iter()

@@ -46,7 +46,9 @@ pub(crate) fn sessions(text: &str) -> Vec<Session> {
         if line.starts_with([' ', '\t']) {
             continue;
         }
-        let (Some(s), Some((k, v))) = (current.as_mut(), l.split_once('=')) else { continue };
+        let (Some(s), Some((k, v))) = (current.as_mut(), l.split_once('=')) else {
+            continue;
+        };
         match k.trim() {
             "sso_region" => s.region = v.trim().to_string(),
             "sso_start_url" => s.start_url = v.trim().to_string(),
@@ -78,7 +80,8 @@ impl std::fmt::Debug for Cached {
 /// A time as the AWS tools write it ("2026-12-07T21:51:35Z"; botocore
 /// also accepts an offset or a fraction).
 pub(crate) fn parse_time(s: &str) -> Option<SystemTime> {
-    crate::clock::parse_rfc3339(s).or_else(|| crate::clock::parse_rfc3339(&format!("{}Z", s.trim().trim_end_matches(" UTC"))))
+    crate::clock::parse_rfc3339(s)
+        .or_else(|| crate::clock::parse_rfc3339(&format!("{}Z", s.trim().trim_end_matches(" UTC"))))
 }
 
 /// A time as botocore writes it: `%Y-%m-%dT%H:%M:%SZ`.

@@ -89,7 +89,12 @@ impl AwsSso {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Err(Failure::new(
                     FailureClass::Rejected,
-                    format!("no token is cached for sso-session {} ({}); {}", self.spec.session, path.display(), self.login_hint()),
+                    format!(
+                        "no token is cached for sso-session {} ({}); {}",
+                        self.spec.session,
+                        path.display(),
+                        self.login_hint()
+                    ),
                 ))
             }
             Err(e) => return Err(Failure::transient(format!("cannot read {}: {e}", path.display()))),
@@ -112,9 +117,11 @@ impl AwsSso {
                 self.login_hint()
             ))
         })?;
-        let not_before = written
-            .filter(|w| *w < not_after)
-            .unwrap_or_else(|| not_after.checked_sub(Duration::from_secs(3600)).unwrap_or(SystemTime::UNIX_EPOCH));
+        let not_before = written.filter(|w| *w < not_after).unwrap_or_else(|| {
+            not_after
+                .checked_sub(Duration::from_secs(3600))
+                .unwrap_or(SystemTime::UNIX_EPOCH)
+        });
         let registration = c.registration_expires_at();
         let mut more = vec![DetailRow {
             label: "Session ends".into(),
@@ -249,7 +256,8 @@ impl Source for AwsSso {
             ));
         }
         let url = self.endpoint(&session.region)?;
-        let http = crate::http::client(&crate::http::ClientOptions::default()).map_err(|e| Failure::paused(e.to_string()))?;
+        let http =
+            crate::http::client(&crate::http::ClientOptions::default()).map_err(|e| Failure::paused(e.to_string()))?;
         let resp = http
             .post(&url)
             .json(&grant)

@@ -106,22 +106,28 @@ impl Spec for ExpiryCommandSpec {
     fn log_in(&self, _name: &str, answer: crate::login::Answer) -> Option<crate::kind::LoginFuture> {
         let argv = self.login_command.clone()?;
         let crate::login::Answer::Command { attached } = answer else {
-            return Some(Box::pin(async { Err("this login is a command; run it with `evergreen login`".to_string()) }));
+            return Some(Box::pin(async {
+                Err("this login is a command; run it with `evergreen login`".to_string())
+            }));
         };
-        Some(Box::pin(async move { crate::login::run_command(&argv, attached).await }))
+        Some(Box::pin(
+            async move { crate::login::run_command(&argv, attached).await },
+        ))
     }
 }
 
 fn validate(v: &mut Validator<'_>, raw: &RawCredential) -> Arc<dyn Spec> {
     let who = raw.who.as_str();
     let command = v.command_field(raw, "command");
-    let json_path = raw.text("json_path").and_then(|p| match super::path::JsonPath::parse(p.get_ref()) {
-        Ok(p) => Some(p),
-        Err(why) => {
-            v.err(Some(p.span()), format!("{who}: json_path: {why}"));
-            None
-        }
-    });
+    let json_path = raw
+        .text("json_path")
+        .and_then(|p| match super::path::JsonPath::parse(p.get_ref()) {
+            Ok(p) => Some(p),
+            Err(why) => {
+                v.err(Some(p.span()), format!("{who}: json_path: {why}"));
+                None
+            }
+        });
     let duration =
         |v: &mut Validator<'_>, key: &str| raw.text(key).and_then(|d| v.duration(&format!("{who}: {key}"), &d));
     let every = duration(v, "every").unwrap_or(Duration::from_secs(3600));

@@ -50,11 +50,16 @@ impl ExpiryCommand {
     fn expiry(&self, out: &str) -> Result<SystemTime, String> {
         match &self.spec.json_path {
             Some(p) => {
-                let v: Value =
-                    serde_json::from_str(out).map_err(|e| format!("its output is not JSON ({e}), but json_path is set"))?;
+                let v: Value = serde_json::from_str(out)
+                    .map_err(|e| format!("its output is not JSON ({e}), but json_path is set"))?;
                 let found = p.find(&v).ok_or("its JSON has nothing at json_path")?;
                 match found {
-                    Value::String(s) => parse_time(s).ok_or_else(|| format!("the value at json_path, {:?}, is not a time", crate::http::one_line(s, 60))),
+                    Value::String(s) => parse_time(s).ok_or_else(|| {
+                        format!(
+                            "the value at json_path, {:?}, is not a time",
+                            crate::http::one_line(s, 60)
+                        )
+                    }),
                     Value::Number(n) => n
                         .as_u64()
                         .and_then(epoch)
@@ -67,7 +72,10 @@ impl ExpiryCommand {
                 .map(str::trim)
                 .filter(|l| !l.is_empty())
                 .find_map(parse_time)
-                .ok_or_else(|| "no line of its output is a time (RFC 3339, \"2026-12-31 10:00:00 UTC\" or Unix seconds)".to_string()),
+                .ok_or_else(|| {
+                    "no line of its output is a time (RFC 3339, \"2026-12-31 10:00:00 UTC\" or Unix seconds)"
+                        .to_string()
+                }),
         }
     }
 }
@@ -150,7 +158,11 @@ impl Source for ExpiryCommand {
         if !out.success {
             return Err(Failure {
                 class: FailureClass::Transient,
-                message: format!("the expiry command `{}` failed: {}; Evergreen runs it again later", self.shown(), out.summary),
+                message: format!(
+                    "the expiry command `{}` failed: {}; Evergreen runs it again later",
+                    self.shown(),
+                    out.summary
+                ),
                 stderr_tail: out.stderr_tail,
             });
         }
@@ -164,7 +176,10 @@ impl Source for ExpiryCommand {
         let not_before = match self.spec.lifetime {
             Some(l) => not_after.checked_sub(l).unwrap_or(SystemTime::UNIX_EPOCH),
             None => {
-                let mut seen = self.first_seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                let mut seen = self
+                    .first_seen
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
                 match *seen {
                     Some((at, since)) if at == not_after => since,
                     _ => {
@@ -194,7 +209,11 @@ impl Source for ExpiryCommand {
 
     async fn renew(&self, _req: RenewRequest) -> Result<Renewed, Failure> {
         Err(Failure::transient(match &self.spec.login_command {
-            Some(argv) => format!("Evergreen only watches it; `evergreen login {}` runs `{}`", self.name, argv.join(" ")),
+            Some(argv) => format!(
+                "Evergreen only watches it; `evergreen login {}` runs `{}`",
+                self.name,
+                argv.join(" ")
+            ),
             None => "Evergreen only watches it: renew it with the tool that made it".to_string(),
         }))
     }
@@ -231,7 +250,13 @@ mod tests {
         ] {
             assert_eq!(parse_time(s), Some(want), "{s}");
         }
-        for s in ["", "soon", "2026-13-45 99:00:00 UTC", "99999999999999999999", "2026-12-31"] {
+        for s in [
+            "",
+            "soon",
+            "2026-13-45 99:00:00 UTC",
+            "99999999999999999999",
+            "2026-12-31",
+        ] {
             assert_eq!(parse_time(s), None, "{s}");
         }
     }

@@ -16,7 +16,11 @@ pub struct JsonPath(Vec<Step>);
 impl JsonPath {
     /// Reads `.a.b[0]."key with dots"`; the error says what a path looks like.
     pub fn parse(text: &str) -> Result<JsonPath, String> {
-        let bad = |why: &str| Err(format!("{text:?} {why}; write it like .Self.KeyExpiry or .items[0].expires"));
+        let bad = |why: &str| {
+            Err(format!(
+                "{text:?} {why}; write it like .Self.KeyExpiry or .items[0].expires"
+            ))
+        };
         let t = text.trim();
         if !t.starts_with('.') && !t.starts_with('[') {
             return bad("does not start with '.'");
@@ -25,14 +29,18 @@ impl JsonPath {
         let mut rest = t;
         while !rest.is_empty() {
             if let Some(r) = rest.strip_prefix('[') {
-                let Some(end) = r.find(']') else { return bad("has a '[' with no ']'") };
+                let Some(end) = r.find(']') else {
+                    return bad("has a '[' with no ']'");
+                };
                 let Ok(i) = r[..end].trim().parse::<usize>() else {
                     return bad("has an index that is not a number");
                 };
                 steps.push(Step::Index(i));
                 rest = &r[end + 1..];
             } else if let Some(r) = rest.strip_prefix(".\"") {
-                let Some(end) = r.find('"') else { return bad("has an unclosed quote") };
+                let Some(end) = r.find('"') else {
+                    return bad("has an unclosed quote");
+                };
                 steps.push(Step::Key(r[..end].to_string()));
                 rest = &r[end + 1..];
             } else if let Some(r) = rest.strip_prefix('.') {
@@ -78,8 +86,14 @@ mod tests {
     #[test]
     fn keys_indexes_and_quoted_keys() {
         let v: Value = serde_json::json!({"Self": {"KeyExpiry": "x"}, "items": [{"a.b": 1}]});
-        assert_eq!(JsonPath::parse(".Self.KeyExpiry").unwrap().find(&v), Some(&Value::from("x")));
-        assert_eq!(JsonPath::parse(".items[0].\"a.b\"").unwrap().find(&v), Some(&Value::from(1)));
+        assert_eq!(
+            JsonPath::parse(".Self.KeyExpiry").unwrap().find(&v),
+            Some(&Value::from("x"))
+        );
+        assert_eq!(
+            JsonPath::parse(".items[0].\"a.b\"").unwrap().find(&v),
+            Some(&Value::from(1))
+        );
         assert_eq!(JsonPath::parse(".missing").unwrap().find(&v), None);
         for bad in ["Self", ".a..b", ".a[", ".a[x]", ".\"open", ".a]"] {
             assert!(JsonPath::parse(bad).is_err(), "{bad}");

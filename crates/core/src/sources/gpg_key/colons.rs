@@ -172,7 +172,10 @@ fpr:::::::::FEDCBA9876543210FEDCBA9876543210FEDCBA98:
         assert!(!p.subkey && enc.subkey && sig.subkey);
         assert_eq!(p.primary, p.fingerprint);
         assert_eq!(enc.primary, p.fingerprint);
-        assert_eq!(enc.expires, Some(SystemTime::UNIX_EPOCH + Duration::from_secs(1_765_172_800)));
+        assert_eq!(
+            enc.expires,
+            Some(SystemTime::UNIX_EPOCH + Duration::from_secs(1_765_172_800))
+        );
         assert_eq!(sig.expires, None, "an empty field is no expiry");
         assert_eq!(enc.uid, "Alice Example <alice@example.org>");
         assert_eq!(p.usage_words(), "sign, certify");
@@ -184,7 +187,15 @@ fpr:::::::::FEDCBA9876543210FEDCBA9876543210FEDCBA98:
 
     #[test]
     fn garbage_is_skipped_not_a_panic() {
-        for junk in ["", ":::::", "sec:u", "fpr:::::::::zz:", "sec:u:1:1:X:notanumber:", "uid:\\x", "uid:::::::::\\xZZ\\x"] {
+        for junk in [
+            "",
+            ":::::",
+            "sec:u",
+            "fpr:::::::::zz:",
+            "sec:u:1:1:X:notanumber:",
+            "uid:\\x",
+            "uid:::::::::\\xZZ\\x",
+        ] {
             let _ = parse(junk);
         }
         assert_eq!(unescape("a\\x3ab"), "a:b");

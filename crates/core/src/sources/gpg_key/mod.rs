@@ -60,7 +60,9 @@ impl GpgKey {
         if key.validity == 'r' {
             return Err(Failure::new(
                 FailureClass::Rejected,
-                format!("the GPG key {fpr} is revoked; make a new one (gpg --quick-add-key) and remove this credential"),
+                format!(
+                    "the GPG key {fpr} is revoked; make a new one (gpg --quick-add-key) and remove this credential"
+                ),
             ));
         }
         let extend = key.extend_command(&self.spec.extend_by);

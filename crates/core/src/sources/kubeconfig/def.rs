@@ -92,7 +92,10 @@ impl Spec for KubeconfigSpec {
 }
 
 fn validate(v: &mut Validator<'_>, raw: &RawCredential) -> Arc<dyn Spec> {
-    let path = raw.text("path").map(|p| v.path(p.get_ref())).unwrap_or_else(|| v.path("~/.kube/config"));
+    let path = raw
+        .text("path")
+        .map(|p| v.path(p.get_ref()))
+        .unwrap_or_else(|| v.path("~/.kube/config"));
     Arc::new(KubeconfigSpec {
         path,
         user: raw.required("user").trim().to_string(),

@@ -20,7 +20,9 @@ pub(crate) fn discover(places: &Places) -> Vec<Found> {
         let shown = places.show(&path);
         for u in &k.users {
             let held = u.user.held(&path, &cache);
-            let Ok(obs) = super::observation(&held, &path, &u.name) else { continue };
+            let Ok(obs) = super::observation(&held, &path, &u.name) else {
+                continue;
+            };
             let contexts = k.contexts_of(&u.name);
             let subject = obs.details.as_ref().map(|d| d.subject.clone()).unwrap_or_default();
             let used_by = if contexts.is_empty() {

@@ -68,7 +68,8 @@ pub(crate) struct Context {
 
 /// Reads and parses a kubeconfig; the error is a sentence.
 pub(crate) fn read(path: &Path) -> Result<KubeConfig, String> {
-    let bytes = crate::fsutil::read_bounded(path, MAX_FILE).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let bytes =
+        crate::fsutil::read_bounded(path, MAX_FILE).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     parse(&bytes).map_err(|e| format!("{} is not a kubeconfig Evergreen can read: {e}", path.display()))
 }
 
@@ -80,7 +81,11 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<KubeConfig, String> {
     // The parser's words may quote a value, and a value may be a key:
     // only where it went wrong is said.
     serde_norway::from_str(text).map_err(|e| match e.location() {
-        Some(at) => format!("its YAML is not a kubeconfig (line {}, column {})", at.line(), at.column()),
+        Some(at) => format!(
+            "its YAML is not a kubeconfig (line {}, column {})",
+            at.line(),
+            at.column()
+        ),
         None => "its YAML is not a kubeconfig".to_string(),
     })
 }
@@ -201,10 +206,11 @@ impl Claims {
     pub(crate) fn lifetime(&self) -> Option<crate::model::Lifetime> {
         let at = |s: u64| crate::clock::from_unix_secs(s);
         let not_after = at(self.exp)?;
-        let not_before = self
-            .iat
-            .and_then(at)
-            .unwrap_or_else(|| not_after.checked_sub(Duration::from_secs(3600)).unwrap_or(SystemTime::UNIX_EPOCH));
+        let not_before = self.iat.and_then(at).unwrap_or_else(|| {
+            not_after
+                .checked_sub(Duration::from_secs(3600))
+                .unwrap_or(SystemTime::UNIX_EPOCH)
+        });
         Some(crate::model::Lifetime {
             not_before: not_before.min(not_after),
             not_after,
@@ -232,7 +238,8 @@ fn cached_id_token(dir: &Path, issuer: &str, client: &str) -> Option<String> {
         let bytes = crate::fsutil::read_bounded(&e.path(), 256 * 1024).ok()?;
         let c: Cached = serde_json::from_slice(&bytes).ok()?;
         let claims = claims(&c.id_token).ok()?;
-        (claims.iss.trim_end_matches('/') == issuer.trim_end_matches('/') && claims.for_client(client)).then_some(c.id_token)
+        (claims.iss.trim_end_matches('/') == issuer.trim_end_matches('/') && claims.for_client(client))
+            .then_some(c.id_token)
     })
 }
 
@@ -277,7 +284,10 @@ users:
         let cfg = Path::new("/home/a/.kube/config");
         let cache = Path::new("/nonexistent");
         assert_eq!(k.contexts_of("admin"), vec!["admin@c", "ops"]);
-        assert_eq!(k.user("admin").unwrap().held(cfg, cache), Held::Inline(b"hello".to_vec()));
+        assert_eq!(
+            k.user("admin").unwrap().held(cfg, cache),
+            Held::Inline(b"hello".to_vec())
+        );
         assert_eq!(
             k.user("dev").unwrap().held(cfg, cache),
             Held::File("/home/a/.kube/certs/dev.crt".into())
@@ -289,11 +299,23 @@ users:
     #[test]
     fn an_id_token_gives_its_dates_and_the_cache_is_matched_by_issuer_and_client() {
         let dir = tempfile::tempdir().unwrap();
-        let token = jwt(r#"{"iss":"https://idp.example/","aud":"kube","sub":"alice","iat":1800000000,"exp":1800003600}"#);
+        let token =
+            jwt(r#"{"iss":"https://idp.example/","aud":"kube","sub":"alice","iat":1800000000,"exp":1800003600}"#);
         let other = jwt(r#"{"iss":"https://other.example","aud":"kube","exp":1800003600}"#);
-        std::fs::write(dir.path().join("a"), format!(r#"{{"id_token":"{other}","refresh_token":"r"}}"#)).unwrap();
-        std::fs::write(dir.path().join("b"), format!(r#"{{"id_token":"{token}","refresh_token":"r"}}"#)).unwrap();
-        assert_eq!(cached_id_token(dir.path(), "https://idp.example", "kube"), Some(token.clone()));
+        std::fs::write(
+            dir.path().join("a"),
+            format!(r#"{{"id_token":"{other}","refresh_token":"r"}}"#),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("b"),
+            format!(r#"{{"id_token":"{token}","refresh_token":"r"}}"#),
+        )
+        .unwrap();
+        assert_eq!(
+            cached_id_token(dir.path(), "https://idp.example", "kube"),
+            Some(token.clone())
+        );
         assert_eq!(cached_id_token(dir.path(), "https://idp.example", "other-client"), None);
         let l = claims(&token).unwrap().lifetime().unwrap();
         assert_eq!(l.not_after, SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_003_600));

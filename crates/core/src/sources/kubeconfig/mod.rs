@@ -45,7 +45,11 @@ impl Kubeconfig {
             return Err(Failure::paused(format!(
                 "{} has no user {user:?} (it has: {}); set user to one of them",
                 self.spec.path.display(),
-                if names.is_empty() { "none".to_string() } else { names.join(", ") }
+                if names.is_empty() {
+                    "none".to_string()
+                } else {
+                    names.join(", ")
+                }
             )));
         };
         let held = u.held(&self.spec.path, &self.spec.oidc_cache);
@@ -54,7 +58,11 @@ impl Kubeconfig {
         if let Some(d) = obs.details.as_mut() {
             d.more.push(DetailRow {
                 label: "Contexts".into(),
-                value: if contexts.is_empty() { "none".into() } else { contexts.join(", ") },
+                value: if contexts.is_empty() {
+                    "none".into()
+                } else {
+                    contexts.join(", ")
+                },
                 at: None,
             });
         }
@@ -169,7 +177,9 @@ impl Source for Kubeconfig {
 pub(crate) fn fuzz(data: &[u8]) {
     if let Ok(k) = file::parse(data) {
         for u in &k.users {
-            let _ = u.user.held(std::path::Path::new("/k"), std::path::Path::new("/nonexistent"));
+            let _ = u
+                .user
+                .held(std::path::Path::new("/k"), std::path::Path::new("/nonexistent"));
             let _ = k.contexts_of(&u.name);
         }
     }

@@ -14,9 +14,14 @@ pub(crate) fn discover(places: &Places) -> Vec<Found> {
         return Vec::new();
     };
     let shown = places.show(&file);
-    vec![Found::new(super::KIND, "vault-token", shown.clone(), format!("a token for {address}"))
-        .with("address", address)
-        .with("token_file", shown)
-        .noting("its expiry is the server's to tell: Evergreen asks it (lookup-self) once the credential is added")
-        .renewing()]
+    vec![Found::new(
+        super::KIND,
+        "vault-token",
+        shown.clone(),
+        format!("a token for {address}"),
+    )
+    .with("address", address)
+    .with("token_file", shown)
+    .noting("its expiry is the server's to tell: Evergreen asks it (lookup-self) once the credential is added")
+    .renewing()]
 }
