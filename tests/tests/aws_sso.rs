@@ -16,9 +16,10 @@ use serde_json::Value;
 
 const CONFIG: &str = "[profile dev]\nsso_session = work\nsso_account_id = 111122223333\nsso_role_name = Dev\nregion = eu-west-1\n\n[sso-session work]\nsso_start_url = https://work.awsapps.com/start\nsso_region = eu-west-1\nsso_registration_scopes = sso:account:access\n";
 
-/// What botocore's SSO token provider reads from `home`: the token and its
+/// What botocore's SSO token provider reads from `home` (refreshing it at
+/// `endpoint`, as it does within 15 minutes of its end): the token and its
 /// expiry (Unix seconds), or its error.
-fn botocore_reads(home: &Path) -> Result<(String, i64), String> {
+fn botocore_reads(home: &Path, endpoint: &str) -> Result<(String, i64), String> {
     let script = "\
 import botocore.session
 from botocore.tokens import SSOTokenProvider
@@ -31,8 +32,8 @@ print(int(t.expiration.timestamp()))
         .env("HOME", home)
         .env("AWS_CONFIG_FILE", home.join(".aws/config"))
         .env_remove("AWS_PROFILE")
-        // Nothing may reach the real AWS: a refresh would go here.
-        .env("AWS_ENDPOINT_URL_SSO_OIDC", "http://127.0.0.1:9")
+        // Nothing may reach the real AWS.
+        .env("AWS_ENDPOINT_URL_SSO_OIDC", endpoint)
         .output()
         .expect("python3 runs");
     let text = String::from_utf8_lossy(&out.stdout);
@@ -67,7 +68,7 @@ async fn a_session_is_refreshed_as_botocore_does_its_cache_read_by_botocore_and_
     std::fs::write(&cache, aws_cache(now() + 1800, "AT-SECRET-0", "RT-SECRET-0")).unwrap();
     let before = read_cache(&cache);
     assert_eq!(
-        botocore_reads(h).unwrap().0,
+        botocore_reads(h, &server.url).unwrap().0,
         "AT-SECRET-0",
         "botocore reads the cache as `aws sso login` left it"
     );
@@ -130,12 +131,32 @@ async fn a_session_is_refreshed_as_botocore_does_its_cache_read_by_botocore_and_
         let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&cache).unwrap().permissions());
         assert_eq!(mode & 0o777, 0o600);
         // botocore, as every AWS tool, reads the new token and its expiry.
-        let (token, expires) = botocore_reads(h).unwrap();
+        let (token, expires) = botocore_reads(h, &server.url).unwrap();
         assert_eq!(token, format!("AT-SECRET-{n}"));
         let ours = rig.status("aws").not_after.unwrap() / 1000;
         assert_eq!(expires, ours, "botocore and Evergreen agree on the expiry");
         assert!((ours - now() as i64 - 3600).abs() <= 5, "{ours}");
     }
+
+    // botocore refreshes too, within 15 minutes of the end: it spends the
+    // refresh token Evergreen kept, and Evergreen reads what botocore wrote
+    // and spends botocore's next one. Neither strands the other.
+    server.seen.lock().unwrap().expires_in = 600;
+    assert!(rig.engine().handle().renew("aws").await.unwrap().ok);
+    let short = rig.status("aws").not_after.unwrap();
+    server.seen.lock().unwrap().expires_in = 3600;
+    let (token, _) = botocore_reads(h, &server.url).unwrap();
+    assert_eq!(token, "AT-SECRET-4", "botocore refreshed");
+    assert_eq!(server.requests().last().unwrap()["refreshToken"], "RT-SECRET-3");
+    rig.wait(
+        "botocore's token read",
+        Duration::from_secs(10),
+        |e| matches!(e.kind, EventKind::Observed { not_after, .. } if not_after > short + 1_000_000),
+    )
+    .await;
+    assert!(rig.engine().handle().renew("aws").await.unwrap().ok);
+    assert_eq!(server.requests().last().unwrap()["refreshToken"], "RT-SECRET-4");
+    assert_eq!(read_cache(&cache)["accessToken"], "AT-SECRET-5");
 
     // The session ends: the refresh is refused, and what to do is said.
     server.end_session();
@@ -161,7 +182,7 @@ async fn a_session_is_refreshed_as_botocore_does_its_cache_read_by_botocore_and_
     );
     assert_eq!(
         read_cache(&cache)["accessToken"],
-        "AT-SECRET-2",
+        "AT-SECRET-5",
         "a refused refresh changes nothing"
     );
     for secret in ["AT-SECRET-", "RT-SECRET-", "AWS-CLIENT-SECRET"] {

@@ -179,5 +179,16 @@ describe("App", () => {
     await flush();
     expect(screen.getByTestId("found")).toBeTruthy();
     expect(api.discover).toHaveBeenCalledTimes(1);
+    // Asked for, an empty list says so instead of going away.
+    expect((await screen.findByTestId("found-none")).textContent).toContain("Nothing that expires");
+  });
+
+  it("goes on to the demo when the first run finds nothing", async () => {
+    vi.mocked(api.snapshot).mockResolvedValue(snap({ demo: true }));
+    render(App);
+    await flush();
+    expect(api.discover).toHaveBeenCalledTimes(1);
+    expect(await screen.findByTestId("credential")).toBeTruthy();
+    expect(screen.queryByTestId("found")).toBeNull();
   });
 });

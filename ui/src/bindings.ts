@@ -330,7 +330,12 @@ export type EventKind = { "event": "started", credentials: number, } | { "event"
  * What extends it, when only its user can and the kind knows how
  * (a GPG key's `gpg --quick-set-expire …`).
  */
-advice?: string, } | { "event": "expired", not_after: number, } | { "event": "retired", reason: string, } | { "event": "paused", reason: string, } | { "event": "not_renewable", reason: string, } | { "event": "final", expires_at: number, } | { "event": "capped", reason: string, not_after: number, next_try_at: number, since: number, } | { "event": "heartbeat_failed", message: string, streak: number, } | { "event": "rejected", reason: string, } | { "event": "credential_added" } | { "event": "credential_removed" } | { "event": "config_reloaded", added: number, removed: number, changed: number, } | { "event": "config_rejected", message: string, } | { "event": "notifications_paused", until: number | null, } | { "event": "resumed", slept_secs: number, source: string, } | { "event": "network", online: boolean, } | { "event": "still_offline", since: number, waiting: number, } | { "event": "stopped" };
+advice?: string, 
+/**
+ * Logging in gets a new one (its kind asks its user): the notice
+ * offers Log in.
+ */
+login: boolean, } | { "event": "expired", not_after: number, } | { "event": "retired", reason: string, } | { "event": "paused", reason: string, } | { "event": "not_renewable", reason: string, } | { "event": "final", expires_at: number, } | { "event": "capped", reason: string, not_after: number, next_try_at: number, since: number, } | { "event": "heartbeat_failed", message: string, streak: number, } | { "event": "rejected", reason: string, } | { "event": "credential_added" } | { "event": "credential_removed" } | { "event": "config_reloaded", added: number, removed: number, changed: number, } | { "event": "config_rejected", message: string, } | { "event": "notifications_paused", until: number | null, } | { "event": "resumed", slept_secs: number, source: string, } | { "event": "network", online: boolean, } | { "event": "still_offline", since: number, waiting: number, } | { "event": "stopped" };
 
 export type Event = { 
 /**
@@ -345,7 +350,12 @@ credential?: string, } & ({ "event": "started", credentials: number, } | { "even
  * What extends it, when only its user can and the kind knows how
  * (a GPG key's `gpg --quick-set-expire …`).
  */
-advice?: string, } | { "event": "expired", not_after: number, } | { "event": "retired", reason: string, } | { "event": "paused", reason: string, } | { "event": "not_renewable", reason: string, } | { "event": "final", expires_at: number, } | { "event": "capped", reason: string, not_after: number, next_try_at: number, since: number, } | { "event": "heartbeat_failed", message: string, streak: number, } | { "event": "rejected", reason: string, } | { "event": "credential_added" } | { "event": "credential_removed" } | { "event": "config_reloaded", added: number, removed: number, changed: number, } | { "event": "config_rejected", message: string, } | { "event": "notifications_paused", until: number | null, } | { "event": "resumed", slept_secs: number, source: string, } | { "event": "network", online: boolean, } | { "event": "still_offline", since: number, waiting: number, } | { "event": "stopped" });
+advice?: string, 
+/**
+ * Logging in gets a new one (its kind asks its user): the notice
+ * offers Log in.
+ */
+login: boolean, } | { "event": "expired", not_after: number, } | { "event": "retired", reason: string, } | { "event": "paused", reason: string, } | { "event": "not_renewable", reason: string, } | { "event": "final", expires_at: number, } | { "event": "capped", reason: string, not_after: number, next_try_at: number, since: number, } | { "event": "heartbeat_failed", message: string, streak: number, } | { "event": "rejected", reason: string, } | { "event": "credential_added" } | { "event": "credential_removed" } | { "event": "config_reloaded", added: number, removed: number, changed: number, } | { "event": "config_rejected", message: string, } | { "event": "notifications_paused", until: number | null, } | { "event": "resumed", slept_secs: number, source: string, } | { "event": "network", online: boolean, } | { "event": "still_offline", since: number, waiting: number, } | { "event": "stopped" });
 
 /** Every kind's form schema, as the `kinds` command returns it. */
 export const KIND_SCHEMAS: KindSchema[] = [

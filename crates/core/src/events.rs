@@ -91,6 +91,10 @@ pub enum EventKind {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         #[cfg_attr(feature = "ts", ts(optional))]
         advice: Option<String>,
+        /// Logging in gets a new one (its kind asks its user): the notice
+        /// offers Log in.
+        #[serde(default)]
+        login: bool,
     },
     Expired {
         not_after: i64,

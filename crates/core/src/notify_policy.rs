@@ -116,6 +116,7 @@ pub fn decide(ev: &Event) -> Option<Notification> {
             threshold_secs,
             not_after,
             advice,
+            login,
         } => n(
             format!("{c}/expiry/{threshold_secs}/{not_after}"),
             format!(
@@ -131,7 +132,11 @@ pub fn decide(ev: &Event) -> Option<Notification> {
             } else {
                 Urgency::Normal
             },
-            vec![RenewNow, Open],
+            if *login {
+                vec![LogIn, Open]
+            } else {
+                vec![RenewNow, Open]
+            },
         ),
         EventKind::StillWaitsForYou { reason, .. } => n(
             format!("{c}/still/{}", ev.at),
@@ -395,6 +400,7 @@ mod tests {
             threshold_secs: 86_400,
             not_after: 7,
             advice: None,
+            login: false,
         }))
         .unwrap()
         .title
@@ -403,11 +409,24 @@ mod tests {
             threshold_secs: 86_400,
             not_after: 7,
             advice: Some("gpg --quick-set-expire ABCD 1y".into()),
+            login: false,
         }))
         .unwrap();
         assert!(
             advised.body.contains("To extend it: gpg --quick-set-expire ABCD 1y"),
             "{advised:?}"
+        );
+        let login = decide(&ev(EventKind::ExpiryApproaching {
+            threshold_secs: 86_400,
+            not_after: 7,
+            advice: None,
+            login: true,
+        }))
+        .unwrap();
+        assert_eq!(
+            login.actions,
+            vec![NotifyAction::LogIn, NotifyAction::Open],
+            "{login:?}"
         );
         assert!(decide(&ev(EventKind::Observed {
             not_after: 1,

@@ -92,6 +92,7 @@ impl Scheduler {
                             threshold_secs: band.as_secs(),
                             not_after: unix_millis(l.not_after),
                             advice,
+                            login: slot.cfg.spec.login_prompt().is_some(),
                         });
                     }
                 }
