@@ -199,10 +199,10 @@ pub async fn run_with(
         drop(pipe);
     }
     let group = child.id().and_then(|id| rustix::process::Pid::from_raw(id as i32));
-    let tail = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let reader = tokio::spawn(keep_tail(child.stderr.take(), tail.clone()));
-    let head = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let out_reader = tokio::spawn(keep_head(child.stdout.take(), head.clone()));
+    let tail_buf = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let reader = tokio::spawn(read_all(child.stderr.take(), tail_buf.clone(), tail));
+    let head_buf = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let out_reader = tokio::spawn(read_all(child.stdout.take(), head_buf.clone(), head));
     let Ok(status) = tokio::time::timeout(timeout, child.wait()).await else {
         stop_group(&mut child, group).await;
         return CommandOutcome {
@@ -219,8 +219,8 @@ pub async fn run_with(
     // does not make the command wait.
     let _ = tokio::time::timeout(STDERR_AFTER_EXIT, reader).await;
     let _ = tokio::time::timeout(STDERR_AFTER_EXIT, out_reader).await;
-    let stdout = std::mem::take(&mut *head.lock().unwrap_or_else(PoisonError::into_inner));
-    let stderr_tail = tail_text(&tail.lock().unwrap_or_else(PoisonError::into_inner));
+    let stdout = std::mem::take(&mut *head_buf.lock().unwrap_or_else(PoisonError::into_inner));
+    let stderr_tail = tail_text(&tail_buf.lock().unwrap_or_else(PoisonError::into_inner));
     let (success, summary) = match status {
         Ok(s) if s.success() => (true, "exited 0".to_string()),
         Ok(s) => match s.code() {
@@ -237,40 +237,36 @@ pub async fn run_with(
     }
 }
 
-/// Reads all of stdout but keeps only its first [`STDOUT_MAX`] bytes.
-async fn keep_head(stdout: Option<tokio::process::ChildStdout>, kept: std::sync::Arc<std::sync::Mutex<Vec<u8>>>) {
-    let Some(mut s) = stdout else { return };
+/// Reads all of a pipe (so the child never blocks on a full one), keeping
+/// what `keep` adds of each chunk.
+async fn read_all<R: tokio::io::AsyncRead + Unpin>(
+    pipe: Option<R>,
+    kept: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+    keep: fn(&mut Vec<u8>, &[u8]),
+) {
+    let Some(mut s) = pipe else { return };
     let mut chunk = [0u8; 4096];
     loop {
         match s.read(&mut chunk).await {
             Ok(0) | Err(_) => break,
-            Ok(n) => {
-                let mut buf = kept.lock().unwrap_or_else(PoisonError::into_inner);
-                let room = STDOUT_MAX.saturating_sub(buf.len()).min(n);
-                buf.extend_from_slice(&chunk[..room]);
-            }
+            Ok(n) => keep(&mut kept.lock().unwrap_or_else(PoisonError::into_inner), &chunk[..n]),
         }
     }
 }
 
-/// Reads all of stderr (so the child never blocks on a full pipe) but
-/// keeps only its tail.
-async fn keep_tail(stderr: Option<tokio::process::ChildStderr>, kept: std::sync::Arc<std::sync::Mutex<Vec<u8>>>) {
-    let Some(mut s) = stderr else { return };
-    let mut chunk = [0u8; 4096];
-    loop {
-        match s.read(&mut chunk).await {
-            Ok(0) | Err(_) => break,
-            Ok(n) => {
-                let mut buf = kept.lock().unwrap_or_else(PoisonError::into_inner);
-                buf.extend_from_slice(&chunk[..n]);
-                if buf.len() > STDERR_TAIL_BYTES * 2 {
-                    let cut = buf.len() - STDERR_TAIL_BYTES;
-                    buf.drain(..cut);
-                }
-            }
-        }
+/// Keeps the tail of stderr.
+fn tail(buf: &mut Vec<u8>, chunk: &[u8]) {
+    buf.extend_from_slice(chunk);
+    if buf.len() > STDERR_TAIL_BYTES * 2 {
+        let cut = buf.len() - STDERR_TAIL_BYTES;
+        buf.drain(..cut);
     }
+}
+
+/// Keeps the first [`STDOUT_MAX`] bytes of stdout.
+fn head(buf: &mut Vec<u8>, chunk: &[u8]) {
+    let room = STDOUT_MAX.saturating_sub(buf.len()).min(chunk.len());
+    buf.extend_from_slice(&chunk[..room]);
 }
 
 /// Ends a command that ran out of time: the whole group, politely first,

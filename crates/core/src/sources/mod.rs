@@ -322,6 +322,52 @@ pub trait Source: Send + Sync + std::fmt::Debug + 'static {
     async fn renew(&self, req: RenewRequest) -> Result<Renewed, Failure>;
 }
 
+/// The commands of a credential renewed by the user's own.
+pub(crate) struct ByCommand<'a> {
+    pub renew: &'a crate::config::CommandSpec,
+    pub reload: Option<&'a crate::config::CommandSpec>,
+    pub timeout: Duration,
+}
+
+/// A renewal by the user's own command (x509_file, kubeconfig): run it on
+/// `target`, read the credential again with `read`, and count it only when
+/// the file changed and still reads; then the reload command, whose failure
+/// is a note, not a failed renewal. `writes` says what the command should
+/// write, for the message when it wrote nothing.
+pub(crate) async fn renew_by_command(
+    name: &str,
+    by: ByCommand<'_>,
+    target: &std::path::Path,
+    req: &RenewRequest,
+    writes: &str,
+    read: impl Fn() -> Result<Observation, Failure>,
+) -> Result<Renewed, Failure> {
+    let ByCommand { renew, reload, timeout } = by;
+    let out = crate::command::renew_file(renew, name, target, timeout, &req.withheld).await?;
+    let obs = read().map_err(|f| Failure {
+        message: format!(
+            "renew command exited 0 but the certificate is not readable afterwards: {}",
+            f.message
+        ),
+        stderr_tail: out.stderr_tail.clone(),
+        ..f
+    })?;
+    // A certificate that expires earlier than before is accepted: a CA
+    // may shorten lifetimes. Whether it is capped is the scheduler's call.
+    if !out.changed {
+        return Err(Failure {
+            class: FailureClass::Transient,
+            message: format!(
+                "renew command exited 0 but the certificate did not change (not_after still {}); check that the command writes {writes}",
+                crate::clock::rfc3339(obs.lifetime.not_after),
+            ),
+            stderr_tail: out.stderr_tail,
+        });
+    }
+    let note = crate::command::reload(reload, name, target, timeout, &req.withheld).await;
+    Ok(Renewed { observation: obs, note })
+}
+
 /// Makes the source for a configured credential; the engine uses [`build`],
 /// tests may hand the scheduler their own.
 pub type SourceFactory = Arc<dyn Fn(&CredentialConfig) -> Arc<dyn Source> + Send + Sync>;

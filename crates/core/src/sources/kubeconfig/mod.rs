@@ -12,7 +12,6 @@ use std::time::SystemTime;
 use async_trait::async_trait;
 
 use super::{Failure, Observation, RenewRequest, Renewed, Source};
-use crate::command;
 use crate::kind::Kind;
 use crate::model::{CertDetails, DetailLabels, DetailRow};
 
@@ -143,32 +142,20 @@ impl Source for Kubeconfig {
             Ok((_, Held::File(p))) => p,
             _ => self.spec.path.clone(),
         };
-        let out = command::renew_file(cmd, &self.name, &target, self.spec.command_timeout, &req.withheld).await?;
-        let (obs, _) = self.read().map_err(|f| Failure {
-            message: format!("renew command exited 0 but {}", f.message),
-            stderr_tail: out.stderr_tail.clone(),
-            ..f
-        })?;
-        if !out.changed {
-            return Err(Failure {
-                class: super::FailureClass::Transient,
-                message: format!(
-                    "renew command exited 0 but {} did not change; check that the command writes user {:?}'s certificate there",
-                    target.display(),
-                    self.spec.user
-                ),
-                stderr_tail: out.stderr_tail,
-            });
-        }
-        let note = command::reload(
-            self.spec.reload_command.as_ref(),
+        let writes = format!("user {:?}'s certificate to {}", self.spec.user, target.display());
+        super::renew_by_command(
             &self.name,
+            super::ByCommand {
+                renew: cmd,
+                reload: self.spec.reload_command.as_ref(),
+                timeout: self.spec.command_timeout,
+            },
             &target,
-            self.spec.command_timeout,
-            &req.withheld,
+            &req,
+            &writes,
+            || self.read().map(|(o, _)| o),
         )
-        .await;
-        Ok(Renewed { observation: obs, note })
+        .await
     }
 }
 

@@ -8,8 +8,6 @@
 use async_trait::async_trait;
 
 use super::{Failure, Observation, RenewRequest, Renewed, Source};
-use crate::clock::rfc3339;
-use crate::command;
 use crate::kind::Kind;
 
 mod def;
@@ -61,44 +59,19 @@ impl Source for X509File {
                 self.spec.path.display()
             )));
         };
-        let out = command::renew_file(
-            cmd,
+        super::renew_by_command(
             &self.name,
+            super::ByCommand {
+                renew: cmd,
+                reload: self.spec.reload_command.as_ref(),
+                timeout: self.spec.command_timeout,
+            },
             &self.spec.path,
-            self.spec.command_timeout,
-            &req.withheld,
+            &req,
+            &self.spec.path.display().to_string(),
+            || self.read(),
         )
-        .await?;
-        let obs = self.read().map_err(|f| Failure {
-            message: format!(
-                "renew command exited 0 but the certificate is not readable afterwards: {}",
-                f.message
-            ),
-            stderr_tail: out.stderr_tail.clone(),
-            ..f
-        })?;
-        // A certificate that expires earlier than before is accepted: a CA
-        // may shorten lifetimes. Whether it is capped is the scheduler's call.
-        if !out.changed {
-            return Err(Failure {
-                class: super::FailureClass::Transient,
-                message: format!(
-                    "renew command exited 0 but the certificate did not change (not_after still {}); check that the command writes {}",
-                    rfc3339(obs.lifetime.not_after),
-                    self.spec.path.display()
-                ),
-                stderr_tail: out.stderr_tail,
-            });
-        }
-        let note = command::reload(
-            self.spec.reload_command.as_ref(),
-            &self.name,
-            &self.spec.path,
-            self.spec.command_timeout,
-            &req.withheld,
-        )
-        .await;
-        Ok(Renewed { observation: obs, note })
+        .await
     }
 }
 
