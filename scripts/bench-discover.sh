@@ -46,7 +46,7 @@ printf '{"startUrl":"https://work.awsapps.com/start","region":"eu-west-1","acces
 # A GPG key with an expiring subkey.
 export GNUPGHOME=$home/.gnupg
 q gpg --batch --pinentry-mode loopback --passphrase "" --quick-gen-key "Alice <alice@example.org>" ed25519 sign,cert 1y
-fpr=$(gpg --with-colons --list-secret-keys | awk -F: '/^fpr/{print $10; exit}')
+fpr=$(gpg --with-colons --list-secret-keys 2>/dev/null | awk -F: '/^fpr/{print $10; exit}')
 q gpg --batch --pinentry-mode loopback --passphrase "" --quick-add-key "$fpr" cv25519 encr 30d
 unset GNUPGHOME
 found=$(env -i HOME="$home" PATH="$PATH" KRB5CCNAME=FILE:/nonexistent "$BIN" discover --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
