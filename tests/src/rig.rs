@@ -91,6 +91,15 @@ impl Rig {
         }
     }
 
+    /// [`Rig::wait`], content with an event already seen: for one of two
+    /// events that may come in either order.
+    pub async fn seen_or_wait(&mut self, what: &str, limit: Duration, pred: impl Fn(&Event) -> bool) -> Event {
+        match self.seen.iter().find(|e| pred(e)) {
+            Some(e) => e.clone(),
+            None => self.wait(what, limit, pred).await,
+        }
+    }
+
     /// Collects events for `d` of real time and then until the scheduler has
     /// acted on everything due by then: to check what did *not* happen, with
     /// proof that the engine got there (on a loaded machine a wrong retry

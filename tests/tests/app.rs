@@ -781,6 +781,71 @@ async fn the_first_run_lists_what_is_on_the_machine_and_adds_only_what_is_picked
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ended_aws_session_is_told_with_a_log_in_that_runs_aws_sso_login_in_a_terminal() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let server = evergreen_tests::sso_oidc::SsoOidc::start("RT-SECRET-0", 3600).await;
+    server.end_session();
+    let mut desk = Desktop::start();
+    let home = Home::new(&desk);
+    let aws = home.dir.join(".aws");
+    std::fs::create_dir_all(aws.join("sso/cache")).unwrap();
+    std::fs::write(
+        aws.join("config"),
+        "[sso-session work]\nsso_start_url = https://work.awsapps.com/start\nsso_region = eu-west-1\n",
+    )
+    .unwrap();
+    let in_30m = std::time::SystemTime::now() + Duration::from_secs(1800);
+    std::fs::write(
+        aws.join(format!("sso/cache/{}.json", evergreen_tests::machine::sha1_hex("work"))),
+        evergreen_tests::machine::aws_cache(
+            in_30m.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs(),
+            "AT-SECRET-0",
+            "RT-SECRET-0",
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        &home.config,
+        format!(
+            "[[credential]]\nname = \"aws\"\nkind = \"aws_sso\"\nsession = \"work\"\nendpoint_url = \"{}\"\n",
+            server.url
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&home.config, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    // The user's terminal ($TERMINAL): here one that writes down what it was asked to run.
+    let term = home.dir.join("terminal");
+    let ran = home.dir.join("terminal.ran");
+    std::fs::write(&term, format!("#!/bin/sh\nprintf '%s\\n' \"$@\" > {}\n", ran.display())).unwrap();
+    std::fs::set_permissions(&term, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let mut tray = desk.command(app_bin().to_str().unwrap());
+    tray.arg("--hidden").env("EVERGREEN_LOG", "info").env("TERMINAL", &term);
+    for (k, v) in home.env() {
+        tray.env(k, v);
+    }
+    let (child, _, _log) = start_logged(tray, "tray icon ready");
+    desk.keep(child);
+
+    // The refresh is refused: the session has ended.
+    let out = home.cli(&["renew", "aws"]);
+    assert!(!out.status.success(), "{out:?}");
+    let n = desk.wait_notification(Duration::from_secs(20), |n| {
+        n.summary == "aws was rejected by the server"
+    });
+    assert!(n.body.contains("`aws sso login --sso-session work`"), "{n:?}");
+    assert!(n.actions.iter().any(|a| a == "log_in"), "{n:?}");
+    desk.invoke_action("Log in");
+    let args = poll("the terminal to be asked", Duration::from_secs(20), || {
+        std::fs::read_to_string(&ran).ok().filter(|t| !t.is_empty())
+    })
+    .await;
+    assert_eq!(
+        args.lines().collect::<Vec<_>>(),
+        ["-e", "aws", "sso", "login", "--sso-session", "work"]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_tray_icon_and_menu_follow_the_engine_and_act_on_it() {
     let _one = ONE_AT_A_TIME.lock().await;
     let mut desk = Desktop::start();

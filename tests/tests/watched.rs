@@ -115,7 +115,7 @@ async fn an_expiry_command_is_run_on_its_schedule_its_json_read_and_its_login_co
     let full = st.not_after.unwrap() - st.not_before.unwrap();
     assert_eq!(full / 1000, 180 * 86_400, "the lifetime given draws the fraction");
     assert!(st.login.as_ref().is_some_and(|l| l.command.is_some()));
-    rig.wait("the unreadable one's first look", Duration::from_secs(10), |e| {
+    rig.seen_or_wait("the unreadable one's first look", Duration::from_secs(10), |e| {
         e.credential.as_deref() == Some("broken") && e.kind.name() == "paused"
     })
     .await;

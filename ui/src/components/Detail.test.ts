@@ -194,6 +194,23 @@ describe("Detail: logging in", () => {
     expect(screen.queryByTestId("login-shown")).toBeNull();
   });
 
+  it("runs a login program in a terminal, showing what it runs and asking for nothing", async () => {
+    vi.mocked(api.login).mockReset();
+    vi.mocked(api.login).mockResolvedValue("`aws sso login --sso-session work` runs in a terminal window");
+    show(
+      status({
+        kind: "aws_sso",
+        login: { method: "aws sso", username: null, browser: false, command: ["aws", "sso", "login", "--sso-session", "work"] },
+      }),
+    );
+    const form = screen.getByTestId("login-form");
+    expect(form.querySelector("#login-password")).toBeNull();
+    expect(screen.getByTestId("login-command").textContent).toBe("aws sso login --sso-session work");
+    await fireEvent.submit(form);
+    expect(api.login).toHaveBeenCalledExactlyOnceWith("web", null, null);
+    expect(await screen.findByText(/runs in a terminal window/)).toBeTruthy();
+  });
+
   it("offers no login to a credential that does not ask", () => {
     show(status({ kind: "vault_token" }));
     expect(screen.queryByTestId("login-form")).toBeNull();
