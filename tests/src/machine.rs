@@ -87,6 +87,12 @@ impl Machine {
         let dev = ca.issue("dev-user", now - day, 30 * day).unwrap();
         write(&home.join(".kube/dev.crt"), &dev.cert_pem);
         write(&home.join(".kube/dev.key"), &dev.key_pem);
+        // minikube keeps its user's certificate in its profile, where the
+        // certificate files are looked for too: listed once, as the user.
+        let mini = ca.issue("minikube-user", now - day, 3 * 365 * day).unwrap();
+        let mini_crt = home.join(".minikube/profiles/minikube/client.crt");
+        write(&mini_crt, &mini.cert_pem);
+        write(&home.join(".minikube/profiles/minikube/client.key"), &mini.key_pem);
         let exp = secs(now) + 3 * 3600;
         let id_token = jwt(&serde_json::json!({
             "iss": "https://idp.example", "aud": "kube", "sub": "alice", "email": "alice@example.org",
@@ -99,15 +105,22 @@ impl Machine {
         write(
             &home.join(".kube/config"),
             &format!(
-                "apiVersion: v1\nkind: Config\nclusters:\n- name: prod\n  cluster: {{server: \"https://k8s.example:6443\", certificate-authority-data: {ca}}}\ncontexts:\n- {{name: admin@prod, context: {{cluster: prod, user: admin}}}}\n- {{name: ops, context: {{cluster: prod, user: admin}}}}\n- {{name: dev@prod, context: {{cluster: prod, user: dev}}}}\n- {{name: sso@prod, context: {{cluster: prod, user: sso}}}}\ncurrent-context: admin@prod\nusers:\n- name: admin\n  user:\n    client-certificate-data: {cert}\n    client-key-data: {key}\n- name: dev\n  user:\n    client-certificate: dev.crt\n    client-key: dev.key\n- name: sso\n  user:\n    exec:\n      apiVersion: client.authentication.k8s.io/v1beta1\n      command: kubectl\n      args: [oidc-login, get-token, --oidc-issuer-url=https://idp.example, --oidc-client-id=kube]\n- name: static\n  user: {{token: KUBE-STATIC-TOKEN-SECRET}}\n",
+                "apiVersion: v1\nkind: Config\nclusters:\n- name: prod\n  cluster: {{server: \"https://k8s.example:6443\", certificate-authority-data: {ca}}}\ncontexts:\n- {{name: admin@prod, context: {{cluster: prod, user: admin}}}}\n- {{name: ops, context: {{cluster: prod, user: admin}}}}\n- {{name: dev@prod, context: {{cluster: prod, user: dev}}}}\n- {{name: sso@prod, context: {{cluster: prod, user: sso}}}}\ncurrent-context: admin@prod\nusers:\n- name: admin\n  user:\n    client-certificate-data: {cert}\n    client-key-data: {key}\n- name: dev\n  user:\n    client-certificate: dev.crt\n    client-key: dev.key\n- name: sso\n  user:\n    exec:\n      apiVersion: client.authentication.k8s.io/v1beta1\n      command: kubectl\n      args: [oidc-login, get-token, --oidc-issuer-url=https://idp.example, --oidc-client-id=kube]\n- name: static\n  user: {{token: KUBE-STATIC-TOKEN-SECRET}}\n- name: minikube\n  user:\n    client-certificate: {mini}\n",
                 ca = b64(&ca.cert_pem()),
                 cert = b64(&admin.cert_pem),
                 key = b64(&admin.key_pem),
+                mini = mini_crt.display(),
             ),
         );
         m.secrets.push(b64(&admin.key_pem)[..40].to_string());
         m.secrets.push(key_body(&admin.key_pem));
         m.secrets.push(key_body(&dev.key_pem));
+        m.secrets.push(key_body(&mini.key_pem));
+        m.expect.push(Expect {
+            kind: "kubeconfig",
+            mark: "user minikube".into(),
+            expires: secs(now - day + 3 * 365 * day),
+        });
         m.secrets
             .extend(["KUBE-REFRESH-SECRET".into(), "KUBE-STATIC-TOKEN-SECRET".into()]);
         m.expect.push(Expect {
@@ -163,6 +176,20 @@ impl Machine {
             .arg(ssh.join("id_ed25519.pub")));
         m.secrets
             .push(key_body(&std::fs::read_to_string(ssh.join("id_ed25519")).unwrap()));
+        // Teleport's: tsh keeps its certificates under ~/.tsh/keys.
+        let tsh = home.join(".tsh/keys/teleport.example.com/alice-ssh");
+        std::fs::create_dir_all(&tsh).unwrap();
+        std::fs::copy(ssh.join("id_ed25519.pub"), tsh.join("prod.pub")).unwrap();
+        run(Command::new("ssh-keygen")
+            .args(["-q", "-s"])
+            .arg(home.join("ssh-ca"))
+            .args(["-I", "alice@teleport", "-n", "alice", "-V", "-1m:+12h"])
+            .arg(tsh.join("prod.pub")));
+        m.expect.push(Expect {
+            kind: "ssh_cert",
+            mark: "alice@teleport".into(),
+            expires: secs(now) + 12 * 3600,
+        });
         m.expect.push(Expect {
             kind: "ssh_cert",
             mark: "alice@laptop".into(),

@@ -115,8 +115,21 @@ fn everything_on_a_prepared_machine_is_found_with_its_expiry_and_no_secret_then_
     );
     assert_eq!(
         found.iter().filter(|f| f["kind"] == "kubeconfig").count(),
-        3,
-        "admin, dev and sso, not the static-token user: {names}"
+        4,
+        "admin, dev, sso and minikube, not the static-token user: {names}"
+    );
+    assert!(
+        !found
+            .iter()
+            .any(|f| f["kind"] == "x509_file" && f["place"].as_str().unwrap().contains(".minikube")),
+        "minikube's certificate is listed once, as its kubeconfig user: {names}"
+    );
+    assert!(
+        found
+            .iter()
+            .any(|f| f["place"].as_str().unwrap().starts_with("~/.tsh/keys/")
+                && f["note"].as_str().unwrap_or_default().contains("tsh login")),
+        "{names}"
     );
 
     let (code, table, err) = run(cmd(&env, &home, &cache), &["discover"]);

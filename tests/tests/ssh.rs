@@ -25,6 +25,44 @@ fn ssh_cred(bao: &Bao, token: &Path, keys: &Path, agent: &Path, who: &str) -> St
 }
 
 /// The certificate's key type and blob: what `ssh-add -L` lists of it.
+/// One user's SSH setup against a fresh OpenBao: its SSH engine (CA key
+/// `ca`, 60 s certificates), a running ssh-agent, a key directory, a token
+/// file and the credential's config. Dropping it stops the server.
+struct Setup {
+    who: String,
+    _bao: Bao,
+    ca: String,
+    agent: Agent,
+    _keys: tempfile::TempDir,
+    keydir: std::path::PathBuf,
+    key: std::path::PathBuf,
+    token: String,
+    config: String,
+}
+
+fn setup() -> Setup {
+    let who = user();
+    let bao = Bao::dev();
+    let ca = bao.ssh_engine(&who, "60s");
+    let agent = Agent::start();
+    let keys = tempfile::tempdir().unwrap();
+    let keydir = keys.path().join("ssh");
+    let token_file = keys.path().join("token");
+    let token = bao.ssh_token_file(&token_file, "1h");
+    let config = ssh_cred(&bao, &token_file, &keydir, &agent.socket, &who);
+    Setup {
+        key: keydir.join("id_ed25519"),
+        who,
+        _bao: bao,
+        ca,
+        agent,
+        _keys: keys,
+        keydir,
+        token,
+        config,
+    }
+}
+
 fn blob(line: &str) -> String {
     line.split_whitespace().take(2).collect::<Vec<_>>().join(" ")
 }
@@ -54,17 +92,18 @@ fn refused_within(sshd: &Sshd, who: &str, key: &Path, limit: Duration) -> String
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_signed_certificate_logs_in_across_renewals_and_a_restart_after_expiry() {
-    let who = user();
-    let bao = Bao::dev();
-    let ca = bao.ssh_engine(&who, "60s");
+    let Setup {
+        who,
+        _bao,
+        ca,
+        agent,
+        _keys,
+        keydir,
+        key,
+        token,
+        config,
+    } = setup();
     let sshd = Sshd::trusting(&ca);
-    let agent = Agent::start();
-    let keys = tempfile::tempdir().unwrap();
-    let keydir = keys.path().join("ssh");
-    let key = keydir.join("id_ed25519");
-    let token_file = keys.path().join("token");
-    let token = bao.ssh_token_file(&token_file, "1h");
-    let config = ssh_cred(&bao, &token_file, &keydir, &agent.socket, &who);
 
     let mut rig = Rig::start(|_| config.clone()).await;
     rig.wait(
@@ -148,16 +187,16 @@ async fn a_signed_certificate_logs_in_across_renewals_and_a_restart_after_expiry
 async fn a_certificate_expired_while_evergreen_was_away_leaves_the_agent() {
     // The agent's own timer runs on a clock a sleep stops: model that with a
     // certificate added without a lifetime, as `ssh-add` does.
-    let who = user();
-    let bao = Bao::dev();
-    bao.ssh_engine(&who, "60s");
-    let agent = Agent::start();
-    let keys = tempfile::tempdir().unwrap();
-    let keydir = keys.path().join("ssh");
-    let key = keydir.join("id_ed25519");
-    let token_file = keys.path().join("token");
-    bao.ssh_token_file(&token_file, "1h");
-    let config = ssh_cred(&bao, &token_file, &keydir, &agent.socket, &who).replace("ttl = \"15s\"", "ttl = \"6s\"");
+    let Setup {
+        _bao,
+        agent,
+        _keys,
+        keydir,
+        key,
+        config,
+        ..
+    } = setup();
+    let config = config.replace("ttl = \"15s\"", "ttl = \"6s\"");
     let mut rig = Rig::start(|_| config.clone()).await;
     rig.wait(
         "the first certificate",
