@@ -111,6 +111,18 @@ pub async fn run_command(argv: &[String], attached: bool) -> std::result::Result
     ))
 }
 
+/// The login of a kind whose login is the program `argv`: run it as the
+/// answer says (this terminal, or a window of its own). Any other answer
+/// is refused with the command to use.
+pub fn by_command(argv: Vec<String>, answer: Answer) -> crate::kind::LoginFuture {
+    Box::pin(async move {
+        match answer {
+            Answer::Command { attached } => run_command(&argv, attached).await,
+            _ => Err(format!("this login is `{}`; `evergreen login` runs it", argv.join(" "))),
+        }
+    })
+}
+
 /// What logging in to `name` asks of the user.
 pub fn prompt(config_file: &Path, name: &str) -> Result<LoginPrompt> {
     let c = config::credential_named(config_file, name)?;

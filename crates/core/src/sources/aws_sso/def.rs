@@ -95,18 +95,7 @@ impl Spec for AwsSsoSpec {
     }
 
     fn log_in(&self, _name: &str, answer: crate::login::Answer) -> Option<crate::kind::LoginFuture> {
-        let argv = self.login_argv();
-        let crate::login::Answer::Command { attached } = answer else {
-            return Some(Box::pin(async move {
-                Err(format!(
-                    "this session is started by `{}`; `evergreen login` runs it",
-                    argv.join(" ")
-                ))
-            }));
-        };
-        Some(Box::pin(
-            async move { crate::login::run_command(&argv, attached).await },
-        ))
+        Some(crate::login::by_command(self.login_argv(), answer))
     }
 }
 

@@ -104,15 +104,7 @@ impl Spec for ExpiryCommandSpec {
     }
 
     fn log_in(&self, _name: &str, answer: crate::login::Answer) -> Option<crate::kind::LoginFuture> {
-        let argv = self.login_command.clone()?;
-        let crate::login::Answer::Command { attached } = answer else {
-            return Some(Box::pin(async {
-                Err("this login is a command; run it with `evergreen login`".to_string())
-            }));
-        };
-        Some(Box::pin(
-            async move { crate::login::run_command(&argv, attached).await },
-        ))
+        Some(crate::login::by_command(self.login_command.clone()?, answer))
     }
 }
 
